@@ -1,0 +1,22 @@
+"""Vector search (runbooks, past incidents), embeddings and the optional LLM assistant."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+
+class Embedder(Protocol):
+    dimensions: int
+
+    def embed(self, texts: list[str]) -> list[list[float]]: ...
+
+
+class VectorIndex(Protocol):
+    def upsert(self, collection: str, doc_id: str, vector: list[float], document: dict[str, Any]) -> None: ...
+    def query(self, collection: str, vector: list[float], k: int) -> list[tuple[float, dict[str, Any]]]: ...
+
+
+class HypothesisAssistant(Protocol):
+    def propose(self, context: dict[str, Any]) -> list[dict[str, Any]]:
+        """Return raw candidate hypotheses (untrusted; the caller validates and grounds them)."""
+        ...

@@ -1,0 +1,69 @@
+"""Runtime settings: the only place that reads environment variables.
+
+Lambda gets these from the function configuration CDK writes; the local runtime sets the same
+variables for its in-process handlers; the CLI reads them too.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SRE_COPILOT_", extra="ignore", populate_by_name=True)
+
+    tenant_id: str = "default"
+    environment: str = "prod"
+    region: str = Field(default="us-east-1", validation_alias="AWS_REGION")
+
+    table_name: str = "sre-copilot"
+    idempotency_table_name: str = "sre-copilot-idempotency"
+    bucket_name: str = "sre-copilot-artifacts"
+    event_bus_name: str = "sre-copilot"
+    queue_url_p0: str = ""
+    queue_url_p1: str = ""
+    queue_url_p2: str = ""
+    queue_url_p3: str = ""
+    review_queue_url: str = Field(default="", description="rejected deliveries kept for review")
+    state_machine_arn: str = ""
+
+    # Secrets: ARNs in AWS; the local runtime stores plain values in moto's Secrets Manager.
+    pagerduty_secret_arn: str = ""
+    slack_secret_arn: str = ""
+    twilio_secret_arn: str = ""
+    llm_secret_arn: str = ""
+    webhook_secret_arn: str = Field(default="", description="shared secrets of the other webhook sources")
+
+    # Provider endpoints. Empty means the provider's public default; tests and the local runtime
+    # point the real SDK clients at local HTTP servers.
+    slack_api_url: str = ""
+    twilio_api_url: str = ""
+    pagerduty_api_url: str = "https://api.pagerduty.com"
+    public_base_url: str = Field(default="", description="the HTTP API URL, for Twilio/Slack callbacks")
+
+    catalog_uri: str = Field(default="", description="s3:// or file path of the service catalog")
+    llm_provider: str = Field(default="none", description="none, anthropic or bedrock")
+    llm_model: str = "claude-sonnet-4-5"
+    llm_timeout_s: float = 20.0
+    opensearch_endpoint: str = ""
+    vector_index_path: str = ""
+
+    dry_run: bool = Field(default=True, description="remediation plans only, unless policy and this allow")
+    max_body_bytes: int = 262_144
+    dedup_window_s: int = 900
+    approval_timeout_s: int = 300
+    signal_ttl_days: int = 30
+    incident_ttl_days: int = 400
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings() -> None:
+    """Forget cached settings (the local runtime changes the environment between deployments)."""
+    get_settings.cache_clear()
