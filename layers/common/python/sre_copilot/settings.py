@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     slack_api_url: str = ""
     twilio_api_url: str = ""
     pagerduty_api_url: str = "https://api.pagerduty.com"
+    kubernetes_api_url: str = Field(default="", description="API server for the Kubernetes executor")
     public_base_url: str = Field(default="", description="the HTTP API URL, for Twilio/Slack callbacks")
 
     catalog_uri: str = Field(default="", description="s3:// or file path of the service catalog")

@@ -1,0 +1,18 @@
+"""Every minute: time out unanswered approvals and run duration-based correlation opening rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from sre_copilot.services.callbacks_service import SweeperService
+from sre_copilot.services.container import get_container
+from sre_copilot.services.observability import logger, metrics, tracer
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return SweeperService(get_container()).run()

@@ -1,0 +1,41 @@
+"""Callbacks: Slack interactivity (approve/reject) and Twilio voice keypresses (acknowledge)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from sre_copilot.services.callbacks_service import CallbacksService
+from sre_copilot.services.container import get_container
+from sre_copilot.services.edge import error_response, to_response
+from sre_copilot.services.observability import logger, metrics, tracer
+
+app = APIGatewayHttpResolver()
+app.exception_handler(Exception)(error_response)
+
+
+@app.post("/callbacks/slack/interactions")
+def slack_interactions() -> Response[Any]:
+    event = app.current_event
+    body = CallbacksService(get_container()).slack_interaction(dict(event.headers), (event.decoded_body or "").encode())
+    return to_response(200, body)
+
+
+@app.post("/callbacks/twilio/voice")
+def twilio_voice() -> Response[Any]:
+    event = app.current_event
+    settings = get_container().settings
+    query = event.raw_query_string
+    url = f"{settings.public_base_url.rstrip('/')}{event.path}" + (f"?{query}" if query else "")
+    twiml = CallbacksService(get_container()).twilio_voice(
+        url, dict(event.headers), (event.decoded_body or "").encode(), event.get_query_string_value("incident") or "")
+    return Response(status_code=200, content_type="application/xml", body=twiml)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

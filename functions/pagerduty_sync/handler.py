@@ -1,0 +1,20 @@
+"""EventBridge target for "Incident Lifecycle Transition": mirrors our lifecycle into PagerDuty."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from sre_copilot.services.callbacks_service import PagerDutySyncService
+from sre_copilot.services.container import get_container
+from sre_copilot.services.observability import logger, metrics, tracer
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+@event_source(data_class=EventBridgeEvent)
+def handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
+    return PagerDutySyncService(get_container()).on_transition(event.detail)

@@ -1,0 +1,1 @@
+"""Application services: each Lambda handler calls exactly one function here."""

@@ -1,0 +1,242 @@
+"""Composition root: builds adapters from `Settings` once per process (per Lambda sandbox).
+
+The local runtime builds a fresh container per deployment; Lambda builds one at cold start.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from functools import cached_property
+from typing import Any
+
+import boto3
+
+from sre_copilot.domain.action import ActionPlan
+from sre_copilot.domain.catalog import Catalog
+from sre_copilot.domain.incident import Incident
+from sre_copilot.errors import ConfigurationError
+from sre_copilot.settings import Settings, get_settings
+
+CATALOG_TTL_S = 60.0
+
+
+class Container:
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or get_settings()
+        self._catalog: tuple[float, Catalog] | None = None
+        self._secrets: dict[str, dict[str, Any]] = {}
+
+    # -- AWS ------------------------------------------------------------------------------------
+    @cached_property
+    def boto3_session(self) -> boto3.session.Session:
+        return boto3.session.Session(region_name=self.settings.region)
+
+    @cached_property
+    def store(self) -> Any:
+        from sre_copilot.adapters.dynamodb_store import DynamoStore
+
+        return DynamoStore(settings=self.settings)
+
+    @cached_property
+    def blobs(self) -> Any:
+        from sre_copilot.adapters.s3_blobs import S3Blobs
+
+        return S3Blobs(settings=self.settings)
+
+    @cached_property
+    def queue(self) -> Any:
+        from sre_copilot.adapters.sqs_queue import SqsSignalQueue
+
+        return SqsSignalQueue(settings=self.settings)
+
+    @cached_property
+    def bus(self) -> Any:
+        from sre_copilot.adapters.eventbridge_bus import EventBridgeBus
+
+        return EventBridgeBus(settings=self.settings)
+
+    @cached_property
+    def workflow(self) -> Any:
+        from sre_copilot.adapters.stepfunctions_engine import StepFunctionsEngine
+
+        return StepFunctionsEngine(settings=self.settings)
+
+    def secret(self, name: str) -> dict[str, Any]:
+        """Provider credentials from Secrets Manager (slack, twilio, pagerduty, llm, webhooks)."""
+        if name not in self._secrets:
+            arn = getattr(self.settings, f"{name}_secret_arn", "")
+            if not arn:
+                self._secrets[name] = {}
+            else:
+                from sre_copilot.adapters.secrets import get_secret_json
+
+                self._secrets[name] = get_secret_json(arn)
+        return self._secrets[name]
+
+    # -- catalog and configuration ---------------------------------------------------------------
+    def catalog(self) -> Catalog:
+        now = time.monotonic()
+        if self._catalog and now - self._catalog[0] < CATALOG_TTL_S:
+            return self._catalog[1]
+        uri = self.settings.catalog_uri or f"s3://{self.settings.bucket_name}/catalog/{self.settings.tenant_id}.json"
+        try:
+            document = (self.blobs.get_json(uri) if uri.startswith("s3://")
+                        else json.loads(open(uri, encoding="utf-8").read()))
+        except Exception as exc:
+            raise ConfigurationError(
+                f"cannot read the service catalog at {uri} ({exc}); import one with `sre-copilot catalog import`"
+            ) from exc
+        catalog = Catalog.model_validate(document)
+        self._catalog = (now, catalog)
+        return catalog
+
+    def priority_rules(self) -> Any:
+        from sre_copilot.ingest.classify import PriorityRules
+
+        return PriorityRules()
+
+    def correlation_config(self) -> Any:
+        from sre_copilot.correlation.config import CorrelationConfig
+
+        return CorrelationConfig()
+
+    def confidence_weights(self) -> Any:
+        from sre_copilot.reasoning.confidence import ConfidenceWeights
+
+        return ConfidenceWeights()
+
+    def policy_thresholds(self) -> Any:
+        from sre_copilot.reasoning.policy import PolicyThresholds
+
+        return PolicyThresholds()
+
+    def action_policy(self) -> Any:
+        from sre_copilot.actions.gates import ActionPolicy
+
+        return ActionPolicy()
+
+    def webhook_secrets(self) -> Any:
+        from sre_copilot.ingest.auth import WebhookSecrets
+
+        pd = self.secret("pagerduty")
+        hooks = self.secret("webhook")
+        secrets = pd.get("webhook_secrets") or ([pd["webhook_secret"]] if pd.get("webhook_secret") else [])
+        return WebhookSecrets(
+            pagerduty=list(secrets),
+            grafana_hmac=hooks.get("grafana_hmac"),
+            alertmanager_bearer=hooks.get("alertmanager_bearer"),
+            alertmanager_basic=None,
+            github=hooks.get("github"),
+            generic_bearer=hooks.get("generic_bearer"),
+        )
+
+    @cached_property
+    def _sns_verifier(self) -> Any:
+        from sre_copilot.ingest.auth import SnsVerifier
+
+        return SnsVerifier()
+
+    def sns_verifier(self) -> Any:
+        return self._sns_verifier if self.secret("webhook").get("verify_sns", True) else None
+
+    # -- knowledge --------------------------------------------------------------------------------
+    @cached_property
+    def embedder(self) -> Any:
+        from sre_copilot.reasoning.vectors import HashingEmbedder
+
+        return HashingEmbedder()
+
+    @cached_property
+    def vector_index(self) -> Any:
+        if self.settings.opensearch_endpoint:
+            from sre_copilot.adapters.opensearch_index import OpenSearchVectorIndex
+
+            return OpenSearchVectorIndex(endpoint=self.settings.opensearch_endpoint, region=self.settings.region)
+        from sre_copilot.reasoning.vectors import LocalVectorIndex
+
+        return LocalVectorIndex(path=self.settings.vector_index_path or None)
+
+    def runbooks(self) -> Any:
+        return self._runbooks
+
+    @cached_property
+    def _runbooks(self) -> Any:
+        from sre_copilot.reasoning.recommend import RunbookIndex
+
+        return RunbookIndex(index=self.vector_index, embedder=self.embedder)
+
+    def precedents(self) -> Any:
+        from sre_copilot.reasoning.evidence import VectorPrecedents
+
+        return VectorPrecedents(index=self.vector_index, embedder=self.embedder)
+
+    def index_precedent(self, incident: Incident) -> None:
+        self.precedents().add(incident)
+
+    def assistant(self) -> Any:
+        if self.settings.llm_provider == "none":
+            return None
+        from sre_copilot.adapters.anthropic_assistant import AnthropicAssistant
+
+        return AnthropicAssistant.from_settings(self.settings, self.secret("llm"))
+
+    def metrics_reader(self) -> Any:
+        from sre_copilot.adapters.cloudwatch_metrics import CloudWatchMetrics
+
+        return CloudWatchMetrics(self.boto3_session.client("cloudwatch"))
+
+    # -- people and actions --------------------------------------------------------------------
+    def slack(self) -> Any:
+        from sre_copilot.adapters.slack_notifier import SlackNotifier
+
+        return SlackNotifier(token=self.secret("slack").get("bot_token", ""), base_url=self.settings.slack_api_url or None)
+
+    def pager(self) -> Any:
+        from sre_copilot.adapters.twilio_pager import TwilioPager
+
+        twilio = self.secret("twilio")
+        return TwilioPager(account_sid=twilio.get("account_sid", ""), auth_token=twilio.get("auth_token", ""),
+                           from_number=twilio.get("from_number", ""), base_url=self.settings.twilio_api_url or None)
+
+    def pagerduty(self) -> Any:
+        from sre_copilot.adapters.pagerduty_client import PagerDutyClient
+
+        pd = self.secret("pagerduty")
+        return PagerDutyClient(api_token=pd.get("api_token", ""), from_email=pd.get("from_email", ""),
+                               base_url=self.settings.pagerduty_api_url)
+
+    def executor_for(self, plan: ActionPlan) -> Any:
+        from sre_copilot.adapters.k8s_executor import KubernetesExecutor
+
+        executor = KubernetesExecutor(host=self.secret("kubernetes").get("host") or self.settings.kubernetes_api_url,
+                                      token=self.secret("kubernetes").get("token"))
+        if not executor.supports(plan):
+            raise ConfigurationError(f"no executor supports {plan.action} on {plan.target}")
+        return executor
+
+    def slack_channel_for(self, incident: Incident) -> str:
+        service = self.catalog().service(incident.service) if incident.service else None
+        return (service.oncall.get("slack") if service and service.oncall.get("slack") else
+                f"#inc-{incident.service or 'triage'}")
+
+    def oncall_phone_for(self, incident: Incident) -> str:
+        service = self.catalog().service(incident.service) if incident.service else None
+        if service and service.oncall.get("phone"):
+            return service.oncall["phone"]
+        return str(self.secret("twilio").get("default_oncall", "+15550100"))
+
+
+_container: Container | None = None
+
+
+def get_container() -> Container:
+    global _container
+    if _container is None:
+        _container = Container()
+    return _container
+
+
+def set_container(container: Container | None) -> None:
+    global _container
+    _container = container

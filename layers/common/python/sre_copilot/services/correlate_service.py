@@ -1,0 +1,230 @@
+"""Correlation: fold queued signals into incidents, start one workflow per incident, keep it fed.
+
+The engine is pure and its state lives in DynamoDB (one item per tenant, optimistic locking), so
+concurrent batches never lose a grouping: a conflicting save re-runs the batch on fresh state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from sre_copilot.correlation.engine import CorrelationEngine, CorrelationOutcome
+from sre_copilot.domain.incident import Incident, IncidentState
+from sre_copilot.domain.notification import AuditRecord
+from sre_copilot.domain.signal import Signal
+from sre_copilot.domain.types import SignalStatus
+from sre_copilot.errors import InvalidTransition, NotFound
+from sre_copilot.ports import clock
+from sre_copilot.services import lifecycle
+from sre_copilot.services.container import Container
+from sre_copilot.services.observability import logger, metrics
+
+MAX_STATE_RETRIES = 5
+
+
+class CorrelateService:
+    def __init__(self, container: Container) -> None:
+        self.c = container
+        self.tenant = container.settings.tenant_id
+
+    # -- entry points -------------------------------------------------------------------------
+    def process(self, messages: list[dict[str, Any]]) -> None:
+        """Apply a batch of queue messages (signals and lifecycle hints) in event-time order."""
+        hints = [m for m in messages if m.get("type") == "lifecycle"]
+        signal_ids = [m["signal_id"] for m in messages if m.get("type") == "signal"]
+        signals = [s for s in (self.c.store.get_signal(self.tenant, sid) for sid in signal_ids) if s]
+        missing = set(signal_ids) - {s.id for s in signals}
+        if missing:
+            raise NotFound(f"signals {sorted(missing)} are queued but not stored; check the ingest function")
+        signals.sort(key=lambda s: (s.event_time, s.id))
+        if signals:
+            self._with_engine(lambda engine: [engine.ingest(s) for s in signals], signals)
+        for message in hints:
+            for hint in message.get("hints", []):
+                self.apply_external_lifecycle(message.get("source", "external"), hint)
+
+    def tick(self, now: datetime) -> None:
+        """Duration-based open rules and window expiry (run by the scheduled sweeper)."""
+        self._with_engine(lambda engine: engine.tick(now), [])
+
+    # -- engine state -------------------------------------------------------------------------
+    def _with_engine(self, run: Any, signals: list[Signal]) -> None:
+        for _attempt in range(MAX_STATE_RETRIES):
+            state, version = self.c.store.load_correlation_state(self.tenant)
+            catalog = self.c.catalog()
+            config = self.c.correlation_config()
+            engine = (CorrelationEngine.from_state(catalog, state, config) if state
+                      else CorrelationEngine(catalog, config))
+            outcomes: list[CorrelationOutcome] = run(engine)
+            try:
+                self.c.store.save_correlation_state(self.tenant, engine.to_state(), version)
+            except Exception as exc:  # ConcurrentUpdate: another batch won; redo on its state
+                if type(exc).__name__ != "ConcurrentUpdate":
+                    raise
+                logger.warning("correlation state conflict; retrying batch")
+                continue
+            self._apply(engine, outcomes, {s.id: s for s in signals})
+            return
+        raise RuntimeError("correlation state stayed contended after retries; the batch will be retried by SQS")
+
+    # -- outcome application ------------------------------------------------------------------
+    def _apply(self, engine: CorrelationEngine, outcomes: Iterable[CorrelationOutcome],
+               signals: dict[str, Signal]) -> None:
+        groups = {g.id: g for g in engine.incidents()}
+        to_refresh: set[str] = set()
+        to_resolve: set[str] = set()
+        opened_now: set[str] = set()
+        for outcome in outcomes:
+            for incident_id in outcome.opened:
+                self._open(groups[incident_id], engine)
+                opened_now.add(incident_id)
+            assignments = dict(outcome.released)
+            if outcome.incident_id:
+                assignments[outcome.signal_id] = outcome.incident_id
+            for signal_id, incident_id in assignments.items():
+                if incident_id in opened_now:
+                    self._set_signal_incident(signals.get(signal_id), signal_id, incident_id)
+                    continue
+                self._join(incident_id, signal_id, signals.get(signal_id), outcome)
+                to_refresh.add(incident_id)
+            for absorbed, survivor in outcome.merged:
+                self._merge(absorbed, survivor)
+                to_refresh.add(survivor)
+            to_resolve.update(outcome.resolution_proposed)
+            metrics.add_metric(name="SignalsCorrelated", unit=MetricUnit.Count, value=1)
+        for incident_id in sorted(to_resolve):
+            self.wake(incident_id, "resolved")
+        for incident_id in sorted(to_refresh - to_resolve - opened_now):
+            self.wake(incident_id, "refresh")
+
+    def _open(self, group: Any, engine: CorrelationEngine) -> None:
+        existing = self.c.store.get_incident(self.tenant, group.id)
+        if existing is not None:  # redelivered batch: already opened, execution already named
+            return
+        signals = [s for s in (self.c.store.get_signal(self.tenant, sid) for sid in group.signal_ids) if s]
+        first = min(signals, key=lambda s: s.event_time) if signals else None
+        title = first.title if first else group.id
+        incident = Incident.open(
+            incident_id=group.id, tenant_id=self.tenant, priority=group.priority, title=title,
+            service=_primary_service(signals), at=clock.now(), actor="copilot:correlation",
+            reason=group.explanations[0].rule if group.explanations else "opening rule met",
+        )
+        incident.signal_ids = list(group.signal_ids)
+        incident.services = sorted(group.services)
+        incident.entities = sorted(group.entities)
+        incident.grouping = list(group.explanations)
+        incident.pagerduty_incident_id = next(
+            (s.source_id for s in signals if s.source == "pagerduty" and s.source_id), None)
+        self.c.store.put_incident(incident)
+        for signal in signals:
+            self._set_signal_incident(signal, signal.id, incident.id)
+        self.c.store.append(AuditRecord(at=clock.now(), tenant_id=self.tenant, actor="copilot:correlation",
+                                        action="incident.opened", subject=incident.id,
+                                        details={"signals": incident.signal_ids,
+                                                 "grouping": [g.model_dump(mode="json") for g in incident.grouping]}))
+        self.c.bus.publish(lifecycle.LIFECYCLE_DETAIL_TYPE, {
+            "tenant_id": self.tenant, "incident_id": incident.id, "from": None, "to": "DETECTED",
+            "actor": "copilot:correlation", "reason": "opened", "at": clock.now().isoformat(),
+            "pagerduty_incident_id": incident.pagerduty_incident_id,
+        })
+        arn = self.c.workflow.start(incident.id, {"incident_id": incident.id, "tenant_id": self.tenant})
+        incident.execution = arn
+        self.c.store.put_incident(incident)
+        metrics.add_metric(name="IncidentsOpened", unit=MetricUnit.Count, value=1)
+
+    def _join(self, incident_id: str, signal_id: str, signal: Signal | None, outcome: CorrelationOutcome) -> None:
+        incident = self.c.store.get_incident(self.tenant, incident_id)
+        if incident is None:
+            raise NotFound(f"engine placed {signal_id} in {incident_id}, which is not stored")
+        if signal_id not in incident.signal_ids:
+            incident.signal_ids = [*incident.signal_ids, signal_id]
+            signal = signal or self.c.store.get_signal(self.tenant, signal_id)
+            if signal is not None:
+                if signal.service and signal.service not in incident.services:
+                    incident.services = sorted({*incident.services, signal.service})
+                if signal.entity and signal.entity not in incident.entities:
+                    incident.entities = sorted({*incident.entities, signal.entity})
+                if signal.source == "pagerduty" and signal.source_id and not incident.pagerduty_incident_id:
+                    incident.pagerduty_incident_id = signal.source_id
+            if outcome.explanation is not None and outcome.signal_id == signal_id:
+                incident.grouping = [*incident.grouping, outcome.explanation]
+            incident.evidence_version += 1
+            incident.updated_at = clock.now()
+            self.c.store.put_incident(incident)
+        self._set_signal_incident(signal, signal_id, incident_id)
+
+    def _merge(self, absorbed_id: str, survivor_id: str) -> None:
+        absorbed = self.c.store.get_incident(self.tenant, absorbed_id)
+        survivor = self.c.store.get_incident(self.tenant, survivor_id)
+        if absorbed is None or survivor is None or absorbed.merged_into:
+            return
+        absorbed.merged_into = survivor_id
+        survivor.merged_from = [*survivor.merged_from, absorbed_id]
+        survivor.signal_ids = [*survivor.signal_ids, *[s for s in absorbed.signal_ids if s not in survivor.signal_ids]]
+        survivor.services = sorted({*survivor.services, *absorbed.services})
+        survivor.entities = sorted({*survivor.entities, *absorbed.entities})
+        survivor.grouping = [*survivor.grouping, *absorbed.grouping]
+        survivor.evidence_version += 1
+        self.c.store.put_incident(absorbed)
+        self.c.store.put_incident(survivor)
+        for signal_id in absorbed.signal_ids:
+            self._set_signal_incident(None, signal_id, survivor_id)
+        self.c.store.append(AuditRecord(at=clock.now(), tenant_id=self.tenant, actor="copilot:correlation",
+                                        action="incident.merged", subject=survivor_id,
+                                        details={"absorbed": absorbed_id}))
+        self.wake(absorbed_id, "merged")
+
+    def _set_signal_incident(self, signal: Signal | None, signal_id: str, incident_id: str) -> None:
+        signal = signal or self.c.store.get_signal(self.tenant, signal_id)
+        if signal is not None and signal.incident_id != incident_id:
+            self.c.store.put_signal(signal.model_copy(update={"incident_id": incident_id}))
+
+    # -- workflow wake-ups --------------------------------------------------------------------
+    def wake(self, incident_id: str, reason: str, extra: dict[str, Any] | None = None) -> bool:
+        """Hand a reason to the incident's parked execution, or leave a note for it to find."""
+        token = self.c.store.take_wait_token(self.tenant, incident_id)
+        if token:
+            self.c.workflow.send_success(token["token"], {"reason": reason, **(extra or {})})
+            return True
+        if reason == "refresh":
+            incident = self.c.store.get_incident(self.tenant, incident_id)
+            if incident is not None and not incident.refresh_pending:
+                incident.refresh_pending = True
+                self.c.store.put_incident(incident)
+        return False
+
+    # -- lifecycle from the outside (PagerDuty / Opsgenie) -------------------------------------
+    def apply_external_lifecycle(self, source: str, hint: dict[str, Any]) -> None:
+        external_id = hint.get("external_id")
+        incident = next((i for i in self.c.store.open_incidents(self.tenant)
+                         if external_id and i.pagerduty_incident_id == external_id), None)
+        if incident is None:
+            logger.info("lifecycle hint for an incident we do not track", extra={"hint": hint})
+            return
+        actor = f"{source}:{hint.get('actor') or 'unknown'}"
+        action = hint.get("action")
+        try:
+            if action == "acknowledge":
+                lifecycle.move_if_allowed(self.c, incident, IncidentState.ACKNOWLEDGED, actor=actor,
+                                          reason=f"acknowledged in {source}")
+            elif action == "resolve":
+                self.wake(incident.id, "resolved")
+                lifecycle.move_if_allowed(self.c, incident, IncidentState.RESOLVED, actor=actor,
+                                          reason=f"resolved in {source}")
+            else:
+                self.c.store.append(AuditRecord(at=clock.now(), tenant_id=self.tenant, actor=actor,
+                                                action=f"external.{action}", subject=incident.id, details=hint))
+        except InvalidTransition as exc:
+            logger.warning(exc.message)
+
+
+def _primary_service(signals: list[Signal]) -> str | None:
+    counts: dict[str, int] = {}
+    for signal in signals:
+        if signal.service and signal.status is SignalStatus.FIRING:
+            counts[signal.service] = counts.get(signal.service, 0) + 1
+    return max(counts, key=lambda k: counts[k]) if counts else None

@@ -1,0 +1,44 @@
+"""The edge: one place that maps results and domain errors to HTTP responses, and routes the
+non-HTTP events (EventBridge, SNS) that reach the ingest function."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response, content_types
+
+from sre_copilot.errors import SreCopilotError
+from sre_copilot.services.container import get_container
+from sre_copilot.services.observability import logger
+
+
+def to_response(status: int, body: dict[str, Any]) -> Response[Any]:
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON,
+                    body=json.dumps(body, default=str))
+
+
+def error_response(exc: Exception) -> Response[Any]:
+    if isinstance(exc, SreCopilotError) and exc.status < 500:
+        return to_response(exc.status, {"error": exc.message, "code": exc.code})
+    # Never a stack trace to the caller; the log has it with the request id.
+    logger.exception("unhandled error")
+    return to_response(500, {"error": "internal error; the delivery was not accepted, please retry",
+                             "code": "internal_error"})
+
+
+def route_non_http(event: dict[str, Any]) -> dict[str, Any]:
+    """EventBridge rule targets and SNS subscriptions invoke the ingest function directly."""
+    from sre_copilot.services.ingest_service import IngestService
+
+    service = IngestService(get_container())
+    if "Records" in event and event["Records"] and event["Records"][0].get("EventSource") == "aws:sns":
+        results = [service.handle_webhook("cloudwatch-sns", {}, json.dumps({"Records": [record]}).encode())
+                   for record in event["Records"]]
+        return {"results": [r.body | {"status": r.status} for r in results]}
+    detail_type = str(event.get("detail-type", ""))
+    source = "changes" if event.get("source") in ("aws.codedeploy", "aws.ecs") else "cloudwatch"
+    if detail_type.startswith("CloudWatch Alarm") or source == "changes":
+        result = service.handle_webhook(source, {}, json.dumps(event).encode())
+        return result.body | {"status": result.status}
+    return {"status": 400, "error": f"ingest does not handle events of type '{detail_type or 'unknown'}'"}

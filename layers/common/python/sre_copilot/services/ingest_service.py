@@ -1,0 +1,223 @@
+"""Webhook ingestion: authenticate, keep the raw body, normalise, silence, classify, dedup, queue.
+
+Every accepted delivery is durable (raw body in S3, signals in DynamoDB, messages in SQS) before
+the 2xx. Bad input is archived for review and answered with a 4xx naming the reason. A retried
+delivery (same delivery id) returns the first answer again through Powertools Idempotency, so it
+never yields a second signal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+from aws_lambda_powertools.utilities.idempotency.persistence.dynamodb import DynamoDBPersistenceLayer
+
+from sre_copilot.domain.signal import Signal
+from sre_copilot.domain.types import Priority, format_time
+from sre_copilot.errors import InvalidPayload, SreCopilotError
+from sre_copilot.ingest.auth import authenticate
+from sre_copilot.ingest.changes import parse_change
+from sre_copilot.ingest.classify import classify
+from sre_copilot.ingest.normalize import SOURCES, NormalizedDelivery, normalize
+from sre_copilot.ingest.silences import matching_silence
+from sre_copilot.ports import clock
+from sre_copilot.services.container import Container
+from sre_copilot.services.observability import logger, metrics
+
+
+@dataclass
+class IngestResult:
+    status: int
+    body: dict[str, Any] = field(default_factory=dict)
+
+
+def delivery_id_for(source: str, headers: Mapping[str, str], raw: bytes) -> str:
+    """The sender's own delivery id where it has one, else a digest of the exact bytes: a retry of
+    the same delivery carries the same id either way."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    for header in ("x-amz-sns-message-id", "x-github-delivery", "x-webhook-id", "x-delivery-id"):
+        if lowered.get(header):
+            return f"{source}:{lowered[header]}"
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        event = body.get("event")
+        if source == "pagerduty" and isinstance(event, dict) and isinstance(event.get("id"), str):
+            return f"{source}:{event['id']}"
+        if source in ("cloudwatch", "changes") and isinstance(body.get("id"), str) and body.get("detail-type"):
+            return f"{source}:{body['id']}"
+        if source == "cloudwatch-sns" and isinstance(body.get("MessageId"), str):
+            return f"{source}:{body['MessageId']}"
+    return f"{source}:sha256:{hashlib.sha256(raw).hexdigest()[:32]}"
+
+
+class IngestService:
+    def __init__(self, container: Container) -> None:
+        self.c = container
+        persistence = DynamoDBPersistenceLayer(
+            table_name=container.settings.idempotency_table_name, boto3_session=container.boto3_session,
+        )
+        config = IdempotencyConfig(event_key_jmespath="delivery_id", expires_after_seconds=24 * 3600)
+        self._accept: Callable[..., dict[str, Any]] = idempotent_function(
+            data_keyword_argument="delivery", persistence_store=persistence, config=config,
+        )(self._accept_delivery)
+
+    # -- entry points -------------------------------------------------------------------------
+    def handle_webhook(self, source: str, headers: Mapping[str, str], raw: bytes,
+                       origin_delivery: int | str | None = None) -> IngestResult:
+        received_at = clock.now()
+        delivery_id = delivery_id_for(source, headers, raw)
+        try:
+            if source not in SOURCES and source != "changes":
+                raise InvalidPayload(f"unknown source '{source}'; expected one of {', '.join(SOURCES)}")
+            if len(raw) > self.c.settings.max_body_bytes:
+                from sre_copilot.errors import PayloadTooLarge
+
+                raise PayloadTooLarge(
+                    f"body is {len(raw)} bytes; the limit is {self.c.settings.max_body_bytes} bytes"
+                )
+            authenticate("github" if source == "changes" and _is_github(headers) else source, headers, raw,
+                         self.c.webhook_secrets(), sns_verifier=self.c.sns_verifier())
+        except SreCopilotError as exc:
+            return self._reject(source, delivery_id, raw, exc, received_at)
+        response = self._accept(delivery={
+            "delivery_id": delivery_id, "source": source, "raw": raw.decode("utf-8", "replace"),
+            "received_at": format_time(received_at), "origin": origin_delivery,
+            "headers": {k.lower(): v for k, v in headers.items()},
+        })
+        if response.get("received_at") != format_time(received_at):
+            metrics.add_metric(name="RetriedDeliveries", unit=MetricUnit.Count, value=1)
+            response = {**response, "retry": True,
+                        "ignored": f"retry of delivery {delivery_id} first accepted at {response.get('received_at')}"}
+        return IngestResult(status=int(response.pop("status", 202)), body=response)
+
+    # -- internals ----------------------------------------------------------------------------
+    def _accept_delivery(self, delivery: dict[str, Any]) -> dict[str, Any]:
+        source: str = delivery["source"]
+        raw: bytes = delivery["raw"].encode("utf-8")
+        received_at = datetime.fromisoformat(delivery["received_at"].replace("Z", "+00:00"))
+        delivery_id: str = delivery["delivery_id"]
+        tenant = self.c.settings.tenant_id
+        raw_ref = self.c.blobs.put_bytes(
+            f"raw/{tenant}/{source}/{received_at:%Y/%m/%d}/{_safe(delivery_id)}.json", raw, "application/json"
+        )
+        try:
+            if source == "changes":
+                return self._accept_change(delivery, raw, raw_ref, received_at)
+            result = normalize(
+                source, raw, catalog=self.c.catalog(), received_at=received_at, tenant_id=tenant,
+                delivery_id=delivery_id, origin_delivery=delivery.get("origin"),
+                max_bytes=self.c.settings.max_body_bytes, raw_ref=raw_ref,
+            )
+        except SreCopilotError as exc:
+            # Not cached as a success: the reject path archives it and answers 4xx.
+            self._archive_rejection(source, delivery_id, raw_ref, exc)
+            metrics.add_metric(name="ValidationErrors", unit=MetricUnit.Count, value=1)
+            return {"status": exc.status, "error": exc.message, "code": exc.code,
+                    "received_at": delivery["received_at"], "delivery_id": delivery_id}
+        return self._accept_normalized(source, result, delivery, raw_ref)
+
+    def _accept_change(self, delivery: dict[str, Any], raw: bytes, raw_ref: str,
+                       received_at: datetime) -> dict[str, Any]:
+        headers = delivery.get("headers") or {}
+        change = parse_change(raw, headers, tenant_id=self.c.settings.tenant_id)
+        if change is None:
+            return {"status": 202, "ignored": "not a completed change event", "signals": [],
+                    "received_at": delivery["received_at"], "delivery_id": delivery["delivery_id"]}
+        self.c.store.put_change(change)
+        metrics.add_metric(name="ChangeEvents", unit=MetricUnit.Count, value=1)
+        return {"status": 202, "change_id": change.id, "signals": [], "raw_ref": raw_ref,
+                "received_at": delivery["received_at"], "delivery_id": delivery["delivery_id"]}
+
+    def _accept_normalized(self, source: str, result: NormalizedDelivery, delivery: dict[str, Any],
+                           raw_ref: str) -> dict[str, Any]:
+        base = {"received_at": delivery["received_at"], "delivery_id": delivery["delivery_id"], "raw_ref": raw_ref}
+        if result.lifecycle:
+            # Lifecycle hints (an ack or resolve made in PagerDuty/Opsgenie) ride the P0 queue so the
+            # correlate function applies them in order with the signals.
+            self.c.queue.enqueue(Priority.P0, {"type": "lifecycle", "tenant_id": self.c.settings.tenant_id,
+                                               "source": source,
+                                               "hints": [hint_to_dict(h) for h in result.lifecycle]},
+                                 dedup_id=f"lifecycle-{_safe(delivery['delivery_id'])}")
+        if result.kind == "ignored":
+            return {"status": 202, "ignored": result.ignored_reason, "signals": [],
+                    "subscribe_url": result.subscribe_url, **base}
+        catalog = self.c.catalog()
+        silences = self.c.store.list_silences(self.c.settings.tenant_id)
+        out: list[dict[str, Any]] = []
+        for signal in result.signals:
+            signal = self._prepare(signal, catalog, silences)
+            self.c.store.put_signal(signal)
+            if signal.duplicate_of is None and signal.suppressed_by is None:
+                self.c.queue.enqueue(signal.priority, {"type": "signal", "tenant_id": signal.tenant_id,
+                                                       "signal_id": signal.id,
+                                                       "event_time": format_time(signal.event_time)},
+                                     dedup_id=signal.id)
+            metrics.add_metric(name="Signals", unit=MetricUnit.Count, value=1)
+            out.append(signal.model_dump(mode="json", include=_SIGNAL_SUMMARY))
+        logger.info("accepted delivery", extra={"source": source, "signals": len(out)})
+        return {"status": 202, "signals": out, **base}
+
+    def _prepare(self, signal: Signal, catalog: Any, silences: list[Any]) -> Signal:
+        silence = matching_silence(signal, silences, signal.event_time)
+        priority = classify(signal, catalog, self.c.priority_rules())
+        update: dict[str, Any] = {"priority": priority}
+        if silence is not None:
+            update["suppressed_by"] = silence.id
+        else:
+            window_until = signal.event_time.timestamp() + self.c.settings.dedup_window_s
+            holder = self.c.store.claim_fingerprint(
+                signal.tenant_id, f"{signal.fingerprint}:{signal.status.value}", signal.id,
+                datetime.fromtimestamp(window_until, tz=signal.event_time.tzinfo),
+            )
+            if holder is not None and holder != signal.id:
+                update["duplicate_of"] = holder
+                self.c.store.count_duplicate(signal.tenant_id, holder)
+                metrics.add_metric(name="DuplicateSignals", unit=MetricUnit.Count, value=1)
+        return signal.model_copy(update=update)
+
+    def _reject(self, source: str, delivery_id: str, raw: bytes, exc: SreCopilotError,
+                received_at: datetime) -> IngestResult:
+        tenant = self.c.settings.tenant_id
+        ref = self.c.blobs.put_bytes(
+            f"review/{tenant}/{source}/{received_at:%Y/%m/%d}/{_safe(delivery_id)}.bin", raw[: 1024 * 1024],
+        )
+        self._archive_rejection(source, delivery_id, ref, exc)
+        metrics.add_metric(name="ValidationErrors" if exc.status != 401 else "AuthFailures",
+                           unit=MetricUnit.Count, value=1)
+        return IngestResult(status=exc.status, body={"error": exc.message, "code": exc.code,
+                                                     "delivery_id": delivery_id})
+
+    def _archive_rejection(self, source: str, delivery_id: str, ref: str, exc: SreCopilotError) -> None:
+        self.c.queue.send_to_review(f"{source}: {exc.message}", ref)
+
+
+_SIGNAL_SUMMARY = {"id", "source", "status", "severity", "priority", "service", "entity", "entity_kind",
+                   "title", "fingerprint", "duplicate_of", "suppressed_by", "background", "origin", "event_time"}
+
+
+def hint_to_dict(hint: Any) -> dict[str, Any]:
+    if hasattr(hint, "model_dump"):
+        return dict(hint.model_dump(mode="json"))
+    if hasattr(hint, "__dataclass_fields__"):
+        from dataclasses import asdict
+
+        return {k: (format_time(v) if isinstance(v, datetime) else v) for k, v in asdict(hint).items()}
+    return dict(hint)
+
+
+def _is_github(headers: Mapping[str, str]) -> bool:
+    return any(k.lower() == "x-github-event" for k in headers)
+
+
+def _safe(text: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in text)[:200]
