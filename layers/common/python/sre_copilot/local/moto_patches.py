@@ -91,3 +91,27 @@ MOTO_CONFIG: dict[str, Any] = {
     "stepfunctions": {"execute_state_machine": True},
     "lambda": {"use_docker": True},
 }
+
+
+@contextmanager
+def eventbridge_lambda_targets(deliver: Callable[[str, dict[str, Any]], None]) -> Iterator[None]:
+    """moto's EventBridge delivers to SQS, logs and buses but not to Lambda; hand Lambda targets
+    to `deliver(function_name, event)`, which the runtime runs asynchronously as EventBridge does."""
+    from moto.events.models import Rule
+
+    original = Rule.send_to_targets
+
+    def send_to_targets(self: Any, original_event: Any, transform_input: bool = True) -> None:
+        original(self, original_event, transform_input)
+        if not self.event_pattern.matches_event(original_event):
+            return
+        for target in self.targets:
+            arn = str(target["Arn"])
+            if arn.startswith("arn:aws:lambda:"):
+                deliver(arn.split(":function:")[-1].split(":")[0], dict(original_event))
+
+    Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        Rule.send_to_targets = original  # type: ignore[method-assign]

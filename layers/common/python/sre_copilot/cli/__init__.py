@@ -1,0 +1,1 @@
+"""The `sre-copilot` command line."""

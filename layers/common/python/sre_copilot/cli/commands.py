@@ -1,0 +1,148 @@
+"""Command implementations (kept apart from argument parsing)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from sre_copilot.cli import history as history_view
+from sre_copilot.cli.main import dump
+from sre_copilot.errors import InvalidPayload, NotFound
+
+BUNDLED_DEMO = Path(__file__).resolve().parents[1] / "data" / "demo-checkout-bad-deploy.json"
+
+
+def _save_run(state_dir: Path, run: Any) -> None:
+    executions = state_dir / "executions"
+    executions.mkdir(parents=True, exist_ok=True)
+    for incident_id, events in run.histories.items():
+        (executions / f"{incident_id}.json").write_text(json.dumps({
+            "incident_id": incident_id, "scenario": run.scenario.name,
+            "events": history_view.serialisable(events)}, indent=1))
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from sre_copilot.local.replay import Scenario, replay
+
+    scenario = Scenario.load(args.scenario)
+    progress = None if args.quiet else (lambda msg: print(msg, file=sys.stderr))
+    run = replay(scenario, approve=args.approve, progress=progress)
+    args.out.write_text(dump(run.result) + "\n")
+    _save_run(args.state_dir, run)
+    r = run.result
+    print(f"{scenario.name}: {len(r['signals'])} signals, {len(r['rejected'])} rejected, "
+          f"{len(r['ignored'])} ignored, {len(r['incidents'])} incidents -> {args.out}", file=sys.stderr)
+    return 0
+
+
+def cmd_normalize(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from sre_copilot.domain.catalog import Catalog
+    from sre_copilot.ingest.normalize import normalize
+
+    catalog = Catalog()
+    if args.catalog:
+        document = _load_document(args.catalog)
+        catalog = Catalog.model_validate(document.get("catalog", document))
+    raw = args.file.read_bytes()
+    result = normalize(args.source, raw, catalog=catalog, received_at=datetime.now(UTC))
+    out: dict[str, Any] = {"kind": result.kind, "signals": [s.model_dump(mode="json") for s in result.signals]}
+    if result.ignored_reason:
+        out["ignored_reason"] = result.ignored_reason
+    if result.lifecycle:
+        from sre_copilot.services.ingest_service import hint_to_dict
+
+        out["lifecycle"] = [hint_to_dict(h) for h in result.lifecycle]
+    print(dump(out))
+    return 0
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    path = args.state_dir / "executions" / f"{args.incident_id}.json"
+    if not path.exists():
+        known = sorted(p.stem for p in (args.state_dir / "executions").glob("*.json"))
+        hint = f"; replayed incidents: {', '.join(known[-10:])}" if known else "; run `sre-copilot replay` first"
+        raise NotFound(f"no execution history for {args.incident_id} in {args.state_dir}{hint}")
+    document = json.loads(path.read_text())
+    events = document["events"]
+    status = next((e["type"].removeprefix("Execution") for e in reversed(events)
+                   if e["type"] in ("ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut")),
+                  "RUNNING")
+    for event in events:
+        event["simulatedTimestamp"] = event.get("simulatedTimestamp") or event.get("timestamp")
+    print(history_view.render(args.incident_id, history_view.state_rows(events), status))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from sre_copilot.cli.narrative import narrate
+    from sre_copilot.local.replay import Scenario, replay
+
+    path = args.scenario or BUNDLED_DEMO
+    scenario = Scenario.load(path)
+    print(f"== SRE Copilot demo: {scenario.name} ==\n{scenario.description}\n")
+    run = replay(scenario, approve=args.approve, progress=lambda msg: print(f"  · {msg}"))
+    _save_run(args.state_dir, run)
+    out = args.state_dir / f"{scenario.name}.result.json"
+    out.write_text(dump(run.result) + "\n")
+    print(narrate(run))
+    print(f"\nFull result: {out}   Execution history: sre-copilot history <incident-id>")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from sre_copilot.local.evaluate import evaluate_directory
+
+    report = evaluate_directory(args.directory)
+    if args.json:
+        print(dump(report))
+    else:
+        from sre_copilot.cli.narrative import render_eval
+
+        print(render_eval(report))
+    return 0
+
+
+def cmd_catalog(args: argparse.Namespace) -> int:
+    from sre_copilot.domain.catalog import Catalog, load_catalog_files
+
+    catalog: Catalog = load_catalog_files(args.files)
+    args.out.write_text(dump(catalog.model_dump(mode="json", exclude_none=True)) + "\n")
+    print(f"{len(catalog.services)} services -> {args.out}", file=sys.stderr)
+    return 0
+
+
+def cmd_runbooks(args: argparse.Namespace) -> int:
+    from sre_copilot.reasoning.recommend import RunbookIndex, index_runbooks
+    from sre_copilot.reasoning.vectors import HashingEmbedder, LocalVectorIndex
+
+    args.index.parent.mkdir(parents=True, exist_ok=True)
+    index = LocalVectorIndex(path=str(args.index))
+    embedder = HashingEmbedder()
+    if args.runbooks_command == "index":
+        paths = sorted(args.directory.glob("*.md"))
+        if not paths:
+            raise InvalidPayload(f"no Markdown runbooks (*.md) in {args.directory}")
+        count = index_runbooks(paths, index, embedder)
+        print(f"indexed {count} runbooks into {args.index}")
+        return 0
+    for score, runbook in RunbookIndex(index=index, embedder=embedder).search(args.text, 5):
+        print(f"{score:.3f}  {getattr(runbook, 'id', runbook)}  {getattr(runbook, 'title', '')}")
+    return 0
+
+
+def _load_document(path: Path) -> dict[str, Any]:
+    text = path.read_text(encoding="utf-8")
+    if path.suffix in (".yaml", ".yml"):
+        import yaml
+
+        loaded = yaml.safe_load(text)
+    else:
+        loaded = json.loads(text)
+    if not isinstance(loaded, dict):
+        raise InvalidPayload(f"{path} does not hold a JSON/YAML object")
+    return loaded

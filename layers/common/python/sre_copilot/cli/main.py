@@ -1,0 +1,87 @@
+"""`sre-copilot`: replay, normalize, history, demo, eval, catalog and runbook tools.
+
+Every command fails with a one-line reason and a non-zero exit, never a traceback, on bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from sre_copilot.errors import SreCopilotError
+
+DEFAULT_STATE_DIR = Path(".sre-copilot")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sre-copilot", description="SRE Copilot on the embedded local backend.")
+    parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR,
+                        help="where replays keep execution histories (default: .sre-copilot)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("replay", help="replay a scenario end to end and write the result")
+    p.add_argument("scenario", type=Path)
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--approve", choices=("none", "all"), default="none")
+    p.add_argument("--quiet", action="store_true")
+
+    p = sub.add_parser("normalize", help="print the normalised signals of one webhook payload")
+    p.add_argument("--source", required=True)
+    p.add_argument("file", type=Path)
+    p.add_argument("--catalog", type=Path, help="catalog JSON/YAML (native or a scenario file)")
+
+    p = sub.add_parser("history", help="execution history of a replayed incident, as the console shows it")
+    p.add_argument("incident_id")
+
+    p = sub.add_parser("demo", help="replay a bundled incident with a readable narrative")
+    p.add_argument("--scenario", type=Path, help="another scenario to narrate")
+    p.add_argument("--approve", choices=("none", "all"), default="all")
+
+    p = sub.add_parser("eval", help="replay every labelled scenario in a directory and print the measures")
+    p.add_argument("directory", type=Path)
+    p.add_argument("--json", action="store_true", help="print the measures as JSON")
+
+    p = sub.add_parser("catalog", help="service catalog tools")
+    csub = p.add_subparsers(dest="catalog_command", required=True)
+    c = csub.add_parser("import", help="convert Backstage catalog-info.yaml files or a native catalog")
+    c.add_argument("files", type=Path, nargs="+")
+    c.add_argument("--out", type=Path, required=True)
+
+    p = sub.add_parser("runbooks", help="runbook tools")
+    rsub = p.add_subparsers(dest="runbooks_command", required=True)
+    r = rsub.add_parser("index", help="index a directory of Markdown runbooks into the local vector index")
+    r.add_argument("directory", type=Path)
+    r.add_argument("--index", type=Path, default=DEFAULT_STATE_DIR / "vectors.json")
+    r = rsub.add_parser("search", help="search the runbooks")
+    r.add_argument("text")
+    r.add_argument("--index", type=Path, default=DEFAULT_STATE_DIR / "vectors.json")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        from sre_copilot.cli import commands
+
+        handler = getattr(commands, f"cmd_{args.command}")
+        return int(handler(args) or 0)
+    except SreCopilotError as exc:
+        print(f"sre-copilot: {exc.message}", file=sys.stderr)
+        return 2
+    except (OSError, ValueError) as exc:
+        print(f"sre-copilot: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def dump(document: Any) -> str:
+    return json.dumps(document, indent=2, default=str)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

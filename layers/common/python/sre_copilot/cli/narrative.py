@@ -1,0 +1,85 @@
+"""The demo's story: progress, incident card, hypotheses with factors, what people received, actions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sre_copilot.cli import history as history_view
+
+FACTOR_LABELS = {"signal_strength": "signal strength", "temporal_correlation": "temporal correlation",
+                 "precedent_frequency": "precedent frequency", "evidence_quality": "evidence quality",
+                 "human_validation": "human validation"}
+
+
+def narrate(run: Any) -> str:
+    r = run.result
+    out = ["", f"Ingested {len(r['signals'])} signals ({len(r['rejected'])} rejected, {len(r['ignored'])} ignored) "
+           f"into {len(r['incidents'])} incident(s).", ""]
+    for incident in r["incidents"]:
+        out += _card(incident)
+        events = run.histories.get(incident["id"], [])
+        if events:
+            out += ["", "  Step Functions execution (simulated time):"]
+            out += ["    " + line for line in history_view.render(
+                incident["id"], history_view.state_rows(events), "").splitlines()[2:]]
+        out.append("")
+    if run.transcript:
+        out += ["What Slack and the phone received (local sinks):", "", run.transcript]
+    if run.dead_letters:
+        out += ["", f"Dead letters: {len(run.dead_letters)}"]
+    return "\n".join(out)
+
+
+def _card(incident: dict[str, Any]) -> list[str]:
+    lines = [f"┌ {incident['id']}  {incident['priority']}  state {incident['state']}  decision {incident['decision']}",
+             f"│ signals: {len(incident['signal_ids'])}   execution: {incident.get('execution', '').rsplit(':', 1)[-1]}"]
+    for g in incident.get("grouping", [])[:4]:
+        path = " → ".join(g.get("path") or [])
+        lines.append(f"│ grouped: {g.get('rule')}: {g.get('evidence')}{'  [' + path + ']' if path else ''}")
+    lines.append("│ hypotheses:")
+    for h in incident["hypotheses"][:3]:
+        low, high = h.get("confidence_range") or (0, 0)
+        change = f" via {h['change_id']}" if h.get("change_id") else ""
+        lines.append(f"│  {h['rank']}. {h['entity']} ({h['entity_kind']}) — {h['fault']}{change}: "
+                     f"{h['confidence']:.2f} [{low:.2f}–{high:.2f}]")
+        factors = h.get("factors") or {}
+        lines.append("│     " + ", ".join(f"{FACTOR_LABELS.get(k, k)} {v:.2f}" for k, v in factors.items()))
+        if h.get("summary"):
+            lines.append(f"│     {h['summary']}")
+    rec = incident.get("recommendation")
+    if rec:
+        lines.append(f"│ recommendation: {rec['action']} {rec['target']} (risk {rec['risk']}, runbook {rec['runbook']})")
+    for a in incident.get("actions", []):
+        lines.append(f"│ action: {a['action']} {a['target']} approval={a['approval']} status={a['status']} "
+                     f"dry_run={a['dry_run']}")
+    for n in incident.get("notifications", []):
+        lines.append(f"│ notified: {n['at']} {n['channel']} {n['kind']} → {n['target']} ({n['status']})")
+    lines.append("│ timeline: " + " → ".join(f"{t['state']}@{t['at'][11:19]}" for t in incident["timeline"]))
+    if incident.get("postmortem"):
+        lines.append(f"│ postmortem: {incident['postmortem']}")
+    lines.append("└")
+    return lines
+
+
+def render_eval(report: dict[str, Any]) -> str:
+    lines = [f"{'scenario':<16} {'F1':>5} {'prec':>5} {'rec':>5} {'noise red.':>10} {'top1':>5} {'top3':>5} "
+             f"{'change':>6} {'incidents':>9}"]
+    for row in report["scenarios"]:
+        g, rc = row["grouping"], row["root_cause"]
+        lines.append(f"{row['scenario']:<16} {g['f1']:>5.2f} {g['precision']:>5.2f} {g['recall']:>5.2f} "
+                     f"{row['noise_reduction']:>10.2f} {rc.get('top1', 0):>5.2f} {rc.get('top3', 0):>5.2f} "
+                     f"{_opt(rc.get('change'))} {row['incidents']:>9}")
+    lines += ["", "summary: " + ", ".join(f"{k}={_fmt(v)}" for k, v in report["summary"].items())]
+    cal = report.get("calibration", {})
+    if cal:
+        lines.append(f"calibration: Brier {cal.get('brier', float('nan')):.3f}; per bucket: " + ", ".join(
+            f"{b.get('range')}: {b.get('accuracy')} (n={b.get('count')})" for b in cal.get("buckets", []) if b.get("count")))
+    return "\n".join(lines)
+
+
+def _opt(value: Any) -> str:
+    return f"{value:>6.2f}" if isinstance(value, int | float) else f"{'n/a':>6}"
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.3f}" if isinstance(value, float) else str(value)

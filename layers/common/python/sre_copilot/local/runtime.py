@@ -1,0 +1,509 @@
+"""The embedded backend: the deployment CDK describes, stood up in moto, driven by a simulated clock.
+
+`LocalDeployment` creates the tables, bucket, queues (with DLQs), bus and rules, secrets, Lambda
+functions and the state machine from `statemachines/incident.asl.json`, registers our real
+handlers for in-process dispatch, and emulates the Lambda service's event sources: SQS polling with
+batch sizes, batching windows, delivery delay, partial batch failures and redrive to the DLQ after
+maxReceiveCount; EventBridge rule deliveries; the every-minute sweeper schedule.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import io
+import json
+import os
+import time
+import zipfile
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+from urllib.parse import urlencode
+
+from sre_copilot.local.clock import SimClock
+from sre_copilot.local.moto_patches import (
+    MOTO_CONFIG,
+    InProcessLambdas,
+    eventbridge_lambda_targets,
+    in_process_lambda,
+)
+
+REPO_ROOT = Path(__file__).resolve().parents[4]
+ASL_PATH = REPO_ROOT / "statemachines" / "incident.asl.json"
+FUNCTIONS_DIR = REPO_ROOT / "functions"
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+LOCAL_API = "https://sre-copilot.local"
+
+ASL_FUNCTIONS = {
+    "AssembleContext": "assemble_context", "AggregateEvidence": "aggregate_evidence",
+    "GenerateHypotheses": "generate_hypotheses", "ScoreConfidence": "score_confidence",
+    "ApplyPolicy": "apply_policy", "Recommend": "recommend", "Notify": "notify",
+    "AwaitDecision": "await_decision", "Act": "act", "Verify": "verify", "Rollback": "rollback",
+    "Document": "document", "RecordFailure": "record_failure",
+}
+OTHER_FUNCTIONS = ("ingest", "correlate", "callbacks", "approval_sweeper", "pagerduty_sync")
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    """Mirrors the CDK event source mapping of each priority queue (seed 001's routing)."""
+
+    priority: str
+    delay_s: int
+    batch_size: int
+    batching_window_s: int
+    max_receive_count: int = 3
+
+
+QUEUES = (
+    QueueSpec("P0", 0, 10, 0),
+    QueueSpec("P1", 60, 10, 0),
+    QueueSpec("P2", 0, 10, 300),
+    QueueSpec("P3", 0, 10, 900),
+)
+
+LOCAL_SECRETS: dict[str, dict[str, Any]] = {
+    "pagerduty": {"webhook_secrets": ["local-pagerduty-webhook-secret"], "api_token": "local-pd-token",
+                  "from_email": "copilot@example.com"},
+    "slack": {"bot_token": "xoxb-local", "signing_secret": "local-slack-signing-secret"},
+    "twilio": {"account_sid": "AC00000000000000000000000000000000", "auth_token": "local-twilio-token",
+               "from_number": "+15550000", "default_oncall": "+15550100"},
+    "llm": {},
+    "webhook": {"verify_sns": False},
+    "kubernetes": {},
+}
+
+
+@dataclass
+class Responders:
+    """The simulated people: the on-call who answers the phone and whoever approves actions."""
+
+    ack_pages_after_s: float | None = 90.0
+    approve: str = "none"  # none | all
+    approve_after_s: float = 120.0
+
+
+@dataclass
+class _Timer:
+    due: datetime
+    name: str
+    run: Callable[[], None]
+
+
+@dataclass
+class LocalDeployment:
+    start: datetime
+    responders: Responders = field(default_factory=Responders)
+    tenant_id: str = "default"
+    quiet: bool = True
+
+    def __post_init__(self) -> None:
+        self.clock = SimClock(self.start)
+        self.lambdas = InProcessLambdas()
+        self._stack = ExitStack()
+        self._async_events: list[tuple[str, dict[str, Any]]] = []
+        self._timers: list[_Timer] = []
+        self._first_seen: dict[str, datetime] = {}
+        self._buffers: dict[str, dict[str, dict[str, Any]]] = {}
+        self._answered: set[str] = set()
+        self._next_sweep = self.start
+        self.queue_urls: dict[str, str] = {}
+        self.dlq_urls: dict[str, str] = {}
+        self.function_arns: dict[str, str] = {}
+        self.state_machine_arn = ""
+        self.dead_letters: list[dict[str, Any]] = []
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def __enter__(self) -> LocalDeployment:
+        from moto import mock_aws
+
+        self._saved_env = dict(os.environ)
+        os.environ.update(_base_environment(self.quiet))
+        self._stack.enter_context(mock_aws(config=MOTO_CONFIG))  # type: ignore[arg-type]
+        self._stack.enter_context(in_process_lambda(self.lambdas))
+        self._stack.enter_context(eventbridge_lambda_targets(lambda fn, ev: self._async_events.append((fn, ev))))
+        from sre_copilot.local.k8s_api import LocalKubernetesApi
+        from sre_copilot.local.sinks import LocalSinks
+
+        self.sinks = self._stack.enter_context(LocalSinks())
+        self.k8s = LocalKubernetesApi()
+        self._stack.enter_context(self.k8s)
+        self._create_resources()
+        from sre_copilot.ports.clock import SystemClock, use_clock
+
+        use_clock(self.clock)
+        self._stack.callback(use_clock, SystemClock())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        from sre_copilot.services.container import set_container
+        from sre_copilot.settings import reset_settings
+
+        try:
+            self._stack.close()
+        finally:
+            set_container(None)
+            os.environ.clear()
+            os.environ.update(self._saved_env)
+            reset_settings()
+
+    # -- resources (what infra_cdk deploys, named the same way) ----------------------------------
+    def _create_resources(self) -> None:
+        import boto3
+
+        self.session = boto3.session.Session(region_name=REGION)
+        ddb = self.session.client("dynamodb")
+        ddb.create_table(
+            TableName="sre-copilot", BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "gsi1pk", "gsi1sk")],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            GlobalSecondaryIndexes=[{"IndexName": "gsi1", "Projection": {"ProjectionType": "ALL"},
+                                     "KeySchema": [{"AttributeName": "gsi1pk", "KeyType": "HASH"},
+                                                   {"AttributeName": "gsi1sk", "KeyType": "RANGE"}]}],
+        )
+        ddb.create_table(TableName="sre-copilot-idempotency", BillingMode="PAY_PER_REQUEST",
+                         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])
+        self.session.client("s3").create_bucket(Bucket="sre-copilot-artifacts")
+        sqs = self.session.client("sqs")
+        for spec in QUEUES:
+            name = f"sre-copilot-{spec.priority.lower()}"
+            dlq = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
+            dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            # DelaySeconds and batching windows are applied in simulated time by the poller below.
+            self.queue_urls[spec.priority] = sqs.create_queue(QueueName=name, Attributes={
+                "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn,
+                                             "maxReceiveCount": str(spec.max_receive_count)}),
+                "VisibilityTimeout": "60"})["QueueUrl"]
+            self.dlq_urls[spec.priority] = dlq
+        self.review_queue_url = sqs.create_queue(QueueName="sre-copilot-review")["QueueUrl"]
+        events = self.session.client("events")
+        events.create_event_bus(Name="sre-copilot")
+        secrets = self.session.client("secretsmanager")
+        secret_arns = {name: secrets.create_secret(Name=f"sre-copilot/{name}", SecretString=json.dumps(value))["ARN"]
+                       for name, value in LOCAL_SECRETS.items()}
+        iam = self.session.client("iam")
+        role = iam.create_role(RoleName="sre-copilot-local", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        environment = self._function_environment(secret_arns)
+        os.environ.update(environment)
+        from sre_copilot.settings import reset_settings
+
+        reset_settings()
+        lam = self.session.client("lambda")
+        package = io.BytesIO()
+        with zipfile.ZipFile(package, "w") as archive:
+            archive.writestr("handler.py", "# code runs in-process locally\n")
+        for name in (*ASL_FUNCTIONS.values(), *OTHER_FUNCTIONS):
+            self.function_arns[name] = lam.create_function(
+                FunctionName=name, Runtime="python3.12", Role=role, Handler="handler.handler",
+                Code={"ZipFile": package.getvalue()}, Architectures=["arm64"], Timeout=60,
+                Environment={"Variables": environment})["FunctionArn"]
+            self.lambdas.register(name, _load_handler(name).handler)
+        events.put_rule(Name="lifecycle-to-pagerduty", EventBusName="sre-copilot",
+                        EventPattern=json.dumps({"detail-type": ["Incident Lifecycle Transition"]}))
+        events.put_targets(Rule="lifecycle-to-pagerduty", EventBusName="sre-copilot",
+                           Targets=[{"Id": "pagerduty-sync", "Arn": self.function_arns["pagerduty_sync"]}])
+        definition = ASL_PATH.read_text()
+        for state, fn in ASL_FUNCTIONS.items():
+            definition = definition.replace("${%sFunctionArn}" % state, self.function_arns[fn])
+        sfn = self.session.client("stepfunctions")
+        self.state_machine_arn = sfn.create_state_machine(name="sre-copilot-incident", definition=definition,
+                                                          roleArn=role, type="STANDARD")["stateMachineArn"]
+        os.environ["SRE_COPILOT_STATE_MACHINE_ARN"] = self.state_machine_arn
+        reset_settings()
+        from sre_copilot.services.container import Container, set_container
+
+        self.container = Container()
+        set_container(self.container)
+
+    def _function_environment(self, secret_arns: dict[str, str]) -> dict[str, str]:
+        env = {
+            "SRE_COPILOT_TENANT_ID": self.tenant_id,
+            "SRE_COPILOT_TABLE_NAME": "sre-copilot",
+            "SRE_COPILOT_IDEMPOTENCY_TABLE_NAME": "sre-copilot-idempotency",
+            "SRE_COPILOT_BUCKET_NAME": "sre-copilot-artifacts",
+            "SRE_COPILOT_EVENT_BUS_NAME": "sre-copilot",
+            "SRE_COPILOT_REVIEW_QUEUE_URL": self.review_queue_url,
+            "SRE_COPILOT_SLACK_API_URL": self.sinks.slack_base_url,
+            "SRE_COPILOT_TWILIO_API_URL": self.sinks.twilio_base_url,
+            "SRE_COPILOT_PAGERDUTY_API_URL": self.sinks.pagerduty_base_url,
+            "SRE_COPILOT_KUBERNETES_API_URL": self.k8s.base_url,
+            "SRE_COPILOT_PUBLIC_BASE_URL": LOCAL_API,
+            "SRE_COPILOT_DRY_RUN": "false",
+            "SRE_COPILOT_LLM_PROVIDER": "none",
+        }
+        env.update({f"SRE_COPILOT_QUEUE_URL_{p}": url for p, url in self.queue_urls.items()})
+        env.update({f"SRE_COPILOT_{name.upper()}_SECRET_ARN": arn for name, arn in secret_arns.items()})
+        return env
+
+    # -- inputs ---------------------------------------------------------------------------------
+    def http(self, method: str, path: str, body: bytes, headers: dict[str, str] | None = None,
+             query: str = "") -> tuple[int, dict[str, Any] | str]:
+        """Deliver an HTTP request as API Gateway (HTTP API, payload v2) would to the function."""
+        function = "callbacks" if path.startswith("/callbacks/") else "ingest"
+        event = {
+            "version": "2.0", "routeKey": f"{method} {path}", "rawPath": path, "rawQueryString": query,
+            "headers": {k.lower(): v for k, v in (headers or {}).items()},
+            "queryStringParameters": dict(p.split("=", 1) for p in query.split("&") if "=" in p) or None,
+            "requestContext": {"http": {"method": method, "path": path, "sourceIp": "127.0.0.1",
+                                        "protocol": "HTTP/1.1", "userAgent": "sre-copilot-replay"},
+                               "requestId": f"req-{self.lambdas.invocations}", "stage": "$default",
+                               "timeEpoch": int(self.clock.now().timestamp() * 1000)},
+            "body": base64.b64encode(body).decode(), "isBase64Encoded": True,
+        }
+        raw, errored, _ = self.lambdas.invoke(function, event)
+        if errored:
+            return 500, {"error": json.loads(raw).get("errorMessage", "function error")}
+        response = json.loads(raw)
+        text = response.get("body") or ""
+        if response.get("isBase64Encoded"):
+            text = base64.b64decode(text).decode()
+        try:
+            return int(response["statusCode"]), json.loads(text)
+        except ValueError:
+            return int(response["statusCode"]), text
+
+    def put_catalog(self, catalog: dict[str, Any]) -> None:
+        self.container.blobs.put_json(f"catalog/{self.tenant_id}.json", catalog)
+        self.container._catalog = None
+
+    # -- the event loop ---------------------------------------------------------------------------
+    def advance_to(self, at: datetime, step_s: float = 60.0) -> None:
+        """Move simulated time to `at`, firing everything that falls due on the way."""
+        while True:
+            due = [t.due for t in self._timers] + [self._next_sweep]
+            nxt = min([d for d in due if d <= at], default=None)
+            if nxt is None:
+                break
+            self.clock.set(max(nxt, self.clock.now()))
+            self.settle()
+            if self.clock.now() >= self._next_sweep:
+                self._sweep()
+        self.clock.set(at)
+        self.settle()
+
+    def settle(self, timeout_s: float = 120.0) -> None:
+        """Run event sources and timers at the current simulated time until nothing moves."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            moved = self._run_timers()
+            moved |= self._poll_queues()
+            moved |= self._deliver_events()
+            self._wait_workflows(deadline)
+            moved |= self._answer_people()
+            moved |= self._deliver_events()
+            if not moved and self._workflows_idle():
+                return
+        raise TimeoutError("the local deployment did not settle; see LocalDeployment.lambdas.errors")
+
+    def _sweep(self) -> None:
+        self.lambdas.invoke("approval_sweeper", {"source": "aws.events", "detail-type": "Scheduled Event",
+                                                 "time": self.clock.now().isoformat()})
+        self._next_sweep = self.clock.now() + timedelta(seconds=60)
+        self.settle()
+
+    def _run_timers(self) -> bool:
+        now = self.clock.now()
+        due = [t for t in self._timers if t.due <= now]
+        self._timers = [t for t in self._timers if t.due > now]
+        for timer in sorted(due, key=lambda t: t.due):
+            timer.run()
+        return bool(due)
+
+    def _poll_queues(self) -> bool:
+        """Lambda's SQS poller: receive into a buffer (hidden from other consumers), honour the
+        queue's delivery delay and the mapping's batching window in simulated time, then invoke."""
+        sqs = self.session.client("sqs")
+        moved = False
+        now = self.clock.now()
+        for spec in QUEUES:
+            url = self.queue_urls[spec.priority]
+            buffer = self._buffers.setdefault(spec.priority, {})
+            while True:
+                page = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=43200,
+                                           AttributeNames=["All"]).get("Messages", [])
+                if not page:
+                    break
+                for m in page:
+                    self._first_seen.setdefault(m["MessageId"], now)
+                    buffer[m["MessageId"]] = m
+            eligible = [m for m in buffer.values()
+                        if self._first_seen[m["MessageId"]] + timedelta(seconds=spec.delay_s) <= now]
+            later = [self._first_seen[m["MessageId"]] + timedelta(seconds=spec.delay_s)
+                     for m in buffer.values() if m not in eligible]
+            if later:
+                self._wake_at(min(later))
+            if not eligible:
+                continue
+            oldest = min(self._first_seen[m["MessageId"]] + timedelta(seconds=spec.delay_s) for m in eligible)
+            window_ends = oldest + timedelta(seconds=spec.batching_window_s)
+            if len(eligible) < spec.batch_size and window_ends > now:
+                self._wake_at(window_ends)
+                continue
+            eligible.sort(key=lambda m: json.loads(m["Body"]).get("event_time", ""))
+            for i in range(0, len(eligible), spec.batch_size):
+                batch = eligible[i:i + spec.batch_size]
+                for m in batch:
+                    buffer.pop(m["MessageId"], None)
+                moved |= self._invoke_correlate(url, spec, batch)
+        for spec in QUEUES:
+            self._collect_dead_letters(spec)
+        return moved
+
+    def _wake_at(self, due: datetime) -> None:
+        if not any(t.due == due and t.name == "poller" for t in self._timers):
+            self._timers.append(_Timer(due, "poller", lambda: None))
+
+    def _invoke_correlate(self, url: str, spec: QueueSpec, batch: list[dict[str, Any]]) -> bool:
+        sqs = self.session.client("sqs")
+        records = [{"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+                    "attributes": m.get("Attributes", {}), "messageAttributes": {},
+                    "eventSource": "aws:sqs", "awsRegion": REGION,
+                    "eventSourceARN": f"arn:aws:sqs:{REGION}:{ACCOUNT}:sre-copilot-{spec.priority.lower()}"}
+                   for m in batch]
+        raw, errored, _ = self.lambdas.invoke("correlate", {"Records": records})
+        failed = ({m["MessageId"] for m in batch} if errored
+                  else {f["itemIdentifier"] for f in json.loads(raw).get("batchItemFailures", [])})
+        for m in batch:
+            if m["MessageId"] not in failed:
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+            else:
+                # Back to the queue; SQS redrives it to the DLQ once it exceeds maxReceiveCount.
+                sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0)
+                self._first_seen.pop(m["MessageId"], None)
+        return True
+
+    def _collect_dead_letters(self, spec: QueueSpec) -> None:
+        sqs = self.session.client("sqs")
+        for m in sqs.receive_message(QueueUrl=self.dlq_urls[spec.priority], MaxNumberOfMessages=10,
+                                     VisibilityTimeout=3600).get("Messages", []):
+            self.dead_letters.append({"queue": f"{spec.priority}-dlq", "body": json.loads(m["Body"])})
+
+    def _deliver_events(self) -> bool:
+        moved = False
+        while self._async_events:
+            function, event = self._async_events.pop(0)
+            self.lambdas.invoke(function, event)
+            moved = True
+        return moved
+
+    def _running_executions(self) -> list[str]:
+        sfn = self.session.client("stepfunctions")
+        return [e["executionArn"] for e in sfn.list_executions(stateMachineArn=self.state_machine_arn,
+                                                              statusFilter="RUNNING").get("executions", [])]
+
+    def _parked(self, arn: str) -> bool:
+        events = self.session.client("stepfunctions").get_execution_history(executionArn=arn).get("events", [])
+        return bool(events) and events[-1]["type"] == "TaskSubmitted" and self.lambdas.in_flight == 0
+
+    def _workflows_idle(self) -> bool:
+        return self.lambdas.in_flight == 0 and all(self._parked(a) for a in self._running_executions())
+
+    def _wait_workflows(self, deadline: float) -> None:
+        while time.monotonic() < deadline:
+            if self._workflows_idle():
+                return
+            time.sleep(0.005)
+        raise TimeoutError("a workflow execution did not reach a waiting state in time")
+
+    # -- simulated people -------------------------------------------------------------------------
+    def _answer_people(self) -> bool:
+        store = self.container.store
+        moved = False
+        for incident in store.open_incidents(self.tenant_id):
+            for n in store.notifications_for(self.tenant_id, incident.id):
+                if n.id in self._answered or n.status != "sent":
+                    continue
+                if n.channel.value == "phone" and n.kind.value == "page" and self.responders.ack_pages_after_s is not None:
+                    self._answered.add(n.id)
+                    self._schedule(self.responders.ack_pages_after_s, f"keypress {incident.id}",
+                                   _bind(self._press_key, incident.id, n.provider_id or "", n.target))
+                    moved = True
+                if n.kind.value == "approval_request" and self.responders.approve == "all":
+                    self._answered.add(n.id)
+                    for plan in store.actions_for(self.tenant_id, incident.id):
+                        if plan.approval.value == "pending":
+                            self._schedule(self.responders.approve_after_s, f"approve {plan.id}",
+                                           _bind(self._click_approve, incident.id, plan.id))
+                    moved = True
+        return moved
+
+    def _schedule(self, after_s: float, name: str, run: Callable[[], None]) -> None:
+        self._timers.append(_Timer(self.clock.now() + timedelta(seconds=after_s), name, run))
+
+    def _press_key(self, incident_id: str, call_sid: str, to: str) -> None:
+        from twilio.request_validator import RequestValidator
+
+        path, query = "/callbacks/twilio/voice", f"incident={incident_id}"
+        params = {"CallSid": call_sid, "Digits": "1", "To": to, "From": LOCAL_SECRETS["twilio"]["from_number"]}
+        url = f"{LOCAL_API}{path}?{query}"
+        signature = RequestValidator(LOCAL_SECRETS["twilio"]["auth_token"]).compute_signature(url, params)
+        self.http("POST", path, urlencode(params).encode(), {"X-Twilio-Signature": signature,
+                                                              "Content-Type": "application/x-www-form-urlencoded"},
+                  query=query)
+
+    def _click_approve(self, incident_id: str, plan_id: str) -> None:
+        from slack_sdk.signature import SignatureVerifier
+
+        payload = {"type": "block_actions", "user": {"id": "U0LOCAL", "username": "oncall"},
+                   "actions": [{"action_id": "approve", "value": f"{incident_id}|{plan_id}"}]}
+        body = urlencode({"payload": json.dumps(payload)}).encode()
+        timestamp = str(int(self.clock.now().timestamp()))
+        signature = SignatureVerifier(LOCAL_SECRETS["slack"]["signing_secret"]).generate_signature(
+            timestamp=timestamp, body=body.decode())
+        self.http("POST", "/callbacks/slack/interactions", body, {
+            "X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": signature,
+            "Content-Type": "application/x-www-form-urlencoded"})
+
+    # -- reading back ------------------------------------------------------------------------------
+    def execution_history(self, execution_arn: str) -> list[dict[str, Any]]:
+        sfn = self.session.client("stepfunctions")
+        events: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"executionArn": execution_arn}
+        while True:
+            page = sfn.get_execution_history(**kwargs)
+            events.extend(page.get("events", []))
+            if not page.get("nextToken"):
+                break
+            kwargs["nextToken"] = page["nextToken"]
+        for event in events:
+            event["simulatedTimestamp"] = self.clock.simulated(event["timestamp"])
+        return events
+
+
+def _bind(fn: Callable[..., None], *args: Any) -> Callable[[], None]:
+    return lambda: fn(*args)
+
+
+def _load_handler(name: str) -> ModuleType:
+    """Import functions/<name>/handler.py as Lambda would (each function is its own module)."""
+    path = FUNCTIONS_DIR / name / "handler.py"
+    spec = importlib.util.spec_from_file_location(f"sre_copilot_function_{name}", path)
+    if spec is None or spec.loader is None:
+        raise FileNotFoundError(f"function handler missing: {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _base_environment(quiet: bool) -> dict[str, str]:
+    return {
+        "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "local",
+        "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION,
+        "POWERTOOLS_SERVICE_NAME": "sre-copilot", "POWERTOOLS_METRICS_NAMESPACE": "SreCopilot",
+        "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_DISABLED": "true" if quiet else "false",
+        "POWERTOOLS_LOG_LEVEL": "ERROR" if quiet else "INFO", "LOG_LEVEL": "ERROR" if quiet else "INFO",
+        "POWERTOOLS_IDEMPOTENCY_DISABLED": "false",
+    }
+
+
+@contextmanager
+def local_deployment(start: datetime, **kwargs: Any) -> Iterator[LocalDeployment]:
+    with LocalDeployment(start=start, **kwargs) as deployment:
+        yield deployment
