@@ -102,13 +102,17 @@ def eventbridge_lambda_targets(deliver: Callable[[str, dict[str, Any]], None]) -
     original = Rule.send_to_targets
 
     def send_to_targets(self: Any, original_event: Any, transform_input: bool = True) -> None:
-        original(self, original_event, transform_input)
+        targets = list(self.targets)
+        lambdas = [t for t in targets if str(t["Arn"]).startswith("arn:aws:lambda:")]
+        self.targets = [t for t in targets if t not in lambdas]
+        try:
+            original(self, original_event, transform_input)  # moto raises on Lambda targets itself
+        finally:
+            self.targets = targets
         if not self.event_pattern.matches_event(original_event):
             return
-        for target in self.targets:
-            arn = str(target["Arn"])
-            if arn.startswith("arn:aws:lambda:"):
-                deliver(arn.split(":function:")[-1].split(":")[0], dict(original_event))
+        for target in lambdas:
+            deliver(str(target["Arn"]).split(":function:")[-1].split(":")[0], dict(original_event))
 
     Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
     try:

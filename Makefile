@@ -1,0 +1,58 @@
+# SRE Copilot — two commands from a fresh clone: `make demo` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Lambda runs python3.12 on arm64; use the newest local 3.12+/3.13 interpreter (pyenv installs included).
+PYTHON ?= $(shell for p in python3.12 python3.13 $$(ls -d /root/.pyenv/versions/3.12*/bin/python3.12 /root/.pyenv/versions/3.13*/bin/python3.13 2>/dev/null); do \
+	$$p -c 'import sys; assert sys.version_info >= (3, 12)' >/dev/null 2>&1 && { echo $$p; break; }; done)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+NPM_STAMP := node_modules/.installed-$(shell cat package-lock.json 2>/dev/null | sha1sum | cut -c1-12)
+
+.PHONY: help setup demo test test-fast lint bench synth clean
+
+help:
+	@echo "make demo   replay the bundled incident end to end on the embedded backend"
+	@echo "make test   run every test (unit, conformance, property, replay, infrastructure)"
+	@echo "make bench  benchmarks: normalise cost, correlation throughput, baselines, retrieval"
+	@echo "make lint   ruff and mypy"
+	@echo "make synth  npx cdk synth (no AWS credentials or Docker needed)"
+
+$(STAMP): pyproject.toml
+	@test -n "$(PYTHON)" || { echo "Python 3.12+ not found; install python3.12"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@rm -f $(VENV)/.installed-*; touch $(STAMP)
+
+$(NPM_STAMP): package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@rm -f node_modules/.installed-*; touch $(NPM_STAMP)
+
+setup: $(STAMP) $(NPM_STAMP)
+
+demo: $(STAMP)
+	$(BIN)/sre-copilot demo
+
+test: setup
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+test-fast: $(STAMP)
+	$(BIN)/pytest -m "not infra and not slow"
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_normalize.py
+	$(BIN)/python benchmarks/bench_correlation.py
+	$(BIN)/python benchmarks/bench_retrieval.py
+
+synth: setup
+	npx cdk synth --quiet
+
+clean:
+	rm -rf cdk.out .sre-copilot .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,119 @@
+"""The moto patch module: Step Functions executions call our handlers in-process, errors surface as
+Lambda function errors (so Retry/Catch apply), task tokens park and resume, EventBridge reaches
+Lambda targets, and the patches are undone on exit."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import time
+import zipfile
+from typing import Any
+
+import boto3
+from moto import mock_aws
+
+from sre_copilot.local.moto_patches import (
+    MOTO_CONFIG,
+    InProcessLambdas,
+    eventbridge_lambda_targets,
+    in_process_lambda,
+)
+
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "test")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")
+
+
+def _function(name: str, role: str) -> str:
+    package = io.BytesIO()
+    with zipfile.ZipFile(package, "w") as archive:
+        archive.writestr("handler.py", "")
+    return boto3.client("lambda").create_function(FunctionName=name, Runtime="python3.12", Role=role,
+                                                  Handler="handler.handler", Code={"ZipFile": package.getvalue()})["FunctionArn"]
+
+
+def _wait(predicate: Any, seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.01)
+
+
+def test_execution_dispatches_tasks_in_process_and_resumes_on_task_token() -> None:
+    registry = InProcessLambdas()
+    tokens: list[str] = []
+    with mock_aws(config=MOTO_CONFIG), in_process_lambda(registry):  # type: ignore[arg-type]
+        role = boto3.client("iam").create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        step, park = _function("step", role), _function("park", role)
+        registry.register("step", lambda event, ctx: {"seen": event["n"], "fn": ctx.function_name})
+        registry.register("park", lambda event, ctx: tokens.append(event["token"]))
+        definition = {"StartAt": "Step", "States": {
+            "Step": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Next": "Park",
+                     "Parameters": {"FunctionName": step, "Payload.$": "$"}, "ResultSelector": {"r.$": "$.Payload"},
+                     "ResultPath": "$.step"},
+            "Park": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken", "End": True,
+                     "Parameters": {"FunctionName": park, "Payload": {"token.$": "$$.Task.Token"}}, "ResultPath": "$.wake"}}}
+        sfn = boto3.client("stepfunctions")
+        machine = sfn.create_state_machine(name="m", definition=json.dumps(definition), roleArn=role)["stateMachineArn"]
+        # Given a running execution
+        execution = sfn.start_execution(stateMachineArn=machine, name="inc-1", input=json.dumps({"n": 7}))["executionArn"]
+        # When it parks on the task token and we answer it
+        _wait(lambda: bool(tokens))
+        sfn.send_task_success(taskToken=tokens[0], output=json.dumps({"reason": "approved"}))
+        _wait(lambda: sfn.describe_execution(executionArn=execution)["status"] != "RUNNING")
+        # Then our handler ran in-process and the answer is in the output
+        output = json.loads(sfn.describe_execution(executionArn=execution)["output"])
+        assert output["step"]["r"] == {"seen": 7, "fn": "step"}
+        assert output["wake"] == {"reason": "approved"}
+        assert registry.invocations == 2 and registry.in_flight == 0
+
+
+def test_handler_exception_is_a_lambda_function_error_that_catch_sees() -> None:
+    registry = InProcessLambdas()
+
+    def boom(event: Any, ctx: Any) -> None:
+        raise ValueError("bad input")
+
+    with mock_aws(config=MOTO_CONFIG), in_process_lambda(registry):  # type: ignore[arg-type]
+        role = boto3.client("iam").create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        arn = _function("boom", role)
+        registry.register("boom", boom)
+        definition = {"StartAt": "Boom", "States": {
+            "Boom": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": True,
+                     "Parameters": {"FunctionName": arn, "Payload.$": "$"},
+                     "Catch": [{"ErrorEquals": ["ValueError"], "ResultPath": "$.error", "Next": "Caught"}]},
+            "Caught": {"Type": "Pass", "End": True}}}
+        sfn = boto3.client("stepfunctions")
+        machine = sfn.create_state_machine(name="m", definition=json.dumps(definition), roleArn=role)["stateMachineArn"]
+        execution = sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
+        _wait(lambda: sfn.describe_execution(executionArn=execution)["status"] != "RUNNING")
+        described = sfn.describe_execution(executionArn=execution)
+        assert described["status"] == "SUCCEEDED"
+        assert json.loads(described["output"])["error"]["Error"] == "ValueError"
+        assert registry.errors and registry.errors[0][0] == "boom"
+
+
+def test_eventbridge_rule_hands_lambda_targets_to_the_runtime() -> None:
+    delivered: list[tuple[str, dict[str, Any]]] = []
+    with mock_aws(), eventbridge_lambda_targets(lambda fn, ev: delivered.append((fn, ev))):
+        events = boto3.client("events")
+        events.create_event_bus(Name="bus")
+        events.put_rule(Name="r", EventBusName="bus", EventPattern=json.dumps({"detail-type": ["Incident Lifecycle Transition"]}))
+        events.put_targets(Rule="r", EventBusName="bus", Targets=[
+            {"Id": "t", "Arn": "arn:aws:lambda:us-east-1:123456789012:function:pagerduty_sync"}])
+        events.put_events(Entries=[{"EventBusName": "bus", "Source": "sre-copilot", "DetailType": "Incident Lifecycle Transition",
+                                    "Detail": json.dumps({"incident_id": "inc-1"})},
+                                   {"EventBusName": "bus", "Source": "sre-copilot", "DetailType": "Other", "Detail": "{}"}])
+    assert [(fn, ev["detail"]["incident_id"]) for fn, ev in delivered] == [("pagerduty_sync", "inc-1")]
+
+
+def test_patches_are_removed_on_exit() -> None:
+    from moto.awslambda.models import LambdaFunction
+    from moto.events.models import Rule
+
+    before = (LambdaFunction._invoke_lambda, Rule.send_to_targets)
+    with in_process_lambda(InProcessLambdas()), eventbridge_lambda_targets(lambda fn, ev: None):
+        assert LambdaFunction._invoke_lambda is not before[0]
+    assert (LambdaFunction._invoke_lambda, Rule.send_to_targets) == before
