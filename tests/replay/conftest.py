@@ -1,0 +1,23 @@
+"""Replays are the slowest tests; each scenario is replayed once per session and shared."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+_cache: dict[tuple[str, str], Any] = {}
+
+
+@pytest.fixture(scope="session")
+def replayed() -> Any:
+    from sre_copilot.local.replay import Scenario, replay
+
+    def run(path: Path, approve: str = "none") -> Any:
+        key = (str(path), approve)
+        if key not in _cache:
+            _cache[key] = replay(Scenario.load(path), approve=approve)
+        return _cache[key]
+
+    return run

@@ -1,0 +1,105 @@
+"""End to end on the embedded backend: a scenario in, a `replay-result@1` out, per the contract in
+../shared/docs/scenario-format.md, with the execution history of the real state machine."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sre_copilot.cli import history as history_view
+from sre_copilot.local.replay import RESULT_FORMAT
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[2]
+ASL = json.loads((REPO / "statemachines" / "incident.asl.json").read_text())
+DEMO = REPO / "layers/common/python/sre_copilot/data/demo-checkout-bad-deploy.json"
+
+
+def _accounted(result: dict[str, Any]) -> dict[int, int]:
+    counts: dict[int, int] = {}
+    for s in result["signals"]:
+        counts[s["origin"]["delivery"]] = counts.get(s["origin"]["delivery"], 0) + (1 if s["origin"]["item"] == 0 else 0)
+    for r in result["rejected"]:
+        counts[r["origin"]["delivery"]] = counts.get(r["origin"]["delivery"], 0) + 1
+    for r in result["ignored"]:
+        counts[r["origin"]["delivery"]] = counts.get(r["origin"]["delivery"], 0) + 1
+    return counts
+
+
+def test_sample_result_follows_the_contract(replayed: Any, scenarios_dir: Path) -> None:
+    # Given the first labelled sample
+    path = scenarios_dir / "sample-1-000.json"
+    scenario = json.loads(path.read_text())
+    # When it is replayed
+    result = replayed(path).result
+    # Then every delivery is accounted for exactly once, as signals, a rejection or an ignored delivery
+    assert result["format"] == RESULT_FORMAT and result["scenario"] == scenario["name"]
+    assert _accounted(result) == {i: 1 for i in range(len(scenario["deliveries"]))}
+    # And signals carry the contract's fields with valid values
+    for s in result["signals"]:
+        assert set(s) >= {"id", "origin", "source", "status", "severity", "priority", "service", "entity",
+                          "title", "fingerprint", "duplicate_of", "incident_id"}
+        assert s["status"] in ("firing", "resolved", "acknowledged") and s["priority"] in ("P0", "P1", "P2", "P3")
+    # And every incident names its execution, has ranked hypotheses with factors and a timeline
+    assert result["incidents"], "the sample's faults must open incidents"
+    for incident in result["incidents"]:
+        assert incident["execution"].endswith(f":{incident['id']}")
+        assert incident["timeline"][0]["state"] == "DETECTED"
+        assert incident["decision"] in ("present", "auto_ack", "inconclusive", "needs_human")
+        assert [h["rank"] for h in incident["hypotheses"]] == list(range(1, len(incident["hypotheses"]) + 1))
+        for h in incident["hypotheses"]:
+            assert set(h["factors"]) == {"signal_strength", "temporal_correlation", "precedent_frequency",
+                                         "evidence_quality", "human_validation"}
+            low, high = h["confidence_range"]
+            assert low <= h["confidence"] <= high
+        assert any(n["channel"] == "slack" for n in incident["notifications"])
+
+
+def test_background_noise_opens_no_incident(replayed: Any, scenarios_dir: Path) -> None:
+    path = scenarios_dir / "sample-1-000.json"
+    truth = json.loads((scenarios_dir / "sample-1-000.truth.json").read_text())
+    scenario = json.loads(path.read_text())
+    result = replayed(path).result
+    background = {i for i in truth["noise"]
+                  if "background noise" in json.dumps(scenario["deliveries"][i]["body"])}
+    assert background
+    assert all(s["incident_id"] is None for s in result["signals"] if s["origin"]["delivery"] in background)
+
+
+def test_history_lists_asl_states_in_the_order_they_ran(replayed: Any, scenarios_dir: Path) -> None:
+    run = replayed(scenarios_dir / "sample-1-000.json")
+    incident = run.result["incidents"][0]
+    rows = history_view.state_rows(run.histories[incident["id"]])
+    names = [r["state"] for r in rows]
+    assert set(names) <= set(ASL["States"])
+    # The analysis chain runs in ASL order from StartAt, following each state's Next.
+    expected, state = [], ASL["StartAt"]
+    while ASL["States"][state].get("Next") and state not in expected:
+        expected.append(state)
+        state = ASL["States"][state]["Next"]
+    assert names[: len(expected) - 1] == expected[:-1]
+
+
+def test_demo_with_approval_acts_verifies_and_learns(replayed: Any) -> None:
+    # Given the bundled demo replayed with every approval granted
+    run = replayed(DEMO, approve="all")
+    result = run.result
+    # Then the retried PagerDuty webhook is ignored, the garbage is rejected with a reason
+    assert [r["origin"]["delivery"] for r in result["rejected"]] == [6]
+    assert 4 in [r["origin"]["delivery"] for r in result["ignored"]]
+    # And one incident blames the checkout deploy, rolls it back, verifies and reaches LEARNED
+    assert len(result["incidents"]) == 1
+    incident = result["incidents"][0]
+    assert incident["hypotheses"][0]["change_id"] == "deploy-4711"
+    assert incident["actions"] and incident["actions"][0]["approval"] in ("approved", "auto")
+    assert incident["actions"][0]["status"] == "verified"
+    states = [t["state"] for t in incident["timeline"]]
+    assert states[0] == "DETECTED" and "ACKNOWLEDGED" in states and states[-1] == "LEARNED"
+    assert incident["postmortem"]
+    kinds = [(n["channel"], n["kind"]) for n in incident["notifications"]]
+    assert ("slack", "page") in kinds and ("phone", "page") in kinds
+    assert sum(1 for k in kinds if k == ("phone", "page")) == 1, "a retried webhook must never page twice"
