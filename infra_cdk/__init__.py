@@ -1,0 +1,1 @@
+"""The CDK app that deploys SRE Copilot (see `infra_cdk.app`)."""

@@ -1,0 +1,195 @@
+"""Deployment configuration: the `cdk.json` context keys, validated before any construct is built.
+
+Every key is a top-level context key so one value can be overridden on the command line
+(`npx cdk deploy -c environment=staging -c enable_opensearch=true`). Values given with `-c` arrive
+as strings; pydantic's lax mode turns "true"/"60" into bool/int, and dict values are read as JSON.
+A bad value fails synthesis with the key's name and what is allowed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from typing import Any, Literal, cast, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+FunctionName = Literal[
+    "ingest", "correlate", "assemble_context", "aggregate_evidence", "generate_hypotheses",
+    "score_confidence", "apply_policy", "recommend", "notify", "await_decision", "act", "verify",
+    "rollback", "document", "record_failure", "callbacks", "approval_sweeper", "pagerduty_sync",
+]
+FUNCTION_NAMES: tuple[str, ...] = get_args(FunctionName)
+Priority = Literal["P0", "P1", "P2", "P3"]
+
+# CloudWatch Logs accepts only these retention periods (days).
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
+                      2557, 2922, 3288, 3653)
+# Lambda's SQS event source caps the batching window at five minutes.
+MAX_BATCHING_WINDOW_S = 300
+# P1 is delayed 60 s and P2/P3 are batched for up to 300 s before anyone looks at them.
+DEFAULT_QUEUE_AGE_ALARM_S = {"P0": 120, "P1": 300, "P2": 900, "P3": 1800}
+# API Gateway HTTP APIs stop waiting for an integration after 30 s.
+HTTP_INTEGRATION_TIMEOUT_S = 29
+
+
+class ConfigError(ValueError):
+    """Raised for a bad `cdk.json` context value; the message names every offending key."""
+
+
+class DeploymentConfig(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    tenant_id: str = Field("default", pattern=r"^[a-z0-9][a-z0-9-]{0,31}$",
+                           description="the tenant the functions serve (SRE_COPILOT_TENANT_ID)")
+    environment: str = Field("prod", pattern=r"^[a-z][a-z0-9-]{0,11}$",
+                             description="short environment name; part of the stack, bus and collection names")
+    log_retention_days: int = Field(90, description="retention of every log group")
+    alarm_email: str | None = Field(None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+                                    description="optional e-mail subscribed to the alarm topic")
+    enable_opensearch: bool = Field(False, description="deploy the OpenSearch Serverless vector collection")
+    llm_provider: Literal["none", "anthropic", "bedrock"] = "none"
+    llm_model: str = Field("claude-sonnet-4-5", min_length=1)
+    dry_run: bool = Field(True, description="remediation plans only, unless policy and this allow")
+    approval_timeout_s: int = Field(300, ge=30, le=86_400)
+    catalog_uri: str = Field("", description="empty: s3://<bucket>/catalog/<tenant>.json")
+    public_base_url: str = Field("", description="empty: the HTTP API's own URL")
+
+    queue_visibility_timeout_s: int = Field(360, ge=30, le=43_200)
+    max_receive_count: int = Field(3, ge=1, le=1000)
+    queue_retention_days: int = Field(4, ge=1, le=14)
+    sqs_batch_size: int = Field(10, ge=1, le=10,
+                                description="P0/P1 have no batching window, which caps a batch at 10")
+    p1_delivery_delay_s: int = Field(60, ge=0, le=900)
+    p2_batching_window_s: int = Field(300, ge=0, le=MAX_BATCHING_WINDOW_S)
+    p3_batching_window_s: int = Field(300, ge=0, le=MAX_BATCHING_WINDOW_S)
+    p3_max_concurrency: int = Field(2, ge=2, le=1000)
+    queue_age_alarm_s: dict[Priority, int] = Field(default_factory=lambda: dict(DEFAULT_QUEUE_AGE_ALARM_S),
+                                                   description="per-priority oldest-message age alarm")
+
+    lambda_memory_mb: int = Field(512, ge=128, le=10_240)
+    lambda_timeout_s: int = Field(60, ge=3, le=900)
+    function_memory_mb: dict[FunctionName, int] = Field(default_factory=dict)
+    function_timeout_s: dict[FunctionName, int] = Field(default_factory=dict)
+    reserved_concurrency: dict[FunctionName, int] = Field(default_factory=dict)
+
+    api_throttle_rate: float = Field(50.0, gt=0, le=10_000)
+    api_throttle_burst: int = Field(100, ge=1, le=5_000)
+    event_archive_retention_days: int = Field(30, ge=0, le=3650, description="0 keeps events forever")
+    raw_payload_ia_days: int = Field(30, ge=30)
+    raw_payload_glacier_days: int = Field(365, ge=31)
+    raw_payload_expire_days: int = Field(1095, ge=32)
+    retain_data: bool = Field(True, description="keep the table, bucket and key when the stack is deleted")
+    bundle_layer: Literal["auto", "true", "false"] = Field(
+        "auto", description="auto: pip-bundle the layer only when the CDK CLI found AWS credentials")
+
+    @field_validator("function_memory_mb", "function_timeout_s", "reserved_concurrency", "queue_age_alarm_s",
+                     mode="before")
+    @classmethod
+    def _json_object(cls, value: Any) -> Any:
+        return json.loads(value) if isinstance(value, str) else value
+
+    @field_validator("bundle_layer", mode="before")
+    @classmethod
+    def _bool_text(cls, value: Any) -> Any:
+        return str(value).lower() if isinstance(value, bool) else value
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            raise ValueError(f"CloudWatch Logs accepts only {', '.join(map(str, LOG_RETENTION_DAYS))}")
+        return value
+
+    @field_validator("queue_age_alarm_s")
+    @classmethod
+    def _ages(cls, value: dict[str, int]) -> dict[str, int]:
+        if any(v < 60 for v in value.values()):
+            raise ValueError(f"ages must be at least 60 s, got {value}")
+        return {**DEFAULT_QUEUE_AGE_ALARM_S, **value}
+
+    @field_validator("function_memory_mb")
+    @classmethod
+    def _memory(cls, value: dict[str, int]) -> dict[str, int]:
+        bad = {k: v for k, v in value.items() if not 128 <= v <= 10_240}
+        if bad:
+            raise ValueError(f"memory must be 128..10240 MB, got {bad}")
+        return value
+
+    @field_validator("function_timeout_s")
+    @classmethod
+    def _timeouts(cls, value: dict[str, int]) -> dict[str, int]:
+        bad = {k: v for k, v in value.items() if not 3 <= v <= 900}
+        if bad:
+            raise ValueError(f"timeouts must be 3..900 s, got {bad}")
+        return value
+
+    @field_validator("reserved_concurrency")
+    @classmethod
+    def _concurrency(cls, value: dict[str, int]) -> dict[str, int]:
+        bad = {k: v for k, v in value.items() if v < 1}
+        if bad:
+            raise ValueError(f"reserved concurrency must be at least 1, got {bad}")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DeploymentConfig:
+        problems: list[tuple[str, str]] = []
+        if self.queue_visibility_timeout_s < self.timeout_for("correlate"):
+            problems.append(("queue_visibility_timeout_s",
+                             f"must be at least the correlate timeout ({self.timeout_for('correlate')} s); "
+                             "Lambda rejects an SQS event source whose visibility timeout is shorter"))
+        if not self.raw_payload_ia_days < self.raw_payload_glacier_days < self.raw_payload_expire_days:
+            problems.append(("raw_payload_glacier_days", "needs raw_payload_ia_days < raw_payload_glacier_days "
+                                                         "< raw_payload_expire_days"))
+        for name in ("ingest", "callbacks"):
+            if self.timeout_for(name) > HTTP_INTEGRATION_TIMEOUT_S:
+                problems.append(("function_timeout_s", f"{name} answers the HTTP API, which gives up after 30 s; "
+                                                       f"use at most {HTTP_INTEGRATION_TIMEOUT_S}"))
+        if problems:
+            raise ValueError("; ".join(f"[{key}] {why}" for key, why in problems))
+        return self
+
+    # -- derived values ------------------------------------------------------------------------
+    def timeout_for(self, name: str) -> int:
+        default = min(self.lambda_timeout_s, HTTP_INTEGRATION_TIMEOUT_S) if name in ("ingest", "callbacks") \
+            else self.lambda_timeout_s
+        return self.function_timeout_s.get(cast(FunctionName, name), default)
+
+    def queue_age_alarm_for(self, priority: str) -> int:
+        return self.queue_age_alarm_s[cast(Priority, priority)]
+
+    def memory_for(self, name: str) -> int:
+        return self.function_memory_mb.get(cast(FunctionName, name), self.lambda_memory_mb)
+
+    def should_bundle_layer(self, environ: Mapping[str, str] | None = None) -> bool:
+        """`auto` bundles exactly when the CDK CLI resolved AWS credentials (it then sets
+        CDK_DEFAULT_ACCOUNT), which every deploy needs; a credential-less synth stays offline."""
+        if self.bundle_layer != "auto":
+            return self.bundle_layer == "true"
+        env = os.environ if environ is None else environ
+        return bool(env.get("CDK_DEFAULT_ACCOUNT"))
+
+    @property
+    def stack_name(self) -> str:
+        return f"SreCopilot-{self.environment}"
+
+    @property
+    def prefix(self) -> str:
+        """Physical-name prefix for the few resources that need a fixed name."""
+        return f"sre-copilot-{self.environment}"
+
+
+def load_config(context: Mapping[str, Any]) -> DeploymentConfig:
+    """Validate the context; unknown keys (CDK feature flags, `aws:cdk:*`) are ignored."""
+    values = {key: context[key] for key in DeploymentConfig.model_fields if key in context}
+    try:
+        return DeploymentConfig.model_validate(values)
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            key = ".".join(str(part) for part in error["loc"]) or "(configuration)"
+            got = f" (got {error['input']!r})" if error["loc"] and error["type"] != "missing" else ""
+            lines.append(f"  cdk.json context '{key}': {error['msg']}{got}")
+        raise ConfigError("invalid SRE Copilot configuration:\n" + "\n".join(lines)) from None

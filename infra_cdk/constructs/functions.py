@@ -1,0 +1,187 @@
+"""Every Lambda function: one per ASL step plus the edge, correlation and background functions.
+
+`FUNCTIONS` is the access matrix: what each function touches, derived from the calls its service
+makes (`sre_copilot/services/*.py`). `infra_cdk.stack` turns it into IAM grants and environment
+variables, so least privilege is reviewed in one table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, cast
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra_cdk.config import FUNCTION_NAMES, DeploymentConfig, FunctionName
+from infra_cdk.constructs.layer import ARCHITECTURE, RUNTIME
+from infra_cdk.constructs.storage import (
+    CATALOG_PREFIX,
+    INCIDENTS_PREFIX,
+    POSTMORTEMS_PREFIX,
+    RAW_PREFIX,
+    REVIEW_PREFIX,
+)
+
+SERVICE_NAME = "sre-copilot"
+METRICS_NAMESPACE = "SreCopilot"
+
+RETENTION = {
+    1: logs.RetentionDays.ONE_DAY, 3: logs.RetentionDays.THREE_DAYS, 5: logs.RetentionDays.FIVE_DAYS,
+    7: logs.RetentionDays.ONE_WEEK, 14: logs.RetentionDays.TWO_WEEKS, 30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS, 90: logs.RetentionDays.THREE_MONTHS, 120: logs.RetentionDays.FOUR_MONTHS,
+    150: logs.RetentionDays.FIVE_MONTHS, 180: logs.RetentionDays.SIX_MONTHS, 365: logs.RetentionDays.ONE_YEAR,
+    400: logs.RetentionDays.THIRTEEN_MONTHS, 545: logs.RetentionDays.EIGHTEEN_MONTHS,
+    731: logs.RetentionDays.TWO_YEARS, 1096: logs.RetentionDays.THREE_YEARS, 1827: logs.RetentionDays.FIVE_YEARS,
+    2192: logs.RetentionDays.SIX_YEARS, 2557: logs.RetentionDays.SEVEN_YEARS, 2922: logs.RetentionDays.EIGHT_YEARS,
+    3288: logs.RetentionDays.NINE_YEARS, 3653: logs.RetentionDays.TEN_YEARS,
+}
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    description: str
+    reads: tuple[str, ...] = (CATALOG_PREFIX,)
+    """Bucket prefixes read (the service catalog is read by everything that resolves services)."""
+    writes: tuple[str, ...] = ()
+    secrets: tuple[str, ...] = ()
+    publishes_lifecycle: bool = False
+    """Moves incidents through the lifecycle, which publishes on the custom bus."""
+    enqueues_signals: bool = False
+    sends_to_review: bool = False
+    starts_workflow: bool = False
+    answers_task_tokens: bool = False
+    knows_state_machine: bool = False
+    """Gets SRE_COPILOT_STATE_MACHINE_ARN (never an ASL step: that would be a dependency cycle)."""
+    reads_metrics: bool = False
+    vector_index: Literal["none", "read", "write"] = "none"
+    idempotency: bool = False
+    llm: bool = False
+    public_url: bool = False
+    invoked_async: bool = False
+    """Invoked by EventBridge/SNS/schedules: failures after Lambda's retries go to the async DLQ."""
+
+
+FUNCTIONS: dict[str, FunctionSpec] = {
+    "ingest": FunctionSpec(
+        "Webhooks, /changes, CloudWatch alarm and deployment events, SNS: normalise, dedupe, enqueue",
+        writes=(RAW_PREFIX, REVIEW_PREFIX), secrets=("pagerduty", "webhook"), enqueues_signals=True,
+        sends_to_review=True, idempotency=True, invoked_async=True),
+    "correlate": FunctionSpec(
+        "Consumes the priority queues: groups signals into incidents and starts their workflows",
+        publishes_lifecycle=True, starts_workflow=True, answers_task_tokens=True, knows_state_machine=True),
+    "assemble_context": FunctionSpec(
+        "ASL AssembleContext: immutable context snapshot to S3",
+        writes=(INCIDENTS_PREFIX,), publishes_lifecycle=True, reads_metrics=True),
+    "aggregate_evidence": FunctionSpec(
+        "ASL AggregateEvidence: temporal correlation, precedents, signal strength",
+        reads=(CATALOG_PREFIX, INCIDENTS_PREFIX), writes=(INCIDENTS_PREFIX,), vector_index="read"),
+    "generate_hypotheses": FunctionSpec(
+        "ASL GenerateHypotheses: deterministic generators plus grounded LLM candidates",
+        reads=(CATALOG_PREFIX, INCIDENTS_PREFIX), writes=(INCIDENTS_PREFIX,), llm=True),
+    "score_confidence": FunctionSpec(
+        "ASL ScoreConfidence: multi-factor confidence with per-factor breakdown",
+        reads=(CATALOG_PREFIX, INCIDENTS_PREFIX)),
+    "apply_policy": FunctionSpec(
+        "ASL ApplyPolicy: present / auto_ack / inconclusive / needs_human",
+        reads=(CATALOG_PREFIX, INCIDENTS_PREFIX), publishes_lifecycle=True),
+    "recommend": FunctionSpec(
+        "ASL Recommend: runbook search and a gated remediation plan",
+        reads=(CATALOG_PREFIX, INCIDENTS_PREFIX), vector_index="read"),
+    "notify": FunctionSpec(
+        "ASL Notify: Slack card, phone page for P0/P1, PagerDuty note",
+        reads=(CATALOG_PREFIX, INCIDENTS_PREFIX), secrets=("slack", "twilio", "pagerduty"), public_url=True),
+    "await_decision": FunctionSpec(
+        "ASL AwaitDecision: parks the task token until approval, new evidence or timeout",
+        reads=(), answers_task_tokens=True),
+    "act": FunctionSpec("ASL Act: runs the approved plan through the safety gates", publishes_lifecycle=True),
+    "verify": FunctionSpec(
+        "ASL Verify: checks the plan's verification criteria against live metrics",
+        publishes_lifecycle=True, reads_metrics=True),
+    "rollback": FunctionSpec("ASL Rollback: undoes a plan that failed verification"),
+    "document": FunctionSpec(
+        "ASL Document: postmortem draft, lifecycle to LEARNED, precedent indexed",
+        reads=(CATALOG_PREFIX, INCIDENTS_PREFIX), writes=(POSTMORTEMS_PREFIX,), secrets=("slack",),
+        publishes_lifecycle=True, vector_index="write"),
+    "record_failure": FunctionSpec(
+        "ASL RecordFailure: audits a failed step and sends it to the review queue",
+        reads=(), sends_to_review=True),
+    "callbacks": FunctionSpec(
+        "Slack interactivity and Twilio voice keypresses: approvals and acknowledgements",
+        secrets=("slack", "twilio", "pagerduty"), publishes_lifecycle=True, answers_task_tokens=True,
+        knows_state_machine=True, public_url=True),
+    "approval_sweeper": FunctionSpec(
+        "Every minute: times out pending approvals, runs duration-based correlation opens",
+        publishes_lifecycle=True, starts_workflow=True, answers_task_tokens=True, knows_state_machine=True,
+        invoked_async=True),
+    "pagerduty_sync": FunctionSpec(
+        "Mirrors lifecycle transitions into PagerDuty (acks, resolves, notes)",
+        reads=(), secrets=("pagerduty",), invoked_async=True),
+}
+assert set(FUNCTIONS) == set(FUNCTION_NAMES), "FUNCTIONS and config.FunctionName must list the same functions"
+
+
+class SreFunction(Construct):
+    """A function with its own role (no managed policies), KMS-encrypted log group and environment."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, name: str, spec: FunctionSpec,
+                 config: DeploymentConfig, repo_root: Path, layer: lambda_.ILayerVersion, key: kms.IKey,
+                 async_failures: sqs.IQueue) -> None:
+        super().__init__(scope, construct_id)
+        self.name = name
+        self.spec = spec
+        function_name = f"{config.prefix}-{name}"
+        self.role = iam.Role(
+            self, "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"SRE Copilot {name} ({config.environment})",
+        )
+        self.log_group = logs.LogGroup(
+            self, "Logs",
+            log_group_name=f"/aws/lambda/{function_name}",
+            retention=RETENTION[config.log_retention_days],
+            encryption_key=key,
+            removal_policy=RemovalPolicy.RETAIN if config.retain_data else RemovalPolicy.DESTROY,
+        )
+        self.log_group.grant_write(self.role)
+        self.function = lambda_.Function(
+            self, "Function",
+            function_name=function_name,
+            description=spec.description,
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            handler="handler.handler",
+            code=lambda_.Code.from_asset(str(repo_root / "functions" / name),
+                                         exclude=["__pycache__", "*.pyc", "tests"]),
+            layers=[layer],
+            role=self.role,
+            memory_size=config.memory_for(name),
+            timeout=Duration.seconds(config.timeout_for(name)),
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=self.log_group,
+            environment_encryption=key,
+            reserved_concurrent_executions=config.reserved_concurrency.get(cast(FunctionName, name)),
+            environment={
+                "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
+                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+                "POWERTOOLS_METRICS_FUNCTION_NAME": name,
+                "LOG_LEVEL": "INFO",
+                "POWERTOOLS_LOG_LEVEL": "INFO",
+            },
+            on_failure=destinations.SqsDestination(async_failures) if spec.invoked_async else None,
+            retry_attempts=2 if spec.invoked_async else None,
+            max_event_age=Duration.hours(6) if spec.invoked_async else None,
+        )
+        # Lambda decrypts the CMK-encrypted environment with the execution role's permissions.
+        key.grant_decrypt(self.role)
+
+    def add_environment(self, values: dict[str, str]) -> None:
+        for variable, value in values.items():
+            self.function.add_environment(variable, value)

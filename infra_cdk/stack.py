@@ -1,0 +1,189 @@
+"""The SRE Copilot stack: composes the capability constructs and wires each function's access.
+
+The stack is environment-agnostic (no account/region): ARNs are built from CloudFormation pseudo
+parameters, so `cdk synth` needs no AWS credentials.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import Aws, CfnOutput, Duration, Stack, Tags
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda_event_sources as event_sources
+from constructs import Construct
+
+from infra_cdk.config import DeploymentConfig
+from infra_cdk.constructs.alarms import Alarms
+from infra_cdk.constructs.api import HttpApi
+from infra_cdk.constructs.encryption import Encryption
+from infra_cdk.constructs.events import Events
+from infra_cdk.constructs.functions import FUNCTIONS, SreFunction
+from infra_cdk.constructs.layer import SharedLayer
+from infra_cdk.constructs.queues import Queues
+from infra_cdk.constructs.search import VectorSearch
+from infra_cdk.constructs.secrets import Secrets
+from infra_cdk.constructs.storage import Storage
+from infra_cdk.constructs.workflow import Workflow, state_machine_arn
+
+TASK_RESPONSE_ACTIONS = ["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"]
+METRIC_READ_ACTIONS = ["cloudwatch:GetMetricData", "cloudwatch:GetMetricStatistics", "cloudwatch:ListMetrics"]
+
+
+def _pascal(name: str) -> str:
+    return "".join(part.capitalize() for part in re.split(r"[_-]", name))
+
+
+class SreCopilotStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, config: DeploymentConfig, repo_root: Path,
+                 **kwargs: Any) -> None:
+        super().__init__(scope, construct_id,
+                         description=f"SRE Copilot incident-response copilot ({config.environment})", **kwargs)
+        self.config = config
+        for key, value in {"Project": "sre-copilot", "Environment": config.environment,
+                           "Tenant": config.tenant_id}.items():
+            Tags.of(self).add(key, value)
+
+        self.encryption = Encryption(self, "Encryption", config=config)
+        key = self.encryption.key
+        self.storage = Storage(self, "Storage", config=config, key=key)
+        self.queues = Queues(self, "Queues", config=config, key=key)
+        self.secrets = Secrets(self, "Secrets", config=config, key=key)
+        self.shared_layer = SharedLayer(self, "SharedLayer", repo_root=repo_root)
+
+        functions_scope = Construct(self, "Functions")
+        self.functions: dict[str, SreFunction] = {
+            name: SreFunction(functions_scope, _pascal(name), name=name, spec=spec, config=config,
+                              repo_root=repo_root, layer=self.shared_layer.layer, key=key,
+                              async_failures=self.queues.async_failures)
+            for name, spec in FUNCTIONS.items()
+        }
+        function = {name: f.function for name, f in self.functions.items()}
+
+        self.api = HttpApi(self, "HttpApi", config=config, key=key, ingest=function["ingest"],
+                           callbacks=function["callbacks"])
+        self.events = Events(self, "Events", config=config, key=key, ingest=function["ingest"],
+                             pagerduty_sync=function["pagerduty_sync"],
+                             approval_sweeper=function["approval_sweeper"],
+                             async_failures=self.queues.async_failures)
+        self.workflow = Workflow(self, "Workflow", config=config, repo_root=repo_root, key=key, functions=function,
+                                 workflow_dlq=self.queues.workflow_dlq)
+        self.search: VectorSearch | None = None
+        if config.enable_opensearch:
+            self.search = VectorSearch(
+                self, "VectorSearch", config=config, key=key,
+                readers=[f.role for f in self.functions.values() if f.spec.vector_index == "read"],
+                writers=[f.role for f in self.functions.values() if f.spec.vector_index == "write"])
+        self.alarms = Alarms(self, "Alarms", config=config, key=key, priority_queues=self.queues.priority,
+                             dead_letter_queues=self.queues.dead_letter_queues,
+                             state_machine=self.workflow.state_machine)
+
+        self._consume_priority_queues()
+        for sre_function in self.functions.values():
+            self._wire(sre_function)
+        self._outputs()
+
+    # -- wiring -----------------------------------------------------------------------------------
+    def _consume_priority_queues(self) -> None:
+        """Seed 001's routing: P0 at once, P1 after the queue's delivery delay, P2 in five-minute
+        batches, P3 in background batches with capped concurrency."""
+        config, correlate = self.config, self.functions["correlate"].function
+        windows = {"P2": config.p2_batching_window_s, "P3": config.p3_batching_window_s}
+        for priority, pq in self.queues.priority.items():
+            window = windows.get(priority, 0)
+            correlate.add_event_source(event_sources.SqsEventSource(
+                pq.queue,
+                batch_size=config.sqs_batch_size,
+                max_batching_window=Duration.seconds(window) if window else None,
+                max_concurrency=config.p3_max_concurrency if priority == "P3" else None,
+                report_batch_item_failures=True,
+            ))
+
+    def _wire(self, f: SreFunction) -> None:
+        config, spec, role = self.config, f.spec, f.role
+        storage, queues = self.storage, self.queues
+        env: dict[str, str] = {
+            "SRE_COPILOT_TENANT_ID": config.tenant_id,
+            "SRE_COPILOT_ENVIRONMENT": config.environment,
+            "SRE_COPILOT_TABLE_NAME": storage.table.table_name,
+            "SRE_COPILOT_BUCKET_NAME": storage.bucket.bucket_name,
+            "SRE_COPILOT_EVENT_BUS_NAME": self.events.bus.event_bus_name,
+            "SRE_COPILOT_DRY_RUN": str(config.dry_run).lower(),
+            "SRE_COPILOT_APPROVAL_TIMEOUT_S": str(config.approval_timeout_s),
+        }
+        if config.catalog_uri:
+            env["SRE_COPILOT_CATALOG_URI"] = config.catalog_uri
+        storage.table.grant_read_write_data(role)
+
+        if spec.reads:
+            role.add_to_principal_policy(iam.PolicyStatement(
+                actions=["s3:GetObject"], resources=[storage.bucket.arn_for_objects(f"{p}*") for p in spec.reads]))
+        if spec.writes:
+            role.add_to_principal_policy(iam.PolicyStatement(
+                actions=["s3:PutObject"], resources=[storage.bucket.arn_for_objects(f"{p}*") for p in spec.writes]))
+            role.add_to_principal_policy(iam.PolicyStatement(
+                actions=["kms:GenerateDataKey"], resources=[self.encryption.key.key_arn]))
+        if spec.idempotency:
+            storage.idempotency_table.grant_read_write_data(role)
+            env["SRE_COPILOT_IDEMPOTENCY_TABLE_NAME"] = storage.idempotency_table.table_name
+        if spec.enqueues_signals:
+            for priority, pq in queues.priority.items():
+                pq.queue.grant_send_messages(role)
+                env[f"SRE_COPILOT_QUEUE_URL_{priority}"] = pq.queue.queue_url
+        if spec.sends_to_review:
+            queues.review.grant_send_messages(role)
+            env["SRE_COPILOT_REVIEW_QUEUE_URL"] = queues.review.queue_url
+        if spec.publishes_lifecycle:
+            self.events.bus.grant_put_events_to(role)
+        if spec.knows_state_machine:
+            env["SRE_COPILOT_STATE_MACHINE_ARN"] = state_machine_arn(self, config)
+        if spec.starts_workflow:
+            role.add_to_principal_policy(iam.PolicyStatement(
+                actions=["states:StartExecution"], resources=[state_machine_arn(self, config)]))
+        if spec.answers_task_tokens:
+            # SendTask* accept no resource-level scoping; the task token names the execution.
+            role.add_to_principal_policy(iam.PolicyStatement(actions=TASK_RESPONSE_ACTIONS, resources=["*"]))
+        if spec.reads_metrics:
+            role.add_to_principal_policy(iam.PolicyStatement(actions=METRIC_READ_ACTIONS, resources=["*"]))
+        for name in spec.secrets:
+            self._grant_secret(f, name, env)
+        if spec.llm:
+            env["SRE_COPILOT_LLM_PROVIDER"] = config.llm_provider
+            env["SRE_COPILOT_LLM_MODEL"] = config.llm_model
+            if config.llm_provider == "anthropic":
+                self._grant_secret(f, "llm", env)
+            elif config.llm_provider == "bedrock":
+                role.add_to_principal_policy(iam.PolicyStatement(
+                    actions=["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"],
+                    resources=[f"arn:{Aws.PARTITION}:bedrock:*::foundation-model/anthropic.*",
+                               f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}:{Aws.ACCOUNT_ID}:inference-profile/*"]))
+        if spec.vector_index != "none" and self.search is not None:
+            env["SRE_COPILOT_OPENSEARCH_ENDPOINT"] = self.search.endpoint
+        if spec.public_url:
+            env["SRE_COPILOT_PUBLIC_BASE_URL"] = config.public_base_url or self.api.url
+        f.add_environment(env)
+
+    def _grant_secret(self, f: SreFunction, name: str, env: dict[str, str]) -> None:
+        secret = self.secrets.by_name[name]
+        secret.grant_read(f.role)
+        env[f"SRE_COPILOT_{name.upper()}_SECRET_ARN"] = secret.secret_arn
+
+    def _outputs(self) -> None:
+        outputs = {
+            "ApiUrl": (self.api.url, "Base URL of the webhook and callback routes"),
+            "StateMachineArn": (self.workflow.state_machine.state_machine_arn, "Incident workflow"),
+            "TableName": (self.storage.table.table_name, "Single-table store"),
+            "BucketName": (self.storage.bucket.bucket_name, "Artifacts: catalog/, raw/, review/, incidents/, postmortems/"),
+            "EventBusName": (self.events.bus.event_bus_name, "Incident lifecycle events"),
+            "AlarmSignalsTopicArn": (self.events.alarm_topic.topic_arn, "SNS topic CloudWatch alarms may notify"),
+            "AlarmTopicArn": (self.alarms.topic.topic_arn, "Operational alarms"),
+            "ReviewQueueUrl": (self.queues.review.queue_url, "Rejected deliveries and workflow failures"),
+        }
+        if self.search is not None:
+            outputs["OpenSearchEndpoint"] = (self.search.endpoint, "Vector collection endpoint")
+        for name, secret in self.secrets.by_name.items():
+            outputs[f"{_pascal(name)}SecretName"] = (secret.secret_name, f"Fill with the {name} credentials")
+        for output_id, (value, description) in outputs.items():
+            CfnOutput(self, output_id, value=value, description=description)

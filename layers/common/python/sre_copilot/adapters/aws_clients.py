@@ -1,0 +1,149 @@
+"""Cached boto3 clients, one per (service, region, endpoint) and process.
+
+A Lambda sandbox builds each client once at cold start and reuses it across invocations; building a
+client costs tens of milliseconds (endpoint and model loading). Every client gets botocore's
+`standard` retry mode, so throttling and transient 5xx are retried with backoff before any error
+reaches our code. An endpoint can be given explicitly; botocore also honours `AWS_ENDPOINT_URL` and
+`AWS_ENDPOINT_URL_<SERVICE>` on its own, which is how a LocalStack-style setup is pointed elsewhere
+without our code reading the environment.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from sre_copilot.errors import ConfigurationError, SreCopilotError
+from sre_copilot.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_stepfunctions import SFNClient
+
+MAX_ATTEMPTS = 5
+CLIENT_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
+    connect_timeout=5,
+    read_timeout=30,
+    user_agent_extra="sre-copilot",
+)
+
+# Codes botocore's standard mode already retried; seeing one here means the retries ran out.
+THROTTLING_CODES = frozenset({
+    "ThrottlingException", "Throttling", "ThrottledException", "RequestLimitExceeded",
+    "ProvisionedThroughputExceededException", "TooManyRequestsException", "SlowDown",
+    "RequestThrottled", "RequestThrottledException", "LimitExceededException",
+    "InternalServerError", "InternalFailure", "ServiceUnavailable",
+})
+
+_lock = threading.Lock()
+_clients: dict[tuple[str, str, str | None], Any] = {}
+
+
+def client(service: str, region: str, endpoint_url: str | None = None) -> Any:
+    """The process-wide client for `service` in `region` (optionally at `endpoint_url`)."""
+    key = (service, region, endpoint_url or None)
+    cached = _clients.get(key)
+    if cached is not None:
+        return cached
+    # boto3 sessions are not thread-safe; clients are, so only creation is serialised.
+    with _lock:
+        cached = _clients.get(key)
+        if cached is None:
+            session = boto3.session.Session(region_name=region)
+            cached = session.client(service, region_name=region, endpoint_url=endpoint_url or None,  # type: ignore[call-overload]
+                                    config=CLIENT_CONFIG)
+            _clients[key] = cached
+        return cached
+
+
+def clear_clients() -> None:
+    """Forget every cached client (tests and the local runtime start fresh moto backends)."""
+    with _lock:
+        _clients.clear()
+
+
+def _region(settings: Settings | None) -> str:
+    return (settings or get_settings()).region
+
+
+def dynamodb(settings: Settings | None = None, endpoint_url: str | None = None) -> DynamoDBClient:
+    return client("dynamodb", _region(settings), endpoint_url)  # type: ignore[no-any-return]
+
+
+def s3(settings: Settings | None = None, endpoint_url: str | None = None) -> S3Client:
+    return client("s3", _region(settings), endpoint_url)  # type: ignore[no-any-return]
+
+
+def sqs(settings: Settings | None = None, endpoint_url: str | None = None) -> SQSClient:
+    return client("sqs", _region(settings), endpoint_url)  # type: ignore[no-any-return]
+
+
+def events(settings: Settings | None = None, endpoint_url: str | None = None) -> EventBridgeClient:
+    return client("events", _region(settings), endpoint_url)  # type: ignore[no-any-return]
+
+
+def stepfunctions(settings: Settings | None = None, endpoint_url: str | None = None) -> SFNClient:
+    return client("stepfunctions", _region(settings), endpoint_url)  # type: ignore[no-any-return]
+
+
+def secretsmanager(settings: Settings | None = None, endpoint_url: str | None = None) -> SecretsManagerClient:
+    return client("secretsmanager", _region(settings), endpoint_url)  # type: ignore[no-any-return]
+
+
+def error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def is_throttling(exc: ClientError) -> bool:
+    status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+    return error_code(exc) in THROTTLING_CODES or status >= 500
+
+
+MISSING_RESOURCE_CODES = frozenset({
+    "ResourceNotFoundException", "ResourceNotFound", "NoSuchBucket", "QueueDoesNotExist",
+    "AWS.SimpleQueueService.NonExistentQueue", "StateMachineDoesNotExist", "NotFoundException",
+})
+DENIED_CODES = frozenset({
+    "AccessDenied", "AccessDeniedException", "UnrecognizedClientException", "InvalidClientTokenId",
+    "ExpiredToken", "ExpiredTokenException", "KMS.AccessDeniedException", "KMSAccessDeniedException",
+})
+
+
+class AwsServiceUnavailable(SreCopilotError):
+    """AWS kept throttling or failing after botocore's retries; the caller (SQS, Step Functions) retries later."""
+
+    status = 503
+    code = "aws_unavailable"
+
+
+def raise_domain_error(exc: ClientError, *, action: str, resource: str, setting: str) -> NoReturn:
+    """Re-raise an AWS error the operator can act on as a domain error; anything else unchanged.
+
+    `setting` names the configuration that points at `resource` (e.g. SRE_COPILOT_TABLE_NAME).
+    """
+    code = error_code(exc)
+    message = str(exc.response.get("Error", {}).get("Message", "")).strip()
+    if code in MISSING_RESOURCE_CODES:
+        raise ConfigurationError(
+            f"{resource} does not exist ({code}) while {action}; deploy the stack or fix {setting}"
+        ) from exc
+    if code in DENIED_CODES:
+        raise ConfigurationError(
+            f"not allowed to {action} on {resource} ({code}: {message}); grant the function's role that "
+            f"permission or fix {setting}"
+        ) from exc
+    if is_throttling(exc):
+        raise AwsServiceUnavailable(
+            f"AWS kept failing ({code}) while {action} on {resource} after {MAX_ATTEMPTS} attempts; "
+            "retry later or raise the resource's capacity"
+        ) from exc
+    raise exc

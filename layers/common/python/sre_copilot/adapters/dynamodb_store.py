@@ -1,0 +1,688 @@
+"""Every store port on one DynamoDB table (single-table design; docs/data-model.md is the reference).
+
+Table: `pk` (S) / `sk` (S), one overloaded sparse index `gsi1` on `gsi1pk` / `gsi1sk`, TTL attribute
+`ttl` (epoch seconds). Every partition key starts with `TENANT#<tenant>`, so no query can cross
+tenants. Times inside keys are `format_time` strings (fixed-width RFC 3339, milliseconds, `Z`), which
+sort lexicographically in time order.
+
+Models are stored as top-level attributes (`model_dump(mode="json")`, floats as Decimal) next to the
+key and bookkeeping attributes in `META`, which are stripped before validation on the way back.
+Reads of single items are strongly consistent, because they feed read-modify-write cycles (a signal
+read right after ingest, an incident updated by the workflow); index queries are eventually
+consistent, so their callers re-check what they read (e.g. `is_open`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, overload
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+from pydantic import BaseModel
+
+from sre_copilot.adapters import aws_clients
+from sre_copilot.adapters.s3_blobs import S3Blobs, json_default
+from sre_copilot.domain.action import ActionPlan
+from sre_copilot.domain.change import ChangeEvent
+from sre_copilot.domain.incident import Incident
+from sre_copilot.domain.notification import AuditRecord, Notification
+from sre_copilot.domain.signal import Signal
+from sre_copilot.domain.types import format_time, parse_time
+from sre_copilot.errors import InvalidPayload, NotFound, PayloadTooLarge, SreCopilotError
+from sre_copilot.ports import clock
+from sre_copilot.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+GSI1 = "gsi1"
+META = frozenset({"pk", "sk", "gsi1pk", "gsi1sk", "ttl", "item_type"})
+STATE_INLINE_LIMIT_BYTES = 350 * 1024  # DynamoDB items stop at 400 KB, keys and bookkeeping included
+SPILL_READ_ATTEMPTS = 3
+ONE_MS = timedelta(milliseconds=1)
+
+M = TypeVar("M", bound=BaseModel)
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+_audit_sequence = itertools.count()
+
+
+class ConcurrentUpdate(SreCopilotError):
+    """A conditional write lost to another writer; reload, re-apply and save again."""
+
+    status = 409
+    code = "concurrent_update"
+
+
+class WaitToken(TypedDict):
+    """An execution parked on `waitForTaskToken` for an incident (approval or wake-up)."""
+
+    tenant_id: str
+    incident_id: str
+    token: str
+    deadline: datetime | None
+    plan_id: str | None
+    parked_at: datetime
+
+
+# -- keys -------------------------------------------------------------------------------------------
+def _tenant(tenant_id: str) -> str:
+    if not tenant_id or "#" in tenant_id:
+        raise InvalidPayload(f"tenant id '{tenant_id}' is empty or contains '#'; use letters, digits, '-' or '_'")
+    return f"TENANT#{tenant_id}"
+
+
+def signal_key(tenant_id: str, signal_id: str) -> dict[str, str]:
+    return {"pk": f"{_tenant(tenant_id)}#SIGNAL#{signal_id}", "sk": "SIGNAL"}
+
+
+def fingerprint_key(tenant_id: str, fingerprint: str) -> dict[str, str]:
+    return {"pk": f"{_tenant(tenant_id)}#FINGERPRINT#{fingerprint}", "sk": "CLAIM"}
+
+
+def incident_pk(tenant_id: str, incident_id: str) -> str:
+    return f"{_tenant(tenant_id)}#INCIDENT#{incident_id}"
+
+
+def incident_key(tenant_id: str, incident_id: str) -> dict[str, str]:
+    return {"pk": incident_pk(tenant_id, incident_id), "sk": "INCIDENT"}
+
+
+def execution_key(tenant_id: str, execution_name: str) -> dict[str, str]:
+    return {"pk": f"{_tenant(tenant_id)}#EXECUTION#{execution_name}", "sk": "EXECUTION"}
+
+
+def change_key(change: ChangeEvent) -> dict[str, str]:
+    return {"pk": f"{_tenant(change.tenant_id)}#SERVICE#{change.service}",
+            "sk": f"CHANGE#{format_time(change.at)}#{change.id}"}
+
+
+def audit_pk(tenant_id: str, subject: str) -> str:
+    return f"{_tenant(tenant_id)}#AUDIT#{subject}"
+
+
+def correlation_key(tenant_id: str) -> dict[str, str]:
+    return {"pk": f"{_tenant(tenant_id)}#CORRELATION", "sk": "STATE"}
+
+
+def tenant_key(tenant_id: str, sk: str) -> dict[str, str]:
+    return {"pk": _tenant(tenant_id), "sk": sk}
+
+
+def open_incidents_gsi1pk(tenant_id: str) -> str:
+    return f"{_tenant(tenant_id)}#OPEN_INCIDENTS"
+
+
+def incident_signals_gsi1pk(tenant_id: str, incident_id: str) -> str:
+    return f"{incident_pk(tenant_id, incident_id)}#SIGNALS"
+
+
+def changes_gsi1pk(tenant_id: str) -> str:
+    return f"{_tenant(tenant_id)}#CHANGES"
+
+
+def wait_deadlines_gsi1pk(tenant_id: str) -> str:
+    return f"{_tenant(tenant_id)}#WAIT_DEADLINES"
+
+
+def execution_name(execution: str) -> str:
+    """The name part of an execution ARN (`arn:aws:states:<region>:<account>:execution:<sm>:<name>`)."""
+    return execution.rsplit(":", 1)[-1] if execution.startswith("arn:") else execution
+
+
+# -- values ---------------------------------------------------------------------------------------
+def _epoch(at: datetime) -> int:
+    return math.ceil(at.timestamp())
+
+
+def to_dynamo(value: Any) -> Any:
+    """JSON-mode values -> what TypeSerializer accepts (no floats; NaN/inf have no DynamoDB form)."""
+    if isinstance(value, bool) or value is None or isinstance(value, str | int | Decimal):
+        return value
+    if isinstance(value, float):
+        return Decimal(repr(value)) if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {str(k): to_dynamo(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_dynamo(v) for v in value]
+    if isinstance(value, datetime):
+        return format_time(value)
+    return value
+
+
+def from_dynamo(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: from_dynamo(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [from_dynamo(v) for v in value]
+    if isinstance(value, set):
+        return sorted(from_dynamo(v) for v in value)
+    return value
+
+
+def marshal(attributes: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _serializer.serialize(to_dynamo(v)) for k, v in attributes.items()}
+
+
+def unmarshal(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: from_dynamo(_deserializer.deserialize(v)) for k, v in item.items()}
+
+
+def _document(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in item.items() if k not in META}
+
+
+class _Expression:
+    """Builds one Update/Condition expression with generated placeholders (many model fields,
+    `status`, `state`, `at`, `ttl`..., are DynamoDB reserved words)."""
+
+    def __init__(self) -> None:
+        self.names: dict[str, str] = {}
+        self.values: dict[str, Any] = {}
+        self._counter = itertools.count()
+
+    def name(self, attribute: str) -> str:
+        placeholder = f"#n{next(self._counter)}"
+        self.names[placeholder] = attribute
+        return placeholder
+
+    def value(self, value: Any) -> str:
+        placeholder = f":v{next(self._counter)}"
+        self.values[placeholder] = value
+        return placeholder
+
+    def arguments(self) -> dict[str, Any]:
+        arguments: dict[str, Any] = {}
+        if self.names:
+            arguments["ExpressionAttributeNames"] = self.names
+        if self.values:
+            arguments["ExpressionAttributeValues"] = marshal(self.values)
+        return arguments
+
+
+class DynamoStore:
+    """SignalStore, IncidentStore, ChangeStore, AuditLog, NotificationLog and ActionStore, plus the
+    coordination items the services need (dedup claims, wait tokens, correlation state, silences,
+    human validation counters, catalog pointer)."""
+
+    def __init__(self, settings: Settings | None = None, *, client: DynamoDBClient | None = None,
+                 table_name: str | None = None, blobs: S3Blobs | None = None) -> None:
+        self.settings = settings or get_settings()
+        self.client = client or aws_clients.dynamodb(self.settings)
+        self.table_name = table_name or self.settings.table_name
+        self._blobs = blobs
+
+    @property
+    def blobs(self) -> S3Blobs:
+        # Only the rare spilled correlation state needs S3; most functions never build the client.
+        if self._blobs is None:
+            self._blobs = S3Blobs(self.settings)
+        return self._blobs
+
+    # == signals ===================================================================================
+    def put_signal(self, signal: Signal) -> None:
+        """Write the signal; `duplicate_count` belongs to `count_duplicate` and is never lowered here."""
+        document = signal.model_dump(mode="json")
+        duplicates = document.pop("duplicate_count")
+        expires = signal.received_at + timedelta(days=self.settings.signal_ttl_days)
+        attributes = {**document, "item_type": "signal", "ttl": _epoch(expires)}
+        remove: tuple[str, ...] = ()
+        if signal.incident_id:
+            attributes["gsi1pk"] = incident_signals_gsi1pk(signal.tenant_id, signal.incident_id)
+            attributes["gsi1sk"] = f"{format_time(signal.event_time)}#{signal.id}"
+        else:
+            remove = ("gsi1pk", "gsi1sk")
+        expression = _Expression()
+        assignments = [f"{expression.name(k)} = {expression.value(v)}" for k, v in attributes.items()]
+        counter = expression.name("duplicate_count")
+        assignments.append(f"{counter} = if_not_exists({counter}, {expression.value(duplicates)})")
+        update = "SET " + ", ".join(assignments)
+        if remove:
+            update += " REMOVE " + ", ".join(expression.name(k) for k in remove)
+        with self._errors(f"writing signal {signal.id}"):
+            self.client.update_item(TableName=self.table_name, Key=marshal(signal_key(signal.tenant_id, signal.id)),
+                                    UpdateExpression=update, **expression.arguments())
+
+    def get_signal(self, tenant_id: str, signal_id: str) -> Signal | None:
+        item = self._get(signal_key(tenant_id, signal_id), f"reading signal {signal_id}")
+        # A duplicate counted before its original was written leaves a counter-only item.
+        if item is None or "id" not in item:
+            return None
+        return Signal.model_validate(_document(item))
+
+    def signals_for_incident(self, tenant_id: str, incident_id: str) -> list[Signal]:
+        """In event-time order (then id). The index lags writes briefly; a signal moved to another
+        incident (merge) is dropped by re-checking its incident id."""
+        items = self._query(f"listing signals of incident {incident_id}", index=GSI1,
+                            pk=("gsi1pk", incident_signals_gsi1pk(tenant_id, incident_id)))
+        signals = [Signal.model_validate(_document(item)) for item in items]
+        return [s for s in signals if s.incident_id == incident_id]
+
+    def claim_fingerprint(self, tenant_id: str, fingerprint: str, signal_id: str, until: datetime) -> str | None:
+        """Claim the dedup window for `fingerprint` until `until`. None: the caller holds it now (or
+        already did: a retried delivery re-claims its own window); else the signal id holding it.
+        An expired window is re-claimable even before TTL deletes the item (TTL runs lazily)."""
+        now = clock.now()
+        expression = _Expression()
+        expires_at, holder = expression.name("expires_at"), expression.name("holder")
+        condition = (f"attribute_not_exists(pk) OR {expires_at} < {expression.value(Decimal(str(now.timestamp())))}"
+                     f" OR {holder} = {expression.value(signal_id)}")
+        item = {**fingerprint_key(tenant_id, fingerprint), "item_type": "dedup_claim", "holder": signal_id,
+                "fingerprint": fingerprint, "claimed_at": format_time(now),
+                "expires_at": Decimal(str(until.timestamp())), "ttl": _epoch(until)}
+        for _attempt in range(2):
+            try:
+                with self._errors(f"claiming fingerprint {fingerprint}"):
+                    self.client.put_item(TableName=self.table_name, Item=marshal(item), ConditionExpression=condition,
+                                         ReturnValuesOnConditionCheckFailure="ALL_OLD", **expression.arguments())
+                return None
+            except ClientError as exc:
+                if aws_clients.error_code(exc) != "ConditionalCheckFailedException":
+                    raise
+                current = _old_item(exc) or self._get(fingerprint_key(tenant_id, fingerprint),
+                                                      f"reading the claim on {fingerprint}")
+                if current is not None:
+                    return str(current["holder"])
+                # The holder's item vanished between the failed write and the read (TTL): claim again.
+        raise ConcurrentUpdate(f"the dedup claim on {fingerprint} keeps changing hands; retry the delivery")
+
+    def count_duplicate(self, tenant_id: str, signal_id: str) -> int:
+        """Atomically add one duplicate to the original signal; return the new count."""
+        expression = _Expression()
+        counter, ttl = expression.name("duplicate_count"), expression.name("ttl")
+        stub_expiry = clock.now() + timedelta(days=self.settings.signal_ttl_days)
+        update = (f"ADD {counter} {expression.value(1)} "
+                  f"SET {ttl} = if_not_exists({ttl}, {expression.value(_epoch(stub_expiry))})")
+        with self._errors(f"counting a duplicate of {signal_id}"):
+            response = self.client.update_item(
+                TableName=self.table_name, Key=marshal(signal_key(tenant_id, signal_id)), UpdateExpression=update,
+                ReturnValues="UPDATED_NEW", **expression.arguments())
+        return int(unmarshal(response.get("Attributes", {})).get("duplicate_count", 0))
+
+    # == incidents =================================================================================
+    def put_incident(self, incident: Incident, *, check_version: bool = False) -> None:
+        """Write the incident and bump its `version` (the caller's object is updated to the stored
+        version). With `check_version`, the write only succeeds if nobody saved it since the caller
+        read it, else `ConcurrentUpdate`. Open incidents carry the sparse open-incident index keys;
+        closing (or merging) removes them."""
+        document = incident.model_dump(mode="json")
+        expected = document.pop("version")
+        expires = incident.updated_at + timedelta(days=self.settings.incident_ttl_days)
+        attributes = {**document, "item_type": "incident", "ttl": _epoch(expires)}
+        remove: tuple[str, ...] = ()
+        if incident.is_open:
+            attributes["gsi1pk"] = open_incidents_gsi1pk(incident.tenant_id)
+            attributes["gsi1sk"] = f"{format_time(incident.opened_at)}#{incident.id}"
+        else:
+            remove = ("gsi1pk", "gsi1sk")
+        expression = _Expression()
+        version = expression.name("version")
+        update = ("SET " + ", ".join(f"{expression.name(k)} = {expression.value(v)}" for k, v in attributes.items())
+                  + f" ADD {version} {expression.value(1)}")
+        if remove:
+            update += " REMOVE " + ", ".join(expression.name(k) for k in remove)
+        arguments: dict[str, Any] = {}
+        if check_version:
+            arguments["ConditionExpression"] = (
+                "attribute_not_exists(pk)" if expected == 0 else f"{version} = {expression.value(expected)}")
+            arguments["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+        key = incident_key(incident.tenant_id, incident.id)
+        try:
+            with self._errors(f"writing incident {incident.id}"):
+                response = self.client.update_item(
+                    TableName=self.table_name, Key=marshal(key), UpdateExpression=update, ReturnValues="ALL_OLD",
+                    **arguments, **expression.arguments())
+        except ClientError as exc:
+            if aws_clients.error_code(exc) != "ConditionalCheckFailedException":
+                raise
+            stored = (_old_item(exc) or {}).get("version", "none")
+            raise ConcurrentUpdate(
+                f"incident {incident.id} was saved by another writer (stored version {stored}, yours {expected}); "
+                "reload it with get_incident, re-apply the change and save again"
+            ) from exc
+        old = unmarshal(response.get("Attributes", {}))
+        incident.version = int(old.get("version", 0)) + 1
+        if incident.execution and old.get("execution") != incident.execution:
+            self._put(execution_key(incident.tenant_id, execution_name(incident.execution)),
+                      {"item_type": "execution_pointer", "incident_id": incident.id, "execution": incident.execution,
+                       "ttl": _epoch(expires)}, f"indexing execution {incident.execution}")
+
+    def get_incident(self, tenant_id: str, incident_id: str) -> Incident | None:
+        item = self._get(incident_key(tenant_id, incident_id), f"reading incident {incident_id}")
+        return Incident.model_validate(_document(item)) if item else None
+
+    def open_incidents(self, tenant_id: str) -> list[Incident]:
+        """Open incidents of the tenant, oldest first, from the sparse index (only open ones are in it)."""
+        items = self._query("listing open incidents", index=GSI1, pk=("gsi1pk", open_incidents_gsi1pk(tenant_id)))
+        incidents = [Incident.model_validate(_document(item)) for item in items]
+        return [i for i in incidents if i.is_open]
+
+    def incident_by_execution(self, tenant_id: str, execution: str) -> Incident | None:
+        """The incident a Step Functions execution (ARN or name) works on."""
+        name = execution_name(execution)
+        pointer = self._get(execution_key(tenant_id, name), f"looking up execution {name}")
+        # Executions are started with the incident id as their name, which covers a pointer not yet written.
+        return self.get_incident(tenant_id, str(pointer["incident_id"]) if pointer else name)
+
+    # == changes ===================================================================================
+    def put_change(self, change: ChangeEvent) -> None:
+        expires = change.at + timedelta(days=self.settings.signal_ttl_days)
+        self._put(change_key(change), {
+            **change.model_dump(mode="json"), "item_type": "change", "ttl": _epoch(expires),
+            "gsi1pk": changes_gsi1pk(change.tenant_id), "gsi1sk": f"{format_time(change.at)}#{change.id}",
+        }, f"writing change {change.id}")
+
+    def changes_between(self, tenant_id: str, start: datetime, end: datetime) -> list[ChangeEvent]:
+        """Changes of the tenant with start <= at <= end, in time order."""
+        items = self._query("listing changes", index=GSI1, pk=("gsi1pk", changes_gsi1pk(tenant_id)),
+                            between=("gsi1sk", format_time(start), format_time(end + ONE_MS)))
+        return [ChangeEvent.model_validate(_document(item)) for item in items]
+
+    def changes_for_service(self, tenant_id: str, service: str, start: datetime, end: datetime) -> list[ChangeEvent]:
+        """Changes of one service with start <= at <= end, in time order (strongly consistent)."""
+        items = self._query(f"listing changes of {service}", pk=("pk", f"{_tenant(tenant_id)}#SERVICE#{service}"),
+                            between=("sk", f"CHANGE#{format_time(start)}", f"CHANGE#{format_time(end + ONE_MS)}"),
+                            consistent=True)
+        return [ChangeEvent.model_validate(_document(item)) for item in items]
+
+    # == audit trail ===============================================================================
+    def append(self, record: AuditRecord) -> None:
+        """Append-only: each record gets a fresh sort key and the write refuses to replace anything.
+        The sequence keeps records of one process in order within the same millisecond."""
+        sk = f"AUDIT#{format_time(record.at)}#{next(_audit_sequence):012d}-{uuid.uuid4().hex[:12]}"
+        key = {"pk": audit_pk(record.tenant_id, record.subject), "sk": sk}
+        expires = record.at + timedelta(days=self.settings.incident_ttl_days)
+        self.put_audit_item(key, {**record.model_dump(mode="json"), "item_type": "audit", "ttl": _epoch(expires)})
+
+    def put_audit_item(self, key: Mapping[str, str], attributes: Mapping[str, Any]) -> None:
+        """The conditional write behind `append` (exposed so the never-overwrite rule is testable)."""
+        try:
+            with self._errors(f"appending to the audit trail of {attributes.get('subject')}"):
+                self.client.put_item(TableName=self.table_name, Item=marshal({**attributes, **key}),
+                                     ConditionExpression="attribute_not_exists(pk)")
+        except ClientError as exc:
+            if aws_clients.error_code(exc) != "ConditionalCheckFailedException":
+                raise
+            raise ConcurrentUpdate(
+                f"audit record {key['sk']} of {key['pk']} already exists and audit records are never replaced; "
+                "append a new record instead"
+            ) from exc
+
+    def for_subject(self, tenant_id: str, subject: str) -> list[AuditRecord]:
+        items = self._query(f"reading the audit trail of {subject}", pk=("pk", audit_pk(tenant_id, subject)),
+                            begins_with=("sk", "AUDIT#"), consistent=True)
+        return [AuditRecord.model_validate(_document(item)) for item in items]
+
+    # == notifications and actions (item collection of the incident) ==============================
+    def record_notification(self, notification: Notification, tenant_id: str | None = None) -> None:
+        """Insert or update (same id and time: e.g. status -> acknowledged). `Notification` carries no
+        tenant, so it defaults to this deployment's tenant."""
+        tenant = tenant_id or self.settings.tenant_id
+        expires = notification.at + timedelta(days=self.settings.incident_ttl_days)
+        self._put({"pk": incident_pk(tenant, notification.incident_id),
+                   "sk": f"NOTIFICATION#{format_time(notification.at)}#{notification.id}"},
+                  {**notification.model_dump(mode="json"), "item_type": "notification", "ttl": _epoch(expires)},
+                  f"recording notification {notification.id}")
+
+    def notifications_for(self, tenant_id: str, incident_id: str) -> list[Notification]:
+        items = self._query(f"listing notifications of {incident_id}", pk=("pk", incident_pk(tenant_id, incident_id)),
+                            begins_with=("sk", "NOTIFICATION#"), consistent=True)
+        return [Notification.model_validate(_document(item)) for item in items]
+
+    def put_action(self, tenant_id: str, plan: ActionPlan) -> None:
+        expires = plan.updated_at + timedelta(days=self.settings.incident_ttl_days)
+        self._put({"pk": incident_pk(tenant_id, plan.incident_id), "sk": f"ACTION#{plan.id}"},
+                  {**plan.model_dump(mode="json"), "item_type": "action_plan", "ttl": _epoch(expires)},
+                  f"writing action plan {plan.id}")
+
+    def actions_for(self, tenant_id: str, incident_id: str) -> list[ActionPlan]:
+        """Plans of the incident in creation order (callers take the last one as the latest)."""
+        items = self._query(f"listing action plans of {incident_id}", pk=("pk", incident_pk(tenant_id, incident_id)),
+                            begins_with=("sk", "ACTION#"), consistent=True)
+        plans = [ActionPlan.model_validate(_document(item)) for item in items]
+        return sorted(plans, key=lambda p: (p.created_at, p.id))
+
+    # == wait tokens ===============================================================================
+    def put_wait_token(self, tenant_id: str, incident_id: str, token: str, deadline: datetime | None,
+                       plan_id: str | None) -> None:
+        """Park the incident's execution: one token per incident (a newer park replaces an older one,
+        whose execution has moved on). With a deadline, the token is in the due-deadline index."""
+        parked_at = clock.now()
+        attributes: dict[str, Any] = {
+            "item_type": "wait_token", "tenant_id": tenant_id, "incident_id": incident_id, "token": token,
+            "plan_id": plan_id, "parked_at": format_time(parked_at),
+            "ttl": _epoch(parked_at + timedelta(days=self.settings.incident_ttl_days)),
+        }
+        if deadline is not None:
+            attributes.update(deadline=format_time(deadline), gsi1pk=wait_deadlines_gsi1pk(tenant_id),
+                              gsi1sk=f"{format_time(deadline)}#{incident_id}")
+        self._put({"pk": incident_pk(tenant_id, incident_id), "sk": "WAIT"}, attributes,
+                  f"parking incident {incident_id}")
+
+    def take_wait_token(self, tenant_id: str, incident_id: str, token: str | None = None) -> WaitToken | None:
+        """Atomically remove and return the parked token, or None if there is none (someone else took
+        it). Pass `token` to take it only if it is still that one (a sweeper acting on a listing
+        must not take a token parked after the listing)."""
+        arguments: dict[str, Any] = {"ConditionExpression": "attribute_exists(pk)"}
+        if token is not None:
+            arguments = {"ConditionExpression": "attribute_exists(pk) AND #token = :token",
+                         "ExpressionAttributeNames": {"#token": "token"},
+                         "ExpressionAttributeValues": marshal({":token": token})}
+        try:
+            with self._errors(f"taking the wait token of {incident_id}"):
+                response = self.client.delete_item(
+                    TableName=self.table_name, Key=marshal({"pk": incident_pk(tenant_id, incident_id), "sk": "WAIT"}),
+                    ReturnValues="ALL_OLD", **arguments)
+        except ClientError as exc:
+            if aws_clients.error_code(exc) == "ConditionalCheckFailedException":
+                return None
+            raise
+        old = response.get("Attributes")
+        return _wait_token(unmarshal(old)) if old else None
+
+    def due_wait_tokens(self, tenant_id: str, now: datetime) -> list[WaitToken]:
+        """Parked tokens whose deadline is at or before `now`, earliest first."""
+        items = self._query("listing due wait tokens", index=GSI1, pk=("gsi1pk", wait_deadlines_gsi1pk(tenant_id)),
+                            less_than=("gsi1sk", format_time(now + ONE_MS)))
+        return [_wait_token(item) for item in items]
+
+    # == correlation engine state ==================================================================
+    def load_correlation_state(self, tenant_id: str) -> tuple[dict[str, Any] | None, int]:
+        """(state, version); (None, 0) before the first save. Pass the version back to save."""
+        for _attempt in range(SPILL_READ_ATTEMPTS):
+            item = self._get(correlation_key(tenant_id), "reading the correlation state")
+            if item is None:
+                return None, 0
+            version = int(item["version"])
+            if "document" in item:
+                return json.loads(item["document"]), version
+            try:
+                return self.blobs.get_json(str(item["document_ref"])), version
+            except NotFound:
+                continue  # a newer save replaced (and deleted) the spilled copy between the two reads
+        raise NotFound(f"the correlation state of tenant {tenant_id} points at an S3 object that keeps "
+                       "disappearing; check the bucket's lifecycle rules on snapshots/")
+
+    def save_correlation_state(self, tenant_id: str, state: Mapping[str, Any], expected_version: int) -> int:
+        """Save if the stored version is still `expected_version`; return the new version, else raise
+        `ConcurrentUpdate` (reload and re-run). States over 350 KB go to S3 with a pointer kept here."""
+        body = json.dumps(state, separators=(",", ":"), ensure_ascii=False, default=json_default)
+        new_version = expected_version + 1
+        attributes: dict[str, Any] = {"item_type": "correlation_state", "tenant_id": tenant_id,
+                                      "version": new_version, "saved_at": format_time(clock.now()),
+                                      "size_bytes": len(body.encode("utf-8"))}
+        spilled: str | None = None
+        if attributes["size_bytes"] > STATE_INLINE_LIMIT_BYTES:
+            spilled = self.blobs.put_bytes(
+                f"snapshots/{tenant_id}/correlation-state/v{new_version:010d}-{uuid.uuid4().hex[:8]}.json",
+                body.encode("utf-8"), "application/json")
+            attributes["document_ref"] = spilled
+        else:
+            attributes["document"] = body
+        condition = ("attribute_not_exists(pk)" if expected_version == 0 else "#version = :expected")
+        arguments: dict[str, Any] = {"ConditionExpression": condition}
+        if expected_version:
+            arguments.update(ExpressionAttributeNames={"#version": "version"},
+                             ExpressionAttributeValues=marshal({":expected": expected_version}))
+        try:
+            with self._errors("saving the correlation state"):
+                response = self.client.put_item(
+                    TableName=self.table_name, Item=marshal({**attributes, **correlation_key(tenant_id)}),
+                    ReturnValues="ALL_OLD", **arguments)
+        except ClientError as exc:
+            if aws_clients.error_code(exc) != "ConditionalCheckFailedException":
+                raise
+            if spilled:
+                self.blobs.delete(spilled)
+            raise ConcurrentUpdate(
+                f"the correlation state of tenant {tenant_id} moved past version {expected_version}; "
+                "load it again and re-run the batch on the fresh state"
+            ) from exc
+        previous = unmarshal(response.get("Attributes", {})).get("document_ref")
+        if previous and previous != spilled:
+            self.blobs.delete(str(previous))
+        return new_version
+
+    # == silences ==================================================================================
+    def put_silence(self, tenant_id: str, silence: BaseModel | Mapping[str, Any],
+                    until: datetime | None = None) -> None:
+        """Store a silence (any model or mapping with an `id`). With `until` it stops being listed
+        after that time and TTL deletes it later."""
+        document = silence.model_dump(mode="json") if isinstance(silence, BaseModel) else dict(silence)
+        silence_id = document.get("id")
+        if not silence_id:
+            raise InvalidPayload("a silence needs an 'id' so it can be listed and removed")
+        attributes: dict[str, Any] = {"item_type": "silence", "silence": document}
+        if until is not None:
+            attributes.update(until=format_time(until), ttl=_epoch(until))
+        self._put(tenant_key(tenant_id, f"SILENCE#{silence_id}"), attributes, f"writing silence {silence_id}")
+
+    @overload
+    def list_silences(self, tenant_id: str) -> list[dict[str, Any]]: ...
+    @overload
+    def list_silences(self, tenant_id: str, model: type[M]) -> list[M]: ...
+    def list_silences(self, tenant_id: str, model: type[M] | None = None) -> list[dict[str, Any]] | list[M]:
+        """Silences still in force (as stored, or validated into `model`), by id."""
+        now = clock.now()
+        items = self._query("listing silences", pk=("pk", _tenant(tenant_id)), begins_with=("sk", "SILENCE#"),
+                            consistent=True)
+        documents = [dict(item["silence"]) for item in items
+                     if "until" not in item or parse_time(item["until"]) > now]
+        if model is None:
+            return documents
+        return [model.model_validate(d) for d in documents]
+
+    def delete_silence(self, tenant_id: str, silence_id: str) -> None:
+        with self._errors(f"deleting silence {silence_id}"):
+            self.client.delete_item(TableName=self.table_name,
+                                    Key=marshal(tenant_key(tenant_id, f"SILENCE#{silence_id}")))
+
+    # == human validation history ==================================================================
+    def record_validation(self, tenant_id: str, key: str, accepted: bool) -> None:
+        """Count one human verdict on a hypothesis key (atomic, concurrent verdicts both count)."""
+        expression = _Expression()
+        counter = expression.name("accepted" if accepted else "rejected")
+        update = (f"ADD {counter} {expression.value(1)} SET {expression.name('hypothesis_key')} = "
+                  f"{expression.value(key)}, {expression.name('item_type')} = {expression.value('validation')}, "
+                  f"{expression.name('updated_at')} = {expression.value(format_time(clock.now()))}")
+        with self._errors(f"recording a validation of {key}"):
+            self.client.update_item(TableName=self.table_name, Key=marshal(tenant_key(tenant_id, f"VALIDATION#{key}")),
+                                    UpdateExpression=update, **expression.arguments())
+
+    def validation_history(self, tenant_id: str) -> dict[str, tuple[int, int]]:
+        """Hypothesis key -> (accepted, rejected)."""
+        items = self._query("reading validation history", pk=("pk", _tenant(tenant_id)),
+                            begins_with=("sk", "VALIDATION#"), consistent=True)
+        return {str(i["hypothesis_key"]): (int(i.get("accepted", 0)), int(i.get("rejected", 0))) for i in items}
+
+    # == catalog pointer ===========================================================================
+    def put_catalog_pointer(self, tenant_id: str, uri: str, version: str | None = None) -> None:
+        self._put(tenant_key(tenant_id, "CATALOG"), {"item_type": "catalog_pointer", "uri": uri, "version": version,
+                                                     "updated_at": format_time(clock.now())},
+                  "writing the catalog pointer")
+
+    def catalog_pointer(self, tenant_id: str) -> str | None:
+        item = self._get(tenant_key(tenant_id, "CATALOG"), "reading the catalog pointer")
+        return str(item["uri"]) if item else None
+
+    # == plumbing ==================================================================================
+    @contextmanager
+    def _errors(self, action: str) -> Iterator[None]:
+        try:
+            yield
+        except ClientError as exc:
+            code = aws_clients.error_code(exc)
+            message = str(exc.response.get("Error", {}).get("Message", ""))
+            if code == "ValidationException" and "size" in message.lower():
+                raise PayloadTooLarge(
+                    f"{action}: the item is over DynamoDB's 400 KB limit ({message}); keep large parts in S3"
+                ) from exc
+            if code == "ConditionalCheckFailedException":
+                raise
+            aws_clients.raise_domain_error(exc, action=action, resource=f"DynamoDB table {self.table_name}",
+                                           setting="SRE_COPILOT_TABLE_NAME")
+
+    def _get(self, key: Mapping[str, str], action: str) -> dict[str, Any] | None:
+        with self._errors(action):
+            response = self.client.get_item(TableName=self.table_name, Key=marshal(key), ConsistentRead=True)
+        item = response.get("Item")
+        return unmarshal(item) if item else None
+
+    def _put(self, key: Mapping[str, str], attributes: Mapping[str, Any], action: str) -> None:
+        with self._errors(action):
+            self.client.put_item(TableName=self.table_name, Item=marshal({**attributes, **key}))
+
+    def _query(self, action: str, *, pk: tuple[str, str], index: str | None = None,
+               begins_with: tuple[str, str] | None = None, between: tuple[str, str, str] | None = None,
+               less_than: tuple[str, str] | None = None, consistent: bool = False) -> Iterator[dict[str, Any]]:
+        """All pages of one key-condition query, ascending by sort key."""
+        expression = _Expression()
+        condition = f"{expression.name(pk[0])} = {expression.value(pk[1])}"
+        if begins_with:
+            condition += f" AND begins_with({expression.name(begins_with[0])}, {expression.value(begins_with[1])})"
+        if between:
+            condition += (f" AND {expression.name(between[0])} BETWEEN {expression.value(between[1])} "
+                          f"AND {expression.value(between[2])}")
+        if less_than:
+            condition += f" AND {expression.name(less_than[0])} < {expression.value(less_than[1])}"
+        arguments: dict[str, Any] = {"TableName": self.table_name, "KeyConditionExpression": condition,
+                                     **expression.arguments()}
+        if index:
+            arguments["IndexName"] = index
+        else:
+            arguments["ConsistentRead"] = consistent
+        while True:
+            with self._errors(action):
+                page = self.client.query(**arguments)
+            for item in page.get("Items", []):
+                yield unmarshal(item)
+            if "LastEvaluatedKey" not in page:
+                return
+            arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _old_item(exc: ClientError) -> dict[str, Any] | None:
+    """The item a failed conditional write found (ReturnValuesOnConditionCheckFailure=ALL_OLD)."""
+    response: dict[str, Any] = dict(exc.response)
+    item = response.get("Item")
+    return unmarshal(item) if item else None
+
+
+def _wait_token(item: Mapping[str, Any]) -> WaitToken:
+    return WaitToken(
+        tenant_id=str(item["tenant_id"]), incident_id=str(item["incident_id"]), token=str(item["token"]),
+        deadline=parse_time(item["deadline"]) if item.get("deadline") else None,
+        plan_id=str(item["plan_id"]) if item.get("plan_id") else None,
+        parked_at=parse_time(item["parked_at"]),
+    )

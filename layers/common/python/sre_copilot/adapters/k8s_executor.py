@@ -1,0 +1,195 @@
+"""Kubernetes remediations through the official client: rollback, restart and scale-out of a Deployment.
+
+Each mirrors the kubectl command an SRE would type, so the cluster's audit log reads the same:
+- rollback = `kubectl rollout undo`: find the ReplicaSet of the previous revision and JSON-patch
+  the Deployment's pod template back to it (minus the pod-template-hash label);
+- restart = `kubectl rollout restart`: stamp kubectl.kubernetes.io/restartedAt on the pod template;
+- scale_out = `kubectl scale`: raise spec.replicas by the plan's increment, never past its ceiling.
+
+Before changing anything the executor captures the pod template and replica count in
+`pre_state`; `rollback(plan)` puts exactly that back. Dry runs go to the API server with
+dryRun=All, so admission and validation run but nothing is persisted.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from kubernetes.client import ApiClient, AppsV1Api, Configuration
+from kubernetes.client.exceptions import ApiException
+
+from sre_copilot.domain.action import ActionPlan
+from sre_copilot.errors import ConfigurationError, SreCopilotError
+from sre_copilot.ports import clock
+
+REVISION = "deployment.kubernetes.io/revision"
+RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+HASH_LABEL = "pod-template-hash"
+SUPPORTED_ACTIONS = frozenset({"rollback", "restart", "scale_out"})
+DEPLOYMENT_KINDS = frozenset({"deployment", "deployments", "deploy"})
+FIELD_MANAGER = "sre-copilot"
+
+
+class KubernetesActionError(SreCopilotError):
+    status = 502
+    code = "kubernetes_action_failed"
+
+
+def _api_message(exc: ApiException) -> str:
+    try:
+        return str(json.loads(exc.body or "{}").get("message") or exc.reason)
+    except (TypeError, ValueError):
+        return str(exc.reason)
+
+
+class KubernetesExecutor:
+    """`ActionExecutor` for Deployments."""
+
+    def __init__(self, host: str, token: str | None = None, *, ca_cert_path: str | None = None,
+                 verify_ssl: bool = True) -> None:
+        self.host = host
+        configuration = Configuration(host=host or None, ssl_ca_cert=ca_cert_path, verify_ssl=verify_ssl)
+        if token:
+            configuration.api_key = {"BearerToken": token}
+            configuration.api_key_prefix = {"BearerToken": "Bearer"}
+        self.api_client = ApiClient(configuration)
+        self.apps = AppsV1Api(self.api_client)
+
+    # -- ActionExecutor ------------------------------------------------------------------------------
+    def supports(self, plan: ActionPlan) -> bool:
+        return bool(self.host) and plan.action in SUPPORTED_ACTIONS and self._workload(plan) is not None
+
+    def execute(self, plan: ActionPlan, dry_run: bool) -> dict[str, Any]:
+        namespace, name = self._require_workload(plan)
+        deployment = self._read(namespace, name)
+        pre_state = self._capture(deployment)
+        patch: dict[str, Any] | list[dict[str, Any]]
+        if plan.action == "rollback":
+            patch, summary = self._rollback_patch(namespace, name, deployment)
+        elif plan.action == "restart":
+            stamp = clock.now().isoformat(timespec="seconds").replace("+00:00", "Z")
+            patch = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}}
+            summary = f"rolling restart (restartedAt {stamp})"
+        elif plan.action == "scale_out":
+            patch, summary = self._scale_patch(plan, deployment)
+        else:
+            raise KubernetesActionError(f"the Kubernetes executor cannot {plan.action}; it runs "
+                                        f"{', '.join(sorted(SUPPORTED_ACTIONS))}")
+        after = self._patch(namespace, name, patch, dry_run)
+        post_state = self._capture(after)
+        mode = "dry run (server-side, nothing persisted)" if dry_run else "applied"
+        return {"pre_state": pre_state, "post_state": post_state,
+                "detail": f"{mode}: {summary} on deployment/{name} in {namespace}"}
+
+    def verify(self, plan: ActionPlan) -> tuple[bool, str]:
+        """Rollout status, as `kubectl rollout status` judges it."""
+        namespace, name = self._require_workload(plan)
+        if plan.dry_run:
+            return True, f"dry run: deployment/{name} was not changed, so there is no rollout to verify"
+        deployment = self.api_client.sanitize_for_serialization(self._read(namespace, name))
+        spec, status, meta = deployment.get("spec", {}), deployment.get("status", {}), deployment["metadata"]
+        desired = int(spec.get("replicas", 1))
+        observed, generation = int(status.get("observedGeneration", 0)), int(meta.get("generation", 0))
+        updated, available = int(status.get("updatedReplicas", 0)), int(status.get("availableReplicas", 0))
+        revision = meta.get("annotations", {}).get(REVISION, "?")
+        counts = f"{updated}/{desired} updated, {available}/{desired} available"
+        if observed < generation:
+            return False, f"deployment/{name}: controller has not observed generation {generation} yet ({counts})"
+        if updated < desired or available < desired:
+            stuck = next((c for c in status.get("conditions", [])
+                          if c.get("type") == "Progressing" and c.get("status") == "False"), None)
+            why = f"; {stuck.get('reason')}: {stuck.get('message')}" if stuck else ""
+            return False, f"deployment/{name} revision {revision} not healthy: {counts}{why}"
+        return True, f"deployment/{name} revision {revision} rolled out: {counts}"
+
+    def rollback(self, plan: ActionPlan) -> dict[str, Any]:
+        namespace, name = self._require_workload(plan)
+        if plan.dry_run:
+            return {"detail": f"dry run: deployment/{name} was not changed; nothing to roll back"}
+        pre = plan.params.get("pre_state")
+        if not isinstance(pre, dict) or "template" not in pre:
+            raise KubernetesActionError(f"plan {plan.id} has no captured pre-action state of deployment/{name}; "
+                                        "restore it by hand with kubectl rollout undo")
+        ops = [{"op": "replace", "path": "/spec/template", "value": pre["template"]},
+               {"op": "replace", "path": "/spec/replicas", "value": pre["replicas"]}]
+        after = self._capture(self._patch(namespace, name, ops, dry_run=False))
+        return {"restored_state": after,
+                "detail": f"restored deployment/{name} to its pre-action pod template (was revision "
+                          f"{pre.get('revision')}, now revision {after.get('revision')}) and {pre['replicas']} "
+                          f"replicas"}
+
+    # -- helpers ------------------------------------------------------------------------------------
+    def _workload(self, plan: ActionPlan) -> tuple[str, str] | None:
+        if "/" in plan.target:
+            kind, _, name = plan.target.partition("/")
+        else:
+            kind, name = str(plan.params.get("kind", "")), str(plan.params.get("name") or plan.target)
+        if kind.lower() not in DEPLOYMENT_KINDS or not name:
+            return None
+        return str(plan.params.get("namespace") or "default"), name
+
+    def _require_workload(self, plan: ActionPlan) -> tuple[str, str]:
+        workload = self._workload(plan)
+        if workload is None:
+            raise ConfigurationError(f"{plan.target} is not a Deployment; the Kubernetes executor acts on "
+                                     "targets named deployment/<name>")
+        return workload
+
+    def _read(self, namespace: str, name: str) -> Any:
+        try:
+            return self.apps.read_namespaced_deployment(name, namespace)
+        except ApiException as exc:
+            raise KubernetesActionError(f"cannot read deployment/{name} in {namespace}: {exc.status} "
+                                        f"{_api_message(exc)}") from exc
+
+    def _patch(self, namespace: str, name: str, body: Any, dry_run: bool) -> Any:
+        try:
+            return self.apps.patch_namespaced_deployment(name, namespace, body, dry_run="All" if dry_run else None,
+                                                         field_manager=FIELD_MANAGER)
+        except ApiException as exc:
+            raise KubernetesActionError(f"the API server refused the patch of deployment/{name} in {namespace}: "
+                                        f"{exc.status} {_api_message(exc)}") from exc
+
+    def _capture(self, deployment: Any) -> dict[str, Any]:
+        raw = self.api_client.sanitize_for_serialization(deployment)
+        return {"revision": raw["metadata"].get("annotations", {}).get(REVISION),
+                "generation": raw["metadata"].get("generation"), "replicas": raw["spec"].get("replicas", 1),
+                "template": raw["spec"]["template"]}
+
+    def _rollback_patch(self, namespace: str, name: str, deployment: Any) -> tuple[list[dict[str, Any]], str]:
+        raw = self.api_client.sanitize_for_serialization(deployment)
+        current = int(raw["metadata"].get("annotations", {}).get(REVISION, 0))
+        selector = ",".join(f"{k}={v}" for k, v in raw["spec"]["selector"].get("matchLabels", {}).items())
+        try:
+            listed = self.apps.list_namespaced_replica_set(namespace, label_selector=selector)
+        except ApiException as exc:
+            raise KubernetesActionError(f"cannot list the ReplicaSets of deployment/{name}: {exc.status} "
+                                        f"{_api_message(exc)}") from exc
+        uid = raw["metadata"].get("uid")
+        history: list[tuple[int, dict[str, Any]]] = []
+        for rs in (self.api_client.sanitize_for_serialization(item) for item in listed.items or []):
+            owners = rs["metadata"].get("ownerReferences", [])
+            if uid and owners and not any(o.get("uid") == uid for o in owners):
+                continue
+            revision = rs["metadata"].get("annotations", {}).get(REVISION)
+            if revision and revision.isdigit() and int(revision) < current:
+                history.append((int(revision), rs))
+        if not history:
+            raise KubernetesActionError(f"deployment/{name} has no revision before {current} to roll back to")
+        revision, rs = max(history, key=lambda item: item[0])
+        template = rs["spec"]["template"]
+        template.get("metadata", {}).get("labels", {}).pop(HASH_LABEL, None)
+        images = ", ".join(c.get("image", "?") for c in template.get("spec", {}).get("containers", []))
+        return ([{"op": "replace", "path": "/spec/template", "value": template}],
+                f"rollout undo from revision {current} to revision {revision} ({images})")
+
+    def _scale_patch(self, plan: ActionPlan, deployment: Any) -> tuple[dict[str, Any], str]:
+        current = int(deployment.spec.replicas if deployment.spec.replicas is not None else 1)
+        increment = int(plan.params.get("increment", 1))
+        ceiling = int(plan.params.get("max_replicas", current + increment))
+        target = min(current + max(increment, 1), ceiling)
+        if target <= current:
+            raise KubernetesActionError(f"deployment already runs {current} replicas, at or above the plan's "
+                                        f"ceiling of {ceiling}")
+        return {"spec": {"replicas": target}}, f"scale from {current} to {target} replicas (ceiling {ceiling})"

@@ -1,0 +1,92 @@
+"""Correlation settings: folding window, graph reach, and when a group of signals becomes an incident.
+
+The defaults come from the labelled samples and are explained in docs/correlation.md: alerts of one
+fault arrive within about five minutes of a related alert, while distinct faults in the same estate
+start twelve minutes or more after the previous one ends, so a ten-minute window folds the first and
+keeps the second apart.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from sre_copilot.domain.types import Priority, Severity
+
+
+class OpenRule(BaseModel):
+    """When a group whose highest priority is `priority` opens an incident.
+
+    It opens once `min_signals` distinct alerts (different fingerprints; duplicates never count) have
+    fired within `within_s` of each other, or, if `after_s` is set, once its first alert has kept
+    firing for `after_s` without resolving. `min_signals=1` opens at once.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    priority: Priority
+    min_signals: int = Field(default=1, ge=1, le=1000)
+    within_s: int = Field(default=600, gt=0, le=86_400)
+    after_s: int | None = Field(default=None, gt=0, le=7 * 86_400)
+
+
+def default_open_rules() -> list[OpenRule]:
+    return [
+        OpenRule(priority=Priority.P0, min_signals=1),
+        OpenRule(priority=Priority.P1, min_signals=1),
+        # An uncorroborated warning is how one-off noise looks; two related alerts are a pattern.
+        OpenRule(priority=Priority.P2, min_signals=2, within_s=600),
+        OpenRule(priority=Priority.P3, min_signals=3, within_s=600),
+    ]
+
+
+class CorrelationConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    window_s: int = Field(default=600, ge=10, le=86_400,
+                          description="two alerts fold only if their event times are at most this far apart")
+    max_hops: int = Field(default=2, ge=0, le=6, description="dependency-graph reach of the graph rule")
+    open_rules: list[OpenRule] = Field(default_factory=default_open_rules)
+    merge: bool = Field(default=True, description="merge incidents when a later alert connects them")
+    merge_min_score: float = Field(
+        default=0.6, ge=0.0, le=1.0,
+        description="weakest link (see docs: graph at 1 hop scores 0.6, at 2 hops 0.5) allowed to merge two incidents")
+    causal_paths_only: bool = Field(
+        default=True,
+        description="graph links follow call chains or a shared dependency, not two callees of one caller")
+    host_attribution: bool = Field(
+        default=True,
+        description="an instance alert on a failing host links by host only, not through its service's graph")
+    suspect_host_services: int = Field(
+        default=2, ge=1, le=100,
+        description="instances of this many services alerting on one host make the host the suspect")
+    background_severities: list[Severity] = Field(
+        default_factory=lambda: [Severity.INFO],
+        description="severities treated like Signal.background: recorded, never open, join or page")
+    expire_factor: int = Field(default=4, ge=1, le=1000,
+                               description="forget groups idle for window_s * expire_factor (bounds state)")
+
+    @field_validator("open_rules")
+    @classmethod
+    def _one_rule_per_priority(cls, rules: list[OpenRule]) -> list[OpenRule]:
+        seen = [r.priority for r in rules]
+        duplicated = sorted({p for p in seen if seen.count(p) > 1})
+        if duplicated:
+            raise ValueError(f"open_rules has more than one rule for {', '.join(duplicated)}; keep one per priority")
+        return rules
+
+    @model_validator(mode="after")
+    def _rules_fit_memory(self) -> CorrelationConfig:
+        horizon = self.window_s * self.expire_factor
+        for rule in self.open_rules:
+            if rule.after_s is not None and rule.after_s > horizon:
+                raise ValueError(
+                    f"open rule for {rule.priority} waits {rule.after_s}s but groups are forgotten after "
+                    f"{horizon}s (window_s * expire_factor); raise expire_factor or lower after_s")
+        return self
+
+    def rule_for(self, priority: Priority) -> OpenRule | None:
+        return next((r for r in self.open_rules if r.priority is priority), None)
+
+    @property
+    def horizon_s(self) -> int:
+        return self.window_s * self.expire_factor

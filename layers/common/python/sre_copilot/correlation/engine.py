@@ -1,0 +1,648 @@
+"""The correlation engine: fold signals into incidents, explaining every decision. Pure: no I/O, no clock.
+
+Each firing alert is linked to the live groups it has evidence for, strongest first:
+
+| rule          | score | evidence                                                            |
+|---------------|-------|---------------------------------------------------------------------|
+| duplicate     | 1.00  | `Signal.duplicate_of` names an alert already in the group           |
+| fingerprint   | 0.95  | the same alert fingerprint is in the group (alive, any age)         |
+| entity        | 0.90  | the same instance alerted within the window                         |
+| host          | 0.85  | an alert on the same host within the window (host alarm, pods)      |
+| similar-alert | 0.80  | the same alert name on the same service/entity within the window    |
+| service       | 0.75  | an alert on the same service within the window                      |
+| graph         | 0.7 - 0.1 * hops | a related service within `max_hops` within the window    |
+
+"Within the window" is measured between the two alerts' event times, not from the group's start, so
+a long incident keeps folding its own alerts while a fault that starts after a quiet gap stands alone.
+An instance alert on a host that a group already blames (a host alarm, or instances of several
+services alerting there) links by host only: a pod that is down because its node is down says
+nothing about its service's dependencies, which is what keeps a host failure and a nearby service
+outage apart. An alert linked to several groups joins the strongest and, when the other links are
+strong enough, merges them.
+
+A new group is *held* until an open rule for its highest priority is met (see `CorrelationConfig`);
+background (`Signal.background` or a background severity) and silenced alerts are recorded only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sre_copilot.correlation.config import CorrelationConfig, OpenRule
+from sre_copilot.correlation.groups import (
+    ALERT,
+    PRIORITIES,
+    RANK,
+    REPEAT,
+    SETTLED,
+    Group,
+    IncidentGroup,
+    Member,
+    explanation,
+)
+from sre_copilot.correlation.topology import Topology
+from sre_copilot.domain.catalog import Catalog
+from sre_copilot.domain.incident import GroupingExplanation
+from sre_copilot.domain.signal import Signal
+from sre_copilot.domain.types import EntityKind, SignalStatus
+
+STATE_FORMAT = "sre-copilot/correlation-state@1"
+
+SCORE_DUPLICATE = 1.0
+SCORE_FINGERPRINT = 0.95
+SCORE_ENTITY = 0.9
+SCORE_HOST = 0.85
+SCORE_SIMILAR = 0.8
+SCORE_SERVICE = 0.75
+
+
+def graph_score(hops: int) -> float:
+    return SCORE_SERVICE if hops == 0 else max(0.3, round(0.7 - 0.1 * hops, 2))
+
+
+@dataclass
+class CorrelationOutcome:
+    signal_id: str
+    incident_id: str | None = None
+    opened: list[str] = field(default_factory=list)
+    joined: str | None = None
+    held: bool = False
+    explanation: GroupingExplanation | None = None
+    merged: list[tuple[str, str]] = field(default_factory=list)
+    resolution_proposed: list[str] = field(default_factory=list)
+    released: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _Link:
+    gid: str
+    score: float
+    rule: str
+    member_sid: str
+    member_t: float
+    detail: tuple[str | None, ...] = ()
+
+
+def default_incident_id(signal: Signal) -> str:
+    # Derived from the first signal so a redelivered batch re-creates the same id.
+    digest = hashlib.sha256(signal.id.encode()).hexdigest()[:10]
+    return f"inc-{signal.event_time.astimezone(UTC):%Y%m%dT%H%M%S}-{digest}"
+
+
+_NOT_LETTERS = re.compile(r"[^a-z]+")
+
+
+def similarity_key(signal: Signal) -> str | None:
+    """Alert name (digits and punctuation dropped) + what it is about: repeats of one check compare equal."""
+    name = signal.labels.get("alertname") or signal.title
+    target = signal.service or signal.entity or signal.host
+    if not name or not target:
+        return None
+    return f"{_NOT_LETTERS.sub('', name.lower())[:64]}|{target}"
+
+
+class CorrelationEngine:
+    def __init__(self, catalog: Catalog, config: CorrelationConfig | None = None, *,
+                 id_factory: Callable[[Signal], str] | None = None) -> None:
+        self.catalog = catalog
+        self.config = config or CorrelationConfig()
+        self.id_factory = id_factory or default_incident_id
+        self.topology = Topology(catalog, self.config.max_hops, causal=self.config.causal_paths_only)
+        self._window = float(self.config.window_s)
+        self._background = frozenset(self.config.background_severities)
+        self._groups: dict[str, Group] = {}
+        self._signal_group: dict[str, str] = {}
+        self._fp: dict[str, str] = {}
+        self._alias: dict[str, str] = {}
+        self._entity: dict[str, dict[str, tuple[float, str]]] = {}
+        self._host: dict[str, dict[str, tuple[float, str, str | None]]] = {}
+        self._similar: dict[str, dict[tuple[str, str | None], tuple[float, str]]] = {}
+        self._graph: dict[str, dict[tuple[str, int, str | None], tuple[float, str, str]]] = {}
+        self._due: list[tuple[float, str]] = []
+        self._awaiting_tick: set[str] = set()
+        self._watermark = 0.0
+
+    # -- public API ----------------------------------------------------------------------------
+    def ingest(self, signal: Signal) -> CorrelationOutcome:
+        t = signal.event_time.timestamp()
+        if t > self._watermark:
+            self._watermark = t
+            self._expire(t, None)
+        if signal.suppressed_by:
+            return CorrelationOutcome(signal.id, explanation=explanation(
+                signal.id, "suppressed", f"silenced by {signal.suppressed_by}: recorded, never opens, joins or pages"))
+        if signal.background or signal.severity in self._background:
+            return CorrelationOutcome(signal.id, explanation=explanation(
+                signal.id, "background",
+                f"background {signal.severity.value} alert: recorded, never opens, joins or pages"))
+        if signal.status is not SignalStatus.FIRING:
+            return self._settle(signal, t)
+        if signal.duplicate_of:
+            original = self._live(self._signal_group.get(signal.duplicate_of))
+            if original is not None:
+                return self._repeat(signal, t, original)
+        return self._place(signal, t)
+
+    def tick(self, now: datetime) -> list[CorrelationOutcome]:
+        """Open held groups whose duration rule is met and forget groups idle past the horizon."""
+        outcomes: list[CorrelationOutcome] = []
+        self._expire(now.timestamp(), outcomes)
+        return outcomes
+
+    def incidents(self) -> list[IncidentGroup]:
+        """Opened groups (merged ones keep `merged_into`), oldest first."""
+        groups = [g for g in self._groups.values() if g.opened or g.merged_into]
+        return [g.view() for g in sorted(groups, key=lambda g: (g.opened_at or g.first_at, g.id))]
+
+    def held(self) -> list[IncidentGroup]:
+        """Groups still waiting for an open rule."""
+        return [g.view() for g in self._groups.values() if not g.opened and not g.merged_into]
+
+    def group_of(self, signal_id: str) -> str | None:
+        """The live group (incident or held) holding a signal, if the engine still remembers it."""
+        group = self._live(self._signal_group.get(signal_id))
+        return group.id if group else None
+
+    # -- persistence -------------------------------------------------------------------------------
+    def to_state(self) -> dict[str, Any]:
+        return {"format": STATE_FORMAT, "watermark": self._watermark,
+                "groups": [g.to_json() for g in self._groups.values()],
+                "awaiting_tick": sorted(self._awaiting_tick)}
+
+    @classmethod
+    def from_state(cls, catalog: Catalog, state: dict[str, Any], config: CorrelationConfig | None = None, *,
+                   id_factory: Callable[[Signal], str] | None = None) -> CorrelationEngine:
+        engine = cls(catalog, config, id_factory=id_factory)
+        if not state:
+            return engine
+        if state.get("format") != STATE_FORMAT:
+            raise ValueError(f"correlation state is {state.get('format')!r}, expected {STATE_FORMAT}; "
+                             "start from an empty state")
+        engine._watermark = float(state.get("watermark") or 0.0)
+        for data in state.get("groups", []):
+            group = Group.from_json(data)
+            engine._groups[group.id] = group
+        for group in engine._groups.values():
+            if group.merged_into:
+                continue
+            for absorbed in group.tombstone_ids:
+                engine._alias[absorbed] = group.id
+            for member in group.members:
+                engine._signal_group[member.sid] = group.id
+                if member.kind == ALERT:
+                    engine._index(group, member)
+            heapq.heappush(engine._due, (engine._due_at(group), group.id))
+        engine._awaiting_tick = {g for g in state.get("awaiting_tick", []) if g in engine._groups}
+        return engine
+
+    # -- placement ---------------------------------------------------------------------------------
+    def _place(self, signal: Signal, t: float) -> CorrelationOutcome:
+        member = self._member(signal, t, ALERT)
+        links = self._links(signal, member)
+        if not links:
+            group = self._new_group(signal, t)
+            return self._add_first(group, member, signal)
+        links.sort(key=lambda ln: (ln.score, self._groups[ln.gid].opened, ln.member_t), reverse=True)
+        primary = links[0]
+        group = self._groups[primary.gid]
+        outcome = CorrelationOutcome(signal.id)
+        others = [ln for ln in links[1:] if ln.score >= self.config.merge_min_score]
+        if others:
+            group = self._merge(group, primary, others, signal, outcome)
+        was_open = group.opened
+        self._attach(group, member)
+        expl = self._explain(signal, member, primary)
+        group.explanations.append(expl)
+        outcome.explanation = expl
+        if was_open:
+            if group.resolution_proposed:
+                group.resolution_proposed = False
+            outcome.incident_id = outcome.joined = group.id
+            return outcome
+        self._maybe_open(group, signal, t, outcome)
+        return outcome
+
+    def _add_first(self, group: Group, member: Member, signal: Signal) -> CorrelationOutcome:
+        self._attach(group, member)
+        outcome = CorrelationOutcome(signal.id)
+        rule = self.config.rule_for(PRIORITIES[group.rank])
+        if rule is not None and rule.min_signals <= 1:
+            expl = explanation(signal.id, "open", f"{_who(signal)}: {signal.priority.value} "
+                               f"{signal.severity.value} alert opens at once (no related incident in the window)")
+            group.explanations.append(expl)
+            self._open(group, member.t, outcome, signal.id)
+        else:
+            expl = explanation(signal.id, "held", f"{_who(signal)}: {signal.priority.value} "
+                               f"{signal.severity.value} alert with no related alert in the window; "
+                               f"{_waits_for(rule)}")
+            group.explanations.append(expl)
+            outcome.held = True
+        outcome.explanation = expl
+        return outcome
+
+    def _repeat(self, signal: Signal, t: float, group: Group) -> CorrelationOutcome:
+        member = self._member(signal, t, REPEAT)
+        self._attach(group, member)
+        expl = explanation(signal.id, "duplicate", f"repeat of {signal.duplicate_of} (same alert, deduplicated)",
+                           score=SCORE_DUPLICATE)
+        group.explanations.append(expl)
+        if group.opened:
+            return CorrelationOutcome(signal.id, incident_id=group.id, joined=group.id, explanation=expl)
+        return CorrelationOutcome(signal.id, held=True, explanation=expl)
+
+    def _settle(self, signal: Signal, t: float) -> CorrelationOutcome:
+        """A resolved or acknowledged notice: attach to the group of its alert, propose resolution."""
+        group = self._live(self._fp.get(signal.fingerprint))
+        word = signal.status.value
+        if group is None or signal.fingerprint not in group.firing:
+            return CorrelationOutcome(signal.id, explanation=explanation(
+                signal.id, word, f"{word} notice for an alert no live group holds"))
+        member = self._member(signal, t, SETTLED)
+        group.members.append(member)
+        self._signal_group[signal.id] = group.id
+        group.last_at = max(group.last_at, t)
+        if signal.status is SignalStatus.RESOLVED:
+            group.set_firing(signal.fingerprint, False)
+        expl = explanation(signal.id, word, f"{word} notice for an alert in this group "
+                           f"({group.n_firing} of {len(group.firing)} alerts still firing)", score=SCORE_FINGERPRINT)
+        group.explanations.append(expl)
+        if not group.opened:
+            if group.n_firing == 0:
+                self._forget(group)  # cleared before anything corroborated it: it was noise
+            return CorrelationOutcome(signal.id, explanation=expl)
+        outcome = CorrelationOutcome(signal.id, incident_id=group.id, joined=group.id, explanation=expl)
+        if group.n_firing == 0 and not group.resolution_proposed:
+            group.resolution_proposed = True
+            outcome.resolution_proposed.append(group.id)
+        return outcome
+
+    # -- linking -----------------------------------------------------------------------------------
+    def _member(self, signal: Signal, t: float, kind: int) -> Member:
+        return Member(
+            sid=signal.id, fp=signal.fingerprint, t=t, kind=kind, rank=RANK[signal.priority],
+            service=signal.service, entity=signal.entity, host=signal.host,
+            similar=similarity_key(signal) if kind == ALERT else None,
+            host_level=signal.entity_kind is EntityKind.HOST,
+            instance=signal.entity_kind is EntityKind.INSTANCE,
+        )
+
+    def _links(self, signal: Signal, member: Member) -> list[_Link]:
+        best: dict[str, _Link] = {}
+        window = self._window
+        t = member.t
+        # Index entries are kept in touch order, which follows event time, so a scan from the newest
+        # can stop at the first entry far outside the window (twice the window tolerates reordering).
+        stale = t - 2 * window
+
+        def offer(gid: str, score: float, rule: str, sid: str, mt: float, *detail: str | None) -> None:
+            root = self._live(gid)
+            if root is None:
+                return
+            found = best.get(root.id)
+            if found is None or score > found.score:
+                best[root.id] = _Link(root.id, score, rule, sid, mt, detail)
+
+        fp_gid = self._fp.get(member.fp)
+        if fp_gid is not None:
+            offer(fp_gid, SCORE_FINGERPRINT, "fingerprint", "", t)
+        if member.instance and member.entity:
+            for gid, (mt, msid) in reversed(self._entity.get(member.entity, {}).items()):
+                if mt < stale:
+                    break
+                if abs(t - mt) <= window:
+                    offer(gid, SCORE_ENTITY, "entity", msid, mt)
+        attributed = member.host_level
+        if member.host:
+            min_services = self.config.suspect_host_services
+            for gid, (mt, msid, mentity) in reversed(self._host.get(member.host, {}).items()):
+                if mt < stale:
+                    break
+                if abs(t - mt) > window:
+                    continue
+                offer(gid, SCORE_HOST, "host", msid, mt, mentity)
+                root = self._live(gid)
+                if root is not None and member.instance and root.suspect(member.host, min_services, member.service):
+                    attributed = True
+        if attributed and self.config.host_attribution:
+            return list(best.values())
+        if member.similar:
+            for (gid, mhost), (mt, msid) in reversed(self._similar.get(member.similar, {}).items()):
+                if mt < stale:
+                    break
+                if abs(t - mt) <= window and not self._attributed(gid, mhost):
+                    offer(gid, SCORE_SIMILAR, "similar-alert", msid, mt)
+        if member.service:
+            max_hops = self.config.max_hops
+            for meet, path in self.topology.reach(member.service).items():
+                inner = self._graph.get(meet)
+                if not inner:
+                    continue
+                own = len(path) - 1
+                for (gid, hops, mhost), (mt, msvc, msid) in reversed(inner.items()):
+                    if mt < stale:
+                        break
+                    total = own + hops
+                    if total > max_hops or abs(t - mt) > window:
+                        continue
+                    score = graph_score(total)
+                    found = best.get(gid)
+                    if found is not None and found.score >= score:
+                        continue
+                    if self._attributed(gid, mhost):
+                        continue
+                    offer(gid, score, "service" if total == 0 else "graph", msid, mt, msvc, meet)
+        return list(best.values())
+
+    def _attributed(self, gid: str, host: str | None) -> bool:
+        if host is None or not self.config.host_attribution:
+            return False
+        group = self._live(gid)
+        return group is not None and group.suspect(host, self.config.suspect_host_services)
+
+    def _explain(self, signal: Signal, member: Member, link: _Link) -> GroupingExplanation:
+        ago = _ago(member.t - link.member_t)
+        if link.rule == "fingerprint":
+            return explanation(signal.id, "fingerprint", "same alert fingerprint as an alert already in the "
+                               "incident", score=link.score)
+        if link.rule == "entity":
+            return explanation(signal.id, "entity", f"same instance {member.entity} as {link.member_sid} ({ago})",
+                               score=link.score)
+        if link.rule == "host":
+            other = link.detail[0] if link.detail else None
+            return explanation(signal.id, "host", f"{_who(signal)} is on host {member.host}, like "
+                               f"{link.member_sid}{f' ({other})' if other else ''} ({ago})",
+                               path=[member.host or ""], score=link.score)
+        if link.rule == "similar-alert":
+            name = signal.labels.get("alertname") or signal.title
+            return explanation(signal.id, "similar-alert", f"same alert '{name}' on {_target(signal)} as "
+                               f"{link.member_sid} ({ago})", score=link.score)
+        other_service, meet = (*link.detail, None, None)[:2]
+        service = member.service or ""
+        path = self.topology.path(service, meet or service, other_service or service)
+        relation = self.topology.relation(service, meet or service, other_service or service, path)
+        return explanation(signal.id, link.rule, f"{relation}; {link.member_sid} on {other_service} alerted "
+                           f"{ago}", path=path, score=link.score)
+
+    # -- group lifecycle ---------------------------------------------------------------------------
+    def _new_group(self, signal: Signal, t: float) -> Group:
+        gid = self.id_factory(signal)
+        while gid in self._groups:  # an id factory that repeats must not overwrite a live group
+            gid = f"{gid}-{len(self._groups)}"
+        group = Group(id=gid, first_at=t, last_at=t, rank=RANK[signal.priority])
+        self._groups[gid] = group
+        heapq.heappush(self._due, (self._due_at(group), gid))
+        return group
+
+    def _attach(self, group: Group, member: Member) -> None:
+        group.members.append(member)
+        self._signal_group[member.sid] = group.id
+        if member.t > group.last_at:
+            group.last_at = member.t
+        if member.t < group.first_at:
+            group.first_at = member.t
+        if member.rank < group.rank:
+            group.rank = member.rank
+            if not group.opened:  # a higher priority may have a shorter duration rule
+                heapq.heappush(self._due, (self._due_at(group), group.id))
+        if member.kind == ALERT:
+            group.set_firing(member.fp, True)
+            group.note_placement(member)
+            self._index(group, member)
+
+    def _index(self, group: Group, member: Member) -> None:
+        gid, t, keys = group.id, member.t, group.keys
+        self._fp[member.fp] = gid
+        if member.instance and member.entity:
+            _put(self._entity.setdefault(member.entity, {}), gid, (t, member.sid))
+            keys.add(("e", member.entity))
+        if member.host:
+            _put(self._host.setdefault(member.host, {}), gid, (t, member.sid, member.entity))
+            keys.add(("h", member.host))
+        if member.host_level:
+            return  # a host alarm links by host only
+        if member.similar:
+            _put(self._similar.setdefault(member.similar, {}), (gid, member.host), (t, member.sid))
+            keys.add(("a", member.similar))
+        if member.service:
+            service, sid = member.service, member.sid
+            for meet, path in self.topology.reach(service).items():
+                _put(self._graph.setdefault(meet, {}), (gid, len(path) - 1, member.host), (t, service, sid))
+                keys.add(("g", meet))
+
+    def _maybe_open(self, group: Group, signal: Signal, t: float, outcome: CorrelationOutcome) -> None:
+        rule = self.config.rule_for(PRIORITIES[group.rank])
+        met = self._rule_met(group, rule)
+        if met is None:
+            outcome.held = True
+            return
+        group.explanations.insert(0, explanation(signal.id, "open", met))
+        self._open(group, t, outcome, signal.id)
+
+    def _rule_met(self, group: Group, rule: OpenRule | None) -> str | None:
+        if rule is None:
+            return None
+        if rule.min_signals <= 1:
+            return f"a {rule.priority.value} alert opens at once"
+        latest = group.last_at
+        distinct = {m.fp for m in group.members if m.kind == ALERT and latest - m.t <= rule.within_s}
+        if len(distinct) >= rule.min_signals:
+            return (f"{len(distinct)} related alerts within {rule.within_s}s meet the {rule.priority.value} "
+                    f"open rule (at least {rule.min_signals})")
+        return None
+
+    def _open(self, group: Group, at: float, outcome: CorrelationOutcome, opener: str) -> None:
+        group.opened_at = at
+        self._awaiting_tick.discard(group.id)
+        outcome.opened.append(group.id)
+        outcome.incident_id = group.id
+        outcome.held = False
+        for m in group.members:
+            if m.sid != opener:
+                outcome.released[m.sid] = group.id
+
+    def _merge(self, primary: Group, link: _Link, others: list[_Link], signal: Signal,
+               outcome: CorrelationOutcome) -> Group:
+        """Fold every strongly linked group into one survivor: the oldest incident, else the primary."""
+        candidates = [primary, *(self._groups[ln.gid] for ln in others)]
+        opened = [g for g in candidates if g.opened]
+        if opened and not self.config.merge:
+            # Incidents stay apart; held groups may still fold into the primary incident.
+            candidates = [g for g in candidates if not g.opened or g is primary]
+            opened = [g for g in candidates if g.opened]
+        survivor = min(opened, key=lambda g: (g.opened_at or 0.0, g.id)) if opened else primary
+        rules = {link.gid: link.rule, **{ln.gid: ln.rule for ln in others}}
+        for group in candidates:
+            if group is survivor:
+                continue
+            self._absorb(survivor, group, outcome)
+            evidence = (f"{signal.id} links {survivor.id} ({rules.get(survivor.id, 'merge')}) and {group.id} "
+                        f"({rules.get(group.id, 'merge')}): {group.id} folded into {survivor.id}")
+            survivor.explanations.append(explanation(signal.id, "merge", evidence,
+                                                     path=[group.id, survivor.id], score=link.score))
+        return survivor
+
+    def _absorb(self, survivor: Group, absorbed: Group, outcome: CorrelationOutcome) -> None:
+        if absorbed.opened and survivor.opened:
+            outcome.merged.append((absorbed.id, survivor.id))
+            survivor.merged_from.append(absorbed.id)
+        elif survivor.opened:
+            for m in absorbed.members:
+                outcome.released[m.sid] = survivor.id
+        survivor.members.extend(absorbed.members)
+        survivor.explanations.extend(absorbed.explanations)
+        survivor.first_at = min(survivor.first_at, absorbed.first_at)
+        survivor.last_at = max(survivor.last_at, absorbed.last_at)
+        survivor.rank = min(survivor.rank, absorbed.rank)
+        for fp, on in absorbed.firing.items():
+            survivor.set_firing(fp, on or survivor.firing.get(fp, False))
+        for host, services in absorbed.host_services.items():
+            survivor.host_services.setdefault(host, set()).update(services)
+        survivor.host_alarms |= absorbed.host_alarms
+        survivor.keys |= absorbed.keys
+        survivor.resolution_proposed = False
+        self._awaiting_tick.discard(absorbed.id)
+        for m in absorbed.members:
+            self._signal_group[m.sid] = survivor.id
+        for fp in absorbed.firing:
+            if self._fp.get(fp) == absorbed.id:
+                self._fp[fp] = survivor.id
+        # Index entries still name the absorbed id; the alias sends them to the survivor.
+        for gid in (absorbed.id, *absorbed.tombstone_ids):
+            self._alias[gid] = survivor.id
+        survivor.tombstone_ids.extend([absorbed.id, *absorbed.tombstone_ids])
+        if absorbed.opened:
+            # The incident stays on record as merged into the survivor, which now holds its signals.
+            absorbed.merged_into = survivor.id
+            absorbed.members = [Member(sid=m.sid, fp=m.fp, t=m.t, kind=SETTLED, rank=m.rank) for m in absorbed.members]
+            absorbed.keys = set()
+            absorbed.firing = {}
+            absorbed.n_firing = 0
+            absorbed.tombstone_ids = []
+        else:
+            del self._groups[absorbed.id]
+
+    def _live(self, gid: str | None) -> Group | None:
+        """The live group an id resolves to, following merges; None once it is forgotten."""
+        for _ in range(64):
+            if gid is None:
+                return None
+            group = self._groups.get(gid)
+            if group is not None and group.merged_into is None:
+                return group
+            gid = self._alias.get(gid)
+        return None
+
+    # -- time --------------------------------------------------------------------------------------
+    def _due_at(self, group: Group) -> float:
+        if group.opened:
+            return group.last_at + self.config.horizon_s
+        rule = self.config.rule_for(PRIORITIES[group.rank])
+        idle = group.last_at + self._window
+        if rule is not None and rule.after_s is not None:
+            return min(max(idle, group.first_at + rule.after_s), group.last_at + self.config.horizon_s)
+        return idle
+
+    def _expire(self, now: float, outcomes: list[CorrelationOutcome] | None) -> None:
+        """Pop groups whose due time passed: forget idle ones, open held ones whose duration rule is met.
+
+        Duration openings are only reported from `tick` (`outcomes` given); `ingest` leaves them for it.
+        """
+        if outcomes is not None:
+            for gid in sorted(self._awaiting_tick):
+                group = self._groups.get(gid)
+                if group is not None and not group.opened and not group.merged_into:
+                    self._duration_open(group, now, outcomes)
+            self._awaiting_tick.clear()
+        due = self._due
+        while due and due[0][0] < now:
+            _, gid = heapq.heappop(due)
+            group = self._groups.get(gid)
+            if group is None or group.merged_into:
+                continue
+            actual = self._due_at(group)
+            if not group.opened:
+                rule = self.config.rule_for(PRIORITIES[group.rank])
+                if (rule is not None and rule.after_s is not None and group.n_firing > 0
+                        and now - group.first_at >= rule.after_s and now - group.last_at <= self.config.horizon_s):
+                    if outcomes is None:
+                        self._awaiting_tick.add(gid)
+                    else:
+                        self._duration_open(group, now, outcomes)
+                    continue
+            if actual >= now:
+                heapq.heappush(due, (actual, gid))
+                continue
+            self._forget(group)
+
+    def _duration_open(self, group: Group, now: float, outcomes: list[CorrelationOutcome]) -> None:
+        rule = self.config.rule_for(PRIORITIES[group.rank])
+        first = min((m for m in group.members if m.kind == ALERT), key=lambda m: m.t, default=group.members[0])
+        outcome = CorrelationOutcome(first.sid)
+        after = rule.after_s if rule is not None else 0
+        group.explanations.insert(0, explanation(
+            first.sid, "open", f"still firing {int(now - group.first_at)}s after its first alert, past the "
+            f"{PRIORITIES[group.rank].value} open rule's {after}s"))
+        outcome.explanation = group.explanations[0]
+        self._open(group, now, outcome, first.sid)
+        heapq.heappush(self._due, (self._due_at(group), group.id))
+        outcomes.append(outcome)
+
+    def _forget(self, group: Group) -> None:
+        ids = {group.id, *group.tombstone_ids}
+        tables: dict[str, dict[str, Any]] = {"e": self._entity, "h": self._host, "a": self._similar,
+                                             "g": self._graph}
+        for kind, key in group.keys:
+            table = tables[kind]
+            index: dict[Any, Any] | None = table.get(key)
+            if not index:
+                continue
+            for entry in [e for e in index if (e if isinstance(e, str) else e[0]) in ids]:
+                del index[entry]
+            if not index:
+                del table[key]
+        for m in group.members:
+            if self._signal_group.get(m.sid) in ids:
+                del self._signal_group[m.sid]
+            if self._fp.get(m.fp) in ids:
+                del self._fp[m.fp]
+        for gid in ids:
+            self._groups.pop(gid, None)
+            self._alias.pop(gid, None)
+            self._awaiting_tick.discard(gid)
+
+
+def _put(index: dict[Any, Any], key: Any, value: tuple[Any, ...]) -> None:
+    """Keep the newest time per key, most recently touched last (reinsertion moves it)."""
+    old = index.pop(key, None)
+    if old is not None and old[0] > value[0]:
+        value = old
+    index[key] = value
+
+
+def _who(signal: Signal) -> str:
+    return signal.entity or signal.service or signal.host or signal.title[:60]
+
+
+def _target(signal: Signal) -> str:
+    return signal.service or signal.entity or signal.host or "unknown"
+
+
+def _ago(seconds: float) -> str:
+    if seconds >= 0:
+        return f"{round(seconds)}s earlier"
+    return f"{round(-seconds)}s later"
+
+
+def _waits_for(rule: OpenRule | None) -> str:
+    if rule is None:
+        return "no open rule for its priority, so it never opens on its own"
+    text = f"held until {rule.min_signals} related alerts fire within {rule.within_s}s"
+    if rule.after_s is not None:
+        text += f" or it keeps firing for {rule.after_s}s"
+    return text

@@ -1,0 +1,177 @@
+"""The engine's groups: the public `IncidentGroup` view and the compact internal records behind it.
+
+Internal times are epoch seconds (floats) because the engine compares them on every alert; the
+public view and the persisted state turn them back into datetimes / numbers that JSON can carry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sre_copilot.domain.incident import GroupingExplanation
+from sre_copilot.domain.types import Priority
+
+PRIORITIES: tuple[Priority, ...] = (Priority.P0, Priority.P1, Priority.P2, Priority.P3)
+RANK: dict[Priority, int] = {p: i for i, p in enumerate(PRIORITIES)}
+
+# Member kinds: what an attached signal means for the group.
+ALERT = 0  # a firing alert: counts for open rules, is indexed for linking
+REPEAT = 1  # a duplicate of an alert already in the group
+SETTLED = 2  # a resolved or acknowledged notice for an alert in the group
+
+
+@dataclass(frozen=True)
+class IncidentGroup:
+    """One group of correlated signals: an incident once `opened_at` is set, held until then."""
+
+    id: str
+    priority: Priority
+    signal_ids: list[str]
+    services: list[str]
+    entities: list[str]
+    hosts: list[str]
+    explanations: list[GroupingExplanation]
+    opened_at: datetime | None
+    merged_into: str | None = None
+    merged_from: list[str] = field(default_factory=list)
+    first_at: datetime | None = None
+    last_at: datetime | None = None
+    firing: int = 0
+    resolution_proposed: bool = False
+
+    @property
+    def held(self) -> bool:
+        return self.opened_at is None and self.merged_into is None
+
+
+@dataclass(slots=True)
+class Member:
+    sid: str
+    fp: str
+    t: float
+    kind: int
+    rank: int
+    service: str | None = None
+    entity: str | None = None
+    host: str | None = None
+    similar: str | None = None
+    host_level: bool = False
+    instance: bool = False
+
+    def to_json(self) -> list[Any]:
+        return [self.sid, self.fp, round(self.t, 3), self.kind, self.rank, self.service, self.entity, self.host,
+                self.similar, int(self.host_level) | (int(self.instance) << 1)]
+
+    @classmethod
+    def from_json(cls, row: list[Any]) -> Member:
+        flags = int(row[9])
+        return cls(sid=row[0], fp=row[1], t=float(row[2]), kind=int(row[3]), rank=int(row[4]), service=row[5],
+                   entity=row[6], host=row[7], similar=row[8], host_level=bool(flags & 1), instance=bool(flags & 2))
+
+
+@dataclass(slots=True)
+class Group:
+    id: str
+    first_at: float
+    last_at: float
+    rank: int = 3
+    opened_at: float | None = None
+    merged_into: str | None = None
+    merged_from: list[str] = field(default_factory=list)
+    members: list[Member] = field(default_factory=list)
+    explanations: list[GroupingExplanation] = field(default_factory=list)
+    firing: dict[str, bool] = field(default_factory=dict)
+    n_firing: int = 0
+    resolution_proposed: bool = False
+    host_services: dict[str, set[str]] = field(default_factory=dict)
+    host_alarms: set[str] = field(default_factory=set)
+    keys: set[tuple[str, str]] = field(default_factory=set)
+    tombstone_ids: list[str] = field(default_factory=list)
+
+    @property
+    def opened(self) -> bool:
+        return self.opened_at is not None
+
+    def set_firing(self, fp: str, firing: bool) -> None:
+        before = self.firing.get(fp, False)
+        if before != firing:
+            self.n_firing += 1 if firing else -1
+        self.firing[fp] = firing
+
+    def suspect(self, host: str, min_services: int, extra_service: str | None = None) -> bool:
+        """Whether this group already blames `host`: a host-level alarm, or instances of several services on it."""
+        if host in self.host_alarms:
+            return True
+        services = self.host_services.get(host)
+        count = len(services) if services else 0
+        if extra_service is not None and (not services or extra_service not in services):
+            count += 1
+        return count >= min_services
+
+    def note_placement(self, member: Member) -> None:
+        if member.host_level and member.host:
+            self.host_alarms.add(member.host)
+        elif member.instance and member.host and member.service:
+            self.host_services.setdefault(member.host, set()).add(member.service)
+
+    def view(self) -> IncidentGroup:
+        services: set[str] = set()
+        entities: set[str] = set()
+        hosts: set[str] = set()
+        for m in self.members:
+            if m.kind == SETTLED:
+                continue
+            if m.service:
+                services.add(m.service)
+            if m.entity:
+                entities.add(m.entity)
+            if m.host:
+                hosts.add(m.host)
+        return IncidentGroup(
+            id=self.id, priority=PRIORITIES[self.rank], signal_ids=[m.sid for m in self.members],
+            services=sorted(services), entities=sorted(entities), hosts=sorted(hosts),
+            explanations=list(self.explanations), opened_at=_dt(self.opened_at), merged_into=self.merged_into,
+            merged_from=list(self.merged_from), first_at=_dt(self.first_at), last_at=_dt(self.last_at),
+            firing=self.n_firing, resolution_proposed=self.resolution_proposed,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "rank": self.rank, "first_at": round(self.first_at, 3), "last_at": round(self.last_at, 3),
+            "opened_at": self.opened_at, "merged_into": self.merged_into, "merged_from": self.merged_from,
+            "members": [m.to_json() for m in self.members],
+            "explanations": [[e.signal_id, e.rule, e.evidence, e.path, e.score] for e in self.explanations],
+            "firing": sorted(fp for fp, on in self.firing.items() if on),
+            "resolved": sorted(fp for fp, on in self.firing.items() if not on),
+            "proposed": self.resolution_proposed, "tombstones": self.tombstone_ids,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Group:
+        group = cls(id=data["id"], first_at=float(data["first_at"]), last_at=float(data["last_at"]),
+                    rank=int(data["rank"]), opened_at=data.get("opened_at"), merged_into=data.get("merged_into"),
+                    merged_from=list(data.get("merged_from", [])), resolution_proposed=bool(data.get("proposed")),
+                    tombstone_ids=list(data.get("tombstones", [])))
+        group.members = [Member.from_json(row) for row in data.get("members", [])]
+        group.explanations = [explanation(*row) for row in data.get("explanations", [])]
+        for fp in data.get("resolved", []):
+            group.firing[fp] = False
+        for fp in data.get("firing", []):
+            group.set_firing(fp, True)
+        for member in group.members:
+            if member.kind != SETTLED:
+                group.note_placement(member)
+        return group
+
+
+def explanation(signal_id: str, rule: str, evidence: str, path: list[str] | None = None,
+                score: float = 1.0) -> GroupingExplanation:
+    # Built once per alert on the hot path from values the engine already checked, so skip validation.
+    return GroupingExplanation.model_construct(signal_id=signal_id, rule=rule, evidence=evidence,
+                                               path=list(path or []), score=score)
+
+
+def _dt(epoch: float | None) -> datetime | None:
+    return None if epoch is None else datetime.fromtimestamp(epoch, tz=UTC)

@@ -1,0 +1,247 @@
+"""Small value helpers shared by the source parsers: times, text, tags, severities, label hints.
+
+Every helper here is total: it returns a value or None (or raises ValueError that the caller turns
+into InvalidPayload); none lets a TypeError, OverflowError or endless loop escape on odd input.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sre_copilot.domain.types import Severity, parse_time
+
+TITLE_MAX = 1024
+DESCRIPTION_MAX = 8192
+SOURCE_ID_MAX = 512
+LABEL_VALUE_MAX = 1024
+LABELS_MAX = 128
+
+_SEVERITY_WORDS: dict[str, Severity] = {
+    "critical": Severity.CRITICAL, "crit": Severity.CRITICAL, "fatal": Severity.CRITICAL,
+    "emergency": Severity.CRITICAL, "emerg": Severity.CRITICAL, "alert": Severity.CRITICAL,
+    "page": Severity.CRITICAL, "sev0": Severity.CRITICAL, "sev1": Severity.CRITICAL, "p0": Severity.CRITICAL,
+    "p1": Severity.CRITICAL, "disaster": Severity.CRITICAL,
+    "error": Severity.ERROR, "err": Severity.ERROR, "major": Severity.ERROR, "high": Severity.ERROR,
+    "sev2": Severity.ERROR, "p2": Severity.ERROR, "severe": Severity.ERROR,
+    "warning": Severity.WARNING, "warn": Severity.WARNING, "minor": Severity.WARNING,
+    "medium": Severity.WARNING, "moderate": Severity.WARNING, "average": Severity.WARNING,
+    "sev3": Severity.WARNING, "p3": Severity.WARNING,
+    "info": Severity.INFO, "informational": Severity.INFO, "information": Severity.INFO,
+    "notice": Severity.INFO, "low": Severity.INFO, "none": Severity.INFO, "debug": Severity.INFO,
+    "ok": Severity.INFO, "sev4": Severity.INFO, "sev5": Severity.INFO, "p4": Severity.INFO, "p5": Severity.INFO,
+}
+
+# Numeric levels as PagerDuty/Opsgenie priorities count them: 1 is the most urgent.
+_PRIORITY_LEVELS: dict[int, Severity] = {
+    0: Severity.CRITICAL, 1: Severity.CRITICAL, 2: Severity.ERROR, 3: Severity.WARNING, 4: Severity.INFO,
+    5: Severity.INFO,
+}
+
+
+def severity_from_word(value: Any) -> Severity | None:
+    """Map a tool's severity/priority word ('crit', 'P2', 'warning', 3) to our four levels."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return _PRIORITY_LEVELS.get(value)
+    if not isinstance(value, str):
+        return None
+    word = value.strip().lower()
+    if word.isdigit():
+        return _PRIORITY_LEVELS.get(int(word)) if len(word) < 3 else None
+    return _SEVERITY_WORDS.get(word)
+
+
+def time_or_none(value: Any) -> datetime | None:
+    """Parse a payload time, or None when it is absent, a zero time or not a time at all.
+
+    Alertmanager writes the zero Go time for "not set"; Datadog writes seconds or milliseconds;
+    unrendered template placeholders ('$DATE') are treated as absent.
+    """
+    if value is None or value == "" or isinstance(value, bool):
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, int | float):
+        if value <= 0 or value > 1e22:
+            return None
+        # Epoch seconds (10 digits) appear next to epoch milliseconds; parse_time assumes ms.
+        if value < 1e11:
+            value = value * 1000
+    elif isinstance(value, str):
+        text = value.strip()
+        if not text or is_placeholder(text) or text.startswith("0001-01-01"):
+            return None
+        if text.isdigit():
+            if len(text) > 22:
+                return None
+            return time_or_none(int(text))
+        if len(text) > 64:
+            return None
+    elif not isinstance(value, datetime):
+        return None
+    try:
+        parsed = parse_time(value)
+    except (ValueError, OverflowError, OSError):
+        return None
+    if parsed.year < 1971:
+        return None
+    return parsed
+
+
+def require_time(value: Any, field: str) -> datetime | None:
+    """Like time_or_none, but a present value that is not a time is an error naming the field."""
+    parsed = time_or_none(value)
+    if parsed is None and isinstance(value, str) and value.strip() and not is_placeholder(value.strip()) \
+            and not value.strip().startswith("0001-01-01"):
+        raise ValueError(f"'{field}' is not a time: {value[:60]!r}")
+    return parsed
+
+
+def aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+_PLACEHOLDER = re.compile(r"^\$[A-Z][A-Z0-9_]*$")
+
+
+def is_placeholder(text: str) -> bool:
+    """An unrendered template variable such as Datadog's '$EVENT_TITLE'."""
+    return bool(_PLACEHOLDER.match(text))
+
+
+def text_or_none(value: Any) -> str | None:
+    """A present, rendered, non-empty string (numbers become their decimal text)."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        return str(value)
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if not text or is_placeholder(text):
+        return None
+    return text
+
+
+def clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def finite_or_none(value: Any) -> float | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        try:
+            number = float(value)
+        except OverflowError:
+            return None
+        return number if math.isfinite(number) else None
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except (ValueError, OverflowError):
+            return None
+        return number if math.isfinite(number) else None
+    return None
+
+
+def label_value(value: Any) -> str | None:
+    """Render a tag/detail/dimension value as a label string; nested structures are skipped."""
+    if isinstance(value, str):
+        return clip(value, LABEL_VALUE_MAX)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return text_or_none(value)
+    return None
+
+
+def merge_labels(target: dict[str, str], extra: Mapping[Any, Any], *, prefix: str = "") -> None:
+    """Flatten a mapping of tags/dimensions into labels without overwriting existing keys."""
+    for key, value in extra.items():
+        if len(target) >= LABELS_MAX:
+            return
+        if not isinstance(key, str) or not key:
+            continue
+        rendered = label_value(value)
+        if rendered is None:
+            continue
+        target.setdefault(f"{prefix}{key}"[:256], rendered)
+
+
+def split_tags(tags: Iterable[str]) -> tuple[dict[str, str], list[str]]:
+    """'key:value' tags become labels (first value wins); bare tags are returned separately."""
+    pairs: dict[str, str] = {}
+    bare: list[str] = []
+    for raw in tags:
+        tag = raw.strip()
+        if not tag or is_placeholder(tag):
+            continue
+        key, sep, value = tag.partition(":")
+        if sep and key.strip():
+            pairs.setdefault(key.strip()[:256], clip(value.strip(), LABEL_VALUE_MAX))
+        else:
+            bare.append(clip(tag, LABEL_VALUE_MAX))
+    return pairs, bare
+
+
+def comma_tags(value: str | None) -> list[str]:
+    return [t for t in value.split(",") if t.strip()] if value else []
+
+
+# -- hints: which labels name a service, an instance or a host ----------------------------------
+SERVICE_LABELS = ("service", "service_name", "app", "app.kubernetes.io/name", "app_kubernetes_io_name",
+                  "k8s_app", "k8s-app", "application", "component", "container", "container_name",
+                  "kube_deployment", "kube_service", "deployment", "job")
+INSTANCE_LABELS = ("pod", "pod_name", "kube_pod", "container", "container_name", "task", "task_id",
+                   "instance", "instance_id", "entity")
+HOST_LABELS = ("node", "host", "hostname", "nodename", "node_name", "kubernetes_node", "kube_node",
+               "instance", "instance_id")
+
+
+def _strip_port(value: str) -> str:
+    # Prometheus `instance` is host:port; catalogs name hosts without ports.
+    head, sep, tail = value.rpartition(":")
+    return head if sep and tail.isdigit() and head else value
+
+
+def hints_from_labels(labels: Mapping[str, str]) -> tuple[list[str], list[str], list[str]]:
+    services = [labels[k] for k in SERVICE_LABELS if labels.get(k)]
+    instances = [_strip_port(labels[k]) for k in INSTANCE_LABELS if labels.get(k)]
+    hosts = [_strip_port(labels[k]) for k in HOST_LABELS if labels.get(k)]
+    return services, instances, hosts
+
+
+_WORD_SPLIT = re.compile(r"[\s,;:()\[\]{}<>\"'/|!?]+")
+
+
+def title_words(title: str, limit: int = 8) -> list[str]:
+    """Leading words of a title as resolution hints ('cartservice is degraded' -> 'cartservice', ...)."""
+    words = [w.strip(".-_") for w in _WORD_SPLIT.split(title[:200])]
+    return [w for w in words if len(w) > 1][:limit]
+
+
+_NAME_SEPARATORS = re.compile(r"[-_. ]")
+
+
+def name_prefixes(name: str, limit: int = 16) -> list[str]:
+    """Prefixes of a resource name at separator boundaries, longest first.
+
+    Alarm names follow '<service>-<metric>-<direction>' or '<host>-<check>-<direction>'
+    ('search-os-cpuutilization-high', 'ip-10-0-6-183-statuscheckfailed-high'), so each
+    prefix is tried as a service or host name, the longest (most specific) first.
+    """
+    text = name[:200]
+    cuts = [m.start() for m in _NAME_SEPARATORS.finditer(text)]
+    prefixes = [text]
+    for cut in reversed(cuts):
+        if cut > 0:
+            prefixes.append(text[:cut])
+    return prefixes[:limit]

@@ -1,0 +1,91 @@
+"""moto-backed AWS for the adapter tests: a table shaped like the deployed one, a bucket, the
+priority queues, the bus, and a settable clock (the local runtime's SimClock)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from sre_copilot.adapters.aws_clients import clear_clients
+from sre_copilot.adapters.dynamodb_store import DynamoStore
+from sre_copilot.adapters.secrets import clear_secret_cache
+from sre_copilot.local.clock import SimClock
+from sre_copilot.ports.clock import SystemClock, use_clock
+from sre_copilot.settings import Settings
+
+REGION = "eu-west-1"
+TABLE = "sre-copilot-test"
+BUCKET = "sre-copilot-test-artifacts"
+START = datetime(2024, 5, 14, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SECURITY_TOKEN", "AWS_SESSION_TOKEN"):
+        monkeypatch.setenv(name, "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        clear_clients()
+        clear_secret_cache()
+        yield
+    clear_clients()
+    clear_secret_cache()
+
+
+@pytest.fixture
+def clock() -> Iterator[SimClock]:
+    sim = SimClock(START)
+    use_clock(sim)
+    yield sim
+    use_clock(SystemClock())
+
+
+def create_table(name: str = TABLE) -> None:
+    """The table as infra_cdk and the local runtime create it (docs/data-model.md)."""
+    ddb = boto3.client("dynamodb", region_name=REGION)
+    ddb.create_table(
+        TableName=name, BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "gsi1pk", "gsi1sk")],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        GlobalSecondaryIndexes=[{"IndexName": "gsi1", "Projection": {"ProjectionType": "ALL"},
+                                 "KeySchema": [{"AttributeName": "gsi1pk", "KeyType": "HASH"},
+                                               {"AttributeName": "gsi1sk", "KeyType": "RANGE"}]}],
+    )
+    ddb.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "ttl"})
+
+
+@pytest.fixture
+def settings(aws: None) -> Settings:
+    return Settings(region=REGION, tenant_id="acme", table_name=TABLE, bucket_name=BUCKET,
+                    event_bus_name="sre-copilot-test", signal_ttl_days=30, incident_ttl_days=400)
+
+
+@pytest.fixture
+def bucket(settings: Settings) -> str:
+    boto3.client("s3", region_name=REGION).create_bucket(
+        Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})  # type: ignore[typeddict-item]
+    return BUCKET
+
+
+@pytest.fixture
+def store(settings: Settings, bucket: str, clock: SimClock) -> DynamoStore:
+    create_table()
+    return DynamoStore(settings)
+
+
+def raw_item(pk: str, sk: str) -> dict[str, Any]:
+    """The item as stored (for assertions on key and TTL attributes)."""
+    ddb = boto3.client("dynamodb", region_name=REGION)
+    return dict(ddb.get_item(TableName=TABLE, Key={"pk": {"S": pk}, "sk": {"S": sk}}).get("Item", {}))
+
+
+def raw_query(pk: str) -> list[dict[str, Any]]:
+    ddb = boto3.client("dynamodb", region_name=REGION)
+    return [dict(i) for i in ddb.query(TableName=TABLE, KeyConditionExpression="pk = :pk",
+                                       ExpressionAttributeValues={":pk": {"S": pk}})["Items"]]

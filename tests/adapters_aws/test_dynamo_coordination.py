@@ -1,0 +1,154 @@
+"""Coordination items: wait tokens, correlation state (optimistic locking, S3 spill), silences,
+human validation counters and the catalog pointer."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import boto3
+import pytest
+from conftest import BUCKET, REGION, START, raw_item
+from pydantic import BaseModel
+
+from sre_copilot.adapters.dynamodb_store import ConcurrentUpdate, DynamoStore
+from sre_copilot.errors import InvalidPayload
+from sre_copilot.local.clock import SimClock
+
+
+def test_wait_token_is_taken_exactly_once(store: DynamoStore, clock: SimClock) -> None:
+    # Given an execution parked on inc-1 with a five-minute approval deadline
+    deadline = START + timedelta(minutes=5)
+    store.put_wait_token("acme", "inc-1", "token-1", deadline, "plan-1")
+    # When two callers race to take it
+    first = store.take_wait_token("acme", "inc-1")
+    second = store.take_wait_token("acme", "inc-1")
+    # Then one gets the whole item and the other gets nothing
+    assert first == {"tenant_id": "acme", "incident_id": "inc-1", "token": "token-1", "deadline": deadline,
+                     "plan_id": "plan-1", "parked_at": START}
+    assert second is None
+
+
+def test_taking_a_specific_token_leaves_a_newer_park_alone(store: DynamoStore) -> None:
+    # Given the execution re-parked with token-2 after a sweeper listed token-1
+    store.put_wait_token("acme", "inc-1", "token-1", START, None)
+    store.put_wait_token("acme", "inc-1", "token-2", None, None)
+    # When the sweeper takes token-1 specifically
+    # Then nothing is taken, and token-2 is still there for its owner
+    assert store.take_wait_token("acme", "inc-1", token="token-1") is None
+    taken = store.take_wait_token("acme", "inc-1", token="token-2")
+    assert taken is not None and taken["deadline"] is None and taken["plan_id"] is None
+
+
+def test_due_wait_tokens_are_those_past_their_deadline(store: DynamoStore) -> None:
+    # Given parks with deadlines at +1m, +5m (exactly now) and +10m, one with no deadline
+    store.put_wait_token("acme", "inc-a", "t-a", START + timedelta(minutes=1), "p-a")
+    store.put_wait_token("acme", "inc-b", "t-b", START + timedelta(minutes=5), "p-b")
+    store.put_wait_token("acme", "inc-c", "t-c", START + timedelta(minutes=10), "p-c")
+    store.put_wait_token("acme", "inc-d", "t-d", None, None)
+    store.put_wait_token("other", "inc-e", "t-e", START, None)
+    # When the tokens due at +5m are listed
+    due = store.due_wait_tokens("acme", START + timedelta(minutes=5))
+    # Then the ones at or before it come back, earliest first; taking one removes it from the index
+    assert [d["incident_id"] for d in due] == ["inc-a", "inc-b"]
+    store.take_wait_token("acme", "inc-a")
+    assert [d["incident_id"] for d in store.due_wait_tokens("acme", START + timedelta(minutes=5))] == ["inc-b"]
+
+
+def test_correlation_state_saves_with_optimistic_locking(store: DynamoStore) -> None:
+    # Given no state yet
+    assert store.load_correlation_state("acme") == (None, 0)
+    # When a worker saves version 1 and two workers then save on top of version 1
+    assert store.save_correlation_state("acme", {"groups": [{"id": "inc-1", "score": 0.5}]}, 0) == 1
+    state, version = store.load_correlation_state("acme")
+    assert version == 1
+    assert store.save_correlation_state("acme", {"groups": [], "winner": True}, version) == 2
+    # Then the second is refused, and the first's state is what is stored
+    with pytest.raises(ConcurrentUpdate, match="load it again"):
+        store.save_correlation_state("acme", {"groups": [], "winner": False}, version)
+    assert store.load_correlation_state("acme") == ({"groups": [], "winner": True}, 2)
+    # And a first save racing an existing state is refused too
+    with pytest.raises(ConcurrentUpdate):
+        store.save_correlation_state("acme", {}, 0)
+
+
+def _objects() -> list[str]:
+    listing = boto3.client("s3", region_name=REGION).list_objects_v2(Bucket=BUCKET)
+    return [o["Key"] for o in listing.get("Contents", [])]
+
+
+def test_large_correlation_state_spills_to_s3(store: DynamoStore) -> None:
+    # Given a state over 350 KB
+    big = {"windows": ["x" * 1000 for _ in range(400)], "version": "big"}
+    # When it is saved
+    version = store.save_correlation_state("acme", big, 0)
+    # Then the item keeps a pointer to S3 instead of the document, and loading returns the state
+    item = raw_item("TENANT#acme#CORRELATION", "STATE")
+    assert "document" not in item and item["document_ref"]["S"].startswith(f"s3://{BUCKET}/snapshots/acme/")
+    assert store.load_correlation_state("acme") == (big, version)
+    # And a small state saved next is inline again and the superseded object is deleted
+    store.save_correlation_state("acme", {"windows": []}, version)
+    assert store.load_correlation_state("acme") == ({"windows": []}, 2)
+    assert _objects() == []
+
+
+def test_refused_spill_leaves_no_object_behind(store: DynamoStore) -> None:
+    # Given version 1 is stored
+    store.save_correlation_state("acme", {}, 0)
+    store.save_correlation_state("acme", {"a": 1}, 1)
+    # When a stale worker tries to save a large state on version 1
+    with pytest.raises(ConcurrentUpdate):
+        store.save_correlation_state("acme", {"windows": ["x" * 1000 for _ in range(400)]}, 1)
+    # Then its spilled object was removed
+    assert _objects() == []
+
+
+class Silence(BaseModel):
+    id: str
+    matchers: dict[str, str]
+    comment: str = ""
+
+
+def test_silences_are_listed_until_they_end(store: DynamoStore, clock: SimClock) -> None:
+    # Given an open-ended silence and one that ends in ten minutes
+    store.put_silence("acme", Silence(id="s-1", matchers={"service": "checkout"}, comment="maintenance"))
+    store.put_silence("acme", {"id": "s-2", "matchers": {"service": "search"}}, until=START + timedelta(minutes=10))
+    store.put_silence("other", {"id": "s-3", "matchers": {}})
+    # When they are listed now and after the second ends
+    now = store.list_silences("acme", Silence)
+    clock.advance(11 * 60)
+    later = store.list_silences("acme")
+    # Then both are in force now, only the open-ended one later; the ended one expires by TTL
+    assert [s.id for s in now] == ["s-1", "s-2"] and now[0].comment == "maintenance"
+    assert later == [{"id": "s-1", "matchers": {"service": "checkout"}, "comment": "maintenance"}]
+    assert int(raw_item("TENANT#acme", "SILENCE#s-2")["ttl"]["N"]) == int((START + timedelta(minutes=10)).timestamp())
+    store.delete_silence("acme", "s-1")
+    assert store.list_silences("acme") == []
+
+
+def test_validation_history_counts_human_verdicts(store: DynamoStore) -> None:
+    # Given verdicts on two hypothesis keys
+    for accepted in (True, True, False):
+        store.record_validation("acme", "checkout:bad_deploy", accepted)
+    store.record_validation("acme", "db:saturation", False)
+    store.record_validation("other", "checkout:bad_deploy", False)
+    # When the tenant's history is read
+    # Then each key has its (accepted, rejected) counts
+    assert store.validation_history("acme") == {"checkout:bad_deploy": (2, 1), "db:saturation": (0, 1)}
+
+
+def test_catalog_pointer_per_tenant(store: DynamoStore) -> None:
+    # Given no catalog imported yet
+    assert store.catalog_pointer("acme") is None
+    # When one is imported
+    store.put_catalog_pointer("acme", f"s3://{BUCKET}/catalog/acme.json", version="7")
+    # Then the tenant points at it, other tenants do not
+    assert store.catalog_pointer("acme") == f"s3://{BUCKET}/catalog/acme.json"
+    assert store.catalog_pointer("other") is None
+
+
+def test_tenant_ids_cannot_reach_into_other_keys(store: DynamoStore) -> None:
+    # Given a tenant id that would forge another tenant's key prefix
+    # When it is used
+    # Then it is refused with the rule it broke
+    with pytest.raises(InvalidPayload, match="contains '#'"):
+        store.get_incident("acme#INCIDENT#x", "inc-1")

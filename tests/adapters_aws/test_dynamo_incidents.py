@@ -1,0 +1,122 @@
+"""Incidents: round trip, versioning, the sparse open-incident index, lookup by execution."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from conftest import START, raw_item
+
+from sre_copilot.adapters.dynamodb_store import ConcurrentUpdate, DynamoStore
+from sre_copilot.domain.incident import GroupingExplanation, Incident, IncidentState
+from sre_copilot.domain.types import Priority
+
+ARN = "arn:aws:states:eu-west-1:123456789012:execution:sre-copilot-incident:"
+
+
+def make_incident(incident_id: str, *, at_s: float = 0, tenant: str = "acme") -> Incident:
+    incident = Incident.open(incident_id=incident_id, tenant_id=tenant, priority=Priority.P0,
+                             title="checkout 5xx", service="checkout", at=START + timedelta(seconds=at_s),
+                             actor="copilot:correlation", reason="critical alert")
+    incident.signal_ids = ["sig-1", "sig-2"]
+    incident.grouping = [GroupingExplanation(signal_id="sig-2", rule="same_service", evidence="checkout",
+                                             path=["checkout"], score=0.8)]
+    incident.hypotheses = [{"id": "h1", "confidence": 0.72, "fault": "bad_deploy"}]
+    return incident
+
+
+def test_incident_round_trips_and_the_store_keeps_its_version(store: DynamoStore) -> None:
+    # Given a new incident
+    incident = make_incident("inc-1")
+    # When it is written twice
+    store.put_incident(incident)
+    assert incident.version == 1
+    incident.evidence_version = 2
+    store.put_incident(incident)
+    # Then the caller's object and the stored one agree on version 2 and every field
+    read = store.get_incident("acme", "inc-1")
+    assert incident.version == 2
+    assert read == incident
+    assert store.get_incident("other", "inc-1") is None
+
+
+def test_incident_expires_incident_ttl_days_after_its_last_update(store: DynamoStore) -> None:
+    # Given an incident updated an hour after it opened
+    incident = make_incident("inc-ttl")
+    incident.updated_at = START + timedelta(hours=1)
+    store.put_incident(incident)
+    # When the stored item is inspected
+    item = raw_item("TENANT#acme#INCIDENT#inc-ttl", "INCIDENT")
+    # Then its ttl is 400 days after that update
+    assert int(item["ttl"]["N"]) == int((START + timedelta(hours=1, days=400)).timestamp())
+
+
+def test_open_incidents_lists_only_open_ones_oldest_first(store: DynamoStore) -> None:
+    # Given two open incidents (written newest first), one in another tenant
+    store.put_incident(make_incident("inc-new", at_s=600))
+    store.put_incident(make_incident("inc-old", at_s=0))
+    store.put_incident(make_incident("inc-else", tenant="other"))
+    # When the tenant's open incidents are listed
+    # Then both of its incidents come back, oldest first
+    assert [i.id for i in store.open_incidents("acme")] == ["inc-old", "inc-new"]
+
+
+def test_closing_an_incident_removes_it_from_the_open_index(store: DynamoStore) -> None:
+    # Given an open incident
+    incident = make_incident("inc-close")
+    store.put_incident(incident)
+    assert raw_item("TENANT#acme#INCIDENT#inc-close", "INCIDENT")["gsi1pk"] == {"S": "TENANT#acme#OPEN_INCIDENTS"}
+    # When it is resolved
+    incident.transition(IncidentState.RESOLVED, at=START + timedelta(minutes=30), actor="sre", reason="fixed")
+    store.put_incident(incident)
+    # Then the item no longer carries the index keys and the listing omits it
+    item = raw_item("TENANT#acme#INCIDENT#inc-close", "INCIDENT")
+    assert "gsi1pk" not in item and "gsi1sk" not in item
+    assert store.open_incidents("acme") == []
+    # And an incident merged into another is not listed as open either
+    merged = make_incident("inc-merged")
+    merged.merged_into = "inc-close"
+    store.put_incident(merged)
+    assert store.open_incidents("acme") == []
+
+
+def test_stale_incident_write_with_version_check_is_refused(store: DynamoStore) -> None:
+    # Given two workers that read the same incident
+    store.put_incident(make_incident("inc-race"))
+    first, second = store.get_incident("acme", "inc-race"), store.get_incident("acme", "inc-race")
+    assert first is not None and second is not None
+    # When both save with the version check
+    first.refresh_pending = True
+    store.put_incident(first, check_version=True)
+    second.title = "edited"
+    # Then the second is told to reload, and the first's change is intact
+    with pytest.raises(ConcurrentUpdate, match="reload it"):
+        store.put_incident(second, check_version=True)
+    stored = store.get_incident("acme", "inc-race")
+    assert stored is not None and stored.refresh_pending and stored.title == "checkout 5xx" and stored.version == 2
+
+
+def test_creating_an_incident_that_exists_with_version_check_is_refused(store: DynamoStore) -> None:
+    # Given a stored incident
+    store.put_incident(make_incident("inc-dup"))
+    # When another worker creates the same id from scratch with the version check
+    # Then it is refused instead of replacing the stored one
+    with pytest.raises(ConcurrentUpdate):
+        store.put_incident(make_incident("inc-dup"), check_version=True)
+
+
+def test_incident_is_found_by_its_execution(store: DynamoStore) -> None:
+    # Given an incident whose workflow runs under a different execution name
+    incident = make_incident("inc-exec")
+    incident.execution = ARN + "inc-exec-r2"
+    store.put_incident(incident)
+    # When it is looked up by the execution ARN or name
+    by_arn = store.incident_by_execution("acme", ARN + "inc-exec-r2")
+    by_name = store.incident_by_execution("acme", "inc-exec-r2")
+    # Then both find it; an execution named after an incident finds that incident; unknown ones find nothing
+    assert by_arn is not None and by_arn.id == "inc-exec"
+    assert by_name is not None and by_name.id == "inc-exec"
+    found = store.incident_by_execution("acme", ARN + "inc-exec")
+    assert found is not None and found.id == "inc-exec"
+    assert store.incident_by_execution("acme", ARN + "nope") is None
+    assert store.incident_by_execution("other", ARN + "inc-exec-r2") is None

@@ -1,0 +1,117 @@
+"""Changes, the append-only audit trail, notifications and action plans."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from conftest import START, raw_item, raw_query
+
+from sre_copilot.adapters.dynamodb_store import ConcurrentUpdate, DynamoStore
+from sre_copilot.domain.action import ActionPlan
+from sre_copilot.domain.change import ChangeEvent
+from sre_copilot.domain.notification import AuditRecord, Notification
+from sre_copilot.domain.types import ActionStatus, Approval, Channel, ChangeKind, NotificationKind, Risk
+
+
+def make_change(change_id: str, service: str, at_s: float, tenant: str = "acme") -> ChangeEvent:
+    return ChangeEvent(id=change_id, tenant_id=tenant, service=service, kind=ChangeKind.DEPLOY,
+                       at=START + timedelta(seconds=at_s), version="v2", previous_version="v1",
+                       summary=f"deploy {service}", target=f"deployment/{service}")
+
+
+def test_changes_between_two_times_in_time_order(store: DynamoStore) -> None:
+    # Given changes of several services, one in another tenant, written out of order
+    for change in (make_change("c3", "payments", 3600), make_change("c1", "checkout", 0),
+                   make_change("c2", "checkout", 1800), make_change("c0", "checkout", -60),
+                   make_change("cx", "checkout", 900, tenant="other")):
+        store.put_change(change)
+    # When the tenant's changes from START to START+1h (both ends included) are listed
+    changes = store.changes_between("acme", START, START + timedelta(hours=1))
+    # Then they come in time order, bounded on both sides
+    assert [c.id for c in changes] == ["c1", "c2", "c3"]
+    assert changes[0] == make_change("c1", "checkout", 0)
+
+
+def test_changes_of_one_service(store: DynamoStore) -> None:
+    # Given changes of two services
+    for change in (make_change("c1", "checkout", 0), make_change("c2", "payments", 60),
+                   make_change("c3", "checkout", 120)):
+        store.put_change(change)
+    # When one service's changes in a window are listed
+    changes = store.changes_for_service("acme", "checkout", START, START + timedelta(minutes=1))
+    # Then only that service's changes in the window come back
+    assert [c.id for c in changes] == ["c1"]
+    assert [c.id for c in store.changes_for_service("acme", "checkout", START, START + timedelta(hours=1))] == [
+        "c1", "c3"]
+
+
+def test_audit_trail_is_per_subject_in_time_order(store: DynamoStore) -> None:
+    # Given records of two subjects, two of them in the same millisecond
+    at = START + timedelta(minutes=5)
+    records = [AuditRecord(at=at, tenant_id="acme", actor="copilot", action=f"step.{n}", subject="inc-1",
+                           details={"n": n, "ratio": 0.5}) for n in range(3)]
+    records.insert(0, AuditRecord(at=START, tenant_id="acme", actor="sre", action="incident.opened", subject="inc-1"))
+    for record in records:
+        store.append(record)
+    store.append(AuditRecord(at=START, tenant_id="acme", actor="sre", action="other", subject="inc-2"))
+    # When one subject's trail is read
+    trail = store.for_subject("acme", "inc-1")
+    # Then it holds exactly its records, in the order they were appended
+    assert trail == records
+    assert store.for_subject("other", "inc-1") == []
+
+
+def test_audit_records_can_never_be_overwritten(store: DynamoStore) -> None:
+    # Given an appended record
+    store.append(AuditRecord(at=START, tenant_id="acme", actor="sre", action="approve", subject="inc-1"))
+    [item] = raw_query("TENANT#acme#AUDIT#inc-1")
+    key = {"pk": item["pk"]["S"], "sk": item["sk"]["S"]}
+    assert key["sk"].startswith("AUDIT#2024-05-14T09:00:00.000Z#")
+    # When a write aims at the same key
+    # Then it is refused and the original stays
+    with pytest.raises(ConcurrentUpdate, match="never replaced"):
+        store.put_audit_item(key, {"at": "2024-05-14T09:00:00.000Z", "tenant_id": "acme", "actor": "mallory",
+                                   "action": "approve", "subject": "inc-1", "details": {}})
+    assert [r.actor for r in store.for_subject("acme", "inc-1")] == ["sre"]
+    assert int(raw_item(key["pk"], key["sk"])["ttl"]["N"]) == int((START + timedelta(days=400)).timestamp())
+
+
+def make_notification(notification_id: str, at_s: float, status: str = "sent") -> Notification:
+    return Notification(id=notification_id, incident_id="inc-1", at=START + timedelta(seconds=at_s),
+                        channel=Channel.PHONE, target="+15550100", kind=NotificationKind.PAGE, status=status,
+                        text="checkout is down", provider_id="CA123")
+
+
+def test_notifications_per_incident_in_time_order_and_updatable(store: DynamoStore) -> None:
+    # Given two notifications of inc-1, the page later acknowledged
+    store.record_notification(make_notification("n-2", 60))
+    store.record_notification(make_notification("n-1", 0))
+    store.record_notification(make_notification("n-1", 0, status="acknowledged"))
+    # When the incident's notifications are listed
+    notifications = store.notifications_for("acme", "inc-1")
+    # Then each appears once, in time order, with its latest status
+    assert [(n.id, n.status) for n in notifications] == [("n-1", "acknowledged"), ("n-2", "sent")]
+    assert store.notifications_for("acme", "inc-2") == []
+
+
+def make_plan(plan_id: str, created_s: float) -> ActionPlan:
+    at = START + timedelta(seconds=created_s)
+    return ActionPlan(id=plan_id, incident_id="inc-1", action="rollback", target="deployment/checkout",
+                      params={"revision": 41, "approval_timeout_s": 300.0, "ratio": 0.25}, risk=Risk.MEDIUM,
+                      preconditions=["change within 24h"], created_at=at, updated_at=at)
+
+
+def test_action_plans_per_incident_in_creation_order(store: DynamoStore) -> None:
+    # Given two plans of inc-1, the first later approved
+    first, second = make_plan("plan-b", 0), make_plan("plan-a", 60)
+    store.put_action("acme", second)
+    store.put_action("acme", first)
+    approved = first.model_copy(update={"approval": Approval.APPROVED, "approver": "slack:oncall",
+                                        "status": ActionStatus.PLANNED})
+    store.put_action("acme", approved)
+    # When the plans are listed
+    plans = store.actions_for("acme", "inc-1")
+    # Then they come in creation order, with the update applied and params intact
+    assert plans == [approved, second]
+    assert plans[0].params == {"revision": 41, "approval_timeout_s": 300.0, "ratio": 0.25}

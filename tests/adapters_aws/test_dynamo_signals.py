@@ -1,0 +1,125 @@
+"""Signals, dedup claims and duplicate counters on the single table."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from conftest import START, raw_item
+
+from sre_copilot.adapters.dynamodb_store import DynamoStore
+from sre_copilot.domain.signal import Signal
+from sre_copilot.local.clock import SimClock
+
+
+def make_signal(signal_id: str, *, at_s: float = 0, incident_id: str | None = None, **extra: Any) -> Signal:
+    at = START + timedelta(seconds=at_s)
+    return Signal.model_validate({
+        "id": signal_id, "tenant_id": "acme", "source": "alertmanager", "status": "firing", "severity": "critical",
+        "priority": "P0", "event_time": at, "received_at": at + timedelta(seconds=2),
+        "title": f"checkout 5xx ratio high ({signal_id})", "labels": {"service": "checkout"},
+        "fingerprint": f"fp-{signal_id}", "incident_id": incident_id, "metric_value": 0.37, "sigma": 4.25,
+        "service": "checkout", **extra,
+    })
+
+
+def test_signal_round_trips_by_id(store: DynamoStore) -> None:
+    # Given a stored signal with floats, labels and an origin
+    signal = make_signal("sig-1", origin={"delivery": 3, "item": 1}, links=["https://grafana/x"])
+    store.put_signal(signal)
+    # When it is read back by id
+    read = store.get_signal("acme", "sig-1")
+    # Then it is the same signal, and other tenants cannot see it
+    assert read == signal
+    assert store.get_signal("other", "sig-1") is None
+    assert store.get_signal("acme", "sig-unknown") is None
+
+
+def test_signal_expires_after_signal_ttl_days(store: DynamoStore) -> None:
+    # Given a signal received at START + 2s
+    store.put_signal(make_signal("sig-ttl"))
+    # When the stored item is inspected
+    item = raw_item("TENANT#acme#SIGNAL#sig-ttl", "SIGNAL")
+    # Then its ttl is 30 days after it was received, in epoch seconds
+    assert int(item["ttl"]["N"]) == int((START + timedelta(seconds=2, days=30)).timestamp())
+
+
+def test_signals_of_an_incident_come_in_event_time_order(store: DynamoStore) -> None:
+    # Given signals written out of order, two in the incident and one elsewhere
+    store.put_signal(make_signal("sig-late", at_s=300, incident_id="inc-1"))
+    store.put_signal(make_signal("sig-early", at_s=10, incident_id="inc-1"))
+    store.put_signal(make_signal("sig-other", at_s=20, incident_id="inc-2"))
+    store.put_signal(make_signal("sig-loose", at_s=30))
+    # When the incident's signals are listed
+    signals = store.signals_for_incident("acme", "inc-1")
+    # Then only its signals come back, earliest first
+    assert [s.id for s in signals] == ["sig-early", "sig-late"]
+
+
+def test_moving_a_signal_to_another_incident_moves_it_in_the_index(store: DynamoStore) -> None:
+    # Given a signal of inc-1 that a merge moves to inc-2
+    signal = make_signal("sig-m", incident_id="inc-1")
+    store.put_signal(signal)
+    store.put_signal(signal.model_copy(update={"incident_id": "inc-2"}))
+    # When both incidents' signals are listed
+    # Then it belongs to inc-2 only
+    assert store.signals_for_incident("acme", "inc-1") == []
+    assert [s.id for s in store.signals_for_incident("acme", "inc-2")] == ["sig-m"]
+
+
+def test_second_claim_of_a_window_returns_the_first_holder(store: DynamoStore, clock: SimClock) -> None:
+    # Given sig-a claimed the fingerprint's window for 15 minutes
+    until = START + timedelta(minutes=15)
+    assert store.claim_fingerprint("acme", "fp:firing", "sig-a", until) is None
+    # When sig-b claims the same window a minute later
+    clock.advance(60)
+    holder = store.claim_fingerprint("acme", "fp:firing", "sig-b", until + timedelta(minutes=1))
+    # Then sig-a is reported as the holder, and the same fingerprint is free in another tenant
+    assert holder == "sig-a"
+    assert store.claim_fingerprint("other", "fp:firing", "sig-b", until) is None
+
+
+def test_retried_claim_by_the_holder_is_still_its_own(store: DynamoStore) -> None:
+    # Given sig-a holds the window
+    until = START + timedelta(minutes=15)
+    store.claim_fingerprint("acme", "fp:firing", "sig-a", until)
+    # When a redelivery makes sig-a claim again
+    # Then it is told it holds the window (not that it duplicates itself)
+    assert store.claim_fingerprint("acme", "fp:firing", "sig-a", until) is None
+
+
+def test_expired_window_is_claimable_again(store: DynamoStore, clock: SimClock) -> None:
+    # Given sig-a's window ended (TTL has not deleted the item yet)
+    store.claim_fingerprint("acme", "fp:firing", "sig-a", START + timedelta(minutes=15))
+    clock.advance(16 * 60)
+    # When sig-c claims the fingerprint after the window
+    holder = store.claim_fingerprint("acme", "fp:firing", "sig-c", START + timedelta(minutes=31))
+    # Then sig-c gets it, and later claims see sig-c as the holder
+    assert holder is None
+    assert store.claim_fingerprint("acme", "fp:firing", "sig-d", START + timedelta(minutes=40)) == "sig-c"
+    item = raw_item("TENANT#acme#FINGERPRINT#fp:firing", "CLAIM")
+    assert int(item["ttl"]["N"]) == int((START + timedelta(minutes=31)).timestamp())
+
+
+def test_duplicates_are_counted_atomically_and_survive_rewrites(store: DynamoStore) -> None:
+    # Given an original signal
+    original = make_signal("sig-orig")
+    store.put_signal(original)
+    # When three duplicates are counted and the (stale) original is written again with an incident
+    counts = [store.count_duplicate("acme", "sig-orig") for _ in range(3)]
+    store.put_signal(original.model_copy(update={"incident_id": "inc-9"}))
+    # Then the counter went 1, 2, 3 and the rewrite kept it
+    assert counts == [1, 2, 3]
+    read = store.get_signal("acme", "sig-orig")
+    assert read is not None and read.duplicate_count == 3 and read.incident_id == "inc-9"
+
+
+def test_duplicate_counted_before_its_original_is_written_is_kept(store: DynamoStore) -> None:
+    # Given a duplicate counted while the original's write is still in flight (concurrent deliveries)
+    assert store.count_duplicate("acme", "sig-slow") == 1
+    assert store.get_signal("acme", "sig-slow") is None
+    # When the original is written
+    store.put_signal(make_signal("sig-slow"))
+    # Then it carries the count
+    read = store.get_signal("acme", "sig-slow")
+    assert read is not None and read.duplicate_count == 1
