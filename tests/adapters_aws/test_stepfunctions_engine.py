@@ -109,7 +109,14 @@ def test_bad_names_tokens_and_configuration_are_reported(settings: Settings) -> 
     engine = StepFunctionsEngine(settings, state_machine_arn=_machine(PASS))
     with pytest.raises(InvalidPayload, match="cannot name an execution"):
         engine.start("inc 1/with spaces", {})
-    with pytest.raises(InvalidPayload, match="task token is malformed"):
-        engine.send_failure("not-a-token", "Rejected", "the on-call said no")
     with pytest.raises(NotFound, match="no execution"):
         engine.history(execution_arn(engine.state_machine_arn, "never-started"))
+
+
+def test_malformed_task_token_is_reported(settings: Settings, executing: None) -> None:
+    # Given an engine
+    engine = StepFunctionsEngine(settings, state_machine_arn=_machine(PASS))
+    # When a task is answered with something that is not a task token
+    # Then the error says to pass the token through unchanged
+    with pytest.raises(InvalidPayload, match="task token is malformed"):
+        engine.send_failure("not-a-token", "Rejected", "the on-call said no")

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 MAX_ATTEMPTS = 5
 CLIENT_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
+    retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
     connect_timeout=5,
     read_timeout=30,
     user_agent_extra="sre-copilot",

@@ -19,6 +19,7 @@ DEFAULT_STATE_DIR = Path(".sre-copilot")
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sre-copilot", description="SRE Copilot on the embedded local backend.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of unexpected errors")
     parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR,
                         help="where replays keep execution histories (default: .sre-copilot)")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -77,6 +78,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        if args.debug:
+            raise
+        print(f"sre-copilot: unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
+              file=sys.stderr)
+        return 1
 
 
 def dump(document: Any) -> str:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sre_copilot.domain.catalog import Catalog
 from sre_copilot.domain.signal import Signal
@@ -59,6 +59,16 @@ class PriorityRules(BaseModel):
     suppressed_priority: Priority = Priority.P3
     suppressed_labels: list[str] = Field(default_factory=lambda: ["actions_suppressed_by", "muted_by"])
     overrides: list[PriorityOverride] = Field(default_factory=list)
+
+    @field_validator("slo_patterns")
+    @classmethod
+    def _patterns_compile(cls, value: list[str]) -> list[str]:
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"slo pattern {pattern!r} is not a valid regex: {exc}") from None
+        return value
 
     def slo_impact(self, signal: Signal) -> bool:
         if any(signal.labels.get(name) for name in self.slo_labels):

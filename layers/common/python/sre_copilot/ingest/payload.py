@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -32,9 +32,6 @@ class PayloadModel(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
 
 
-M = TypeVar("M", bound=BaseModel)
-
-
 def describe(what: str, exc: ValidationError, prefix: str = "") -> str:
     """One sentence naming the first bad field, e.g. "... 'alerts.0.status': Input should be ..."."""
     errors = exc.errors(include_url=False, include_context=False, include_input=False)
@@ -48,7 +45,7 @@ def describe(what: str, exc: ValidationError, prefix: str = "") -> str:
     return f"{what} is invalid{where}: {message}{more}"
 
 
-def validate(model: type[M], data: Any, source: str, prefix: str = "") -> M:
+def validate[M: BaseModel](model: type[M], data: Any, source: str, prefix: str = "") -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:

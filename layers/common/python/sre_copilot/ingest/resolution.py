@@ -24,7 +24,11 @@ def _memo_for(catalog: Catalog) -> dict[HintKey, Resolution]:
     if entry is not None and entry[0]() is catalog:
         return entry[1]
     memo: dict[HintKey, Resolution] = {}
-    _memos[key] = (weakref.ref(catalog, lambda _ref, k=key: _memos.pop(k, None)), memo)
+
+    def forget(_ref: weakref.ref[Catalog]) -> None:
+        _memos.pop(key, None)
+
+    _memos[key] = (weakref.ref(catalog, forget), memo)
     return memo
 
 

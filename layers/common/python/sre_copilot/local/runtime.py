@@ -33,7 +33,7 @@ from sre_copilot.local.moto_patches import (
     in_process_lambda,
 )
 
-REPO_ROOT = Path(__file__).resolve().parents[4]
+REPO_ROOT = Path(__file__).resolve().parents[5]
 ASL_PATH = REPO_ROOT / "statemachines" / "incident.asl.json"
 FUNCTIONS_DIR = REPO_ROOT / "functions"
 REGION = "us-east-1"
@@ -272,6 +272,7 @@ class LocalDeployment:
     def put_catalog(self, catalog: dict[str, Any]) -> None:
         self.container.blobs.put_json(f"catalog/{self.tenant_id}.json", catalog)
         self.container._catalog = None
+        self.k8s.seed(catalog)
 
     # -- the event loop ---------------------------------------------------------------------------
     def advance_to(self, at: datetime, step_s: float = 60.0) -> None:

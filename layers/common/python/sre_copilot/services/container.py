@@ -48,7 +48,9 @@ class Container:
     def queue(self) -> Any:
         from sre_copilot.adapters.sqs_queue import SqsSignalQueue
 
-        return SqsSignalQueue(settings=self.settings)
+        # P1's one-minute delay is the queue's DelaySeconds attribute (infra_cdk), not per message, so
+        # the local runtime can apply it in simulated time.
+        return SqsSignalQueue(settings=self.settings, delays={})
 
     @cached_property
     def bus(self) -> Any:

@@ -120,8 +120,8 @@ def parse(body: Any) -> SourceResult:
     tag_labels, bare = split_tags(tags)
     scope_labels, _ = split_tags(comma_tags(scope))
     labels: dict[str, str] = {"alertname": title[:256]}
-    for key, value in (*tag_labels.items(), *scope_labels.items()):
-        labels.setdefault(key, value)
+    for tag, tag_value in (*tag_labels.items(), *scope_labels.items()):
+        labels.setdefault(tag, tag_value)
     if bare:
         labels.setdefault("tags", ",".join(bare)[:1024])
     for key, value in (("monitor_id", text_or_none(hook.alert_id) or text_or_none(hook.monitor_id)),
@@ -130,7 +130,7 @@ def parse(body: Any) -> SourceResult:
         if value:
             labels.setdefault(key, value[:1024])
     monitor = labels.get("monitor_id")
-    source_key = (f"{monitor}|{scope or ''}" if monitor else
+    source_key: str | None = (f"{monitor}|{scope or ''}" if monitor else
                   text_or_none(hook.alert_cycle_key) or text_or_none(hook.aggreg_key))
     with reading("datadog"):
         at = require_time(hook.date, "date") or require_time(hook.last_updated, "last_updated")

@@ -1,0 +1,64 @@
+"""CDK entry point (`cdk.json`: `.venv/bin/python -m infra_cdk.app`, run from the repository root).
+
+cdk-nag's AwsSolutions pack is registered as a CDK policy-validation plugin, so every synth checks
+the app and fails on any finding that `infra_cdk.nag_suppressions` does not acknowledge.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import App, Validations
+from cdk_nag import AwsSolutionsChecks
+
+from infra_cdk import nag_suppressions
+from infra_cdk.config import ConfigError, DeploymentConfig, load_config
+from infra_cdk.stack import SreCopilotStack
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+BUNDLING_STACKS = "aws:cdk:bundling-stacks"
+
+
+def cdk_json_context(repo_root: Path = REPO_ROOT) -> dict[str, Any]:
+    """The `context` block of cdk.json (feature flags and our configuration), for tests and tools."""
+    return dict(json.loads((repo_root / "cdk.json").read_text(encoding="utf-8"))["context"])
+
+
+def register_nag(app: App) -> None:
+    # The CloudFormation metadata copy keeps each acknowledgement's reason in the template for audits.
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app, write_suppressions_to_cloud_formation=True))
+
+
+def build(app: App, repo_root: Path = REPO_ROOT) -> tuple[SreCopilotStack, DeploymentConfig]:
+    context = {key: app.node.try_get_context(key) for key in DeploymentConfig.model_fields}
+    config = load_config({key: value for key, value in context.items() if value is not None})
+    if not config.should_bundle_layer():
+        # Same switch the CDK CLI uses for `cdk ls`: assets keep their source, nothing is pip-installed.
+        app.node.set_context(BUNDLING_STACKS, [])
+    stack = SreCopilotStack(app, config.stack_name, config=config, repo_root=repo_root)
+    register_nag(app)
+    nag_suppressions.acknowledge(stack)
+    return stack, config
+
+
+def create_app(context: Mapping[str, Any] | None = None, outdir: str | None = None) -> tuple[App, SreCopilotStack]:
+    app = App(context=dict(context) if context is not None else None, outdir=outdir)
+    stack, _ = build(app)
+    return app, stack
+
+
+def main() -> None:
+    try:
+        app, _ = create_app()
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        raise SystemExit(2) from None
+    app.synth()
+
+
+if __name__ == "__main__":
+    main()
