@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,15 @@ def register_nag(app: App) -> None:
     Validations.of(app).add_plugins(AwsSolutionsChecks(app, write_suppressions_to_cloud_formation=True))
 
 
-def build(app: App, repo_root: Path = REPO_ROOT) -> tuple[SreCopilotStack, DeploymentConfig]:
+@dataclass(frozen=True)
+class Built:
+    app: App
+    stack: SreCopilotStack
+    config: DeploymentConfig
+    acknowledged: list[nag_suppressions.Applied]
+
+
+def build(app: App, repo_root: Path = REPO_ROOT) -> Built:
     context = {key: app.node.try_get_context(key) for key in DeploymentConfig.model_fields}
     config = load_config({key: value for key, value in context.items() if value is not None})
     if not config.should_bundle_layer():
@@ -41,23 +50,22 @@ def build(app: App, repo_root: Path = REPO_ROOT) -> tuple[SreCopilotStack, Deplo
         app.node.set_context(BUNDLING_STACKS, [])
     stack = SreCopilotStack(app, config.stack_name, config=config, repo_root=repo_root)
     register_nag(app)
-    nag_suppressions.acknowledge(stack)
-    return stack, config
+    acknowledged = nag_suppressions.acknowledge(stack)
+    return Built(app, stack, config, acknowledged)
 
 
-def create_app(context: Mapping[str, Any] | None = None, outdir: str | None = None) -> tuple[App, SreCopilotStack]:
-    app = App(context=dict(context) if context is not None else None, outdir=outdir)
-    stack, _ = build(app)
-    return app, stack
+def create_app(context: Mapping[str, Any] | None = None, outdir: str | None = None) -> Built:
+    """A fresh App; `context` replaces the CLI's (tests pass cdk.json's context plus overrides)."""
+    return build(App(context=dict(context) if context is not None else None, outdir=outdir))
 
 
 def main() -> None:
     try:
-        app, _ = create_app()
+        built = create_app()
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         raise SystemExit(2) from None
-    app.synth()
+    built.app.synth()
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 
 # Lambda's SQS event source caps the batching window at five minutes.
 MAX_BATCHING_WINDOW_S = 300
 # P1 is delayed 60 s and P2/P3 are batched for up to 300 s before anyone looks at them.
-DEFAULT_QUEUE_AGE_ALARM_S = {"P0": 120, "P1": 300, "P2": 900, "P3": 1800}
+DEFAULT_QUEUE_AGE_ALARM_S: dict[Priority, int] = {"P0": 120, "P1": 300, "P2": 900, "P3": 1800}
 # API Gateway HTTP APIs stop waiting for an integration after 30 s.
 HTTP_INTEGRATION_TIMEOUT_S = 29
 
@@ -104,7 +104,7 @@ class DeploymentConfig(BaseModel):
 
     @field_validator("queue_age_alarm_s")
     @classmethod
-    def _ages(cls, value: dict[str, int]) -> dict[str, int]:
+    def _ages(cls, value: dict[Priority, int]) -> dict[Priority, int]:
         if any(v < 60 for v in value.values()):
             raise ValueError(f"ages must be at least 60 s, got {value}")
         return {**DEFAULT_QUEUE_AGE_ALARM_S, **value}

@@ -1,6 +1,162 @@
-"""draft"""
-from __future__ import annotations
-from aws_cdk import Stack
+"""Every cdk-nag acknowledgement of the app and its reason, in one place.
 
-def acknowledge(stack: Stack) -> None:
-    return None
+cdk-nag v3 acknowledges findings through CDK's `Validations.of(construct).acknowledge(...)`; each
+finding id must match exactly (`AwsSolutions-IAM5[Resource::<Table.Arn>/index/*]`), and ids of
+resource findings embed logical ids. So an acknowledgement here is a pattern: the rule id (with its
+finding) and the construct paths (below the stack) it may apply to, both full-match regexes.
+`acknowledge` runs the AwsSolutions pack once over the stack and acknowledges, on the violating
+resource itself, each finding exactly one pattern matches. Anything unmatched stays a violation
+and fails synthesis; a finding two patterns match is an error.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from aws_cdk import Acknowledgment, Stack, Validations
+from cdk_nag import AwsSolutionsChecks
+
+from infra_cdk.constructs.functions import FUNCTIONS, FunctionSpec, construct_id_for
+from infra_cdk.constructs.storage import (
+    CATALOG_PREFIX,
+    INCIDENTS_PREFIX,
+    POSTMORTEMS_PREFIX,
+    RAW_PREFIX,
+    REVIEW_PREFIX,
+)
+
+
+def _functions(where: Callable[[FunctionSpec], bool]) -> str:
+    """Regex alternation of the function construct ids whose spec satisfies `where`."""
+    return "|".join(construct_id_for(name) for name, spec in FUNCTIONS.items() if where(spec)) or "(?!)"
+
+
+ANY_FUNCTION = "|".join(construct_id_for(name) for name in FUNCTIONS)
+FUNCTION_POLICY = r"Functions/({names})/Role/DefaultPolicy/Resource"
+BUCKET_PREFIXES = "|".join(p.rstrip("/") for p in (CATALOG_PREFIX, INCIDENTS_PREFIX, POSTMORTEMS_PREFIX, RAW_PREFIX,
+                                                   REVIEW_PREFIX))
+
+
+@dataclass(frozen=True)
+class Acknowledgement:
+    rule: str
+    """Full-match regex over the rule id including its finding, e.g. `AwsSolutions-IAM5\\[Resource::\\*\\]`."""
+    paths: str
+    """Full-match regex over the violating resource's construct path, relative to the stack."""
+    reason: str
+
+    def matches(self, rule_id: str, path: str) -> bool:
+        return re.fullmatch(self.rule, rule_id) is not None and re.fullmatch(self.paths, path) is not None
+
+
+ACKNOWLEDGEMENTS: tuple[Acknowledgement, ...] = (
+    Acknowledgement(
+        rule=r"AwsSolutions-L1",
+        paths=rf"Functions/({ANY_FUNCTION})/Function/Resource",
+        reason="Functions run python3.12 on purpose: the shared layer's compiled wheels (pydantic-core, "
+               "cryptography, jiter) are built for CPython 3.12 and the team's toolchain and CI are pinned "
+               "to 3.12; the runtime is supported by Lambda and is upgraded together with the layer.",
+    ),
+    Acknowledgement(
+        rule=r"AwsSolutions-IAM5\[Resource::\*\]",
+        paths=rf"Functions/({ANY_FUNCTION})/Function/inlinePolicyAddedToExecutionRole-\d+/Resource",
+        reason="Active X-Ray tracing needs xray:PutTraceSegments and xray:PutTelemetryRecords, which "
+               "support no resource-level permissions; CDK adds exactly those two actions.",
+    ),
+    Acknowledgement(
+        rule=r"AwsSolutions-IAM5\[Resource::\*\]",
+        paths=FUNCTION_POLICY.format(names=_functions(lambda s: s.answers_task_tokens and not s.reads_metrics)),
+        reason="states:SendTaskSuccess/SendTaskFailure/SendTaskHeartbeat accept only '*' as resource; the "
+               "task token in each call identifies the single waiting execution it may answer.",
+    ),
+    Acknowledgement(
+        rule=r"AwsSolutions-IAM5\[Resource::\*\]",
+        paths=FUNCTION_POLICY.format(names=_functions(lambda s: s.reads_metrics and not s.answers_task_tokens)),
+        reason="cloudwatch:GetMetricData/GetMetricStatistics/ListMetrics have no resource-level permissions; "
+               "the context and verification steps read metrics of whichever service the incident is about.",
+    ),
+    Acknowledgement(
+        rule=r"AwsSolutions-IAM5\[Resource::\*\]",
+        paths=r"Workflow/Role/DefaultPolicy/Resource",
+        reason="The state machine's X-Ray tracing (xray:PutTraceSegments etc.) and CloudWatch Logs delivery "
+               "(logs:CreateLogDelivery etc.) APIs support no resource-level permissions.",
+    ),
+    Acknowledgement(
+        rule=r"AwsSolutions-IAM5\[Action::kms:(GenerateDataKey|ReEncrypt)\*\]",
+        paths=FUNCTION_POLICY.format(names=ANY_FUNCTION),
+        reason="CDK's grants for the KMS-encrypted table and queues allow the GenerateDataKey*/ReEncrypt* "
+               "variants, and only on the stack's single customer-managed key (resource is that key's ARN).",
+    ),
+    Acknowledgement(
+        rule=r"AwsSolutions-IAM5\[Resource::<StorageTable[0-9A-F]{8}\.Arn>/index/\*\]",
+        paths=FUNCTION_POLICY.format(names=ANY_FUNCTION),
+        reason="Queries on the single table's GSI1 need its index ARNs; the wildcard covers only indexes of "
+               "that one table.",
+    ),
+    Acknowledgement(
+        rule=rf"AwsSolutions-IAM5\[Resource::<StorageArtifacts[0-9A-F]{{8}}\.Arn>/({BUCKET_PREFIXES})/\*\]",
+        paths=FUNCTION_POLICY.format(names=ANY_FUNCTION),
+        reason="Object access is scoped to one key prefix of the artifact bucket (catalog, raw, review, "
+               "incidents, postmortems), with per-function prefixes from the access matrix; object keys "
+               "below a prefix are generated per tenant and incident.",
+    ),
+    Acknowledgement(
+        rule=r"AwsSolutions-IAM5\[Resource::arn:<AWS::Partition>:bedrock:(\*::foundation-model/anthropic\.\*"
+             r"|<AWS::Region>:<AWS::AccountId>:inference-profile/\*)\]",
+        paths=FUNCTION_POLICY.format(names=_functions(lambda s: s.llm)),
+        reason="With llm_provider=bedrock the hypothesis step may call any Anthropic model version, directly "
+               "or through a cross-region inference profile, whose regions are chosen by Bedrock.",
+    ),
+    Acknowledgement(
+        rule=r"AwsSolutions-SQS3",
+        paths=r"Queues/(Review|AsyncFailuresDlq|WorkflowDlq)/Resource",
+        reason="These queues are terminal: the review queue and the async/workflow DLQs are drained by "
+               "operators, alarm on depth, and a dead-letter queue behind them would only hide messages.",
+    ),
+    Acknowledgement(
+        rule=r"AwsSolutions-SMG4",
+        paths=r"Secrets/(Slack|Twilio|Pagerduty|Llm|Webhook)/Resource",
+        reason="These hold third-party credentials (Slack, Twilio, PagerDuty, LLM API keys, webhook shared "
+               "secrets) that only the providers can issue; rotation is a manual runbook step. PagerDuty "
+               "accepts a list of webhook secrets so a rotation needs no downtime.",
+    ),
+    Acknowledgement(
+        rule=r"AwsSolutions-APIG4",
+        paths=r"HttpApi/Api/POST--(webhooks--[a-z-]+|changes|callbacks--slack--interactions"
+              r"|callbacks--twilio--voice)/Resource",
+        reason="Each route authenticates in the function: PagerDuty/Grafana HMAC, SNS signatures, bearer or "
+               "basic auth, Slack signing secret, Twilio signature. Those cover the body, which an HTTP API "
+               "authorizer cannot see, and the senders cannot obtain IAM or JWT credentials.",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Applied:
+    rule_id: str
+    path: str
+    acknowledgement: Acknowledgement
+
+
+def acknowledge(stack: Stack) -> list[Applied]:
+    """Acknowledge the stack's findings that match `ACKNOWLEDGEMENTS`; return what was applied."""
+    report = AwsSolutionsChecks().validate_scope(stack)
+    constructs = {construct.node.path: construct for construct in stack.node.find_all()}
+    prefix = f"{stack.node.path}/"
+    applied: list[Applied] = []
+    for violation in report.violations:
+        for resource in violation.violating_resources:
+            path = resource.construct_path or ""
+            relative = path.removeprefix(prefix)
+            matches = [ack for ack in ACKNOWLEDGEMENTS if ack.matches(violation.rule_name, relative)]
+            if len(matches) > 1:
+                raise ValueError(f"{violation.rule_name} on {relative} matches {len(matches)} acknowledgements in "
+                                 "infra_cdk/nag_suppressions.py; make their paths disjoint")
+            if not matches:
+                continue  # left for cdk-nag to report: synthesis fails with its explanation
+            Validations.of(constructs[path]).acknowledge(
+                Acknowledgment(id=violation.rule_name, reason=matches[0].reason))
+            applied.append(Applied(violation.rule_name, relative, matches[0]))
+    return applied

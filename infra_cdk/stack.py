@@ -6,7 +6,6 @@ parameters, so `cdk synth` needs no AWS credentials.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from infra_cdk.constructs.alarms import Alarms
 from infra_cdk.constructs.api import HttpApi
 from infra_cdk.constructs.encryption import Encryption
 from infra_cdk.constructs.events import Events
-from infra_cdk.constructs.functions import FUNCTIONS, SreFunction
+from infra_cdk.constructs.functions import FUNCTIONS, SreFunction, construct_id_for
 from infra_cdk.constructs.layer import SharedLayer
 from infra_cdk.constructs.queues import Queues
 from infra_cdk.constructs.search import VectorSearch
@@ -32,19 +31,15 @@ TASK_RESPONSE_ACTIONS = ["states:SendTaskSuccess", "states:SendTaskFailure", "st
 METRIC_READ_ACTIONS = ["cloudwatch:GetMetricData", "cloudwatch:GetMetricStatistics", "cloudwatch:ListMetrics"]
 
 
-def _pascal(name: str) -> str:
-    return "".join(part.capitalize() for part in re.split(r"[_-]", name))
-
-
 class SreCopilotStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, *, config: DeploymentConfig, repo_root: Path,
                  **kwargs: Any) -> None:
         super().__init__(scope, construct_id,
                          description=f"SRE Copilot incident-response copilot ({config.environment})", **kwargs)
         self.config = config
-        for key, value in {"Project": "sre-copilot", "Environment": config.environment,
+        for tag, value in {"Project": "sre-copilot", "Environment": config.environment,
                            "Tenant": config.tenant_id}.items():
-            Tags.of(self).add(key, value)
+            Tags.of(self).add(tag, value)
 
         self.encryption = Encryption(self, "Encryption", config=config)
         key = self.encryption.key
@@ -55,7 +50,7 @@ class SreCopilotStack(Stack):
 
         functions_scope = Construct(self, "Functions")
         self.functions: dict[str, SreFunction] = {
-            name: SreFunction(functions_scope, _pascal(name), name=name, spec=spec, config=config,
+            name: SreFunction(functions_scope, construct_id_for(name), name=name, spec=spec, config=config,
                               repo_root=repo_root, layer=self.shared_layer.layer, key=key,
                               async_failures=self.queues.async_failures)
             for name, spec in FUNCTIONS.items()
@@ -184,6 +179,6 @@ class SreCopilotStack(Stack):
         if self.search is not None:
             outputs["OpenSearchEndpoint"] = (self.search.endpoint, "Vector collection endpoint")
         for name, secret in self.secrets.by_name.items():
-            outputs[f"{_pascal(name)}SecretName"] = (secret.secret_name, f"Fill with the {name} credentials")
+            outputs[f"{construct_id_for(name)}SecretName"] = (secret.secret_name, f"Fill with the {name} credentials")
         for output_id, (value, description) in outputs.items():
             CfnOutput(self, output_id, value=value, description=description)

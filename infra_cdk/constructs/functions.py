@@ -128,6 +128,11 @@ FUNCTIONS: dict[str, FunctionSpec] = {
 assert set(FUNCTIONS) == set(FUNCTION_NAMES), "FUNCTIONS and config.FunctionName must list the same functions"
 
 
+def construct_id_for(name: str) -> str:
+    """`approval_sweeper` -> `ApprovalSweeper`: the function's construct id below `Functions/`."""
+    return "".join(part.capitalize() for part in name.split("_"))
+
+
 class SreFunction(Construct):
     """A function with its own role (no managed policies), KMS-encrypted log group and environment."""
 
@@ -137,7 +142,7 @@ class SreFunction(Construct):
         super().__init__(scope, construct_id)
         self.name = name
         self.spec = spec
-        function_name = f"{config.prefix}-{name}"
+        function_name = f"{config.prefix}-{name.replace('_', '-')}"
         self.role = iam.Role(
             self, "Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),

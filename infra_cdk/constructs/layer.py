@@ -39,6 +39,9 @@ SOURCE_EXCLUDES = ["**/__pycache__", "**/*.pyc", "*.egg-info", "**/*.egg-info", 
                    "python/sre_copilot/cli"]
 
 
+COMPLETE = ".complete"  # marks a finished dependency install in the cache
+
+
 def runtime_requirements(pyproject: Path) -> list[str]:
     """`[project].dependencies` of pyproject.toml: the one list the layer and `pip install -e .` share."""
     with pyproject.open("rb") as handle:
@@ -67,15 +70,19 @@ class PipLayerBundler:
 
     def try_bundle(self, output_dir: str, *args: Any, **kwargs: Any) -> bool:
         site = Path(output_dir) / "python"
-        shutil.copytree(self._dependencies(), site, dirs_exist_ok=True)
+        shutil.copytree(self._dependencies(), site, dirs_exist_ok=True, ignore=shutil.ignore_patterns(COMPLETE))
         shutil.copytree(self.package_dir, site / self.package_dir.name, dirs_exist_ok=True,
                         ignore=shutil.ignore_patterns(*EXCLUDED_PACKAGE_DIRS, "*.pyc"))
         return True
 
-    def _dependencies(self) -> Path:
+    def cache_dir(self) -> Path:
+        """Where the installed dependencies of this exact requirement set and platform are kept."""
         fingerprint = hashlib.sha256(json.dumps([self.requirements, PLATFORMS, PYTHON_VERSION]).encode()).hexdigest()
-        cached = _cache_root() / fingerprint[:24]
-        if (cached / ".complete").exists():
+        return _cache_root() / fingerprint[:24]
+
+    def _dependencies(self) -> Path:
+        cached = self.cache_dir()
+        if (cached / COMPLETE).exists():
             return cached
         cached.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=cached.parent) as scratch:
@@ -92,7 +99,7 @@ class PipLayerBundler:
                 for meta in target.glob(f"{name}-*.dist-info"):
                     shutil.rmtree(meta)
             shutil.rmtree(target / "bin", ignore_errors=True)
-            (target / ".complete").touch()
+            (target / COMPLETE).touch()
             shutil.rmtree(cached, ignore_errors=True)
             target.rename(cached)
         return cached

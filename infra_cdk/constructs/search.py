@@ -61,8 +61,8 @@ class VectorSearch(Construct):
             description="Runbook and incident-precedent embeddings",
             standby_replicas="ENABLED",
         )
-        self.collection.add_dependency(encryption)
-        self.collection.add_dependency(network)
+        self.collection.node.add_dependency(encryption)
+        self.collection.node.add_dependency(network)
 
         access = aoss.CfnAccessPolicy(
             self, "DataAccessPolicy",
@@ -81,7 +81,7 @@ class VectorSearch(Construct):
                  "Principal": [role.role_arn for role in writers]},
             ]),
         )
-        access.add_dependency(self.collection)
+        access.node.add_dependency(self.collection)
         for role in (*readers, *writers):
             role.add_to_principal_policy(iam.PolicyStatement(
                 actions=["aoss:APIAccessAll"], resources=[self.collection.attr_arn]))

@@ -224,7 +224,7 @@ def test_api_errors_name_the_workload(k8s: LocalKubernetesApi, incident: Inciden
     fresh = _plan("rollback", incident, demo_catalog, target="deployment/fresh")
     with pytest.raises(KubernetesActionError, match="has no revision before 1"):
         executor.execute(fresh, dry_run=False)
-    with pytest.raises(KubernetesActionError, match='404 deployments.apps "ghost" not found'):
+    with pytest.raises(KubernetesActionError, match=r'404 deployments\.apps "ghost" not found'):
         executor.execute(_plan("restart", incident, demo_catalog, target="deployment/ghost"), dry_run=False)
     with pytest.raises(KubernetesActionError, match="401 Unauthorized"):
         KubernetesExecutor(host=k8s.base_url, token="wrong").execute(

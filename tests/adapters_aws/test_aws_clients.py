@@ -17,6 +17,7 @@ def test_clients_are_cached_per_region_and_endpoint(settings: Settings) -> None:
     assert first is again
     assert first.meta.region_name == settings.region and elsewhere.meta.region_name == "us-west-2"
     assert local.meta.endpoint_url == "http://127.0.0.1:4566"
-    assert first.meta.config.retries == {"mode": "standard", "total_max_attempts": aws_clients.MAX_ATTEMPTS}
+    retries = first.meta.config.retries  # type: ignore[attr-defined]
+    assert retries == {"mode": "standard", "total_max_attempts": aws_clients.MAX_ATTEMPTS}
     aws_clients.clear_clients()
     assert aws_clients.dynamodb(settings) is not first

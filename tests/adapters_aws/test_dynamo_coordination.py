@@ -8,10 +8,9 @@ from datetime import timedelta
 import boto3
 import pytest
 from conftest import BUCKET, REGION, START, raw_item
-from pydantic import BaseModel
-
 from sre_copilot.adapters.dynamodb_store import ConcurrentUpdate, DynamoStore
 from sre_copilot.errors import InvalidPayload
+from sre_copilot.ingest.silences import Silence
 from sre_copilot.local.clock import SimClock
 
 
@@ -60,7 +59,7 @@ def test_correlation_state_saves_with_optimistic_locking(store: DynamoStore) -> 
     # When a worker saves version 1 and two workers then save on top of version 1
     assert store.save_correlation_state("acme", {"groups": [{"id": "inc-1", "score": 0.5}]}, 0) == 1
     state, version = store.load_correlation_state("acme")
-    assert version == 1
+    assert (state, version) == ({"groups": [{"id": "inc-1", "score": 0.5}]}, 1)
     assert store.save_correlation_state("acme", {"groups": [], "winner": True}, version) == 2
     # Then the second is refused, and the first's state is what is stored
     with pytest.raises(ConcurrentUpdate, match="load it again"):
@@ -102,27 +101,33 @@ def test_refused_spill_leaves_no_object_behind(store: DynamoStore) -> None:
     assert _objects() == []
 
 
-class Silence(BaseModel):
-    id: str
-    matchers: dict[str, str]
-    comment: str = ""
-
-
-def test_silences_are_listed_until_they_end(store: DynamoStore, clock: SimClock) -> None:
-    # Given an open-ended silence and one that ends in ten minutes
-    store.put_silence("acme", Silence(id="s-1", matchers={"service": "checkout"}, comment="maintenance"))
-    store.put_silence("acme", {"id": "s-2", "matchers": {"service": "search"}}, until=START + timedelta(minutes=10))
-    store.put_silence("other", {"id": "s-3", "matchers": {}})
-    # When they are listed now and after the second ends
-    now = store.list_silences("acme", Silence)
-    clock.advance(11 * 60)
-    later = store.list_silences("acme")
-    # Then both are in force now, only the open-ended one later; the ended one expires by TTL
-    assert [s.id for s in now] == ["s-1", "s-2"] and now[0].comment == "maintenance"
-    assert later == [{"id": "s-1", "matchers": {"service": "checkout"}, "comment": "maintenance"}]
-    assert int(raw_item("TENANT#acme", "SILENCE#s-2")["ttl"]["N"]) == int((START + timedelta(minutes=10)).timestamp())
+def test_silences_are_listed_per_tenant_and_expire_after_they_end(store: DynamoStore) -> None:
+    # Given a maintenance window and an Alertmanager-style silence, and one of another tenant
+    window = Silence.maintenance("checkout", START, START + timedelta(hours=2), created_by="sre", tenant_id="acme",
+                                 silence_id="mw-1")
+    silence = Silence.model_validate({"id": "s-1", "tenant_id": "acme", "startsAt": "2024-05-14T08:00:00Z",
+                                      "endsAt": "2024-05-14T10:00:00Z", "createdBy": "oncall",
+                                      "matchers": ['alertname=~"Disk.*"', {"name": "env", "value": "prod"}]})
+    store.put_silence("acme", window)
+    store.put_silence("acme", silence)
+    store.put_silence("other", Silence.maintenance("search", START, START + timedelta(hours=1), tenant_id="other"))
+    # When the tenant's silences are listed
+    listed = store.list_silences("acme")
+    # Then both come back as they were, earliest start first, and each expires a day after it ends
+    assert listed == [silence, window]
+    assert int(raw_item("TENANT#acme", "SILENCE#mw-1")["ttl"]["N"]) == int(
+        (START + timedelta(hours=2, days=1)).timestamp())
     store.delete_silence("acme", "s-1")
-    assert store.list_silences("acme") == []
+    assert [s.id for s in store.list_silences("acme")] == ["mw-1"]
+
+
+def test_silence_of_another_tenant_is_refused(store: DynamoStore) -> None:
+    # Given a silence made for the default tenant
+    silence = Silence.maintenance("checkout", START, START + timedelta(hours=1), silence_id="mw-x")
+    # When it is stored for acme
+    # Then it is refused (it could never match acme's signals)
+    with pytest.raises(InvalidPayload, match="belongs to tenant default"):
+        store.put_silence("acme", silence)
 
 
 def test_validation_history_counts_human_verdicts(store: DynamoStore) -> None:
@@ -132,8 +137,8 @@ def test_validation_history_counts_human_verdicts(store: DynamoStore) -> None:
     store.record_validation("acme", "db:saturation", False)
     store.record_validation("other", "checkout:bad_deploy", False)
     # When the tenant's history is read
-    # Then each key has its (accepted, rejected) counts
-    assert store.validation_history("acme") == {"checkout:bad_deploy": (2, 1), "db:saturation": (0, 1)}
+    # Then each key has its (accepted, total) counts, as the confidence factor reads them
+    assert store.validation_history("acme") == {"checkout:bad_deploy": (2, 3), "db:saturation": (0, 1)}
 
 
 def test_catalog_pointer_per_tenant(store: DynamoStore) -> None:

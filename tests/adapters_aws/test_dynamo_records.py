@@ -6,12 +6,11 @@ from datetime import timedelta
 
 import pytest
 from conftest import START, raw_item, raw_query
-
 from sre_copilot.adapters.dynamodb_store import ConcurrentUpdate, DynamoStore
 from sre_copilot.domain.action import ActionPlan
 from sre_copilot.domain.change import ChangeEvent
 from sre_copilot.domain.notification import AuditRecord, Notification
-from sre_copilot.domain.types import ActionStatus, Approval, Channel, ChangeKind, NotificationKind, Risk
+from sre_copilot.domain.types import ActionStatus, Approval, ChangeKind, Channel, NotificationKind, Risk
 
 
 def make_change(change_id: str, service: str, at_s: float, tenant: str = "acme") -> ChangeEvent:

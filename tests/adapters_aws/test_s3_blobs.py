@@ -7,23 +7,30 @@ from datetime import timedelta
 import boto3
 import pytest
 from conftest import BUCKET, REGION, START
-
 from sre_copilot.adapters.s3_blobs import S3Blobs
 from sre_copilot.errors import ConfigurationError, InvalidPayload, NotFound
 from sre_copilot.settings import Settings
 
 
-def test_json_round_trips_with_sse_s3(settings: Settings, bucket: str) -> None:
-    # Given a snapshot document with a time in it
+def test_json_round_trips_under_the_bucket_default_encryption(settings: Settings, bucket: str) -> None:
+    # Given a bucket whose default encryption is SSE-KMS under the stack's key (as infra_cdk deploys it)
+    s3 = boto3.client("s3", region_name=REGION)
+    key_id = boto3.client("kms", region_name=REGION).create_key()["KeyMetadata"]["KeyId"]
+    s3.put_bucket_encryption(Bucket=BUCKET, ServerSideEncryptionConfiguration={"Rules": [{
+        "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key_id},
+        "BucketKeyEnabled": True}]})
+    # And a snapshot document with a time in it
     blobs = S3Blobs(settings)
     document = {"incident_id": "inc-1", "taken_at": START + timedelta(seconds=1), "scores": [0.5, 1]}
     # When it is stored and read back
     uri = blobs.put_json("incidents/acme/inc-1/v1/context.json", document)
-    # Then the URI names our bucket, the JSON comes back, and the object is SSE-S3 encrypted JSON
+    # Then the URI names our bucket, the JSON comes back, and the object is JSON under the bucket's key
+    # (not downgraded to SSE-S3)
     assert uri == f"s3://{BUCKET}/incidents/acme/inc-1/v1/context.json"
     assert blobs.get_json(uri) == {"incident_id": "inc-1", "taken_at": "2024-05-14T09:00:01.000Z", "scores": [0.5, 1]}
-    head = boto3.client("s3", region_name=REGION).head_object(Bucket=BUCKET, Key="incidents/acme/inc-1/v1/context.json")
-    assert head["ServerSideEncryption"] == "AES256" and head["ContentType"] == "application/json"
+    head = s3.head_object(Bucket=BUCKET, Key="incidents/acme/inc-1/v1/context.json")
+    assert head["ServerSideEncryption"] == "aws:kms" and key_id in head["SSEKMSKeyId"]
+    assert head["ContentType"] == "application/json"
 
 
 def test_bytes_are_encrypted_with_the_configured_kms_key(settings: Settings, bucket: str) -> None:

@@ -8,7 +8,6 @@ from typing import Any
 import boto3
 import pytest
 from conftest import REGION
-
 from sre_copilot.adapters.sqs_queue import SqsSignalQueue
 from sre_copilot.domain.types import Priority
 from sre_copilot.errors import ConfigurationError, PayloadTooLarge
@@ -33,8 +32,8 @@ def queue(settings: Settings, queues: dict[str, str]) -> SqsSignalQueue:
 
 def _receive(url: str) -> list[dict[str, Any]]:
     sqs = boto3.client("sqs", region_name=REGION)
-    return list(sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"])
-                .get("Messages", []))
+    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"])
+    return [dict(m) for m in messages.get("Messages", [])]
 
 
 def _delayed(url: str) -> int:

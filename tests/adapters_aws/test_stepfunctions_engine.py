@@ -11,7 +11,6 @@ import boto3
 import pytest
 from conftest import REGION
 from moto import mock_aws
-
 from sre_copilot.adapters.aws_clients import clear_clients
 from sre_copilot.adapters.stepfunctions_engine import StepFunctionsEngine, execution_arn
 from sre_copilot.errors import ConfigurationError, InvalidPayload, NotFound
@@ -93,9 +92,9 @@ def test_parked_task_resumes_on_send_success_and_history_shows_it(settings: Sett
     # Then the execution finishes with that output, and its history lists every step in order
     _until(lambda: _status(arn) == "SUCCEEDED")
     history = engine.history(arn)
-    assert [e["type"] for e in history][0] == "ExecutionStarted"
-    assert [e["type"] for e in history][-1] == "ExecutionSucceeded"
-    assert "TaskSubmitted" in [e["type"] for e in history]
+    types = [e["type"] for e in history]
+    assert types[0] == "ExecutionStarted" and types[-1] == "ExecutionSucceeded"
+    assert "TaskSubmitted" in types
     assert json.loads(history[-1]["executionSucceededEventDetails"]["output"]) == {"reason": "approved",
                                                                                     "by": "slack:oncall"}
 

@@ -16,17 +16,17 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import math
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
-from pydantic import BaseModel
 
 from sre_copilot.adapters import aws_clients
 from sre_copilot.adapters.s3_blobs import S3Blobs, json_default
@@ -37,19 +37,21 @@ from sre_copilot.domain.notification import AuditRecord, Notification
 from sre_copilot.domain.signal import Signal
 from sre_copilot.domain.types import format_time, parse_time
 from sre_copilot.errors import InvalidPayload, NotFound, PayloadTooLarge, SreCopilotError
+from sre_copilot.ingest.silences import Silence
 from sre_copilot.ports import clock
 from sre_copilot.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
+logger = logging.getLogger(__name__)
+
 GSI1 = "gsi1"
 META = frozenset({"pk", "sk", "gsi1pk", "gsi1sk", "ttl", "item_type"})
 STATE_INLINE_LIMIT_BYTES = 350 * 1024  # DynamoDB items stop at 400 KB, keys and bookkeeping included
 SPILL_READ_ATTEMPTS = 3
 ONE_MS = timedelta(milliseconds=1)
-
-M = TypeVar("M", bound=BaseModel)
+SILENCE_GRACE = timedelta(days=1)
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -544,44 +546,45 @@ class DynamoStore:
             if aws_clients.error_code(exc) != "ConditionalCheckFailedException":
                 raise
             if spilled:
-                self.blobs.delete(spilled)
+                self._discard(spilled)
             raise ConcurrentUpdate(
                 f"the correlation state of tenant {tenant_id} moved past version {expected_version}; "
                 "load it again and re-run the batch on the fresh state"
             ) from exc
         previous = unmarshal(response.get("Attributes", {})).get("document_ref")
         if previous and previous != spilled:
-            self.blobs.delete(str(previous))
+            self._discard(str(previous))
         return new_version
 
-    # == silences ==================================================================================
-    def put_silence(self, tenant_id: str, silence: BaseModel | Mapping[str, Any],
-                    until: datetime | None = None) -> None:
-        """Store a silence (any model or mapping with an `id`). With `until` it stops being listed
-        after that time and TTL deletes it later."""
-        document = silence.model_dump(mode="json") if isinstance(silence, BaseModel) else dict(silence)
-        silence_id = document.get("id")
-        if not silence_id:
-            raise InvalidPayload("a silence needs an 'id' so it can be listed and removed")
-        attributes: dict[str, Any] = {"item_type": "silence", "silence": document}
-        if until is not None:
-            attributes.update(until=format_time(until), ttl=_epoch(until))
-        self._put(tenant_key(tenant_id, f"SILENCE#{silence_id}"), attributes, f"writing silence {silence_id}")
+    def _discard(self, uri: str) -> None:
+        """Delete a spilled state nobody points at. Best effort: the save itself already succeeded
+        or failed, and failing it over housekeeping would re-run a batch for nothing; the bucket's
+        noncurrent-version rule collects whatever is left."""
+        try:
+            self.blobs.delete(uri)
+        except SreCopilotError as exc:
+            logger.warning("could not delete superseded correlation state %s: %s", uri, exc.message)
 
-    @overload
-    def list_silences(self, tenant_id: str) -> list[dict[str, Any]]: ...
-    @overload
-    def list_silences(self, tenant_id: str, model: type[M]) -> list[M]: ...
-    def list_silences(self, tenant_id: str, model: type[M] | None = None) -> list[dict[str, Any]] | list[M]:
-        """Silences still in force (as stored, or validated into `model`), by id."""
-        now = clock.now()
+    # == silences ==================================================================================
+    def put_silence(self, tenant_id: str, silence: Silence) -> None:
+        """Store (or replace) a silence or maintenance window. TTL removes it a day after it ends, which
+        leaves late signals from inside the window still matched by it."""
+        if silence.tenant_id != tenant_id:
+            raise InvalidPayload(f"silence {silence.id} belongs to tenant {silence.tenant_id}, not {tenant_id}; "
+                                 "set its tenant_id to the tenant it should silence")
+        self._put(tenant_key(tenant_id, f"SILENCE#{silence.id}"), {
+            "item_type": "silence", "silence": silence.model_dump(mode="json"),
+            "starts_at": format_time(silence.starts_at), "ends_at": format_time(silence.ends_at),
+            "ttl": _epoch(silence.ends_at + SILENCE_GRACE),
+        }, f"writing silence {silence.id}")
+
+    def list_silences(self, tenant_id: str) -> list[Silence]:
+        """The tenant's silences, earliest start first (ended ones until TTL removes them: whether one
+        applies is decided at the signal's time by `matching_silence`)."""
         items = self._query("listing silences", pk=("pk", _tenant(tenant_id)), begins_with=("sk", "SILENCE#"),
                             consistent=True)
-        documents = [dict(item["silence"]) for item in items
-                     if "until" not in item or parse_time(item["until"]) > now]
-        if model is None:
-            return documents
-        return [model.model_validate(d) for d in documents]
+        silences = [Silence.model_validate(item["silence"]) for item in items]
+        return sorted(silences, key=lambda s: (s.starts_at, s.id))
 
     def delete_silence(self, tenant_id: str, silence_id: str) -> None:
         with self._errors(f"deleting silence {silence_id}"):
@@ -601,10 +604,15 @@ class DynamoStore:
                                     UpdateExpression=update, **expression.arguments())
 
     def validation_history(self, tenant_id: str) -> dict[str, tuple[int, int]]:
-        """Hypothesis key -> (accepted, rejected)."""
+        """Hypothesis key -> (accepted, total verdicts), the pair `human_validation_value` takes.
+        The item keeps separate accepted and rejected counters so both can be ADDed atomically."""
         items = self._query("reading validation history", pk=("pk", _tenant(tenant_id)),
                             begins_with=("sk", "VALIDATION#"), consistent=True)
-        return {str(i["hypothesis_key"]): (int(i.get("accepted", 0)), int(i.get("rejected", 0))) for i in items}
+        history: dict[str, tuple[int, int]] = {}
+        for item in items:
+            accepted, rejected = int(item.get("accepted", 0)), int(item.get("rejected", 0))
+            history[str(item["hypothesis_key"])] = (accepted, accepted + rejected)
+        return history
 
     # == catalog pointer ===========================================================================
     def put_catalog_pointer(self, tenant_id: str, uri: str, version: str | None = None) -> None:

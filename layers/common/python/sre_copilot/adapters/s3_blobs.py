@@ -2,9 +2,11 @@
 
 Key layout (all tenant-scoped, see docs/data-model.md): `raw/<tenant>/<source>/<yyyy/mm/dd>/...`,
 `review/<tenant>/...`, `incidents/<tenant>/<incident>/v<n>/<part>.json`, `snapshots/<tenant>/...`,
-`postmortems/<tenant>/<incident>.md`, `catalog/<tenant>.json`. Every object is written with
-server-side encryption: SSE-KMS with a bucket key when a key id is configured, SSE-S3 otherwise, so
-an object never depends on the bucket default being set right.
+`postmortems/<tenant>/<incident>.md`, `catalog/<tenant>.json`. Objects are encrypted at rest: with
+a configured key id, each write asks for SSE-KMS under that key (with an S3 bucket key, which spares
+a KMS call per object); without one, the write names no algorithm so the bucket's default applies
+(SSE-KMS under the stack's customer key in infra_cdk). Naming SSE-S3 here instead would silently
+downgrade objects in a KMS-encrypted bucket.
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ class S3Blobs:
         _check_key(key)
         encryption: dict[str, Any] = (
             {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self.kms_key_id, "BucketKeyEnabled": True}
-            if self.kms_key_id else {"ServerSideEncryption": "AES256"}
+            if self.kms_key_id else {}
         )
         try:
             self.client.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type, **encryption)

@@ -1,9 +1,9 @@
 """Correlation settings: folding window, graph reach, and when a group of signals becomes an incident.
 
-The defaults come from the labelled samples and are explained in docs/correlation.md: alerts of one
-fault arrive within about five minutes of a related alert, while distinct faults in the same estate
-start twelve minutes or more after the previous one ends, so a ten-minute window folds the first and
-keeps the second apart.
+The defaults come from the labelled samples and are explained in docs/correlation.md: every alert of
+a fault arrives within about four minutes of a related alert of the same fault, while the next fault
+in the same estate starts thirteen minutes or more after the previous one's last alert, so an
+eight-minute window folds the first and keeps the second apart with room on both sides.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def default_open_rules() -> list[OpenRule]:
 class CorrelationConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    window_s: int = Field(default=600, ge=10, le=86_400,
+    window_s: int = Field(default=480, ge=10, le=86_400,
                           description="two alerts fold only if their event times are at most this far apart")
     max_hops: int = Field(default=2, ge=0, le=6, description="dependency-graph reach of the graph rule")
     open_rules: list[OpenRule] = Field(default_factory=default_open_rules)
@@ -53,6 +53,10 @@ class CorrelationConfig(BaseModel):
     causal_paths_only: bool = Field(
         default=True,
         description="graph links follow call chains or a shared dependency, not two callees of one caller")
+    shared_dependency_max_callers: int | None = Field(
+        default=None, ge=0,
+        description="link two callers of a shared dependency only if it has at most this many callers "
+                    "(None: always); a database half the estate calls links everything to everything")
     host_attribution: bool = Field(
         default=True,
         description="an instance alert on a failing host links by host only, not through its service's graph")
@@ -64,6 +68,10 @@ class CorrelationConfig(BaseModel):
         description="severities treated like Signal.background: recorded, never open, join or page")
     expire_factor: int = Field(default=4, ge=1, le=1000,
                                description="forget groups idle for window_s * expire_factor (bounds state)")
+    max_group_members: int = Field(
+        default=200, ge=10, le=100_000,
+        description="signals a group remembers in full; beyond it repeats and idle members are compacted "
+                    "(the incident store keeps the complete list)")
 
     @field_validator("open_rules")
     @classmethod

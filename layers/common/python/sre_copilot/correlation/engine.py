@@ -115,6 +115,7 @@ class CorrelationEngine:
         self.id_factory = id_factory or default_incident_id
         self.topology = Topology(catalog, self.config.max_hops, causal=self.config.causal_paths_only)
         self._window = float(self.config.window_s)
+        self._cap = self.config.max_group_members
         self._background = frozenset(self.config.background_severities)
         self._groups: dict[str, Group] = {}
         self._signal_group: dict[str, str] = {}
@@ -265,6 +266,9 @@ class CorrelationEngine:
                 signal.id, word, f"{word} notice for an alert no live group holds"))
         member = self._member(signal, t, SETTLED)
         group.members.append(member)
+        group.total += 1
+        if len(group.members) > self._cap or len(group.explanations) > self._cap:
+            group.compact(self._cap, self._window)
         self._signal_group[signal.id] = group.id
         group.last_at = max(group.last_at, t)
         if signal.status is SignalStatus.RESOLVED:
@@ -339,16 +343,18 @@ class CorrelationEngine:
                     offer(gid, SCORE_SIMILAR, "similar-alert", msid, mt)
         if member.service:
             max_hops = self.config.max_hops
+            fan_in_limit = self.config.shared_dependency_max_callers
             for meet, path in self.topology.reach(member.service).items():
                 inner = self._graph.get(meet)
                 if not inner:
                     continue
                 own = len(path) - 1
+                shared_limit = own > 0 and fan_in_limit is not None and self.topology.fan_in(meet) > fan_in_limit
                 for (gid, hops, mhost), (mt, msvc, msid) in reversed(inner.items()):
                     if mt < stale:
                         break
                     total = own + hops
-                    if total > max_hops or abs(t - mt) > window:
+                    if total > max_hops or abs(t - mt) > window or (shared_limit and hops > 0):
                         continue
                     score = graph_score(total)
                     found = best.get(gid)
@@ -401,6 +407,9 @@ class CorrelationEngine:
 
     def _attach(self, group: Group, member: Member) -> None:
         group.members.append(member)
+        group.total += 1
+        if len(group.members) > self._cap or len(group.explanations) > self._cap:
+            group.compact(self._cap, self._window)
         self._signal_group[member.sid] = group.id
         if member.t > group.last_at:
             group.last_at = member.t
@@ -495,6 +504,7 @@ class CorrelationEngine:
             for m in absorbed.members:
                 outcome.released[m.sid] = survivor.id
         survivor.members.extend(absorbed.members)
+        survivor.total += absorbed.total
         survivor.explanations.extend(absorbed.explanations)
         survivor.first_at = min(survivor.first_at, absorbed.first_at)
         survivor.last_at = max(survivor.last_at, absorbed.last_at)
@@ -543,10 +553,10 @@ class CorrelationEngine:
         if group.opened:
             return group.last_at + self.config.horizon_s
         rule = self.config.rule_for(PRIORITIES[group.rank])
-        idle = group.last_at + self._window
         if rule is not None and rule.after_s is not None:
-            return min(max(idle, group.first_at + rule.after_s), group.last_at + self.config.horizon_s)
-        return idle
+            # Waits for persistence rather than idling out: a still-firing alert is not stale.
+            return min(group.first_at + rule.after_s, group.last_at + self.config.horizon_s)
+        return group.last_at + self._window
 
     def _expire(self, now: float, outcomes: list[CorrelationOutcome] | None) -> None:
         """Pop groups whose due time passed: forget idle ones, open held ones whose duration rule is met.

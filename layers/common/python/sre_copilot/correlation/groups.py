@@ -40,6 +40,7 @@ class IncidentGroup:
     last_at: datetime | None = None
     firing: int = 0
     resolution_proposed: bool = False
+    signal_count: int = 0
 
     @property
     def held(self) -> bool:
@@ -89,6 +90,7 @@ class Group:
     host_alarms: set[str] = field(default_factory=set)
     keys: set[tuple[str, str]] = field(default_factory=set)
     tombstone_ids: list[str] = field(default_factory=list)
+    total: int = 0
 
     @property
     def opened(self) -> bool:
@@ -116,6 +118,37 @@ class Group:
         elif member.instance and member.host and member.service:
             self.host_services.setdefault(member.host, set()).add(member.service)
 
+    def compact(self, cap: int, window: float) -> None:
+        """Bound what a long incident remembers (see `CorrelationConfig.max_group_members`).
+
+        The newest member per (service, entity, host, alert name) is kept, which preserves every index
+        entry a restored engine rebuilds; then, if still too many, those within the window of the
+        group's last alert; then the newest. Alerts no member remembers stop holding resolution back.
+        Explanations keep their head (why the incident opened) and their tail.
+        """
+        if len(self.members) > cap:
+            newest: dict[tuple[str | None, ...], Member] = {}
+            for m in self.members:
+                if m.kind == ALERT:
+                    newest[(m.service, m.entity, m.host, m.similar)] = m
+            keep = {id(m) for m in newest.values()}
+            if not self.opened:  # a held group's first alert anchors its duration rule
+                keep.add(id(min(self.members, key=lambda m: m.t)))
+            kept = [m for m in self.members if id(m) in keep]
+            # Shrink to half the cap so that a busy group compacts once per cap/2 alerts, not every alert.
+            target = max(1, cap // 2)
+            if len(kept) > target:
+                kept = [m for m in kept if m.t >= self.last_at - window] or kept
+            if len(kept) > target:
+                kept = kept[-target:]
+            self.members = kept
+            live = {m.fp for m in kept}
+            self.firing = {fp: on for fp, on in self.firing.items() if fp in live}
+            self.n_firing = sum(1 for on in self.firing.values() if on)
+        if len(self.explanations) > cap:
+            quarter = max(1, cap // 4)
+            del self.explanations[quarter:len(self.explanations) - quarter]
+
     def view(self) -> IncidentGroup:
         services: set[str] = set()
         entities: set[str] = set()
@@ -135,6 +168,7 @@ class Group:
             explanations=list(self.explanations), opened_at=_dt(self.opened_at), merged_into=self.merged_into,
             merged_from=list(self.merged_from), first_at=_dt(self.first_at), last_at=_dt(self.last_at),
             firing=self.n_firing, resolution_proposed=self.resolution_proposed,
+            signal_count=max(self.total, len(self.members)),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -145,7 +179,7 @@ class Group:
             "explanations": [[e.signal_id, e.rule, e.evidence, e.path, e.score] for e in self.explanations],
             "firing": sorted(fp for fp, on in self.firing.items() if on),
             "resolved": sorted(fp for fp, on in self.firing.items() if not on),
-            "proposed": self.resolution_proposed, "tombstones": self.tombstone_ids,
+            "proposed": self.resolution_proposed, "tombstones": self.tombstone_ids, "total": self.total,
         }
 
     @classmethod
@@ -153,7 +187,7 @@ class Group:
         group = cls(id=data["id"], first_at=float(data["first_at"]), last_at=float(data["last_at"]),
                     rank=int(data["rank"]), opened_at=data.get("opened_at"), merged_into=data.get("merged_into"),
                     merged_from=list(data.get("merged_from", [])), resolution_proposed=bool(data.get("proposed")),
-                    tombstone_ids=list(data.get("tombstones", [])))
+                    tombstone_ids=list(data.get("tombstones", [])), total=int(data.get("total", 0)))
         group.members = [Member.from_json(row) for row in data.get("members", [])]
         group.explanations = [explanation(*row) for row in data.get("explanations", [])]
         for fp in data.get("resolved", []):

@@ -18,6 +18,7 @@ class Topology:
         self.max_hops = max_hops
         self.causal = causal
         self._reach: dict[str, dict[str, tuple[str, ...]]] = {}
+        self._fan_in: dict[str, int] = {}
 
     def reach(self, service: str) -> dict[str, tuple[str, ...]]:
         """Every node within max_hops of `service` (itself included) with a shortest path to it."""
@@ -46,6 +47,14 @@ class Topology:
         if self.causal:
             return self.catalog.dependencies(node)
         return [*self.catalog.dependencies(node), *self.catalog.callers(node)]
+
+    def fan_in(self, service: str) -> int:
+        """How many services call `service` (cached): a widely shared dependency is weak evidence."""
+        found = self._fan_in.get(service)
+        if found is None:
+            found = len(self.catalog.callers(service))
+            self._fan_in[service] = found
+        return found
 
     def path(self, service: str, meet: str, other: str) -> list[str]:
         """The path service -> meet <- other, as a list of catalog names (meet appears once)."""

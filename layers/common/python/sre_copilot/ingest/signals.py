@@ -30,7 +30,7 @@ def build_signal(item: AlertItem, ctx: DeliveryContext) -> Signal:
                          _dedupe(item.host_hints))
     title = clip(item.title, TITLE_MAX)
     fp = fingerprint(ctx.source, item.source_key, item.labels, resolution.service, resolution.entity, title)
-    event_time = item.event_time or ctx.received_at
+    event_time = _millis(item.event_time or ctx.received_at)
     if ctx.delivery_id:
         delivery_key = f"delivery:{ctx.delivery_id}"
     elif item.delivery_ref:
@@ -52,7 +52,7 @@ def build_signal(item: AlertItem, ctx: DeliveryContext) -> Signal:
         status=item.status,
         severity=item.severity,
         event_time=event_time,
-        received_at=ctx.received_at,
+        received_at=_millis(ctx.received_at),
         title=title,
         description=clip(item.description, DESCRIPTION_MAX),
         labels=item.labels,
@@ -66,6 +66,12 @@ def build_signal(item: AlertItem, ctx: DeliveryContext) -> Signal:
         background=item.severity is Severity.INFO,
         metric_value=item.metric_value,
     )
+
+
+def _millis(value: datetime) -> datetime:
+    # Signals are stored and exchanged with millisecond times (format_time); truncating here keeps
+    # the in-memory signal equal to its stored form (Alertmanager sends nanoseconds).
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
 
 
 def _dedupe(values: list[str]) -> list[str]:

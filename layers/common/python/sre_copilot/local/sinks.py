@@ -181,6 +181,7 @@ class LocalSinks(LocalHttpServer):
         self._failures: list[_Failure] = []
         self._slack_seq = 0
         self._call_seq = 0
+        self._seq = 0
 
     # -- URLs the adapters are configured with ----------------------------------------------------------
     @property
@@ -211,6 +212,7 @@ class LocalSinks(LocalHttpServer):
 
     # -- dispatch -------------------------------------------------------------------------------------
     def handle(self, request: Incoming) -> Outgoing:
+        self._seq = len(self.requests)  # the index this request's record will get: orders the transcript
         failure = next((f for f in self._failures if request.path.startswith(f.prefix)), None)
         if failure is not None:
             self._failures.remove(failure)
@@ -265,10 +267,10 @@ class LocalSinks(LocalHttpServer):
         ts = f"{int(clock.now().timestamp())}.{self._slack_seq:06d}"
         message = {"type": "message", "subtype": "bot_message", "bot_id": "B0LOCAL", "text": body.get("text", ""),
                    "blocks": blocks, "ts": ts, "thread_ts": body.get("thread_ts"), "channel": channel,
-                   "at": clock.now(), "edits": 0}
+                   "at": clock.now(), "edits": 0, "seq": self._seq}
         self.slack_messages[(channel, ts)] = message
         return Outgoing(200, {"ok": True, "channel": channel, "ts": ts,
-                              "message": {k: v for k, v in message.items() if k not in ("at", "edits", "channel")}})
+                              "message": {k: v for k, v in message.items() if k not in ("at", "edits", "channel", "seq")}})
 
     def _slack_update(self, body: dict[str, Any]) -> Outgoing:
         key = (str(body.get("channel")), str(body.get("ts")))
@@ -304,7 +306,7 @@ class LocalSinks(LocalHttpServer):
         now = clock.now()
         call = {"sid": sid, "account_sid": account, "to": form["To"], "from": form["From"],
                 "twiml": form.get("Twiml"), "url": form.get("Url"), "status_callback": form.get("StatusCallback"),
-                "at": now, **_read_twiml(form.get("Twiml"))}
+                "at": now, "seq": self._seq, **_read_twiml(form.get("Twiml"))}
         self.calls.append(call)
         return Outgoing(201, {
             "sid": sid, "account_sid": account, "to": call["to"], "to_formatted": call["to"], "from": call["from"],
@@ -346,19 +348,19 @@ class LocalSinks(LocalHttpServer):
 
     # -- the demo's view ------------------------------------------------------------------------------
     def printable_transcript(self) -> str:
-        """What Slack, the phone and PagerDuty received, in the order it happened."""
-        with self._lock:
-            entries: list[tuple[Any, int, list[str]]] = []
-            for order, message in enumerate(self.slack_messages.values()):
-                entries.append((message["at"], order, _slack_lines(message)))
-            for order, call in enumerate(self.calls):
-                entries.append((call["at"], order, _call_lines(call)))
-            for order, request in enumerate(self.requests_to(PAGERDUTY_PREFIX)):
-                if request["status"] < 300:
-                    entries.append((request["at"], order, _pagerduty_lines(request)))
-        entries.sort(key=lambda e: (e[0], e[1]))
-        return "\n".join(line for _, _, lines in entries for line in [*lines, ""]).rstrip("\n")
+        """What Slack, the phone and PagerDuty received, in arrival order.
 
+        The copilot re-posts its card as evidence changes; after the first, a card shows only the
+        lines that changed, so the story stays readable.
+        """
+        with self._lock:
+            entries: list[tuple[int, str, dict[str, Any]]] = [
+                *((m["seq"], "slack", m) for m in self.slack_messages.values()),
+                *((c["seq"], "call", c) for c in self.calls),
+                *((i, "pagerduty", r) for i, r in enumerate(self.requests)
+                  if r["path"].startswith(PAGERDUTY_PREFIX + "/") and r["status"] < 300),
+            ]
+            return _Transcript().render(sorted(entries, key=lambda e: e[0]))
 
 def _basic_user(header: str) -> str | None:
     if not header.startswith("Basic "):
@@ -374,12 +376,13 @@ def _pd_invalid(message: str) -> Outgoing:
 
 
 def _read_twiml(twiml: str | None) -> dict[str, Any]:
-    """The spoken lines and the keypress callback of a TwiML document."""
+    """What a TwiML document says, what it says inside the <Gather>, and where the keypress goes."""
     if not twiml:
-        return {"spoken": [], "gather_action": None, "num_digits": None}
+        return {"spoken": [], "prompt": [], "gather_action": None, "num_digits": None}
     root = ET.fromstring(twiml)
     gather = root.find("Gather")
     return {"spoken": [(say.text or "").strip() for say in root.iter("Say")],
+            "prompt": [(say.text or "").strip() for say in gather.iter("Say")] if gather is not None else [],
             "gather_action": gather.get("action") if gather is not None else None,
             "num_digits": gather.get("numDigits") if gather is not None else None}
 
@@ -406,26 +409,64 @@ def _slack_block_lines(block: dict[str, Any]) -> list[str]:
     return [f"({kind} block)"]
 
 
-def _slack_lines(message: dict[str, Any]) -> list[str]:
-    edited = f", edited {message['edits']}x" if message["edits"] else ""
-    thread = f" (thread {message['thread_ts']})" if message.get("thread_ts") else ""
-    lines = [f"Slack {message['channel']}{thread} at {format_time(message['at'])}{edited}:"]
-    body = [line for block in message["blocks"] for line in _slack_block_lines(block)] or [message["text"]]
-    return lines + [f"  ┃ {line}" for line in body]
+class _Transcript:
+    def __init__(self) -> None:
+        self._last_card: dict[str, list[str]] = {}
+        self._last_note: dict[tuple[str, str], list[str]] = {}
+
+    def render(self, entries: list[tuple[int, str, dict[str, Any]]]) -> str:
+        blocks = []
+        for _, kind, item in entries:
+            if kind == "slack":
+                blocks.append(self._slack(item))
+            elif kind == "call":
+                blocks.append(_call_lines(item))
+            else:
+                blocks.append(self._pagerduty(item))
+        return "\n\n".join("\n".join(lines) for lines in blocks)
+
+    def _slack(self, message: dict[str, Any]) -> list[str]:
+        edited = f", edited {message['edits']}x" if message["edits"] else ""
+        thread = f" (thread {message['thread_ts']})" if message.get("thread_ts") else ""
+        head = f"Slack {message['channel']}{thread} at {format_time(message['at'])}{edited}:"
+        body = [line for block in message["blocks"] for line in _slack_block_lines(block)] or [message["text"]]
+        previous = self._last_card.get(message["channel"]) if message["blocks"] else None
+        if message["blocks"]:
+            self._last_card[message["channel"]] = body
+        if previous is None:
+            return [head] + [f"  ┃ {line}" for line in body]
+        changed = [line for line in body if line not in previous]
+        if not changed:
+            return [head + " the same card again"]
+        return [head + f" card updated ({len(body) - len(changed)} lines unchanged)"] + \
+            [f"  ┃ {line}" for line in changed]
+
+    def _pagerduty(self, request: dict[str, Any]) -> list[str]:
+        incident = request["path"].split("/")[3]
+        body = request["body"] or {}
+        head = f"PagerDuty {incident} at {format_time(request['at'])}:"
+        if request["method"] == "PUT":
+            return [f"{head} status → {body['incident'].get('status')}"]
+        lines = str(body["note"]["content"]).splitlines() or [""]
+        # Notes of one kind (the analysis, a lifecycle move) share their first line; compare like with like.
+        key = (incident, lines[0])
+        previous = self._last_note.get(key)
+        self._last_note[key] = lines
+        if previous is None:
+            return [f"{head} note"] + [f"  │ {line}" for line in lines]
+        changed = [line for line in lines if line not in previous]
+        if not changed:
+            return [f"{head} the same note again"]
+        return [f"{head} note updated ({len(lines) - len(changed)} lines unchanged)"] + \
+            [f"  │ {line}" for line in changed]
 
 
 def _call_lines(call: dict[str, Any]) -> list[str]:
     lines = [f"Phone call to {call['to']} from {call['from']} at {format_time(call['at'])} ({call['sid']}):"]
-    lines += [f'  says: "{text}"' for text in call["spoken"]]
+    prompt = call["prompt"] or call["spoken"]
+    lines += [f'  says: "{text}"' for text in prompt]
     if call["gather_action"]:
         lines.append(f"  waits for {call['num_digits']} key(s), answer posted to {call['gather_action']}")
+        silence = [text for text in call["spoken"] if text not in prompt]
+        lines += [f'  if no key is pressed: "{text}"' for text in silence]
     return lines
-
-
-def _pagerduty_lines(request: dict[str, Any]) -> list[str]:
-    incident = request["path"].split("/")[3]
-    body = request["body"] or {}
-    if request["method"] == "PUT":
-        return [f"PagerDuty {incident} at {format_time(request['at'])}: status → {body['incident'].get('status')}"]
-    lines = [f"PagerDuty {incident} at {format_time(request['at'])}: note"]
-    return lines + [f"  │ {line}" for line in str(body["note"]["content"]).splitlines()]

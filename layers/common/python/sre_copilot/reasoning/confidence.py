@@ -24,8 +24,10 @@ from sre_copilot.reasoning.factors import (
     signal_strength_value,
 )
 from sre_copilot.reasoning.support import Graph, SignalFact, direct, explained, facts
+from sre_copilot.reasoning.symptoms import Symptom
 
-INFERRED_SIGMA = 1.5  # a quiet dependency: only its callers' symptoms speak for it
+INFERRED_SIGMA = 1.5
+UPSTREAM_DISCOUNT = 0.6  # a quiet dependency: only its callers' symptoms speak for it
 CORROBORATION_STEP = 0.25
 BASE_UNCERTAINTY = 0.04
 
@@ -119,9 +121,13 @@ def compute_factors(
     # 1. signal strength: how far from normal the entity itself is, discounted by how much of the
     #    incident a fault there would explain.
     own = [f for f in expl if direct(h.entity, h.entity_kind, h.service, f)]
+    # An "upstream errors" alert is the service reporting that something it calls is failing: it
+    # is weaker evidence against the service itself, and a contradiction when it has dependencies.
+    blames_below = [f for f in own if f.symptom is Symptom.UPSTREAM]
     alert_sigma = 0.0
     if own:
-        alert_sigma = max(fact_sigma(f) for f in own) + min(0.5, CORROBORATION_STEP * (len({f.source for f in own}) - 1))
+        alert_sigma = max(fact_sigma(f) * (UPSTREAM_DISCOUNT if f.symptom is Symptom.UPSTREAM else 1.0) for f in own)
+        alert_sigma += min(0.5, CORROBORATION_STEP * (len({f.source for f in own}) - 1))
     metric_sigma = max((4.0 * e.strength for e in evidence.items if e.kind == "signal_strength"
                         and e.subject == subject and e.source.startswith("metric:")), default=0.0)
     sigma_direct = max(alert_sigma, metric_sigma)
@@ -159,7 +165,10 @@ def compute_factors(
     against += sum(1 for e in evidence.items if not e.supports and e.subject in subjects and e.kind != "temporal")
     if h.change_id and not change_supported:
         against += 2
-    quality = evidence_quality_value(len(sources), strong, (1.0 - coverage) + 0.25 * against)
+    contradiction = (1.0 - coverage) + 0.25 * against
+    if blames_below and graph.deps.get(subject):
+        contradiction += 0.5 * len(blames_below) / len(own)
+    quality = evidence_quality_value(len(sources), strong, contradiction)
 
     # 5. human validation history
     history = _lookup(validation_history, _keys(h))

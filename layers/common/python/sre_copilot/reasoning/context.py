@@ -118,7 +118,7 @@ def correlated_signals(signals: Iterable[Signal], catalog: Catalog) -> list[dict
             "severity": signal.severity.value, "title": signal.title[:300], "event_time": format_time(signal.event_time),
             "service": service, "entity": entity or service, "entity_kind": (kind or (EntityKind.SERVICE if service
                                                                                    else None)),
-            "host": host, "symptom": classify(signal).value, "sigma": signal.sigma,
+            "host": host, "symptom": classify(signal, _names(signal, service, entity, host, catalog)).value, "sigma": signal.sigma,
             "metric_value": signal.metric_value, "fingerprint": signal.fingerprint, "alert": alert,
             "duplicate_of": signal.duplicate_of,
         })
@@ -126,6 +126,14 @@ def correlated_signals(signals: Iterable[Signal], catalog: Catalog) -> list[dict
         if isinstance(row["entity_kind"], EntityKind):
             row["entity_kind"] = row["entity_kind"].value
     return rows
+
+
+def _names(signal: Signal, service: str | None, entity: str | None, host: str | None, catalog: Catalog) -> list[str]:
+    names = [service, entity, host, signal.service, signal.entity, signal.host]
+    svc = catalog.service(service) if service else None
+    if svc is not None:
+        names += svc.aliases
+    return [n for n in names if n]
 
 
 # -- 1. topology ----------------------------------------------------------------------------------

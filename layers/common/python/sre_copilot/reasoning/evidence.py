@@ -30,7 +30,7 @@ from sre_copilot.domain.signal import Signal
 from sre_copilot.domain.types import ChangeKind
 from sre_copilot.ports.knowledge import Embedder, VectorIndex
 from sre_copilot.reasoning.factors import temporal_value
-from sre_copilot.reasoning.support import Graph, SignalFact, facts, first_symptom_at
+from sre_copilot.reasoning.support import Graph, SignalFact, facts
 from sre_copilot.reasoning.symptoms import PROPAGATING, SEVERITY_SIGMA
 
 ONSET_TOLERANCE = timedelta(seconds=60)

@@ -8,6 +8,7 @@ stored on an evidence item and the factor the scorer reports can never disagree.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
 
 from sre_copilot.domain.types import ChangeKind
 
@@ -16,7 +17,7 @@ def interpolate(x: float, points: Sequence[tuple[float, float]]) -> float:
     """Piecewise-linear through (x, y) anchors sorted by x; flat outside the first and last anchor."""
     if x <= points[0][0]:
         return points[0][1]
-    for (x0, y0), (x1, y1) in zip(points, points[1:], strict=False):
+    for (x0, y0), (x1, y1) in pairwise(points):
         if x <= x1:
             return y0 + (y1 - y0) * (x - x0) / (x1 - x0)
     return points[-1][1]

@@ -70,7 +70,7 @@ def generate_hypotheses(
 ) -> list[Hypothesis]:
     ctx = _Inputs(snapshot=snapshot, evidence=evidence, catalog=catalog)
     candidates = [*_host_failures(ctx), *_change_caused(ctx), *_service_faults(ctx), *_common_dependencies(ctx),
-                  *_instance_failures(ctx)]
+                  *_blamed_dependencies(ctx), *_instance_failures(ctx)]
     out = _dedupe(candidates)[:MAX_DETERMINISTIC]
     if assistant is not None and max_llm > 0:
         out += llm_hypotheses(ctx, assistant, out, max_llm)
@@ -157,8 +157,25 @@ def _service_fault(ctx: _Inputs, service: str) -> str:
     return "saturation"
 
 
+def _failed_hosts(ctx: _Inputs) -> set[str]:
+    """Hosts that explain their instances' alerts better than the instances' services do: a
+    host-level alarm, or alerting instances of two or more different services."""
+    out = set()
+    for item in ctx.items("host"):
+        on_host = [f for f in ctx.facts if f.host == item.subject or f.entity == item.subject]
+        if any(f.is_host_level for f in on_host) or len({f.service for f in on_host if f.service}) >= 2:
+            out.add(str(item.subject))
+    return out
+
+
+def _explained_away(ctx: _Inputs, service: str, failed_hosts: set[str]) -> bool:
+    own = [f for f in ctx.facts if f.service == service]
+    return bool(own) and all(f.instance and f.symptom in LOCAL and f.host in failed_hosts for f in own)
+
+
 def _service_faults(ctx: _Inputs) -> list[Hypothesis]:
-    alerting = ctx.alerting()
+    failed_hosts = _failed_hosts(ctx)
+    alerting = [s for s in ctx.alerting() if not _explained_away(ctx, s, failed_hosts)]
     deepest = sinks(alerting, ctx.graph)
     out = []
     ranked = sorted(alerting, key=lambda s: (s not in deepest, -ctx.coverage(s, EntityKind.SERVICE, s), s))
@@ -201,6 +218,27 @@ def _common_dependencies(ctx: _Inputs) -> list[Hypothesis]:
             summary=f"Dependency outage of {dep}: {item.summary}; a shared failing dependency explains "
                     "why unrelated callers alert together.",
         ))
+    return out
+
+
+def _blamed_dependencies(ctx: _Inputs) -> list[Hypothesis]:
+    """A deepest alerting service that itself reports upstream errors points below itself: propose
+    its quiet direct dependencies (datastores first), which have no alarm of their own."""
+    alerting = ctx.alerting()
+    out = []
+    for service in sinks(alerting, ctx.graph):
+        if not any(f.service == service and f.symptom is Symptom.UPSTREAM for f in ctx.facts):
+            continue
+        deps = [d for d in ctx.graph.deps.get(service, []) if d not in alerting]
+        deps.sort(key=lambda d: (not ctx.graph.managed.get(d, False), d))
+        for dep in deps[:2]:
+            coverage = ctx.coverage(dep, EntityKind.SERVICE, dep)
+            out.append(_make(
+                ctx, generator="dependency", entity=dep, kind=EntityKind.SERVICE, service=dep, fault="dependency outage",
+                prior=0.3 + 0.2 * coverage,
+                summary=f"Dependency outage of {dep}: {service} reports upstream errors and depends on {dep}, "
+                        "which has no alarm of its own.",
+            ))
     return out
 
 

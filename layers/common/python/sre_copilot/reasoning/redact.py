@@ -8,6 +8,7 @@ placeholder ("[REDACTED:aws_access_key]") so the model still sees that something
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 # Order matters: multi-line and structured secrets first, so their parts are not half-matched later.
 _RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple((name, re.compile(pattern, flags)) for name, pattern, flags in (
@@ -37,6 +38,16 @@ def _placeholder(name: str) -> str:
     return f"[REDACTED:{name}]"
 
 
+def _replacer(name: str) -> Callable[[re.Match[str]], str]:
+    placeholder = _placeholder(name)
+    if name == "aws_secret_key":
+        return lambda m: f"{m.group(1)}{placeholder}"
+    if name == "secret_assignment":
+        # Keep the key name so the model knows a password was there; skip values already redacted.
+        return lambda m: m.group(0) if m.group(3).startswith("[REDACTED") else f"{m.group(1)}{m.group(2)}{placeholder}"
+    return lambda m: placeholder
+
+
 def redact(text: str, *, ips: bool = False) -> str:
     """Replace secrets and PII in `text`. IP addresses are kept unless `ips` is True, because hosts
     are often named by address and reasoning needs to match them against the catalog."""
@@ -44,13 +55,7 @@ def redact(text: str, *, ips: bool = False) -> str:
         return text
     out = text
     for name, pattern in _RULES:
-        if name == "aws_secret_key":
-            out = pattern.sub(lambda m: f"{m.group(1)}{_placeholder(name)}", out)
-        elif name == "secret_assignment":
-            out = pattern.sub(lambda m: m.group(0) if m.group(3).startswith("[REDACTED")
-                              else f"{m.group(1)}{m.group(2)}{_placeholder(name)}", out)
-        else:
-            out = pattern.sub(_placeholder(name), out)
+        out = pattern.sub(_replacer(name), out)
     if ips:
         out = _IPV4.sub(_placeholder("ip"), out)
     return out

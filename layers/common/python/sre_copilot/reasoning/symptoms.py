@@ -8,6 +8,7 @@ reads only the signal's own text and labels; it never follows anything written t
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from enum import StrEnum
 
 from sre_copilot.domain.change import ChangeEvent
@@ -61,15 +62,20 @@ SATURATION_LIKE = frozenset({Symptom.LATENCY, Symptom.SATURATION, Symptom.QUEUE,
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 
-def signal_text(signal: Signal) -> str:
-    """Title, description and label values, lower-cased, with CamelCase words split as well as kept."""
+def signal_text(signal: Signal, ignore: Iterable[str | None] = ()) -> str:
+    """Title, description and label values, lower-cased, with CamelCase words split as well as kept.
+    Names in `ignore` (the signal's own service, instance, host) are blanked first, so a service
+    called "dns-cache" does not make every one of its alerts a DNS symptom."""
     parts = [signal.title, signal.description[:500], *signal.labels.values()]
     raw = " ".join(p for p in parts if p)
-    return f"{raw.lower()} {_CAMEL.sub(' ', raw).lower()}"
+    text = f"{raw.lower()} {_CAMEL.sub(' ', raw).lower()}"
+    for name in sorted({n.lower() for n in ignore if n and len(n) >= 3}, key=len, reverse=True):
+        text = text.replace(name, " ")
+    return text
 
 
-def classify(signal: Signal) -> Symptom:
-    text = signal_text(signal)
+def classify(signal: Signal, ignore: Iterable[str | None] = ()) -> Symptom:
+    text = signal_text(signal, ignore)
     for symptom, pattern in _PATTERNS:
         if pattern.search(text):
             return symptom

@@ -16,7 +16,8 @@ import math
 import os
 import re
 import tempfile
-from collections import Counter
+from collections import Counter, defaultdict
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +28,12 @@ except ImportError:  # pragma: no cover - numpy is not a dependency
 
 DIMENSIONS = 384
 
-_STOP = frozenset("""a an and are as at be been by for from has have in into is it its of on or that the this to was
+_STOP = frozenset(str.split("""a an and are as at be been by for from has have in into is it its of on or that the this to was
 were will with when what which who why how our we you your they them their there then than so if not no do does
-did can could should would may might must all any each per via vs after before over under about""".split())
+did can could should would may might must all any each per via vs after before over under about"""))
 # Words that appear in nearly every alert or runbook and so say little about which one matches.
-_FILLER = frozenset("""service services alert alerts alerting high low is on production prod issue incident check
-checks step steps first then use using run""".split())
+_FILLER = frozenset(str.split("""service services alert alerts alerting high low is on production prod issue incident check
+checks step steps first then use using run"""))
 
 # Different words for the same thing, folded to one canonical term (the original is kept too).
 _SYNONYMS: dict[str, str] = {
@@ -104,9 +105,9 @@ class HashingEmbedder:
         value = int.from_bytes(digest, "big")
         return value % self.dimensions, (1.0 if (value >> 63) & 1 else -1.0)
 
-    def features(self, text: str) -> Counter[str]:
+    def features(self, text: str) -> dict[str, float]:
         words = tokens(text)
-        weights: Counter[str] = Counter()
+        weights: defaultdict[str, float] = defaultdict(float)
         counts = Counter(words)
         for word, count in counts.items():
             scale = 0.3 if word in _FILLER else 1.0
@@ -114,7 +115,7 @@ class HashingEmbedder:
             grams = [f"#{word}#"[i:i + 3] for i in range(len(word))]
             for gram in grams:
                 weights[f"c:{gram}"] += scale * 0.35 / max(1, len(grams))
-        for left, right in zip(words, words[1:], strict=False):
+        for left, right in pairwise(words):
             weights[f"b:{left}_{right}"] += 0.6
         return weights
 

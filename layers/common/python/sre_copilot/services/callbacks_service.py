@@ -77,7 +77,7 @@ class SweeperService:
         now = clock.now()
         timed_out = 0
         for due in self.c.store.due_wait_tokens(self.tenant, now):
-            token = self.c.store.take_wait_token(self.tenant, due["incident_id"])
+            token = self.c.store.take_wait_token(self.tenant, due["incident_id"], token=due["token"])
             if not token:
                 continue  # someone answered first
             plan_id = token.get("plan_id")

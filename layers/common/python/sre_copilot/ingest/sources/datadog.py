@@ -120,7 +120,8 @@ def parse(body: Any) -> SourceResult:
     tag_labels, bare = split_tags(tags)
     scope_labels, _ = split_tags(comma_tags(scope))
     labels: dict[str, str] = {"alertname": title[:256]}
-    for tag, tag_value in (*tag_labels.items(), *scope_labels.items()):
+    # The scope names the group that triggered (a multi-alert monitor); it outranks the monitor's tags.
+    for tag, tag_value in (*scope_labels.items(), *tag_labels.items()):
         labels.setdefault(tag, tag_value)
     if bare:
         labels.setdefault("tags", ",".join(bare)[:1024])

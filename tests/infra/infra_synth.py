@@ -1,0 +1,47 @@
+"""Shared by the infrastructure tests: the synthesized app and small template helpers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import cx_api
+from aws_cdk.assertions import Template
+
+from infra_cdk.app import BUNDLING_STACKS, Built
+
+REPO = Path(__file__).resolve().parents[2]
+# Every optional part switched on (vector collection, Bedrock, alarm e-mail, reserved concurrency)
+# so one template covers all of them; the defaults are tested through `load_config`.
+TEST_OVERRIDES: dict[str, Any] = {
+    "enable_opensearch": True,
+    "llm_provider": "bedrock",
+    "alarm_email": "oncall@example.com",
+    "reserved_concurrency": {"approval_sweeper": 1},
+    BUNDLING_STACKS: [],
+}
+
+
+@dataclass(frozen=True)
+class Synthesized:
+    built: Built
+    assembly: cx_api.CloudAssembly
+    template: Template
+    template_json: dict[str, Any]
+    template_path: Path
+
+    def resources(self, resource_type: str) -> dict[str, dict[str, Any]]:
+        return {logical_id: resource for logical_id, resource in self.template_json["Resources"].items()
+                if resource["Type"] == resource_type}
+
+    def logical_id(self, construct: Any) -> str:
+        return str(self.built.stack.get_logical_id(construct.node.default_child))
+
+
+def ref(logical_id: str) -> dict[str, str]:
+    return {"Ref": logical_id}
+
+
+def arn(logical_id: str) -> dict[str, list[str]]:
+    return {"Fn::GetAtt": [logical_id, "Arn"]}
