@@ -43,8 +43,7 @@ class Built:
 
 
 def build(app: App, repo_root: Path = REPO_ROOT) -> Built:
-    context = {key: app.node.try_get_context(key) for key in DeploymentConfig.model_fields}
-    config = load_config({key: value for key, value in context.items() if value is not None})
+    config = load_config(app.node.get_all_context())
     if not config.should_bundle_layer():
         # Same switch the CDK CLI uses for `cdk ls`: assets keep their source, nothing is pip-installed.
         app.node.set_context(BUNDLING_STACKS, [])
@@ -55,7 +54,8 @@ def build(app: App, repo_root: Path = REPO_ROOT) -> Built:
 
 
 def create_app(context: Mapping[str, Any] | None = None, outdir: str | None = None) -> Built:
-    """A fresh App; `context` replaces the CLI's (tests pass cdk.json's context plus overrides)."""
+    """A fresh App whose base context is `context` (tests pass cdk.json's context plus overrides);
+    context the CDK CLI passes through CDK_CONTEXT_JSON still takes precedence."""
     return build(App(context=dict(context) if context is not None else None, outdir=outdir))
 
 

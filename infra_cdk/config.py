@@ -8,8 +8,10 @@ A bad value fails synthesis with the key's name and what is allowed.
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
+import re
 from collections.abc import Mapping
 from typing import Any, Literal, cast, get_args
 
@@ -38,6 +40,14 @@ class ConfigError(ValueError):
     """Raised for a bad `cdk.json` context value; the message names every offending key."""
 
 
+class _Inconsistent(ValueError):
+    """Values that are fine alone but not together, each attributed to the key to change."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        super().__init__("; ".join(f"{key}: {why}" for key, why in problems))
+        self.problems = problems
+
+
 class DeploymentConfig(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -55,6 +65,7 @@ class DeploymentConfig(BaseModel):
     approval_timeout_s: int = Field(300, ge=30, le=86_400)
     catalog_uri: str = Field("", description="empty: s3://<bucket>/catalog/<tenant>.json")
     public_base_url: str = Field("", description="empty: the HTTP API's own URL")
+    kubernetes_api_url: str = Field("", description="API server the Act/Verify/Rollback executor talks to")
 
     queue_visibility_timeout_s: int = Field(360, ge=30, le=43_200)
     max_receive_count: int = Field(3, ge=1, le=1000)
@@ -148,7 +159,7 @@ class DeploymentConfig(BaseModel):
                 problems.append(("function_timeout_s", f"{name} answers the HTTP API, which gives up after 30 s; "
                                                        f"use at most {HTTP_INTEGRATION_TIMEOUT_S}"))
         if problems:
-            raise ValueError("; ".join(f"[{key}] {why}" for key, why in problems))
+            raise _Inconsistent(problems)
         return self
 
     # -- derived values ------------------------------------------------------------------------
@@ -181,15 +192,32 @@ class DeploymentConfig(BaseModel):
         return f"sre-copilot-{self.environment}"
 
 
+# Our keys are snake_case; CDK's own context keys contain ':', '@', '/' or '-'.
+OUR_KEY_SHAPE = re.compile(r"[a-z][a-z0-9_]*")
+
+
 def load_config(context: Mapping[str, Any]) -> DeploymentConfig:
-    """Validate the context; unknown keys (CDK feature flags, `aws:cdk:*`) are ignored."""
-    values = {key: context[key] for key in DeploymentConfig.model_fields if key in context}
+    """Validate the context. CDK's keys (feature flags, `aws:cdk:*`, lookups) are ignored; a
+    snake_case key we do not know is a typo and fails, with the closest known key suggested."""
+    lines: list[str] = []
+    config: DeploymentConfig | None = None
+    for key in sorted(context):
+        if OUR_KEY_SHAPE.fullmatch(key) and key not in DeploymentConfig.model_fields:
+            close = difflib.get_close_matches(key, list(DeploymentConfig.model_fields), n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            lines.append(f"  cdk.json context '{key}': not a configuration key{hint}")
+    values = {key: context[key] for key in DeploymentConfig.model_fields if key in context and context[key] is not None}
     try:
-        return DeploymentConfig.model_validate(values)
+        config = DeploymentConfig.model_validate(values)
     except ValidationError as exc:
-        lines = []
         for error in exc.errors():
-            key = ".".join(str(part) for part in error["loc"]) or "(configuration)"
-            got = f" (got {error['input']!r})" if error["loc"] and error["type"] != "missing" else ""
-            lines.append(f"  cdk.json context '{key}': {error['msg']}{got}")
-        raise ConfigError("invalid SRE Copilot configuration:\n" + "\n".join(lines)) from None
+            cause = error.get("ctx", {}).get("error")
+            if isinstance(cause, _Inconsistent):
+                lines.extend(f"  cdk.json context '{key}': {why}" for key, why in cause.problems)
+                continue
+            key = ".".join(str(part) for part in error["loc"] if part != "[key]")
+            message = error["msg"].removeprefix("Value error, ")
+            lines.append(f"  cdk.json context '{key}': {message} (got {error['input']!r})")
+    if lines or config is None:
+        raise ConfigError("invalid SRE Copilot configuration:\n" + "\n".join(lines))
+    return config

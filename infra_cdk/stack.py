@@ -156,6 +156,8 @@ class SreCopilotStack(Stack):
                                f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}:{Aws.ACCOUNT_ID}:inference-profile/*"]))
         if spec.vector_index != "none" and self.search is not None:
             env["SRE_COPILOT_OPENSEARCH_ENDPOINT"] = self.search.endpoint
+        if spec.executes_actions and config.kubernetes_api_url:
+            env["SRE_COPILOT_KUBERNETES_API_URL"] = config.kubernetes_api_url
         if spec.public_url:
             env["SRE_COPILOT_PUBLIC_BASE_URL"] = config.public_base_url or self.api.url
         f.add_environment(env)

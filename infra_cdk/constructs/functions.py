@@ -65,6 +65,8 @@ class FunctionSpec:
     idempotency: bool = False
     llm: bool = False
     public_url: bool = False
+    executes_actions: bool = False
+    """Talks to the Kubernetes API server (SRE_COPILOT_KUBERNETES_API_URL)."""
     invoked_async: bool = False
     """Invoked by EventBridge/SNS/schedules: failures after Lambda's retries go to the async DLQ."""
 
@@ -94,18 +96,20 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         reads=(CATALOG_PREFIX, INCIDENTS_PREFIX), publishes_lifecycle=True),
     "recommend": FunctionSpec(
         "ASL Recommend: runbook search and a gated remediation plan",
-        reads=(CATALOG_PREFIX, INCIDENTS_PREFIX), vector_index="read"),
+        # Writes too: the starter runbooks are indexed on first use.
+        reads=(CATALOG_PREFIX, INCIDENTS_PREFIX), vector_index="write"),
     "notify": FunctionSpec(
         "ASL Notify: Slack card, phone page for P0/P1, PagerDuty note",
         reads=(CATALOG_PREFIX, INCIDENTS_PREFIX), secrets=("slack", "twilio", "pagerduty"), public_url=True),
     "await_decision": FunctionSpec(
         "ASL AwaitDecision: parks the task token until approval, new evidence or timeout",
         reads=(), answers_task_tokens=True),
-    "act": FunctionSpec("ASL Act: runs the approved plan through the safety gates", publishes_lifecycle=True),
+    "act": FunctionSpec("ASL Act: runs the approved plan through the safety gates", publishes_lifecycle=True,
+                        executes_actions=True),
     "verify": FunctionSpec(
         "ASL Verify: checks the plan's verification criteria against live metrics",
-        publishes_lifecycle=True, reads_metrics=True),
-    "rollback": FunctionSpec("ASL Rollback: undoes a plan that failed verification"),
+        publishes_lifecycle=True, reads_metrics=True, executes_actions=True),
+    "rollback": FunctionSpec("ASL Rollback: undoes a plan that failed verification", executes_actions=True),
     "document": FunctionSpec(
         "ASL Document: postmortem draft, lifecycle to LEARNED, precedent indexed",
         reads=(CATALOG_PREFIX, INCIDENTS_PREFIX), writes=(POSTMORTEMS_PREFIX,), secrets=("slack",),
@@ -176,7 +180,6 @@ class SreFunction(Construct):
             environment={
                 "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
-                "POWERTOOLS_METRICS_FUNCTION_NAME": name,
                 "LOG_LEVEL": "INFO",
                 "POWERTOOLS_LOG_LEVEL": "INFO",
             },

@@ -68,7 +68,7 @@ class VectorSearch(Construct):
             self, "DataAccessPolicy",
             name=f"{name}-data",
             type="data",
-            description="Index read for evidence/recommendation, write for precedents",
+            description="Index read for evidence; write for runbooks and precedents",
             policy=stack.to_json_string([
                 {"Rules": [{"ResourceType": "index", "Resource": index_resource, "Permission": READ_PERMISSIONS},
                            {"ResourceType": "collection", "Resource": collection_resource,

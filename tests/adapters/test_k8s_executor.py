@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 from sre_copilot.actions.routing import plan_from_recommendation
-from sre_copilot.adapters.k8s_executor import KubernetesActionError, KubernetesExecutor
+from sre_copilot.adapters.k8s_executor import KubernetesActionError, KubernetesExecutor, RolloutInProgress
 from sre_copilot.domain.action import ActionPlan, Recommendation
 from sre_copilot.domain.catalog import Catalog
 from sre_copilot.domain.incident import Incident
 from sre_copilot.domain.types import Risk
 from sre_copilot.errors import ConfigurationError
 from sre_copilot.local.clock import SimClock
-from sre_copilot.local.k8s_api import LocalKubernetesApi
+from sre_copilot.local.k8s_api import LocalKubernetesApi, template_hash
 from sre_copilot.ports.clock import SystemClock, use_clock
 
 TOKEN = "k8s-test-token"
@@ -173,8 +173,9 @@ def test_failed_rollout_fails_verification_and_rollback_restores_the_pre_action_
     ok, why = executor.verify(executed)
     # Then verification fails and says why
     assert not ok
-    assert why.startswith("deployment/checkout revision 3 not healthy: 2/2 updated, 0/2 available; "
-                          "ProgressDeadlineExceeded")
+    assert why == ('deployment/checkout revision 3 exceeded its progress deadline: 2/2 updated, 0/2 available; '
+                   f'ReplicaSet "checkout-{template_hash(executed.params["post_state"]["template"])}" has timed out '
+                   'progressing.')
     # When the action is rolled back
     result = executor.rollback(executed)
     # Then the pre-action template (revision 2's image) is back, as a new revision, and healthy
@@ -183,6 +184,23 @@ def test_failed_rollout_fails_verification_and_rollback_restores_the_pre_action_
                                 "now revision 4) and 2 replicas")
     assert executor.verify(executed.model_copy(update={"action": "rollback"}))[0]
     assert k8s.requests[-2]["body"][1] == {"op": "replace", "path": "/spec/replicas", "value": 2}
+
+
+def test_a_rollout_still_in_progress_is_neither_verified_nor_failed(
+    k8s: LocalKubernetesApi, incident: Incident, demo_catalog: Catalog,
+) -> None:
+    # Given a restart whose new pods are not up yet
+    executor = KubernetesExecutor(host=k8s.base_url, token=TOKEN)
+    k8s.hold_rollouts("shop", "checkout")
+    plan = _plan("restart", incident, demo_catalog)
+    executed = _executed(plan, executor.execute(plan, dry_run=False))
+    # When it is verified, then the workflow is told to wait and retry rather than roll back
+    with pytest.raises(RolloutInProgress, match="revision 3 still rolling out: 0/2 updated, 2/2 available"):
+        executor.verify(executed)
+    # And once the rollout completes it verifies
+    k8s.hold_rollouts("shop", "checkout", held=False)
+    assert executor.verify(executed) == (True, "deployment/checkout revision 3 rolled out: 2/2 updated, "
+                                               "2/2 available")
 
 
 def test_rollback_of_a_scale_out_restores_the_replica_count(

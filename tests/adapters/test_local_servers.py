@@ -18,7 +18,7 @@ from sre_copilot.local.k8s_api import LocalKubernetesApi, apply_json_patch, appl
 from sre_copilot.local.sinks import LocalSinks
 from sre_copilot.messages.phone import page_twiml
 
-CARD = [{"type": "header", "text": {"type": "plain_text", "text": "P0 checkout down"}},
+CARD: list[dict[str, Any]] = [{"type": "header", "text": {"type": "plain_text", "text": "P0 checkout down"}},
         {"type": "section", "fields": [{"type": "mrkdwn", "text": "*State*\nDETECTED"}]},
         {"type": "actions", "elements": [{"type": "button", "action_id": "approve", "value": "i|p",
                                           "text": {"type": "plain_text", "text": "Approve rollback"}}]}]
@@ -41,7 +41,7 @@ def test_transcript_tells_the_story_once_and_then_only_what_changed(
     TwilioPager("AC" + "0" * 32, "token", "+15550000", base_url=sinks.twilio_base_url).call(
         "+15550100", page_twiml(incident, hypotheses[1], "https://x.example/cb"), "https://x.example/cb")
     slack.post("#inc", "card", CARD)
-    moved = [CARD[0], {"type": "section", "fields": [{"type": "mrkdwn", "text": "*State*\nMITIGATED"}]}]
+    moved: list[dict[str, Any]] = [CARD[0], {"type": "section", "fields": [{"type": "mrkdwn", "text": "*State*\nMITIGATED"}]}]
     slack.post("#inc", "card", moved)
     pagerduty = PagerDutyClient("pd-token", "copilot@example.com", base_url=sinks.pagerduty_base_url)
     pagerduty.add_note("Q1", "SRE Copilot analysis\n1. checkout")
@@ -97,15 +97,21 @@ def test_seed_skips_non_kubernetes_services_and_is_idempotent(k8s: LocalKubernet
     assert ("shop", "payments-db") not in k8s.deployments
 
 
+def _items(listed: Any) -> list[dict[str, Any]]:
+    """The client's typed list as the plain JSON objects the API sent."""
+    return list(ApiClient().sanitize_for_serialization(listed)["items"])
+
+
 def test_list_by_label_selector(k8s: LocalKubernetesApi) -> None:
     apps = _apps(k8s)
-    names = [d.metadata.name for d in apps.list_namespaced_deployment("shop", label_selector="app=checkout").items]
-    assert names == ["checkout"]
-    others = apps.list_namespaced_deployment("shop", label_selector="app!=checkout").items
-    assert "checkout" not in {d.metadata.name for d in others} and len(others) == len(k8s.deployments) - 1
-    replica_sets = apps.list_namespaced_replica_set("shop", label_selector="app=checkout").items
-    assert sorted(rs.metadata.annotations["deployment.kubernetes.io/revision"] for rs in replica_sets) == ["1", "2"]
-    assert all(rs.metadata.owner_references[0].name == "checkout" for rs in replica_sets)
+    checkout = _items(apps.list_namespaced_deployment("shop", label_selector="app=checkout"))
+    assert [d["metadata"]["name"] for d in checkout] == ["checkout"]
+    others = _items(apps.list_namespaced_deployment("shop", label_selector="app!=checkout"))
+    assert "checkout" not in {d["metadata"]["name"] for d in others} and len(others) == len(k8s.deployments) - 1
+    replica_sets = _items(apps.list_namespaced_replica_set("shop", label_selector="app=checkout"))
+    assert sorted(rs["metadata"]["annotations"]["deployment.kubernetes.io/revision"] for rs in replica_sets) == \
+        ["1", "2"]
+    assert all(rs["metadata"]["ownerReferences"][0]["name"] == "checkout" for rs in replica_sets)
 
 
 def test_merge_patch_and_strategic_merge_of_containers(k8s: LocalKubernetesApi) -> None:

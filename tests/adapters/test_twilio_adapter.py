@@ -64,7 +64,8 @@ def test_the_local_on_call_hears_the_page_and_can_answer(sinks: LocalSinks, inci
                         base_url=sinks.twilio_base_url)
     # When a call is placed
     sid = pager.call("+15550100", page_twiml(incident, hypotheses[1], CALLBACK), CALLBACK)
-    # Then the hook got the spoken words and where to post the keypress
+    # Then, once the sink has finished with the request, the hook got the words and where to post the key
+    assert sinks.wait_idle()
     [call] = heard
     assert call["sid"] == sid and call["gather_action"] == CALLBACK and call["num_digits"] == "1"
     assert "Press 1 to acknowledge, 2 to escalate." in call["spoken"][0]

@@ -130,22 +130,22 @@ def _items(source: str, body: Any, received: datetime, cloudwatch_severity: Seve
         event = body.get("event", {})
         data = event.get("data", {})
         kind = event.get("event_type", "")
-        status = {"incident.triggered": SignalStatus.FIRING, "incident.resolved": SignalStatus.RESOLVED,
-                  "incident.acknowledged": SignalStatus.ACKNOWLEDGED}.get(kind)
+        pd_status = {"incident.triggered": SignalStatus.FIRING, "incident.resolved": SignalStatus.RESOLVED,
+                     "incident.acknowledged": SignalStatus.ACKNOWLEDGED}.get(kind)
         summary = (data.get("service") or {}).get("summary")
-        yield Raw(status=status, severity=Severity.CRITICAL if data.get("urgency") == "high" else Severity.WARNING,
+        yield Raw(status=pd_status, severity=Severity.CRITICAL if data.get("urgency") == "high" else Severity.WARNING,
                   title=data.get("title", "PagerDuty incident"), key=data.get("incident_key") or data.get("id", ""),
                   event_time=parse_time(event.get("occurred_at") or received), services=(summary,),
                   labels=(("alertname", data.get("title", "")),))
     elif source == "opsgenie":
         alert = body.get("alert", {})
         action = body.get("action", "")
-        status = {"Create": SignalStatus.FIRING, "Close": SignalStatus.RESOLVED,
-                  "Acknowledge": SignalStatus.ACKNOWLEDGED}.get(action)
+        og_status = {"Create": SignalStatus.FIRING, "Close": SignalStatus.RESOLVED,
+                     "Acknowledge": SignalStatus.ACKNOWLEDGED}.get(action)
         tags = dict(t.split(":", 1) for t in alert.get("tags", []) if ":" in t)
         severity = {"P1": Severity.CRITICAL, "P2": Severity.ERROR, "P3": Severity.WARNING}.get(
             alert.get("priority", ""), Severity.INFO)
-        yield Raw(status=status, severity=severity, title=alert.get("message", "Opsgenie alert"),
+        yield Raw(status=og_status, severity=severity, title=alert.get("message", "Opsgenie alert"),
                   key=alert.get("alias") or alert.get("alertId", ""),
                   event_time=parse_time(alert.get("createdAt") or received),
                   services=(alert.get("entity"), tags.get("service"), (alert.get("details") or {}).get("service")),

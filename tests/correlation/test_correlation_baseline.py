@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from correlation_fixtures import alert, at
-
 from sre_copilot.correlation.baseline import GroupByBaseline
 from sre_copilot.correlation.offline import run
 

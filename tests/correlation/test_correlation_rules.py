@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from correlation_fixtures import CATALOG, alert
-
 from sre_copilot.correlation import CorrelationConfig, CorrelationEngine
 
 
@@ -97,6 +96,26 @@ def test_window_is_measured_to_the_nearest_related_alert_not_the_incident_start(
     e.ingest(alert("api", 250, service="api", severity="critical"))
     chained = e.ingest(alert("web", 500, service="web"))
     assert chained.joined == first.incident_id
+
+
+def test_an_old_incident_takes_new_alerts_only_on_direct_evidence() -> None:
+    # Given an incident that started 16 minutes ago and is still active (cascade_s is 15 minutes)
+    e = engine(window_s=480, cascade_s=900)
+    first = e.ingest(alert("db", 0, service="db", severity="critical", fp="db-down"))
+    for minute in range(4, 17, 4):
+        e.ingest(alert(f"api{minute}", minute * 60, service="api", fp=f"api-{minute}"))
+    # When a related service starts failing now, it starts its own incident
+    later = e.ingest(alert("web", 16 * 60 + 30, service="web", severity="critical"))
+    assert later.opened and later.incident_id != first.incident_id
+    # But the same alert firing again still joins the old incident
+    refire = e.ingest(alert("db-again", 17 * 60, service="db", severity="critical", fp="db-down"))
+    assert refire.joined == first.incident_id
+    # And without the age limit the graph link would have folded it
+    unlimited = engine(window_s=480, cascade_s=None)
+    opened = unlimited.ingest(alert("db", 0, service="db", severity="critical"))
+    for minute in range(4, 17, 4):
+        unlimited.ingest(alert(f"api{minute}", minute * 60, service="api", fp=f"api-{minute}"))
+    assert unlimited.ingest(alert("web", 16 * 60 + 30, service="web")).joined == opened.incident_id
 
 
 def test_host_alarm_and_pods_of_different_services_on_it_fold_together() -> None:

@@ -120,6 +120,13 @@ def test_callback_urls_point_at_the_http_api(synthesized: Synthesized) -> None:
         assert url == {"Fn::GetAtt": [api, "ApiEndpoint"]}
 
 
+def test_only_the_action_steps_get_the_kubernetes_endpoint(synthesized: Synthesized) -> None:
+    functions = _functions(synthesized)
+    users = {n for n, p in functions.items() if "SRE_COPILOT_KUBERNETES_API_URL" in p["Environment"]["Variables"]}
+    assert users == {"act", "verify", "rollback"}
+    assert functions["act"]["Environment"]["Variables"]["SRE_COPILOT_KUBERNETES_API_URL"] == "https://k8s.example.internal"
+
+
 def test_reserved_concurrency_comes_from_config(synthesized: Synthesized) -> None:
     functions = _functions(synthesized)
     assert functions["approval_sweeper"]["ReservedConcurrentExecutions"] == 1
@@ -214,7 +221,7 @@ def test_every_queue_is_kms_encrypted_and_denies_plain_http(synthesized: Synthes
     queues = synthesized.resources("AWS::SQS::Queue")
     for logical_id, queue in queues.items():
         assert queue["Properties"]["KmsMasterKeyId"] == key, logical_id
-    secured = set()
+    secured: set[str] = set()
     for policy in synthesized.resources("AWS::SQS::QueuePolicy").values():
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
             if statement["Effect"] == "Deny" and statement.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}:
@@ -367,7 +374,7 @@ def test_artifact_bucket_is_encrypted_private_versioned_logged_and_tiered(synthe
 
 
 def test_both_buckets_deny_plain_http(synthesized: Synthesized) -> None:
-    secured = set()
+    secured: set[str] = set()
     for policy in synthesized.resources("AWS::S3::BucketPolicy").values():
         statements = policy["Properties"]["PolicyDocument"]["Statement"]
         if any(s["Effect"] == "Deny" and s.get("Condition", {}).get("Bool") == {"aws:SecureTransport": "false"}
@@ -427,3 +434,12 @@ def test_alarms_cover_every_dlq_every_queue_age_and_workflow_failures(synthesize
 def test_outputs_give_operators_what_they_configure(synthesized: Synthesized) -> None:
     outputs = synthesized.template_json["Outputs"]
     assert {"ApiUrl", "StateMachineArn", "BucketName", "OpenSearchEndpoint", "SlackSecretName"} <= set(outputs)
+
+
+def test_collection_access_policy_names_exactly_the_index_users(synthesized: Synthesized) -> None:
+    stack = synthesized.built.stack
+    policy = next(iter(synthesized.resources("AWS::OpenSearchServerless::AccessPolicy").values()))
+    parts = policy["Properties"]["Policy"]["Fn::Join"][1]
+    principals = {p["Fn::GetAtt"][0] for p in parts if isinstance(p, dict)}
+    assert principals == {synthesized.logical_id(stack.functions[n].role)
+                          for n in ("aggregate_evidence", "recommend", "document")}

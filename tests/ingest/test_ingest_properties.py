@@ -1,8 +1,10 @@
-"""Property-based robustness of `normalize`, for every source.
+"""Property-based robustness of `normalize` for every source, and of `parse_change` and `authenticate`.
 
 Whatever arrives (arbitrary JSON, truncated bodies, real bodies with fields replaced by values of
 the wrong type or deleted, random bytes, parsed mappings holding NaN), `normalize` either returns a
 delivery whose signals are valid `Signal`s, or raises InvalidPayload / PayloadTooLarge. Nothing else.
+Seed bodies are the public fixtures (provenance in tests/fixtures/webhooks/SOURCES.md), the shared
+scenario deliveries and a few bodies built here.
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from sre_copilot.domain.catalog import Catalog
+from sre_copilot.domain.change import ChangeEvent
 from sre_copilot.domain.signal import Signal
-from sre_copilot.errors import InvalidPayload, PayloadTooLarge
+from sre_copilot.errors import InvalidPayload, MalformedSignature, PayloadTooLarge, Unauthorized
+from sre_copilot.ingest.auth import SnsVerifier, WebhookSecrets, authenticate
+from sre_copilot.ingest.changes import parse_change
 from sre_copilot.ingest.classify import classify
 from sre_copilot.ingest.normalize import SOURCES, NormalizedDelivery, normalize
 
@@ -198,9 +202,6 @@ CHANGE_SEEDS: list[tuple[dict[str, str], Any]] = [
 @settings(max_examples=150, deadline=None, derandomize=True)
 @given(data=st.data())
 def test_change_parsing_never_escapes(data: st.DataObject) -> None:
-    from sre_copilot.domain.change import ChangeEvent
-    from sre_copilot.ingest.changes import parse_change
-
     headers, body = data.draw(st.sampled_from(CHANGE_SEEDS))
     kind = data.draw(st.sampled_from(["mutated", "json", "bytes"]))
     raw: Any = _mutate(data, body) if kind == "mutated" else (
@@ -220,9 +221,6 @@ def test_change_parsing_never_escapes(data: st.DataObject) -> None:
                                                 "X-Token"]), st.text(max_size=80), max_size=3),
        body=st.binary(max_size=200))
 def test_authentication_fails_only_with_its_own_errors(source: str, headers: dict[str, str], body: bytes) -> None:
-    from sre_copilot.errors import MalformedSignature, Unauthorized
-    from sre_copilot.ingest.auth import SnsVerifier, WebhookSecrets, authenticate
-
     secrets = WebhookSecrets(pagerduty=["pd"], grafana_hmac="g", alertmanager_bearer="t", alertmanager_basic=("u", "p"),
                              github="gh", generic_bearer="t", datadog_header=("X-Token", "v"), opsgenie_basic=("u", "p"),
                              cloudwatch_header=("X-Token", "v"))

@@ -193,10 +193,10 @@ def accuracy(cases: list[LabelledIncident], **kwargs: Any) -> dict[str, Any]:
             "top1": bool(ranked) and names_root_cause(ranked[0], label),
             "top3": any(names_root_cause(h, label) for h in ranked[:3]),
             "change": (bool(ranked) and ranked[0].change_id == label["change_id"]) if label.get("change_id") else None,
-            "decoy_blamed": bool(ranked) and ranked[0].change_id is not None and ranked[0].change_id != label.get("change_id"),
+            "decoy_blamed": bool(ranked) and ranked[0].change_id not in (None, label.get("change_id")),
         })
     n = len(rows)
     with_change = [r for r in rows if r["change"] is not None]
-    return {"rows": rows, "top1": sum(r["top1"] for r in rows) / n, "top3": sum(r["top3"] for r in rows) / n,
-            "change": sum(r["change"] for r in with_change) / len(with_change) if with_change else None,
-            "decoys_blamed": sum(r["decoy_blamed"] for r in rows), "incidents": n}
+    return {"rows": rows, "top1": sum(bool(r["top1"]) for r in rows) / n, "top3": sum(bool(r["top3"]) for r in rows) / n,
+            "change": sum(bool(r["change"]) for r in with_change) / len(with_change) if with_change else None,
+            "decoys_blamed": sum(bool(r["decoy_blamed"]) for r in rows), "incidents": n}

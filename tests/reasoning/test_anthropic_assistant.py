@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 from reasoning_http import LocalServer, Reply, Request, json_reply, local_server
 from reasoning_pipeline import LabelledIncident, load_labelled, run
-
 from sre_copilot.adapters.anthropic_assistant import TOOL_NAME, AnthropicAssistant
 from sre_copilot.domain.catalog import Catalog
 from sre_copilot.reasoning.evidence import aggregate_evidence
@@ -24,7 +23,7 @@ from sre_copilot.reasoning.hypotheses import generate_hypotheses
 from sre_copilot.settings import Settings
 
 
-def _message(hypotheses: Any, *, stop_reason: str = "tool_use", usage: dict[str, int] | None = None,
+def _message(hypotheses: Any, *, stop_reason: str = "tool_use", usage: dict[str, Any] | None = None,
              content: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     return {
         "id": "msg_01", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5",

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from reasoning_pipeline import SCENARIOS, accuracy, load_labelled, run
-
 from sre_copilot.domain.types import DecisionOutcome
 
 
@@ -58,6 +58,10 @@ def test_every_incident_gets_a_presentable_decision_and_valid_ranges() -> None:
 
 
 # -- variants ---------------------------------------------------------------------------------------
+def _case_preserving(new: str) -> Callable[[re.Match[str]], str]:
+    return lambda m: new.capitalize() if m.group(0)[0].isupper() else new
+
+
 def _renamed_copy(source: Path, target: Path) -> None:
     """Copy scenarios with every catalog service, instance and host renamed consistently in the
     scenario, its deliveries, changes and labels (whole-token matches, case-preserving)."""
@@ -72,10 +76,12 @@ def _renamed_copy(source: Path, target: Path) -> None:
         names += [h["name"] for h in document["catalog"].get("hosts", [])]
         mapping = {n: f"zq{i:03d}{'x' * (i % 3)}" for i, n in enumerate(sorted(set(names), key=len, reverse=True))}
 
-        def rename(text: str) -> str:
-            for old, new in mapping.items():
-                pattern = re.compile(rf"(?<![A-Za-z0-9]){re.escape(old)}(?=service\b|[^A-Za-z0-9]|$)", re.IGNORECASE)
-                text = pattern.sub(lambda m, new=new: new.capitalize() if m.group(0)[0].isupper() else new, text)
+        patterns = [(re.compile(rf"(?<![A-Za-z0-9]){re.escape(old)}(?=service\b|[^A-Za-z0-9]|$)", re.IGNORECASE), new)
+                    for old, new in mapping.items()]
+
+        def rename(text: str, patterns: list[tuple[re.Pattern[str], str]] = patterns) -> str:
+            for pattern, new in patterns:
+                text = pattern.sub(_case_preserving(new), text)
             return text
 
         def walk(value: Any) -> Any:  # values only: a service may be called "catalog" like a key

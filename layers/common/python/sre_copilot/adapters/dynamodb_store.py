@@ -493,6 +493,13 @@ class DynamoStore:
         old = response.get("Attributes")
         return _wait_token(unmarshal(old)) if old else None
 
+    def is_parked(self, tenant_id: str, incident_id: str) -> bool:
+        """Whether the incident's execution is waiting on a parked token (a consistent read)."""
+        with self._errors(f"reading the wait token of {incident_id}"):
+            item = self.client.get_item(TableName=self.table_name, ConsistentRead=True, ProjectionExpression="pk",
+                                        Key=marshal({"pk": incident_pk(tenant_id, incident_id), "sk": "WAIT"}))
+        return "Item" in item
+
     def due_wait_tokens(self, tenant_id: str, now: datetime) -> list[WaitToken]:
         """Parked tokens whose deadline is at or before `now`, earliest first."""
         items = self._query("listing due wait tokens", index=GSI1, pk=("gsi1pk", wait_deadlines_gsi1pk(tenant_id)),

@@ -36,6 +36,17 @@ class KubernetesActionError(SreCopilotError):
     code = "kubernetes_action_failed"
 
 
+class RolloutInProgress(KubernetesActionError):
+    """The rollout is still within its progress deadline: neither verified nor failed yet.
+
+    Raised (not returned as a failure) so that the workflow retries Verify after a wait instead of
+    rolling back a remediation that simply has not finished; Lambda reports it under this class name.
+    """
+
+    status = 503
+    code = "rollout_in_progress"
+
+
 def _api_message(exc: ApiException) -> str:
     try:
         return str(json.loads(exc.body or "{}").get("message") or exc.reason)
@@ -83,7 +94,11 @@ class KubernetesExecutor:
                 "detail": f"{mode}: {summary} on deployment/{name} in {namespace}"}
 
     def verify(self, plan: ActionPlan) -> tuple[bool, str]:
-        """Rollout status, as `kubectl rollout status` judges it."""
+        """Rollout status as `kubectl rollout status` judges it.
+
+        Returns (True, ...) once complete and (False, ...) once the rollout exceeded its progress
+        deadline; raises `RolloutInProgress` while it is still going.
+        """
         namespace, name = self._require_workload(plan)
         if plan.dry_run:
             return True, f"dry run: deployment/{name} was not changed, so there is no rollout to verify"
@@ -91,16 +106,21 @@ class KubernetesExecutor:
         spec, status, meta = deployment.get("spec", {}), deployment.get("status", {}), deployment["metadata"]
         desired = int(spec.get("replicas", 1))
         observed, generation = int(status.get("observedGeneration", 0)), int(meta.get("generation", 0))
-        updated, available = int(status.get("updatedReplicas", 0)), int(status.get("availableReplicas", 0))
+        current, updated = int(status.get("replicas", 0)), int(status.get("updatedReplicas", 0))
+        available = int(status.get("availableReplicas", 0))
         revision = meta.get("annotations", {}).get(REVISION, "?")
         counts = f"{updated}/{desired} updated, {available}/{desired} available"
         if observed < generation:
-            return False, f"deployment/{name}: controller has not observed generation {generation} yet ({counts})"
-        if updated < desired or available < desired:
-            stuck = next((c for c in status.get("conditions", [])
-                          if c.get("type") == "Progressing" and c.get("status") == "False"), None)
-            why = f"; {stuck.get('reason')}: {stuck.get('message')}" if stuck else ""
-            return False, f"deployment/{name} revision {revision} not healthy: {counts}{why}"
+            raise RolloutInProgress(f"deployment/{name}: the controller has not observed generation {generation} "
+                                    f"yet ({counts})")
+        progressing: dict[str, Any] = next(
+            (c for c in status.get("conditions", []) if c.get("type") == "Progressing"), {})
+        if progressing.get("reason") == "ProgressDeadlineExceeded":
+            return False, (f"deployment/{name} revision {revision} exceeded its progress deadline: {counts}; "
+                           f"{progressing.get('message', '')}".rstrip("; "))
+        if updated < desired or current > updated or available < updated:
+            raise RolloutInProgress(f"deployment/{name} revision {revision} still rolling out: {counts}, "
+                                    f"{max(current - updated, 0)} old replica(s) pending termination")
         return True, f"deployment/{name} revision {revision} rolled out: {counts}"
 
     def rollback(self, plan: ActionPlan) -> dict[str, Any]:

@@ -28,7 +28,7 @@ def state_rows(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
             row = open_rows.pop(str(details.get("name")), {})
             if row:
                 row.update(exited=_fmt(at), output=_short(details.get("output"), key=RESULT_KEYS.get(str(row["state"]))),
-                           status="succeeded" if row["status"] == "running" else row["status"])
+                           status="failed" if row["status"] == "failed" else "succeeded")
         elif kind == "TaskSubmitted" and rows:
             rows[-1]["status"] = "waiting for task token"
         elif kind in ("TaskFailed", "LambdaFunctionFailed", "ExecutionFailed") and rows:

@@ -53,10 +53,17 @@ class CorrelationConfig(BaseModel):
     causal_paths_only: bool = Field(
         default=True,
         description="graph links follow call chains or a shared dependency, not two callees of one caller")
+    cascade_s: int | None = Field(
+        default=900, ge=0,
+        description="an incident whose first alert is older than this takes new alerts only on direct "
+                    "evidence (fingerprint, instance, host, alert name), not by service or graph: failures "
+                    "cascade within minutes, and a busy estate otherwise chains fault after fault; "
+                    "None: no age limit")
     shared_dependency_max_callers: int | None = Field(
-        default=None, ge=0,
-        description="link two callers of a shared dependency only if it has at most this many callers "
-                    "(None: always); a database half the estate calls links everything to everything")
+        default=8, ge=0,
+        description="two callers of a silent shared dependency link only if it has at most this many callers "
+                    "(None: always): a database half the estate calls would link everything to everything, "
+                    "while an alert on the dependency itself still links each caller directly")
     host_attribution: bool = Field(
         default=True,
         description="an instance alert on a failing host links by host only, not through its service's graph")

@@ -5,7 +5,8 @@ Each firing alert is linked to the live groups it has evidence for, strongest fi
 | rule          | score | evidence                                                            |
 |---------------|-------|---------------------------------------------------------------------|
 | duplicate     | 1.00  | `Signal.duplicate_of` names an alert already in the group           |
-| fingerprint   | 0.95  | the same alert fingerprint is in the group (alive, any age)         |
+| fingerprint   | 0.95  | the same fingerprint fired in the group within the window, or is    |
+|               |       | still firing there and was last seen within the horizon             |
 | entity        | 0.90  | the same instance alerted within the window                         |
 | host          | 0.85  | an alert on the same host within the window (host alarm, pods)      |
 | similar-alert | 0.80  | the same alert name on the same service/entity within the window    |
@@ -119,7 +120,7 @@ class CorrelationEngine:
         self._background = frozenset(self.config.background_severities)
         self._groups: dict[str, Group] = {}
         self._signal_group: dict[str, str] = {}
-        self._fp: dict[str, str] = {}
+        self._fp: dict[str, tuple[str, float, str]] = {}  # fingerprint -> (group, last fired, that alert)
         self._alias: dict[str, str] = {}
         self._entity: dict[str, dict[str, tuple[float, str]]] = {}
         self._host: dict[str, dict[str, tuple[float, str, str | None]]] = {}
@@ -194,10 +195,12 @@ class CorrelationEngine:
                 continue
             for absorbed in group.tombstone_ids:
                 engine._alias[absorbed] = group.id
+            seen: set[str] = set()
             for member in group.members:
                 engine._signal_group[member.sid] = group.id
                 if member.kind == ALERT:
-                    engine._index(group, member)
+                    engine._index(group, member, onset=member.fp not in seen)
+                    seen.add(member.fp)
             heapq.heappush(engine._due, (engine._due_at(group), group.id))
         engine._awaiting_tick = {g for g in state.get("awaiting_tick", []) if g in engine._groups}
         return engine
@@ -250,6 +253,9 @@ class CorrelationEngine:
     def _repeat(self, signal: Signal, t: float, group: Group) -> CorrelationOutcome:
         member = self._member(signal, t, REPEAT)
         self._attach(group, member)
+        # Ingestion deduplicates firing notices against firing ones, so this alert is firing (again).
+        group.set_firing(signal.fingerprint, True)
+        group.resolution_proposed = False
         expl = explanation(signal.id, "duplicate", f"repeat of {signal.duplicate_of} (same alert, deduplicated)",
                            score=SCORE_DUPLICATE)
         group.explanations.append(expl)
@@ -259,7 +265,8 @@ class CorrelationEngine:
 
     def _settle(self, signal: Signal, t: float) -> CorrelationOutcome:
         """A resolved or acknowledged notice: attach to the group of its alert, propose resolution."""
-        group = self._live(self._fp.get(signal.fingerprint))
+        entry = self._fp.get(signal.fingerprint)
+        group = self._live(entry[0]) if entry else None
         word = signal.status.value
         if group is None or signal.fingerprint not in group.firing:
             return CorrelationOutcome(signal.id, explanation=explanation(
@@ -304,17 +311,27 @@ class CorrelationEngine:
         # can stop at the first entry far outside the window (twice the window tolerates reordering).
         stale = t - 2 * window
 
+        cascade = self.config.cascade_s
+        young = t - cascade if cascade is not None else float("-inf")
+
         def offer(gid: str, score: float, rule: str, sid: str, mt: float, *detail: str | None) -> None:
             root = self._live(gid)
             if root is None:
                 return
+            if score < SCORE_SIMILAR and root.first_at < young:
+                return  # an old incident only takes alerts with direct evidence (see cascade_s)
             found = best.get(root.id)
             if found is None or score > found.score:
                 best[root.id] = _Link(root.id, score, rule, sid, mt, detail)
 
-        fp_gid = self._fp.get(member.fp)
-        if fp_gid is not None:
-            offer(fp_gid, SCORE_FINGERPRINT, "fingerprint", "", t)
+        fp_entry = self._fp.get(member.fp)
+        if fp_entry is not None:
+            # The same alert again: recent, or re-notified while its group still has it firing.
+            fp_gid, last, last_sid = fp_entry
+            fp_group = self._live(fp_gid)
+            if fp_group is not None and (abs(t - last) <= window or (
+                    fp_group.firing.get(member.fp) and t - last <= self.config.horizon_s)):
+                offer(fp_gid, SCORE_FINGERPRINT, "fingerprint", last_sid, last)
         if member.instance and member.entity:
             for gid, (mt, msid) in reversed(self._entity.get(member.entity, {}).items()):
                 if mt < stale:
@@ -374,8 +391,8 @@ class CorrelationEngine:
     def _explain(self, signal: Signal, member: Member, link: _Link) -> GroupingExplanation:
         ago = _ago(member.t - link.member_t)
         if link.rule == "fingerprint":
-            return explanation(signal.id, "fingerprint", "same alert fingerprint as an alert already in the "
-                               "incident", score=link.score)
+            return explanation(signal.id, "fingerprint", f"same alert (fingerprint) as {link.member_sid}, "
+                               f"{_ago(member.t - link.member_t)}", score=link.score)
         if link.rule == "entity":
             return explanation(signal.id, "entity", f"same instance {member.entity} as {link.member_sid} ({ago})",
                                score=link.score)
@@ -420,20 +437,27 @@ class CorrelationEngine:
             if not group.opened:  # a higher priority may have a shorter duration rule
                 heapq.heappush(self._due, (self._due_at(group), group.id))
         if member.kind == ALERT:
+            refire = member.fp in group.firing
             group.set_firing(member.fp, True)
             group.note_placement(member)
-            self._index(group, member)
+            self._index(group, member, onset=not refire)
 
-    def _index(self, group: Group, member: Member) -> None:
+    def _index(self, group: Group, member: Member, *, onset: bool = True) -> None:
+        """Register an alert for linking. A re-notification of an alert the group already has refreshes
+        fingerprint, instance and host links but not service or graph ones: failures cascade within
+        minutes of an alert's onset, so an alert that has been firing for twenty minutes should not
+        keep pulling every newly failing neighbour into its incident."""
         gid, t, keys = group.id, member.t, group.keys
-        self._fp[member.fp] = gid
+        previous = self._fp.get(member.fp)
+        if previous is None or previous[0] != gid or t >= previous[1]:
+            self._fp[member.fp] = (gid, t, member.sid)
         if member.instance and member.entity:
             _put(self._entity.setdefault(member.entity, {}), gid, (t, member.sid))
             keys.add(("e", member.entity))
         if member.host:
             _put(self._host.setdefault(member.host, {}), gid, (t, member.sid, member.entity))
             keys.add(("h", member.host))
-        if member.host_level:
+        if member.host_level or not onset:
             return  # a host alarm links by host only
         if member.similar:
             _put(self._similar.setdefault(member.similar, {}), (gid, member.host), (t, member.sid))
@@ -520,8 +544,9 @@ class CorrelationEngine:
         for m in absorbed.members:
             self._signal_group[m.sid] = survivor.id
         for fp in absorbed.firing:
-            if self._fp.get(fp) == absorbed.id:
-                self._fp[fp] = survivor.id
+            entry = self._fp.get(fp)
+            if entry is not None and entry[0] == absorbed.id:
+                self._fp[fp] = (survivor.id, entry[1], entry[2])
         # Index entries still name the absorbed id; the alias sends them to the survivor.
         for gid in (absorbed.id, *absorbed.tombstone_ids):
             self._alias[gid] = survivor.id
@@ -619,7 +644,8 @@ class CorrelationEngine:
         for m in group.members:
             if self._signal_group.get(m.sid) in ids:
                 del self._signal_group[m.sid]
-            if self._fp.get(m.fp) in ids:
+            entry = self._fp.get(m.fp)
+            if entry is not None and entry[0] in ids:
                 del self._fp[m.fp]
         for gid in ids:
             self._groups.pop(gid, None)

@@ -10,9 +10,10 @@ from __future__ import annotations
 import re
 from collections import deque
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sre_copilot.domain.types import EntityKind
 
@@ -196,3 +197,126 @@ class Catalog(BaseModel):
                     out.add(dep)
                     stack.append(dep)
         return out
+
+
+# -- import: Backstage catalog-info entities and native catalog documents ----------------------------
+_BACKSTAGE_SERVICE_KINDS = {"component", "resource"}
+_TIER_ANNOTATIONS = ("sre-copilot/tier", "sre-copilot.io/tier", "tier")
+
+
+def _entity_ref_name(ref: Any) -> str | None:
+    """'component:default/payments' or 'resource:payments-db' or 'payments' -> the entity name."""
+    if not isinstance(ref, str) or not ref.strip():
+        return None
+    name = ref.strip().split(":", 1)[-1]
+    return name.rsplit("/", 1)[-1] or None
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _tier(metadata: dict[str, Any]) -> int:
+    sources = [_mapping(metadata.get("annotations")), _mapping(metadata.get("labels"))]
+    for source in sources:
+        for key in _TIER_ANNOTATIONS:
+            digits = re.sub(r"\D", "", str(source.get(key, "")))
+            if digits:
+                return int(digits[:2])
+    for tag in metadata.get("tags") or []:
+        match = re.fullmatch(r"tier-?(\d)", str(tag).lower())
+        if match:
+            return int(match.group(1))
+    return 3
+
+
+def from_backstage(entities: Iterable[Any]) -> Catalog:
+    """A catalog from Backstage entities (the documents of catalog-info.yaml files).
+
+    Components and Resources become services; `spec.dependsOn` and the providers of
+    `spec.consumesApis` become dependencies; the owner becomes the team; the Kubernetes, PagerDuty
+    and Slack annotations fill runtime and on-call; links titled like runbooks become runbooks; the
+    tier comes from an `sre-copilot/tier` annotation or label, or a `tier-N` tag (default 3).
+    Other kinds (API, System, Group, User, Location, ...) are read only to resolve API providers.
+    """
+    documents = [e for e in entities if isinstance(e, dict) and isinstance(e.get("metadata"), dict)]
+    providers: dict[str, str] = {}
+    for entity in documents:
+        spec = _mapping(entity.get("spec"))
+        for api in spec.get("providesApis") or []:
+            api_name = _entity_ref_name(api)
+            if api_name:
+                providers.setdefault(api_name, str(entity["metadata"].get("name")))
+    services: dict[str, Service] = {}
+    for entity in documents:
+        if str(entity.get("kind", "")).lower() not in _BACKSTAGE_SERVICE_KINDS:
+            continue
+        metadata: dict[str, Any] = entity["metadata"]
+        name = metadata.get("name")
+        if not isinstance(name, str) or not name:
+            continue
+        spec = _mapping(entity.get("spec"))
+        annotations = {str(k): str(v) for k, v in _mapping(metadata.get("annotations")).items()}
+        depends = [_entity_ref_name(r) for r in spec.get("dependsOn") or []]
+        depends += [providers.get(_entity_ref_name(a) or "") for a in spec.get("consumesApis") or []]
+        aliases = [a for a in (metadata.get("title"), annotations.get("backstage.io/kubernetes-id"))
+                   if isinstance(a, str) and a and a != name]
+        aliases += [a.strip() for a in annotations.get("sre-copilot/aliases", "").split(",") if a.strip()]
+        runtime: dict[str, Any] = {}
+        if "backstage.io/kubernetes-id" in annotations or "backstage.io/kubernetes-namespace" in annotations:
+            workload = annotations.get("backstage.io/kubernetes-id", name)
+            runtime = {"kind": "kubernetes", "workload": f"deployment/{workload}"}
+            if annotations.get("backstage.io/kubernetes-namespace"):
+                runtime["namespace"] = annotations["backstage.io/kubernetes-namespace"]
+        oncall = {key: annotations[source] for key, source in (("pagerduty", "pagerduty.com/service-id"),
+                                                                 ("slack", "slack.com/channel"))
+                  if annotations.get(source)}
+        runbooks = [str(link["url"]) for link in metadata.get("links") or []
+                    if isinstance(link, dict) and link.get("url") and "runbook" in str(link.get("title", "")).lower()]
+        services[name] = Service(
+            name=name, depends_on=sorted({d for d in depends if d and d != name}),
+            team=_entity_ref_name(spec.get("owner")), tier=_tier(metadata), runtime=runtime,
+            aliases=list(dict.fromkeys(aliases)), runbooks=runbooks, oncall=oncall,
+        )
+    return Catalog(services=list(services.values()))
+
+
+def load_catalog_files(paths: Iterable[Path]) -> Catalog:
+    """Read and merge catalog files: Backstage catalog-info YAML (multi-document), a native catalog
+    (JSON or YAML with `services`), or a scenario (its `catalog`). Later files win on a name clash.
+
+    The one catalog function that reads files; it serves `sre-copilot catalog import`.
+    """
+    import json
+
+    import yaml
+
+    from sre_copilot.errors import InvalidPayload
+
+    services: dict[str, Service] = {}
+    hosts: dict[str, Host] = {}
+    for path in paths:
+        text = Path(path).read_text(encoding="utf-8")
+        try:
+            documents = ([json.loads(text)] if Path(path).suffix == ".json"
+                         else [d for d in yaml.safe_load_all(text) if d is not None])
+        except (ValueError, yaml.YAMLError) as exc:
+            raise InvalidPayload(f"{path} is not valid {'JSON' if Path(path).suffix == '.json' else 'YAML'}: "
+                                 f"{str(exc).splitlines()[0]}") from None
+        native = [_mapping(d.get("catalog", d)) for d in documents if isinstance(d, dict)
+                  and isinstance(_mapping(d.get("catalog", d)).get("services"), list)]
+        try:
+            parts = [Catalog.model_validate(d) for d in native]
+        except ValidationError as exc:
+            first = exc.errors(include_url=False)[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise InvalidPayload(f"{path} is not a valid catalog at '{where}': {first['msg']}") from None
+        backstage = [d for d in documents if isinstance(d, dict) and "apiVersion" in d and "kind" in d]
+        if backstage:
+            parts.append(from_backstage(backstage))
+        if not parts:
+            raise InvalidPayload(f"{path} holds neither a catalog (with 'services') nor Backstage entities")
+        for part in parts:
+            services.update({s.name: s for s in part.services})
+            hosts.update({h.name: h for h in part.hosts})
+    return Catalog(services=list(services.values()), hosts=list(hosts.values()))

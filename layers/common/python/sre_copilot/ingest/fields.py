@@ -82,6 +82,18 @@ def time_or_none(value: Any) -> datetime | None:
             return time_or_none(int(text))
         if len(text) > 64:
             return None
+        try:
+            # Fast path: Python 3.12 reads Z, +0000 and nanosecond fractions itself.
+            fast = datetime.fromisoformat(text)
+        except ValueError:
+            pass
+        else:
+            zone = fast.tzinfo
+            if zone is None:
+                fast = fast.replace(tzinfo=UTC)
+            elif zone is not UTC:
+                fast = fast.astimezone(UTC)
+            return fast if fast.year >= 1971 else None
     elif not isinstance(value, datetime):
         return None
     try:
@@ -90,15 +102,17 @@ def time_or_none(value: Any) -> datetime | None:
         return None
     if parsed.year < 1971:
         return None
-    return parsed
+    return parsed.astimezone(UTC)
 
 
-def require_time(value: Any, field: str) -> datetime | None:
-    """Like time_or_none, but a present value that is not a time is an error naming the field."""
+def require_time(value: Any, field: str, index: int | None = None) -> datetime | None:
+    """Like time_or_none, but a present value that is not a time is an error naming the field
+    (`alerts.<index>.<field>` when the alert's index is given)."""
     parsed = time_or_none(value)
     if parsed is None and isinstance(value, str) and value.strip() and not is_placeholder(value.strip()) \
             and not value.strip().startswith("0001-01-01"):
-        raise ValueError(f"'{field}' is not a time: {value[:60]!r}")
+        where = f"alerts.{index}.{field}" if index is not None else field
+        raise ValueError(f"'{where}' is not a time: {value[:60]!r}")
     return parsed
 
 
@@ -116,18 +130,22 @@ def is_placeholder(text: str) -> bool:
 
 def text_or_none(value: Any) -> str | None:
     """A present, rendered, non-empty string (numbers become their decimal text)."""
+    if value is None:
+        return None
+    if type(value) is str:
+        text = value.strip()
+        if not text or (text[0] == "$" and _PLACEHOLDER.match(text)):
+            return None
+        return text
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, int | float):
         if isinstance(value, float) and not math.isfinite(value):
             return None
         return str(value)
-    if not isinstance(value, str):
-        return None
-    text = value.strip()
-    if not text or is_placeholder(text):
-        return None
-    return text
+    if isinstance(value, str):
+        return text_or_none(str(value))
+    return None
 
 
 def clip(text: str, limit: int) -> str:
@@ -212,10 +230,39 @@ def _strip_port(value: str) -> str:
     return head if sep and tail.isdigit() and head else value
 
 
+def ranked(keys: tuple[str, ...]) -> dict[str, int]:
+    return {key: rank for rank, key in enumerate(keys)}
+
+
+def pick(values: Mapping[str, str], rank: Mapping[str, int]) -> list[str]:
+    """Values of the keys in `rank`, most significant key first.
+
+    Iterates the (small) mapping rather than the key list: alert label sets hold a handful of
+    labels while the lists of meaningful keys are long.
+    """
+    found = [(rank[k], v) for k, v in values.items() if k in rank and v and isinstance(v, str)]
+    if len(found) > 1:
+        found.sort()
+    return [v for _, v in found]
+
+
+# label name -> the hint lists it feeds (0 service, 1 instance, 2 host) with its rank in each
+_LABEL_ROLES: dict[str, list[tuple[int, int]]] = {}
+for _role, _keys in enumerate((SERVICE_LABELS, INSTANCE_LABELS, HOST_LABELS)):
+    for _rank, _key in enumerate(_keys):
+        _LABEL_ROLES.setdefault(_key, []).append((_role, _rank))
+
+
 def hints_from_labels(labels: Mapping[str, str]) -> tuple[list[str], list[str], list[str]]:
-    services = [labels[k] for k in SERVICE_LABELS if labels.get(k)]
-    instances = [_strip_port(labels[k]) for k in INSTANCE_LABELS if labels.get(k)]
-    hosts = [_strip_port(labels[k]) for k in HOST_LABELS if labels.get(k)]
+    """(service, instance, host) hints from alert labels, each most significant label first."""
+    found: tuple[list[tuple[int, str]], ...] = ([], [], [])
+    for key, value in labels.items():
+        roles = _LABEL_ROLES.get(key)
+        if roles is None or not value:
+            continue
+        for role, rank in roles:
+            found[role].append((rank, value if role == 0 else _strip_port(value)))
+    services, instances, hosts = ([v for _, v in (sorted(f) if len(f) > 1 else f)] for f in found)
     return services, instances, hosts
 
 

@@ -18,7 +18,7 @@ from sre_copilot.domain.signal import Signal
 from sre_copilot.errors import ConfigurationError, InvalidPayload, PayloadTooLarge
 from sre_copilot.ingest.model import LifecycleHint, SourceResult
 from sre_copilot.ingest.payload import LABELS
-from sre_copilot.ingest.signals import DeliveryContext, build_signal
+from sre_copilot.ingest.signals import DeliveryContext, build_signal, millis
 from sre_copilot.ingest.sources import (
     alertmanager,
     cloudwatch,
@@ -76,7 +76,7 @@ def normalize(source: str, body: bytes | str | Mapping[str, Any], *, catalog: Ca
     result = parser(document)
     ctx = DeliveryContext(
         source=source, catalog=catalog,
-        received_at=received_at if received_at.tzinfo else received_at.replace(tzinfo=UTC),
+        received_at=millis(received_at if received_at.tzinfo else received_at.replace(tzinfo=UTC)),
         tenant_id=tenant_id, delivery_id=delivery_id[:256], origin_delivery=origin_delivery, raw_ref=raw_ref,
     )
     signals = [build_signal(item, ctx) for item in result.items]
@@ -91,10 +91,12 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
+# One decoder for every call: json.loads with any keyword argument builds a new decoder each time.
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
 def decode_json(body: bytes | str | Mapping[str, Any] | Any, *, max_bytes: int, what: str) -> Any:
     """Size-check, UTF-8-decode and parse a body; a Mapping is returned as a plain dict."""
-    if isinstance(body, Mapping):
-        return dict(body)
     if isinstance(body, bytes | bytearray | memoryview):
         raw = bytes(body)
         if len(raw) > max_bytes:
@@ -107,15 +109,17 @@ def decode_json(body: bytes | str | Mapping[str, Any] | Any, *, max_bytes: int, 
         text = body
         if len(text) > max_bytes or _utf8_length(text) > max_bytes:
             raise PayloadTooLarge(f"body is more than {max_bytes} bytes; the limit is {max_bytes} bytes")
+    elif isinstance(body, Mapping):
+        return dict(body)
     else:
         raise InvalidPayload(f"{what} body must be JSON text, not {type(body).__name__}")
     if text.startswith("\ufeff"):
         text = text[1:]
-    if not text.strip():
-        raise InvalidPayload(f"{what} body is empty")
     try:
-        document = json.loads(text, parse_constant=_reject_constant)
+        document = _DECODER.decode(text)
     except json.JSONDecodeError as exc:
+        if not text.strip():
+            raise InvalidPayload(f"{what} body is empty") from None
         raise InvalidPayload(f"{what} body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") \
             from None
     except ValueError as exc:

@@ -38,7 +38,9 @@ def resolve(catalog: Catalog, service_hints: Sequence[str], instance_hints: Sequ
     memo = _memo_for(catalog)
     found = memo.get(key)
     if found is None:
-        found = catalog.resolve(service_hints=key[0], instance_hints=key[1], host_hints=key[2])
+        # Parsers may repeat a hint (a label that is both `pod` and `instance`); resolve each once.
+        found = catalog.resolve(service_hints=dict.fromkeys(key[0]), instance_hints=dict.fromkeys(key[1]),
+                                host_hints=dict.fromkeys(key[2]))
         if len(memo) >= _MEMO_LIMIT:
             memo.clear()
         memo[key] = found

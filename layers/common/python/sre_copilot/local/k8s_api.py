@@ -133,6 +133,7 @@ class LocalKubernetesApi(LocalHttpServer):
         self.replicasets: dict[tuple[str, str], dict[str, Any]] = {}
         self._broken_hashes: set[tuple[str, str, str]] = set()
         self._break_next: set[tuple[str, str]] = set()
+        self._held: set[tuple[str, str]] = set()
         self._version = 0
         if catalog is not None:
             self.seed(catalog)
@@ -194,6 +195,16 @@ class LocalKubernetesApi(LocalHttpServer):
             else:
                 self._broken_hashes.add((namespace, name, current))
             self._scale_replicasets(self.deployments[key])
+            self.deployments[key]["status"] = self._status_for(self.deployments[key])
+
+    def hold_rollouts(self, namespace: str, name: str, held: bool = True) -> None:
+        """While held, the deployment reports its rollout as still in progress (new pods not yet up)."""
+        with self._lock:
+            key = (namespace, name)
+            if held:
+                self._held.add(key)
+            else:
+                self._held.discard(key)
             self.deployments[key]["status"] = self._status_for(self.deployments[key])
 
     def fail_next_rollout(self, namespace: str, name: str) -> None:
@@ -291,6 +302,18 @@ class LocalKubernetesApi(LocalHttpServer):
         healthy = (namespace, name, template_hash(deployment["spec"]["template"])) not in self._broken_hashes
         available = replicas if healthy else 0
         now = format_time(clock.now())
+        if (namespace, name) in self._held:
+            # Mid-rollout: the old pods still serve, the new ReplicaSet has not started any.
+            return {"observedGeneration": deployment["metadata"]["generation"], "replicas": replicas,
+                    "updatedReplicas": 0, "readyReplicas": replicas, "availableReplicas": replicas,
+                    "conditions": [
+                        {"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable",
+                         "lastUpdateTime": now, "lastTransitionTime": now,
+                         "message": "Deployment has minimum availability."},
+                        {"type": "Progressing", "status": "True", "reason": "ReplicaSetUpdated",
+                         "lastUpdateTime": now, "lastTransitionTime": now,
+                         "message": f'ReplicaSet "{name}-{template_hash(deployment["spec"]["template"])}" '
+                                    "is progressing."}]}
         return {
             "observedGeneration": deployment["metadata"]["generation"], "replicas": replicas,
             "updatedReplicas": replicas, "readyReplicas": available, "availableReplicas": available,

@@ -396,15 +396,19 @@ class LocalDeployment:
 
     def _running_executions(self) -> list[str]:
         sfn = self.session.client("stepfunctions")
-        return [e["executionArn"] for e in sfn.list_executions(stateMachineArn=self.state_machine_arn,
-                                                              statusFilter="RUNNING").get("executions", [])]
-
-    def _parked(self, arn: str) -> bool:
-        events = self.session.client("stepfunctions").get_execution_history(executionArn=arn).get("events", [])
-        return bool(events) and events[-1]["type"] == "TaskSubmitted" and self.lambdas.in_flight == 0
+        return [e["name"] for e in sfn.list_executions(stateMachineArn=self.state_machine_arn,
+                                                       statusFilter="RUNNING").get("executions", [])]
 
     def _workflows_idle(self) -> bool:
-        return self.lambdas.in_flight == 0 and all(self._parked(a) for a in self._running_executions())
+        """Idle when no handler runs and every running execution has parked its task token (the
+        AwaitDecision handler stores it before returning), i.e. waits for the outside world."""
+        if self.lambdas.in_flight:
+            return False
+        running = self._running_executions()
+        if not running:
+            return True
+        store = self.container.store
+        return all(store.is_parked(self.tenant_id, name) for name in running) and self.lambdas.in_flight == 0
 
     def _wait_workflows(self, deadline: float) -> None:
         while time.monotonic() < deadline:

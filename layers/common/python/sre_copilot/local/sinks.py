@@ -75,6 +75,8 @@ class LocalHttpServer:
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.RLock()
+        self._idle = threading.Condition()
+        self._in_flight = 0
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -86,6 +88,7 @@ class LocalHttpServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive, as the SDKs' connection pools expect
+            disable_nagle_algorithm = True  # headers and body go out as separate writes
 
             def _serve(self) -> None:
                 owner._serve(self)
@@ -97,7 +100,8 @@ class LocalHttpServer:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name=type(self).__name__, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name=type(self).__name__, daemon=True)
         self._thread.start()
         return self
 
@@ -124,7 +128,22 @@ class LocalHttpServer:
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     # -- dispatch -----------------------------------------------------------------------------------
+    def wait_idle(self, timeout_s: float = 5.0) -> bool:
+        """Wait until no request is being served, hooks included (they run after the client has its answer)."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._in_flight == 0, timeout=timeout_s)
+
     def _serve(self, handler: BaseHTTPRequestHandler) -> None:
+        with self._idle:
+            self._in_flight += 1
+        try:
+            self._exchange(handler)
+        finally:
+            with self._idle:
+                self._in_flight -= 1
+                self._idle.notify_all()
+
+    def _exchange(self, handler: BaseHTTPRequestHandler) -> None:
         parts = urlsplit(handler.path)
         length = int(handler.headers.get("Content-Length") or 0)
         incoming = Incoming(method=handler.command, path=parts.path, query=parse_qs(parts.query),

@@ -121,6 +121,8 @@ def correlated_signals(signals: Iterable[Signal], catalog: Catalog) -> list[dict
             "host": host, "symptom": classify(signal, _names(signal, service, entity, host, catalog)).value, "sigma": signal.sigma,
             "metric_value": signal.metric_value, "fingerprint": signal.fingerprint, "alert": alert,
             "duplicate_of": signal.duplicate_of,
+            # Names the catalog does not know cannot be explained by any hypothesis; reasoning skips them.
+            "resolved": bool((service and catalog.service(service)) or (host and catalog.find_host(host))),
         })
     for row in rows:
         if isinstance(row["entity_kind"], EntityKind):

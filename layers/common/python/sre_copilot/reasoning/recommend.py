@@ -282,8 +282,11 @@ def recommend(hypotheses: list[Hypothesis], *, decision: Decision, catalog: Cata
     out: list[Recommendation] = []
     for h in chosen:
         radius = blast_radius(h, catalog)
-        for position, action in enumerate(_actions_for(h, catalog)):
-            risk = assess_risk(action, h, catalog, radius)
+        actions = [(action, assess_risk(action, h, catalog, radius)) for action in _actions_for(h, catalog)]
+        # A critical-risk primary would only be blocked by the safety gates; lead with a safer alternative.
+        if len(actions) > 1 and actions[0][1] is Risk.CRITICAL:
+            actions.sort(key=lambda pair: pair[1] is Risk.CRITICAL)
+        for position, (action, risk) in enumerate(actions):
             saving = ACTION_SAVING_MIN.get(action, 10.0) * h.confidence * (1.0 if position == 0 else 0.6)
             out.append(Recommendation(
                 hypothesis_id=h.id, action=action, target=_target(action, h, catalog), risk=risk,

@@ -44,7 +44,7 @@ def facts(snapshot: ContextSnapshot) -> list[SignalFact]:
     """The incident's alerts, one per alert (duplicates and background noise left out), oldest first."""
     out: list[SignalFact] = []
     for row in snapshot.correlated_signals:
-        if not row.get("alert", True):
+        if not row.get("alert", True) or not row.get("resolved", True):
             continue
         kind = row.get("entity_kind")
         out.append(SignalFact(

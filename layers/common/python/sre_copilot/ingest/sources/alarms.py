@@ -9,7 +9,14 @@ from datetime import datetime
 from urllib.parse import quote
 
 from sre_copilot.domain.types import Severity, SignalStatus
-from sre_copilot.ingest.fields import finite_or_none, merge_labels, name_prefixes, severity_from_word
+from sre_copilot.ingest.fields import (
+    finite_or_none,
+    merge_labels,
+    name_prefixes,
+    pick,
+    ranked,
+    severity_from_word,
+)
 from sre_copilot.ingest.model import AlertItem
 
 STATES = {"ALARM": SignalStatus.FIRING, "OK": SignalStatus.RESOLVED}
@@ -29,9 +36,16 @@ _NAME_SEVERITY = {"critical": Severity.CRITICAL, "crit": Severity.CRITICAL, "sev
                   "warning": Severity.WARNING, "warn": Severity.WARNING, "sev3": Severity.WARNING,
                   "p3": Severity.WARNING, "info": Severity.INFO, "informational": Severity.INFO,
                   "notice": Severity.INFO, "sev4": Severity.INFO, "p4": Severity.INFO}
+_SERVICE_RANK = ranked(_SERVICE_DIMENSIONS)
+_INSTANCE_RANK = ranked(_INSTANCE_DIMENSIONS)
+_HOST_RANK = ranked(_HOST_DIMENSIONS)
+_SERVICE_TAG_RANK = ranked(_SERVICE_TAGS)
+_SEVERITY_TAG_RANK = ranked(_SEVERITY_TAGS)
 _NAME_TOKENS = re.compile(r"[^A-Za-z0-9]+")
+_RECENT_DATAPOINTS = re.compile(r'"recentDatapoints"\s*:\s*\[([^\]]{0,4096})\]')
 _REASON_DATAPOINT = re.compile(r"\[(-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?) \(")
 _RULE_CHILDREN = re.compile(r"(?:ALARM|OK|INSUFFICIENT_DATA)\(\s*\"?([^\")]+?)\"?\s*\)")
+_URL_SAFE = re.compile(r"^[A-Za-z0-9._~-]+$")
 _REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d$")
 
 
@@ -72,17 +86,19 @@ def alarm_item(facts: AlarmFacts, index: int) -> AlertItem:
                        ("muted_by", facts.muted_by), ("muted_until", facts.muted_until)):
         if value:
             labels[key] = value[:1024]
-    merge_labels(labels, facts.dimensions)
-    merge_labels(labels, facts.tags)
-    children = [*facts.children, *_rule_children(facts.alarm_rule)]
+    dims, tags = facts.dimensions, facts.tags
+    if dims:
+        merge_labels(labels, dims)
+    if tags:
+        merge_labels(labels, tags)
     name_hints = name_prefixes(facts.name)
-    child_hints = [p for child in children[:8] for p in name_prefixes(child)]
-    dims = facts.dimensions
-    services = [*(facts.tags[k] for k in _SERVICE_TAGS if facts.tags.get(k)),
-                *(_resource_name(dims[k]) for k in _SERVICE_DIMENSIONS if dims.get(k)),
-                *name_hints, *child_hints]
-    instances = [dims[k] for k in _INSTANCE_DIMENSIONS if dims.get(k)]
-    hosts = [*(dims[k] for k in _HOST_DIMENSIONS if dims.get(k)), *name_hints, *child_hints]
+    if facts.children or facts.alarm_rule:
+        children = [*facts.children, *_rule_children(facts.alarm_rule)]
+        child_hints = [p for child in dict.fromkeys(children[:16]) for p in name_prefixes(child)]
+        name_hints = [*name_hints, *child_hints]
+    services = [*(_resource_name(v) for v in pick(dims, _SERVICE_RANK)), *name_hints]
+    if tags:
+        services[:0] = pick(tags, _SERVICE_TAG_RANK)
     source_key = facts.arn or _arn(facts)
     if facts.contributor_id:
         source_key = f"{source_key}/contributor/{facts.contributor_id}"
@@ -91,15 +107,16 @@ def alarm_item(facts: AlarmFacts, index: int) -> AlertItem:
         severity=_severity(facts),
         title=facts.name,
         event_time=facts.at,
-        description="\n".join(part for part in (facts.description, facts.reason) if part),
+        description=f"{facts.description}\n{facts.reason}" if facts.description and facts.reason
+        else facts.description or facts.reason,
         labels=labels,
         links=_console_link(facts),
         source_key=source_key,
         source_id=facts.arn or source_key,
         delivery_ref=facts.delivery_ref,
         service_hints=services,
-        instance_hints=instances,
-        host_hints=hosts,
+        instance_hints=pick(dims, _INSTANCE_RANK) if dims else [],
+        host_hints=[*pick(dims, _HOST_RANK), *name_hints] if dims else name_hints,
         metric_value=datapoint(facts.reason, facts.reason_data),
         index=index,
     )
@@ -107,16 +124,13 @@ def alarm_item(facts: AlarmFacts, index: int) -> AlertItem:
 
 def datapoint(reason: str, reason_data: str | None) -> float | None:
     """The most recent datapoint: from reasonData's recentDatapoints, else from the reason text."""
-    if reason_data and reason_data.startswith("{") and len(reason_data) < 65536:
-        try:
-            data = json.loads(reason_data)
-        except (ValueError, RecursionError):
-            data = None
-        points = data.get("recentDatapoints") if isinstance(data, dict) else None
-        if isinstance(points, list) and points:
-            value = finite_or_none(points[-1])
-            if value is not None:
-                return value
+    if reason_data:
+        # reasonData is a JSON string; a regex reads the one list we need without a second JSON parse.
+        found = _RECENT_DATAPOINTS.search(reason_data[:65536])
+        if found:
+            points = [p for p in (finite_or_none(x.strip()) for x in found.group(1).split(",")) if p is not None]
+            if points:
+                return points[-1]
     match = _REASON_DATAPOINT.search(reason[:2048])
     return finite_or_none(match.group(1)) if match else None
 
@@ -158,8 +172,8 @@ def _resource_name(value: str) -> str:
 
 
 def _severity(facts: AlarmFacts) -> Severity:
-    for key in _SEVERITY_TAGS:
-        found = severity_from_word(facts.tags.get(key))
+    for word in pick(facts.tags, _SEVERITY_TAG_RANK):
+        found = severity_from_word(word)
         if found:
             return found
     for token in _NAME_TOKENS.split(facts.name.lower()):
@@ -177,5 +191,5 @@ def _console_link(facts: AlarmFacts) -> list[str]:
     region = facts.region
     if not region or not _REGION.match(region):
         return []
-    return [f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
-            f"#alarmsV2:alarm/{quote(facts.name, safe='')}"]
+    name = facts.name if _URL_SAFE.match(facts.name) else quote(facts.name, safe="")
+    return [f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#alarmsV2:alarm/{name}"]

@@ -35,7 +35,6 @@ class AlertmanagerWebhook(PayloadModel):
 
 
 _SEVERITY_LABELS = ("severity", "priority", "level")
-_DESCRIPTION_ANNOTATIONS = ("description", "message", "summary")
 _LINK_ANNOTATIONS = ("runbook_url", "runbook", "dashboard", "dashboard_url")
 
 
@@ -49,16 +48,27 @@ def prom_title(labels: dict[str, str], annotations: dict[str, str]) -> str:
 
 
 def prom_item(alert: PromAlert, index: int, extra_links: tuple[str | None, ...] = ()) -> AlertItem:
-    labels = {k: v for k, v in alert.labels.items() if not k.startswith("__")}
+    labels = alert.labels
+    # Grafana may add internal '__name__'-style labels; Alertmanager never does, so copy only when needed.
+    labels = {k: v for k, v in labels.items() if not k.startswith("__")} if any(
+        k.startswith("__") for k in labels) else dict(labels)
     annotations = alert.annotations
-    severity = next((s for s in (severity_from_word(labels.get(k)) for k in _SEVERITY_LABELS) if s), None)
+    severity = None
+    for key in _SEVERITY_LABELS:
+        word = labels.get(key)
+        if word and (severity := severity_from_word(word)):
+            break
     firing = alert.status == "firing"
     if firing:
-        event_time = require_time(alert.startsAt, f"alerts.{index}.startsAt")
+        event_time = require_time(alert.startsAt, "startsAt", index)
     else:
-        event_time = require_time(alert.endsAt, f"alerts.{index}.endsAt")
-    description = next((annotations[k] for k in _DESCRIPTION_ANNOTATIONS if annotations.get(k)), "")
-    links = [alert.generatorURL, *(annotations.get(k) for k in _LINK_ANNOTATIONS), *extra_links]
+        event_time = require_time(alert.endsAt, "endsAt", index)
+    description = (annotations.get("description") or annotations.get("message") or annotations.get("summary")
+                   or "")
+    links = [alert.generatorURL] if alert.generatorURL else []
+    if annotations:
+        links.extend(annotations[k] for k in _LINK_ANNOTATIONS if annotations.get(k))
+    links.extend(link for link in extra_links if link)
     services, instances, hosts = hints_from_labels(labels)
     return AlertItem(
         status=SignalStatus.FIRING if firing else SignalStatus.RESOLVED,
@@ -67,7 +77,7 @@ def prom_item(alert: PromAlert, index: int, extra_links: tuple[str | None, ...] 
         event_time=event_time,
         description=description,
         labels=labels,
-        links=[link for link in links if link and link.startswith(("http://", "https://"))],
+        links=[link for link in links if link.startswith(("http://", "https://"))],
         source_key=alert.fingerprint or None,
         source_id=alert.fingerprint or "",
         service_hints=services,

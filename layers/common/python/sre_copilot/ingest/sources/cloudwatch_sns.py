@@ -121,7 +121,7 @@ def parse(body: Any) -> SourceResult:
 def _notification(message: SnsMessage, index: int, where: str) -> SourceResult:
     field = f"{where}.Message" if where else "Message"
     try:
-        inner = json.loads(message.Message) if message.Message.lstrip().startswith("{") else None
+        inner = json.loads(message.Message)
     except (ValueError, RecursionError):
         inner = None
     if not isinstance(inner, dict):

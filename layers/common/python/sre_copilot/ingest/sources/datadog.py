@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from sre_copilot.domain.types import Severity, SignalStatus
 from sre_copilot.ingest.fields import (
@@ -25,23 +25,18 @@ from sre_copilot.ingest.fields import (
 from sre_copilot.ingest.model import AlertItem, SourceResult
 from sre_copilot.ingest.payload import PayloadModel, reading, validate
 
-_TEXT_FIELDS = ("id", "title", "body", "alert_type", "alert_transition", "priority", "alert_priority", "severity",
-                "last_updated", "date", "event_type", "alert_id", "monitor_id", "alert_cycle_key", "aggreg_key",
-                "alert_metric", "alert_query", "alert_status", "scopes", "alert_scope", "hostname", "url", "link",
-                "snapshot", "text_only_msg", "alert_title", "metric_value", "value")
-
 
 class DatadogOrg(PayloadModel):
+    # Templates often leave numeric variables unquoted ("alert_id": $ALERT_ID renders as a number).
+    model_config = ConfigDict(coerce_numbers_to_str=True)
+
     id: str | None = None
     name: str | None = None
 
-    @field_validator("id", "name", mode="before")
-    @classmethod
-    def _text(cls, value: Any) -> Any:
-        return _as_text(value)
-
 
 class DatadogWebhook(PayloadModel):
+    model_config = ConfigDict(coerce_numbers_to_str=True)
+
     id: str | None = None
     title: str | None = None
     alert_title: str | None = None
@@ -73,19 +68,12 @@ class DatadogWebhook(PayloadModel):
     tags: list[str] | str | None = Field(default=None)
     org: DatadogOrg | None = None
 
-    @field_validator(*_TEXT_FIELDS, mode="before")
+    @field_validator("tags", mode="before")
     @classmethod
-    def _text(cls, value: Any) -> Any:
-        return _as_text(value)
-
-
-def _as_text(value: Any) -> Any:
-    # Templates often leave numeric variables unquoted ("alert_id": $ALERT_ID renders as a number).
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, int | float):
-        return text_or_none(value)
-    return value
+    def _tag_list(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [str(v) if isinstance(v, int | float) and not isinstance(v, bool) else v for v in value]
+        return value
 
 
 _TRANSITIONS: dict[str, SignalStatus | None] = {
