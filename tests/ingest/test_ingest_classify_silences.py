@@ -126,6 +126,8 @@ def test_alertmanager_api_silence_shape_is_accepted() -> None:
     })
     assert [str(m) for m in silence.matchers] == ['alertname=~"High.*"', 'severity!="info"']
     assert matching_silence(_am("critical", "checkout"), [silence], T0) is silence
+    # and it round-trips through its stored JSON form
+    assert Silence.model_validate_json(silence.model_dump_json()) == silence
 
 
 @pytest.mark.parametrize("bad", [

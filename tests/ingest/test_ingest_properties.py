@@ -35,7 +35,8 @@ PROPERTY_SETTINGS = settings(max_examples=150, deadline=None, derandomize=True,
 
 
 def _catalog() -> Catalog:
-    return Catalog.model_validate(json.loads((SCENARIOS / "sample-1-000.json").read_text())["catalog"])
+    demo = Path(__file__).resolve().parents[2] / "layers/common/python/sre_copilot/data/demo-checkout-bad-deploy.json"
+    return Catalog.model_validate(json.loads(demo.read_text())["catalog"])
 
 
 CATALOG = _catalog()

@@ -2,27 +2,34 @@
 
 Each firing alert is linked to the live groups it has evidence for, strongest first:
 
-| rule          | score | evidence                                                            |
-|---------------|-------|---------------------------------------------------------------------|
-| duplicate     | 1.00  | `Signal.duplicate_of` names an alert already in the group           |
-| fingerprint   | 0.95  | the same fingerprint fired in the group within the window, or is    |
-|               |       | still firing there and was last seen within the horizon             |
-| entity        | 0.90  | the same instance alerted within the window                         |
-| host          | 0.85  | an alert on the same host within the window (host alarm, pods)      |
-| similar-alert | 0.80  | the same alert name on the same service/entity within the window    |
-| service       | 0.75  | an alert on the same service within the window                      |
-| graph         | 0.7 - 0.1 * hops | a related service within `max_hops` within the window    |
+| rule          | score            | evidence                                                       |
+|---------------|------------------|----------------------------------------------------------------|
+| duplicate     | 1.00             | `Signal.duplicate_of` names an alert already in the group      |
+| fingerprint   | 0.95             | the same fingerprint fired there within the window, or is      |
+|               |                  | still firing there and was last seen within the horizon        |
+| entity        | 0.90             | the same instance alerted within the window                    |
+| host          | 0.85             | an alert on the same host within the window (host alarm, pods) |
+| similar-alert | 0.80             | the same alert name on the same service/entity in the window   |
+| service       | 0.75             | an alert on the same service within the window                 |
+| graph         | 0.7 - 0.1 * hops | a causally related service within `max_hops`, in the window    |
 
 "Within the window" is measured between the two alerts' event times, not from the group's start, so
-a long incident keeps folding its own alerts while a fault that starts after a quiet gap stands alone.
-An instance alert on a host that a group already blames (a host alarm, or instances of several
-services alerting there) links by host only: a pod that is down because its node is down says
-nothing about its service's dependencies, which is what keeps a host failure and a nearby service
-outage apart. An alert linked to several groups joins the strongest and, when the other links are
-strong enough, merges them.
+an incident keeps folding its own alerts while a fault that starts after a quiet gap stands alone.
+Service and graph links are the weak, indirect ones, and three structural limits keep them from
+chaining unrelated concurrent problems together (docs/correlation.md shows each on data):
 
-A new group is *held* until an open rule for its highest priority is met (see `CorrelationConfig`);
-background (`Signal.background` or a background severity) and silenced alerts are recorded only.
+- host attribution: an instance alert on a host that a group already blames (a host alarm, or
+  instances of several services alerting there) links by host only. A pod that is down because its
+  node is down says nothing about its service's dependencies.
+- onset: only an alert's first firing registers service/graph links; its re-notifications keep host,
+  instance and fingerprint links fresh but do not keep attracting newly failing neighbours.
+- cascade age: a group whose first alert is older than `cascade_s` takes alerts on direct evidence
+  only (fingerprint, instance, host, alert name).
+
+An alert linked to several groups joins the strongest; other links at or above `merge_min_score`
+merge those groups into the oldest incident. A new group is *held* until an open rule for its
+highest priority is met (see `CorrelationConfig`); background (`Signal.background` or a background
+severity) and silenced alerts are recorded only.
 """
 
 from __future__ import annotations
@@ -117,6 +124,7 @@ class CorrelationEngine:
         self.topology = Topology(catalog, self.config.max_hops, causal=self.config.causal_paths_only)
         self._window = float(self.config.window_s)
         self._cap = self.config.max_group_members
+        self._explain_cap = max(8, self._cap // 4)
         self._background = frozenset(self.config.background_severities)
         self._groups: dict[str, Group] = {}
         self._signal_group: dict[str, str] = {}
@@ -274,7 +282,7 @@ class CorrelationEngine:
         member = self._member(signal, t, SETTLED)
         group.members.append(member)
         group.total += 1
-        if len(group.members) > self._cap or len(group.explanations) > self._cap:
+        if len(group.members) > self._cap or len(group.explanations) > self._explain_cap:
             group.compact(self._cap, self._window)
         self._signal_group[signal.id] = group.id
         group.last_at = max(group.last_at, t)
@@ -425,7 +433,7 @@ class CorrelationEngine:
     def _attach(self, group: Group, member: Member) -> None:
         group.members.append(member)
         group.total += 1
-        if len(group.members) > self._cap or len(group.explanations) > self._cap:
+        if len(group.members) > self._cap or len(group.explanations) > self._explain_cap:
             group.compact(self._cap, self._window)
         self._signal_group[member.sid] = group.id
         if member.t > group.last_at:

@@ -124,7 +124,6 @@ class Group:
         The newest member per (service, entity, host, alert name) is kept, which preserves every index
         entry a restored engine rebuilds; then, if still too many, those within the window of the
         group's last alert; then the newest. Alerts no member remembers stop holding resolution back.
-        Explanations keep their head (why the incident opened) and their tail.
         """
         if len(self.members) > cap:
             newest: dict[tuple[str | None, ...], Member] = {}
@@ -145,9 +144,12 @@ class Group:
             live = {m.fp for m in kept}
             self.firing = {fp: on for fp, on in self.firing.items() if fp in live}
             self.n_firing = sum(1 for on in self.firing.values() if on)
-        if len(self.explanations) > cap:
-            quarter = max(1, cap // 4)
-            del self.explanations[quarter:len(self.explanations) - quarter]
+        # Every explanation was handed out in an outcome already; an open incident keeps why it opened
+        # (the head) and its latest ones, a held group keeps more since nobody has seen it yet.
+        limit = max(8, cap // 4) if self.opened else cap
+        if len(self.explanations) > limit:
+            keep = max(1, limit // 4)
+            del self.explanations[limit - keep:len(self.explanations) - keep]
 
     def view(self) -> IncidentGroup:
         services: set[str] = set()

@@ -56,6 +56,9 @@ def severity_from_word(value: Any) -> Severity | None:
     return _SEVERITY_WORDS.get(word)
 
 
+_YEAR_1971_MS = 31_536_000_000
+
+
 def time_or_none(value: Any) -> datetime | None:
     """Parse a payload time, or None when it is absent, a zero time or not a time at all.
 
@@ -72,6 +75,13 @@ def time_or_none(value: Any) -> datetime | None:
         # Epoch seconds (10 digits) appear next to epoch milliseconds; parse_time assumes ms.
         if value < 1e11:
             value = value * 1000
+        if value < _YEAR_1971_MS:
+            return None
+        if value < 1e14:
+            try:
+                return datetime.fromtimestamp(value / 1000, tz=UTC)
+            except (ValueError, OverflowError, OSError):
+                return None
     elif isinstance(value, str):
         text = value.strip()
         if not text or is_placeholder(text) or text.startswith("0001-01-01"):
@@ -109,15 +119,13 @@ def require_time(value: Any, field: str, index: int | None = None) -> datetime |
     """Like time_or_none, but a present value that is not a time is an error naming the field
     (`alerts.<index>.<field>` when the alert's index is given)."""
     parsed = time_or_none(value)
-    if parsed is None and isinstance(value, str) and value.strip() and not is_placeholder(value.strip()) \
-            and not value.strip().startswith("0001-01-01"):
+    text = value.strip() if isinstance(value, str) else ""
+    # Epoch numbers out of range and zero/placeholder times read as absent; other text is an error.
+    if parsed is None and text and not text.isdigit() and not is_placeholder(text) \
+            and not text.startswith("0001-01-01"):
         where = f"alerts.{index}.{field}" if index is not None else field
         raise ValueError(f"'{where}' is not a time: {value[:60]!r}")
     return parsed
-
-
-def aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 _PLACEHOLDER = re.compile(r"^\$[A-Z][A-Z0-9_]*$")

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from types import TracebackType
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -54,10 +53,19 @@ def validate[M: BaseModel](model: type[M], data: Any, source: str, prefix: str =
         raise InvalidPayload(f"{LABELS.get(source, source)} is nested too deeply") from None
 
 
-@contextmanager
-def reading(source: str) -> Iterator[None]:
-    """Turn a field helper's ValueError ("'startsAt' is not a time: ...") into InvalidPayload."""
-    try:
-        yield
-    except ValueError as exc:
-        raise InvalidPayload(f"{LABELS.get(source, source)} is invalid: {exc}") from None
+class reading:
+    """`with reading("grafana"): ...` turns a field helper's ValueError ("'startsAt' is not a
+    time: ...") into InvalidPayload. A small class rather than @contextmanager, which costs about a
+    microsecond per use on the hot path."""
+
+    __slots__ = ("source",)
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        if isinstance(exc, ValueError) and not isinstance(exc, ValidationError):
+            raise InvalidPayload(f"{LABELS.get(self.source, self.source)} is invalid: {exc}") from None

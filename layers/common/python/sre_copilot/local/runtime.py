@@ -111,6 +111,7 @@ class LocalDeployment:
         self._timers: list[_Timer] = []
         self._first_seen: dict[str, datetime] = {}
         self._buffers: dict[str, dict[str, dict[str, Any]]] = {}
+        self._people_seen: tuple[int, int] = (0, 0)
         self._answered: set[str] = set()
         self._next_sweep = self.start
         self.queue_urls: dict[str, str] = {}
@@ -353,8 +354,6 @@ class LocalDeployment:
                 for m in batch:
                     buffer.pop(m["MessageId"], None)
                 moved |= self._invoke_correlate(url, spec, batch)
-        for spec in QUEUES:
-            self._collect_dead_letters(spec)
         return moved
 
     def _wake_at(self, due: datetime) -> None:
@@ -378,6 +377,8 @@ class LocalDeployment:
                 # Back to the queue; SQS redrives it to the DLQ once it exceeds maxReceiveCount.
                 sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0)
                 self._first_seen.pop(m["MessageId"], None)
+        if failed:
+            self._collect_dead_letters(spec)
         return True
 
     def _collect_dead_letters(self, spec: QueueSpec) -> None:
@@ -419,6 +420,11 @@ class LocalDeployment:
 
     # -- simulated people -------------------------------------------------------------------------
     def _answer_people(self) -> bool:
+        # Only notify and callbacks create or change what people are asked; skip the scan otherwise.
+        seen = (self.lambdas.per_function.get("notify", 0), self.lambdas.per_function.get("recommend", 0))
+        if seen == self._people_seen:
+            return False
+        self._people_seen = seen
         store = self.container.store
         moved = False
         for incident in store.open_incidents(self.tenant_id):

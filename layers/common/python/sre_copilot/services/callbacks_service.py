@@ -48,6 +48,8 @@ class CallbacksService:
         if incident is None:
             raise NotFound(f"incident {incident_id} does not exist")
         who = f"phone:{params.get('To') or params.get('Called') or 'on-call'}"
+        if answer.action == "call_ended":  # Twilio's status callback at hang-up: nothing to decide
+            return "<Response/>"
         if answer.action == "acknowledge":
             try:
                 lifecycle.move_if_allowed(self.c, incident, IncidentState.ACKNOWLEDGED, actor=who,

@@ -59,9 +59,13 @@ class CorrelateService:
             config = self.c.correlation_config()
             engine = (CorrelationEngine.from_state(catalog, state, config) if state
                       else CorrelationEngine(catalog, config))
+            before = engine.to_state() if not signals else None
             outcomes: list[CorrelationOutcome] = run(engine)
+            after = engine.to_state()
+            if before is not None and after == before:
+                return  # a tick that changed nothing needs no write
             try:
-                self.c.store.save_correlation_state(self.tenant, engine.to_state(), version)
+                self.c.store.save_correlation_state(self.tenant, after, version)
             except Exception as exc:  # ConcurrentUpdate: another batch won; redo on its state
                 if type(exc).__name__ != "ConcurrentUpdate":
                     raise

@@ -160,7 +160,8 @@ class WorkflowSteps:
             return {"approval": plan.approval.value if plan.approval is not Approval.PENDING else "pending_existing",
                     "plan_id": plan.id, "action": plan.action, "target": plan.target, "risk": plan.risk.value}
         plan = plan_from_recommendation(rec, incident, plan_id=f"plan-{short_hash(incident.id, rec.action, rec.target)}",
-                                        now=clock.now(), dry_run=self.c.settings.dry_run, catalog=self.c.catalog())
+                                        now=clock.now(), dry_run=self.c.settings.dry_run, catalog=self.c.catalog(),
+                                        environment=self.c.settings.environment)
         gates = evaluate_gates(plan, self._safety_context(incident, plan), self.c.action_policy())
         approval, timeout = route_approval(plan, gates, self.c.action_policy())
         if decision.outcome in (DecisionOutcome.INCONCLUSIVE, DecisionOutcome.NEEDS_HUMAN) and approval is Approval.AUTO:
@@ -176,8 +177,9 @@ class WorkflowSteps:
                 "risk": plan.risk.value, "runbook": rec.runbook}
 
     def _safety_context(self, incident: Incident, plan: ActionPlan) -> SafetyContext:
+        target_service = plan.params.get("service") or incident.service
         others = [i for i in self.c.store.open_incidents(incident.tenant_id)
-                  if i.id != incident.id and plan.target and i.service and i.service in plan.target]
+                  if i.id != incident.id and i.service and i.service == target_service]
         changes = self.c.store.changes_between(incident.tenant_id, clock.now() - timedelta(days=7), clock.now())
         service = incident.service
         last_deploy = max((c.at for c in changes if c.service == service), default=None)
@@ -323,7 +325,7 @@ class WorkflowSteps:
         plan = plan.model_copy(update={"status": status, "updated_at": clock.now(), "detail": why})
         self.c.store.put_action(incident.tenant_id, plan)
         self._audit(incident, "action.verified" if ok else "action.verification_failed", {"plan": plan.id, "why": why})
-        if ok:
+        if ok and not plan.dry_run:  # a dry run changed nothing, so it mitigated nothing
             lifecycle.move_if_allowed(self.c, incident, IncidentState.MITIGATED, actor=COPILOT,
                                       reason=f"{plan.action} {plan.target} verified: {why}")
         return {"ok": ok, "plan_id": plan.id, "why": why}

@@ -17,6 +17,8 @@ from sre_copilot.domain.types import Severity, SignalStatus
 from sre_copilot.ingest.fields import (
     comma_tags,
     finite_or_none,
+    pick,
+    ranked,
     require_time,
     severity_from_word,
     split_tags,
@@ -87,6 +89,9 @@ _TRANSITIONS: dict[str, SignalStatus | None] = {
 _WARN_TRANSITIONS = ("warn", "re-warn", "warning")
 # 'success' is a recovery: it says nothing about how bad the alert was, so it keeps the default.
 _ALERT_TYPES = {"error": Severity.ERROR, "warning": Severity.WARNING, "info": Severity.INFO}
+_SERVICE_TAGS = ranked(("service", "kube_service", "kube_deployment", "app", "kube_app_name", "container_name",
+                        "short_image"))
+_INSTANCE_TAGS = ranked(("pod_name", "kube_pod", "container_name", "task_name"))
 _TITLE_PREFIX = re.compile(r"^\s*(?:\[(?:P[0-5]|[^\]]{0,40}?)\]\s*){1,3}")
 _TITLE_TRANSITION = re.compile(r"^\s*(?:\[P[0-5]\]\s*)?\[([A-Za-z -]+?)(?: on [^\]]*)?\]")
 
@@ -101,7 +106,7 @@ def parse(body: Any) -> SourceResult:
             return SourceResult(ignored_reason=f"Datadog monitor reports '{transition}', which is not an alert")
     else:
         status = SignalStatus.RESOLVED if (hook.alert_type or "").lower() == "success" else SignalStatus.FIRING
-    title = _TITLE_PREFIX.sub("", raw_title).strip() if raw_title else ""
+    title = _TITLE_PREFIX.sub("", raw_title).strip() if raw_title and raw_title[0] == "[" else ""
     title = title or raw_title or "Datadog monitor alert"
     tags = hook.tags if isinstance(hook.tags, list) else comma_tags(hook.tags)
     scope = text_or_none(hook.scopes) or text_or_none(hook.alert_scope)
@@ -124,9 +129,8 @@ def parse(body: Any) -> SourceResult:
     with reading("datadog"):
         at = require_time(hook.date, "date") or require_time(hook.last_updated, "last_updated")
     hosts = [h for h in (text_or_none(hook.hostname), labels.get("host"), labels.get("hostname")) if h]
-    services = [labels[k] for k in ("service", "kube_service", "kube_deployment", "app", "kube_app_name",
-                                    "container_name", "short_image") if labels.get(k)]
-    instances = [labels[k] for k in ("pod_name", "kube_pod", "container_name", "task_name") if labels.get(k)]
+    services = pick(labels, _SERVICE_TAGS)
+    instances = pick(labels, _INSTANCE_TAGS)
     description = "\n".join(t for t in (text_or_none(hook.body) or text_or_none(hook.text_only_msg),
                                         text_or_none(hook.alert_query)) if t)
     links = [text_or_none(hook.url) or text_or_none(hook.link), text_or_none(hook.snapshot)]
