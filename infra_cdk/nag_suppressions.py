@@ -25,6 +25,7 @@ from infra_cdk.constructs.storage import (
     POSTMORTEMS_PREFIX,
     RAW_PREFIX,
     REVIEW_PREFIX,
+    SNAPSHOTS_PREFIX,
 )
 
 
@@ -36,7 +37,7 @@ def _functions(where: Callable[[FunctionSpec], bool]) -> str:
 ANY_FUNCTION = "|".join(construct_id_for(name) for name in FUNCTIONS)
 FUNCTION_POLICY = r"Functions/({names})/Role/DefaultPolicy/Resource"
 BUCKET_PREFIXES = "|".join(p.rstrip("/") for p in (CATALOG_PREFIX, INCIDENTS_PREFIX, POSTMORTEMS_PREFIX, RAW_PREFIX,
-                                                   REVIEW_PREFIX))
+                                                   REVIEW_PREFIX, SNAPSHOTS_PREFIX))
 
 
 @dataclass(frozen=True)

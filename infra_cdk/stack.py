@@ -24,7 +24,7 @@ from infra_cdk.constructs.layer import SharedLayer
 from infra_cdk.constructs.queues import Queues
 from infra_cdk.constructs.search import VectorSearch
 from infra_cdk.constructs.secrets import Secrets
-from infra_cdk.constructs.storage import Storage
+from infra_cdk.constructs.storage import SNAPSHOTS_PREFIX, Storage
 from infra_cdk.constructs.workflow import Workflow, state_machine_arn
 
 TASK_RESPONSE_ACTIONS = ["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"]
@@ -120,6 +120,10 @@ class SreCopilotStack(Stack):
                 actions=["s3:PutObject"], resources=[storage.bucket.arn_for_objects(f"{p}*") for p in spec.writes]))
             role.add_to_principal_policy(iam.PolicyStatement(
                 actions=["kms:GenerateDataKey"], resources=[self.encryption.key.key_arn]))
+            if SNAPSHOTS_PREFIX in spec.writes:
+                # Spilled correlation state replaces and deletes its previous object.
+                role.add_to_principal_policy(iam.PolicyStatement(
+                    actions=["s3:DeleteObject"], resources=[storage.bucket.arn_for_objects(f"{SNAPSHOTS_PREFIX}*")]))
         if spec.idempotency:
             storage.idempotency_table.grant_read_write_data(role)
             env["SRE_COPILOT_IDEMPOTENCY_TABLE_NAME"] = storage.idempotency_table.table_name

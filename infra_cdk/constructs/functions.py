@@ -28,6 +28,7 @@ from infra_cdk.constructs.storage import (
     POSTMORTEMS_PREFIX,
     RAW_PREFIX,
     REVIEW_PREFIX,
+    SNAPSHOTS_PREFIX,
 )
 
 SERVICE_NAME = "sre-copilot"
@@ -78,7 +79,8 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         sends_to_review=True, idempotency=True, invoked_async=True),
     "correlate": FunctionSpec(
         "Consumes the priority queues: groups signals into incidents and starts their workflows",
-        publishes_lifecycle=True, starts_workflow=True, answers_task_tokens=True, knows_state_machine=True),
+        # Correlation state above DynamoDB's item size spills to snapshots/.
+        reads=(CATALOG_PREFIX, SNAPSHOTS_PREFIX), writes=(SNAPSHOTS_PREFIX,), publishes_lifecycle=True, starts_workflow=True, answers_task_tokens=True, knows_state_machine=True),
     "assemble_context": FunctionSpec(
         "ASL AssembleContext: immutable context snapshot to S3",
         writes=(INCIDENTS_PREFIX,), publishes_lifecycle=True, reads_metrics=True),
@@ -123,7 +125,7 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         knows_state_machine=True, public_url=True),
     "approval_sweeper": FunctionSpec(
         "Every minute: times out pending approvals, runs duration-based correlation opens",
-        publishes_lifecycle=True, starts_workflow=True, answers_task_tokens=True, knows_state_machine=True,
+        reads=(CATALOG_PREFIX, SNAPSHOTS_PREFIX), writes=(SNAPSHOTS_PREFIX,), publishes_lifecycle=True, starts_workflow=True, answers_task_tokens=True, knows_state_machine=True,
         invoked_async=True),
     "pagerduty_sync": FunctionSpec(
         "Mirrors lifecycle transitions into PagerDuty (acks, resolves, notes)",

@@ -17,6 +17,7 @@ REVIEW_PREFIX = "review/"
 INCIDENTS_PREFIX = "incidents/"
 POSTMORTEMS_PREFIX = "postmortems/"
 CATALOG_PREFIX = "catalog/"
+SNAPSHOTS_PREFIX = "snapshots/"
 
 
 class Storage(Construct):

@@ -148,8 +148,8 @@ class Group:
         # (the head) and its latest ones, a held group keeps more since nobody has seen it yet.
         limit = max(8, cap // 4) if self.opened else cap
         if len(self.explanations) > limit:
-            keep = max(1, limit // 4)
-            del self.explanations[limit - keep:len(self.explanations) - keep]
+            tail = max(1, limit // 4)
+            del self.explanations[limit - tail:len(self.explanations) - tail]
 
     def view(self) -> IncidentGroup:
         services: set[str] = set()

@@ -65,7 +65,7 @@ QUEUES = (
     QueueSpec("P0", 0, 10, 0),
     QueueSpec("P1", 60, 10, 0),
     QueueSpec("P2", 0, 10, 300),
-    QueueSpec("P3", 0, 10, 900),
+    QueueSpec("P3", 0, 10, 300),
 )
 
 LOCAL_SECRETS: dict[str, dict[str, Any]] = {

@@ -119,19 +119,22 @@ class Container:
         return ActionPolicy()
 
     def webhook_secrets(self) -> Any:
+        """Each source's shared secret: PagerDuty's from its own secret, the rest from the webhook
+        secret under the field's own name (e.g. `alertmanager_bearer`, `datadog_basic` as [user, pw])."""
+        from dataclasses import fields
+
         from sre_copilot.ingest.auth import WebhookSecrets
 
         pd = self.secret("pagerduty")
         hooks = self.secret("webhook")
-        secrets = pd.get("webhook_secrets") or ([pd["webhook_secret"]] if pd.get("webhook_secret") else [])
-        return WebhookSecrets(
-            pagerduty=list(secrets),
-            grafana_hmac=hooks.get("grafana_hmac"),
-            alertmanager_bearer=hooks.get("alertmanager_bearer"),
-            alertmanager_basic=None,
-            github=hooks.get("github"),
-            generic_bearer=hooks.get("generic_bearer"),
-        )
+        values: dict[str, Any] = {}
+        for f in fields(WebhookSecrets):
+            if f.name == "pagerduty" or f.name not in hooks:
+                continue
+            value = hooks[f.name]
+            values[f.name] = tuple(value) if isinstance(value, list) else value
+        pagerduty = pd.get("webhook_secrets") or ([pd["webhook_secret"]] if pd.get("webhook_secret") else [])
+        return WebhookSecrets(pagerduty=list(pagerduty), **values)
 
     @cached_property
     def _sns_verifier(self) -> Any:

@@ -33,12 +33,13 @@ def route_non_http(event: dict[str, Any]) -> dict[str, Any]:
 
     service = IngestService(get_container())
     if "Records" in event and event["Records"] and event["Records"][0].get("EventSource") == "aws:sns":
-        results = [service.handle_webhook("cloudwatch-sns", {}, json.dumps({"Records": [record]}).encode())
+        results = [service.handle_webhook("cloudwatch-sns", {}, json.dumps({"Records": [record]}).encode(),
+                                          iam_trusted=True)
                    for record in event["Records"]]
         return {"results": [r.body | {"status": r.status} for r in results]}
     detail_type = str(event.get("detail-type", ""))
     source = "changes" if event.get("source") in ("aws.codedeploy", "aws.ecs") else "cloudwatch"
     if detail_type.startswith("CloudWatch Alarm") or source == "changes":
-        result = service.handle_webhook(source, {}, json.dumps(event).encode())
+        result = service.handle_webhook(source, {}, json.dumps(event).encode(), iam_trusted=True)
         return result.body | {"status": result.status}
     return {"status": 400, "error": f"ingest does not handle events of type '{detail_type or 'unknown'}'"}

@@ -73,7 +73,9 @@ class IngestService:
 
     # -- entry points -------------------------------------------------------------------------
     def handle_webhook(self, source: str, headers: Mapping[str, str], raw: bytes,
-                       origin_delivery: int | str | None = None) -> IngestResult:
+                       origin_delivery: int | str | None = None, *, iam_trusted: bool = False) -> IngestResult:
+        """`iam_trusted`: invoked directly by EventBridge or SNS, whose identity IAM already checked
+        (there are no HTTP headers to verify)."""
         received_at = clock.now()
         delivery_id = delivery_id_for(source, headers, raw)
         try:
@@ -85,8 +87,9 @@ class IngestService:
                 raise PayloadTooLarge(
                     f"body is {len(raw)} bytes; the limit is {self.c.settings.max_body_bytes} bytes"
                 )
-            authenticate("github" if source == "changes" and _is_github(headers) else source, headers, raw,
-                         self.c.webhook_secrets(), sns_verifier=self.c.sns_verifier())
+            if not iam_trusted:
+                authenticate("github" if source == "changes" and _is_github(headers) else source, headers, raw,
+                             self.c.webhook_secrets(), sns_verifier=self.c.sns_verifier())
         except SreCopilotError as exc:
             return self._reject(source, delivery_id, raw, exc, received_at)
         response = self._accept(delivery={
