@@ -8,7 +8,13 @@ from typing import Any
 
 
 def evaluate_directory(directory: Path, approve: str = "none") -> dict[str, Any]:
-    from sre_copilot.evaluation import noise_opened, noise_reduction, pairwise_grouping, root_cause_accuracy, summarise
+    from sre_copilot.evaluation import (
+        noise_opened,
+        noise_reduction,
+        pairwise_grouping,
+        root_cause_accuracy,
+        summarise,
+    )
     from sre_copilot.local.replay import Scenario, replay
     from sre_copilot.reasoning.calibration import calibration
 

@@ -212,7 +212,7 @@ class LocalDeployment:
                            Targets=[{"Id": "pagerduty-sync", "Arn": self.function_arns["pagerduty_sync"]}])
         definition = ASL_PATH.read_text()
         for state, fn in ASL_FUNCTIONS.items():
-            definition = definition.replace("${%sFunctionArn}" % state, self.function_arns[fn])
+            definition = definition.replace(f"${{{state}FunctionArn}}", self.function_arns[fn])
         sfn = self.session.client("stepfunctions")
         self.state_machine_arn = sfn.create_state_machine(name="sre-copilot-incident", definition=definition,
                                                           roleArn=role, type="STANDARD")["stateMachineArn"]

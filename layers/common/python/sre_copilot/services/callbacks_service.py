@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import suppress
 from urllib.parse import parse_qsl
 
 from sre_copilot.adapters.slack_notifier import parse_interaction, verify_slack_request
@@ -51,11 +52,9 @@ class CallbacksService:
         if answer.action == "call_ended":  # Twilio's status callback at hang-up: nothing to decide
             return "<Response/>"
         if answer.action == "acknowledge":
-            try:
+            with suppress(InvalidTransition):  # acked after the incident moved on: nothing to move
                 lifecycle.move_if_allowed(self.c, incident, IncidentState.ACKNOWLEDGED, actor=who,
                                           reason="acknowledged by keypress")
-            except InvalidTransition:
-                pass
             self._mark_phone_acknowledged(incident_id, answer.call_sid)
             return "<Response><Say>Acknowledged. The incident card is in Slack.</Say></Response>"
         self.c.store.append(AuditRecord(at=clock.now(), tenant_id=self.tenant, actor=who, action="page.escalated",

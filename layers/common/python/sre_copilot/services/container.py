@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import time
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -84,7 +85,7 @@ class Container:
         uri = self.settings.catalog_uri or f"s3://{self.settings.bucket_name}/catalog/{self.settings.tenant_id}.json"
         try:
             document = (self.blobs.get_json(uri) if uri.startswith("s3://")
-                        else json.loads(open(uri, encoding="utf-8").read()))
+                        else json.loads(Path(uri).read_text(encoding="utf-8")))
         except Exception as exc:
             raise ConfigurationError(
                 f"cannot read the service catalog at {uri} ({exc}); import one with `sre-copilot catalog import`"
