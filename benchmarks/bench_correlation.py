@@ -34,8 +34,9 @@ from sre_copilot.correlation.baseline import GroupByBaseline  # noqa: E402
 from sre_copilot.correlation.offline import Correlator, OutcomeLedger, result_document, run  # noqa: E402
 from sre_copilot.domain.catalog import Catalog  # noqa: E402
 from sre_copilot.domain.signal import Origin, Signal  # noqa: E402
-from sre_copilot.domain.types import EntityKind, Priority, Severity, SignalStatus  # noqa: E402
+from sre_copilot.domain.types import EntityKind, Severity, SignalStatus  # noqa: E402
 from sre_copilot.evaluation import noise_opened, noise_reduction, pairwise_grouping, summarise  # noqa: E402
+from sre_copilot.ingest.classify import classify  # noqa: E402
 
 
 # -- 1. samples ---------------------------------------------------------------------------------------
@@ -175,7 +176,7 @@ def make_storm(n_signals: int, seed: int = 7, span_h: float = 168.0) -> Storm:
 
 def _to_signals(catalog: Catalog, raw: list[tuple[float, dict[str, Any], int | None]],
                 start: datetime) -> tuple[list[Signal], dict[str, Any]]:
-    """Signals as ingestion would hand them over (priority set, repeats within 15 minutes marked) + truth."""
+    """Signals as ingestion would hand them over (classified, repeats within 15 minutes marked) + truth."""
     signals: list[Signal] = []
     first_by_key: dict[tuple[str, str], tuple[str, float]] = {}
     incidents: dict[int, list[int]] = {}
@@ -195,17 +196,15 @@ def _to_signals(catalog: Catalog, raw: list[tuple[float, dict[str, Any], int | N
         else:
             first_by_key[(key, status.value)] = (sid, t)
         kind = EntityKind.INSTANCE if pod else EntityKind.HOST if host else EntityKind.SERVICE
-        tier = catalog.service(svc).tier if svc and catalog.service(svc) else 3  # type: ignore[union-attr]
-        sev = f["severity"]
-        priority = (Priority.P0 if tier == 1 else Priority.P1) if sev is Severity.CRITICAL else (
-            Priority.P3 if sev is Severity.INFO else Priority.P2)
         at = start + timedelta(seconds=t)
-        signals.append(Signal(
-            id=sid, source="generic", status=status, severity=sev, priority=priority, event_time=at, received_at=at,
+        signal = Signal(
+            id=sid, source="generic", status=status, severity=f["severity"], event_time=at, received_at=at,
             title=f"{f['name']} on {pod or svc or host}", labels={"alertname": f["name"]},
             origin=Origin(delivery=index), service=svc, entity=pod or svc or host, entity_kind=kind,
             host=host, fingerprint=key, duplicate_of=duplicate_of, background=bool(f.get("background")),
-        ))
+        )
+        signal.priority = classify(signal, catalog)
+        signals.append(signal)
         if fault_id is None:
             noise.append(index)
         else:

@@ -4,8 +4,9 @@
                |         -> cache        worker -> queue        billing -> ledger
 
 Hosts: host-a runs api-0, worker-0, billing-0; host-b runs api-1, ledger-0; host-c runs web-0.
-Priorities follow the brief's simple rule: critical is P0 on tier 1 and P1 otherwise, error and
-warning are P2, info is P3.
+Priorities follow ingestion's classifier in its simplest form: critical is P0 (P1 on the tier-3
+admin service), error and warning are P1, info is P3; tests that need another priority pass
+`priority=`.
 """
 
 from __future__ import annotations
@@ -46,25 +47,26 @@ CATALOG = shop_catalog()
 
 def priority_for(severity: Severity, service: str | None, catalog: Catalog = CATALOG) -> Priority:
     found = catalog.service(service) if service else None
-    tier = found.tier if found else 3
-    if severity is Severity.CRITICAL:
-        return Priority.P0 if tier <= 1 else Priority.P1
+    if severity is Severity.CRITICAL:  # only a known tier-3+ service caps a critical at P1
+        return Priority.P0 if found is None or found.tier <= 2 else Priority.P1
     if severity in (Severity.ERROR, Severity.WARNING):
-        return Priority.P2
+        return Priority.P1
     return Priority.P3
 
 
 def alert(sid: str, at_s: float, *, service: str | None = None, instance: str | None = None,
           host: str | None = None, severity: str = "warning", status: str = "firing", fp: str | None = None,
           alertname: str | None = None, duplicate_of: str | None = None, background: bool = False,
-          suppressed_by: str | None = None, catalog: Catalog = CATALOG, **extra: Any) -> Signal:
+          suppressed_by: str | None = None, priority: str | None = None, catalog: Catalog = CATALOG,
+          **extra: Any) -> Signal:
     resolution = catalog.resolve(service_hints=[service], instance_hints=[instance], host_hints=[host])
     sev = Severity(severity)
     at = T0 + timedelta(seconds=at_s)
     name = alertname or f"Alert-{sid}"
     return Signal(
         id=sid, source="test", status=SignalStatus(status), severity=sev,
-        priority=priority_for(sev, resolution.service, catalog), event_time=at, received_at=at,
+        priority=Priority(priority) if priority else priority_for(sev, resolution.service, catalog),
+        event_time=at, received_at=at,
         title=f"{name} on {resolution.entity or service or host}", labels={"alertname": name},
         origin=Origin(delivery=sid), service=resolution.service, entity=resolution.entity,
         entity_kind=resolution.entity_kind, host=resolution.host, fingerprint=fp or f"fp-{sid}",

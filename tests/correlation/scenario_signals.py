@@ -1,11 +1,12 @@
-"""Test-only extractor: scenario deliveries -> `Signal`s, so correlation is tested without ingestion.
+"""Scenario deliveries -> `Signal`s for the correlation tests, two ways.
 
-The real normalisers live in `sre_copilot.ingest`; this reads only what correlation needs (service,
+`scenario_signals` is a small test-only extractor: it reads only what correlation needs (service,
 instance and host hints, severity, status, fingerprint) from the six source shapes in the samples plus
-the SNS wrapping and generic JSON, and resolves names with `Catalog.resolve` as ingestion does.
-Priority follows the simple rule from the brief: critical -> P0 on tier 1 else P1, error/warning -> P2,
-info -> P3 (info is also marked background). Repeats of a fingerprint+status within 15 minutes are
-marked `duplicate_of` the first, as ingestion's dedup does.
+the SNS wrapping and generic JSON, and resolves names with `Catalog.resolve`, so the engine is tested
+without depending on how ingestion parses payloads. `ingested_signals` runs the real ingestion
+normaliser instead, to check the engine on exactly what the pipeline hands it. Both set priorities
+with ingestion's classifier and mark repeats of a fingerprint+status within 15 minutes as
+`duplicate_of` the first, as ingestion's dedup does; info alerts are background.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from typing import Any
 
 from sre_copilot.domain.catalog import Catalog
 from sre_copilot.domain.signal import Origin, Signal
-from sre_copilot.domain.types import Priority, Severity, SignalStatus, parse_time
+from sre_copilot.domain.types import Severity, SignalStatus, parse_time
+from sre_copilot.ingest.classify import classify
+from sre_copilot.ingest.normalize import normalize
 
 SCENARIOS = Path(__file__).resolve().parents[2].parent / "shared" / "scenarios"
 DEDUP_WINDOW = timedelta(minutes=15)
@@ -51,22 +54,45 @@ class LoadedScenario:
     signals: list[Signal]
 
 
-def load_scenarios(directory: Path = SCENARIOS, *, cloudwatch_severity: Severity = Severity.CRITICAL) -> list[LoadedScenario]:
+def load_scenarios(directory: Path = SCENARIOS, *, cloudwatch_severity: Severity = Severity.CRITICAL,
+                   ingestion: bool = False) -> list[LoadedScenario]:
+    """Labelled scenarios with signals from the extractor, or from ingestion's normaliser."""
     out = []
     for truth_path in sorted(directory.glob("*.truth.json")):
         document = json.loads(truth_path.with_name(truth_path.name.replace(".truth.json", ".json")).read_text())
         catalog = Catalog.model_validate(document["catalog"])
-        out.append(LoadedScenario(
-            name=document["name"], document=document, truth=json.loads(truth_path.read_text()), catalog=catalog,
-            signals=scenario_signals(document, catalog, cloudwatch_severity=cloudwatch_severity),
-        ))
+        signals = (ingested_signals(document, catalog) if ingestion
+                   else scenario_signals(document, catalog, cloudwatch_severity=cloudwatch_severity))
+        out.append(LoadedScenario(name=document["name"], document=document,
+                                  truth=json.loads(truth_path.read_text()), catalog=catalog, signals=signals))
+    return out
+
+
+def ingested_signals(document: dict[str, Any], catalog: Catalog) -> list[Signal]:
+    signals: list[Signal] = []
+    for index, delivery in enumerate(document["deliveries"]):
+        result = normalize(delivery["source"], delivery["body"], catalog=catalog,
+                           received_at=parse_time(delivery["at"]), origin_delivery=index, delivery_id=f"d{index}")
+        signals.extend(s.model_copy(update={"priority": classify(s, catalog)}) for s in result.signals)
+    return _mark_duplicates(signals)
+
+
+def _mark_duplicates(signals: list[Signal]) -> list[Signal]:
+    first_by_key: dict[tuple[str, SignalStatus], Signal] = {}
+    out = []
+    for signal in signals:
+        first = first_by_key.get((signal.fingerprint, signal.status))
+        if first is not None and signal.event_time - first.event_time <= DEDUP_WINDOW:
+            signal = signal.model_copy(update={"duplicate_of": first.id})
+        else:
+            first_by_key[(signal.fingerprint, signal.status)] = signal
+        out.append(signal)
     return out
 
 
 def scenario_signals(document: dict[str, Any], catalog: Catalog, *,
                      cloudwatch_severity: Severity = Severity.CRITICAL) -> list[Signal]:
     signals: list[Signal] = []
-    first_by_key: dict[tuple[str, SignalStatus], Signal] = {}
     name = document.get("name", "scenario")
     for index, delivery in enumerate(document["deliveries"]):
         received = parse_time(delivery["at"])
@@ -75,32 +101,17 @@ def scenario_signals(document: dict[str, Any], catalog: Catalog, *,
                 continue
             resolution = catalog.resolve(service_hints=raw.services, instance_hints=raw.instances,
                                          host_hints=raw.hosts)
-            tier = (catalog.service(resolution.service).tier  # type: ignore[union-attr]
-                    if resolution.service and catalog.service(resolution.service) else 3)
             fingerprint = hashlib.sha256(f"{delivery['source']}|{raw.key}".encode()).hexdigest()[:32]
             signal = Signal(
                 id=f"sig-{name}-{index:03d}-{item}", source=delivery["source"], status=raw.status,
-                severity=raw.severity, priority=_priority(raw.severity, tier), event_time=raw.event_time,
+                severity=raw.severity, event_time=raw.event_time,
                 received_at=received, title=raw.title[:1024], labels=dict(raw.labels),
                 origin=Origin(delivery=index, item=item), service=resolution.service, entity=resolution.entity,
                 entity_kind=resolution.entity_kind, host=resolution.host, fingerprint=fingerprint,
                 background=raw.severity is Severity.INFO,
             )
-            first = first_by_key.get((fingerprint, raw.status))
-            if first is not None and signal.event_time - first.event_time <= DEDUP_WINDOW:
-                signal = signal.model_copy(update={"duplicate_of": first.id})
-            else:
-                first_by_key[(fingerprint, raw.status)] = signal
-            signals.append(signal)
-    return signals
-
-
-def _priority(severity: Severity, tier: int) -> Priority:
-    if severity is Severity.CRITICAL:
-        return Priority.P0 if tier <= 1 else Priority.P1
-    if severity in (Severity.ERROR, Severity.WARNING):
-        return Priority.P2
-    return Priority.P3
+            signals.append(signal.model_copy(update={"priority": classify(signal, catalog)}))
+    return _mark_duplicates(signals)
 
 
 def _severity(text: str | None, default: Severity = Severity.WARNING) -> Severity:

@@ -22,7 +22,7 @@ def test_p0_opens_at_once() -> None:
     assert e.incidents()[0].priority is Priority.P0
 
 
-def test_p1_opens_at_once_by_default() -> None:
+def test_critical_on_a_tier_2_service_is_p0_and_opens_at_once() -> None:
     outcome = engine().ingest(alert("api", 0, service="api", severity="critical"))
     assert outcome.opened and outcome.incident_id
 
@@ -45,7 +45,7 @@ def test_second_related_warning_opens_and_releases_the_held_one() -> None:
     [incident] = e.incidents()
     assert incident.explanations[0].rule == "open"
     assert "2 related alerts" in incident.explanations[0].evidence
-    assert incident.priority is Priority.P2
+    assert incident.priority is Priority.P1
 
 
 def test_repeats_of_one_alert_are_not_corroboration() -> None:
@@ -63,7 +63,7 @@ def test_unrelated_warnings_do_not_corroborate_each_other() -> None:
 
 
 def test_n_signals_rule_waits_for_the_configured_count() -> None:
-    e = engine(OpenRule(priority=Priority.P2, min_signals=3, within_s=600))
+    e = engine(OpenRule(priority=Priority.P1, min_signals=3, within_s=600))
     assert e.ingest(alert("a", 0, service="api")).held
     assert e.ingest(alert("b", 30, service="web")).held
     third = e.ingest(alert("c", 60, service="db", severity="warning"))
@@ -71,7 +71,7 @@ def test_n_signals_rule_waits_for_the_configured_count() -> None:
 
 
 def test_corroboration_must_fall_within_the_rule_duration() -> None:
-    e = engine(OpenRule(priority=Priority.P2, min_signals=2, within_s=60))
+    e = engine(OpenRule(priority=Priority.P1, min_signals=2, within_s=60))
     e.ingest(alert("a", 0, service="api"))
     late = e.ingest(alert("b", 120, service="web"))  # related, inside the window, outside the rule's 60s
     assert late.held
@@ -80,8 +80,8 @@ def test_corroboration_must_fall_within_the_rule_duration() -> None:
 
 
 def test_duration_rule_opens_a_held_group_from_tick() -> None:
-    # Given a P2 rule that also opens after 5 minutes of firing
-    e = engine(OpenRule(priority=Priority.P2, min_signals=2, after_s=300))
+    # Given a P1 rule that also opens after 5 minutes of firing
+    e = engine(OpenRule(priority=Priority.P1, min_signals=2, after_s=300))
     e.ingest(alert("q", 0, service="queue"))
     # When the sweeper ticks before and after the duration
     assert e.tick(at(200)) == []
@@ -94,7 +94,7 @@ def test_duration_rule_opens_a_held_group_from_tick() -> None:
 
 
 def test_duration_rule_found_by_ingest_is_reported_by_the_next_tick() -> None:
-    e = engine(OpenRule(priority=Priority.P2, min_signals=2, after_s=300))
+    e = engine(OpenRule(priority=Priority.P1, min_signals=2, after_s=300))
     e.ingest(alert("q", 0, service="queue"))
     e.ingest(alert("unrelated", 400, service="ledger"))  # time moves on past the duration
     outcomes = e.tick(at(401))
@@ -102,7 +102,7 @@ def test_duration_rule_found_by_ingest_is_reported_by_the_next_tick() -> None:
 
 
 def test_held_alert_that_resolves_never_opens() -> None:
-    e = engine(OpenRule(priority=Priority.P2, min_signals=2, after_s=300))
+    e = engine(OpenRule(priority=Priority.P1, min_signals=2, after_s=300))
     e.ingest(alert("q", 0, service="queue", fp="queue-lag"))
     resolved = e.ingest(alert("q-ok", 100, service="queue", fp="queue-lag", status="resolved"))
     assert resolved.incident_id is None
@@ -161,9 +161,19 @@ def test_priority_is_the_highest_of_the_members() -> None:
     assert incident.priority is Priority.P0
 
 
+def test_lower_priorities_follow_their_own_rules() -> None:
+    e = engine()
+    assert e.ingest(alert("a", 0, service="api", priority="P2")).held
+    assert e.ingest(alert("b", 30, service="web", priority="P3")).opened  # P2 rule: 2 related alerts
+    f = engine()
+    f.ingest(alert("a", 0, service="api", priority="P3"))
+    assert f.ingest(alert("b", 30, service="web", priority="P3")).held
+    assert f.ingest(alert("c", 60, service="db", priority="P3")).opened  # P3 rule: 3 related alerts
+
+
 def test_priority_without_a_rule_never_opens_on_its_own() -> None:
     e = engine(OpenRule(priority=Priority.P0, min_signals=1))
-    outcome = e.ingest(alert("api", 0, service="api", severity="critical"))  # P1, no rule
+    outcome = e.ingest(alert("api", 0, service="api"))  # P1, no rule
     assert outcome.held and "never opens on its own" in (outcome.explanation.evidence if outcome.explanation else "")
     assert e.ingest(alert("db", 30, service="db", severity="critical")).opened
 
@@ -175,6 +185,6 @@ def test_config_validation_rejects_duplicate_rules_and_unreachable_durations() -
     with pytest.raises(ValidationError, match="more than one rule for P2"):
         CorrelationConfig(open_rules=[OpenRule(priority=Priority.P2), OpenRule(priority=Priority.P2)])
     with pytest.raises(ValidationError, match="expire_factor"):
-        CorrelationConfig(window_s=60, expire_factor=2, open_rules=[OpenRule(priority=Priority.P2, after_s=600)])
+        CorrelationConfig(window_s=60, expire_factor=2, open_rules=[OpenRule(priority=Priority.P1, after_s=600)])
     with pytest.raises(ValidationError):
         CorrelationConfig(window_s=0)

@@ -1,7 +1,7 @@
-"""The engine on the labelled sample scenarios (signals built by the test-only extractor).
+"""The engine on the labelled sample scenarios.
 
-CloudWatch alarms carry no severity; the test runs with them read as critical and as error, since the
-ingestion classifier may choose either, and the grouping must hold up both ways.
+Signals come from the test-only extractor, with CloudWatch alarms (which carry no severity) read as
+critical and as error, and from ingestion's own normaliser: the grouping must hold up all three ways.
 """
 
 from __future__ import annotations
@@ -28,9 +28,13 @@ def _rows(scenarios: list[LoadedScenario], make: Any) -> tuple[list[dict[str, An
     return rows, results
 
 
-@pytest.fixture(scope="module", params=[Severity.CRITICAL, Severity.ERROR], ids=["cw-critical", "cw-error"])
+@pytest.fixture(scope="module", params=["cw-critical", "cw-error", "ingestion"])
 def scenarios(request: pytest.FixtureRequest) -> list[LoadedScenario]:
-    loaded = load_scenarios(cloudwatch_severity=request.param)
+    if request.param == "ingestion":
+        loaded = load_scenarios(ingestion=True)
+    else:
+        loaded = load_scenarios(cloudwatch_severity=Severity.CRITICAL if request.param == "cw-critical"
+                                else Severity.ERROR)
     assert len(loaded) == 8
     return loaded
 
@@ -43,6 +47,17 @@ def test_samples_group_with_high_pairwise_f1_and_noise_reduction(scenarios: list
     assert micro["f1"] >= 0.9, rows
     assert micro["noise_reduction"] >= 0.8, rows
     assert micro["noise_opened"] == 0
+
+
+def test_every_labelled_incident_opens_exactly_one_incident(scenarios: list[LoadedScenario]) -> None:
+    _, results = _rows(scenarios, lambda sc: CorrelationEngine(sc.catalog))
+    for sc in scenarios:
+        by_delivery: dict[int, set[str | None]] = {}
+        for signal in results[sc.name]["signals"]:
+            by_delivery.setdefault(signal["origin"]["delivery"], set()).add(signal["incident_id"])
+        opened = [set().union(*(by_delivery[d] for d in label["deliveries"])) for label in sc.truth["incidents"]]
+        assert all(len(ids) == 1 and None not in ids for ids in opened), (sc.name, opened)
+        assert len(results[sc.name]["incidents"]) == len(sc.truth["incidents"]), sc.name
 
 
 def test_background_noise_alerts_open_no_incident(scenarios: list[LoadedScenario]) -> None:
