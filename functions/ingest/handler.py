@@ -18,7 +18,7 @@ app.exception_handler(Exception)(error_response)
 @app.post("/webhooks/<source>")
 def webhook(source: str) -> Response[Any]:
     event = app.current_event
-    result = IngestService(get_container()).handle_webhook(source, dict(event.headers),
+    result = IngestService(get_container(), app.lambda_context).handle_webhook(source, dict(event.headers),
                                                            (event.decoded_body or "").encode())
     return to_response(result.status, result.body)
 
@@ -26,7 +26,7 @@ def webhook(source: str) -> Response[Any]:
 @app.post("/changes")
 def changes() -> Response[Any]:
     event = app.current_event
-    result = IngestService(get_container()).handle_webhook("changes", dict(event.headers), (event.decoded_body or "").encode())
+    result = IngestService(get_container(), app.lambda_context).handle_webhook("changes", dict(event.headers), (event.decoded_body or "").encode())
     return to_response(result.status, result.body)
 
 
@@ -38,4 +38,4 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 
     if "requestContext" in event:
         return app.resolve(event, context)
-    return route_non_http(event)
+    return route_non_http(event, context)

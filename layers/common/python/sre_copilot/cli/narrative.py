@@ -68,7 +68,7 @@ def render_eval(report: dict[str, Any]) -> str:
         g, rc = row["grouping"], row["root_cause"]
         lines.append(f"{row['scenario']:<16} {g['f1']:>5.2f} {g['precision']:>5.2f} {g['recall']:>5.2f} "
                      f"{row['noise_reduction']:>10.2f} {rc.get('top1', 0):>5.2f} {rc.get('top3', 0):>5.2f} "
-                     f"{_opt(rc.get('change'))} {row['incidents']:>9}")
+                     f"{_opt(rc.get('change_top1'))} {row['incidents']:>9}")
     lines += ["", "summary: " + ", ".join(f"{k}={_fmt(v)}" for k, v in report["summary"].items())]
     cal = report.get("calibration", {})
     if cal:

@@ -122,9 +122,15 @@ class LocalDeployment:
 
     # -- lifecycle ------------------------------------------------------------------------------
     def __enter__(self) -> LocalDeployment:
+        import warnings
+
         from moto import mock_aws
 
         self._saved_env = dict(os.environ)
+        self._stack.enter_context(warnings.catch_warnings())
+        warnings.filterwarnings("ignore", message="No application metrics to publish")
+        # Handlers print EMF metric lines as Lambda does; keep them out of the CLI's output.
+        self.emf = self._stack.enter_context(_EmfCapture())
         os.environ.update(_base_environment(self.quiet))
         self._stack.enter_context(mock_aws(config=MOTO_CONFIG))  # type: ignore[arg-type]
         self._stack.enter_context(in_process_lambda(self.lambdas))
@@ -488,6 +494,44 @@ class LocalDeployment:
         return events
 
 
+class _EmfCapture:
+    """Route CloudWatch embedded-metric-format lines printed by handlers (from any thread) into
+    `self.lines`, as CloudWatch Logs would receive them; everything else still reaches stdout."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self._swallow_newline = False
+
+    def __enter__(self) -> _EmfCapture:
+        import sys
+
+        self._stdout = sys.stdout
+        sys.stdout = self  # type: ignore[assignment]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import sys
+
+        sys.stdout = self._stdout
+
+    def write(self, text: str) -> int:
+        if text.startswith('{"_aws"'):
+            self.lines.append(text)
+            self._swallow_newline = True
+            return len(text)
+        if text == "\n" and self._swallow_newline:  # print() writes the line ending separately
+            self._swallow_newline = False
+            return 1
+        self._swallow_newline = False
+        return self._stdout.write(text)
+
+    def flush(self) -> None:
+        self._stdout.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stdout, name)
+
+
 def _bind(fn: Callable[..., None], *args: Any) -> Callable[[], None]:
     return lambda: fn(*args)
 
@@ -508,7 +552,7 @@ def _base_environment(quiet: bool) -> dict[str, str]:
         "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "local",
         "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION,
         "POWERTOOLS_SERVICE_NAME": "sre-copilot", "POWERTOOLS_METRICS_NAMESPACE": "SreCopilot",
-        "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_DISABLED": "true" if quiet else "false",
+        "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_DISABLED": "false",
         "POWERTOOLS_LOG_LEVEL": "ERROR" if quiet else "INFO", "LOG_LEVEL": "ERROR" if quiet else "INFO",
         "POWERTOOLS_IDEMPOTENCY_DISABLED": "false",
     }

@@ -93,8 +93,10 @@ class CorrelateService:
                 if incident_id in opened_now:
                     self._set_signal_incident(signals.get(signal_id), signal_id, incident_id)
                     continue
-                self._join(incident_id, signal_id, signals.get(signal_id), outcome)
-                to_refresh.add(incident_id)
+                signal = signals.get(signal_id)
+                self._join(incident_id, signal_id, signal, outcome)
+                if signal is None or signal.status is SignalStatus.FIRING:
+                    to_refresh.add(incident_id)  # a clearing alert adds no evidence to re-analyse
             for absorbed, survivor in outcome.merged:
                 self._merge(absorbed, survivor)
                 to_refresh.add(survivor)

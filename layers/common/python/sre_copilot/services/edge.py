@@ -27,11 +27,11 @@ def error_response(exc: Exception) -> Response[Any]:
                              "code": "internal_error"})
 
 
-def route_non_http(event: dict[str, Any]) -> dict[str, Any]:
+def route_non_http(event: dict[str, Any], lambda_context: Any = None) -> dict[str, Any]:
     """EventBridge rule targets and SNS subscriptions invoke the ingest function directly."""
     from sre_copilot.services.ingest_service import IngestService
 
-    service = IngestService(get_container())
+    service = IngestService(get_container(), lambda_context)
     if "Records" in event and event["Records"] and event["Records"][0].get("EventSource") == "aws:sns":
         results = [service.handle_webhook("cloudwatch-sns", {}, json.dumps({"Records": [record]}).encode(),
                                           iam_trusted=True)

@@ -61,12 +61,15 @@ def delivery_id_for(source: str, headers: Mapping[str, str], raw: bytes) -> str:
 
 
 class IngestService:
-    def __init__(self, container: Container) -> None:
+    def __init__(self, container: Container, lambda_context: Any = None) -> None:
         self.c = container
         persistence = DynamoDBPersistenceLayer(
             table_name=container.settings.idempotency_table_name, boto3_session=container.boto3_session,
         )
         config = IdempotencyConfig(event_key_jmespath="delivery_id", expires_after_seconds=24 * 3600)
+        if lambda_context is not None:
+            # Lets Idempotency expire an in-progress record if this invocation times out mid-way.
+            config.register_lambda_context(lambda_context)
         self._accept: Callable[..., dict[str, Any]] = idempotent_function(
             data_keyword_argument="delivery", persistence_store=persistence, config=config,
         )(self._accept_delivery)

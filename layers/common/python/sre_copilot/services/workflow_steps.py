@@ -205,6 +205,12 @@ class WorkflowSteps:
         text, blocks = incident_card(incident, hypotheses, decision, rec, plan)
         out: list[dict[str, Any]] = []
         kind = NotificationKind.PAGE if first else NotificationKind.UPDATE
+        digest = short_hash(decision.outcome.value, plan.approval.value if plan else "-",
+                            *[f"{h.entity}:{h.change_id}:{h.confidence:.2f}" for h in hypotheses[:3]])
+        if not first and digest == incident.last_card:
+            return {"sent": [], "skipped": "conclusions unchanged since the last card"}
+        incident.last_card = digest
+        self.c.store.put_incident(incident)
         out.append(self._send_slack(incident, channel, text, blocks, kind, sent_before))
         if first and incident.priority in (Priority.P0, Priority.P1):
             out.append(self._page_phone(incident, hypotheses[0] if hypotheses else None))
