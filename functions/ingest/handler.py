@@ -8,7 +8,6 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from sre_copilot.services.container import get_container
 from sre_copilot.services.edge import error_response, to_response
-from sre_copilot.services.ingest_service import IngestService
 from sre_copilot.services.observability import logger, metrics, tracer
 
 app = APIGatewayHttpResolver()
@@ -18,15 +17,16 @@ app.exception_handler(Exception)(error_response)
 @app.post("/webhooks/<source>")
 def webhook(source: str) -> Response[Any]:
     event = app.current_event
-    result = IngestService(get_container(), app.lambda_context).handle_webhook(source, dict(event.headers),
-                                                           (event.decoded_body or "").encode())
+    result = get_container().ingest.handle_webhook(source, dict(event.headers), (event.decoded_body or "").encode(),
+                                                   lambda_context=app.lambda_context)
     return to_response(result.status, result.body)
 
 
 @app.post("/changes")
 def changes() -> Response[Any]:
     event = app.current_event
-    result = IngestService(get_container(), app.lambda_context).handle_webhook("changes", dict(event.headers), (event.decoded_body or "").encode())
+    result = get_container().ingest.handle_webhook("changes", dict(event.headers), (event.decoded_body or "").encode(),
+                                                   lambda_context=app.lambda_context)
     return to_response(result.status, result.body)
 
 

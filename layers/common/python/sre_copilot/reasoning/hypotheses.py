@@ -101,13 +101,13 @@ def _host_failures(ctx: _Inputs) -> list[Hypothesis]:
         services = sorted({f.service for f in on_host if f.service})
         coverage = ctx.coverage(host, EntityKind.HOST, None)
         span = (on_host[-1].at - on_host[0].at).total_seconds() if on_host else 0
+        from_instances = sum(1 for f in on_host if not f.is_host_level)
         lead = "a host-level alarm and " if alarm else ""
         out.append(_make(
             ctx, generator="host_failure", entity=host, kind=EntityKind.HOST, service=None, fault="host failure",
             prior=0.55 + 0.3 * coverage + (0.15 if alarm else 0.0),
-            summary=f"Host {host} failed: {lead}{len(on_host) - (1 if alarm else 0)} alert(s) from instances of "
-                    f"{', '.join(services) or 'its workloads'} on it, within {int(span // 60)} min. "
-                    "Services elsewhere are not affected the same way.",
+            summary=f"Host {host} failed: {lead}{from_instances} alert(s) from instances of "
+                    f"{', '.join(services) or 'its workloads'} on it, within {int(span // 60)} min.",
             extra=[item],
         ))
     return out
@@ -131,13 +131,17 @@ def _change_caused(ctx: _Inputs) -> list[Hypothesis]:
             # A change on a quiet service explains nothing the incident shows.
             continue
         fault = FAULT_BY_CHANGE_KIND[kind]
-        version = f" {change.get('previous_version') or '?'} -> {change['version']}" if change.get("version") else ""
+        version = ""
+        if change.get("version"):
+            version = f" {change['previous_version']} -> {change['version']}" if change.get("previous_version") \
+                else f" {change['version']}"
+        when = item.summary.split(" landed ", 1)[-1]
         out.append(_make(
             ctx, generator="change", entity=subject, kind=entity_kind, service=service, fault=fault,
             change_id=change["id"], prior=0.5 + 0.3 * coverage + 0.2 * (item.strength - 0.3) / 0.65,
             summary=f"{fault.capitalize()}: {change['id']} ({kind.value}{version} on {subject}, "
-                    f"'{redact(str(change.get('summary') or ''))[:120]}') {item.summary.split(' landed ', 1)[-1]}; "
-                    f"it explains {round(coverage * 100)}% of the incident's alerts.",
+                    f"'{redact(str(change.get('summary') or ''))[:120]}') landed {when}; "
+                    f"a fault there explains {round(coverage * 100)}% of the incident's alerts.",
             extra=[item],
         ))
     return out
@@ -192,15 +196,16 @@ def _service_faults(ctx: _Inputs) -> list[Hypothesis]:
         callers = sorted({f.service for f in ctx.facts if f.service and f.service != service
                           and f.service in ctx.graph.upstream(service)})
         what = ", ".join(sorted({f.symptom.value.replace("_", " ") for f in own})) or "alerts"
-        because = (f"; {', '.join(callers)} depend{'s' if len(callers) == 1 else ''} on it and alert too"
-                   if callers else "")
+        because = (f"; {', '.join(callers)} {'depends' if len(callers) == 1 else 'depend'} on it and "
+                   f"{'alerts' if len(callers) == 1 else 'alert'} too" if callers else "")
         shape = "the deepest alerting dependency" if is_sink and callers else (
             "alerting on its own" if is_sink else "alerting, but one of its dependencies alerts as well")
         out.append(_make(
             ctx, generator="dependency" if fault == "dependency outage" else "saturation", entity=service,
             kind=EntityKind.SERVICE, service=service, fault=fault,
             prior=(0.45 + 0.4 * coverage) if is_sink else (0.15 + 0.3 * coverage),
-            summary=f"{fault.capitalize()} of {service} ({what}), {shape}{because}; no change on it explains the timing.",
+            summary=f"{fault.capitalize()} of {service} (symptoms: {what}), {shape}{because}; "
+                    "no change on it explains the timing.",
         ))
     return out
 

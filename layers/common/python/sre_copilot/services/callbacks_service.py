@@ -92,8 +92,10 @@ class SweeperService:
                                                     details={"plan": plan.id}))
             self.c.workflow.send_success(token["token"], {"reason": "timed_out"})
             timed_out += 1
-        CorrelateService(self.c).tick(now)
-        return {"timed_out": timed_out}
+        correlate = CorrelateService(self.c)
+        correlate.tick(now)
+        refreshed = correlate.wake_flagged()
+        return {"timed_out": timed_out, "refreshed": refreshed}
 
 
 class PagerDutySyncService:

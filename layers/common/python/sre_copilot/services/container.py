@@ -77,6 +77,12 @@ class Container:
                 self._secrets[name] = get_secret_json(arn)
         return self._secrets[name]
 
+    @cached_property
+    def ingest(self) -> Any:
+        from sre_copilot.services.ingest_service import IngestService
+
+        return IngestService(self)
+
     # -- catalog and configuration ---------------------------------------------------------------
     def catalog(self) -> Catalog:
         now = time.monotonic()
@@ -188,17 +194,29 @@ class Container:
         return AnthropicAssistant.from_settings(self.settings, self.secret("llm"))
 
     def metrics_reader(self) -> Any:
+        return self._metrics_reader
+
+    @cached_property
+    def _metrics_reader(self) -> Any:
         from sre_copilot.adapters.cloudwatch_metrics import CloudWatchMetrics
 
         return CloudWatchMetrics(self.boto3_session.client("cloudwatch"))
 
     # -- people and actions --------------------------------------------------------------------
     def slack(self) -> Any:
+        return self._slack
+
+    @cached_property
+    def _slack(self) -> Any:
         from sre_copilot.adapters.slack_notifier import SlackNotifier
 
         return SlackNotifier(token=self.secret("slack").get("bot_token", ""), base_url=self.settings.slack_api_url or None)
 
     def pager(self) -> Any:
+        return self._pager
+
+    @cached_property
+    def _pager(self) -> Any:
         from sre_copilot.adapters.twilio_pager import TwilioPager
 
         twilio = self.secret("twilio")
@@ -206,17 +224,25 @@ class Container:
                            from_number=twilio.get("from_number", ""), base_url=self.settings.twilio_api_url or None)
 
     def pagerduty(self) -> Any:
+        return self._pagerduty
+
+    @cached_property
+    def _pagerduty(self) -> Any:
         from sre_copilot.adapters.pagerduty_client import PagerDutyClient
 
         pd = self.secret("pagerduty")
         return PagerDutyClient(api_token=pd.get("api_token", ""), from_email=pd.get("from_email", ""),
                                base_url=self.settings.pagerduty_api_url)
 
-    def executor_for(self, plan: ActionPlan) -> Any:
+    @cached_property
+    def _kubernetes(self) -> Any:
         from sre_copilot.adapters.k8s_executor import KubernetesExecutor
 
-        executor = KubernetesExecutor(host=self.secret("kubernetes").get("host") or self.settings.kubernetes_api_url,
-                                      token=self.secret("kubernetes").get("token"))
+        return KubernetesExecutor(host=self.secret("kubernetes").get("host") or self.settings.kubernetes_api_url,
+                                  token=self.secret("kubernetes").get("token"))
+
+    def executor_for(self, plan: ActionPlan) -> Any:
+        executor = self._kubernetes
         if not executor.supports(plan):
             raise ConfigurationError(f"no executor supports {plan.action} on {plan.target}")
         return executor

@@ -105,7 +105,9 @@ class CorrelateService:
         for incident_id in sorted(to_resolve):
             self.wake(incident_id, "resolved")
         for incident_id in sorted(to_refresh - to_resolve - opened_now):
-            self.wake(incident_id, "refresh")
+            # Re-analysis is debounced: the sweeper wakes flagged incidents once a minute, so an
+            # alert storm costs one re-analysis per incident per minute, not one per alert.
+            self.flag_refresh(incident_id)
 
     def _open(self, group: Any, engine: CorrelationEngine) -> None:
         existing = self.c.store.get_incident(self.tenant, group.id)
@@ -190,6 +192,20 @@ class CorrelateService:
             self.c.store.put_signal(signal.model_copy(update={"incident_id": incident_id}))
 
     # -- workflow wake-ups --------------------------------------------------------------------
+    def flag_refresh(self, incident_id: str) -> None:
+        incident = self.c.store.get_incident(self.tenant, incident_id)
+        if incident is not None and not incident.refresh_pending:
+            incident.refresh_pending = True
+            self.c.store.put_incident(incident)
+
+    def wake_flagged(self) -> int:
+        """Wake every parked incident that has new evidence (the sweeper's once-a-minute refresh)."""
+        woken = 0
+        for incident in self.c.store.open_incidents(self.tenant):
+            if incident.refresh_pending and self.wake(incident.id, "refresh"):
+                woken += 1
+        return woken
+
     def wake(self, incident_id: str, reason: str, extra: dict[str, Any] | None = None) -> bool:
         """Hand a reason to the incident's parked execution, or leave a note for it to find."""
         token = self.c.store.take_wait_token(self.tenant, incident_id)

@@ -29,17 +29,16 @@ def error_response(exc: Exception) -> Response[Any]:
 
 def route_non_http(event: dict[str, Any], lambda_context: Any = None) -> dict[str, Any]:
     """EventBridge rule targets and SNS subscriptions invoke the ingest function directly."""
-    from sre_copilot.services.ingest_service import IngestService
-
-    service = IngestService(get_container(), lambda_context)
+    service = get_container().ingest
     if "Records" in event and event["Records"] and event["Records"][0].get("EventSource") == "aws:sns":
         results = [service.handle_webhook("cloudwatch-sns", {}, json.dumps({"Records": [record]}).encode(),
-                                          iam_trusted=True)
+                                          iam_trusted=True, lambda_context=lambda_context)
                    for record in event["Records"]]
         return {"results": [r.body | {"status": r.status} for r in results]}
     detail_type = str(event.get("detail-type", ""))
     source = "changes" if event.get("source") in ("aws.codedeploy", "aws.ecs") else "cloudwatch"
     if detail_type.startswith("CloudWatch Alarm") or source == "changes":
-        result = service.handle_webhook(source, {}, json.dumps(event).encode(), iam_trusted=True)
+        result = service.handle_webhook(source, {}, json.dumps(event).encode(), iam_trusted=True,
+                                        lambda_context=lambda_context)
         return result.body | {"status": result.status}
     return {"status": 400, "error": f"ingest does not handle events of type '{detail_type or 'unknown'}'"}

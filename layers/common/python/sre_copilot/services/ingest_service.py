@@ -61,24 +61,26 @@ def delivery_id_for(source: str, headers: Mapping[str, str], raw: bytes) -> str:
 
 
 class IngestService:
-    def __init__(self, container: Container, lambda_context: Any = None) -> None:
+    def __init__(self, container: Container) -> None:
         self.c = container
         persistence = DynamoDBPersistenceLayer(
             table_name=container.settings.idempotency_table_name, boto3_session=container.boto3_session,
         )
         config = IdempotencyConfig(event_key_jmespath="delivery_id", expires_after_seconds=24 * 3600)
-        if lambda_context is not None:
-            # Lets Idempotency expire an in-progress record if this invocation times out mid-way.
-            config.register_lambda_context(lambda_context)
+        self._idempotency = config
         self._accept: Callable[..., dict[str, Any]] = idempotent_function(
             data_keyword_argument="delivery", persistence_store=persistence, config=config,
         )(self._accept_delivery)
 
     # -- entry points -------------------------------------------------------------------------
     def handle_webhook(self, source: str, headers: Mapping[str, str], raw: bytes,
-                       origin_delivery: int | str | None = None, *, iam_trusted: bool = False) -> IngestResult:
+                       origin_delivery: int | str | None = None, *, iam_trusted: bool = False,
+                       lambda_context: Any = None) -> IngestResult:
         """`iam_trusted`: invoked directly by EventBridge or SNS, whose identity IAM already checked
         (there are no HTTP headers to verify)."""
+        if lambda_context is not None:
+            # Lets Idempotency expire an in-progress record if this invocation times out mid-way.
+            self._idempotency.register_lambda_context(lambda_context)
         received_at = clock.now()
         delivery_id = delivery_id_for(source, headers, raw)
         try:
