@@ -127,6 +127,10 @@ class LocalDeployment:
         from moto import mock_aws
 
         self._saved_env = dict(os.environ)
+        import logging
+
+        # moto logs every failed execution at ERROR; failures are reported through our own audit.
+        logging.getLogger("moto").setLevel(logging.CRITICAL)
         self._stack.enter_context(warnings.catch_warnings())
         warnings.filterwarnings("ignore", message="No application metrics to publish")
         # Handlers print EMF metric lines as Lambda does; keep them out of the CLI's output.

@@ -157,7 +157,9 @@ class WorkflowSteps:
         if existing:  # a refresh that lands on the same remedy keeps the plan and its approval state
             plan = existing[-1]
             self.c.store.put_incident(incident)
-            return {"approval": plan.approval.value if plan.approval is not Approval.PENDING else "pending_existing",
+            # Only a plan still waiting to run may route to Act again; anything else waits.
+            state = plan.approval.value if plan.status is ActionStatus.PLANNED else f"already_{plan.status.value}"
+            return {"approval": state,
                     "plan_id": plan.id, "action": plan.action, "target": plan.target, "risk": plan.risk.value}
         plan = plan_from_recommendation(rec, incident, plan_id=f"plan-{short_hash(incident.id, rec.action, rec.target)}",
                                         now=clock.now(), dry_run=self.c.settings.dry_run, catalog=self.c.catalog(),
