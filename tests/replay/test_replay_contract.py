@@ -102,3 +102,22 @@ def test_demo_with_approval_acts_verifies_and_learns(replayed: Any) -> None:
     kinds = [(n["channel"], n["kind"]) for n in incident["notifications"]]
     assert ("slack", "page") in kinds and ("phone", "page") in kinds
     assert sum(1 for k in kinds if k == ("phone", "page")) == 1, "a retried webhook must never page twice"
+
+
+def test_pagerduty_sees_our_ack_and_hypotheses_and_its_resolve_closes_ours(replayed: Any) -> None:
+    # Given the demo, where the PagerDuty incident PCHK001 is part of the incident
+    run = replayed(DEMO, approve="all")
+    requests = [r for r in run.provider_requests if r["path"].startswith("/pagerduty/incidents/PCHK001")
+                or "/incidents/PCHK001" in r["path"]]
+    # Then our acknowledgement went to PagerDuty's REST API as a real PUT with the documented body
+    puts = [r for r in requests if r["method"] == "PUT"]
+    assert any(r["body"]["incident"]["status"] == "acknowledged" for r in puts)
+    assert all(r["headers"].get("Authorization", r["headers"].get("authorization", "")).startswith("Token token=")
+               for r in puts)
+    # And notes carry the top hypotheses
+    notes = [r["body"]["note"]["content"] for r in requests if r["method"] == "POST" and r["path"].endswith("/notes")]
+    assert any("deploy-4711" in note for note in notes)
+    # And the resolve made in PagerDuty moved our lifecycle (the copilot did not resolve it itself)
+    resolved = next(t for t in run.result["incidents"][0]["timeline"] if t["state"] == "RESOLVED")
+    assert resolved["actor"].startswith("pagerduty:")
+    assert not any(r["body"]["incident"]["status"] == "resolved" for r in puts), "no echo back to PagerDuty"

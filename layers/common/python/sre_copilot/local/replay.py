@@ -67,6 +67,8 @@ class ReplayRun:
     histories: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     transcript: str = ""
     dead_letters: list[dict[str, Any]] = field(default_factory=list)
+    provider_requests: list[dict[str, Any]] = field(default_factory=list)
+    """What the real SDK clients sent to the local Slack/Twilio/PagerDuty stand-ins, in order."""
 
 
 Progress = Callable[[str], None]
@@ -109,7 +111,8 @@ def replay(scenario: Scenario, *, approve: str = "none", progress: Progress | No
                      for inc in result["incidents"] if inc.get("execution")}
         transcript = deployment.sinks.printable_transcript()
         return ReplayRun(scenario=scenario, result=result, histories=histories, transcript=transcript,
-                         dead_letters=list(deployment.dead_letters))
+                         dead_letters=list(deployment.dead_letters),
+                         provider_requests=list(deployment.sinks.requests))
 
 
 def _deliver(deployment: Any, delivery: ScenarioDelivery) -> tuple[int, Any]:

@@ -234,9 +234,10 @@ class CorrelateService:
                 lifecycle.move_if_allowed(self.c, incident, IncidentState.ACKNOWLEDGED, actor=actor,
                                           reason=f"acknowledged in {source}")
             elif action == "resolve":
-                self.wake(incident.id, "resolved")
+                # Move first, then wake: the workflow's Document step must find it resolved by them.
                 lifecycle.move_if_allowed(self.c, incident, IncidentState.RESOLVED, actor=actor,
                                           reason=f"resolved in {source}")
+                self.wake(incident.id, "resolved")
             else:
                 self.c.store.append(AuditRecord(at=clock.now(), tenant_id=self.tenant, actor=actor,
                                                 action=f"external.{action}", subject=incident.id, details=hint))

@@ -1,0 +1,98 @@
+"""Ingestion through the real handler on the embedded backend: durability, retries, duplicates,
+rejections kept for review. (Normalisation itself is covered in tests/ingest.)"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from sre_copilot.local.runtime import LocalDeployment
+
+T0 = datetime(2026, 3, 10, 20, 0, tzinfo=UTC)
+CATALOG = {"services": [{"name": "checkout", "tier": 1, "depends_on": [], "aliases": ["checkoutservice"]}]}
+
+
+def _alertmanager(fingerprint: str, starts: datetime, severity: str = "warning") -> bytes:
+    alert = {"status": "firing", "labels": {"alertname": "HighErrorRate", "service": "checkout", "severity": severity},
+             "annotations": {"summary": "errors"}, "startsAt": starts.isoformat(), "endsAt": "0001-01-01T00:00:00Z",
+             "generatorURL": "http://prom", "fingerprint": fingerprint}
+    return json.dumps({"receiver": "r", "status": "firing", "alerts": [alert], "version": "4", "groupKey": "{}",
+                       "groupLabels": {}, "commonLabels": {}, "commonAnnotations": {}, "externalURL": "http://am",
+                       "truncatedAlerts": 0}).encode()
+
+
+@pytest.fixture()
+def deployment() -> Iterator[LocalDeployment]:
+    with LocalDeployment(start=T0) as d:
+        d.put_catalog(CATALOG)
+        yield d
+
+
+def _post(d: LocalDeployment, body: bytes, source: str = "alertmanager") -> tuple[int, Any]:
+    return d.http("POST", f"/webhooks/{source}", body, {"Content-Type": "application/json"})
+
+
+def test_accepted_delivery_is_durable_before_the_2xx(deployment: LocalDeployment) -> None:
+    # When an alert is accepted
+    status, body = _post(deployment, _alertmanager("fp1", T0))
+    # Then the raw body is in S3, the signal in DynamoDB and a message on its priority queue
+    assert status == 202
+    signal_id = body["signals"][0]["id"]
+    assert deployment.container.blobs.get_bytes(body["raw_ref"]).startswith(b'{"receiver"')
+    assert deployment.container.store.get_signal("default", signal_id) is not None
+    sqs = deployment.session.client("sqs")
+    depth = sum(int(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+                    ["Attributes"]["ApproximateNumberOfMessages"]) for url in deployment.queue_urls.values())
+    assert depth == 1
+
+
+def test_retried_delivery_yields_exactly_one_signal(deployment: LocalDeployment) -> None:
+    # Given a delivery that was accepted
+    first_status, first = _post(deployment, _alertmanager("fp1", T0))
+    # When the sender retries the identical delivery a little later
+    deployment.clock.advance(30)
+    status, retry = _post(deployment, _alertmanager("fp1", T0))
+    # Then it gets the same answer, marked as a retry, and no new signal is created or queued
+    assert (first_status, status) == (202, 202)
+    assert retry["retry"] is True and retry["signals"] == first["signals"]
+    assert "retry of delivery" in retry["ignored"]
+
+
+def test_refire_within_the_window_is_a_counted_duplicate(deployment: LocalDeployment) -> None:
+    # Given a firing alert
+    _, first = _post(deployment, _alertmanager("fp1", T0))
+    original = first["signals"][0]["id"]
+    # When the same alert (same fingerprint) is sent again in a different delivery within the window
+    deployment.clock.advance(120)
+    _, again = _post(deployment, _alertmanager("fp1", T0 + timedelta(seconds=1)))
+    # Then the new signal points at the original, which counts it
+    assert again["signals"][0]["duplicate_of"] == original
+    stored = deployment.container.store.get_signal("default", original)
+    assert stored is not None and stored.duplicate_count == 1
+
+
+def test_bad_input_gets_a_4xx_with_a_reason_and_is_kept_for_review(deployment: LocalDeployment) -> None:
+    # When garbage arrives on a webhook
+    status, body = _post(deployment, b'{"alerts": [{"labels": 7}]', source="alertmanager")
+    # Then it is a 4xx naming the problem, never a 500 or a stack trace
+    assert 400 <= status < 500
+    assert body["error"] and "Traceback" not in json.dumps(body)
+    # And the bytes and the reason are kept for review
+    sqs = deployment.session.client("sqs")
+    messages = sqs.receive_message(QueueUrl=deployment.review_queue_url, MaxNumberOfMessages=10).get("Messages", [])
+    assert messages and "alertmanager" in messages[0]["Body"]
+
+
+def test_forged_pagerduty_webhook_is_refused(deployment: LocalDeployment) -> None:
+    body = json.dumps({"event": {"id": "x", "event_type": "incident.triggered", "data": {}}}).encode()
+    status, answer = deployment.http("POST", "/webhooks/pagerduty", body, {"X-PagerDuty-Signature": "v1=" + "0" * 64})
+    assert status == 401 and answer["code"] == "unauthorized"
+
+
+def test_unknown_route_source_is_a_clear_4xx(deployment: LocalDeployment) -> None:
+    status, answer = _post(deployment, b"{}", source="nagios")
+    assert 400 <= status < 500 and "nagios" in answer["error"]
