@@ -41,11 +41,13 @@ class CorrelateService:
         if missing:
             raise NotFound(f"signals {sorted(missing)} are queued but not stored; check the ingest function")
         signals.sort(key=lambda s: (s.event_time, s.id))
-        if signals:
-            self._with_engine(lambda engine: [engine.ingest(s) for s in signals], signals)
+        # A person's ack or resolve in PagerDuty/Opsgenie goes first, so the lifecycle credits them
+        # rather than the copilot noticing the same resolve through the signals.
         for message in hints:
             for hint in message.get("hints", []):
                 self.apply_external_lifecycle(message.get("source", "external"), hint)
+        if signals:
+            self._with_engine(lambda engine: [engine.ingest(s) for s in signals], signals)
 
     def tick(self, now: datetime) -> None:
         """Duration-based open rules and window expiry (run by the scheduled sweeper)."""
