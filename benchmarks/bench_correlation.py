@@ -29,6 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "correlation"))
 
 from scenario_signals import load_scenarios  # noqa: E402
+
 from sre_copilot.correlation import CorrelationEngine  # noqa: E402
 from sre_copilot.correlation.baseline import GroupByBaseline  # noqa: E402
 from sre_copilot.correlation.offline import Correlator, OutcomeLedger, result_document, run  # noqa: E402

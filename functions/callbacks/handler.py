@@ -6,6 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from sre_copilot.services.callbacks_service import CallbacksService
 from sre_copilot.services.container import get_container
 from sre_copilot.services.edge import error_response, to_response

@@ -8,6 +8,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from sre_copilot.services.container import get_container
 from sre_copilot.services.correlate_service import CorrelateService
 from sre_copilot.services.observability import logger, metrics, tracer

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from sre_copilot.services.container import get_container
 from sre_copilot.services.observability import logger, metrics, tracer
 from sre_copilot.services.workflow_steps import WorkflowSteps

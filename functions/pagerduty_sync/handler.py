@@ -6,6 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from sre_copilot.services.callbacks_service import PagerDutySyncService
 from sre_copilot.services.container import get_container
 from sre_copilot.services.observability import logger, metrics, tracer

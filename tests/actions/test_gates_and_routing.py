@@ -7,6 +7,7 @@ from datetime import UTC, datetime, time
 from pathlib import Path
 
 import pytest
+
 import sre_copilot
 from sre_copilot.actions.gates import (
     GATES,

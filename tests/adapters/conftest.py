@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+
 import sre_copilot
 from sre_copilot.actions.routing import plan_from_recommendation
 from sre_copilot.domain.action import ActionPlan, Recommendation

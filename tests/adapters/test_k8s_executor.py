@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+
 from sre_copilot.actions.routing import plan_from_recommendation
 from sre_copilot.adapters.k8s_executor import KubernetesActionError, KubernetesExecutor, RolloutInProgress
 from sre_copilot.domain.action import ActionPlan, Recommendation

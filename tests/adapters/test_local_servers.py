@@ -8,6 +8,7 @@ import pytest
 import requests
 from kubernetes.client import ApiClient, AppsV1Api, Configuration
 from kubernetes.client.exceptions import ApiException
+
 from sre_copilot.adapters.pagerduty_client import PagerDutyClient
 from sre_copilot.adapters.slack_notifier import SlackNotifier
 from sre_copilot.adapters.twilio_pager import TwilioPager

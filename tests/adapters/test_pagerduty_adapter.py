@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from sre_copilot.adapters.pagerduty_client import PagerDutyApiError, PagerDutyClient
 from sre_copilot.errors import ConfigurationError
 from sre_copilot.local.sinks import LocalSinks

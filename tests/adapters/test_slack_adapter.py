@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
+
 from sre_copilot.adapters.slack_notifier import (
     ApprovalAnswer,
     SlackNotifier,

@@ -7,6 +7,9 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 import pytest
+from twilio.base.exceptions import TwilioRestException
+from twilio.request_validator import RequestValidator
+
 from sre_copilot.adapters.twilio_pager import (
     KeypressAnswer,
     TwilioPager,
@@ -18,8 +21,6 @@ from sre_copilot.domain.reasoning import Hypothesis
 from sre_copilot.errors import ConfigurationError, Unauthorized
 from sre_copilot.local.sinks import LocalSinks
 from sre_copilot.messages.phone import page_twiml
-from twilio.base.exceptions import TwilioRestException
-from twilio.request_validator import RequestValidator
 
 ACCOUNT = "AC0123456789abcdef0123456789abcdef"
 TOKEN = "twilio-test-token"

@@ -10,6 +10,7 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+
 from sre_copilot.adapters.aws_clients import clear_clients
 from sre_copilot.adapters.dynamodb_store import DynamoStore
 from sre_copilot.adapters.secrets import clear_secret_cache

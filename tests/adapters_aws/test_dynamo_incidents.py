@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from conftest import START, raw_item
+
 from sre_copilot.adapters.dynamodb_store import ConcurrentUpdate, DynamoStore
 from sre_copilot.domain.incident import GroupingExplanation, Incident, IncidentState
 from sre_copilot.domain.types import Priority

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from conftest import START, raw_item, raw_query
+
 from sre_copilot.adapters.dynamodb_store import ConcurrentUpdate, DynamoStore
 from sre_copilot.domain.action import ActionPlan
 from sre_copilot.domain.change import ChangeEvent

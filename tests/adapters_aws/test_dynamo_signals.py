@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from conftest import START, raw_item
+
 from sre_copilot.adapters.dynamodb_store import DynamoStore
 from sre_copilot.domain.signal import Signal
 from sre_copilot.local.clock import SimClock

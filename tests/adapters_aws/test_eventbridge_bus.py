@@ -7,6 +7,7 @@ import json
 import boto3
 import pytest
 from conftest import REGION
+
 from sre_copilot.adapters.eventbridge_bus import EventBridgeBus, EventPublishFailed
 from sre_copilot.errors import ConfigurationError
 from sre_copilot.local.clock import SimClock

@@ -7,6 +7,7 @@ from datetime import timedelta
 import boto3
 import pytest
 from conftest import BUCKET, REGION, START
+
 from sre_copilot.adapters.s3_blobs import S3Blobs
 from sre_copilot.errors import ConfigurationError, InvalidPayload, NotFound
 from sre_copilot.settings import Settings

@@ -7,6 +7,7 @@ import json
 import boto3
 import pytest
 from conftest import REGION
+
 from sre_copilot.adapters.secrets import get_secret_json
 from sre_copilot.errors import ConfigurationError
 from sre_copilot.settings import Settings

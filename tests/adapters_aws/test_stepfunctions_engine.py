@@ -11,6 +11,7 @@ import boto3
 import pytest
 from conftest import REGION
 from moto import mock_aws
+
 from sre_copilot.adapters.aws_clients import clear_clients
 from sre_copilot.adapters.stepfunctions_engine import StepFunctionsEngine, execution_arn
 from sre_copilot.errors import ConfigurationError, InvalidPayload, NotFound

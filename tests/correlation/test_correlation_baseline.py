@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from correlation_fixtures import alert, at
+
 from sre_copilot.correlation.baseline import GroupByBaseline
 from sre_copilot.correlation.offline import run
 

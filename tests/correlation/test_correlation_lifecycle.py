@@ -6,6 +6,7 @@ import json
 
 import pytest
 from correlation_fixtures import CATALOG, alert, at
+
 from sre_copilot.correlation import CorrelationConfig, CorrelationEngine, CorrelationOutcome
 from sre_copilot.domain.signal import Signal
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from correlation_fixtures import CATALOG, alert, at
+
 from sre_copilot.correlation import CorrelationConfig, CorrelationEngine, OpenRule
 from sre_copilot.domain.types import Priority
 

@@ -7,6 +7,7 @@ import json
 from correlation_fixtures import CATALOG, alert, at
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from sre_copilot.correlation import CorrelationEngine
 from sre_copilot.correlation.offline import OutcomeLedger
 from sre_copilot.domain.signal import Signal

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from correlation_fixtures import CATALOG, alert
+
 from sre_copilot.correlation import CorrelationConfig, CorrelationEngine
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from scenario_signals import LoadedScenario, load_scenarios
+
 from sre_copilot.correlation import CorrelationEngine
 from sre_copilot.correlation.baseline import GroupByBaseline
 from sre_copilot.correlation.offline import run

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from sre_copilot.evaluation import (
     noise_opened,
     noise_reduction,

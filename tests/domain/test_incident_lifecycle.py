@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from sre_copilot.domain.incident import ALLOWED_TRANSITIONS, Incident, IncidentState
 from sre_copilot.domain.types import Priority
 from sre_copilot.errors import InvalidTransition

@@ -9,11 +9,11 @@ from aws_cdk.assertions import Match
 from infra_synth import Synthesized
 from infra_synth import arn as _arn
 from infra_synth import ref as _ref
-from sre_copilot.settings import Settings
 
 from infra_cdk.config import FUNCTION_NAMES
 from infra_cdk.constructs.api import WEBHOOK_SOURCES
 from infra_cdk.constructs.workflow import STEP_FUNCTIONS
+from sre_copilot.settings import Settings
 
 pytestmark = pytest.mark.infra
 

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+
 from sre_copilot.domain.catalog import Catalog
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "webhooks"

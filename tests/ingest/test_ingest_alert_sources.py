@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from sre_copilot.domain.catalog import Catalog
 from sre_copilot.domain.types import EntityKind, Severity, SignalStatus
 from sre_copilot.errors import InvalidPayload, PayloadTooLarge

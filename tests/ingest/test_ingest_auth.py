@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from sre_copilot.errors import MalformedSignature, Unauthorized
 from sre_copilot.ingest.auth import WebhookSecrets, authenticate, sign_github, sign_grafana, sign_pagerduty
 

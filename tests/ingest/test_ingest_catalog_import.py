@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from sre_copilot.domain.catalog import from_backstage, load_catalog_files
 from sre_copilot.errors import InvalidPayload
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from sre_copilot.domain.types import ChangeKind
 from sre_copilot.errors import InvalidPayload, MalformedSignature, Unauthorized
 from sre_copilot.ingest.auth import WebhookSecrets, authenticate, sign_github

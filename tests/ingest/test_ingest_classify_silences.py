@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
+
 from sre_copilot.domain.catalog import Catalog
 from sre_copilot.domain.signal import Signal
 from sre_copilot.domain.types import Priority

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+
 from sre_copilot.domain.catalog import Catalog
 from sre_copilot.domain.types import EntityKind, Priority, SignalStatus
 from sre_copilot.errors import InvalidPayload

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from sre_copilot.domain.catalog import Catalog
 from sre_copilot.domain.signal import Signal
 from sre_copilot.domain.types import EntityKind, Severity, SignalStatus

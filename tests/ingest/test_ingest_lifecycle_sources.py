@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from sre_copilot.domain.catalog import Catalog
 from sre_copilot.domain.types import Severity, SignalStatus
 from sre_copilot.ingest.normalize import NormalizedDelivery, normalize

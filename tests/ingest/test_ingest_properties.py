@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from sre_copilot.domain.catalog import Catalog
 from sre_copilot.domain.change import ChangeEvent
 from sre_copilot.domain.signal import Signal

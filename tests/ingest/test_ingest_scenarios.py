@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from sre_copilot.domain.catalog import Catalog
 from sre_copilot.domain.types import Priority, SignalStatus, parse_time
 from sre_copilot.ingest.classify import classify

@@ -17,6 +17,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
+
 from sre_copilot.domain.catalog import Catalog
 from sre_copilot.errors import MalformedSignature, Unauthorized
 from sre_copilot.ingest.auth import SnsVerifier, WebhookSecrets, authenticate

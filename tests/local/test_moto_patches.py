@@ -13,6 +13,7 @@ from typing import Any
 
 import boto3
 from moto import mock_aws
+
 from sre_copilot.local.moto_patches import (
     MOTO_CONFIG,
     InProcessLambdas,

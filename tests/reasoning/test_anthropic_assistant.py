@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from reasoning_http import LocalServer, Reply, Request, json_reply, local_server
 from reasoning_pipeline import LabelledIncident, load_labelled, run
+
 from sre_copilot.adapters.anthropic_assistant import TOOL_NAME, AnthropicAssistant
 from sre_copilot.domain.catalog import Catalog
 from sre_copilot.reasoning.evidence import aggregate_evidence

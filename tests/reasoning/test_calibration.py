@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from sre_copilot.reasoning.calibration import calibration
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 from reasoning_pipeline import LabelledIncident, load_labelled, run
+
 from sre_copilot.domain.incident import Incident, IncidentState
 from sre_copilot.domain.types import ChangeKind, Priority
 from sre_copilot.reasoning.confidence import ConfidenceWeights, score_hypotheses

@@ -15,6 +15,7 @@ import pytest
 from botocore.config import Config
 from moto import mock_aws
 from reasoning_pipeline import LabelledIncident, ingest_signals, load_labelled, run
+
 from sre_copilot.adapters.cloudwatch_metrics import CloudWatchMetrics
 from sre_copilot.domain.catalog import Catalog
 from sre_copilot.domain.change import ChangeEvent

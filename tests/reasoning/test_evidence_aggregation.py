@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from botocore.credentials import Credentials
 from reasoning_pipeline import LabelledIncident, load_labelled, run
+
 from sre_copilot.adapters.opensearch_index import OpenSearchVectorIndex
 from sre_copilot.domain.change import ChangeEvent
 from sre_copilot.domain.types import ChangeKind, DecisionOutcome

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from reasoning_pipeline import LabelledIncident, load_labelled, run
+
 from sre_copilot.domain.signal import Signal
 from sre_copilot.domain.types import EntityKind, Priority, Severity, SignalStatus
 

@@ -16,6 +16,7 @@ import boto3
 import pytest
 from botocore.credentials import Credentials
 from reasoning_http import LocalServer, Reply, Request, json_reply, local_server
+
 from sre_copilot.adapters.opensearch_index import BedrockEmbedder, OpenSearchVectorIndex, score_to_cosine
 from sre_copilot.reasoning.recommend import RunbookIndex
 from sre_copilot.reasoning.vectors import HashingEmbedder

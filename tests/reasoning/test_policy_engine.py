@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 from pydantic import ValidationError
+
 from sre_copilot.domain.reasoning import ConfidenceFactors, EvidencePackage, Hypothesis
 from sre_copilot.domain.types import DecisionOutcome, EntityKind
 from sre_copilot.reasoning.policy import PolicyThresholds, apply_policy

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from reasoning_pipeline import SCENARIOS, accuracy, load_labelled, run
+
 from sre_copilot.domain.types import DecisionOutcome
 
 

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 from reasoning_pipeline import LabelledIncident, load_labelled, run
+
 from sre_copilot.domain.action import Recommendation
 from sre_copilot.domain.reasoning import ConfidenceFactors, Decision, Hypothesis
 from sre_copilot.domain.types import DecisionOutcome, EntityKind, Risk

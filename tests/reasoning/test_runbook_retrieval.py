@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from sre_copilot.errors import InvalidPayload
 from sre_copilot.reasoning.recommend import (
     ACTION_RISK,

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from sre_copilot.reasoning.vectors import DIMENSIONS, HashingEmbedder, LocalVectorIndex, cosine, tokens
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from sre_copilot.cli import history as history_view
 from sre_copilot.local.replay import RESULT_FORMAT
 

@@ -136,7 +136,7 @@ class LocalDeployment:
         # Handlers print EMF metric lines as Lambda does; keep them out of the CLI's output.
         self.emf = self._stack.enter_context(_EmfCapture())
         os.environ.update(_base_environment(self.quiet))
-        self._stack.enter_context(mock_aws(config=MOTO_CONFIG))  # type: ignore[arg-type]
+        self._stack.enter_context(mock_aws(config=MOTO_CONFIG))  # type: ignore[call-overload]
         self._stack.enter_context(in_process_lambda(self.lambdas))
         self._stack.enter_context(eventbridge_lambda_targets(lambda fn, ev: self._async_events.append((fn, ev))))
         from sre_copilot.local.k8s_api import LocalKubernetesApi
@@ -342,7 +342,8 @@ class LocalDeployment:
                                            AttributeNames=["All"]).get("Messages", [])
                 if not page:
                     break
-                for m in page:
+                for message in page:
+                    m: dict[str, Any] = dict(message)
                     self._first_seen.setdefault(m["MessageId"], now)
                     buffer[m["MessageId"]] = m
             eligible = [m for m in buffer.values()
@@ -361,8 +362,8 @@ class LocalDeployment:
             eligible.sort(key=lambda m: json.loads(m["Body"]).get("event_time", ""))
             for i in range(0, len(eligible), spec.batch_size):
                 batch = eligible[i:i + spec.batch_size]
-                for m in batch:
-                    buffer.pop(m["MessageId"], None)
+                for done in batch:
+                    buffer.pop(done["MessageId"], None)
                 moved |= self._invoke_correlate(url, spec, batch)
         return moved
 
@@ -477,7 +478,7 @@ class LocalDeployment:
         body = urlencode({"payload": json.dumps(payload)}).encode()
         timestamp = str(int(self.clock.now().timestamp()))
         signature = SignatureVerifier(LOCAL_SECRETS["slack"]["signing_secret"]).generate_signature(
-            timestamp=timestamp, body=body.decode())
+            timestamp=timestamp, body=body.decode()) or ""
         self.http("POST", "/callbacks/slack/interactions", body, {
             "X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": signature,
             "Content-Type": "application/x-www-form-urlencoded"})
@@ -489,7 +490,7 @@ class LocalDeployment:
         kwargs: dict[str, Any] = {"executionArn": execution_arn}
         while True:
             page = sfn.get_execution_history(**kwargs)
-            events.extend(page.get("events", []))
+            events.extend(dict(e) for e in page.get("events", []))
             if not page.get("nextToken"):
                 break
             kwargs["nextToken"] = page["nextToken"]

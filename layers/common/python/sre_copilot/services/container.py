@@ -249,8 +249,8 @@ class Container:
 
     def slack_channel_for(self, incident: Incident) -> str:
         service = self.catalog().service(incident.service) if incident.service else None
-        return (service.oncall.get("slack") if service and service.oncall.get("slack") else
-                f"#inc-{incident.service or 'triage'}")
+        configured = service.oncall.get("slack") if service else None
+        return configured or f"#inc-{incident.service or 'triage'}"
 
     def oncall_phone_for(self, incident: Incident) -> str:
         service = self.catalog().service(incident.service) if incident.service else None
