@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 GSI1 = "gsi1"
-META = frozenset({"pk", "sk", "gsi1pk", "gsi1sk", "ttl", "item_type"})
+META = frozenset({"pk", "sk", "gsi1pk", "gsi1sk", "ttl", "item_type", "doc"})
 STATE_INLINE_LIMIT_BYTES = 350 * 1024  # DynamoDB items stop at 400 KB, keys and bookkeeping included
 SPILL_READ_ATTEMPTS = 3
 ONE_MS = timedelta(milliseconds=1)
@@ -182,7 +182,12 @@ def unmarshal(item: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _document(item: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in item.items() if k not in META}
+    """The model document of an item. Signals and incidents keep theirs as one JSON string (`doc`):
+    one attribute to write instead of dozens of nested ones, which is what makes them cheap to
+    update; the attributes beside it (counters, index keys) are merged over it."""
+    base: dict[str, Any] = json.loads(item["doc"]) if "doc" in item else {}
+    base.update({k: v for k, v in item.items() if k not in META})
+    return base
 
 
 class _Expression:
@@ -238,7 +243,8 @@ class DynamoStore:
         document = signal.model_dump(mode="json")
         duplicates = document.pop("duplicate_count")
         expires = signal.received_at + timedelta(days=self.settings.signal_ttl_days)
-        attributes = {**document, "item_type": "signal", "ttl": _epoch(expires)}
+        attributes = {"doc": json.dumps(document, separators=(",", ":")), "id": signal.id,
+                      "incident_id": signal.incident_id, "item_type": "signal", "ttl": _epoch(expires)}
         remove: tuple[str, ...] = ()
         if signal.incident_id:
             attributes["gsi1pk"] = incident_signals_gsi1pk(signal.tenant_id, signal.incident_id)
@@ -321,7 +327,9 @@ class DynamoStore:
         document = incident.model_dump(mode="json")
         expected = document.pop("version")
         expires = incident.updated_at + timedelta(days=self.settings.incident_ttl_days)
-        attributes = {**document, "item_type": "incident", "ttl": _epoch(expires)}
+        attributes = {"doc": json.dumps(document, separators=(",", ":")), "id": incident.id,
+                      "state": incident.state.value, "execution": incident.execution,
+                      "item_type": "incident", "ttl": _epoch(expires)}
         remove: tuple[str, ...] = ()
         if incident.is_open:
             attributes["gsi1pk"] = open_incidents_gsi1pk(incident.tenant_id)
