@@ -112,6 +112,7 @@ class LocalDeployment:
         self._first_seen: dict[str, datetime] = {}
         self._buffers: dict[str, dict[str, dict[str, Any]]] = {}
         self._people_seen: tuple[int, int] = (0, 0)
+        self._active: set[str] = set()
         self._answered: set[str] = set()
         self._next_sweep = self.start
         self.queue_urls: dict[str, str] = {}
@@ -232,6 +233,7 @@ class LocalDeployment:
 
         self.container = Container()
         set_container(self.container)
+        self._track_workflows()
 
     def _function_environment(self, secret_arns: dict[str, str]) -> dict[str, str]:
         env = {
@@ -406,21 +408,38 @@ class LocalDeployment:
             moved = True
         return moved
 
-    def _running_executions(self) -> list[str]:
-        sfn = self.session.client("stepfunctions")
-        return [e["name"] for e in sfn.list_executions(stateMachineArn=self.state_machine_arn,
-                                                       statusFilter="RUNNING").get("executions", [])]
+    def _track_workflows(self) -> None:
+        """Know which executions are moving without asking Step Functions: an execution becomes
+        active when it starts or its token is taken (to wake it), and inactive when AwaitDecision
+        has parked it or Document/RecordFailure has ended it."""
+        store, workflow = self.container.store, self.container.workflow
+        take, start = store.take_wait_token, workflow.start
+
+        def take_wait_token(tenant_id: str, incident_id: str, token: str | None = None) -> Any:
+            taken = take(tenant_id, incident_id, token=token)
+            if taken:
+                self._active.add(incident_id)
+            return taken
+
+        def start_execution(name: str, payload: dict[str, Any]) -> str:
+            self._active.add(name)
+            return str(start(name, payload))
+
+        def on_return(function: str, event: Any) -> None:
+            incident_id = event.get("incident_id") if isinstance(event, dict) else None
+            if not incident_id:
+                return
+            if function in ("document", "record_failure"):
+                self._active.discard(incident_id)
+            elif function == "await_decision" and store.is_parked(self.tenant_id, incident_id):
+                self._active.discard(incident_id)
+
+        store.take_wait_token = take_wait_token
+        workflow.start = start_execution
+        self.lambdas.on_return = on_return
 
     def _workflows_idle(self) -> bool:
-        """Idle when no handler runs and every running execution has parked its task token (the
-        AwaitDecision handler stores it before returning), i.e. waits for the outside world."""
-        if self.lambdas.in_flight:
-            return False
-        running = self._running_executions()
-        if not running:
-            return True
-        store = self.container.store
-        return all(store.is_parked(self.tenant_id, name) for name in running) and self.lambdas.in_flight == 0
+        return self.lambdas.in_flight == 0 and not self._active
 
     def _wait_workflows(self, deadline: float) -> None:
         while time.monotonic() < deadline:
