@@ -429,9 +429,8 @@ class LocalDeployment:
             incident_id = event.get("incident_id") if isinstance(event, dict) else None
             if not incident_id:
                 return
-            if function in ("document", "record_failure"):
-                self._active.discard(incident_id)
-            elif function == "await_decision" and store.is_parked(self.tenant_id, incident_id):
+            ended = function in ("document", "record_failure")
+            if ended or (function == "await_decision" and store.is_parked(self.tenant_id, incident_id)):
                 self._active.discard(incident_id)
 
         store.take_wait_token = take_wait_token
