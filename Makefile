@@ -6,6 +6,7 @@ SHELL := /bin/bash
 PYTHON ?= $(shell for p in python3.12 python3.13 $$(ls -d /root/.pyenv/versions/3.12*/bin/python3.12 /root/.pyenv/versions/3.13*/bin/python3.13 2>/dev/null); do \
 	$$p -c 'import sys; assert sys.version_info >= (3, 12)' >/dev/null 2>&1 && { echo $$p; break; }; done)
 VENV := .venv
+BENCH_REPLAY_ALERTS ?= 5000
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 NPM_STAMP := node_modules/.installed-$(shell cat package-lock.json 2>/dev/null | sha1sum | cut -c1-12)
@@ -15,7 +16,7 @@ NPM_STAMP := node_modules/.installed-$(shell cat package-lock.json 2>/dev/null |
 help:
 	@echo "make demo   replay the bundled incident end to end on the embedded backend"
 	@echo "make test   run every test (unit, conformance, property, replay, infrastructure)"
-	@echo "make bench  benchmarks: normalise cost, correlation throughput, baselines, retrieval"
+	@echo "make bench  benchmarks: normalise cost, correlation throughput and baseline, retrieval, storm replay"
 	@echo "make lint   ruff and mypy"
 	@echo "make synth  npx cdk synth (no AWS credentials or Docker needed)"
 
@@ -50,6 +51,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_normalize.py
 	$(BIN)/python benchmarks/bench_correlation.py
 	$(BIN)/python benchmarks/bench_retrieval.py
+	$(BIN)/python benchmarks/bench_replay.py --alerts $(BENCH_REPLAY_ALERTS)
 
 synth: setup
 	npx cdk synth --quiet
