@@ -96,3 +96,19 @@ def test_forged_pagerduty_webhook_is_refused(deployment: LocalDeployment) -> Non
 def test_unknown_route_source_is_a_clear_4xx(deployment: LocalDeployment) -> None:
     status, answer = _post(deployment, b"{}", source="nagios")
     assert 400 <= status < 500 and "nagios" in answer["error"]
+
+
+def test_ingestion_metrics_by_source_and_latency_are_emitted_as_emf() -> None:
+    # The deployment is entered inside the test: pytest swaps sys.stdout between fixture and call
+    # phases, and the runtime's EMF capture wraps whatever stdout is current when it starts.
+    with LocalDeployment(start=T0) as deployment:
+        deployment.put_catalog(CATALOG)
+        # When an alert is accepted and a bad body rejected
+        _post(deployment, _alertmanager("fp9", T0))
+        _post(deployment, b"[]", source="grafana")
+        documents = [json.loads(line) for line in deployment.emf.lines]
+    # Then the EMF lines (what CloudWatch Logs receives) carry the per-source count, latency and errors
+    assert any(d.get("Signals") and d.get("source") == "alertmanager" and d.get("status") == "firing"
+               for d in documents)
+    names = {m["Name"] for d in documents for m in d["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
+    assert {"IngestLatency", "ValidationErrors"} <= names
