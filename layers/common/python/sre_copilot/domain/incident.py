@@ -90,6 +90,7 @@ class Incident(BaseModel):
     refresh_pending: bool = Field(default=False, description="new evidence arrived while analysis was running")
     hypotheses: list[dict[str, object]] = Field(default_factory=list, description="ranked, as last scored")
     recommendation: dict[str, object] | None = None
+    alert_kinds: list[str] = Field(default_factory=list, description="alert names seen, to spot new evidence")
     last_card: str | None = Field(default=None, description="digest of the last card sent to people")
     version: int = Field(default=0, description="optimistic-locking counter kept by the store")
 

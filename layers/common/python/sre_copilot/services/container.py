@@ -20,6 +20,7 @@ from sre_copilot.errors import ConfigurationError
 from sre_copilot.settings import Settings, get_settings
 
 CATALOG_TTL_S = 60.0
+SILENCES_TTL_S = 30.0
 
 
 class Container:
@@ -27,6 +28,7 @@ class Container:
         self.settings = settings or get_settings()
         self._catalog: tuple[float, Catalog] | None = None
         self._secrets: dict[str, dict[str, Any]] = {}
+        self._silences: tuple[float, list[Any]] | None = None
 
     # -- AWS ------------------------------------------------------------------------------------
     @cached_property
@@ -99,6 +101,13 @@ class Container:
         catalog = Catalog.model_validate(document)
         self._catalog = (now, catalog)
         return catalog
+
+    def silences(self) -> list[Any]:
+        """Active silences, re-read at most every 30 s: a new silence takes effect within that."""
+        now = time.monotonic()
+        if self._silences is None or now - self._silences[0] > SILENCES_TTL_S:
+            self._silences = (now, self.store.list_silences(self.settings.tenant_id))
+        return list(self._silences[1])
 
     def priority_rules(self) -> Any:
         from sre_copilot.ingest.classify import PriorityRules

@@ -96,9 +96,8 @@ class CorrelateService:
                     self._set_signal_incident(signals.get(signal_id), signal_id, incident_id)
                     continue
                 signal = signals.get(signal_id)
-                self._join(incident_id, signal_id, signal, outcome)
-                if signal is None or signal.status is SignalStatus.FIRING:
-                    to_refresh.add(incident_id)  # a clearing alert adds no evidence to re-analyse
+                if self._join(incident_id, signal_id, signal, outcome):
+                    to_refresh.add(incident_id)
             for absorbed, survivor in outcome.merged:
                 self._merge(absorbed, survivor)
                 to_refresh.add(survivor)
@@ -127,6 +126,7 @@ class CorrelateService:
         incident.services = sorted(group.services)
         incident.entities = sorted(group.entities)
         incident.grouping = list(group.explanations)
+        incident.alert_kinds = sorted({s.labels.get("alertname") or s.title for s in signals})[:50]
         incident.pagerduty_incident_id = next(
             (s.source_id for s in signals if s.source == "pagerduty" and s.source_id), None)
         self.c.store.put_incident(incident)
@@ -146,14 +146,24 @@ class CorrelateService:
         self.c.store.put_incident(incident)
         metrics.add_metric(name="IncidentsOpened", unit=MetricUnit.Count, value=1)
 
-    def _join(self, incident_id: str, signal_id: str, signal: Signal | None, outcome: CorrelationOutcome) -> None:
+    def _join(self, incident_id: str, signal_id: str, signal: Signal | None, outcome: CorrelationOutcome) -> bool:
+        """Add the signal to the incident; True when it is new evidence worth re-analysing: a firing
+        alert that brings a service, entity or kind of alert the incident had not seen."""
         incident = self.c.store.get_incident(self.tenant, incident_id)
         if incident is None:
             raise NotFound(f"engine placed {signal_id} in {incident_id}, which is not stored")
+        material = False
         if signal_id not in incident.signal_ids:
             incident.signal_ids = [*incident.signal_ids, signal_id]
             signal = signal or self.c.store.get_signal(self.tenant, signal_id)
             if signal is not None:
+                kind = signal.labels.get("alertname") or signal.title
+                material = signal.status is SignalStatus.FIRING and (
+                    (signal.service is not None and signal.service not in incident.services)
+                    or (signal.entity is not None and signal.entity not in incident.entities)
+                    or kind not in incident.alert_kinds)
+                if kind not in incident.alert_kinds:
+                    incident.alert_kinds = [*incident.alert_kinds, kind][-50:]
                 if signal.service and signal.service not in incident.services:
                     incident.services = sorted({*incident.services, signal.service})
                 if signal.entity and signal.entity not in incident.entities:
@@ -166,6 +176,7 @@ class CorrelateService:
             incident.updated_at = clock.now()
             self.c.store.put_incident(incident)
         self._set_signal_incident(signal, signal_id, incident_id)
+        return material
 
     def _merge(self, absorbed_id: str, survivor_id: str) -> None:
         absorbed = self.c.store.get_incident(self.tenant, absorbed_id)

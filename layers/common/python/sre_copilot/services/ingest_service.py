@@ -164,7 +164,7 @@ class IngestService:
             return {"status": 202, "ignored": result.ignored_reason, "signals": [],
                     "subscribe_url": result.subscribe_url, **base}
         catalog = self.c.catalog()
-        silences = self.c.store.list_silences(self.c.settings.tenant_id)
+        silences = self.c.silences()
         out: list[dict[str, Any]] = []
         for signal in result.signals:
             signal = self._prepare(signal, catalog, silences)
