@@ -58,7 +58,7 @@ class DeploymentConfig(BaseModel):
     log_retention_days: int = Field(90, description="retention of every log group")
     alarm_email: str | None = Field(None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
                                     description="optional e-mail subscribed to the alarm topic")
-    enable_opensearch: bool = Field(False, description="deploy the OpenSearch Serverless vector collection")
+    enable_opensearch: bool = Field(True, description="deploy the OpenSearch Serverless vector collection (runbooks and precedents); false keeps an in-function index that does not persist")
     llm_provider: Literal["none", "anthropic", "bedrock"] = "none"
     llm_model: str = Field("claude-sonnet-4-5", min_length=1)
     dry_run: bool = Field(True, description="remediation plans only, unless policy and this allow")

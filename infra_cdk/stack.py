@@ -160,6 +160,10 @@ class SreCopilotStack(Stack):
                                f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}:{Aws.ACCOUNT_ID}:inference-profile/*"]))
         if spec.vector_index != "none" and self.search is not None:
             env["SRE_COPILOT_OPENSEARCH_ENDPOINT"] = self.search.endpoint
+            # Runbooks, incident texts and queries are embedded with Titan Text Embeddings V2.
+            role.add_to_principal_policy(iam.PolicyStatement(
+                actions=["bedrock:InvokeModel"],
+                resources=[f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}::foundation-model/amazon.titan-embed-text-v2:0"]))
         if spec.executes_actions and config.kubernetes_api_url:
             env["SRE_COPILOT_KUBERNETES_API_URL"] = config.kubernetes_api_url
         if spec.public_url:

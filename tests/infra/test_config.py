@@ -32,7 +32,7 @@ def test_cdk_json_sets_every_configuration_key_and_they_validate() -> None:
     assert set(DeploymentConfig.model_fields) <= set(context), "document every key in cdk.json"
     config = load_config(context)
     assert config.stack_name == "SreCopilot-prod"
-    assert not config.enable_opensearch, "the vector collection is opt-in (it bills per OCU-hour)"
+    assert config.enable_opensearch, "runbooks and precedents live in the vector collection by default"
 
 
 @pytest.mark.parametrize(("values", "key"), [

@@ -164,6 +164,11 @@ class Container:
     # -- knowledge --------------------------------------------------------------------------------
     @cached_property
     def embedder(self) -> Any:
+        if self.settings.opensearch_endpoint:
+            # In AWS: Bedrock embeddings for the OpenSearch Serverless collection.
+            from sre_copilot.adapters.opensearch_index import BedrockEmbedder
+
+            return BedrockEmbedder(region=self.settings.region)
         from sre_copilot.reasoning.vectors import HashingEmbedder
 
         return HashingEmbedder()
