@@ -23,17 +23,12 @@ from constructs import Construct
 
 from infra_cdk.config import DeploymentConfig
 from infra_cdk.constructs.functions import RETENTION
+from sre_copilot.workflow_definition import task_functions
 
 ASL_PATH = Path("statemachines") / "incident.asl.json"
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
-# ASL state -> function directory; the placeholder is `${<State>FunctionArn}`.
-STEP_FUNCTIONS = {
-    "AssembleContext": "assemble_context", "AggregateEvidence": "aggregate_evidence",
-    "GenerateHypotheses": "generate_hypotheses", "ScoreConfidence": "score_confidence",
-    "ApplyPolicy": "apply_policy", "Recommend": "recommend", "Notify": "notify",
-    "AwaitDecision": "await_decision", "Act": "act", "Verify": "verify", "Rollback": "rollback",
-    "Document": "document", "RecordFailure": "record_failure",
-}
+# ASL state -> function directory, read from the `${<State>FunctionArn}` placeholders themselves.
+STEP_FUNCTIONS = task_functions((Path(__file__).resolve().parents[2] / ASL_PATH).read_text())
 
 
 def state_machine_name(config: DeploymentConfig) -> str:
@@ -56,14 +51,18 @@ class Workflow(Construct):
                  key: kms.IKey, functions: Mapping[str, lambda_.IFunction], workflow_dlq: sqs.IQueue) -> None:
         super().__init__(scope, construct_id)
         asl_file = repo_root / ASL_PATH
+        missing = sorted(name for name in task_functions(asl_file.read_text()).values() if name not in functions)
+        if missing:
+            raise ValueError(f"{ASL_PATH} calls functions that are not deployed: {missing}; add functions/<name>/ and "
+                             "an entry in FUNCTIONS (infra_cdk/constructs/functions.py)")
         substitutions = {f"{state}FunctionArn": functions[name].function_arn
-                         for state, name in STEP_FUNCTIONS.items()}
+                         for state, name in task_functions(asl_file.read_text()).items()}
         placeholders = asl_placeholders(asl_file)
         if placeholders != set(substitutions):
             raise ValueError(
                 f"{ASL_PATH} placeholders and the workflow's functions differ: missing functions for "
                 f"{sorted(placeholders - set(substitutions))}, unused functions {sorted(set(substitutions) - placeholders)}"
-                "; update STEP_FUNCTIONS in infra_cdk/constructs/workflow.py")
+                "; only ${<State>FunctionArn} placeholders are substituted")
 
         self.log_group = logs.LogGroup(
             self, "Logs",

@@ -32,6 +32,7 @@ from sre_copilot.local.moto_patches import (
     eventbridge_lambda_targets,
     in_process_lambda,
 )
+from sre_copilot.workflow_definition import substitute, task_functions
 
 REPO_ROOT = Path(__file__).resolve().parents[5]
 ASL_PATH = REPO_ROOT / "statemachines" / "incident.asl.json"
@@ -40,13 +41,7 @@ REGION = "us-east-1"
 ACCOUNT = "123456789012"
 LOCAL_API = "https://sre-copilot.local"
 
-ASL_FUNCTIONS = {
-    "AssembleContext": "assemble_context", "AggregateEvidence": "aggregate_evidence",
-    "GenerateHypotheses": "generate_hypotheses", "ScoreConfidence": "score_confidence",
-    "ApplyPolicy": "apply_policy", "Recommend": "recommend", "Notify": "notify",
-    "AwaitDecision": "await_decision", "Act": "act", "Verify": "verify", "Rollback": "rollback",
-    "Document": "document", "RecordFailure": "record_failure",
-}
+ASL_FUNCTIONS = task_functions(ASL_PATH.read_text())
 OTHER_FUNCTIONS = ("ingest", "correlate", "callbacks", "approval_sweeper", "pagerduty_sync")
 
 
@@ -221,9 +216,7 @@ class LocalDeployment:
                         EventPattern=json.dumps({"detail-type": ["Incident Lifecycle Transition"]}))
         events.put_targets(Rule="lifecycle-to-pagerduty", EventBusName="sre-copilot",
                            Targets=[{"Id": "pagerduty-sync", "Arn": self.function_arns["pagerduty_sync"]}])
-        definition = ASL_PATH.read_text()
-        for state, fn in ASL_FUNCTIONS.items():
-            definition = definition.replace(f"${{{state}FunctionArn}}", self.function_arns[fn])
+        definition = substitute(ASL_PATH.read_text(), self.function_arns)
         sfn = self.session.client("stepfunctions")
         self.state_machine_arn = sfn.create_state_machine(name="sre-copilot-incident", definition=definition,
                                                           roleArn=role, type="STANDARD")["stateMachineArn"]
