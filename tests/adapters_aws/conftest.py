@@ -4,11 +4,10 @@ priority queues, the bus, and a settable clock (the local runtime's SimClock).""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
-from typing import Any
 
 import boto3
 import pytest
+from aws_test_support import BUCKET, REGION, START, TABLE, raw_item, raw_query
 from moto import mock_aws
 
 from sre_copilot.adapters.aws_clients import clear_clients
@@ -18,10 +17,7 @@ from sre_copilot.local.clock import SimClock
 from sre_copilot.ports.clock import SystemClock, use_clock
 from sre_copilot.settings import Settings
 
-REGION = "eu-west-1"
-TABLE = "sre-copilot-test"
-BUCKET = "sre-copilot-test-artifacts"
-START = datetime(2024, 5, 14, 9, 0, tzinfo=UTC)
+__all__ = ["BUCKET", "REGION", "START", "TABLE", "raw_item", "raw_query"]
 
 
 @pytest.fixture
@@ -77,15 +73,3 @@ def bucket(settings: Settings) -> str:
 def store(settings: Settings, bucket: str, clock: SimClock) -> DynamoStore:
     create_table()
     return DynamoStore(settings)
-
-
-def raw_item(pk: str, sk: str) -> dict[str, Any]:
-    """The item as stored (for assertions on key and TTL attributes)."""
-    ddb = boto3.client("dynamodb", region_name=REGION)
-    return dict(ddb.get_item(TableName=TABLE, Key={"pk": {"S": pk}, "sk": {"S": sk}}).get("Item", {}))
-
-
-def raw_query(pk: str) -> list[dict[str, Any]]:
-    ddb = boto3.client("dynamodb", region_name=REGION)
-    return [dict(i) for i in ddb.query(TableName=TABLE, KeyConditionExpression="pk = :pk",
-                                       ExpressionAttributeValues={":pk": {"S": pk}})["Items"]]

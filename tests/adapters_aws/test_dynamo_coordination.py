@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import boto3
 import pytest
-from conftest import BUCKET, REGION, START, raw_item
+from aws_test_support import BUCKET, REGION, START, raw_item
 
 from sre_copilot.adapters.dynamodb_store import ConcurrentUpdate, DynamoStore
 from sre_copilot.errors import InvalidPayload

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from conftest import START, raw_item
+from aws_test_support import START, raw_item
 
 from sre_copilot.adapters.dynamodb_store import ConcurrentUpdate, DynamoStore
 from sre_copilot.domain.incident import GroupingExplanation, Incident, IncidentState
@@ -86,14 +86,14 @@ def test_stale_incident_write_with_version_check_is_refused(store: DynamoStore) 
     first, second = store.get_incident("acme", "inc-race"), store.get_incident("acme", "inc-race")
     assert first is not None and second is not None
     # When both save with the version check
-    first.refresh_pending = True
+    first.resolution_proposed = True
     store.put_incident(first, check_version=True)
     second.title = "edited"
     # Then the second is told to reload, and the first's change is intact
     with pytest.raises(ConcurrentUpdate, match="reload it"):
         store.put_incident(second, check_version=True)
     stored = store.get_incident("acme", "inc-race")
-    assert stored is not None and stored.refresh_pending and stored.title == "checkout 5xx" and stored.version == 2
+    assert stored is not None and stored.resolution_proposed and stored.title == "checkout 5xx" and stored.version == 2
 
 
 def test_creating_an_incident_that_exists_with_version_check_is_refused(store: DynamoStore) -> None:
@@ -120,3 +120,17 @@ def test_incident_is_found_by_its_execution(store: DynamoStore) -> None:
     assert found is not None and found.id == "inc-exec"
     assert store.incident_by_execution("acme", ARN + "nope") is None
     assert store.incident_by_execution("other", ARN + "inc-exec-r2") is None
+
+
+def test_refresh_flags_are_listed_and_cleared_without_touching_incidents(store: DynamoStore) -> None:
+    # Given two incidents, one flagged for re-analysis
+    store.put_incident(make_incident("inc-a"))
+    store.put_incident(make_incident("inc-b"))
+    store.flag_refresh("acme", "inc-b")
+    # Then only it is listed and flagged, and clearing removes the flag
+    assert store.flagged_for_refresh("acme") == ["inc-b"]
+    assert store.refresh_flagged("acme", "inc-b") and not store.refresh_flagged("acme", "inc-a")
+    store.clear_refresh("acme", "inc-b")
+    assert store.flagged_for_refresh("acme") == []
+    stored = store.get_incident("acme", "inc-b")
+    assert stored is not None and stored.version == 1

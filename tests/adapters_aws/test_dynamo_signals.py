@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from conftest import START, raw_item
+from aws_test_support import START, raw_item
 
 from sre_copilot.adapters.dynamodb_store import DynamoStore
 from sre_copilot.domain.signal import Signal

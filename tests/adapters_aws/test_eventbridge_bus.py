@@ -6,7 +6,7 @@ import json
 
 import boto3
 import pytest
-from conftest import REGION
+from aws_test_support import REGION
 
 from sre_copilot.adapters.eventbridge_bus import EventBridgeBus, EventPublishFailed
 from sre_copilot.errors import ConfigurationError

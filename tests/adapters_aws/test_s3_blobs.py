@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import boto3
 import pytest
-from conftest import BUCKET, REGION, START
+from aws_test_support import BUCKET, REGION, START
 
 from sre_copilot.adapters.s3_blobs import S3Blobs
 from sre_copilot.errors import ConfigurationError, InvalidPayload, NotFound

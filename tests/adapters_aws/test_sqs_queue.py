@@ -7,7 +7,7 @@ from typing import Any
 
 import boto3
 import pytest
-from conftest import REGION
+from aws_test_support import REGION
 
 from sre_copilot.adapters.sqs_queue import SqsSignalQueue
 from sre_copilot.domain.types import Priority

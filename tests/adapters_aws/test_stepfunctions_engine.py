@@ -9,7 +9,7 @@ from typing import Any
 
 import boto3
 import pytest
-from conftest import REGION
+from aws_test_support import REGION
 from moto import mock_aws
 
 from sre_copilot.adapters.aws_clients import clear_clients

@@ -606,6 +606,27 @@ class DynamoStore:
             self.client.delete_item(TableName=self.table_name,
                                     Key=marshal(tenant_key(tenant_id, f"SILENCE#{silence_id}")))
 
+    # == re-analysis flags ==========================================================================
+    # Small items in the tenant partition (sk REFRESH#<incident>): the sweeper reads them without
+    # loading any incident, and setting one never rewrites the incident document.
+    def flag_refresh(self, tenant_id: str, incident_id: str) -> None:
+        self._put(tenant_key(tenant_id, f"REFRESH#{incident_id}"),
+                  {"item_type": "refresh_flag", "incident_id": incident_id, "flagged_at": format_time(clock.now()),
+                   "ttl": _epoch(clock.now() + timedelta(days=1))}, f"flagging {incident_id} for re-analysis")
+
+    def refresh_flagged(self, tenant_id: str, incident_id: str) -> bool:
+        return self._get(tenant_key(tenant_id, f"REFRESH#{incident_id}"), f"reading the flag of {incident_id}") is not None
+
+    def flagged_for_refresh(self, tenant_id: str) -> list[str]:
+        items = self._query("listing incidents flagged for re-analysis", pk=("pk", _tenant(tenant_id)),
+                            begins_with=("sk", "REFRESH#"), consistent=True)
+        return [str(item["incident_id"]) for item in items]
+
+    def clear_refresh(self, tenant_id: str, incident_id: str) -> None:
+        with self._errors(f"clearing the re-analysis flag of {incident_id}"):
+            self.client.delete_item(TableName=self.table_name,
+                                    Key=marshal(tenant_key(tenant_id, f"REFRESH#{incident_id}")))
+
     # == human validation history ==================================================================
     def record_validation(self, tenant_id: str, key: str, accepted: bool) -> None:
         """Count one human verdict on a hypothesis key (atomic, concurrent verdicts both count)."""

@@ -87,7 +87,6 @@ class Incident(BaseModel):
     snapshot_ref: str | None = None
     postmortem_ref: str | None = None
     pagerduty_incident_id: str | None = None
-    refresh_pending: bool = Field(default=False, description="new evidence arrived while analysis was running")
     hypotheses: list[dict[str, object]] = Field(default_factory=list, description="ranked, as last scored")
     recommendation: dict[str, object] | None = None
     alert_kinds: list[str] = Field(default_factory=list, description="alert names seen, to spot new evidence")

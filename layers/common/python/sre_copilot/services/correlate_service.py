@@ -206,18 +206,13 @@ class CorrelateService:
 
     # -- workflow wake-ups --------------------------------------------------------------------
     def flag_refresh(self, incident_id: str) -> None:
-        incident = self.c.store.get_incident(self.tenant, incident_id)
-        if incident is not None and not incident.refresh_pending:
-            incident.refresh_pending = True
-            self.c.store.put_incident(incident)
+        self.c.store.flag_refresh(self.tenant, incident_id)
 
     def wake_flagged(self) -> int:
-        """Wake every parked incident that has new evidence (the sweeper's once-a-minute refresh)."""
-        woken = 0
-        for incident in self.c.store.open_incidents(self.tenant):
-            if incident.refresh_pending and self.wake(incident.id, "refresh"):
-                woken += 1
-        return woken
+        """Wake every parked incident that has new evidence (the sweeper's once-a-minute refresh).
+        An incident that is mid-analysis keeps its flag and goes round again when it parks."""
+        return sum(1 for incident_id in self.c.store.flagged_for_refresh(self.tenant)
+                   if self.wake(incident_id, "refresh"))
 
     def wake(self, incident_id: str, reason: str, extra: dict[str, Any] | None = None) -> bool:
         """Hand a reason to the incident's parked execution, or leave a note for it to find."""
@@ -226,10 +221,7 @@ class CorrelateService:
             self.c.workflow.send_success(token["token"], {"reason": reason, **(extra or {})})
             return True
         if reason == "refresh":
-            incident = self.c.store.get_incident(self.tenant, incident_id)
-            if incident is not None and not incident.refresh_pending:
-                incident.refresh_pending = True
-                self.c.store.put_incident(incident)
+            self.c.store.flag_refresh(self.tenant, incident_id)
         return False
 
     # -- lifecycle from the outside (PagerDuty / Opsgenie) -------------------------------------

@@ -66,8 +66,8 @@ class WorkflowSteps:
     # -- analysis -----------------------------------------------------------------------------
     def assemble_context(self, event: dict[str, Any]) -> dict[str, Any]:
         incident = self._incident(event)
-        if incident.refresh_pending:
-            incident.refresh_pending = False
+        # This analysis takes in all evidence stored so far, so any pending re-analysis is served.
+        self.c.store.clear_refresh(incident.tenant_id, incident.id)
         if incident.state is IncidentState.INCONCLUSIVE:
             lifecycle.move(self.c, incident, IncidentState.INVESTIGATING, actor=COPILOT,
                            reason="new evidence on an inconclusive incident")
@@ -283,13 +283,10 @@ class WorkflowSteps:
                 deadline = clock.now() + timedelta(seconds=float(timeout))
         self.c.store.put_wait_token(incident.tenant_id, incident.id, event["task_token"], deadline,
                                     plan.id if plan else None)
-        fresh = self._incident(event)
-        if fresh.refresh_pending:
+        if self.c.store.refresh_flagged(incident.tenant_id, incident.id):
             # Evidence arrived while the analysis ran: go round again instead of sleeping on it.
             token = self.c.store.take_wait_token(incident.tenant_id, incident.id)
             if token:
-                fresh.refresh_pending = False
-                self.c.store.put_incident(fresh)
                 self.c.workflow.send_success(token["token"], {"reason": "refresh"})
         return {"parked": True, "deadline": None if deadline is None else deadline.isoformat(),
                 "plan_id": plan.id if plan else None}
