@@ -108,6 +108,7 @@ class LocalDeployment:
         self._buffers: dict[str, dict[str, dict[str, Any]]] = {}
         self._people_seen: tuple[int, int] = (0, 0)
         self._active: set[str] = set()
+        self._dirty: set[str] = set()
         self._answered: set[str] = set()
         self._next_sweep = self.start
         self.queue_urls: dict[str, str] = {}
@@ -332,15 +333,21 @@ class LocalDeployment:
         for spec in QUEUES:
             url = self.queue_urls[spec.priority]
             buffer = self._buffers.setdefault(spec.priority, {})
-            while True:
-                page = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=43200,
-                                           AttributeNames=["All"]).get("Messages", [])
-                if not page:
-                    break
-                for message in page:
-                    m: dict[str, Any] = dict(message)
-                    self._first_seen.setdefault(m["MessageId"], now)
-                    buffer[m["MessageId"]] = m
+            # Receive only from queues something was sent to (or returned to) since the last poll;
+            # what is already buffered waits for its delay or batching window without SQS calls.
+            if spec.priority not in self._dirty and not buffer:
+                continue
+            while spec.priority in self._dirty:
+                self._dirty.discard(spec.priority)
+                while True:
+                    page = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=43200,
+                                               AttributeNames=["All"]).get("Messages", [])
+                    if not page:
+                        break
+                    for message in page:
+                        m: dict[str, Any] = dict(message)
+                        self._first_seen.setdefault(m["MessageId"], now)
+                        buffer[m["MessageId"]] = m
             eligible = [m for m in buffer.values()
                         if self._first_seen[m["MessageId"]] + timedelta(seconds=spec.delay_s) <= now]
             later = [self._first_seen[m["MessageId"]] + timedelta(seconds=spec.delay_s)
@@ -383,6 +390,7 @@ class LocalDeployment:
                 # Back to the queue; SQS redrives it to the DLQ once it exceeds maxReceiveCount.
                 sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0)
                 self._first_seen.pop(m["MessageId"], None)
+                self._dirty.add(spec.priority)
         if failed:
             self._collect_dead_letters(spec)
         return True
@@ -426,8 +434,16 @@ class LocalDeployment:
             if ended or (function == "await_decision" and store.is_parked(self.tenant_id, incident_id)):
                 self._active.discard(incident_id)
 
-        store.take_wait_token = take_wait_token
-        workflow.start = start_execution
+        queue = self.container.queue
+        enqueue = queue.enqueue
+
+        def enqueue_signal(priority: Any, message: dict[str, Any], dedup_id: str) -> None:
+            enqueue(priority, message, dedup_id)
+            self._dirty.add(str(getattr(priority, "value", priority)))
+
+        store.take_wait_token = take_wait_token  # type: ignore[method-assign]
+        workflow.start = start_execution  # type: ignore[method-assign]
+        queue.enqueue = enqueue_signal  # type: ignore[method-assign]
         self.lambdas.on_return = on_return
 
     def _workflows_idle(self) -> bool:
