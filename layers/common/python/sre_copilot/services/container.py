@@ -132,7 +132,12 @@ class Container:
     def action_policy(self) -> Any:
         from sre_copilot.actions.gates import ActionPolicy
 
-        return ActionPolicy()
+        # The deployment's notify-and-wait timeout (cdk.json approval_timeout_s) applies to every rule.
+        policy = ActionPolicy()
+        timeout = self.settings.approval_timeout_s
+        return policy.model_copy(update={
+            "rules": [r.model_copy(update={"approval_timeout_s": timeout}) for r in policy.rules],
+            "default": policy.default.model_copy(update={"approval_timeout_s": timeout})})
 
     def webhook_secrets(self) -> Any:
         """Each source's shared secret: PagerDuty's from its own secret, the rest from the webhook

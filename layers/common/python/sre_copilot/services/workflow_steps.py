@@ -24,7 +24,6 @@ from sre_copilot.domain.types import (
     DecisionOutcome,
     NotificationKind,
     Priority,
-    Risk,
 )
 from sre_copilot.errors import NotFound
 from sre_copilot.messages.pagerduty import hypotheses_note
@@ -397,5 +396,3 @@ def _decision_from(event: dict[str, Any]) -> dict[str, Any]:
     return {"outcome": result.get("outcome", "needs_human"), "reasons": result.get("reasons", []),
             "presented": result.get("presented", [])}
 
-
-__all__ = ["Risk", "WorkflowSteps"]
