@@ -134,3 +134,11 @@ def test_refresh_flags_are_listed_and_cleared_without_touching_incidents(store: 
     assert store.flagged_for_refresh("acme") == []
     stored = store.get_incident("acme", "inc-b")
     assert stored is not None and stored.version == 1
+
+
+def test_open_incident_services_lists_only_open_ones_without_documents(store: DynamoStore) -> None:
+    store.put_incident(make_incident("inc-open"))
+    closed = make_incident("inc-closed")
+    closed.state = closed.state.LEARNED
+    store.put_incident(closed)
+    assert store.open_incident_services("acme") == {"inc-open": make_incident("x").service}

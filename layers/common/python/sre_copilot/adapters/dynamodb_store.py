@@ -328,7 +328,7 @@ class DynamoStore:
         expected = document.pop("version")
         expires = incident.updated_at + timedelta(days=self.settings.incident_ttl_days)
         attributes = {"doc": json.dumps(document, separators=(",", ":")), "id": incident.id,
-                      "state": incident.state.value, "execution": incident.execution,
+                      "state": incident.state.value, "execution": incident.execution, "service": incident.service,
                       "item_type": "incident", "ttl": _epoch(expires)}
         remove: tuple[str, ...] = ()
         if incident.is_open:
@@ -377,6 +377,23 @@ class DynamoStore:
         items = self._query("listing open incidents", index=GSI1, pk=("gsi1pk", open_incidents_gsi1pk(tenant_id)))
         incidents = [Incident.model_validate(_document(item)) for item in items]
         return [i for i in incidents if i.is_open]
+
+    def open_incident_services(self, tenant_id: str) -> dict[str, str | None]:
+        """incident id -> primary service of the open incidents, without loading their documents."""
+        arguments: dict[str, Any] = {
+            "TableName": self.table_name, "IndexName": GSI1,
+            "KeyConditionExpression": "gsi1pk = :pk", "ProjectionExpression": "id, service",
+            "ExpressionAttributeValues": marshal({":pk": open_incidents_gsi1pk(tenant_id)})}
+        out: dict[str, str | None] = {}
+        while True:
+            with self._errors("listing the services of open incidents"):
+                page = self.client.query(**arguments)
+            for item in page.get("Items", []):
+                row = unmarshal(item)
+                out[str(row["id"])] = row.get("service")
+            if "LastEvaluatedKey" not in page:
+                return out
+            arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def incident_by_execution(self, tenant_id: str, execution: str) -> Incident | None:
         """The incident a Step Functions execution (ARN or name) works on."""

@@ -106,7 +106,7 @@ class LocalDeployment:
         self._timers: list[_Timer] = []
         self._first_seen: dict[str, datetime] = {}
         self._buffers: dict[str, dict[str, dict[str, Any]]] = {}
-        self._people_seen: tuple[int, int] = (0, 0)
+        self._notified: set[str] = set()
         self._active: set[str] = set()
         self._dirty: set[str] = set()
         self._answered: set[str] = set()
@@ -430,6 +430,8 @@ class LocalDeployment:
             incident_id = event.get("incident_id") if isinstance(event, dict) else None
             if not incident_id:
                 return
+            if function == "notify":
+                self._notified.add(incident_id)
             ended = function in ("document", "record_failure")
             if ended or (function == "await_decision" and store.is_parked(self.tenant_id, incident_id)):
                 self._active.discard(incident_id)
@@ -458,14 +460,14 @@ class LocalDeployment:
 
     # -- simulated people -------------------------------------------------------------------------
     def _answer_people(self) -> bool:
-        # Only notify and callbacks create or change what people are asked; skip the scan otherwise.
-        seen = (self.lambdas.per_function.get("notify", 0), self.lambdas.per_function.get("recommend", 0))
-        if seen == self._people_seen:
-            return False
-        self._people_seen = seen
+        # Only the incidents whose Notify step ran since the last look can have new asks.
+        notified, self._notified = self._notified, set()
         store = self.container.store
         moved = False
-        for incident in store.open_incidents(self.tenant_id):
+        for incident_id in sorted(notified):
+            incident = store.get_incident(self.tenant_id, incident_id)
+            if incident is None:
+                continue
             for n in store.notifications_for(self.tenant_id, incident.id):
                 if n.id in self._answered or n.status != "sent":
                     continue

@@ -179,8 +179,8 @@ class WorkflowSteps:
 
     def _safety_context(self, incident: Incident, plan: ActionPlan) -> SafetyContext:
         target_service = plan.params.get("service") or incident.service
-        others = [i for i in self.c.store.open_incidents(incident.tenant_id)
-                  if i.id != incident.id and i.service and i.service == target_service]
+        others = [other for other, service in self.c.store.open_incident_services(incident.tenant_id).items()
+                  if other != incident.id and service and service == target_service]
         changes = self.c.store.changes_between(incident.tenant_id, clock.now() - timedelta(days=7), clock.now())
         service = incident.service
         last_deploy = max((c.at for c in changes if c.service == service), default=None)
