@@ -112,3 +112,18 @@ def test_ingestion_metrics_by_source_and_latency_are_emitted_as_emf() -> None:
                for d in documents)
     names = {m["Name"] for d in documents for m in d["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
     assert {"IngestLatency", "ValidationErrors"} <= names
+
+
+def test_silenced_alert_is_recorded_as_suppressed_and_opens_nothing(deployment: LocalDeployment) -> None:
+    from sre_copilot.cli.main import main
+
+    # Given a maintenance window on checkout, created with the CLI
+    assert main(["silence", "add", "--matcher", "service=checkout", "--duration", "2h", "--maintenance",
+                 "--comment", "db upgrade"]) == 0
+    # When a critical alert on checkout arrives
+    _, body = _post(deployment, _alertmanager("fp-maint", T0, severity="critical"))
+    deployment.advance_to(T0 + timedelta(minutes=10))
+    # Then it is stored as suppressed and opens no incident
+    signal = deployment.container.store.get_signal("default", body["signals"][0]["id"])
+    assert signal is not None and signal.suppressed_by and signal.incident_id is None
+    assert deployment.container.store.open_incidents("default") == []

@@ -135,6 +135,38 @@ def cmd_runbooks(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_silence(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from sre_copilot.ingest.silences import Silence
+    from sre_copilot.ports import clock
+    from sre_copilot.services.container import get_container
+
+    container = get_container()
+    tenant = container.settings.tenant_id
+    if args.silence_command == "add":
+        units = {"m": 60, "h": 3600, "d": 86400}
+        text = args.duration.strip().lower()
+        if len(text) < 2 or text[-1] not in units or not text[:-1].isdigit():
+            raise InvalidPayload(f"duration '{args.duration}' is not like 30m, 2h or 1d")
+        now = clock.now()
+        silence = Silence(tenant_id=tenant, matchers=args.matcher, starts_at=now,
+                          ends_at=now + timedelta(seconds=int(text[:-1]) * units[text[-1]]),
+                          created_by=args.created_by, comment=args.comment,
+                          kind="maintenance" if args.maintenance else "silence")
+        container.store.put_silence(tenant, silence)
+        print(f"{silence.id} until {silence.ends_at.isoformat()}")
+    elif args.silence_command == "list":
+        for silence in container.store.list_silences(tenant):
+            matchers = ", ".join(f"{m.name}{m.op}{m.value}" for m in silence.matchers)
+            print(f"{silence.id}  {silence.kind:<11} {silence.starts_at.isoformat()} -> {silence.ends_at.isoformat()}  "
+                  f"{matchers}  {silence.comment}")
+    else:
+        container.store.delete_silence(tenant, args.silence_id)
+        print(f"deleted {args.silence_id}")
+    return 0
+
+
 def _load_document(path: Path) -> dict[str, Any]:
     text = path.read_text(encoding="utf-8")
     if path.suffix in (".yaml", ".yml"):

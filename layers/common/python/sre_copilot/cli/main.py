@@ -52,6 +52,20 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("files", type=Path, nargs="+")
     c.add_argument("--out", type=Path, required=True)
 
+    p = sub.add_parser("silence", help="silences and maintenance windows in the deployed table (uses SRE_COPILOT_* "
+                                       "settings and your AWS credentials)")
+    ssub = p.add_subparsers(dest="silence_command", required=True)
+    s = ssub.add_parser("add", help="silence matching signals for a while (they open no incident, page no one)")
+    s.add_argument("--matcher", action="append", required=True,
+                   help="Alertmanager-style matcher, e.g. service=checkout, alertname=~Disk.*, env!=dev (repeatable)")
+    s.add_argument("--duration", required=True, help="how long, e.g. 30m, 2h, 1d")
+    s.add_argument("--comment", default="")
+    s.add_argument("--created-by", default="")
+    s.add_argument("--maintenance", action="store_true", help="record it as a maintenance window")
+    ssub.add_parser("list", help="list silences")
+    s = ssub.add_parser("delete", help="end a silence now")
+    s.add_argument("silence_id")
+
     p = sub.add_parser("runbooks", help="runbook tools")
     rsub = p.add_subparsers(dest="runbooks_command", required=True)
     r = rsub.add_parser("index", help="index a directory of Markdown runbooks into the local vector index")
