@@ -13,6 +13,7 @@ import hashlib
 import json
 import threading
 import xml.etree.ElementTree as ET
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import format_datetime
@@ -69,7 +70,7 @@ class Outgoing:
         return json.dumps(self.body).encode()
 
 
-class LocalHttpServer:
+class LocalHttpServer(ABC):
     """A ThreadingHTTPServer on 127.0.0.1:<free port> that records requests and dispatches to `handle`."""
 
     def __init__(self) -> None:
@@ -171,10 +172,11 @@ class LocalHttpServer:
         handler.wfile.flush()
         self.after_response(incoming, outgoing)
 
+    @abstractmethod
     def handle(self, request: Incoming) -> Outgoing:
-        raise NotImplementedError
+        """Answer one request (each stand-in implements its API here)."""
 
-    def after_response(self, request: Incoming, response: Outgoing) -> None:
+    def after_response(self, request: Incoming, response: Outgoing) -> None:  # noqa: B027 (optional hook)
         """Runs once the client has its answer (so a hook may call back into the caller)."""
 
 
