@@ -10,6 +10,7 @@ Grafana payloads from zulip/zulip, and the Datadog template from keephq/keep.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,20 +22,9 @@ from sre_copilot.domain.signal import Signal
 from sre_copilot.domain.types import EntityKind, Severity, SignalStatus
 from sre_copilot.ingest.normalize import NormalizedDelivery, normalize
 
-SOURCE_OF = {
-    "alertmanager_v4_webhook_firing_2alerts_zulip.json": "alertmanager",
-    "cloudwatch_alarm_via_sns_lambda_record_single_metric_aws-lambda-go.json": "cloudwatch-sns",
-    "cloudwatch_eventbridge_state_change_composite_with_suppressor_awsdocs.json": "cloudwatch",
-    "cloudwatch_eventbridge_state_change_single_metric_awsdocs.json": "cloudwatch",
-    "datadog_webhook_payload_template_keephq.json": "datadog",
-    "grafana_unified_webhook_firing_v11_zulip.json": "grafana",
-    "opsgenie_webhook_create.json": "opsgenie",
-    "pagerduty_v3_incident.acknowledged.json": "pagerduty",
-    "pagerduty_v3_incident.priority_updated_signed_body.raw.json": "pagerduty",
-    "pagerduty_v3_incident.triggered.json": "pagerduty",
-    "sns_http_subscription_confirmation_awsdocs.json": "cloudwatch-sns",
-}
-NOT_PAYLOADS = {"pagerduty_v3_signature_test_vector.json"}
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "webhooks"
+SOURCE_OF: dict[str, str] = json.loads((FIXTURES / "sources.json").read_text())
+NOT_PAYLOADS = {"pagerduty_v3_signature_test_vector.json", "sources.json"}
 
 
 def _t(text: str) -> datetime:

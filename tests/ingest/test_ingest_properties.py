@@ -46,13 +46,8 @@ CATALOG = _catalog()
 def _seed_bodies() -> dict[str, list[Any]]:
     """Real bodies per source: the public fixtures, the scenario deliveries and a few built variants."""
     seeds: dict[str, list[Any]] = {source: [] for source in SOURCES}
-    by_prefix = {"alertmanager": "alertmanager", "cloudwatch_alarm_via_sns": "cloudwatch-sns",
-                 "cloudwatch_eventbridge": "cloudwatch", "datadog": "datadog", "grafana": "grafana",
-                 "opsgenie": "opsgenie", "pagerduty_v3_incident": "pagerduty", "sns_http": "cloudwatch-sns"}
-    for path in sorted(FIXTURES.glob("*.json")):
-        source = next((s for prefix, s in by_prefix.items() if path.name.startswith(prefix)), None)
-        if source:
-            seeds[source].append(json.loads(path.read_text()))
+    for name, source in sorted(json.loads((FIXTURES / "sources.json").read_text()).items()):
+        seeds[source].append(json.loads((FIXTURES / name).read_text()))
     for path in sorted(SCENARIOS.glob("*[0-9].json")):
         for delivery in json.loads(path.read_text())["deliveries"]:
             if len(seeds[delivery["source"]]) < 12:

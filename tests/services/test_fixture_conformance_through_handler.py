@@ -19,24 +19,12 @@ from sre_copilot.local.runtime import LOCAL_SECRETS, LocalDeployment
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "webhooks"
 T0 = datetime(2026, 3, 10, 20, 0, tzinfo=UTC)
-SOURCE_BY_FIXTURE = {
-    "alertmanager_v4_webhook_firing_2alerts_zulip.json": "alertmanager",
-    "cloudwatch_alarm_via_sns_lambda_record_single_metric_aws-lambda-go.json": "cloudwatch-sns",
-    "cloudwatch_eventbridge_state_change_composite_with_suppressor_awsdocs.json": "cloudwatch",
-    "cloudwatch_eventbridge_state_change_single_metric_awsdocs.json": "cloudwatch",
-    "datadog_webhook_payload_template_keephq.json": "datadog",
-    "grafana_unified_webhook_firing_v11_zulip.json": "grafana",
-    "opsgenie_webhook_create.json": "opsgenie",
-    "pagerduty_v3_incident.acknowledged.json": "pagerduty",
-    "pagerduty_v3_incident.priority_updated_signed_body.raw.json": "pagerduty",
-    "pagerduty_v3_incident.triggered.json": "pagerduty",
-    "sns_http_subscription_confirmation_awsdocs.json": "cloudwatch-sns",
-}
+SOURCE_BY_FIXTURE: dict[str, str] = json.loads((FIXTURES / "sources.json").read_text())
 COMPARED = ("id", "status", "severity", "title", "fingerprint", "service", "entity", "event_time")
 
 
 def test_every_fixture_is_mapped_to_its_source() -> None:
-    payloads = {p.name for p in FIXTURES.glob("*.json")} - {"pagerduty_v3_signature_test_vector.json"}
+    payloads = {p.name for p in FIXTURES.glob("*.json")} - {"pagerduty_v3_signature_test_vector.json", "sources.json"}
     assert payloads == set(SOURCE_BY_FIXTURE)
 
 

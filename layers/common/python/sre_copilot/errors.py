@@ -64,6 +64,13 @@ class ConfigurationError(SreCopilotError):
     code = "configuration_error"
 
 
+class ConcurrentUpdate(SreCopilotError):
+    """A conditional write lost to another writer; reload, re-apply and save again."""
+
+    status = 409
+    code = "concurrent_update"
+
+
 class SafetyGateBlocked(SreCopilotError):
     status = 409
     code = "safety_gate_blocked"

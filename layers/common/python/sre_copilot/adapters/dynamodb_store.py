@@ -36,7 +36,7 @@ from sre_copilot.domain.incident import Incident
 from sre_copilot.domain.notification import AuditRecord, Notification
 from sre_copilot.domain.signal import Signal
 from sre_copilot.domain.types import format_time, parse_time
-from sre_copilot.errors import InvalidPayload, NotFound, PayloadTooLarge, SreCopilotError
+from sre_copilot.errors import ConcurrentUpdate, InvalidPayload, NotFound, PayloadTooLarge, SreCopilotError
 from sre_copilot.ingest.silences import Silence
 from sre_copilot.ports import clock
 from sre_copilot.settings import Settings, get_settings
@@ -57,12 +57,6 @@ _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 _audit_sequence = itertools.count()
 
-
-class ConcurrentUpdate(SreCopilotError):
-    """A conditional write lost to another writer; reload, re-apply and save again."""
-
-    status = 409
-    code = "concurrent_update"
 
 
 class WaitToken(TypedDict):

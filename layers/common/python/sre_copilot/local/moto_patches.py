@@ -41,7 +41,6 @@ class InProcessLambdas:
     handlers: dict[str, LambdaHandler] = field(default_factory=dict)
     in_flight: int = 0
     invocations: int = 0
-    per_function: dict[str, int] = field(default_factory=dict)
     errors: list[tuple[str, str]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     on_return: Callable[[str, Any], None] | None = None
@@ -59,7 +58,6 @@ class InProcessLambdas:
         with self.lock:
             self.in_flight += 1
             self.invocations += 1
-            self.per_function[function_name] = self.per_function.get(function_name, 0) + 1
         try:
             context = LambdaContext(function_name=function_name, aws_request_id=f"local-{self.invocations}")
             result = handler(event if isinstance(event, dict) else json.loads(event or "{}"), context)

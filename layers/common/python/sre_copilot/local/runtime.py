@@ -16,8 +16,8 @@ import json
 import os
 import time
 import zipfile
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -282,7 +282,7 @@ class LocalDeployment:
         self.k8s.seed(catalog)
 
     # -- the event loop ---------------------------------------------------------------------------
-    def advance_to(self, at: datetime, step_s: float = 60.0) -> None:
+    def advance_to(self, at: datetime) -> None:
         """Move simulated time to `at`, firing everything that falls due on the way."""
         while True:
             due = [t.due for t in self._timers] + [self._next_sweep]
@@ -590,9 +590,3 @@ def _base_environment(quiet: bool) -> dict[str, str]:
         "POWERTOOLS_LOG_LEVEL": "ERROR" if quiet else "INFO", "LOG_LEVEL": "ERROR" if quiet else "INFO",
         "POWERTOOLS_IDEMPOTENCY_DISABLED": "false",
     }
-
-
-@contextmanager
-def local_deployment(start: datetime, **kwargs: Any) -> Iterator[LocalDeployment]:
-    with LocalDeployment(start=start, **kwargs) as deployment:
-        yield deployment

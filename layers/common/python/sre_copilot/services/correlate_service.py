@@ -17,7 +17,7 @@ from sre_copilot.domain.incident import Incident, IncidentState
 from sre_copilot.domain.notification import AuditRecord
 from sre_copilot.domain.signal import Signal
 from sre_copilot.domain.types import SignalStatus
-from sre_copilot.errors import InvalidTransition, NotFound
+from sre_copilot.errors import ConcurrentUpdate, InvalidTransition, NotFound
 from sre_copilot.ports import clock
 from sre_copilot.services import lifecycle
 from sre_copilot.services.container import Container
@@ -68,9 +68,7 @@ class CorrelateService:
                 return  # a tick that changed nothing needs no write
             try:
                 self.c.store.save_correlation_state(self.tenant, after, version)
-            except Exception as exc:  # ConcurrentUpdate: another batch won; redo on its state
-                if type(exc).__name__ != "ConcurrentUpdate":
-                    raise
+            except ConcurrentUpdate:  # another batch won; redo on its state
                 logger.warning("correlation state conflict; retrying batch")
                 continue
             self._apply(engine, outcomes, {s.id: s for s in signals})

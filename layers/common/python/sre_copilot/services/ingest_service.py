@@ -22,7 +22,7 @@ from aws_lambda_powertools.utilities.idempotency.persistence.dynamodb import Dyn
 
 from sre_copilot.domain.signal import Signal
 from sre_copilot.domain.types import Priority, format_time
-from sre_copilot.errors import InvalidPayload, SreCopilotError
+from sre_copilot.errors import InvalidPayload, PayloadTooLarge, SreCopilotError
 from sre_copilot.ingest.auth import authenticate
 from sre_copilot.ingest.changes import parse_change
 from sre_copilot.ingest.classify import classify
@@ -89,8 +89,6 @@ class IngestService:
             if source not in SOURCES and source != "changes":
                 raise InvalidPayload(f"unknown source '{source}'; expected one of {', '.join(SOURCES)}")
             if len(raw) > self.c.settings.max_body_bytes:
-                from sre_copilot.errors import PayloadTooLarge
-
                 raise PayloadTooLarge(
                     f"body is {len(raw)} bytes; the limit is {self.c.settings.max_body_bytes} bytes"
                 )
