@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 NAMESPACE = "SRE/Services"
+MAX_QUERIES = 500
+"""GetMetricData's limit of queries per request."""
 
 
 class CloudWatchMetrics:
@@ -14,22 +17,29 @@ class CloudWatchMetrics:
         self.namespace = namespace
         self.period_s = period_s
 
-    def series(self, service: str, metric: str, start: datetime, end: datetime) -> list[tuple[datetime, float]]:
-        query = {"Id": "m1", "ReturnData": True, "MetricStat": {
-            "Metric": {"Namespace": self.namespace, "MetricName": metric,
-                       "Dimensions": [{"Name": "Service", "Value": service}]},
-            "Period": self.period_s, "Stat": "Average"}}
-        points: list[tuple[datetime, float]] = []
-        kwargs: dict[str, Any] = {"MetricDataQueries": [query], "StartTime": start, "EndTime": end}
-        while True:
-            page = self.client.get_metric_data(**kwargs)
-            for result in page.get("MetricDataResults", []):
-                points.extend(zip(result.get("Timestamps", []), result.get("Values", []), strict=False))
-            token = page.get("NextToken")
-            if not token:
-                break
-            kwargs["NextToken"] = token
-        return sorted(points)
+    def series_many(self, wanted: Sequence[tuple[str, str]], start: datetime,
+                    end: datetime) -> dict[tuple[str, str], list[tuple[datetime, float]]]:
+        """One GetMetricData request per 500 series (its limit), instead of one per series."""
+        out: dict[tuple[str, str], list[tuple[datetime, float]]] = {key: [] for key in wanted}
+        keys = list(out)
+        for first in range(0, len(keys), MAX_QUERIES):
+            chunk = {f"m{first + i}": key for i, key in enumerate(keys[first:first + MAX_QUERIES])}
+            queries = [{"Id": query_id, "ReturnData": True, "MetricStat": {
+                "Metric": {"Namespace": self.namespace, "MetricName": metric,
+                           "Dimensions": [{"Name": "Service", "Value": service}]},
+                "Period": self.period_s, "Stat": "Average"}} for query_id, (service, metric) in chunk.items()]
+            kwargs: dict[str, Any] = {"MetricDataQueries": queries, "StartTime": start, "EndTime": end}
+            while True:
+                page = self.client.get_metric_data(**kwargs)
+                for result in page.get("MetricDataResults", []):
+                    key = chunk.get(str(result.get("Id")))
+                    if key is not None:
+                        out[key].extend(zip(result.get("Timestamps", []), result.get("Values", []), strict=False))
+                token = page.get("NextToken")
+                if not token:
+                    break
+                kwargs["NextToken"] = token
+        return {key: sorted(points) for key, points in out.items()}
 
     def put_series(self, service: str, metric: str, unit: str, points: list[tuple[datetime, float]]) -> None:
         """Load a series (replay loads scenario metrics this way)."""

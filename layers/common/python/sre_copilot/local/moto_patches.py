@@ -123,3 +123,135 @@ def eventbridge_lambda_targets(deliver: Callable[[str, dict[str, Any]], None]) -
         yield
     finally:
         Rule.send_to_targets = original  # type: ignore[method-assign]
+
+
+_query_scope = threading.local()
+
+
+@contextmanager
+def partitioned_dynamodb_queries() -> Iterator[None]:
+    """Make moto's Query cost what DynamoDB's does: proportional to the partition, not the table.
+
+    moto 5.2.5 answers every Query by sorting *all* items of the table (`Table.all_items`) and
+    then filtering, so a replay slows down quadratically as its table grows. While a Query runs,
+    `all_items` here returns only the candidates DynamoDB itself would read: the one partition for
+    a base-table Query, or the items whose index hash key matches for an index Query. moto's own
+    code still filters, sorts, pages, projects and applies filter expressions to them, so results
+    are unchanged; Scan and exports keep the original (sorted, whole-table) behaviour.
+    """
+    from moto.dynamodb.models.table import Table
+
+    original_query, original_all_items = Table.query, Table.all_items
+
+    def query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
+        conditions = kwargs.get("hash_key_conditions") or []
+        _query_scope.current = (self, hash_key, index_name, conditions)
+        try:
+            return original_query(self, hash_key, *args, **kwargs)
+        finally:
+            _query_scope.current = None
+
+    def all_items(self: Any) -> list[Any]:
+        scope = getattr(_query_scope, "current", None)
+        if scope is None or scope[0] is not self:
+            return list(original_all_items(self))
+        _, hash_key, index_name, conditions = scope
+        if index_name is None:
+            partition = self.items.get(hash_key)
+            if partition is None:
+                return []
+            return list(partition.values()) if self.range_key_attr else [partition]
+        wanted = [(name, value.type, value.value) for name, value in conditions]
+        candidates = []
+        for partition in self.items.values():
+            for item in (partition.values() if self.range_key_attr else (partition,)):
+                attrs = item.attrs
+                for name, kind, value in wanted:
+                    got = attrs.get(name)
+                    if got is None or got.type != kind or got.value != value:
+                        break
+                else:
+                    candidates.append(item)
+        return candidates
+
+    Table.query = query  # type: ignore[method-assign]
+    Table.all_items = all_items  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        Table.query = original_query  # type: ignore[method-assign]
+        Table.all_items = original_all_items  # type: ignore[method-assign]
+
+
+@contextmanager
+def faster_moto_dispatch() -> Iterator[None]:
+    """Remove per-request work in moto that does not depend on the request.
+
+    - `BaseResponse.call_action` lists the handler class's methods with `inspect.getmembers` on
+      every request; the list only depends on the class, so it is computed once per class.
+    - `ActionCountValidator` checks "at most one SET/ADD/REMOVE clause" at every nested
+      UpdateExpression node, each time walking the whole subtree (quadratic in the number of
+      assignments); the check at the root already sees every clause, so only the root is checked.
+    - Step Functions re-parses the definition with ANTLR for every execution; the parsed program
+      is cached per definition and deep-copied for each execution, so executions share no state.
+    - DynamoDB parses each UpdateExpression twice per UpdateItem; the parsed tree is cached per
+      expression text. Every consumer only reads it or validates a deep copy of it.
+    - A Step Functions Lambda task builds a new boto3 Lambda client for every invocation; one
+      client per region is kept (boto3 clients are thread-safe, and moto ignores credentials).
+    """
+    import copy
+    import functools
+
+    from moto.core import responses
+    from moto.dynamodb.parsing.ast_nodes import UpdateExpression  # type: ignore[attr-defined]
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
+    from moto.dynamodb.parsing.validators import ActionCountValidator
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    original_names = responses.method_names_from_class
+    original_traverse = ActionCountValidator.traverse
+    original_entrypoint = ExecutionWorker._get_evaluation_entrypoint
+    cached_names = functools.cache(original_names)
+    original_client_for = lambda_eval_utils.boto_client_for
+    lambda_clients: dict[tuple[str, str], Any] = {}
+
+    def client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        with programs_lock:
+            if (region, service) not in lambda_clients:
+                lambda_clients[(region, service)] = original_client_for(region=region, service=service)
+            return lambda_clients[(region, service)]
+
+    original_make = UpdateExpressionParser.__dict__["make"]
+    parse = UpdateExpressionParser.make
+    cached_parse = functools.lru_cache(maxsize=1024)(lambda text: parse(text))
+    programs: dict[str, Any] = {}
+    programs_lock = threading.Lock()
+
+    def traverse(self: Any, node: Any) -> Any:
+        if isinstance(node, UpdateExpression):
+            self.verify_action_counts(node)
+        return node
+
+    def entrypoint(self: Any) -> Any:
+        definition = self._evaluation_details.state_machine_details.definition
+        with programs_lock:
+            program = programs.get(definition)
+            if program is None:
+                program = programs[definition] = original_entrypoint(self)
+            return copy.deepcopy(program)
+
+    responses.method_names_from_class = cached_names  # type: ignore[assignment]
+    UpdateExpressionParser.make = classmethod(lambda cls, text: cached_parse(text))  # type: ignore[method-assign,assignment]
+    ActionCountValidator.traverse = traverse  # type: ignore[method-assign]
+    ExecutionWorker._get_evaluation_entrypoint = entrypoint  # type: ignore[method-assign]
+    lambda_eval_utils.boto_client_for = client_for
+    try:
+        yield
+    finally:
+        responses.method_names_from_class = original_names
+        UpdateExpressionParser.make = original_make  # type: ignore[method-assign]
+        ActionCountValidator.traverse = original_traverse  # type: ignore[method-assign]
+        ExecutionWorker._get_evaluation_entrypoint = original_entrypoint  # type: ignore[method-assign]
+        lambda_eval_utils.boto_client_for = original_client_for

@@ -30,7 +30,9 @@ from sre_copilot.local.moto_patches import (
     MOTO_CONFIG,
     InProcessLambdas,
     eventbridge_lambda_targets,
+    faster_moto_dispatch,
     in_process_lambda,
+    partitioned_dynamodb_queries,
 )
 from sre_copilot.workflow_definition import substitute, task_functions
 
@@ -135,6 +137,8 @@ class LocalDeployment:
         os.environ.update(_base_environment(self.quiet))
         self._stack.enter_context(mock_aws(config=MOTO_CONFIG))  # type: ignore[call-overload]
         self._stack.enter_context(in_process_lambda(self.lambdas))
+        self._stack.enter_context(partitioned_dynamodb_queries())
+        self._stack.enter_context(faster_moto_dispatch())
         self._stack.enter_context(eventbridge_lambda_targets(lambda fn, ev: self._async_events.append((fn, ev))))
         from sre_copilot.local.k8s_api import LocalKubernetesApi
         from sre_copilot.local.sinks import LocalSinks
@@ -180,6 +184,7 @@ class LocalDeployment:
                          KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])
         self.session.client("s3").create_bucket(Bucket="sre-copilot-artifacts")
         sqs = self.session.client("sqs")
+        self._sqs = sqs
         for spec in QUEUES:
             name = f"sre-copilot-{spec.priority.lower()}"
             dlq = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
@@ -327,7 +332,7 @@ class LocalDeployment:
     def _poll_queues(self) -> bool:
         """Lambda's SQS poller: receive into a buffer (hidden from other consumers), honour the
         queue's delivery delay and the mapping's batching window in simulated time, then invoke."""
-        sqs = self.session.client("sqs")
+        sqs = self._sqs
         moved = False
         now = self.clock.now()
         for spec in QUEUES:
@@ -374,7 +379,7 @@ class LocalDeployment:
             self._timers.append(_Timer(due, "poller", lambda: None))
 
     def _invoke_correlate(self, url: str, spec: QueueSpec, batch: list[dict[str, Any]]) -> bool:
-        sqs = self.session.client("sqs")
+        sqs = self._sqs
         records = [{"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
                     "attributes": m.get("Attributes", {}), "messageAttributes": {},
                     "eventSource": "aws:sqs", "awsRegion": REGION,
@@ -396,7 +401,7 @@ class LocalDeployment:
         return True
 
     def _collect_dead_letters(self, spec: QueueSpec) -> None:
-        sqs = self.session.client("sqs")
+        sqs = self._sqs
         for m in sqs.receive_message(QueueUrl=self.dlq_urls[spec.priority], MaxNumberOfMessages=10,
                                      VisibilityTimeout=3600).get("Messages", []):
             self.dead_letters.append({"queue": f"{spec.priority}-dlq", "body": json.loads(m["Body"])})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -16,4 +17,8 @@ class ActionExecutor(Protocol):
 
 
 class MetricsReader(Protocol):
-    def series(self, service: str, metric: str, start: datetime, end: datetime) -> list[tuple[datetime, float]]: ...
+    def series_many(self, wanted: Sequence[tuple[str, str]], start: datetime,
+                    end: datetime) -> dict[tuple[str, str], list[tuple[datetime, float]]]:
+        """The series of each (service, metric) in `wanted`, oldest point first; a series with no
+        data is an empty list."""
+        ...

@@ -280,16 +280,18 @@ def traffic_baseline(metrics: MetricsReader, catalog: Catalog, alerting: list[st
     services: dict[str, Any] = {}
     errors: list[str] = []
     start = first - BASELINE_WINDOW
-    for service in targets[:MAX_METRIC_SERVICES]:
-        for metric in names:
-            try:
-                points = metrics.series(service, metric, start, now)
-            except Exception as exc:  # one failing read must not lose the others
-                errors.append(f"{service}/{metric}: {type(exc).__name__}: {exc}"[:200])
-                continue
-            stats = series_stats(points, first)
-            if stats:
-                services.setdefault(service, {})[metric] = stats
+    wanted = [(service, metric) for service in targets[:MAX_METRIC_SERVICES] for metric in names]
+    try:
+        found = metrics.series_many(wanted, start, now)
+    except Exception as exc:  # an unreadable metrics store is recorded, not fatal to the context
+        listed = ", ".join(f"{service}/{metric}" for service, metric in wanted[:3])
+        more = f" and {len(wanted) - 3} more" if len(wanted) > 3 else ""
+        errors.append(f"{listed}{more}: {type(exc).__name__}: {exc}"[:300])
+        found = {}
+    for (service, metric), points in found.items():
+        stats = series_stats(points, first)
+        if stats:
+            services.setdefault(service, {})[metric] = stats
     return {"window": {"start": format_time(start), "end": format_time(now), "current_from": format_time(
         first - CURRENT_LEAD)}, "services": services, "errors": errors}
 
