@@ -245,6 +245,20 @@ class DynamoStore:
             attributes["gsi1sk"] = f"{format_time(signal.event_time)}#{signal.id}"
         else:
             remove = ("gsi1pk", "gsi1sk")
+        # Usually one conditional PutItem: it goes through only while the stored counter still holds
+        # what this signal says (nothing, for a new signal), so a duplicate counted since is kept.
+        known = _Expression()
+        counter = known.name("duplicate_count")
+        condition = f"attribute_not_exists({counter}) OR {counter} = {known.value(duplicates)}"
+        item = {**attributes, "duplicate_count": duplicates, **signal_key(signal.tenant_id, signal.id)}
+        try:
+            with self._errors(f"writing signal {signal.id}"):
+                self.client.put_item(TableName=self.table_name, Item=marshal(item), ConditionExpression=condition,
+                                     **known.arguments())
+            return
+        except ClientError as exc:
+            if aws_clients.error_code(exc) != "ConditionalCheckFailedException":
+                raise
         expression = _Expression()
         assignments = [f"{expression.name(k)} = {expression.value(v)}" for k, v in attributes.items()]
         counter = expression.name("duplicate_count")

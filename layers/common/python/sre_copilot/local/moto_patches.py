@@ -197,6 +197,8 @@ def faster_moto_dispatch() -> Iterator[None]:
       is cached per definition and deep-copied for each execution, so executions share no state.
     - DynamoDB parses each UpdateExpression twice per UpdateItem; the parsed tree is cached per
       expression text. Every consumer only reads it or validates a deep copy of it.
+    - Each UpdateExpression traverser rebuilds its node-type -> processor map for every node it
+      visits; the map depends only on the traverser, so it is built once per traverser.
     - A Step Functions Lambda task builds a new boto3 Lambda client for every invocation; one
       client per region is kept (boto3 clients are thread-safe, and moto ignores credentials).
     """
@@ -204,7 +206,7 @@ def faster_moto_dispatch() -> Iterator[None]:
     import functools
 
     from moto.core import responses
-    from moto.dynamodb.parsing.ast_nodes import UpdateExpression  # type: ignore[attr-defined]
+    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, UpdateExpression  # type: ignore[attr-defined]
     from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
     from moto.dynamodb.parsing.validators import ActionCountValidator
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
@@ -214,6 +216,26 @@ def faster_moto_dispatch() -> Iterator[None]:
     original_traverse = ActionCountValidator.traverse
     original_entrypoint = ExecutionWorker._get_evaluation_entrypoint
     cached_names = functools.cache(original_names)
+    original_processing = (DepthFirstTraverser.nodes_to_be_processed, DepthFirstTraverser.process)
+
+    def processing_map(self: Any) -> dict[Any, Any]:
+        mapping = self.__dict__.get("_sre_copilot_map")
+        if mapping is None:
+            mapping = self.__dict__["_sre_copilot_map"] = self._processing_map()
+        return mapping  # type: ignore[no-any-return]
+
+    def nodes_to_be_processed(self: Any) -> tuple[Any, ...]:
+        kinds = self.__dict__.get("_sre_copilot_kinds")
+        if kinds is None:
+            kinds = self.__dict__["_sre_copilot_kinds"] = tuple(processing_map(self))
+        return kinds  # type: ignore[no-any-return]
+
+    def process(self: Any, node: Any) -> Any:
+        for kind, processor in processing_map(self).items():
+            if isinstance(node, kind):
+                return processor(node)
+        return None
+
     original_client_for = lambda_eval_utils.boto_client_for
     lambda_clients: dict[tuple[str, str], Any] = {}
 
@@ -245,6 +267,8 @@ def faster_moto_dispatch() -> Iterator[None]:
     responses.method_names_from_class = cached_names  # type: ignore[assignment]
     UpdateExpressionParser.make = classmethod(lambda cls, text: cached_parse(text))  # type: ignore[method-assign,assignment]
     ActionCountValidator.traverse = traverse  # type: ignore[method-assign]
+    DepthFirstTraverser.nodes_to_be_processed = nodes_to_be_processed  # type: ignore[method-assign]
+    DepthFirstTraverser.process = process  # type: ignore[method-assign]
     ExecutionWorker._get_evaluation_entrypoint = entrypoint  # type: ignore[method-assign]
     lambda_eval_utils.boto_client_for = client_for
     try:
@@ -253,5 +277,6 @@ def faster_moto_dispatch() -> Iterator[None]:
         responses.method_names_from_class = original_names
         UpdateExpressionParser.make = original_make  # type: ignore[method-assign]
         ActionCountValidator.traverse = original_traverse  # type: ignore[method-assign]
+        DepthFirstTraverser.nodes_to_be_processed, DepthFirstTraverser.process = original_processing  # type: ignore[method-assign]
         ExecutionWorker._get_evaluation_entrypoint = original_entrypoint  # type: ignore[method-assign]
         lambda_eval_utils.boto_client_for = original_client_for
