@@ -208,9 +208,19 @@ class CorrelateService:
 
     def wake_flagged(self) -> int:
         """Wake every parked incident that has new evidence (the sweeper's once-a-minute refresh).
-        An incident that is mid-analysis keeps its flag and goes round again when it parks."""
-        return sum(1 for incident_id in self.c.store.flagged_for_refresh(self.tenant)
-                   if self.wake(incident_id, "refresh"))
+        An incident that is mid-analysis keeps its flag and goes round again when it parks; the flag
+        of an incident whose analysis is over (closed, or its execution ended) is dropped."""
+        woken = 0
+        for incident_id in self.c.store.flagged_for_refresh(self.tenant):
+            token = self.c.store.take_wait_token(self.tenant, incident_id)
+            if token:
+                self.c.workflow.send_success(token["token"], {"reason": "refresh"})
+                woken += 1
+                continue
+            incident = self.c.store.get_incident(self.tenant, incident_id)
+            if incident is None or not incident.is_open:
+                self.c.store.clear_refresh(self.tenant, incident_id)
+        return woken
 
     def wake(self, incident_id: str, reason: str, extra: dict[str, Any] | None = None) -> bool:
         """Hand a reason to the incident's parked execution, or leave a note for it to find."""

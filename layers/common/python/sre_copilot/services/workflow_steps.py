@@ -353,6 +353,8 @@ class WorkflowSteps:
         from sre_copilot.services.postmortem import render_postmortem
 
         incident = self._incident(event)
+        # The execution ends here: nothing is left to re-analyse.
+        self.c.store.clear_refresh(incident.tenant_id, incident.id)
         reason = (event.get("wake") or {}).get("reason") or ("timeout" if event.get("error") else "closed")
         if incident.merged_into:
             self._audit(incident, "incident.closed_by_merge", {"into": incident.merged_into})
@@ -380,8 +382,11 @@ class WorkflowSteps:
     def record_failure(self, event: dict[str, Any]) -> dict[str, Any]:
         error = event.get("error") or {}
         incident_id = event.get("incident_id", "?")
-        self.c.store.append(AuditRecord(at=clock.now(), tenant_id=event.get("tenant_id", "default"), actor=COPILOT,
+        tenant_id = event.get("tenant_id", "default")
+        self.c.store.append(AuditRecord(at=clock.now(), tenant_id=tenant_id, actor=COPILOT,
                                         action="workflow.failed", subject=incident_id, details=error))
+        if incident_id != "?":
+            self.c.store.clear_refresh(tenant_id, incident_id)  # the execution ends here
         self.c.queue.send_to_review(f"workflow failed for {incident_id}: {error.get('Error')}: "
                                     f"{str(error.get('Cause'))[:500]}", f"incident:{incident_id}")
         metrics.add_metric(name="WorkflowFailures", unit=MetricUnit.Count, value=1)

@@ -1,0 +1,76 @@
+"""Re-analysis on the deployed workflow (embedded backend): new evidence on a parked incident is
+folded in by the same execution, and refresh flags do not outlive the analysis they ask for."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+
+from sre_copilot.domain.types import format_time
+from sre_copilot.local.runtime import LocalDeployment, Responders
+
+START = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
+CATALOG = {"services": [
+    {"name": "checkout", "depends_on": ["payments"], "team": "t", "tier": 1,
+     "instances": [{"name": "checkout-0", "host": "ip-10-0-0-1"}]},
+    {"name": "payments", "depends_on": [], "team": "t", "tier": 1,
+     "instances": [{"name": "payments-0", "host": "ip-10-0-0-2"}]}],
+    "hosts": [{"name": "ip-10-0-0-1"}, {"name": "ip-10-0-0-2"}]}
+
+
+def _alert(deployment: LocalDeployment, alertname: str, service: str, severity: str = "critical") -> None:
+    at = deployment.clock.now()
+    labels = {"alertname": alertname, "severity": severity, "service": service}
+    body = {"receiver": "r", "status": "firing", "version": "4", "groupKey": "{}", "truncatedAlerts": 0,
+            "groupLabels": {}, "commonLabels": labels, "commonAnnotations": {}, "externalURL": "http://am",
+            "alerts": [{"status": "firing", "labels": labels, "annotations": {"summary": alertname},
+                        "startsAt": format_time(at), "endsAt": "0001-01-01T00:00:00Z",
+                        "generatorURL": "http://prom", "fingerprint": f"{alertname}-{service}"}]}
+    status, _ = deployment.http("POST", "/webhooks/alertmanager", json.dumps(body).encode(),
+                                {"Content-Type": "application/json"})
+    assert status == 202
+    deployment.settle()
+
+
+def _executions(deployment: LocalDeployment) -> list[dict[str, Any]]:
+    sfn = boto3.client("stepfunctions", region_name="us-east-1")
+    return list(sfn.list_executions(stateMachineArn=deployment.state_machine_arn)["executions"])
+
+
+def test_new_evidence_refreshes_the_parked_execution_and_clears_its_flag() -> None:
+    with LocalDeployment(start=START, responders=Responders(ack_pages_after_s=None)) as deployment:
+        deployment.put_catalog(CATALOG)
+        store, tenant = deployment.container.store, deployment.tenant_id
+        # Given an incident opened by a critical alert, analysed once and parked
+        _alert(deployment, "HighErrorRate", "checkout")
+        deployment.advance_to(START + timedelta(minutes=2))
+        [incident] = store.open_incidents(tenant)
+        assert store.is_parked(tenant, incident.id)
+        first = incident.evidence_version
+
+        # When a new kind of alert joins it and the sweeper's minute comes round
+        _alert(deployment, "PodCrashLooping", "checkout")
+        deployment.advance_to(START + timedelta(minutes=5))
+
+        # Then the same execution analysed again, with both signals, and nothing is left flagged
+        refreshed = store.get_incident(tenant, incident.id)
+        assert refreshed is not None and refreshed.evidence_version == first + 1
+        assert len(store.signals_for_incident(tenant, incident.id)) == 2
+        assert [e["name"] for e in _executions(deployment)] == [incident.id]
+        assert store.flagged_for_refresh(tenant) == []
+
+
+def test_a_flag_on_a_closed_incident_is_dropped_by_the_sweeper() -> None:
+    with LocalDeployment(start=START, responders=Responders(ack_pages_after_s=None)) as deployment:
+        deployment.put_catalog(CATALOG)
+        store, tenant = deployment.container.store, deployment.tenant_id
+        # Given a flag left on an incident id that is not open (no incident, no parked execution)
+        store.flag_refresh(tenant, "inc-gone")
+        # When the sweeper runs
+        deployment.advance_to(START + timedelta(minutes=2))
+        # Then the flag is gone and nothing was woken
+        assert store.flagged_for_refresh(tenant) == []
+        assert _executions(deployment) == []
