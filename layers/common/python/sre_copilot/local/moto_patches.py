@@ -128,20 +128,83 @@ def eventbridge_lambda_targets(deliver: Callable[[str, dict[str, Any]], None]) -
 _query_scope = threading.local()
 
 
+def _primary(item: Any) -> tuple[Any, ...]:
+    return (item.hash_key.type, item.hash_key.value,
+            None if item.range_key is None else (item.range_key.type, item.range_key.value))
+
+
+class _IndexLookup:
+    """Index hash attribute -> value -> {primary key: item}, kept for the attributes queried so far.
+
+    Every write moto makes goes through `Table.put_item`, `Table.delete_item` or (in place)
+    `DynamoDBBackend.update_item`; each is followed by `refresh` of the written key, so the
+    lookup always matches `table.items`. A table whose `items` was replaced (restore, rolled-back
+    transaction) gets a fresh lookup.
+    """
+
+    def __init__(self, table: Any) -> None:
+        self.items = table.items
+        self.by_attr: dict[str, dict[tuple[str, Any], dict[tuple[Any, ...], Any]]] = {}
+        self.values_of: dict[tuple[Any, ...], dict[str, tuple[str, Any]]] = {}
+
+    @staticmethod
+    def of(table: Any) -> _IndexLookup:
+        lookup = table.__dict__.get("_sre_copilot_index")
+        if lookup is None or lookup.items is not table.items:
+            lookup = table.__dict__["_sre_copilot_index"] = _IndexLookup(table)
+        return lookup  # type: ignore[no-any-return]
+
+    def candidates(self, table: Any, attr: str, value: Any) -> list[Any]:
+        if attr not in self.by_attr:
+            self.by_attr[attr] = {}
+            for item in _stored(table):
+                self._add(attr, item)
+        return list(self.by_attr[attr].get((value.type, value.value), {}).values())
+
+    def refresh(self, table: Any, hash_key: Any, range_key: Any) -> None:
+        if not self.by_attr:
+            return
+        key = (hash_key.type, hash_key.value, None if range_key is None else (range_key.type, range_key.value))
+        for attr, value in self.values_of.pop(key, {}).items():
+            self.by_attr[attr].get(value, {}).pop(key, None)
+        item = table.get_item(hash_key, range_key) if (range_key is not None or not table.has_range_key) else None
+        if item is not None:
+            for attr in self.by_attr:
+                self._add(attr, item)
+
+    def _add(self, attr: str, item: Any) -> None:
+        value = item.attrs.get(attr)
+        if value is None:
+            return
+        key = _primary(item)
+        self.by_attr[attr].setdefault((value.type, value.value), {})[key] = item
+        self.values_of.setdefault(key, {})[attr] = (value.type, value.value)
+
+
+def _stored(table: Any) -> Iterator[Any]:
+    for partition in list(table.items.values()):
+        yield from (list(partition.values()) if table.range_key_attr else (partition,))
+
+
 @contextmanager
 def partitioned_dynamodb_queries() -> Iterator[None]:
-    """Make moto's Query cost what DynamoDB's does: proportional to the partition, not the table.
+    """Make moto's Query cost what DynamoDB's does: proportional to what it returns, not the table.
 
     moto 5.2.5 answers every Query by sorting *all* items of the table (`Table.all_items`) and
     then filtering, so a replay slows down quadratically as its table grows. While a Query runs,
     `all_items` here returns only the candidates DynamoDB itself would read: the one partition for
-    a base-table Query, or the items whose index hash key matches for an index Query. moto's own
-    code still filters, sorts, pages, projects and applies filter expressions to them, so results
-    are unchanged; Scan and exports keep the original (sorted, whole-table) behaviour.
+    a base-table Query, or the items whose index hash key matches for an index Query (from a lookup
+    kept current on every write). moto's own code still filters, sorts, pages, projects and applies
+    filter expressions to them, so results are unchanged; Scan and exports keep the original
+    (sorted, whole-table) behaviour.
     """
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.dynamo_type import DynamoType
     from moto.dynamodb.models.table import Table
 
     original_query, original_all_items = Table.query, Table.all_items
+    original_put, original_delete = Table.put_item, Table.delete_item
+    original_update = DynamoDBBackend.update_item
 
     def query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
         index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
@@ -162,26 +225,47 @@ def partitioned_dynamodb_queries() -> Iterator[None]:
             if partition is None:
                 return []
             return list(partition.values()) if self.range_key_attr else [partition]
-        wanted = [(name, value.type, value.value) for name, value in conditions]
-        candidates = []
-        for partition in self.items.values():
-            for item in (partition.values() if self.range_key_attr else (partition,)):
-                attrs = item.attrs
-                for name, kind, value in wanted:
-                    got = attrs.get(name)
-                    if got is None or got.type != kind or got.value != value:
-                        break
-                else:
-                    candidates.append(item)
-        return candidates
+        if not conditions:
+            return list(_stored(self))
+        (first_attr, first_value), rest = conditions[0], conditions[1:]
+        candidates = _IndexLookup.of(self).candidates(self, first_attr, first_value)
+        return [item for item in candidates
+                if all((got := item.attrs.get(name)) is not None and got.type == value.type and got.value == value.value
+                       for name, value in rest)]
+
+    def put_item(self: Any, *args: Any, **kwargs: Any) -> Any:
+        item = original_put(self, *args, **kwargs)
+        _IndexLookup.of(self).refresh(self, item.hash_key, item.range_key)
+        return item
+
+    def delete_item(self: Any, hash_key: Any, range_key: Any) -> Any:
+        try:
+            return original_delete(self, hash_key, range_key)
+        finally:
+            _IndexLookup.of(self).refresh(self, hash_key, range_key)
+
+    def update_item(self: Any, table_name: str, key: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return original_update(self, table_name, key, *args, **kwargs)
+        finally:
+            table = self.get_table(table_name)
+            if table.hash_key_attr in key:
+                range_key = key.get(table.range_key_attr) if table.range_key_attr else None
+                _IndexLookup.of(table).refresh(table, DynamoType(key[table.hash_key_attr]),
+                                               DynamoType(range_key) if range_key is not None else None)
 
     Table.query = query  # type: ignore[method-assign]
     Table.all_items = all_items  # type: ignore[method-assign]
+    Table.put_item = put_item  # type: ignore[method-assign]
+    Table.delete_item = delete_item  # type: ignore[method-assign]
+    DynamoDBBackend.update_item = update_item  # type: ignore[method-assign]
     try:
         yield
     finally:
         Table.query = original_query  # type: ignore[method-assign]
         Table.all_items = original_all_items  # type: ignore[method-assign]
+        Table.put_item, Table.delete_item = original_put, original_delete  # type: ignore[method-assign]
+        DynamoDBBackend.update_item = original_update  # type: ignore[method-assign]
 
 
 @contextmanager
