@@ -139,8 +139,11 @@ class _IndexLookup:
     Every write moto makes goes through `Table.put_item`, `Table.delete_item` or (in place)
     `DynamoDBBackend.update_item`; each is followed by `refresh` of the written key, so the
     lookup always matches `table.items`. A table whose `items` was replaced (restore, rolled-back
-    transaction) gets a fresh lookup.
+    transaction) gets a fresh lookup. Step Functions executions write from their own threads, so
+    every use holds `lock`.
     """
+
+    lock = threading.RLock()
 
     def __init__(self, table: Any) -> None:
         self.items = table.items
@@ -149,12 +152,17 @@ class _IndexLookup:
 
     @staticmethod
     def of(table: Any) -> _IndexLookup:
-        lookup = table.__dict__.get("_sre_copilot_index")
-        if lookup is None or lookup.items is not table.items:
-            lookup = table.__dict__["_sre_copilot_index"] = _IndexLookup(table)
-        return lookup  # type: ignore[no-any-return]
+        with _IndexLookup.lock:
+            lookup = table.__dict__.get("_sre_copilot_index")
+            if lookup is None or lookup.items is not table.items:
+                lookup = table.__dict__["_sre_copilot_index"] = _IndexLookup(table)
+            return lookup  # type: ignore[no-any-return]
 
     def candidates(self, table: Any, attr: str, value: Any) -> list[Any]:
+        with self.lock:
+            return self._candidates(table, attr, value)
+
+    def _candidates(self, table: Any, attr: str, value: Any) -> list[Any]:
         if attr not in self.by_attr:
             self.by_attr[attr] = {}
             for item in _stored(table):
@@ -162,6 +170,10 @@ class _IndexLookup:
         return list(self.by_attr[attr].get((value.type, value.value), {}).values())
 
     def refresh(self, table: Any, hash_key: Any, range_key: Any) -> None:
+        with self.lock:
+            self._refresh(table, hash_key, range_key)
+
+    def _refresh(self, table: Any, hash_key: Any, range_key: Any) -> None:
         if not self.by_attr:
             return
         key = (hash_key.type, hash_key.value, None if range_key is None else (range_key.type, range_key.value))
