@@ -44,7 +44,8 @@ class InProcessLambdas:
     errors: list[tuple[str, str]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     on_return: Callable[[str, Any], None] | None = None
-    """Called after each handler returns (or raises), with the function name and its event."""
+    """Called after each handler returns (or raises) and is no longer counted in flight, with the
+    function name and its event."""
 
     def register(self, function_name: str, handler: LambdaHandler) -> None:
         self.handlers[function_name] = handler
@@ -68,10 +69,10 @@ class InProcessLambdas:
             body = {"errorMessage": str(exc), "errorType": type(exc).__name__}
             return json.dumps(body), True, traceback.format_exc()
         finally:
-            if self.on_return is not None:
-                self.on_return(function_name, event)
             with self.lock:
                 self.in_flight -= 1
+            if self.on_return is not None:
+                self.on_return(function_name, event)
 
 
 @contextmanager

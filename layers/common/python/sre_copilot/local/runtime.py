@@ -14,6 +14,7 @@ import importlib.util
 import io
 import json
 import os
+import threading
 import time
 import zipfile
 from collections.abc import Callable
@@ -103,6 +104,7 @@ class LocalDeployment:
     def __post_init__(self) -> None:
         self.clock = SimClock(self.start)
         self.lambdas = InProcessLambdas()
+        self._moved = threading.Condition()
         self._stack = ExitStack()
         self._async_events: list[tuple[str, dict[str, Any]]] = []
         self._timers: list[_Timer] = []
@@ -432,14 +434,18 @@ class LocalDeployment:
             return str(start(name, payload))
 
         def on_return(function: str, event: Any) -> None:
-            incident_id = event.get("incident_id") if isinstance(event, dict) else None
-            if not incident_id:
-                return
-            if function == "notify":
-                self._notified.add(incident_id)
-            ended = function in ("document", "record_failure")
-            if ended or (function == "await_decision" and store.is_parked(self.tenant_id, incident_id)):
-                self._active.discard(incident_id)
+            try:
+                incident_id = event.get("incident_id") if isinstance(event, dict) else None
+                if not incident_id:
+                    return
+                if function == "notify":
+                    self._notified.add(incident_id)
+                ended = function in ("document", "record_failure")
+                if ended or (function == "await_decision" and store.is_parked(self.tenant_id, incident_id)):
+                    self._active.discard(incident_id)
+            finally:
+                with self._moved:
+                    self._moved.notify_all()
 
         queue = self.container.queue
         enqueue = queue.enqueue
@@ -457,11 +463,12 @@ class LocalDeployment:
         return self.lambdas.in_flight == 0 and not self._active
 
     def _wait_workflows(self, deadline: float) -> None:
-        while time.monotonic() < deadline:
-            if self._workflows_idle():
-                return
-            time.sleep(0.005)
-        raise TimeoutError("a workflow execution did not reach a waiting state in time")
+        # Woken by every handler return (see on_return) rather than polling on a timer.
+        with self._moved:
+            while not self._workflows_idle():
+                if time.monotonic() >= deadline:
+                    raise TimeoutError("a workflow execution did not reach a waiting state in time")
+                self._moved.wait(timeout=0.05)
 
     # -- simulated people -------------------------------------------------------------------------
     def _answer_people(self) -> bool:
