@@ -4,15 +4,12 @@ Lambda targets, and the patches are undone on exit."""
 
 from __future__ import annotations
 
-import io
 import json
-import os
-import time
-import zipfile
 from typing import Any
 
 import boto3
 from moto import mock_aws
+from moto_test_support import lambda_function, wait_until
 
 from sre_copilot.local.moto_patches import (
     MOTO_CONFIG,
@@ -21,32 +18,13 @@ from sre_copilot.local.moto_patches import (
     in_process_lambda,
 )
 
-os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-os.environ.setdefault("AWS_ACCESS_KEY_ID", "test")
-os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")
-
-
-def _function(name: str, role: str) -> str:
-    package = io.BytesIO()
-    with zipfile.ZipFile(package, "w") as archive:
-        archive.writestr("handler.py", "")
-    return boto3.client("lambda").create_function(FunctionName=name, Runtime="python3.12", Role=role,
-                                                  Handler="handler.handler", Code={"ZipFile": package.getvalue()})["FunctionArn"]
-
-
-def _wait(predicate: Any, seconds: float = 10.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(0.01)
-
 
 def test_execution_dispatches_tasks_in_process_and_resumes_on_task_token() -> None:
     registry = InProcessLambdas()
     tokens: list[str] = []
     with mock_aws(config=MOTO_CONFIG), in_process_lambda(registry):  # type: ignore[arg-type]
         role = boto3.client("iam").create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-        step, park = _function("step", role), _function("park", role)
+        step, park = lambda_function("step", role), lambda_function("park", role)
         registry.register("step", lambda event, ctx: {"seen": event["n"], "fn": ctx.function_name})
         registry.register("park", lambda event, ctx: tokens.append(event["token"]))
         definition = {"StartAt": "Step", "States": {
@@ -60,9 +38,9 @@ def test_execution_dispatches_tasks_in_process_and_resumes_on_task_token() -> No
         # Given a running execution
         execution = sfn.start_execution(stateMachineArn=machine, name="inc-1", input=json.dumps({"n": 7}))["executionArn"]
         # When it parks on the task token and we answer it
-        _wait(lambda: bool(tokens))
+        wait_until(lambda: bool(tokens))
         sfn.send_task_success(taskToken=tokens[0], output=json.dumps({"reason": "approved"}))
-        _wait(lambda: sfn.describe_execution(executionArn=execution)["status"] != "RUNNING")
+        wait_until(lambda: sfn.describe_execution(executionArn=execution)["status"] != "RUNNING")
         # Then our handler ran in-process and the answer is in the output
         output = json.loads(sfn.describe_execution(executionArn=execution)["output"])
         assert output["step"]["r"] == {"seen": 7, "fn": "step"}
@@ -78,7 +56,7 @@ def test_handler_exception_is_a_lambda_function_error_that_catch_sees() -> None:
 
     with mock_aws(config=MOTO_CONFIG), in_process_lambda(registry):  # type: ignore[arg-type]
         role = boto3.client("iam").create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-        arn = _function("boom", role)
+        arn = lambda_function("boom", role)
         registry.register("boom", boom)
         definition = {"StartAt": "Boom", "States": {
             "Boom": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": True,
@@ -88,7 +66,7 @@ def test_handler_exception_is_a_lambda_function_error_that_catch_sees() -> None:
         sfn = boto3.client("stepfunctions")
         machine = sfn.create_state_machine(name="m", definition=json.dumps(definition), roleArn=role)["stateMachineArn"]
         execution = sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
-        _wait(lambda: sfn.describe_execution(executionArn=execution)["status"] != "RUNNING")
+        wait_until(lambda: sfn.describe_execution(executionArn=execution)["status"] != "RUNNING")
         described = sfn.describe_execution(executionArn=execution)
         assert described["status"] == "SUCCEEDED"
         assert json.loads(described["output"])["error"]["Error"] == "ValueError"

@@ -5,7 +5,6 @@ stay independent, and the patches are undone on exit."""
 from __future__ import annotations
 
 import json
-import os
 import random
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -15,6 +14,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
+from moto_test_support import lambda_function, wait_until
 
 from sre_copilot.local.moto_patches import (
     MOTO_CONFIG,
@@ -23,10 +23,6 @@ from sre_copilot.local.moto_patches import (
     in_process_lambda,
     partitioned_dynamodb_queries,
 )
-
-os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-os.environ.setdefault("AWS_ACCESS_KEY_ID", "test")
-os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")
 
 
 @contextmanager
@@ -156,17 +152,8 @@ def test_executions_of_one_cached_definition_are_independent() -> None:
     registry = InProcessLambdas()
     registry.register("double", lambda event, ctx: {"out": event["n"] * 2})
     with mock_aws(config=MOTO_CONFIG), in_process_lambda(registry), faster_moto_dispatch():  # type: ignore[arg-type]
-        import io
-        import time
-        import zipfile
-
         role = boto3.client("iam").create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-        package = io.BytesIO()
-        with zipfile.ZipFile(package, "w") as archive:
-            archive.writestr("handler.py", "")
-        fn = boto3.client("lambda").create_function(FunctionName="double", Runtime="python3.12", Role=role,
-                                                    Handler="handler.handler",
-                                                    Code={"ZipFile": package.getvalue()})["FunctionArn"]
+        fn = lambda_function("double", role)
         definition = {"StartAt": "Double", "States": {"Double": {
             "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": True,
             "Parameters": {"FunctionName": fn, "Payload.$": "$"}, "OutputPath": "$.Payload"}}}
@@ -176,15 +163,9 @@ def test_executions_of_one_cached_definition_are_independent() -> None:
         arns = [sfn.start_execution(stateMachineArn=machine, name=f"e{n}", input=json.dumps({"n": n}))["executionArn"]
                 for n in (1, 2, 3)]
         # When they finish
-        deadline = time.monotonic() + 20
-        results = {}
-        while len(results) < 3:
-            assert time.monotonic() < deadline, "executions did not finish"
-            for arn in arns:
-                described = sfn.describe_execution(executionArn=arn)
-                if described["status"] != "RUNNING":
-                    results[arn] = (described["status"], json.loads(described.get("output", "null")))
-            time.sleep(0.02)
+        wait_until(lambda: all(sfn.describe_execution(executionArn=a)["status"] != "RUNNING" for a in arns), 20)
+        results = {a: (d["status"], json.loads(d.get("output", "null")))
+                   for a in arns for d in [sfn.describe_execution(executionArn=a)]}
     # Then each ran on its own input
     assert [results[a] for a in arns] == [("SUCCEEDED", {"out": 2}), ("SUCCEEDED", {"out": 4}),
                                           ("SUCCEEDED", {"out": 6})]

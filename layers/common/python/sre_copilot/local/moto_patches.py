@@ -129,9 +129,8 @@ def eventbridge_lambda_targets(deliver: Callable[[str, dict[str, Any]], None]) -
 _query_scope = threading.local()
 
 
-def _primary(item: Any) -> tuple[Any, ...]:
-    return (item.hash_key.type, item.hash_key.value,
-            None if item.range_key is None else (item.range_key.type, item.range_key.value))
+def _primary(hash_key: Any, range_key: Any) -> tuple[Any, ...]:
+    return (hash_key.type, hash_key.value, None if range_key is None else (range_key.type, range_key.value))
 
 
 class _IndexLookup:
@@ -177,7 +176,7 @@ class _IndexLookup:
     def _refresh(self, table: Any, hash_key: Any, range_key: Any) -> None:
         if not self.by_attr:
             return
-        key = (hash_key.type, hash_key.value, None if range_key is None else (range_key.type, range_key.value))
+        key = _primary(hash_key, range_key)
         for attr, value in self.values_of.pop(key, {}).items():
             self.by_attr[attr].get(value, {}).pop(key, None)
         item = table.get_item(hash_key, range_key) if (range_key is not None or not table.has_range_key) else None
@@ -189,7 +188,7 @@ class _IndexLookup:
         value = item.attrs.get(attr)
         if value is None:
             return
-        key = _primary(item)
+        key = _primary(item.hash_key, item.range_key)
         self.by_attr[attr].setdefault((value.type, value.value), {})[key] = item
         self.values_of.setdefault(key, {})[attr] = (value.type, value.value)
 
@@ -310,41 +309,16 @@ def faster_moto_dispatch() -> Iterator[None]:
     from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
     original_names = responses.method_names_from_class
-    original_traverse = ActionCountValidator.traverse
-    original_entrypoint = ExecutionWorker._get_evaluation_entrypoint
-    cached_names = functools.cache(original_names)
-    original_processing = (DepthFirstTraverser.nodes_to_be_processed, DepthFirstTraverser.process)
-
-    def processing_map(self: Any) -> dict[Any, Any]:
-        mapping = self.__dict__.get("_sre_copilot_map")
-        if mapping is None:
-            mapping = self.__dict__["_sre_copilot_map"] = self._processing_map()
-        return mapping  # type: ignore[no-any-return]
-
-    def nodes_to_be_processed(self: Any) -> tuple[Any, ...]:
-        kinds = self.__dict__.get("_sre_copilot_kinds")
-        if kinds is None:
-            kinds = self.__dict__["_sre_copilot_kinds"] = tuple(processing_map(self))
-        return kinds  # type: ignore[no-any-return]
-
-    def process(self: Any, node: Any) -> Any:
-        for kind, processor in processing_map(self).items():
-            if isinstance(node, kind):
-                return processor(node)
-        return None
-
-    original_client_for = lambda_eval_utils.boto_client_for
-    lambda_clients: dict[tuple[str, str], Any] = {}
-
-    def client_for(region: str, service: str, state_credentials: Any = None) -> Any:
-        with programs_lock:
-            if (region, service) not in lambda_clients:
-                lambda_clients[(region, service)] = original_client_for(region=region, service=service)
-            return lambda_clients[(region, service)]
-
     original_make = UpdateExpressionParser.__dict__["make"]
+    original_traverse = ActionCountValidator.traverse
+    original_processing = (DepthFirstTraverser.nodes_to_be_processed, DepthFirstTraverser.process)
+    original_entrypoint = ExecutionWorker._get_evaluation_entrypoint
+    original_client_for = lambda_eval_utils.boto_client_for
+
+    cached_names = functools.cache(original_names)
     parse = UpdateExpressionParser.make
     cached_parse = functools.lru_cache(maxsize=1024)(lambda text: parse(text))
+    lambda_client = functools.cache(lambda region, service: original_client_for(region=region, service=service))
     programs: dict[str, Any] = {}
     programs_lock = threading.Lock()
 
@@ -353,6 +327,21 @@ def faster_moto_dispatch() -> Iterator[None]:
             self.verify_action_counts(node)
         return node
 
+    def processing_map(self: Any) -> dict[Any, Any]:
+        mapping = self.__dict__.get("_sre_copilot_map")
+        if mapping is None:
+            mapping = self.__dict__["_sre_copilot_map"] = self._processing_map()
+        return mapping  # type: ignore[no-any-return]
+
+    def nodes_to_be_processed(self: Any) -> tuple[Any, ...]:
+        return tuple(processing_map(self))
+
+    def process(self: Any, node: Any) -> Any:
+        for kind, processor in processing_map(self).items():
+            if isinstance(node, kind):
+                return processor(node)
+        return None
+
     def entrypoint(self: Any) -> Any:
         definition = self._evaluation_details.state_machine_details.definition
         with programs_lock:
@@ -360,6 +349,9 @@ def faster_moto_dispatch() -> Iterator[None]:
             if program is None:
                 program = programs[definition] = original_entrypoint(self)
             return copy.deepcopy(program)
+
+    def client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        return lambda_client(region, service)
 
     responses.method_names_from_class = cached_names  # type: ignore[assignment]
     UpdateExpressionParser.make = classmethod(lambda cls, text: cached_parse(text))  # type: ignore[method-assign,assignment]

@@ -212,9 +212,7 @@ class CorrelateService:
         of an incident whose analysis is over (closed, or its execution ended) is dropped."""
         woken = 0
         for incident_id in self.c.store.flagged_for_refresh(self.tenant):
-            token = self.c.store.take_wait_token(self.tenant, incident_id)
-            if token:
-                self.c.workflow.send_success(token["token"], {"reason": "refresh"})
+            if self._resume(incident_id, "refresh"):
                 woken += 1
                 continue
             incident = self.c.store.get_incident(self.tenant, incident_id)
@@ -224,13 +222,19 @@ class CorrelateService:
 
     def wake(self, incident_id: str, reason: str, extra: dict[str, Any] | None = None) -> bool:
         """Hand a reason to the incident's parked execution, or leave a note for it to find."""
-        token = self.c.store.take_wait_token(self.tenant, incident_id)
-        if token:
-            self.c.workflow.send_success(token["token"], {"reason": reason, **(extra or {})})
+        if self._resume(incident_id, reason, extra):
             return True
         if reason == "refresh":
             self.c.store.flag_refresh(self.tenant, incident_id)
         return False
+
+    def _resume(self, incident_id: str, reason: str, extra: dict[str, Any] | None = None) -> bool:
+        """Resume the incident's execution if it is parked; False if it is not."""
+        token = self.c.store.take_wait_token(self.tenant, incident_id)
+        if not token:
+            return False
+        self.c.workflow.send_success(token["token"], {"reason": reason, **(extra or {})})
+        return True
 
     # -- lifecycle from the outside (PagerDuty / Opsgenie) -------------------------------------
     def apply_external_lifecycle(self, source: str, hint: dict[str, Any]) -> None:

@@ -381,14 +381,15 @@ class WorkflowSteps:
 
     def record_failure(self, event: dict[str, Any]) -> dict[str, Any]:
         error = event.get("error") or {}
-        incident_id = event.get("incident_id", "?")
+        incident_id = event.get("incident_id")
         tenant_id = event.get("tenant_id", "default")
-        self.c.store.append(AuditRecord(at=clock.now(), tenant_id=tenant_id, actor=COPILOT,
-                                        action="workflow.failed", subject=incident_id, details=error))
-        if incident_id != "?":
+        if incident_id:
             self.c.store.clear_refresh(tenant_id, incident_id)  # the execution ends here
-        self.c.queue.send_to_review(f"workflow failed for {incident_id}: {error.get('Error')}: "
-                                    f"{str(error.get('Cause'))[:500]}", f"incident:{incident_id}")
+        subject = incident_id or "?"
+        self.c.store.append(AuditRecord(at=clock.now(), tenant_id=tenant_id, actor=COPILOT,
+                                        action="workflow.failed", subject=subject, details=error))
+        self.c.queue.send_to_review(f"workflow failed for {subject}: {error.get('Error')}: "
+                                    f"{str(error.get('Cause'))[:500]}", f"incident:{subject}")
         metrics.add_metric(name="WorkflowFailures", unit=MetricUnit.Count, value=1)
         return {"recorded": True, "error": error.get("Error")}
 
