@@ -19,6 +19,7 @@ from moto_test_support import lambda_function, wait_until
 from sre_copilot.local.moto_patches import (
     MOTO_CONFIG,
     InProcessLambdas,
+    bucketed_metric_data,
     faster_moto_dispatch,
     in_process_lambda,
     partitioned_dynamodb_queries,
@@ -86,6 +87,12 @@ QUERIES: list[dict[str, Any]] = [
     {"IndexName": "gsi", "KeyConditionExpression": "gpk = :g AND gsk < :k", "Limit": 4, "ScanIndexForward": False,
      "ExpressionAttributeValues": {":g": {"S": "g0"}, ":k": {"S": "0500"}}},
     {"IndexName": "gsi", "KeyConditionExpression": "gpk = :g", "ExpressionAttributeValues": {":g": {"S": "g9"}}},
+    {"KeyConditionExpression": "pk = :p AND sk > :a", "Limit": 4,
+     "ExpressionAttributeValues": {":p": {"S": "p4"}, ":a": {"S": "s050"}}},
+    {"IndexName": "gsi", "KeyConditionExpression": "gpk = :g AND gsk BETWEEN :a AND :b", "Limit": 3,
+     "ExpressionAttributeValues": {":g": {"S": "g1"}, ":a": {"S": "0200"}, ":b": {"S": "0700"}}},
+    {"IndexName": "gsi", "KeyConditionExpression": "gpk = :g AND begins_with(gsk, :b)", "ScanIndexForward": False,
+     "ExpressionAttributeValues": {":g": {"S": "g3"}, ":b": {"S": "04"}}},
 ]
 
 
@@ -172,17 +179,20 @@ def test_executions_of_one_cached_definition_are_independent() -> None:
 
 
 def test_patches_are_undone_on_exit() -> None:
+    from moto.cloudwatch.models import CloudWatchBackend
     from moto.core import responses
     from moto.dynamodb.models.table import Table
     from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser  # type: ignore[attr-defined]
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 
-    before = (Table.query, Table.all_items, responses.method_names_from_class, DepthFirstTraverser.process,
-              lambda_eval_utils.boto_client_for)
-    with partitioned_dynamodb_queries(), faster_moto_dispatch():
-        assert Table.query is not before[0] and DepthFirstTraverser.process is not before[3]
-    assert (Table.query, Table.all_items, responses.method_names_from_class, DepthFirstTraverser.process,
-            lambda_eval_utils.boto_client_for) == before
+    def current() -> tuple[Any, ...]:
+        return (Table.query, Table.all_items, responses.method_names_from_class, DepthFirstTraverser.process,
+                lambda_eval_utils.boto_client_for, CloudWatchBackend.get_metric_data)
+
+    before = current()
+    with partitioned_dynamodb_queries(), faster_moto_dispatch(), bucketed_metric_data():
+        assert all(now is not then for now, then in zip(current(), before, strict=True))
+    assert current() == before
 
 
 def test_index_queries_follow_every_kind_of_write() -> None:
@@ -215,3 +225,102 @@ def test_index_queries_follow_every_kind_of_write() -> None:
 
     # Then every index query saw the same items
     assert fast == plain and any(pages[1] for answer in plain for pages in answer)
+
+
+def _metric_answers(patched: bool) -> list[Any]:
+    from datetime import UTC, datetime, timedelta
+
+    with ExitStack() as stack:
+        stack.enter_context(mock_aws())
+        if patched:
+            stack.enter_context(bucketed_metric_data())
+        cw = boto3.client("cloudwatch")
+        start = datetime(2026, 5, 1, tzinfo=UTC)
+        rng = random.Random(5)
+        for service, namespace in (("a", "SRE/Services"), ("b", "SRE/Services"), ("a", "Other")):
+            data = [{"MetricName": "Errors", "Dimensions": [{"Name": "Service", "Value": service}],
+                     "Timestamp": start + timedelta(seconds=rng.randint(0, 6 * 3600)),
+                     "Value": float(rng.randint(0, 100)), "Unit": rng.choice(["Count", "Percent"])}
+                    for _ in range(300)]
+            for i in range(0, len(data), 150):
+                cw.put_metric_data(Namespace=namespace, MetricData=data[i:i + 150])
+
+        def stat(query_id: str, service: str | None, period: int, stat: str, **extra: Any) -> dict[str, Any]:
+            metric: dict[str, Any] = {"Namespace": "SRE/Services", "MetricName": "Errors"}
+            if service:
+                metric["Dimensions"] = [{"Name": "Service", "Value": service}]
+            return {"Id": query_id, "MetricStat": {"Metric": metric, "Period": period, "Stat": stat, **extra},
+                    **({"ReturnData": False} if query_id == "hidden" else {})}
+
+        answers = []
+        for scan_by in ("TimestampAscending", "TimestampDescending"):
+            page = cw.get_metric_data(
+                MetricDataQueries=[stat("m1", "a", 60, "Average"), stat("m2", "b", 300, "Sum"),
+                                   stat("m3", None, 900, "Maximum"), stat("m4", "a", 120, "SampleCount", Unit="Count"),
+                                   stat("hidden", "b", 60, "Minimum"), stat("m5", "zzz", 60, "Average")],
+                StartTime=start + timedelta(minutes=7, seconds=13), EndTime=start + timedelta(hours=5), ScanBy=scan_by)
+            answers.append(page["MetricDataResults"])
+        with pytest.raises(ClientError) as reversed_window:
+            cw.get_metric_data(MetricDataQueries=[stat("m1", "a", 60, "Average")],
+                               StartTime=start + timedelta(hours=1), EndTime=start)
+        answers.append(reversed_window.value.response["Error"])
+        return answers
+
+
+def test_metric_data_answers_the_same_bucketed() -> None:
+    # Given random data points on two services, two namespaces and two units
+    # When the same GetMetricData requests (periods, stats, units, no dimensions, both orders, a
+    # hidden query, a series with no data, a reversed window) run on plain and patched moto
+    plain, fast = _metric_answers(False), _metric_answers(True)
+    # Then every answer is the same, and the requests did return data
+    assert plain == fast
+    assert all(result["Values"] for result in plain[0][:4])
+
+
+def _random_value(rng: random.Random, depth: int = 0) -> dict[str, Any]:
+    kinds = ["S", "N", "BOOL", "NULL", "SS", "NS", "B", "BS"] + (["M", "L"] if depth < 3 else [])
+    kind = rng.choice(kinds)
+    if kind == "S":
+        return {"S": rng.choice(["", "x", "ünïcode ✓", "a" * 300, '{"json": [1, 2]}'])}
+    if kind == "N":
+        return {"N": rng.choice(["0", "-1.5", "12345678901234567890", "3.14e10"])}
+    if kind in ("BOOL", "NULL"):
+        return {kind: True} if kind == "NULL" else {"BOOL": rng.random() < 0.5}
+    if kind == "SS":
+        return {"SS": sorted({f"s{rng.randint(0, 9)}" for _ in range(3)})}
+    if kind == "NS":
+        return {"NS": sorted({str(rng.randint(0, 9)) for _ in range(3)})}
+    if kind == "B":
+        return {"B": bytes([rng.randint(0, 255) for _ in range(8)])}
+    if kind == "BS":
+        return {"BS": [b"\x00\x01", b"\xff"]}
+    if kind == "M":
+        return {"M": {f"k{i}": _random_value(rng, depth + 1) for i in range(rng.randint(0, 4))}}
+    return {"L": [_random_value(rng, depth + 1) for _ in range(rng.randint(0, 4))]}
+
+
+def test_item_reads_serialise_the_same() -> None:
+    # Given items holding every attribute type, nested maps and lists, and binary in some of them
+    def workload(ddb: Any) -> Any:
+        rng = random.Random(11)
+        keys = []
+        for i in range(60):
+            key = {"pk": {"S": f"p{i % 6}"}, "sk": {"S": f"{i:03d}"}}
+            keys.append(key)
+            ddb.put_item(TableName="t", Item={**key, **{f"a{j}": _random_value(rng) for j in range(5)}})
+        # When they are read back through every item-returning call
+        out = [ddb.get_item(TableName="t", Key=k).get("Item") for k in keys[:20]]
+        out += [ddb.query(TableName="t", KeyConditionExpression="pk = :p",
+                          ExpressionAttributeValues={":p": {"S": f"p{p}"}})["Items"] for p in range(6)]
+        out.append(sorted(ddb.batch_get_item(RequestItems={"t": {"Keys": keys[20:40]}})["Responses"]["t"],
+                          key=lambda item: item["sk"]["S"]))
+        out.append(ddb.update_item(TableName="t", Key=keys[0], UpdateExpression="SET z = :z",
+                                   ExpressionAttributeValues={":z": _random_value(rng)},
+                                   ReturnValues="ALL_NEW")["Attributes"])
+        out.append(ddb.scan(TableName="t")["Items"])
+        return out
+
+    plain, fast = _both(workload)
+    # Then every answer is the same, binary included
+    assert fast == plain
+    assert any("B" in value for item in plain[:20] for value in item.values())

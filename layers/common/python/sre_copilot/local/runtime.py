@@ -17,8 +17,8 @@ import os
 import threading
 import time
 import zipfile
-from collections.abc import Callable
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -30,6 +30,7 @@ from sre_copilot.local.clock import SimClock
 from sre_copilot.local.moto_patches import (
     MOTO_CONFIG,
     InProcessLambdas,
+    bucketed_metric_data,
     eventbridge_lambda_targets,
     faster_moto_dispatch,
     in_process_lambda,
@@ -137,10 +138,12 @@ class LocalDeployment:
         # Handlers print EMF metric lines as Lambda does; keep them out of the CLI's output.
         self.emf = self._stack.enter_context(_EmfCapture())
         os.environ.update(_base_environment(self.quiet))
+        self._stack.enter_context(_fewer_collections())
         self._stack.enter_context(mock_aws(config=MOTO_CONFIG))  # type: ignore[call-overload]
         self._stack.enter_context(in_process_lambda(self.lambdas))
         self._stack.enter_context(partitioned_dynamodb_queries())
         self._stack.enter_context(faster_moto_dispatch())
+        self._stack.enter_context(bucketed_metric_data())
         self._stack.enter_context(eventbridge_lambda_targets(lambda fn, ev: self._async_events.append((fn, ev))))
         from sre_copilot.local.k8s_api import LocalKubernetesApi
         from sre_copilot.local.sinks import LocalSinks
@@ -576,6 +579,22 @@ class _EmfCapture:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stdout, name)
+
+
+@contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Every table, queue and execution history of the embedded deployment lives in this heap as
+    Python objects, and the cyclic collector's default thresholds re-scan it thousands of times in
+    a long replay (about 8 % of its time at 1,000 alerts). Young collections are made rarer; the
+    default thresholds come back on exit."""
+    import gc
+
+    before = gc.get_threshold()
+    gc.set_threshold(50_000, 50, 1_000)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 def _bind(fn: Callable[..., None], *args: Any) -> Callable[[], None]:
