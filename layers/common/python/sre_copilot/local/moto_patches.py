@@ -8,6 +8,7 @@ retries, catches, task tokens, execution history) is moto's own.
 
 from __future__ import annotations
 
+import collections
 import json
 import threading
 import traceback
@@ -18,6 +19,9 @@ from datetime import timedelta
 from typing import Any
 
 LambdaHandler = Callable[[dict[str, Any], Any], Any]
+
+MAX_CACHED_CONDITION_VALUES = 2_000
+"""Longest repr of a condition's attribute values whose parsed tree is kept (documents are not)."""
 
 
 @dataclass
@@ -359,12 +363,17 @@ def faster_moto_dispatch() -> Iterator[None]:
       return a few items of a few kilobytes). An attribute value already in wire form (strings,
       numbers, string and number sets, booleans, nulls, maps and lists of these) is what that walk
       produces, so it is copied as it is; anything else (binary) still takes the walk.
+    - A conditional write parses its ConditionExpression twice (once to validate the request,
+      once to apply it). Parsed conditions are kept per (expression, names, values) text in a small
+      LRU, so the second parse, and later writes with the same condition and values, reuse the tree.
+      Evaluating a tree only reads it; requests whose values are long (documents) are not kept.
     """
     import copy
     import functools
 
     from moto.core import responses
     from moto.core.serialize import BaseJSONSerializer
+    from moto.dynamodb.comparisons import ConditionExpressionParser
     from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, UpdateExpression  # type: ignore[attr-defined]
     from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
     from moto.dynamodb.parsing.validators import ActionCountValidator
@@ -378,6 +387,10 @@ def faster_moto_dispatch() -> Iterator[None]:
     original_entrypoint = ExecutionWorker._get_evaluation_entrypoint
     original_client_for = lambda_eval_utils.boto_client_for
     original_structure = BaseJSONSerializer._serialize_type_structure
+    original_condition_parse = ConditionExpressionParser.parse
+    conditions: collections.OrderedDict[tuple[str, str, str], tuple[Any, list[str], list[str]]] = \
+        collections.OrderedDict()
+    conditions_lock = threading.Lock()
 
     cached_names = functools.cache(original_names)
     parse = UpdateExpressionParser.make
@@ -417,6 +430,27 @@ def faster_moto_dispatch() -> Iterator[None]:
     def client_for(region: str, service: str, state_credentials: Any = None) -> Any:
         return lambda_client(region, service)
 
+    def condition_parse(self: Any) -> Any:
+        key = (self.condition_expression or "", repr(self.expression_attribute_names),
+               repr(self.expression_attribute_values))
+        if len(key[2]) > MAX_CACHED_CONDITION_VALUES:
+            return original_condition_parse(self)
+        with conditions_lock:
+            hit = conditions.get(key)
+            if hit is not None:
+                conditions.move_to_end(key)
+        if hit is None:
+            op = original_condition_parse(self)
+            with conditions_lock:
+                conditions[key] = (op, list(self.expr_attr_names_found), list(self.expr_attr_values_found))
+                if len(conditions) > 512:
+                    conditions.popitem(last=False)
+            return op
+        op, names_found, values_found = hit
+        self.expr_attr_names_found.extend(names_found)
+        self.expr_attr_values_found.extend(values_found)
+        return op
+
     def serialize_structure(self: Any, serialized: Any, value: Any, shape: Any, key: str) -> None:
         if key and shape.name == "AttributeValue" and self.operation_model.service_model.service_name == "dynamodb":
             wire = _attribute_value_in_wire_form(value)
@@ -433,6 +467,7 @@ def faster_moto_dispatch() -> Iterator[None]:
     ExecutionWorker._get_evaluation_entrypoint = entrypoint  # type: ignore[method-assign]
     lambda_eval_utils.boto_client_for = client_for
     BaseJSONSerializer._serialize_type_structure = serialize_structure  # type: ignore[method-assign]
+    ConditionExpressionParser.parse = condition_parse  # type: ignore[method-assign]
     try:
         yield
     finally:
@@ -443,6 +478,7 @@ def faster_moto_dispatch() -> Iterator[None]:
         ExecutionWorker._get_evaluation_entrypoint = original_entrypoint  # type: ignore[method-assign]
         lambda_eval_utils.boto_client_for = original_client_for
         BaseJSONSerializer._serialize_type_structure = original_structure  # type: ignore[method-assign]
+        ConditionExpressionParser.parse = original_condition_parse  # type: ignore[method-assign]
 
 
 @contextmanager
