@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+
 from sre_copilot.adapters import aws_clients
 from sre_copilot.settings import Settings
 
@@ -21,3 +25,32 @@ def test_clients_are_cached_per_region_and_endpoint(settings: Settings) -> None:
     assert retries == {"mode": "standard", "total_max_attempts": aws_clients.MAX_ATTEMPTS}
     aws_clients.clear_clients()
     assert aws_clients.dynamodb(settings) is not first
+
+
+def test_a_configured_user_agent_replaces_botocores_and_gets_its_own_client(
+        aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a client with botocore's own User-Agent, then settings that fix one
+    from sre_copilot.settings import reset_settings
+
+    sent: list[str] = []
+
+    def record(request: Any, **_: Any) -> None:
+        sent.append(request.headers["User-Agent"].decode() if isinstance(request.headers["User-Agent"], bytes)
+                    else request.headers["User-Agent"])
+
+    default = aws_clients.client("sqs", "us-east-1")
+    monkeypatch.setenv("SRE_COPILOT_AWS_USER_AGENT", "sre-copilot-embedded")
+    reset_settings()
+    try:
+        fixed = aws_clients.client("sqs", "us-east-1")
+        # When each sends a request
+        for client in (default, fixed):
+            client.meta.events.register("before-send.sqs", record)
+            client.list_queues()
+    finally:
+        reset_settings()
+    # Then the second sends the fixed User-Agent (plus the extras), the first botocore's, with retries kept
+    assert fixed is not default
+    assert sent[0].startswith("Boto3/") and "ua/2.1" in sent[0]
+    assert sent[1].startswith("sre-copilot-embedded ") and "ua/2.1" not in sent[1]
+    assert fixed.meta.config.retries == default.meta.config.retries  # type: ignore[attr-defined]

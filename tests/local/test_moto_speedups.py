@@ -145,6 +145,14 @@ def test_updates_give_the_same_items_and_the_same_errors() -> None:
                 ddb.update_item(TableName="t", Key=key, UpdateExpression=bad,
                                 ExpressionAttributeValues={":a": {"N": "1"}} if "ADD" in bad or "SET" in bad else {})
             errors.append(caught.value.response["Error"])
+        for overlapping, names in (("SET a = :a, b = :a, a.x = :a", {}), ("SET #a = :a, c = :a, #b = :a",
+                                                                          {"#a": "m", "#b": "m"}),
+                                   ("SET a.b = :a, c = :a REMOVE a", {}), ("SET x = :a, y.z = :a, y = :a", {})):
+            with pytest.raises(ClientError) as caught:
+                ddb.update_item(TableName="t", Key=key, UpdateExpression=overlapping,
+                                ExpressionAttributeValues={":a": {"N": "1"}}, **({"ExpressionAttributeNames": names}
+                                                                                  if names else {}))
+            errors.append(caught.value.response["Error"])
         return answers, errors
 
     # When run plain and patched

@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     opensearch_endpoint: str = ""
     vector_index_path: str = ""
 
+    aws_user_agent: str = Field(default="", description=(
+        "a fixed User-Agent for AWS calls instead of the one botocore rebuilds for every request "
+        "(the embedded backend sets it: that rebuild is about a tenth of an in-process call)"))
+
     dry_run: bool = Field(default=True, description="remediation plans only, unless policy and this allow")
     max_body_bytes: int = 262_144
     dedup_window_s: int = 900

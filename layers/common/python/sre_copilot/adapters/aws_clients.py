@@ -45,12 +45,20 @@ THROTTLING_CODES = frozenset({
 })
 
 _lock = threading.Lock()
-_clients: dict[tuple[str, str, str | None], Any] = {}
+_clients: dict[tuple[str, str, str | None, str], Any] = {}
+
+
+def client_config(settings: Settings | None = None) -> Config:
+    """CLIENT_CONFIG, with the fixed User-Agent of `Settings.aws_user_agent` where one is set."""
+    user_agent = (settings or get_settings()).aws_user_agent
+    return CLIENT_CONFIG.merge(Config(user_agent=user_agent)) if user_agent else CLIENT_CONFIG
 
 
 def client(service: str, region: str, endpoint_url: str | None = None) -> Any:
     """The process-wide client for `service` in `region` (optionally at `endpoint_url`)."""
-    key = (service, region, endpoint_url or None)
+    user_agent = get_settings().aws_user_agent
+    config = client_config()
+    key = (service, region, endpoint_url or None, user_agent)
     cached = _clients.get(key)
     if cached is not None:
         return cached
@@ -60,7 +68,7 @@ def client(service: str, region: str, endpoint_url: str | None = None) -> Any:
         if cached is None:
             session = boto3.session.Session(region_name=region)
             cached = session.client(service, region_name=region, endpoint_url=endpoint_url or None,  # type: ignore[call-overload]
-                                    config=CLIENT_CONFIG)
+                                    config=config)
             _clients[key] = cached
         return cached
 

@@ -354,6 +354,10 @@ def faster_moto_dispatch() -> Iterator[None]:
       is cached per definition and deep-copied for each execution, so executions share no state.
     - DynamoDB parses each UpdateExpression twice per UpdateItem; the parsed tree is cached per
       expression text. Every consumer only reads it or validates a deep copy of it.
+    - `OverlappingPathsValidator` likewise re-collects the clauses below every nested
+      UpdateExpression node. Overlaps and duplicates are pairwise, so a subset of the clauses can
+      only clash if the whole set does: the root is checked once, and only a request that fails
+      that check takes moto's own walk (so it raises exactly moto's error).
     - Each UpdateExpression traverser rebuilds its node-type -> processor map for every node it
       visits; the map depends only on the traverser, so it is built once per traverser.
     - A Step Functions Lambda task builds a new boto3 Lambda client for every invocation; one
@@ -376,13 +380,14 @@ def faster_moto_dispatch() -> Iterator[None]:
     from moto.dynamodb.comparisons import ConditionExpressionParser
     from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, UpdateExpression  # type: ignore[attr-defined]
     from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
-    from moto.dynamodb.parsing.validators import ActionCountValidator
+    from moto.dynamodb.parsing.validators import ActionCountValidator, OverlappingPathsValidator
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
     from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
     original_names = responses.method_names_from_class
     original_make = UpdateExpressionParser.__dict__["make"]
     original_traverse = ActionCountValidator.traverse
+    original_overlaps = OverlappingPathsValidator.traverse
     original_processing = (DepthFirstTraverser.nodes_to_be_processed, DepthFirstTraverser.process)
     original_entrypoint = ExecutionWorker._get_evaluation_entrypoint
     original_client_for = lambda_eval_utils.boto_client_for
@@ -402,6 +407,14 @@ def faster_moto_dispatch() -> Iterator[None]:
     def traverse(self: Any, node: Any) -> Any:
         if isinstance(node, UpdateExpression):
             self.verify_action_counts(node)
+        return node
+
+    def overlaps(self: Any, node: Any) -> Any:
+        if isinstance(node, UpdateExpression):
+            try:
+                self.check_for_overlapping_paths(node)
+            except Exception:
+                return original_overlaps(self, node)
         return node
 
     def processing_map(self: Any) -> dict[Any, Any]:
@@ -462,6 +475,7 @@ def faster_moto_dispatch() -> Iterator[None]:
     responses.method_names_from_class = cached_names  # type: ignore[assignment]
     UpdateExpressionParser.make = classmethod(lambda cls, text: cached_parse(text))  # type: ignore[method-assign,assignment]
     ActionCountValidator.traverse = traverse  # type: ignore[method-assign]
+    OverlappingPathsValidator.traverse = overlaps  # type: ignore[method-assign]
     DepthFirstTraverser.nodes_to_be_processed = nodes_to_be_processed  # type: ignore[method-assign]
     DepthFirstTraverser.process = process  # type: ignore[method-assign]
     ExecutionWorker._get_evaluation_entrypoint = entrypoint  # type: ignore[method-assign]
@@ -474,6 +488,7 @@ def faster_moto_dispatch() -> Iterator[None]:
         responses.method_names_from_class = original_names
         UpdateExpressionParser.make = original_make  # type: ignore[method-assign]
         ActionCountValidator.traverse = original_traverse  # type: ignore[method-assign]
+        OverlappingPathsValidator.traverse = original_overlaps  # type: ignore[method-assign]
         DepthFirstTraverser.nodes_to_be_processed, DepthFirstTraverser.process = original_processing  # type: ignore[method-assign]
         ExecutionWorker._get_evaluation_entrypoint = original_entrypoint  # type: ignore[method-assign]
         lambda_eval_utils.boto_client_for = original_client_for

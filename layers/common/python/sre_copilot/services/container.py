@@ -11,8 +11,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import boto3
-
 from sre_copilot.domain.action import ActionPlan
 from sre_copilot.domain.catalog import Catalog
 from sre_copilot.domain.incident import Incident
@@ -31,10 +29,6 @@ class Container:
         self._silences: tuple[float, list[Any]] | None = None
 
     # -- AWS ------------------------------------------------------------------------------------
-    @cached_property
-    def boto3_session(self) -> boto3.session.Session:
-        return boto3.session.Session(region_name=self.settings.region)
-
     @cached_property
     def store(self) -> Any:
         from sre_copilot.adapters.dynamodb_store import DynamoStore
@@ -217,9 +211,10 @@ class Container:
 
     @cached_property
     def _metrics_reader(self) -> Any:
+        from sre_copilot.adapters import aws_clients
         from sre_copilot.adapters.cloudwatch_metrics import CloudWatchMetrics
 
-        return CloudWatchMetrics(self.boto3_session.client("cloudwatch"))
+        return CloudWatchMetrics(aws_clients.client("cloudwatch", self.settings.region))
 
     # -- people and actions --------------------------------------------------------------------
     def slack(self) -> Any:

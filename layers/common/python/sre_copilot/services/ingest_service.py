@@ -20,6 +20,7 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from aws_lambda_powertools.utilities.idempotency.persistence.dynamodb import DynamoDBPersistenceLayer
 
+from sre_copilot.adapters import aws_clients
 from sre_copilot.domain.signal import Signal
 from sre_copilot.domain.types import Priority, format_time
 from sre_copilot.errors import InvalidPayload, PayloadTooLarge, SreCopilotError
@@ -65,7 +66,8 @@ class IngestService:
     def __init__(self, container: Container) -> None:
         self.c = container
         persistence = DynamoDBPersistenceLayer(
-            table_name=container.settings.idempotency_table_name, boto3_session=container.boto3_session,
+            table_name=container.settings.idempotency_table_name,
+            boto3_client=aws_clients.client("dynamodb", container.settings.region),
         )
         config = IdempotencyConfig(event_key_jmespath="delivery_id", expires_after_seconds=24 * 3600)
         self._idempotency = config
