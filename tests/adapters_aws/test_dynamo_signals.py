@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -33,6 +34,22 @@ def test_signal_round_trips_by_id(store: DynamoStore) -> None:
     assert read == signal
     assert store.get_signal("other", "sig-1") is None
     assert store.get_signal("acme", "sig-unknown") is None
+
+
+def test_signals_are_read_by_id_in_batches(store: DynamoStore) -> None:
+    # Given 230 stored signals (more than two BatchGetItem requests' worth), one counter-only item,
+    # and a signal of another tenant
+    signals = {f"sig-{i:03d}": make_signal(f"sig-{i:03d}", at_s=i) for i in range(230)}
+    for signal in signals.values():
+        store.put_signal(signal)
+    store.count_duplicate("acme", "sig-counter-only")
+    store.put_signal(make_signal("sig-theirs").model_copy(update={"tenant_id": "other"}))
+    # When they are asked for by id, with repeats, unknown ids, the counter-only one and the other tenant's
+    wanted = [*signals, "sig-000", "sig-unknown", "sig-counter-only", "sig-theirs"]
+    read = store.signals_by_id("acme", wanted)
+    # Then exactly the stored signals of the tenant come back, equal to what was written
+    assert read == signals
+    assert store.signals_by_id("acme", []) == {}
 
 
 def test_signal_expires_after_signal_ttl_days(store: DynamoStore) -> None:
@@ -123,3 +140,47 @@ def test_duplicate_counted_before_its_original_is_written_is_kept(store: DynamoS
     # Then it carries the count
     read = store.get_signal("acme", "sig-slow")
     assert read is not None and read.duplicate_count == 1
+
+
+def test_unprocessed_batch_keys_are_asked_for_again(store: DynamoStore, monkeypatch: Any) -> None:
+    # Given two stored signals, and DynamoDB leaving one key unprocessed once (it does under throttling;
+    # moto never does, so botocore's own hook answers that first request)
+    from botocore.awsrequest import AWSResponse
+
+    for signal_id in ("sig-a", "sig-b"):
+        store.put_signal(make_signal(signal_id))
+    monkeypatch.setattr("sre_copilot.adapters.dynamodb_store.time.sleep", lambda _s: None)
+    first_item = store.client.get_item(TableName=store.table_name, Key=raw_key("sig-a"))["Item"]
+    answered = []
+
+    def throttle_once(request: Any, **_: Any) -> AWSResponse | None:
+        if answered:
+            return None
+        answered.append(True)
+        body = {"Responses": {store.table_name: [first_item]},
+                "UnprocessedKeys": {store.table_name: {"Keys": [raw_key("sig-b")], "ConsistentRead": True}}}
+        return AWSResponse(request.url, 200, {}, _Raw(json.dumps(body).encode()))  # type: ignore[arg-type]
+
+    store.client.meta.events.register_first("before-send.dynamodb.BatchGetItem", throttle_once)
+    try:
+        # When both are read in one batch
+        read = store.signals_by_id("acme", ["sig-a", "sig-b"])
+    finally:
+        store.client.meta.events.unregister("before-send.dynamodb.BatchGetItem", throttle_once)
+    # Then the unprocessed one was asked for again and both came back
+    assert answered and sorted(read) == ["sig-a", "sig-b"]
+
+
+class _Raw:
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def stream(self, **_: Any) -> Any:
+        yield self._body
+
+    def read(self, *_: Any) -> bytes:
+        return self._body
+
+
+def raw_key(signal_id: str) -> dict[str, Any]:
+    return {"pk": {"S": f"TENANT#acme#SIGNAL#{signal_id}"}, "sk": {"S": "SIGNAL"}}

@@ -18,8 +18,9 @@ import itertools
 import json
 import logging
 import math
+import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -50,6 +51,7 @@ GSI1 = "gsi1"
 META = frozenset({"pk", "sk", "gsi1pk", "gsi1sk", "ttl", "item_type", "doc"})
 STATE_INLINE_LIMIT_BYTES = 350 * 1024  # DynamoDB items stop at 400 KB, keys and bookkeeping included
 SPILL_READ_ATTEMPTS = 3
+BATCH_GET_LIMIT = 100  # keys per BatchGetItem request
 ONE_MS = timedelta(milliseconds=1)
 SILENCE_GRACE = timedelta(days=1)
 
@@ -276,6 +278,34 @@ class DynamoStore:
         if item is None or "id" not in item:
             return None
         return Signal.model_validate(_document(item))
+
+    def signals_by_id(self, tenant_id: str, signal_ids: Iterable[str]) -> dict[str, Signal]:
+        """The stored signals among `signal_ids`, by id, read 100 at a time (BatchGetItem's limit);
+        keys DynamoDB leaves unprocessed under load are asked for again."""
+        wanted = list(dict.fromkeys(signal_ids))
+        out: dict[str, Signal] = {}
+        for first in range(0, len(wanted), BATCH_GET_LIMIT):
+            keys: list[dict[str, Any]] = [marshal(signal_key(tenant_id, signal_id))
+                                          for signal_id in wanted[first:first + BATCH_GET_LIMIT]]
+            for attempt in itertools.count():
+                if not keys:
+                    break
+                if attempt:
+                    if attempt >= aws_clients.MAX_ATTEMPTS:
+                        raise aws_clients.AwsServiceUnavailable(
+                            f"DynamoDB left {len(keys)} signal reads unprocessed after {attempt} attempts; retry later")
+                    time.sleep(min(0.05 * 2 ** attempt, 1.0))  # unprocessed keys mean throttling: back off
+                with self._errors(f"reading {len(keys)} signals"):
+                    response = self.client.batch_get_item(
+                        RequestItems={self.table_name: {"Keys": keys, "ConsistentRead": True}})
+                for item in response.get("Responses", {}).get(self.table_name, []):
+                    row = unmarshal(item)
+                    if "id" in row:  # not a counter-only item (see get_signal)
+                        signal = Signal.model_validate(_document(row))
+                        out[signal.id] = signal
+                unprocessed: dict[str, Any] = dict(response.get("UnprocessedKeys") or {})
+                keys = list(unprocessed.get(self.table_name, {}).get("Keys", []))
+        return out
 
     def signals_for_incident(self, tenant_id: str, incident_id: str) -> list[Signal]:
         """In event-time order (then id). The index lags writes briefly; a signal moved to another

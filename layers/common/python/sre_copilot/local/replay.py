@@ -161,6 +161,10 @@ def build_result(deployment: Any, scenario: Scenario, outcomes: dict[int, tuple[
     signals: list[dict[str, Any]] = []
     rejected: list[dict[str, Any]] = []
     ignored: list[dict[str, Any]] = []
+    stored_by_id = store.signals_by_id(tenant, [
+        summary["id"] for status, payload in outcomes.values()
+        if status < 400 and isinstance(payload, dict) and not payload.get("retry") and not payload.get("ignored")
+        for summary in payload.get("signals", [])])
     for index in range(len(scenario.deliveries)):
         status, payload = outcomes.get(index, (500, {"error": "not delivered"}))
         body = payload if isinstance(payload, dict) else {"error": str(payload)}
@@ -171,7 +175,7 @@ def build_result(deployment: Any, scenario: Scenario, outcomes: dict[int, tuple[
             ignored.append({"origin": {"delivery": index}, "reason": body.get("ignored")})
             continue
         for item, summary in enumerate(body.get("signals", [])):
-            stored = store.get_signal(tenant, summary["id"])
+            stored = stored_by_id.get(summary["id"])
             s = stored.model_dump(mode="json") if stored else summary
             signals.append({
                 "id": s["id"], "origin": {"delivery": index, "item": item}, "source": s["source"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -15,6 +16,7 @@ from sre_copilot.domain.signal import Signal
 class SignalStore(Protocol):
     def put_signal(self, signal: Signal) -> None: ...
     def get_signal(self, tenant_id: str, signal_id: str) -> Signal | None: ...
+    def signals_by_id(self, tenant_id: str, signal_ids: Iterable[str]) -> dict[str, Signal]: ...
     def signals_for_incident(self, tenant_id: str, incident_id: str) -> list[Signal]: ...
     def claim_fingerprint(self, tenant_id: str, fingerprint: str, signal_id: str, until: datetime) -> str | None:
         """Conditionally claim a dedup window. Returns None when claimed, else the id holding it."""
