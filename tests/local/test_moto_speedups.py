@@ -368,3 +368,63 @@ def test_conditional_writes_decide_the_same_when_conditions_repeat() -> None:
     assert fast == plain
     assert "ok" in plain and any(o != "ok" and o[0] == "ConditionalCheckFailedException" for o in plain)
     assert any(o != "ok" and o[0] == "ValidationException" for o in plain)
+
+
+_VOLATILE = ("ResponseMetadata", "timestamp", "startDate", "stopDate", "creationDate", "LastModified", "CreatedDate",
+             "LastChangedDate", "RevisionId", "CodeSha256", "redriveDate", "LastAccessedDate", "VersionIdsToStages",
+             "VersionId", "ARN", "MD5OfMessageBody", "MessageId", "ReceiptHandle", "Attributes")
+
+
+def _scrub(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _scrub(v) for k, v in value.items() if k not in _VOLATILE}
+    if isinstance(value, list):
+        return [_scrub(v) for v in value]
+    return value
+
+
+def _json_protocol_answers(patched: bool) -> list[Any]:
+    registry = InProcessLambdas()
+    registry.register("fn", lambda event, ctx: {"echo": event, "list": [1, {"a": None}], "empty": {}})
+    with ExitStack() as stack:
+        stack.enter_context(mock_aws(config=MOTO_CONFIG))  # type: ignore[arg-type]
+        stack.enter_context(in_process_lambda(registry))
+        if patched:
+            stack.enter_context(faster_moto_dispatch())
+        role = boto3.client("iam").create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        fn = lambda_function("fn", role)
+        definition = {"StartAt": "Call", "States": {
+            "Call": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Next": "Choose",
+                     "Parameters": {"FunctionName": fn, "Payload.$": "$"}, "ResultPath": "$.called"},
+            "Choose": {"Type": "Choice", "Default": "Fail",
+                       "Choices": [{"Variable": "$.go", "BooleanEquals": True, "Next": "Done"}]},
+            "Done": {"Type": "Pass", "End": True}, "Fail": {"Type": "Fail", "Error": "No", "Cause": "go=false"}}}
+        sfn = boto3.client("stepfunctions")
+        machine = sfn.create_state_machine(name="m", definition=json.dumps(definition), roleArn=role)["stateMachineArn"]
+        answers: list[Any] = [sfn.describe_state_machine(stateMachineArn=machine)]
+        for go in (True, False):
+            arn = sfn.start_execution(stateMachineArn=machine, name=f"go-{go}", input=json.dumps({"go": go}))[
+                "executionArn"]
+            wait_until(lambda arn=arn: sfn.describe_execution(executionArn=arn)["status"] != "RUNNING", 20)
+            answers += [sfn.describe_execution(executionArn=arn), sfn.get_execution_history(executionArn=arn)]
+        answers.append(sfn.list_executions(stateMachineArn=machine))
+        sqs = boto3.client("sqs")
+        url = sqs.create_queue(QueueName="q", Attributes={"VisibilityTimeout": "7"})["QueueUrl"]
+        sqs.send_message(QueueUrl=url, MessageBody="b", MessageAttributes={
+            "k": {"DataType": "String", "StringValue": "v"}})
+        answers += [sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"]),
+                    sqs.receive_message(QueueUrl=url, MessageAttributeNames=["All"]), sqs.list_queues()]
+        answers.append(boto3.client("lambda").get_function(FunctionName="fn")["Configuration"])
+        events = boto3.client("events")
+        events.put_rule(Name="r", EventPattern=json.dumps({"source": ["x"]}))
+        answers += [events.describe_rule(Name="r"), events.list_rules()]
+        return [_scrub(answer) for answer in answers]
+
+
+def test_json_protocol_answers_are_the_same_with_memoised_keys() -> None:
+    # Given Step Functions executions (a task, a choice, a failure), SQS, Lambda and EventBridge calls
+    # When they run on plain and patched moto
+    plain, fast = _json_protocol_answers(False), _json_protocol_answers(True)
+    # Then every answer is the same, histories included
+    assert fast == plain
+    assert any(event["type"] == "ExecutionFailed" for event in plain[4]["events"])

@@ -367,6 +367,10 @@ def faster_moto_dispatch() -> Iterator[None]:
       return a few items of a few kilobytes). An attribute value already in wire form (strings,
       numbers, string and number sets, booleans, nulls, maps and lists of these) is what that walk
       produces, so it is copied as it is; anything else (binary) still takes the walk.
+    - For every member of every structure in a JSON response, the attribute picker instantiates
+      six alias providers to list the keys the value might sit under. For a plain dict those keys
+      depend only on the member's name, its shape and the shape's parent, so they are kept on the
+      shape per (picker, member) and recomputed if the shape is reached from another parent.
     - A conditional write parses its ConditionExpression twice (once to validate the request,
       once to apply it). Parsed conditions are kept per (expression, names, values) text in a small
       LRU, so the second parse, and later writes with the same condition and values, reuse the tree.
@@ -376,7 +380,7 @@ def faster_moto_dispatch() -> Iterator[None]:
     import functools
 
     from moto.core import responses
-    from moto.core.serialize import BaseJSONSerializer
+    from moto.core.serialize import AttributePicker, BaseJSONSerializer, XFormedAttributePicker
     from moto.dynamodb.comparisons import ConditionExpressionParser
     from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, UpdateExpression  # type: ignore[attr-defined]
     from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
@@ -393,6 +397,7 @@ def faster_moto_dispatch() -> Iterator[None]:
     original_client_for = lambda_eval_utils.boto_client_for
     original_structure = BaseJSONSerializer._serialize_type_structure
     original_condition_parse = ConditionExpressionParser.parse
+    original_keys = (AttributePicker.get_possible_keys, XFormedAttributePicker.get_possible_keys)
     conditions: collections.OrderedDict[tuple[str, str, str], tuple[Any, list[str], list[str]]] = \
         collections.OrderedDict()
     conditions_lock = threading.Lock()
@@ -464,6 +469,20 @@ def faster_moto_dispatch() -> Iterator[None]:
         self.expr_attr_values_found.extend(values_found)
         return op
 
+    def possible_keys(original: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+        def get_possible_keys(self: Any, context: Any) -> Any:
+            shape = context.shape
+            if type(context.obj) is not dict or shape is None:
+                return original(self, context)
+            parent = getattr(shape, "parent", None)
+            memo = shape.__dict__.setdefault("_sre_copilot_possible_keys", {})
+            slot = (type(self), tuple(self.alias_providers), context.key)
+            entry = memo.get(slot)
+            if entry is None or entry[0] is not parent:
+                entry = memo[slot] = (parent, tuple(original(self, context)))
+            return entry[1]
+        return get_possible_keys
+
     def serialize_structure(self: Any, serialized: Any, value: Any, shape: Any, key: str) -> None:
         if key and shape.name == "AttributeValue" and self.operation_model.service_model.service_name == "dynamodb":
             wire = _attribute_value_in_wire_form(value)
@@ -482,6 +501,8 @@ def faster_moto_dispatch() -> Iterator[None]:
     lambda_eval_utils.boto_client_for = client_for
     BaseJSONSerializer._serialize_type_structure = serialize_structure  # type: ignore[method-assign]
     ConditionExpressionParser.parse = condition_parse  # type: ignore[method-assign]
+    AttributePicker.get_possible_keys = possible_keys(original_keys[0])  # type: ignore[method-assign,assignment]
+    XFormedAttributePicker.get_possible_keys = possible_keys(original_keys[1])  # type: ignore[method-assign,assignment]
     try:
         yield
     finally:
@@ -494,6 +515,7 @@ def faster_moto_dispatch() -> Iterator[None]:
         lambda_eval_utils.boto_client_for = original_client_for
         BaseJSONSerializer._serialize_type_structure = original_structure  # type: ignore[method-assign]
         ConditionExpressionParser.parse = original_condition_parse  # type: ignore[method-assign]
+        AttributePicker.get_possible_keys, XFormedAttributePicker.get_possible_keys = original_keys  # type: ignore[method-assign,assignment]
 
 
 @contextmanager
