@@ -189,13 +189,14 @@ def test_executions_of_one_cached_definition_are_independent() -> None:
 def test_patches_are_undone_on_exit() -> None:
     from moto.cloudwatch.models import CloudWatchBackend
     from moto.core import responses
+    from moto.core.base_backend import BaseBackend
     from moto.dynamodb.models.table import Table
     from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser  # type: ignore[attr-defined]
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 
     def current() -> tuple[Any, ...]:
         return (Table.query, Table.all_items, responses.method_names_from_class, DepthFirstTraverser.process,
-                lambda_eval_utils.boto_client_for, CloudWatchBackend.get_metric_data)
+                lambda_eval_utils.boto_client_for, CloudWatchBackend.get_metric_data, BaseBackend.__dict__["urls"])
 
     before = current()
     with partitioned_dynamodb_queries(), faster_moto_dispatch(), bucketed_metric_data():
@@ -415,6 +416,15 @@ def _json_protocol_answers(patched: bool) -> list[Any]:
         answers += [sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"]),
                     sqs.receive_message(QueueUrl=url, MessageAttributeNames=["All"]), sqs.list_queues()]
         answers.append(boto3.client("lambda").get_function(FunctionName="fn")["Configuration"])
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket="bucket-a")
+        for key in ("raw/a.json", "raw/b.json", "review/c.bin"):
+            s3.put_object(Bucket="bucket-a", Key=key, Body=key.encode(), ContentType="application/json")
+        answers += [s3.get_object(Bucket="bucket-a", Key="raw/a.json")["Body"].read(),
+                    s3.list_objects_v2(Bucket="bucket-a", Prefix="raw/")["Contents"],
+                    s3.head_object(Bucket="bucket-a", Key="review/c.bin")["ContentLength"],
+                    s3.delete_object(Bucket="bucket-a", Key="raw/b.json"),
+                    [o["Key"] for o in s3.list_objects_v2(Bucket="bucket-a")["Contents"]]]
         events = boto3.client("events")
         events.put_rule(Name="r", EventPattern=json.dumps({"source": ["x"]}))
         answers += [events.describe_rule(Name="r"), events.list_rules()]
@@ -422,7 +432,7 @@ def _json_protocol_answers(patched: bool) -> list[Any]:
 
 
 def test_json_protocol_answers_are_the_same_with_memoised_keys() -> None:
-    # Given Step Functions executions (a task, a choice, a failure), SQS, Lambda and EventBridge calls
+    # Given Step Functions executions (a task, a choice, a failure), SQS, Lambda, S3 and EventBridge calls
     # When they run on plain and patched moto
     plain, fast = _json_protocol_answers(False), _json_protocol_answers(True)
     # Then every answer is the same, histories included

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import threading
 import time
 from datetime import datetime, timedelta
@@ -11,8 +12,10 @@ class SimClock:
     def __init__(self, start: datetime) -> None:
         self._now = start
         self._lock = threading.Lock()
-        # (wall, simulated) pairs, to place moto's wall-clock history events on the simulated axis.
+        # (wall, simulated) pairs, to place moto's wall-clock history events on the simulated axis;
+        # walls never decrease (a wall clock stepping back is held), so they can be bisected.
         self.checkpoints: list[tuple[float, datetime]] = [(time.time(), start)]
+        self._walls: list[float] = [self.checkpoints[0][0]]
 
     def now(self) -> datetime:
         with self._lock:
@@ -22,7 +25,9 @@ class SimClock:
         with self._lock:
             if at > self._now:
                 self._now = at
-            self.checkpoints.append((time.time(), self._now))
+            wall = max(time.time(), self._walls[-1])
+            self.checkpoints.append((wall, self._now))
+            self._walls.append(wall)
 
     def advance(self, seconds: float) -> None:
         self.set(self.now() + timedelta(seconds=seconds))
@@ -30,10 +35,7 @@ class SimClock:
     def simulated(self, wall: datetime) -> datetime:
         """Map a wall-clock timestamp (e.g. a history event) to simulated time."""
         ts = wall.timestamp()
-        best = self.checkpoints[0]
-        for checkpoint in self.checkpoints:
-            if checkpoint[0] <= ts:
-                best = checkpoint
-            else:
-                break
+        with self._lock:
+            # The last checkpoint at or before `ts` (the first one when `ts` precedes them all).
+            best = self.checkpoints[max(0, bisect.bisect_right(self._walls, ts) - 1)]
         return best[1] + timedelta(seconds=max(0.0, ts - best[0]))

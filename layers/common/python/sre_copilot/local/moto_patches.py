@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import json
+import os
 import threading
 import traceback
 from collections.abc import Callable, Iterator
@@ -371,6 +372,10 @@ def faster_moto_dispatch() -> Iterator[None]:
       six alias providers to list the keys the value might sit under. For a plain dict those keys
       depend only on the member's name, its shape and the shape's parent, so they are kept on the
       shape per (picker, member) and recomputed if the shape is reached from another parent.
+    - The request router rebuilds a backend's URL table for every request, and the S3 backend
+      re-imports (`importlib.reload`) its URL module twice to do so, about a sixth of a PutObject.
+      The table only depends on the backend class and the two settings moto reads for it
+      (MOTO_S3_CUSTOM_ENDPOINTS, MOTO_ENABLE_ISO_REGIONS), so it is built once per such key.
     - A conditional write parses its ConditionExpression twice (once to validate the request,
       once to apply it). Parsed conditions are kept per (expression, names, values) text in a small
       LRU, so the second parse, and later writes with the same condition and values, reuse the tree.
@@ -380,6 +385,7 @@ def faster_moto_dispatch() -> Iterator[None]:
     import functools
 
     from moto.core import responses
+    from moto.core.base_backend import BaseBackend
     from moto.core.serialize import AttributePicker, BaseJSONSerializer, XFormedAttributePicker
     from moto.dynamodb.comparisons import ConditionExpressionParser
     from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, UpdateExpression  # type: ignore[attr-defined]
@@ -398,6 +404,15 @@ def faster_moto_dispatch() -> Iterator[None]:
     original_structure = BaseJSONSerializer._serialize_type_structure
     original_condition_parse = ConditionExpressionParser.parse
     original_keys = (AttributePicker.get_possible_keys, XFormedAttributePicker.get_possible_keys)
+    original_urls = BaseBackend.__dict__["urls"]
+    url_tables: dict[tuple[type, str | None, str | None], Any] = {}
+
+    def backend_urls(self: Any) -> Any:
+        key = (type(self), os.environ.get("MOTO_S3_CUSTOM_ENDPOINTS"), os.environ.get("MOTO_ENABLE_ISO_REGIONS"))
+        table = url_tables.get(key)
+        if table is None:
+            table = url_tables[key] = original_urls.fget(self)
+        return table
     conditions: collections.OrderedDict[tuple[str, str, str], tuple[Any, list[str], list[str]]] = \
         collections.OrderedDict()
     conditions_lock = threading.Lock()
@@ -503,6 +518,7 @@ def faster_moto_dispatch() -> Iterator[None]:
     ConditionExpressionParser.parse = condition_parse  # type: ignore[method-assign]
     AttributePicker.get_possible_keys = possible_keys(original_keys[0])  # type: ignore[method-assign,assignment]
     XFormedAttributePicker.get_possible_keys = possible_keys(original_keys[1])  # type: ignore[method-assign,assignment]
+    BaseBackend.urls = property(backend_urls)  # type: ignore[method-assign,assignment]
     try:
         yield
     finally:
@@ -516,6 +532,7 @@ def faster_moto_dispatch() -> Iterator[None]:
         BaseJSONSerializer._serialize_type_structure = original_structure  # type: ignore[method-assign]
         ConditionExpressionParser.parse = original_condition_parse  # type: ignore[method-assign]
         AttributePicker.get_possible_keys, XFormedAttributePicker.get_possible_keys = original_keys  # type: ignore[method-assign,assignment]
+        BaseBackend.urls = original_urls  # type: ignore[method-assign]
 
 
 @contextmanager
