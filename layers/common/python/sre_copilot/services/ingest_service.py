@@ -168,7 +168,11 @@ class IngestService:
         out: list[dict[str, Any]] = []
         for signal in result.signals:
             signal = self._prepare(signal, catalog, silences)
-            self.c.store.put_signal(signal)
+            if signal.duplicate_of is None:
+                # A duplicate is counted on its original and its delivery is archived raw (raw_ref),
+                # as an alert's repeats are in PagerDuty: an alert storm of re-sends does not
+                # become thousands of stored signals.
+                self.c.store.put_signal(signal)
             if signal.duplicate_of is None and signal.suppressed_by is None:
                 self.c.queue.enqueue(signal.priority, {"type": "signal", "tenant_id": signal.tenant_id,
                                                        "signal_id": signal.id,
