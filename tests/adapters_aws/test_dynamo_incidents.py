@@ -96,6 +96,27 @@ def test_stale_incident_write_with_version_check_is_refused(store: DynamoStore) 
     assert stored is not None and stored.resolution_proposed and stored.title == "checkout 5xx" and stored.version == 2
 
 
+def test_stale_incident_write_without_version_check_still_lands_and_counts_versions(store: DynamoStore) -> None:
+    # Given two workers that read the same open incident, the first of which closes it
+    store.put_incident(make_incident("inc-blind"))
+    first, second = store.get_incident("acme", "inc-blind"), store.get_incident("acme", "inc-blind")
+    assert first is not None and second is not None
+    first.state = IncidentState.INCONCLUSIVE
+    store.put_incident(first)
+    # When the second saves its older copy (still open) without the version check
+    second.title = "edited"
+    store.put_incident(second)
+    # Then its write lands over the first, the version counts both writes, and the open index
+    # follows the stored state
+    stored = store.get_incident("acme", "inc-blind")
+    assert stored is not None and stored.title == "edited" and stored.version == 3 and second.version == 3
+    assert [i.id for i in store.open_incidents("acme")] == ["inc-blind"]
+    # And an incident created again from scratch without the check keeps counting too
+    again = make_incident("inc-blind")
+    store.put_incident(again)
+    assert again.version == 4
+
+
 def test_creating_an_incident_that_exists_with_version_check_is_refused(store: DynamoStore) -> None:
     # Given a stored incident
     store.put_incident(make_incident("inc-dup"))

@@ -374,32 +374,44 @@ class DynamoStore:
             attributes["gsi1sk"] = f"{format_time(incident.opened_at)}#{incident.id}"
         else:
             remove = ("gsi1pk", "gsi1sk")
+        key = incident_key(incident.tenant_id, incident.id)
+        # Usually one conditional PutItem of the whole item: only this method writes incident items
+        # and every write bumps `version`, so "version is still the one loaded" means nothing else
+        # is on the item. Otherwise (a blind write after someone else's) the UpdateItem below.
+        placed = _Expression()
+        unchanged = ("attribute_not_exists(pk)" if expected == 0
+                     else f"{placed.name('version')} = {placed.value(expected)}")
+        try:
+            with self._errors(f"writing incident {incident.id}"):
+                response = self.client.put_item(
+                    TableName=self.table_name, Item=marshal({**attributes, "version": expected + 1, **key}),
+                    ConditionExpression=unchanged, ReturnValues="ALL_OLD", **placed.arguments())
+        except ClientError as exc:
+            if aws_clients.error_code(exc) != "ConditionalCheckFailedException":
+                raise
+            if check_version:
+                stored = (_old_item(exc) or {}).get("version", "none")
+                raise ConcurrentUpdate(
+                    f"incident {incident.id} was saved by another writer (stored version {stored}, yours {expected}); "
+                    "reload it with get_incident, re-apply the change and save again"
+                ) from exc
+        else:
+            self._placed(incident, unmarshal(response.get("Attributes", {})), expires)
+            return
         expression = _Expression()
         version = expression.name("version")
         update = ("SET " + ", ".join(f"{expression.name(k)} = {expression.value(v)}" for k, v in attributes.items())
                   + f" ADD {version} {expression.value(1)}")
         if remove:
             update += " REMOVE " + ", ".join(expression.name(k) for k in remove)
-        arguments: dict[str, Any] = {}
-        if check_version:
-            arguments["ConditionExpression"] = (
-                "attribute_not_exists(pk)" if expected == 0 else f"{version} = {expression.value(expected)}")
-            arguments["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
-        key = incident_key(incident.tenant_id, incident.id)
-        try:
-            with self._errors(f"writing incident {incident.id}"):
-                response = self.client.update_item(
-                    TableName=self.table_name, Key=marshal(key), UpdateExpression=update, ReturnValues="ALL_OLD",
-                    **arguments, **expression.arguments())
-        except ClientError as exc:
-            if aws_clients.error_code(exc) != "ConditionalCheckFailedException":
-                raise
-            stored = (_old_item(exc) or {}).get("version", "none")
-            raise ConcurrentUpdate(
-                f"incident {incident.id} was saved by another writer (stored version {stored}, yours {expected}); "
-                "reload it with get_incident, re-apply the change and save again"
-            ) from exc
-        old = unmarshal(response.get("Attributes", {}))
+        with self._errors(f"writing incident {incident.id}"):
+            response = self.client.update_item(
+                TableName=self.table_name, Key=marshal(key), UpdateExpression=update, ReturnValues="ALL_OLD",
+                **expression.arguments())
+        self._placed(incident, unmarshal(response.get("Attributes", {})), expires)
+
+    def _placed(self, incident: Incident, old: Mapping[str, Any], expires: datetime) -> None:
+        """After a write of `incident` over `old`: its new version, and the execution pointer."""
         incident.version = int(old.get("version", 0)) + 1
         if incident.execution and old.get("execution") != incident.execution:
             self._put(execution_key(incident.tenant_id, execution_name(incident.execution)),
