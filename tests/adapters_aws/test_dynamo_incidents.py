@@ -101,8 +101,9 @@ def test_stale_incident_write_without_version_check_still_lands_and_counts_versi
     store.put_incident(make_incident("inc-blind"))
     first, second = store.get_incident("acme", "inc-blind"), store.get_incident("acme", "inc-blind")
     assert first is not None and second is not None
-    first.state = IncidentState.INCONCLUSIVE
+    first.state = IncidentState.RESOLVED
     store.put_incident(first)
+    assert store.open_incidents("acme") == []
     # When the second saves its older copy (still open) without the version check
     second.title = "edited"
     store.put_incident(second)
