@@ -438,3 +438,33 @@ def test_json_protocol_answers_are_the_same_with_memoised_keys() -> None:
     # Then every answer is the same, histories included
     assert fast == plain
     assert any(event["type"] == "ExecutionFailed" for event in plain[4]["events"])
+
+
+def test_expression_trees_are_cloned_like_deepcopy() -> None:
+    # Given parsed update expressions of every clause kind, with functions, paths and indexes
+    import copy as copy_module
+
+    from moto.dynamodb.parsing.ast_nodes import Node  # type: ignore[attr-defined]
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
+
+    from sre_copilot.local.moto_patches import _clone_tree
+
+    def shape(node: Any, parent: Any = None) -> Any:
+        if not isinstance(node, Node):
+            return ("value", type(node).__name__, repr(node))
+        assert node.parent is parent
+        attributes = sorted((k, repr(v)) for k, v in vars(node).items() if k not in ("children", "parent"))
+        return type(node).__name__, attributes, [shape(child, node) for child in node.children or []]
+
+    for text in ("SET a = :a, b.c[2] = if_not_exists(b.c[2], :z) + :one, #n = list_append(#n, :l) REMOVE d, e[1]",
+                 "ADD n :one, s :set DELETE t :set", "SET x = y - :one"):
+        tree = UpdateExpressionParser.make(text)
+        # When it is cloned by the walk and by deepcopy
+        walked, copied = _clone_tree(tree, Node), copy_module.deepcopy(tree)
+        # Then both have the same shape, values and parent links, and share no node with the original
+        assert shape(walked) == shape(copied)
+
+        def nodes(node: Any) -> list[Any]:
+            return [node, *[n for child in node.children or [] if isinstance(child, Node) for n in nodes(child)]]
+
+        assert not {id(n) for n in nodes(walked)} & {id(n) for n in nodes(tree)}

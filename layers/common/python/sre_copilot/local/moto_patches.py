@@ -9,6 +9,7 @@ retries, catches, task tokens, execution history) is moto's own.
 from __future__ import annotations
 
 import collections
+import copy
 import json
 import os
 import threading
@@ -322,6 +323,44 @@ def partitioned_dynamodb_queries() -> Iterator[None]:
         DynamoDBBackend.update_item = original_update  # type: ignore[method-assign]
 
 
+class _NotAPlainTree(Exception):
+    """The expression tree shares or links nodes in a way a plain walk would not preserve."""
+
+
+_PLAIN_VALUES = (str, int, float, bool, type(None))
+
+
+def _clone_tree(root: Any, node_type: type) -> Any:
+    """A deep copy of a moto expression tree, `deepcopy`-equal, by a direct walk of `children`."""
+    seen: set[int] = set()
+    memo: dict[int, Any] = {}
+
+    def value(item: Any) -> Any:
+        if type(item) in _PLAIN_VALUES:
+            return item
+        if isinstance(item, node_type):
+            raise _NotAPlainTree
+        return copy.deepcopy(item, memo)
+
+    def clone(node: Any, parent: Any) -> Any:
+        if id(node) in seen:
+            raise _NotAPlainTree
+        seen.add(id(node))
+        new = object.__new__(type(node))
+        state: dict[str, Any] = {}
+        for name, item in node.__dict__.items():
+            if name == "parent":
+                state[name] = parent
+            elif name == "children" and type(item) is list:
+                state[name] = [clone(child, new) if isinstance(child, node_type) else value(child) for child in item]
+            else:
+                state[name] = value(item)
+        new.__dict__.update(state)
+        return new
+
+    return clone(root, None)
+
+
 def _attribute_value_in_wire_form(value: Any) -> dict[str, Any] | None:
     """A copy of a DynamoDB attribute value whose every part serialises to itself, else None."""
     if type(value) is not dict or len(value) != 1:
@@ -372,6 +411,13 @@ def faster_moto_dispatch() -> Iterator[None]:
       six alias providers to list the keys the value might sit under. For a plain dict those keys
       depend only on the member's name, its shape and the shape's parent, so they are kept on the
       shape per (picker, member) and recomputed if the shape is reached from another parent.
+    - Every UpdateItem deep-copies the parsed expression before validating it, and `deepcopy`'s
+      generic machinery is most of that cost. The tree (nodes with `children` lists and `parent`
+      back-links) is cloned by walking it; node attributes that are not plain values go through
+      `deepcopy` with one shared memo, and a tree that is not a plain tree (a node reached twice,
+      or referenced from outside `children`) is left to `deepcopy` itself.
+    - The validators' depth-first walk looks up the processor tuple and the pre-child hook on every
+      node; both are fixed per traverser, so they are looked up once per walk.
     - The request router rebuilds a backend's URL table for every request, and the S3 backend
       re-imports (`importlib.reload`) its URL module twice to do so, about a sixth of a PutObject.
       The table only depends on the backend class and the two settings moto reads for it
@@ -381,14 +427,18 @@ def faster_moto_dispatch() -> Iterator[None]:
       LRU, so the second parse, and later writes with the same condition and values, reuse the tree.
       Evaluating a tree only reads it; requests whose values are long (documents) are not kept.
     """
-    import copy
     import functools
 
     from moto.core import responses
     from moto.core.base_backend import BaseBackend
     from moto.core.serialize import AttributePicker, BaseJSONSerializer, XFormedAttributePicker
     from moto.dynamodb.comparisons import ConditionExpressionParser
-    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, UpdateExpression  # type: ignore[attr-defined]
+    from moto.dynamodb.parsing import validators
+    from moto.dynamodb.parsing.ast_nodes import (  # type: ignore[attr-defined]
+        DepthFirstTraverser,
+        Node,  # type: ignore[attr-defined]
+        UpdateExpression,
+    )
     from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
     from moto.dynamodb.parsing.validators import ActionCountValidator, OverlappingPathsValidator
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
@@ -398,6 +448,9 @@ def faster_moto_dispatch() -> Iterator[None]:
     original_make = UpdateExpressionParser.__dict__["make"]
     original_traverse = ActionCountValidator.traverse
     original_overlaps = OverlappingPathsValidator.traverse
+    original_recursion = DepthFirstTraverser.traverse_node_recursively
+    original_validator_copy = validators.deepcopy
+    base_hook = DepthFirstTraverser.pre_processing_of_child
     original_processing = (DepthFirstTraverser.nodes_to_be_processed, DepthFirstTraverser.process)
     original_entrypoint = ExecutionWorker._get_evaluation_entrypoint
     original_client_for = lambda_eval_utils.boto_client_for
@@ -436,6 +489,36 @@ def faster_moto_dispatch() -> Iterator[None]:
             except Exception:
                 return original_overlaps(self, node)
         return node
+
+    def traverse_node_recursively(self: Any, node: Any, child_id: int = -1) -> Any:
+        kinds = nodes_to_be_processed(self)
+        hook = None if type(self).pre_processing_of_child is base_hook else self.pre_processing_of_child
+        process = self.process
+
+        def visit(node: Any, child_id: int) -> Any:
+            if isinstance(node, Node):
+                parent = node.parent
+                if node.children is not None:
+                    for i, child in enumerate(node.children):
+                        if hook is not None:
+                            hook(node, i)
+                        visit(child, i)
+                if isinstance(node, kinds):
+                    node = process(node)
+                    node.parent = parent
+                    if parent:
+                        parent.children[child_id] = node
+            return node
+
+        return visit(node, child_id)
+
+    def validator_copy(value: Any, memo: dict[int, Any] | None = None) -> Any:
+        if memo is None and isinstance(value, Node) and value.parent is None:
+            try:
+                return _clone_tree(value, Node)
+            except _NotAPlainTree:
+                pass
+        return copy.deepcopy(value, memo)
 
     def processing_map(self: Any) -> dict[Any, Any]:
         mapping = self.__dict__.get("_sre_copilot_map")
@@ -512,6 +595,8 @@ def faster_moto_dispatch() -> Iterator[None]:
     OverlappingPathsValidator.traverse = overlaps  # type: ignore[method-assign]
     DepthFirstTraverser.nodes_to_be_processed = nodes_to_be_processed  # type: ignore[method-assign]
     DepthFirstTraverser.process = process  # type: ignore[method-assign]
+    DepthFirstTraverser.traverse_node_recursively = traverse_node_recursively  # type: ignore[method-assign]
+    validators.deepcopy = validator_copy  # type: ignore[assignment]
     ExecutionWorker._get_evaluation_entrypoint = entrypoint  # type: ignore[method-assign]
     lambda_eval_utils.boto_client_for = client_for
     BaseJSONSerializer._serialize_type_structure = serialize_structure  # type: ignore[method-assign]
@@ -527,6 +612,8 @@ def faster_moto_dispatch() -> Iterator[None]:
         ActionCountValidator.traverse = original_traverse  # type: ignore[method-assign]
         OverlappingPathsValidator.traverse = original_overlaps  # type: ignore[method-assign]
         DepthFirstTraverser.nodes_to_be_processed, DepthFirstTraverser.process = original_processing  # type: ignore[method-assign]
+        DepthFirstTraverser.traverse_node_recursively = original_recursion  # type: ignore[method-assign]
+        validators.deepcopy = original_validator_copy
         ExecutionWorker._get_evaluation_entrypoint = original_entrypoint  # type: ignore[method-assign]
         lambda_eval_utils.boto_client_for = original_client_for
         BaseJSONSerializer._serialize_type_structure = original_structure  # type: ignore[method-assign]
