@@ -468,3 +468,25 @@ def test_expression_trees_are_cloned_like_deepcopy() -> None:
             return [node, *[n for child in node.children or [] if isinstance(child, Node) for n in nodes(child)]]
 
         assert not {id(n) for n in nodes(walked)} & {id(n) for n in nodes(tree)}
+
+
+def test_random_ids_keep_their_alphabet_length_and_seed() -> None:
+    # Given moto's generator, patched, seeded twice the same way
+    import string as string_module
+
+    from moto.moto_api._internal import mock_random
+
+    def draw() -> list[str]:
+        mock_random.seed(42)
+        return [mock_random.get_random_string(length=52), mock_random.get_random_string(8, include_digits=False),
+                mock_random.get_random_string(12, lower_case=True), mock_random.get_random_hex(16)]
+
+    with faster_moto_dispatch():
+        first, second = draw(), draw()
+    # Then the ids have moto's lengths and alphabets, and the seed reproduces them
+    long_id, letters, lower, hexed = first
+    assert len(long_id) == 52 and set(long_id) <= set(string_module.ascii_letters + string_module.digits)
+    assert len(letters) == 8 and set(letters) <= set(string_module.ascii_letters)
+    assert lower == lower.lower() and len(lower) == 12
+    assert len(hexed) == 16 and set(hexed) <= set("0123456789abcdef")
+    assert first == second

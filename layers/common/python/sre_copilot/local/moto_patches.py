@@ -12,6 +12,7 @@ import collections
 import copy
 import json
 import os
+import string
 import threading
 import traceback
 from collections.abc import Callable, Iterator
@@ -418,6 +419,9 @@ def faster_moto_dispatch() -> Iterator[None]:
       or referenced from outside `children`) is left to `deepcopy` itself.
     - The validators' depth-first walk looks up the processor tuple and the pre-child hook on every
       node; both are fixed per traverser, so they are looked up once per walk.
+    - Every response gets a 52-character request id drawn one `random.choice` at a time (about a
+      twentieth of a small call); ids are drawn with one `choices` call from the same seeded
+      generator and alphabet instead (still random, still reproducible under moto's seed).
     - The request router rebuilds a backend's URL table for every request, and the S3 backend
       re-imports (`importlib.reload`) its URL module twice to do so, about a sixth of a PutObject.
       The table only depends on the backend class and the two settings moto reads for it
@@ -441,6 +445,7 @@ def faster_moto_dispatch() -> Iterator[None]:
     )
     from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
     from moto.dynamodb.parsing.validators import ActionCountValidator, OverlappingPathsValidator
+    from moto.moto_api._internal.moto_random import HEX_CHARS, MotoRandom
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
     from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
@@ -458,6 +463,16 @@ def faster_moto_dispatch() -> Iterator[None]:
     original_condition_parse = ConditionExpressionParser.parse
     original_keys = (AttributePicker.get_possible_keys, XFormedAttributePicker.get_possible_keys)
     original_urls = BaseBackend.__dict__["urls"]
+    original_random = (MotoRandom.get_random_string, MotoRandom.get_random_hex)
+    hex_alphabet = [str(char) for char in HEX_CHARS]
+
+    def random_string(self: Any, length: int = 20, include_digits: bool = True, lower_case: bool = False) -> str:
+        pool = string.ascii_letters + (string.digits if include_digits else "")
+        drawn = "".join(self.choices(pool, k=length))
+        return drawn.lower() if lower_case else drawn
+
+    def random_hex(self: Any, length: int = 8) -> str:
+        return "".join(self.choices(hex_alphabet, k=length))
     url_tables: dict[tuple[type, str | None, str | None], Any] = {}
 
     def backend_urls(self: Any) -> Any:
@@ -604,6 +619,7 @@ def faster_moto_dispatch() -> Iterator[None]:
     AttributePicker.get_possible_keys = possible_keys(original_keys[0])  # type: ignore[method-assign,assignment]
     XFormedAttributePicker.get_possible_keys = possible_keys(original_keys[1])  # type: ignore[method-assign,assignment]
     BaseBackend.urls = property(backend_urls)  # type: ignore[method-assign,assignment]
+    MotoRandom.get_random_string, MotoRandom.get_random_hex = random_string, random_hex  # type: ignore[method-assign]
     try:
         yield
     finally:
@@ -620,6 +636,7 @@ def faster_moto_dispatch() -> Iterator[None]:
         ConditionExpressionParser.parse = original_condition_parse  # type: ignore[method-assign]
         AttributePicker.get_possible_keys, XFormedAttributePicker.get_possible_keys = original_keys  # type: ignore[method-assign,assignment]
         BaseBackend.urls = original_urls  # type: ignore[method-assign]
+        MotoRandom.get_random_string, MotoRandom.get_random_hex = original_random  # type: ignore[method-assign]
 
 
 @contextmanager
