@@ -57,6 +57,27 @@ def test_index_ranks_by_cosine_and_limits_k() -> None:
     assert index.delete("c", "z") and not index.delete("c", "z")
 
 
+def test_scores_are_cosine_exactly_and_follow_replaced_vectors() -> None:
+    # Given random vectors in an index (some of zero length), queried once so lengths are kept
+    import random
+
+    from sre_copilot.reasoning.vectors import cosine
+
+    rng = random.Random(4)
+    vectors = {f"d{i}": [rng.uniform(-1, 1) if i % 7 else 0.0 for _ in range(32)] for i in range(30)}
+    index = LocalVectorIndex()
+    for doc_id, vector in vectors.items():
+        index.upsert("c", doc_id, vector, {"id": doc_id})
+    query = [rng.uniform(-1, 1) for _ in range(32)]
+    index.query("c", query, 30)
+    # When one vector is replaced and the index is queried again
+    vectors["d3"] = [1.0] * 32
+    index.upsert("c", "d3", vectors["d3"], {"id": "d3"})
+    found = {doc["id"]: score for score, doc in index.query("c", query, 30)}
+    # Then every score is cosine() of the current vectors, to the rounding the index reports
+    assert found == {doc_id: round(cosine(vector, query), 6) for doc_id, vector in vectors.items()}
+
+
 def test_index_persists_to_one_json_file(tmp_path: Path) -> None:
     path = tmp_path / "state" / "vectors.json"
     index = LocalVectorIndex(path)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import operator
 import os
 import re
 import tempfile
@@ -131,6 +132,10 @@ class HashingEmbedder:
         return out
 
 
+def _norm(vector: list[float]) -> float:
+    return math.sqrt(sum(x * x for x in vector))
+
+
 def cosine(a: list[float], b: list[float]) -> float:
     dot = sum(x * y for x, y in zip(a, b, strict=False))
     na = math.sqrt(sum(x * x for x in a))
@@ -144,6 +149,7 @@ class LocalVectorIndex:
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
         self.path = Path(path) if path else None
         self._data: dict[str, dict[str, tuple[list[float], dict[str, Any]]]] = {}
+        self._norms: dict[tuple[str, str], float] = {}  # stored vectors' lengths, for cosine without numpy
         if self.path and self.path.exists():
             self._load(self.path)
 
@@ -170,10 +176,12 @@ class LocalVectorIndex:
 
     def upsert(self, collection: str, doc_id: str, vector: list[float], document: dict[str, Any]) -> None:
         self._data.setdefault(collection, {})[doc_id] = (list(vector), dict(document))
+        self._norms.pop((collection, doc_id), None)
         self.save()
 
     def delete(self, collection: str, doc_id: str) -> bool:
         removed = self._data.get(collection, {}).pop(doc_id, None) is not None
+        self._norms.pop((collection, doc_id), None)
         if removed:
             self.save()
         return removed
@@ -182,7 +190,8 @@ class LocalVectorIndex:
         return len(self._data.get(collection, {}))
 
     def query(self, collection: str, vector: list[float], k: int) -> list[tuple[float, dict[str, Any]]]:
-        docs = list(self._data.get(collection, {}).values())
+        stored = self._data.get(collection, {})
+        docs = list(stored.values())
         if not docs or k <= 0:
             return []
         if _np is not None:
@@ -192,6 +201,14 @@ class LocalVectorIndex:
             norms[norms == 0] = 1.0
             scores = [float(s) for s in (matrix @ q) / norms]
         else:
-            scores = [cosine(v, vector) for v, _ in docs]
+            # cosine() term for term, with each stored vector's length computed once
+            query_norm = _norm(vector)
+            scores = []
+            for doc_id, (v, _) in stored.items():
+                doc_norm = self._norms.get((collection, doc_id))
+                if doc_norm is None:
+                    doc_norm = self._norms[(collection, doc_id)] = _norm(v)
+                dot = sum(map(operator.mul, v, vector))
+                scores.append(dot / (doc_norm * query_norm) if doc_norm and query_norm else 0.0)
         ranked = sorted(zip(scores, range(len(docs)), strict=True), key=lambda p: (-p[0], p[1]))[:k]
         return [(round(score, 6), dict(docs[i][1])) for score, i in ranked]
