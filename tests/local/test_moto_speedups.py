@@ -198,10 +198,20 @@ def test_patches_are_undone_on_exit() -> None:
         return (Table.query, Table.all_items, responses.method_names_from_class, DepthFirstTraverser.process,
                 lambda_eval_utils.boto_client_for, CloudWatchBackend.get_metric_data, BaseBackend.__dict__["urls"])
 
-    before = current()
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
+    from moto.dynamodb.parsing.validators import OverlappingPathsValidator
+
+    def own_attributes() -> tuple[Any, ...]:
+        return (vars(UpdateExpressionParser)["make"], "traverse" in vars(OverlappingPathsValidator),
+                vars(BaseBackend)["urls"])
+
+    before, owned = current(), own_attributes()
     with partitioned_dynamodb_queries(), faster_moto_dispatch(), bucketed_metric_data():
         assert all(now is not then for now, then in zip(current(), before, strict=True))
+    # Then every attribute is back, descriptors as they were, and nothing a class only inherited
+    # is left shadowing its base
     assert current() == before
+    assert own_attributes() == owned and owned[1] is False
 
 
 def test_index_queries_follow_every_kind_of_write() -> None:

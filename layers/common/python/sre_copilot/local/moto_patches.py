@@ -25,6 +25,7 @@ LambdaHandler = Callable[[dict[str, Any], Any], Any]
 
 MAX_CACHED_CONDITION_VALUES = 2_000
 """Longest repr of a condition's attribute values whose parsed tree is kept (documents are not)."""
+MAX_CACHED_CONDITIONS = 512
 
 
 @dataclass
@@ -135,6 +136,28 @@ def eventbridge_lambda_targets(deliver: Callable[[str, dict[str, Any]], None]) -
 
 
 _query_scope = threading.local()
+
+
+_MISSING = object()
+
+
+@contextmanager
+def _replaced(*replacements: tuple[Any, str, Any]) -> Iterator[None]:
+    """Set each (owner, attribute, value) while the block runs, then put back exactly what the
+    owner itself held: a descriptor as it was, and an attribute a class only inherited is deleted
+    again rather than left shadowing its base."""
+    saved: list[tuple[Any, str, Any]] = []
+    for owner, name, value in replacements:
+        saved.append((owner, name, vars(owner).get(name, _MISSING)))
+        setattr(owner, name, value)
+    try:
+        yield
+    finally:
+        for owner, name, before in reversed(saved):
+            if before is _MISSING:
+                delattr(owner, name)
+            else:
+                setattr(owner, name, before)
 
 
 def _primary(hash_key: Any, range_key: Any) -> tuple[Any, ...]:
@@ -310,18 +333,9 @@ def partitioned_dynamodb_queries() -> Iterator[None]:
                 _IndexLookup.of(table).refresh(table, DynamoType(key[table.hash_key_attr]),
                                                DynamoType(range_key) if range_key is not None else None)
 
-    Table.query = query  # type: ignore[method-assign]
-    Table.all_items = all_items  # type: ignore[method-assign]
-    Table.put_item = put_item  # type: ignore[method-assign]
-    Table.delete_item = delete_item  # type: ignore[method-assign]
-    DynamoDBBackend.update_item = update_item  # type: ignore[method-assign]
-    try:
+    with _replaced((Table, "query", query), (Table, "all_items", all_items), (Table, "put_item", put_item),
+                   (Table, "delete_item", delete_item), (DynamoDBBackend, "update_item", update_item)):
         yield
-    finally:
-        Table.query = original_query  # type: ignore[method-assign]
-        Table.all_items = original_all_items  # type: ignore[method-assign]
-        Table.put_item, Table.delete_item = original_put, original_delete  # type: ignore[method-assign]
-        DynamoDBBackend.update_item = original_update  # type: ignore[method-assign]
 
 
 class _NotAPlainTree(Exception):
@@ -384,58 +398,124 @@ def _attribute_value_in_wire_form(value: Any) -> dict[str, Any] | None:
 
 @contextmanager
 def faster_moto_dispatch() -> Iterator[None]:
-    """Remove per-request work in moto that does not depend on the request.
+    """Remove moto costs that real AWS does not have, without changing any answer: request
+    routing and serialization, DynamoDB expressions, and Step Functions executions."""
+    with faster_moto_requests(), faster_dynamodb_expressions(), faster_step_functions():
+        yield
+
+
+@contextmanager
+def faster_moto_requests() -> Iterator[None]:
+    """Per-request work in moto's routing and serialization that does not depend on the request.
 
     - `BaseResponse.call_action` lists the handler class's methods with `inspect.getmembers` on
       every request; the list only depends on the class, so it is computed once per class.
-    - `ActionCountValidator` checks "at most one SET/ADD/REMOVE clause" at every nested
-      UpdateExpression node, each time walking the whole subtree (quadratic in the number of
-      assignments); the check at the root already sees every clause, so only the root is checked.
-    - Step Functions re-parses the definition with ANTLR for every execution; the parsed program
-      is cached per definition and deep-copied for each execution, so executions share no state.
-    - DynamoDB parses each UpdateExpression twice per UpdateItem; the parsed tree is cached per
-      expression text. Every consumer only reads it or validates a deep copy of it.
-    - `OverlappingPathsValidator` likewise re-collects the clauses below every nested
-      UpdateExpression node. Overlaps and duplicates are pairwise, so a subset of the clauses can
-      only clash if the whole set does: the root is checked once, and only a request that fails
-      that check takes moto's own walk (so it raises exactly moto's error).
-    - Each UpdateExpression traverser rebuilds its node-type -> processor map for every node it
-      visits; the map depends only on the traverser, so it is built once per traverser.
-    - A Step Functions Lambda task builds a new boto3 Lambda client for every invocation; one
-      client per region is kept (boto3 clients are thread-safe, and moto ignores credentials).
+    - The request router rebuilds a backend's URL table for every request, and the S3 backend
+      re-imports (`importlib.reload`) its URL module twice to do so, about a sixth of a PutObject.
+      The table only depends on the backend class and the two settings moto reads for it
+      (MOTO_S3_CUSTOM_ENDPOINTS, MOTO_ENABLE_ISO_REGIONS), so it is built once per such key.
+    - Every response gets a 52-character request id drawn one `random.choice` at a time (about a
+      twentieth of a small call); ids are drawn with one `choices` call from the same seeded
+      generator and alphabet instead (still random, still reproducible under moto's seed).
+    - For every member of every structure in a JSON response, the attribute picker instantiates
+      six alias providers to list the keys the value might sit under. For a plain dict those keys
+      depend only on the member's name, its shape and the shape's parent, so they are kept on the
+      shape per (picker, member) and recomputed if the shape is reached from another parent.
     - The JSON response serializer walks every DynamoDB attribute value member by member, trying
       several key aliases for each of the ten members of the AttributeValue shape (about 15 ms to
       return a few items of a few kilobytes). An attribute value already in wire form (strings,
       numbers, string and number sets, booleans, nulls, maps and lists of these) is what that walk
       produces, so it is copied as it is; anything else (binary) still takes the walk.
-    - For every member of every structure in a JSON response, the attribute picker instantiates
-      six alias providers to list the keys the value might sit under. For a plain dict those keys
-      depend only on the member's name, its shape and the shape's parent, so they are kept on the
-      shape per (picker, member) and recomputed if the shape is reached from another parent.
-    - Every UpdateItem deep-copies the parsed expression before validating it, and `deepcopy`'s
-      generic machinery is most of that cost. The tree (nodes with `children` lists and `parent`
-      back-links) is cloned by walking it; node attributes that are not plain values go through
-      `deepcopy` with one shared memo, and a tree that is not a plain tree (a node reached twice,
-      or referenced from outside `children`) is left to `deepcopy` itself.
-    - The validators' depth-first walk looks up the processor tuple and the pre-child hook on every
-      node; both are fixed per traverser, so they are looked up once per walk.
-    - Every response gets a 52-character request id drawn one `random.choice` at a time (about a
-      twentieth of a small call); ids are drawn with one `choices` call from the same seeded
-      generator and alphabet instead (still random, still reproducible under moto's seed).
-    - The request router rebuilds a backend's URL table for every request, and the S3 backend
-      re-imports (`importlib.reload`) its URL module twice to do so, about a sixth of a PutObject.
-      The table only depends on the backend class and the two settings moto reads for it
-      (MOTO_S3_CUSTOM_ENDPOINTS, MOTO_ENABLE_ISO_REGIONS), so it is built once per such key.
-    - A conditional write parses its ConditionExpression twice (once to validate the request,
-      once to apply it). Parsed conditions are kept per (expression, names, values) text in a small
-      LRU, so the second parse, and later writes with the same condition and values, reuse the tree.
-      Evaluating a tree only reads it; requests whose values are long (documents) are not kept.
     """
     import functools
 
     from moto.core import responses
     from moto.core.base_backend import BaseBackend
     from moto.core.serialize import AttributePicker, BaseJSONSerializer, XFormedAttributePicker
+    from moto.moto_api._internal.moto_random import HEX_CHARS, MotoRandom
+
+    original_urls = vars(BaseBackend)["urls"]
+    original_structure = BaseJSONSerializer._serialize_type_structure
+    url_tables: dict[tuple[type, str | None, str | None], Any] = {}
+    hex_alphabet = [str(char) for char in HEX_CHARS]
+
+    def backend_urls(self: Any) -> Any:
+        key = (type(self), os.environ.get("MOTO_S3_CUSTOM_ENDPOINTS"), os.environ.get("MOTO_ENABLE_ISO_REGIONS"))
+        table = url_tables.get(key)
+        if table is None:
+            table = url_tables[key] = original_urls.fget(self)
+        return table
+
+    def random_string(self: Any, length: int = 20, include_digits: bool = True, lower_case: bool = False) -> str:
+        pool = string.ascii_letters + (string.digits if include_digits else "")
+        drawn = "".join(self.choices(pool, k=length))
+        return drawn.lower() if lower_case else drawn
+
+    def random_hex(self: Any, length: int = 8) -> str:
+        return "".join(self.choices(hex_alphabet, k=length))
+
+    def possible_keys(original: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+        def get_possible_keys(self: Any, context: Any) -> Any:
+            shape = context.shape
+            if type(context.obj) is not dict or shape is None:
+                return original(self, context)
+            parent = getattr(shape, "parent", None)
+            memo = shape.__dict__.setdefault("_sre_copilot_possible_keys", {})
+            slot = (type(self), tuple(self.alias_providers), context.key)
+            entry = memo.get(slot)
+            if entry is None or entry[0] is not parent:
+                entry = memo[slot] = (parent, tuple(original(self, context)))
+            return entry[1]
+        return get_possible_keys
+
+    def serialize_structure(self: Any, serialized: Any, value: Any, shape: Any, key: str) -> None:
+        if key and shape.name == "AttributeValue" and self.operation_model.service_model.service_name == "dynamodb":
+            wire = _attribute_value_in_wire_form(value)
+            if wire is not None:
+                self._default_serialize(serialized, wire, shape, key)
+                return
+        original_structure(self, serialized, value, shape, key)
+
+    with _replaced(
+        (responses, "method_names_from_class", functools.cache(responses.method_names_from_class)),
+        (BaseBackend, "urls", property(backend_urls)),
+        (MotoRandom, "get_random_string", random_string),
+        (MotoRandom, "get_random_hex", random_hex),
+        (AttributePicker, "get_possible_keys", possible_keys(AttributePicker.get_possible_keys)),
+        (XFormedAttributePicker, "get_possible_keys", possible_keys(XFormedAttributePicker.get_possible_keys)),
+        (BaseJSONSerializer, "_serialize_type_structure", serialize_structure),
+    ):
+        yield
+
+
+@contextmanager
+def faster_dynamodb_expressions() -> Iterator[None]:
+    """DynamoDB expression handling whose cost grew with something it should not.
+
+    - DynamoDB parses each UpdateExpression twice per UpdateItem; the parsed tree is cached per
+      expression text. Every consumer only reads it or validates a copy of it.
+    - A conditional write parses its ConditionExpression twice (once to validate the request,
+      once to apply it). Parsed conditions are kept per (expression, names, values) text in a small
+      LRU, so the second parse, and later writes with the same condition and values, reuse the tree.
+      Evaluating a tree only reads it; requests whose values are long (documents) are not kept.
+    - `ActionCountValidator` checks "at most one SET/ADD/REMOVE clause" at every nested
+      UpdateExpression node, each time walking the whole subtree (quadratic in the number of
+      assignments); the check at the root already sees every clause, so only the root is checked.
+    - `OverlappingPathsValidator` likewise re-collects the clauses below every nested
+      UpdateExpression node. Overlaps and duplicates are pairwise, so a subset of the clauses can
+      only clash if the whole set does: the root is checked once, and only a request that fails
+      that check takes moto's own walk (so it raises exactly moto's error).
+    - Each UpdateExpression traverser rebuilds its node-type -> processor map for every node it
+      visits, and its depth-first walk looks the processor tuple and the pre-child hook up again at
+      every node; all three depend only on the traverser, so they are found once.
+    - Every UpdateItem deep-copies the parsed expression before validating it, and `deepcopy`'s
+      generic machinery is most of that cost. The tree (nodes with `children` lists and `parent`
+      back-links) is cloned by walking it; node attributes that are not plain values go through
+      `deepcopy` with one shared memo, and a tree that is not a plain tree (a node reached twice,
+      or referenced from outside `children`) is left to `deepcopy` itself.
+    """
+    import functools
+
     from moto.dynamodb.comparisons import ConditionExpressionParser
     from moto.dynamodb.parsing import validators
     from moto.dynamodb.parsing.ast_nodes import (  # type: ignore[attr-defined]
@@ -445,54 +525,17 @@ def faster_moto_dispatch() -> Iterator[None]:
     )
     from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
     from moto.dynamodb.parsing.validators import ActionCountValidator, OverlappingPathsValidator
-    from moto.moto_api._internal.moto_random import HEX_CHARS, MotoRandom
-    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
-    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
-    original_names = responses.method_names_from_class
-    original_make = UpdateExpressionParser.__dict__["make"]
-    original_traverse = ActionCountValidator.traverse
     original_overlaps = OverlappingPathsValidator.traverse
-    original_recursion = DepthFirstTraverser.traverse_node_recursively
-    original_validator_copy = validators.deepcopy
-    base_hook = DepthFirstTraverser.pre_processing_of_child
-    original_processing = (DepthFirstTraverser.nodes_to_be_processed, DepthFirstTraverser.process)
-    original_entrypoint = ExecutionWorker._get_evaluation_entrypoint
-    original_client_for = lambda_eval_utils.boto_client_for
-    original_structure = BaseJSONSerializer._serialize_type_structure
     original_condition_parse = ConditionExpressionParser.parse
-    original_keys = (AttributePicker.get_possible_keys, XFormedAttributePicker.get_possible_keys)
-    original_urls = BaseBackend.__dict__["urls"]
-    original_random = (MotoRandom.get_random_string, MotoRandom.get_random_hex)
-    hex_alphabet = [str(char) for char in HEX_CHARS]
-
-    def random_string(self: Any, length: int = 20, include_digits: bool = True, lower_case: bool = False) -> str:
-        pool = string.ascii_letters + (string.digits if include_digits else "")
-        drawn = "".join(self.choices(pool, k=length))
-        return drawn.lower() if lower_case else drawn
-
-    def random_hex(self: Any, length: int = 8) -> str:
-        return "".join(self.choices(hex_alphabet, k=length))
-    url_tables: dict[tuple[type, str | None, str | None], Any] = {}
-
-    def backend_urls(self: Any) -> Any:
-        key = (type(self), os.environ.get("MOTO_S3_CUSTOM_ENDPOINTS"), os.environ.get("MOTO_ENABLE_ISO_REGIONS"))
-        table = url_tables.get(key)
-        if table is None:
-            table = url_tables[key] = original_urls.fget(self)
-        return table
+    base_hook = DepthFirstTraverser.pre_processing_of_child
+    parse = UpdateExpressionParser.make
+    cached_parse = functools.lru_cache(maxsize=1024)(lambda text: parse(text))
     conditions: collections.OrderedDict[tuple[str, str, str], tuple[Any, list[str], list[str]]] = \
         collections.OrderedDict()
     conditions_lock = threading.Lock()
 
-    cached_names = functools.cache(original_names)
-    parse = UpdateExpressionParser.make
-    cached_parse = functools.lru_cache(maxsize=1024)(lambda text: parse(text))
-    lambda_client = functools.cache(lambda region, service: original_client_for(region=region, service=service))
-    programs: dict[str, Any] = {}
-    programs_lock = threading.Lock()
-
-    def traverse(self: Any, node: Any) -> Any:
+    def count_actions(self: Any, node: Any) -> Any:
         if isinstance(node, UpdateExpression):
             self.verify_action_counts(node)
         return node
@@ -504,6 +547,21 @@ def faster_moto_dispatch() -> Iterator[None]:
             except Exception:
                 return original_overlaps(self, node)
         return node
+
+    def processing_map(self: Any) -> dict[Any, Any]:
+        mapping = self.__dict__.get("_sre_copilot_map")
+        if mapping is None:
+            mapping = self.__dict__["_sre_copilot_map"] = self._processing_map()
+        return mapping  # type: ignore[no-any-return]
+
+    def nodes_to_be_processed(self: Any) -> tuple[Any, ...]:
+        return tuple(processing_map(self))
+
+    def process(self: Any, node: Any) -> Any:
+        for kind, processor in processing_map(self).items():
+            if isinstance(node, kind):
+                return processor(node)
+        return None
 
     def traverse_node_recursively(self: Any, node: Any, child_id: int = -1) -> Any:
         kinds = nodes_to_be_processed(self)
@@ -535,32 +593,6 @@ def faster_moto_dispatch() -> Iterator[None]:
                 pass
         return copy.deepcopy(value, memo)
 
-    def processing_map(self: Any) -> dict[Any, Any]:
-        mapping = self.__dict__.get("_sre_copilot_map")
-        if mapping is None:
-            mapping = self.__dict__["_sre_copilot_map"] = self._processing_map()
-        return mapping  # type: ignore[no-any-return]
-
-    def nodes_to_be_processed(self: Any) -> tuple[Any, ...]:
-        return tuple(processing_map(self))
-
-    def process(self: Any, node: Any) -> Any:
-        for kind, processor in processing_map(self).items():
-            if isinstance(node, kind):
-                return processor(node)
-        return None
-
-    def entrypoint(self: Any) -> Any:
-        definition = self._evaluation_details.state_machine_details.definition
-        with programs_lock:
-            program = programs.get(definition)
-            if program is None:
-                program = programs[definition] = original_entrypoint(self)
-            return copy.deepcopy(program)
-
-    def client_for(region: str, service: str, state_credentials: Any = None) -> Any:
-        return lambda_client(region, service)
-
     def condition_parse(self: Any) -> Any:
         key = (self.condition_expression or "", repr(self.expression_attribute_names),
                repr(self.expression_attribute_values))
@@ -574,7 +606,7 @@ def faster_moto_dispatch() -> Iterator[None]:
             op = original_condition_parse(self)
             with conditions_lock:
                 conditions[key] = (op, list(self.expr_attr_names_found), list(self.expr_attr_values_found))
-                if len(conditions) > 512:
+                if len(conditions) > MAX_CACHED_CONDITIONS:
                     conditions.popitem(last=False)
             return op
         op, names_found, values_found = hit
@@ -582,61 +614,53 @@ def faster_moto_dispatch() -> Iterator[None]:
         self.expr_attr_values_found.extend(values_found)
         return op
 
-    def possible_keys(original: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
-        def get_possible_keys(self: Any, context: Any) -> Any:
-            shape = context.shape
-            if type(context.obj) is not dict or shape is None:
-                return original(self, context)
-            parent = getattr(shape, "parent", None)
-            memo = shape.__dict__.setdefault("_sre_copilot_possible_keys", {})
-            slot = (type(self), tuple(self.alias_providers), context.key)
-            entry = memo.get(slot)
-            if entry is None or entry[0] is not parent:
-                entry = memo[slot] = (parent, tuple(original(self, context)))
-            return entry[1]
-        return get_possible_keys
-
-    def serialize_structure(self: Any, serialized: Any, value: Any, shape: Any, key: str) -> None:
-        if key and shape.name == "AttributeValue" and self.operation_model.service_model.service_name == "dynamodb":
-            wire = _attribute_value_in_wire_form(value)
-            if wire is not None:
-                self._default_serialize(serialized, wire, shape, key)
-                return
-        original_structure(self, serialized, value, shape, key)
-
-    responses.method_names_from_class = cached_names  # type: ignore[assignment]
-    UpdateExpressionParser.make = classmethod(lambda cls, text: cached_parse(text))  # type: ignore[method-assign,assignment]
-    ActionCountValidator.traverse = traverse  # type: ignore[method-assign]
-    OverlappingPathsValidator.traverse = overlaps  # type: ignore[method-assign]
-    DepthFirstTraverser.nodes_to_be_processed = nodes_to_be_processed  # type: ignore[method-assign]
-    DepthFirstTraverser.process = process  # type: ignore[method-assign]
-    DepthFirstTraverser.traverse_node_recursively = traverse_node_recursively  # type: ignore[method-assign]
-    validators.deepcopy = validator_copy  # type: ignore[assignment]
-    ExecutionWorker._get_evaluation_entrypoint = entrypoint  # type: ignore[method-assign]
-    lambda_eval_utils.boto_client_for = client_for
-    BaseJSONSerializer._serialize_type_structure = serialize_structure  # type: ignore[method-assign]
-    ConditionExpressionParser.parse = condition_parse  # type: ignore[method-assign]
-    AttributePicker.get_possible_keys = possible_keys(original_keys[0])  # type: ignore[method-assign,assignment]
-    XFormedAttributePicker.get_possible_keys = possible_keys(original_keys[1])  # type: ignore[method-assign,assignment]
-    BaseBackend.urls = property(backend_urls)  # type: ignore[method-assign,assignment]
-    MotoRandom.get_random_string, MotoRandom.get_random_hex = random_string, random_hex  # type: ignore[method-assign]
-    try:
+    with _replaced(
+        (UpdateExpressionParser, "make", classmethod(lambda cls, text: cached_parse(text))),
+        (ConditionExpressionParser, "parse", condition_parse),
+        (ActionCountValidator, "traverse", count_actions),
+        (OverlappingPathsValidator, "traverse", overlaps),
+        (DepthFirstTraverser, "nodes_to_be_processed", nodes_to_be_processed),
+        (DepthFirstTraverser, "process", process),
+        (DepthFirstTraverser, "traverse_node_recursively", traverse_node_recursively),
+        (validators, "deepcopy", validator_copy),
+    ):
         yield
-    finally:
-        responses.method_names_from_class = original_names
-        UpdateExpressionParser.make = original_make  # type: ignore[method-assign]
-        ActionCountValidator.traverse = original_traverse  # type: ignore[method-assign]
-        OverlappingPathsValidator.traverse = original_overlaps  # type: ignore[method-assign]
-        DepthFirstTraverser.nodes_to_be_processed, DepthFirstTraverser.process = original_processing  # type: ignore[method-assign]
-        DepthFirstTraverser.traverse_node_recursively = original_recursion  # type: ignore[method-assign]
-        validators.deepcopy = original_validator_copy
-        ExecutionWorker._get_evaluation_entrypoint = original_entrypoint  # type: ignore[method-assign]
-        lambda_eval_utils.boto_client_for = original_client_for
-        BaseJSONSerializer._serialize_type_structure = original_structure  # type: ignore[method-assign]
-        ConditionExpressionParser.parse = original_condition_parse  # type: ignore[method-assign]
-        AttributePicker.get_possible_keys, XFormedAttributePicker.get_possible_keys = original_keys  # type: ignore[method-assign,assignment]
-        BaseBackend.urls = original_urls  # type: ignore[method-assign]
-        MotoRandom.get_random_string, MotoRandom.get_random_hex = original_random  # type: ignore[method-assign]
+
+
+@contextmanager
+def faster_step_functions() -> Iterator[None]:
+    """Step Functions work repeated per execution or per task.
+
+    - Step Functions re-parses the definition with ANTLR for every execution; the parsed program
+      is cached per definition and deep-copied for each execution, so executions share no state.
+    - A Step Functions Lambda task builds a new boto3 Lambda client for every invocation; one
+      client per region is kept (boto3 clients are thread-safe, and moto ignores credentials).
+    """
+    import functools
+
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    original_entrypoint = ExecutionWorker._get_evaluation_entrypoint
+    original_client_for = lambda_eval_utils.boto_client_for
+    lambda_client = functools.cache(lambda region, service: original_client_for(region=region, service=service))
+    programs: dict[str, Any] = {}
+    programs_lock = threading.Lock()
+
+    def entrypoint(self: Any) -> Any:
+        definition = self._evaluation_details.state_machine_details.definition
+        with programs_lock:
+            program = programs.get(definition)
+            if program is None:
+                program = programs[definition] = original_entrypoint(self)
+            return copy.deepcopy(program)
+
+    def client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        return lambda_client(region, service)
+
+    with _replaced((ExecutionWorker, "_get_evaluation_entrypoint", entrypoint),
+                   (lambda_eval_utils, "boto_client_for", client_for)):
+        yield
 
 
 @contextmanager
@@ -696,8 +720,5 @@ def bucketed_metric_data() -> Iterator[None]:
                                 "values": values, "timestamps": timestamps, "status_code": "Complete"})
         return results
 
-    CloudWatchBackend.get_metric_data = get_metric_data  # type: ignore[method-assign]
-    try:
+    with _replaced((CloudWatchBackend, "get_metric_data", get_metric_data)):
         yield
-    finally:
-        CloudWatchBackend.get_metric_data = original  # type: ignore[method-assign]
