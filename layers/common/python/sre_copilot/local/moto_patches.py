@@ -23,9 +23,8 @@ from typing import Any
 
 LambdaHandler = Callable[[dict[str, Any], Any], Any]
 
-MAX_CACHED_CONDITION_VALUES = 2_000
-"""Longest repr of a condition's attribute values whose parsed tree is kept (documents are not)."""
 MAX_CACHED_CONDITIONS = 512
+"""Parsed condition trees kept (per expression, names and value placeholders)."""
 
 
 @dataclass
@@ -376,6 +375,16 @@ def _clone_tree(root: Any, node_type: type) -> Any:
     return clone(root, None)
 
 
+def _with_values(node: Any, values: dict[str, Any], value_kind: str) -> Any:
+    """A condition syntax tree (moto's immutable `Node` tuples) with each expression attribute
+    value taken from `values`, by its placeholder name."""
+    if node.kind == value_kind:
+        return node._replace(value=values[node.text])
+    if not node.children:
+        return node
+    return node._replace(children=[_with_values(child, values, value_kind) for child in node.children])
+
+
 def _attribute_value_in_wire_form(value: Any) -> dict[str, Any] | None:
     """A copy of a DynamoDB attribute value whose every part serialises to itself, else None."""
     if type(value) is not dict or len(value) != 1:
@@ -495,9 +504,11 @@ def faster_dynamodb_expressions() -> Iterator[None]:
     - DynamoDB parses each UpdateExpression twice per UpdateItem; the parsed tree is cached per
       expression text. Every consumer only reads it or validates a copy of it.
     - A conditional write parses its ConditionExpression twice (once to validate the request,
-      once to apply it). Parsed conditions are kept per (expression, names, values) text in a small
-      LRU, so the second parse, and later writes with the same condition and values, reuse the tree.
-      Evaluating a tree only reads it; requests whose values are long (documents) are not kept.
+      once to apply it), and most conditions recur with other values (a timestamp, a version).
+      The syntax tree depends on the expression, the names and which value placeholders exist, and
+      holds the values only in its leaves; it is kept per those in a small LRU, and each parse
+      puts its own values in the leaves and builds moto's condition objects from that, as moto
+      does. A request whose condition does not parse is never kept, so it fails as in moto.
     - `ActionCountValidator` checks "at most one SET/ADD/REMOVE clause" at every nested
       UpdateExpression node, each time walking the whole subtree (quadratic in the number of
       assignments); the check at the root already sees every clause, so only the root is checked.
@@ -531,7 +542,7 @@ def faster_dynamodb_expressions() -> Iterator[None]:
     base_hook = DepthFirstTraverser.pre_processing_of_child
     parse = UpdateExpressionParser.make
     cached_parse = functools.lru_cache(maxsize=1024)(lambda text: parse(text))
-    conditions: collections.OrderedDict[tuple[str, str, str], tuple[Any, list[str], list[str]]] = \
+    conditions: collections.OrderedDict[tuple[str, str, tuple[str, ...]], tuple[Any, list[str], list[str]]] = \
         collections.OrderedDict()
     conditions_lock = threading.Lock()
 
@@ -593,26 +604,39 @@ def faster_dynamodb_expressions() -> Iterator[None]:
                 pass
         return copy.deepcopy(value, memo)
 
+    def condition_tree(self: Any) -> Any:
+        """moto's `ConditionExpressionParser.parse` up to the syntax tree (before it becomes Ops)."""
+        nodes = self._lex_condition_expression()
+        nodes = self._parse_paths(nodes)
+        nodes = self._apply_functions(nodes)
+        nodes = self._apply_comparator(nodes)
+        nodes = self._apply_in(nodes)
+        nodes = self._apply_between(nodes)
+        nodes = self._apply_parens_and_booleans(nodes)
+        node = nodes[0]
+        self._assert_no_redundant_parentheses(node)
+        return node
+
     def condition_parse(self: Any) -> Any:
-        key = (self.condition_expression or "", repr(self.expression_attribute_names),
-               repr(self.expression_attribute_values))
-        if len(key[2]) > MAX_CACHED_CONDITION_VALUES:
+        if not self.condition_expression:
             return original_condition_parse(self)
+        values = self.expression_attribute_values or {}
+        key = (self.condition_expression, repr(self.expression_attribute_names), tuple(sorted(values)))
         with conditions_lock:
             hit = conditions.get(key)
             if hit is not None:
                 conditions.move_to_end(key)
         if hit is None:
-            op = original_condition_parse(self)
+            node = condition_tree(self)
+            hit = (node, self._find_literals(node), self._find_expr_attr_values(node))
             with conditions_lock:
-                conditions[key] = (op, list(self.expr_attr_names_found), list(self.expr_attr_values_found))
+                conditions[key] = hit
                 if len(conditions) > MAX_CACHED_CONDITIONS:
                     conditions.popitem(last=False)
-            return op
-        op, names_found, values_found = hit
+        node, names_found, values_found = hit
         self.expr_attr_names_found.extend(names_found)
         self.expr_attr_values_found.extend(values_found)
-        return op
+        return self._make_op_condition(_with_values(node, values, self.Kind.EXPRESSION_ATTRIBUTE_VALUE))
 
     with _replaced(
         (UpdateExpressionParser, "make", classmethod(lambda cls, text: cached_parse(text))),
