@@ -500,3 +500,31 @@ def test_random_ids_keep_their_alphabet_length_and_seed() -> None:
     assert lower == lower.lower() and len(lower) == 12
     assert len(hexed) == 16 and set(hexed) <= set("0123456789abcdef")
     assert first == second
+
+
+def test_dict_members_found_under_an_alias_are_still_serialised() -> None:
+    # Given a Step Functions answer held as a dict whose keys are the snake_case aliases moto's
+    # picker also accepts, and one member left out
+    from moto.core.responses import ActionContext, ActionResult
+    from moto.core.serialize import get_serializer_class
+    from moto.core.utils import get_service_model
+
+    service = get_service_model("stepfunctions")
+    operation = service.operation_model("DescribeExecution")
+    answer = {"execution_arn": "arn:aws:states:us-east-1:123456789012:execution:m:e", "status": "RUNNING",
+              "state_machine_arn": "arn:aws:states:us-east-1:123456789012:stateMachine:m",
+              "startDate": 1_700_000_000.0, "input": "{}"}
+
+    class Response:
+        RESPONSE_KEY_PATH_TO_TRANSFORMER = None
+
+    def serialise() -> Any:
+        context = ActionContext(service, operation, get_serializer_class("stepfunctions", "json"), Response())
+        return ActionResult(answer).execute_result(context)[2]
+
+    plain = serialise()
+    # When it is serialised with the speed-ups, twice (the second time from the kept keys)
+    with faster_moto_dispatch():
+        fast = [serialise(), serialise()]
+    # Then the aliased members are there both times, as without them
+    assert fast == [plain, plain] and "executionArn" in json.loads(plain)

@@ -430,6 +430,8 @@ def faster_moto_requests() -> Iterator[None]:
       six alias providers to list the keys the value might sit under. For a plain dict those keys
       depend only on the member's name, its shape and the shape's parent, so they are kept on the
       shape per (picker, member) and recomputed if the shape is reached from another parent.
+      A member none of whose kept keys is in the dict is skipped, as the picker would find
+      nothing there (only without response transformers, which could make something of nothing).
     - The JSON response serializer walks every DynamoDB attribute value member by member, trying
       several key aliases for each of the ten members of the AttributeValue shape (about 15 ms to
       return a few items of a few kilobytes). An attribute value already in wire form (strings,
@@ -440,11 +442,17 @@ def faster_moto_requests() -> Iterator[None]:
 
     from moto.core import responses
     from moto.core.base_backend import BaseBackend
-    from moto.core.serialize import AttributePicker, BaseJSONSerializer, XFormedAttributePicker
+    from moto.core.serialize import (
+        AttributePicker,
+        BaseJSONSerializer,
+        ResponseSerializer,
+        XFormedAttributePicker,
+    )
     from moto.moto_api._internal.moto_random import HEX_CHARS, MotoRandom
 
     original_urls = vars(BaseBackend)["urls"]
     original_structure = BaseJSONSerializer._serialize_type_structure
+    original_member = ResponseSerializer._serialize_structure_member
     url_tables: dict[tuple[type, str | None, str | None], Any] = {}
     hex_alphabet = [str(char) for char in HEX_CHARS]
 
@@ -477,6 +485,17 @@ def faster_moto_requests() -> Iterator[None]:
             return entry[1]
         return get_possible_keys
 
+    def serialize_member(self: Any, serialized: Any, value: Any, shape: Any, key: str) -> None:
+        picker = self._value_picker
+        if type(value) is dict and key not in value and isinstance(picker, AttributePicker) \
+                and not picker.response_transformers:
+            memo = shape.__dict__.get("_sre_copilot_possible_keys")
+            entry = memo.get((type(picker), tuple(picker.alias_providers), key)) if memo else None
+            if entry is not None and entry[0] is getattr(shape, "parent", None) \
+                    and not any(k in value or "." in k for k in entry[1]):
+                return
+        original_member(self, serialized, value, shape, key)
+
     def serialize_structure(self: Any, serialized: Any, value: Any, shape: Any, key: str) -> None:
         if key and shape.name == "AttributeValue" and self.operation_model.service_model.service_name == "dynamodb":
             wire = _attribute_value_in_wire_form(value)
@@ -493,6 +512,7 @@ def faster_moto_requests() -> Iterator[None]:
         (AttributePicker, "get_possible_keys", possible_keys(AttributePicker.get_possible_keys)),
         (XFormedAttributePicker, "get_possible_keys", possible_keys(XFormedAttributePicker.get_possible_keys)),
         (BaseJSONSerializer, "_serialize_type_structure", serialize_structure),
+        (ResponseSerializer, "_serialize_structure_member", serialize_member),
     ):
         yield
 
