@@ -56,9 +56,8 @@ def client_config(settings: Settings | None = None) -> Config:
 
 def client(service: str, region: str, endpoint_url: str | None = None) -> Any:
     """The process-wide client for `service` in `region` (optionally at `endpoint_url`)."""
-    user_agent = get_settings().aws_user_agent
-    config = client_config()
-    key = (service, region, endpoint_url or None, user_agent)
+    settings = get_settings()
+    key = (service, region, endpoint_url or None, settings.aws_user_agent)
     cached = _clients.get(key)
     if cached is not None:
         return cached
@@ -68,7 +67,7 @@ def client(service: str, region: str, endpoint_url: str | None = None) -> Any:
         if cached is None:
             session = boto3.session.Session(region_name=region)
             cached = session.client(service, region_name=region, endpoint_url=endpoint_url or None,  # type: ignore[call-overload]
-                                    config=config)
+                                    config=client_config(settings))
             _clients[key] = cached
         return cached
 

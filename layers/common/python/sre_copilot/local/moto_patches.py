@@ -88,21 +88,38 @@ class InProcessLambdas:
                 self.on_return(function_name, event)
 
 
+_MISSING = object()
+
+
+@contextmanager
+def _replaced(*replacements: tuple[Any, str, Any]) -> Iterator[None]:
+    """Set each (owner, attribute, value) while the block runs, then put back exactly what the
+    owner itself held: a descriptor as it was, and an attribute a class only inherited is deleted
+    again rather than left shadowing its base."""
+    saved: list[tuple[Any, str, Any]] = []
+    for owner, name, value in replacements:
+        saved.append((owner, name, vars(owner).get(name, _MISSING)))
+        setattr(owner, name, value)
+    try:
+        yield
+    finally:
+        for owner, name, before in reversed(saved):
+            if before is _MISSING:
+                delattr(owner, name)
+            else:
+                setattr(owner, name, before)
+
+
 @contextmanager
 def in_process_lambda(registry: InProcessLambdas) -> Iterator[InProcessLambdas]:
     """Route moto's Lambda invocations to `registry` while the context is active."""
     from moto.awslambda.models import LambdaFunction
 
-    original = LambdaFunction._invoke_lambda
-
     def _invoke_lambda(self: Any, event: Any = None) -> tuple[str, bool, str]:
         return registry.invoke(self.function_name, event)
 
-    LambdaFunction._invoke_lambda = _invoke_lambda  # type: ignore[method-assign]
-    try:
+    with _replaced((LambdaFunction, "_invoke_lambda", _invoke_lambda)):
         yield registry
-    finally:
-        LambdaFunction._invoke_lambda = original  # type: ignore[method-assign]
 
 
 MOTO_CONFIG: dict[str, Any] = {
@@ -132,36 +149,11 @@ def eventbridge_lambda_targets(deliver: Callable[[str, dict[str, Any]], None]) -
         for target in lambdas:
             deliver(str(target["Arn"]).split(":function:")[-1].split(":")[0], dict(original_event))
 
-    Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
-    try:
+    with _replaced((Rule, "send_to_targets", send_to_targets)):
         yield
-    finally:
-        Rule.send_to_targets = original  # type: ignore[method-assign]
 
 
 _query_scope = threading.local()
-
-
-_MISSING = object()
-
-
-@contextmanager
-def _replaced(*replacements: tuple[Any, str, Any]) -> Iterator[None]:
-    """Set each (owner, attribute, value) while the block runs, then put back exactly what the
-    owner itself held: a descriptor as it was, and an attribute a class only inherited is deleted
-    again rather than left shadowing its base."""
-    saved: list[tuple[Any, str, Any]] = []
-    for owner, name, value in replacements:
-        saved.append((owner, name, vars(owner).get(name, _MISSING)))
-        setattr(owner, name, value)
-    try:
-        yield
-    finally:
-        for owner, name, before in reversed(saved):
-            if before is _MISSING:
-                delattr(owner, name)
-            else:
-                setattr(owner, name, before)
 
 
 def _primary(hash_key: Any, range_key: Any) -> tuple[Any, ...]:
@@ -390,6 +382,21 @@ def _with_values(node: Any, values: dict[str, Any], value_kind: str) -> Any:
     return node._replace(children=[_with_values(child, values, value_kind) for child in node.children])
 
 
+_KEPT_KEYS = "_sre_copilot_possible_keys"
+"""Attribute of a member shape: (picker kind, member) -> (parent shape, the picker's candidate keys)."""
+
+
+def _keys_slot(picker: Any, key: str) -> tuple[Any, ...]:
+    return type(picker), tuple(picker.alias_providers), key
+
+
+def _kept_keys(shape: Any, picker: Any, key: str) -> tuple[str, ...] | None:
+    """The candidate keys kept for `key` of `shape` and this kind of picker, if kept while the
+    shape had its current parent (the parent decides some aliases)."""
+    entry = shape.__dict__.get(_KEPT_KEYS, {}).get(_keys_slot(picker, key))
+    return entry[1] if entry is not None and entry[0] is getattr(shape, "parent", None) else None
+
+
 def _attribute_value_in_wire_form(value: Any) -> dict[str, Any] | None:
     """A copy of a DynamoDB attribute value whose every part serialises to itself, else None."""
     if type(value) is not dict or len(value) != 1:
@@ -481,23 +488,20 @@ def faster_moto_requests() -> Iterator[None]:
             shape = context.shape
             if type(context.obj) is not dict or shape is None:
                 return original(self, context)
-            parent = getattr(shape, "parent", None)
-            memo = shape.__dict__.setdefault("_sre_copilot_possible_keys", {})
-            slot = (type(self), tuple(self.alias_providers), context.key)
-            entry = memo.get(slot)
-            if entry is None or entry[0] is not parent:
-                entry = memo[slot] = (parent, tuple(original(self, context)))
-            return entry[1]
+            keys = _kept_keys(shape, self, context.key)
+            if keys is None:
+                keys = tuple(original(self, context))
+                shape.__dict__.setdefault(_KEPT_KEYS, {})[_keys_slot(self, context.key)] = (
+                    getattr(shape, "parent", None), keys)
+            return keys
         return get_possible_keys
 
     def serialize_member(self: Any, serialized: Any, value: Any, shape: Any, key: str) -> None:
         picker = self._value_picker
         if type(value) is dict and key not in value and isinstance(picker, AttributePicker) \
                 and not picker.response_transformers:
-            memo = shape.__dict__.get("_sre_copilot_possible_keys")
-            entry = memo.get((type(picker), tuple(picker.alias_providers), key)) if memo else None
-            if entry is not None and entry[0] is getattr(shape, "parent", None) \
-                    and not any(k in value or "." in k for k in entry[1]):
+            keys = _kept_keys(shape, picker, key)
+            if keys is not None and not any(k in value or "." in k for k in keys):
                 return
         original_member(self, serialized, value, shape, key)
 
