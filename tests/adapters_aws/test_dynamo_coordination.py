@@ -54,6 +54,36 @@ def test_due_wait_tokens_are_those_past_their_deadline(store: DynamoStore) -> No
     assert [d["incident_id"] for d in store.due_wait_tokens("acme", START + timedelta(minutes=5))] == ["inc-b"]
 
 
+def test_due_work_lists_due_tokens_and_refresh_flags_in_one_read(store: DynamoStore, clock: SimClock) -> None:
+    # Given a token due at +1m, one due at +10m, a parked token with no deadline and a flagged incident
+    store.put_wait_token("acme", "inc-a", "t-a", START + timedelta(minutes=1), "p-a")
+    store.put_wait_token("acme", "inc-c", "t-c", START + timedelta(minutes=10), "p-c")
+    store.put_wait_token("acme", "inc-d", "t-d", None, None)
+    store.flag_refresh("acme", "inc-r")
+    store.flag_refresh("other", "inc-x")
+    # When the agenda at +5m is read
+    work = store.due_work("acme", START + timedelta(minutes=5))
+    # Then it holds the due token and this tenant's flag, and a cleared flag leaves it
+    assert [t["incident_id"] for t in work.wait_tokens] == ["inc-a"] and work.refresh == ["inc-r"]
+    store.clear_refresh("acme", "inc-r")
+    assert store.due_work("acme", START + timedelta(minutes=5)).refresh == []
+
+
+def test_correlation_tick_is_due_from_the_saved_next_tick(store: DynamoStore) -> None:
+    # Given no state, then a state whose tick next has work at +5m
+    assert store.correlation_tick_due("acme", START) is False
+    version = store.save_correlation_state("acme", {"groups": []}, 0, next_tick=START + timedelta(minutes=5))
+    # When the sweeper asks before, at and after that time
+    # Then only at and after it is the tick due
+    assert store.correlation_tick_due("acme", START + timedelta(minutes=4)) is False
+    assert store.correlation_tick_due("acme", START + timedelta(minutes=5)) is True
+    # And a state with nothing to tick is never due, while one saved without a schedule always is
+    version = store.save_correlation_state("acme", {"groups": []}, version, next_tick=None)
+    assert store.correlation_tick_due("acme", START + timedelta(days=365)) is False
+    store.save_correlation_state("acme", {"groups": []}, version)
+    assert store.correlation_tick_due("acme", START) is True
+
+
 def test_correlation_state_saves_with_optimistic_locking(store: DynamoStore) -> None:
     # Given no state yet
     assert store.load_correlation_state("acme") == (None, 0)

@@ -102,6 +102,29 @@ def test_duration_rule_found_by_ingest_is_reported_by_the_next_tick() -> None:
     assert [o.signal_id for o in outcomes] == ["q"]
 
 
+def test_next_tick_is_when_the_duration_rule_or_the_idle_horizon_comes_due() -> None:
+    # Given a P1 rule that opens after 5 minutes of firing, and no group yet
+    e = engine(OpenRule(priority=Priority.P1, min_signals=2, after_s=300))
+    assert e.next_tick_at() is None
+    # When a warning is held at t=0
+    e.ingest(alert("q", 0, service="queue"))
+    # Then the next tick with work is the rule's 5 minutes, and ticking before it changes nothing
+    assert e.next_tick_at() == at(300).timestamp()
+    before = e.to_state()
+    assert e.tick(at(299)) == [] and e.to_state() == before
+    # And once the group opens, the next work is forgetting it after the idle horizon
+    [opened] = e.tick(at(301))
+    assert opened.opened
+    assert e.next_tick_at() == at(0).timestamp() + e.config.horizon_s
+
+
+def test_next_tick_is_at_once_while_ingest_left_an_opening_for_tick() -> None:
+    e = engine(OpenRule(priority=Priority.P1, min_signals=2, after_s=300))
+    e.ingest(alert("q", 0, service="queue"))
+    e.ingest(alert("unrelated", 400, service="ledger"))  # ingest found q's duration met
+    assert e.next_tick_at() == at(400).timestamp()
+
+
 def test_held_alert_that_resolves_never_opens() -> None:
     e = engine(OpenRule(priority=Priority.P1, min_signals=2, after_s=300))
     e.ingest(alert("q", 0, service="queue", fp="queue-lag"))

@@ -22,6 +22,7 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypedDict
@@ -59,6 +60,22 @@ _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 _audit_sequence = itertools.count()
 
+
+
+class Unscheduled:
+    """`save_correlation_state` was not told when the next tick is due: every sweep ticks."""
+
+
+UNSCHEDULED = Unscheduled()
+NO_TICK = "never"
+
+
+@dataclass
+class DueWork:
+    """The sweeper's agenda at one moment (see `DynamoStore.due_work`)."""
+
+    wait_tokens: list[WaitToken] = field(default_factory=list)
+    refresh: list[str] = field(default_factory=list)
 
 
 class WaitToken(TypedDict):
@@ -128,8 +145,10 @@ def changes_gsi1pk(tenant_id: str) -> str:
     return f"{_tenant(tenant_id)}#CHANGES"
 
 
-def wait_deadlines_gsi1pk(tenant_id: str) -> str:
-    return f"{_tenant(tenant_id)}#WAIT_DEADLINES"
+def due_gsi1pk(tenant_id: str) -> str:
+    """The sweeper's agenda: wait-token deadlines and re-analysis flags, by due time (gsi1sk
+    `<time>#WAIT#<incident>` or `<time>#REFRESH#<incident>`), read with one query a minute."""
+    return f"{_tenant(tenant_id)}#DUE"
 
 
 def execution_name(execution: str) -> str:
@@ -542,8 +561,8 @@ class DynamoStore:
             "ttl": _epoch(parked_at + timedelta(days=self.settings.incident_ttl_days)),
         }
         if deadline is not None:
-            attributes.update(deadline=format_time(deadline), gsi1pk=wait_deadlines_gsi1pk(tenant_id),
-                              gsi1sk=f"{format_time(deadline)}#{incident_id}")
+            attributes.update(deadline=format_time(deadline), gsi1pk=due_gsi1pk(tenant_id),
+                              gsi1sk=f"{format_time(deadline)}#WAIT#{incident_id}")
         self._put({"pk": incident_pk(tenant_id, incident_id), "sk": "WAIT"}, attributes,
                   f"parking incident {incident_id}")
 
@@ -577,9 +596,20 @@ class DynamoStore:
 
     def due_wait_tokens(self, tenant_id: str, now: datetime) -> list[WaitToken]:
         """Parked tokens whose deadline is at or before `now`, earliest first."""
-        items = self._query("listing due wait tokens", index=GSI1, pk=("gsi1pk", wait_deadlines_gsi1pk(tenant_id)),
-                            less_than=("gsi1sk", format_time(now + ONE_MS)))
-        return [_wait_token(item) for item in items]
+        return self.due_work(tenant_id, now).wait_tokens
+
+    def due_work(self, tenant_id: str, now: datetime) -> DueWork:
+        """Everything on the sweeper's agenda at `now`, from one index query: parked tokens past their
+        deadline (earliest first) and incidents flagged for re-analysis. The index lags writes
+        briefly; what it has not caught up with is due again a minute later."""
+        work = DueWork()
+        for item in self._query("reading the sweeper's agenda", index=GSI1, pk=("gsi1pk", due_gsi1pk(tenant_id)),
+                                less_than=("gsi1sk", format_time(now + ONE_MS))):
+            if item.get("item_type") == "wait_token":
+                work.wait_tokens.append(_wait_token(item))
+            elif item.get("item_type") == "refresh_flag":
+                work.refresh.append(str(item["incident_id"]))
+        return work
 
     # == correlation engine state ==================================================================
     def load_correlation_state(self, tenant_id: str) -> tuple[dict[str, Any] | None, int]:
@@ -598,14 +628,18 @@ class DynamoStore:
         raise NotFound(f"the correlation state of tenant {tenant_id} points at an S3 object that keeps "
                        "disappearing; check the bucket's lifecycle rules on snapshots/")
 
-    def save_correlation_state(self, tenant_id: str, state: Mapping[str, Any], expected_version: int) -> int:
+    def save_correlation_state(self, tenant_id: str, state: Mapping[str, Any], expected_version: int, *,
+                               next_tick: datetime | Unscheduled | None = UNSCHEDULED) -> int:
         """Save if the stored version is still `expected_version`; return the new version, else raise
-        `ConcurrentUpdate` (reload and re-run). States over 350 KB go to S3 with a pointer kept here."""
+        `ConcurrentUpdate` (reload and re-run). States over 350 KB go to S3 with a pointer kept here.
+        `next_tick`: when the engine's tick next has work, None for never (see `correlation_tick_due`)."""
         body = json.dumps(state, separators=(",", ":"), ensure_ascii=False, default=json_default)
         new_version = expected_version + 1
         attributes: dict[str, Any] = {"item_type": "correlation_state", "tenant_id": tenant_id,
                                       "version": new_version, "saved_at": format_time(clock.now()),
                                       "size_bytes": len(body.encode("utf-8"))}
+        if not isinstance(next_tick, Unscheduled):
+            attributes["next_tick"] = NO_TICK if next_tick is None else format_time(next_tick)
         spilled: str | None = None
         if attributes["size_bytes"] > STATE_INLINE_LIMIT_BYTES:
             spilled = self.blobs.put_bytes(
@@ -637,6 +671,20 @@ class DynamoStore:
         if previous and previous != spilled:
             self._discard(str(previous))
         return new_version
+
+    def correlation_tick_due(self, tenant_id: str, now: datetime) -> bool:
+        """Whether the engine's tick has work at `now`, read without the state document itself (a
+        projection of `next_tick`): the sweeper loads and ticks the state only then. A state saved
+        without a schedule is always due."""
+        with self._errors("reading when the correlation state is next due"):
+            item = self.client.get_item(TableName=self.table_name, Key=marshal(correlation_key(tenant_id)),
+                                        ProjectionExpression="pk, next_tick").get("Item")
+        if item is None:
+            return False
+        next_tick = unmarshal(item).get("next_tick")
+        if next_tick == NO_TICK:
+            return False
+        return next_tick is None or parse_time(next_tick) <= now
 
     def _discard(self, uri: str) -> None:
         """Delete a spilled state nobody points at. Best effort: the save itself already succeeded
@@ -677,8 +725,10 @@ class DynamoStore:
     # Small items in the tenant partition (sk REFRESH#<incident>): the sweeper reads them without
     # loading any incident, and setting one never rewrites the incident document.
     def flag_refresh(self, tenant_id: str, incident_id: str) -> None:
+        flagged_at = format_time(clock.now())
         self._put(tenant_key(tenant_id, f"REFRESH#{incident_id}"),
-                  {"item_type": "refresh_flag", "incident_id": incident_id, "flagged_at": format_time(clock.now()),
+                  {"item_type": "refresh_flag", "incident_id": incident_id, "flagged_at": flagged_at,
+                   "gsi1pk": due_gsi1pk(tenant_id), "gsi1sk": f"{flagged_at}#REFRESH#{incident_id}",
                    "ttl": _epoch(clock.now() + timedelta(days=1))}, f"flagging {incident_id} for re-analysis")
 
     def refresh_flagged(self, tenant_id: str, incident_id: str) -> bool:

@@ -165,6 +165,15 @@ class CorrelationEngine:
         self._expire(now.timestamp(), outcomes)
         return outcomes
 
+    def next_tick_at(self) -> float | None:
+        """When `tick` next has work (epoch seconds): a duration opening left for it, a held group's
+        open rule coming due, or a group going idle. None when no group is remembered. Exact (not a
+        lazy heap entry), so a scheduler that skips ticks until then misses nothing."""
+        if self._awaiting_tick:
+            return self._watermark
+        live = [self._due_at(g) for g in self._groups.values() if not g.merged_into]
+        return min(live) if live else None
+
     def incidents(self) -> list[IncidentGroup]:
         """Opened groups (merged ones keep `merged_into`), oldest first."""
         groups = [g for g in self._groups.values() if g.opened or g.merged_into]

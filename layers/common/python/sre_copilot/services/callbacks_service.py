@@ -77,7 +77,8 @@ class SweeperService:
     def run(self) -> dict[str, int]:
         now = clock.now()
         timed_out = 0
-        for due in self.c.store.due_wait_tokens(self.tenant, now):
+        work = self.c.store.due_work(self.tenant, now)
+        for due in work.wait_tokens:
             token = self.c.store.take_wait_token(self.tenant, due["incident_id"], token=due["token"])
             if not token:
                 continue  # someone answered first
@@ -93,8 +94,10 @@ class SweeperService:
             self.c.workflow.send_success(token["token"], {"reason": "timed_out"})
             timed_out += 1
         correlate = CorrelateService(self.c)
-        correlate.tick(now)
-        refreshed = correlate.wake_flagged()
+        # The state says when its tick next has work; until then the minute costs no state load.
+        if self.c.store.correlation_tick_due(self.tenant, now):
+            correlate.tick(now)
+        refreshed = correlate.wake_flagged(work.refresh)
         return {"timed_out": timed_out, "refreshed": refreshed}
 
 

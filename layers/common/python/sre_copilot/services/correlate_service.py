@@ -7,7 +7,7 @@ concurrent batches never lose a grouping: a conflicting save re-runs the batch o
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -66,8 +66,11 @@ class CorrelateService:
             after = engine.to_state()
             if before is not None and after == before:
                 return  # a tick that changed nothing needs no write
+            next_tick = engine.next_tick_at()
             try:
-                self.c.store.save_correlation_state(self.tenant, after, version)
+                self.c.store.save_correlation_state(
+                    self.tenant, after, version,
+                    next_tick=None if next_tick is None else datetime.fromtimestamp(next_tick, UTC))
             except ConcurrentUpdate:  # another batch won; redo on its state
                 logger.warning("correlation state conflict; retrying batch")
                 continue
@@ -206,12 +209,12 @@ class CorrelateService:
     def flag_refresh(self, incident_id: str) -> None:
         self.c.store.flag_refresh(self.tenant, incident_id)
 
-    def wake_flagged(self) -> int:
-        """Wake every parked incident that has new evidence (the sweeper's once-a-minute refresh).
+    def wake_flagged(self, incident_ids: Iterable[str]) -> int:
+        """Wake every parked incident flagged with new evidence (the sweeper's once-a-minute refresh).
         An incident that is mid-analysis keeps its flag and goes round again when it parks; the flag
         of an incident whose analysis is over (closed, or its execution ended) is dropped."""
         woken = 0
-        for incident_id in self.c.store.flagged_for_refresh(self.tenant):
+        for incident_id in incident_ids:
             if self._resume(incident_id, "refresh"):
                 woken += 1
                 continue
