@@ -54,3 +54,27 @@ def test_a_configured_user_agent_replaces_botocores_and_gets_its_own_client(
     assert sent[0].startswith("Boto3/") and "ua/2.1" in sent[0]
     assert sent[1].startswith("sre-copilot-embedded ") and "ua/2.1" not in sent[1]
     assert fixed.meta.config.retries == default.meta.config.retries  # type: ignore[attr-defined]
+
+
+def test_only_the_listed_services_send_unsigned_requests(aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given settings that list dynamodb as unsigned (what the embedded backend sets)
+    from sre_copilot.settings import reset_settings
+
+    signed: dict[str, bool] = {}
+
+    def record(request: Any, **_: Any) -> None:
+        signed[request.url.split("//", 1)[1].split(".", 1)[0]] = "Authorization" in request.headers
+
+    monkeypatch.setenv("SRE_COPILOT_AWS_UNSIGNED_SERVICES", "dynamodb")
+    reset_settings()
+    try:
+        ddb, sqs = aws_clients.client("dynamodb", "us-east-1"), aws_clients.client("sqs", "us-east-1")
+        # When each sends a request
+        for client in (ddb, sqs):
+            client.meta.events.register("before-send", record)
+        ddb.list_tables()
+        sqs.list_queues()
+    finally:
+        reset_settings()
+    # Then DynamoDB's carries no signature and SQS's is signed as ever
+    assert signed == {"dynamodb": False, "sqs": True}

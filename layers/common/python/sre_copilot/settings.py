@@ -56,6 +56,12 @@ class Settings(BaseSettings):
         "a fixed User-Agent for AWS calls instead of the one botocore rebuilds for every request "
         "(the embedded backend sets it: that rebuild is about a tenth of an in-process call)"))
 
+    aws_unsigned_services: str = Field(default="", description=(
+        "comma-separated AWS services whose requests are sent without a SigV4 signature. Only the "
+        "embedded backend sets it (to dynamodb): moto in the same process checks no signature there, "
+        "and signing is a fifth of an in-process DynamoDB call. S3 would take an unsigned request as "
+        "anonymous, so it is never listed"))
+
     dry_run: bool = Field(default=True, description="remediation plans only, unless policy and this allow")
     max_body_bytes: int = 262_144
     dedup_window_s: int = 900

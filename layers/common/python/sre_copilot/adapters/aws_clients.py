@@ -14,6 +14,7 @@ import threading
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import boto3
+from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -45,19 +46,29 @@ THROTTLING_CODES = frozenset({
 })
 
 _lock = threading.Lock()
-_clients: dict[tuple[str, str, str | None, str], Any] = {}
+_clients: dict[tuple[str, str, str | None, str, str], Any] = {}
 
 
-def client_config(settings: Settings | None = None) -> Config:
-    """CLIENT_CONFIG, with the fixed User-Agent of `Settings.aws_user_agent` where one is set."""
-    user_agent = (settings or get_settings()).aws_user_agent
-    return CLIENT_CONFIG.merge(Config(user_agent=user_agent)) if user_agent else CLIENT_CONFIG
+def client_config(settings: Settings | None = None, service: str = "") -> Config:
+    """CLIENT_CONFIG, with the fixed User-Agent of `Settings.aws_user_agent` where one is set, and
+    unsigned for a service listed in `Settings.aws_unsigned_services` (the embedded backend only)."""
+    settings = settings or get_settings()
+    config = CLIENT_CONFIG
+    if settings.aws_user_agent:
+        config = config.merge(Config(user_agent=settings.aws_user_agent))
+    if service and service in _unsigned(settings):
+        config = config.merge(Config(signature_version=UNSIGNED))
+    return config
+
+
+def _unsigned(settings: Settings) -> frozenset[str]:
+    return frozenset(s.strip() for s in settings.aws_unsigned_services.split(",") if s.strip())
 
 
 def client(service: str, region: str, endpoint_url: str | None = None) -> Any:
     """The process-wide client for `service` in `region` (optionally at `endpoint_url`)."""
     settings = get_settings()
-    key = (service, region, endpoint_url or None, settings.aws_user_agent)
+    key = (service, region, endpoint_url or None, settings.aws_user_agent, settings.aws_unsigned_services)
     cached = _clients.get(key)
     if cached is not None:
         return cached
@@ -67,7 +78,7 @@ def client(service: str, region: str, endpoint_url: str | None = None) -> Any:
         if cached is None:
             session = boto3.session.Session(region_name=region)
             cached = session.client(service, region_name=region, endpoint_url=endpoint_url or None,  # type: ignore[call-overload]
-                                    config=client_config(settings))
+                                    config=client_config(settings, service))
             _clients[key] = cached
         return cached
 

@@ -255,6 +255,7 @@ class LocalDeployment:
             "SRE_COPILOT_DRY_RUN": "false",
             "SRE_COPILOT_LLM_PROVIDER": "none",
             "SRE_COPILOT_AWS_USER_AGENT": "sre-copilot-embedded",
+            "SRE_COPILOT_AWS_UNSIGNED_SERVICES": "dynamodb,sqs,stepfunctions,events,cloudwatch",
         }
         env.update({f"SRE_COPILOT_QUEUE_URL_{p}": url for p, url in self.queue_urls.items()})
         env.update({f"SRE_COPILOT_{name.upper()}_SECRET_ARN": arn for name, arn in secret_arns.items()})
