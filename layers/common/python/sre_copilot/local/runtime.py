@@ -484,23 +484,20 @@ class LocalDeployment:
         store = self.container.store
         moved = False
         for incident_id in sorted(notified):
-            incident = store.get_incident(self.tenant_id, incident_id)
-            if incident is None:
-                continue
-            for n in store.notifications_for(self.tenant_id, incident.id):
+            for n in store.notifications_for(self.tenant_id, incident_id):
                 if n.id in self._answered or n.status != "sent":
                     continue
                 if n.channel.value == "phone" and n.kind.value == "page" and self.responders.ack_pages_after_s is not None:
                     self._answered.add(n.id)
-                    self._schedule(self.responders.ack_pages_after_s, f"keypress {incident.id}",
-                                   _bind(self._press_key, incident.id, n.provider_id or "", n.target))
+                    self._schedule(self.responders.ack_pages_after_s, f"keypress {incident_id}",
+                                   _bind(self._press_key, incident_id, n.provider_id or "", n.target))
                     moved = True
                 if n.kind.value == "approval_request" and self.responders.approve == "all":
                     self._answered.add(n.id)
-                    for plan in store.actions_for(self.tenant_id, incident.id):
+                    for plan in store.actions_for(self.tenant_id, incident_id):
                         if plan.approval.value == "pending":
                             self._schedule(self.responders.approve_after_s, f"approve {plan.id}",
-                                           _bind(self._click_approve, incident.id, plan.id))
+                                           _bind(self._click_approve, incident_id, plan.id))
                     moved = True
         return moved
 

@@ -151,8 +151,8 @@ class WorkflowSteps:
             return {"approval": "none", "action": None}
         rec = recs[0]
         incident.recommendation = rec.model_dump(mode="json")
-        existing = [p for p in self.c.store.actions_for(incident.tenant_id, incident.id)
-                    if p.action == rec.action and p.target == rec.target]
+        plans = self.c.store.actions_for(incident.tenant_id, incident.id)
+        existing = [p for p in plans if p.action == rec.action and p.target == rec.target]
         if existing:  # a refresh that lands on the same remedy keeps the plan and its approval state
             plan = existing[-1]
             self.c.store.put_incident(incident)
@@ -163,7 +163,7 @@ class WorkflowSteps:
         plan = plan_from_recommendation(rec, incident, plan_id=f"plan-{short_hash(incident.id, rec.action, rec.target)}",
                                         now=clock.now(), dry_run=self.c.settings.dry_run, catalog=self.c.catalog(),
                                         environment=self.c.settings.environment)
-        gates = evaluate_gates(plan, self._safety_context(incident, plan), self.c.action_policy())
+        gates = evaluate_gates(plan, self._safety_context(incident, plan, plans), self.c.action_policy())
         approval, timeout = route_approval(plan, gates, self.c.action_policy())
         if decision.outcome in (DecisionOutcome.INCONCLUSIVE, DecisionOutcome.NEEDS_HUMAN) and approval is Approval.AUTO:
             approval = Approval.PENDING  # never act alone on weak or conflicting evidence
@@ -177,15 +177,16 @@ class WorkflowSteps:
         return {"approval": approval.value, "plan_id": plan.id, "action": plan.action, "target": plan.target,
                 "risk": plan.risk.value, "runbook": rec.runbook}
 
-    def _safety_context(self, incident: Incident, plan: ActionPlan) -> SafetyContext:
+    def _safety_context(self, incident: Incident, plan: ActionPlan, plans: list[ActionPlan]) -> SafetyContext:
         target_service = plan.params.get("service") or incident.service
         others = [other for other, service in self.c.store.open_incident_services(incident.tenant_id).items()
                   if other != incident.id and service and service == target_service]
-        changes = self.c.store.changes_between(incident.tenant_id, clock.now() - timedelta(days=7), clock.now())
-        service = incident.service
-        last_deploy = max((c.at for c in changes if c.service == service), default=None)
-        recent_actions = [p for p in self.c.store.actions_for(incident.tenant_id, incident.id)
-                          if p.status in (ActionStatus.EXECUTED, ActionStatus.VERIFIED)]
+        # The service's own change partition: the gate needs its last deploy, not the tenant's week.
+        changes = ([] if not incident.service else
+                   self.c.store.changes_for_service(incident.tenant_id, incident.service,
+                                                    clock.now() - timedelta(days=7), clock.now()))
+        last_deploy = max((c.at for c in changes), default=None)
+        recent_actions = [p for p in plans if p.status in (ActionStatus.EXECUTED, ActionStatus.VERIFIED)]
         return SafetyContext(
             active_incidents_on_target=len(others),
             last_deploy_age_s=None if last_deploy is None else (clock.now() - last_deploy).total_seconds(),
