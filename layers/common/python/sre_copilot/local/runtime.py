@@ -586,12 +586,14 @@ class _EmfCapture:
 def _fewer_collections() -> Iterator[None]:
     """Every table, queue and execution history of the embedded deployment lives in this heap as
     Python objects, and the cyclic collector's default thresholds re-scan it thousands of times in
-    a long replay (about 8 % of its time at 1,000 alerts). Young collections are made rarer; the
-    default thresholds come back on exit."""
+    a long replay (about 8 % of its time at 1,000 alerts). Young collections are made rarer, and
+    what survives one is not re-scanned by a middle-generation pass every 50 of them (at 2,000
+    alerts those passes took 0.6 s, for about 50 MB less peak memory). The default thresholds come
+    back on exit."""
     import gc
 
     before = gc.get_threshold()
-    gc.set_threshold(50_000, 50, 1_000)
+    gc.set_threshold(50_000, 1_000, 1_000)
     try:
         yield
     finally:
