@@ -480,6 +480,41 @@ def test_expression_trees_are_cloned_like_deepcopy() -> None:
         assert not {id(n) for n in nodes(walked)} & {id(n) for n in nodes(tree)}
 
 
+def test_clauses_are_found_as_moto_finds_them() -> None:
+    # Given parsed update expressions with nested functions and every clause kind
+    from moto.dynamodb.parsing import ast_nodes
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
+
+    from sre_copilot.local.moto_patches import faster_dynamodb_expressions
+
+    kinds = [[ast_nodes.ExpressionAttributeName], [ast_nodes.ExpressionAttributeValue],
+             [ast_nodes.UpdateExpressionSetAction, ast_nodes.UpdateExpressionRemoveAction],
+             [ast_nodes.UpdateExpressionAddClause], [ast_nodes.UpdateExpressionPath]]
+    texts = ("SET #a = if_not_exists(#a, :z) + :one, b.c[2] = list_append(#l, :l) REMOVE d, #e[1]",
+             "ADD #n :one, s :set DELETE t :set", "SET x = y - :one")
+
+    def shape(node: Any) -> Any:
+        if not isinstance(node, ast_nodes.Node):  # type: ignore[attr-defined]
+            return repr(node)
+        return type(node).__name__, [shape(child) for child in node.children or []]
+
+    def found() -> list[list[Any]]:
+        out = []
+        for text in texts:
+            tree = UpdateExpressionParser.make(text)
+            for wanted in kinds:
+                out.append([shape(c) for c in tree.find_clauses(wanted)])
+        return out
+
+    # When moto's find_clauses and the patched one look for each kind
+    plain = found()
+    with faster_dynamodb_expressions():
+        fast = found()
+    # Then they find the same clauses in the same order, names and values inside functions included
+    assert fast == plain
+    assert any(clause[0] == "ExpressionAttributeValue" for clauses in plain for clause in clauses)
+
+
 def test_random_ids_keep_their_alphabet_length_and_seed() -> None:
     # Given moto's generator, patched, seeded twice the same way
     import string as string_module
