@@ -8,7 +8,7 @@ from typing import Any
 
 from aws_test_support import START, raw_item
 
-from sre_copilot.adapters.dynamodb_store import DynamoStore
+from sre_copilot.adapters.dynamodb_store import DedupWindow, DynamoStore
 from sre_copilot.domain.signal import Signal
 from sre_copilot.local.clock import SimClock
 
@@ -114,8 +114,39 @@ def test_expired_window_is_claimable_again(store: DynamoStore, clock: SimClock) 
     # Then sig-c gets it, and later claims see sig-c as the holder
     assert holder is None
     assert store.claim_fingerprint("acme", "fp:firing", "sig-d", START + timedelta(minutes=40)) == "sig-c"
+    # And the window item outlives its window by the signals' retention, so its repeats are kept
     item = raw_item("TENANT#acme#FINGERPRINT#fp:firing", "CLAIM")
-    assert int(item["ttl"]["N"]) == int((START + timedelta(minutes=31)).timestamp())
+    assert int(item["ttl"]["N"]) == int((START + timedelta(minutes=16)).timestamp()) + 30 * 86400
+
+
+def test_repeats_are_counted_on_the_open_window_by_the_claim_itself(store: DynamoStore, clock: SimClock) -> None:
+    # Given sig-a holds a 15-minute window
+    until = START + timedelta(minutes=15)
+    assert store.claim_fingerprint("acme", "fp:firing", "sig-a", until) is None
+    assert store.dedup_window("acme", "fp:firing") == DedupWindow(holder="sig-a", until=until, repeats=0)
+    # When three other signals of the fingerprint arrive inside it
+    clock.advance(60)
+    holders = [store.claim_fingerprint("acme", "fp:firing", f"sig-{n}", until + timedelta(minutes=1)) for n in "bcd"]
+    # Then each is told sig-a holds it, the window counts three repeats and keeps its end
+    assert holders == ["sig-a"] * 3
+    assert store.dedup_window("acme", "fp:firing") == DedupWindow(holder="sig-a", until=until, repeats=3)
+
+
+def test_a_closed_windows_repeats_move_to_its_original_when_taken_over(store: DynamoStore, clock: SimClock) -> None:
+    # Given sig-a stored, holding a window that absorbed two repeats
+    store.put_signal(make_signal("sig-a"))
+    until = START + timedelta(minutes=15)
+    store.claim_fingerprint("acme", "fp:firing", "sig-a", until)
+    for n in "bc":
+        store.claim_fingerprint("acme", "fp:firing", f"sig-{n}", until)
+    # When sig-e opens the next window after it closed
+    clock.advance(16 * 60)
+    assert store.claim_fingerprint("acme", "fp:firing", "sig-e", START + timedelta(minutes=31)) is None
+    # Then sig-a carries its two repeats and the new window starts with none
+    original = store.get_signal("acme", "sig-a")
+    assert original is not None and original.duplicate_count == 2
+    window = store.dedup_window("acme", "fp:firing")
+    assert window is not None and (window.holder, window.repeats) == ("sig-e", 0)
 
 
 def test_duplicates_are_counted_atomically_and_survive_rewrites(store: DynamoStore) -> None:

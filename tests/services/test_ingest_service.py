@@ -69,11 +69,11 @@ def test_refire_within_the_window_is_a_counted_duplicate(deployment: LocalDeploy
     # When the same alert (same fingerprint) is sent again in a different delivery within the window
     deployment.clock.advance(120)
     _, again = _post(deployment, _alertmanager("fp1", T0 + timedelta(seconds=1)))
-    # Then the new signal points at the original, which counts it; the repeat is not stored as a
-    # signal of its own, and its delivery is kept raw
+    # Then the new signal points at the original, whose dedup window counts it; the repeat is not
+    # stored as a signal of its own, and its delivery is kept raw
     assert again["signals"][0]["duplicate_of"] == original
-    stored = deployment.container.store.get_signal("default", original)
-    assert stored is not None and stored.duplicate_count == 1
+    window = deployment.container.store.dedup_window("default", f"{first['signals'][0]['fingerprint']}:firing")
+    assert window is not None and (window.holder, window.repeats) == (original, 1)
     assert deployment.container.store.get_signal("default", again["signals"][0]["id"]) is None
     assert deployment.container.blobs.get_bytes(again["raw_ref"])
 

@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypedDict
 
@@ -68,6 +68,15 @@ class Unscheduled:
 
 UNSCHEDULED = Unscheduled()
 NO_TICK = "never"
+
+
+@dataclass(frozen=True)
+class DedupWindow:
+    """A fingerprint's dedup window: the original signal holding it and the repeats it absorbed."""
+
+    holder: str
+    until: datetime
+    repeats: int
 
 
 @dataclass
@@ -335,23 +344,56 @@ class DynamoStore:
         return [s for s in signals if s.incident_id == incident_id]
 
     def claim_fingerprint(self, tenant_id: str, fingerprint: str, signal_id: str, until: datetime) -> str | None:
-        """Claim the dedup window for `fingerprint` until `until`. None: the caller holds it now (or
-        already did: a retried delivery re-claims its own window); else the signal id holding it.
-        An expired window is re-claimable even before TTL deletes the item (TTL runs lazily)."""
+        """Claim the dedup window for `fingerprint` until `until`, or count a repeat in the open one.
+        None: the caller holds the window now (or already did: a retried delivery re-claims its own
+        window); else the signal id holding it, and this call counted one more repeat of it.
+
+        One UpdateItem in the usual cases, an open window or none: the window item keeps `seen`, the
+        deliveries it absorbed. Only a window past its end takes a second write to be taken over,
+        and a third to fold its repeats into its original signal's `duplicate_count`. The window
+        item lives as long as a signal, so the repeats of an open window are never lost to TTL."""
+        now = clock.now()
+        expression = _Expression()
+        holder, expires_at, seen = expression.name("holder"), expression.name("expires_at"), expression.name("seen")
+        claimed_at, ttl = expression.name("claimed_at"), expression.name("ttl")
+        update = (f"SET {holder} = if_not_exists({holder}, {expression.value(signal_id)}), "
+                  f"{expression.name('item_type')} = {expression.value('dedup_claim')}, "
+                  f"{expression.name('fingerprint')} = {expression.value(fingerprint)}, "
+                  f"{claimed_at} = if_not_exists({claimed_at}, {expression.value(format_time(now))}), "
+                  f"{expires_at} = if_not_exists({expires_at}, {expression.value(Decimal(str(until.timestamp())))}), "
+                  f"{ttl} = if_not_exists({ttl}, {expression.value(self._claim_ttl(now, until))}), "
+                  f"{seen} = if_not_exists({seen}, {expression.value(0)}) + {expression.value(1)}")
+        condition = (f"attribute_not_exists(pk) OR {expires_at} >= "
+                     f"{expression.value(Decimal(str(now.timestamp())))}")
+        try:
+            with self._errors(f"claiming fingerprint {fingerprint}"):
+                response = self.client.update_item(
+                    TableName=self.table_name, Key=marshal(fingerprint_key(tenant_id, fingerprint)),
+                    UpdateExpression=update, ConditionExpression=condition, ReturnValues="ALL_NEW",
+                    **expression.arguments())
+        except ClientError as exc:
+            if aws_clients.error_code(exc) != "ConditionalCheckFailedException":
+                raise
+            return self._take_over_window(tenant_id, fingerprint, signal_id, until)
+        current = str(unmarshal(response["Attributes"])["holder"])
+        return None if current == signal_id else current
+
+    def _take_over_window(self, tenant_id: str, fingerprint: str, signal_id: str, until: datetime) -> str | None:
+        """The window ended: claim a new one, unless someone else just did (then it is theirs)."""
         now = clock.now()
         expression = _Expression()
         expires_at, holder = expression.name("expires_at"), expression.name("holder")
         condition = (f"attribute_not_exists(pk) OR {expires_at} < {expression.value(Decimal(str(now.timestamp())))}"
                      f" OR {holder} = {expression.value(signal_id)}")
         item = {**fingerprint_key(tenant_id, fingerprint), "item_type": "dedup_claim", "holder": signal_id,
-                "fingerprint": fingerprint, "claimed_at": format_time(now),
-                "expires_at": Decimal(str(until.timestamp())), "ttl": _epoch(until)}
+                "fingerprint": fingerprint, "claimed_at": format_time(now), "seen": 1,
+                "expires_at": Decimal(str(until.timestamp())), "ttl": self._claim_ttl(now, until)}
         for _attempt in range(2):
             try:
                 with self._errors(f"claiming fingerprint {fingerprint}"):
-                    self.client.put_item(TableName=self.table_name, Item=marshal(item), ConditionExpression=condition,
-                                         ReturnValuesOnConditionCheckFailure="ALL_OLD", **expression.arguments())
-                return None
+                    response = self.client.put_item(
+                        TableName=self.table_name, Item=marshal(item), ConditionExpression=condition,
+                        ReturnValues="ALL_OLD", ReturnValuesOnConditionCheckFailure="ALL_OLD", **expression.arguments())
             except ClientError as exc:
                 if aws_clients.error_code(exc) != "ConditionalCheckFailedException":
                     raise
@@ -359,15 +401,31 @@ class DynamoStore:
                                                       f"reading the claim on {fingerprint}")
                 if current is not None:
                     return str(current["holder"])
-                # The holder's item vanished between the failed write and the read (TTL): claim again.
+                continue  # the holder's item vanished between the failed write and the read (TTL): claim again
+            previous = unmarshal(response.get("Attributes") or {})
+            repeats = int(previous.get("seen", 1)) - 1
+            if repeats > 0 and previous.get("holder") and previous["holder"] != signal_id:
+                self.count_duplicate(tenant_id, str(previous["holder"]), repeats)
+            return None
         raise ConcurrentUpdate(f"the dedup claim on {fingerprint} keeps changing hands; retry the delivery")
 
-    def count_duplicate(self, tenant_id: str, signal_id: str) -> int:
-        """Atomically add one duplicate to the original signal; return the new count."""
+    def _claim_ttl(self, now: datetime, until: datetime) -> int:
+        return _epoch(max(until, now + timedelta(days=self.settings.signal_ttl_days)))
+
+    def dedup_window(self, tenant_id: str, fingerprint: str) -> DedupWindow | None:
+        """The fingerprint's latest dedup window: who holds it, until when, and its repeats so far."""
+        item = self._get(fingerprint_key(tenant_id, fingerprint), f"reading the claim on {fingerprint}")
+        if item is None:
+            return None
+        return DedupWindow(holder=str(item["holder"]), until=datetime.fromtimestamp(float(item["expires_at"]), UTC),
+                           repeats=int(item.get("seen", 1)) - 1)
+
+    def count_duplicate(self, tenant_id: str, signal_id: str, repeats: int = 1) -> int:
+        """Atomically add `repeats` duplicates to the original signal; return the new count."""
         expression = _Expression()
         counter, ttl = expression.name("duplicate_count"), expression.name("ttl")
         stub_expiry = clock.now() + timedelta(days=self.settings.signal_ttl_days)
-        update = (f"ADD {counter} {expression.value(1)} "
+        update = (f"ADD {counter} {expression.value(repeats)} "
                   f"SET {ttl} = if_not_exists({ttl}, {expression.value(_epoch(stub_expiry))})")
         with self._errors(f"counting a duplicate of {signal_id}"):
             response = self.client.update_item(

@@ -195,9 +195,8 @@ class IngestService:
                 signal.tenant_id, f"{signal.fingerprint}:{signal.status.value}", signal.id,
                 datetime.fromtimestamp(window_until, tz=signal.event_time.tzinfo),
             )
-            if holder is not None and holder != signal.id:
+            if holder is not None and holder != signal.id:  # the claim counted this repeat on its window
                 update["duplicate_of"] = holder
-                self.c.store.count_duplicate(signal.tenant_id, holder)
                 metrics.add_metric(name="DuplicateSignals", unit=MetricUnit.Count, value=1)
         return signal.model_copy(update=update)
 
