@@ -348,38 +348,31 @@ class DynamoStore:
         None: the caller holds the window now (or already did: a retried delivery re-claims its own
         window); else the signal id holding it, and this call counted one more repeat of it.
 
-        One UpdateItem in the usual cases, an open window or none: the window item keeps `seen`, the
-        deliveries it absorbed. Only a window past its end takes a second write to be taken over,
-        and a third to fold its repeats into its original signal's `duplicate_count`. The window
-        item lives as long as a signal, so the repeats of an open window are never lost to TTL."""
+        A repeat, the common case in a storm, is one small UpdateItem on the open window (`seen`,
+        the deliveries it absorbed). A first delivery, or one after the window's end, finds no open
+        window and opens one with a conditional PutItem; a closed window's repeats are then added
+        to its original signal's `duplicate_count`. The window item lives as long as a signal, so
+        the repeats of an open window are never lost to TTL."""
         now = clock.now()
         expression = _Expression()
-        holder, expires_at, seen = expression.name("holder"), expression.name("expires_at"), expression.name("seen")
-        claimed_at, ttl = expression.name("claimed_at"), expression.name("ttl")
-        update = (f"SET {holder} = if_not_exists({holder}, {expression.value(signal_id)}), "
-                  f"{expression.name('item_type')} = {expression.value('dedup_claim')}, "
-                  f"{expression.name('fingerprint')} = {expression.value(fingerprint)}, "
-                  f"{claimed_at} = if_not_exists({claimed_at}, {expression.value(format_time(now))}), "
-                  f"{expires_at} = if_not_exists({expires_at}, {expression.value(Decimal(str(until.timestamp())))}), "
-                  f"{ttl} = if_not_exists({ttl}, {expression.value(self._claim_ttl(now, until))}), "
-                  f"{seen} = if_not_exists({seen}, {expression.value(0)}) + {expression.value(1)}")
-        condition = (f"attribute_not_exists(pk) OR {expires_at} >= "
-                     f"{expression.value(Decimal(str(now.timestamp())))}")
+        seen, expires_at = expression.name("seen"), expression.name("expires_at")
+        one = expression.value(1)
         try:
             with self._errors(f"claiming fingerprint {fingerprint}"):
                 response = self.client.update_item(
                     TableName=self.table_name, Key=marshal(fingerprint_key(tenant_id, fingerprint)),
-                    UpdateExpression=update, ConditionExpression=condition, ReturnValues="ALL_NEW",
-                    **expression.arguments())
+                    UpdateExpression=f"SET {seen} = if_not_exists({seen}, {one}) + {one}",
+                    ConditionExpression=f"{expires_at} >= {expression.value(Decimal(str(now.timestamp())))}",
+                    ReturnValues="ALL_NEW", **expression.arguments())
         except ClientError as exc:
             if aws_clients.error_code(exc) != "ConditionalCheckFailedException":
                 raise
-            return self._take_over_window(tenant_id, fingerprint, signal_id, until)
+            return self._open_window(tenant_id, fingerprint, signal_id, until)
         current = str(unmarshal(response["Attributes"])["holder"])
         return None if current == signal_id else current
 
-    def _take_over_window(self, tenant_id: str, fingerprint: str, signal_id: str, until: datetime) -> str | None:
-        """The window ended: claim a new one, unless someone else just did (then it is theirs)."""
+    def _open_window(self, tenant_id: str, fingerprint: str, signal_id: str, until: datetime) -> str | None:
+        """No open window: open one, unless someone else just did (then it is theirs)."""
         now = clock.now()
         expression = _Expression()
         expires_at, holder = expression.name("expires_at"), expression.name("holder")
