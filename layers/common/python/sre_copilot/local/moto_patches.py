@@ -727,16 +727,29 @@ def faster_step_functions() -> Iterator[None]:
     - Step Functions re-parses the definition with ANTLR for every execution; the parsed program
       is cached per definition and deep-copied for each execution, so executions share no state.
     - A Step Functions Lambda task builds a new boto3 Lambda client for every invocation; one
-      client per region is kept (boto3 clients are thread-safe, and moto ignores credentials).
+      client per region is kept (boto3 clients are thread-safe). It is moto's own client with its
+      settings (no parameter validation, one attempt), sent unsigned: it is the service calling
+      itself in-process, and moto checks no signature.
     """
     import functools
 
+    import boto3
+    from botocore import UNSIGNED
+    from botocore.config import Config
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
     from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
     original_entrypoint = ExecutionWorker._get_evaluation_entrypoint
     original_client_for = lambda_eval_utils.boto_client_for
-    lambda_client = functools.cache(lambda region, service: original_client_for(region=region, service=service))
+
+    @functools.cache
+    def lambda_client(region: str, service: str) -> Any:
+        model = original_client_for(region=region, service=service)
+        if model.meta.endpoint_url != f"https://{service}.{region}.amazonaws.com":
+            return model  # moto in server mode: keep its client as it is
+        return boto3.client(service, region_name=region, aws_access_key_id="ak", aws_secret_access_key="sk",  # type: ignore[call-overload]
+                            config=model.meta.config.merge(Config(signature_version=UNSIGNED,
+                                                                  user_agent="sre-copilot-embedded")))
     programs: dict[str, Any] = {}
     programs_lock = threading.Lock()
 
