@@ -115,3 +115,21 @@ def test_action_plans_per_incident_in_creation_order(store: DynamoStore) -> None
     # Then they come in creation order, with the update applied and params intact
     assert plans == [approved, second]
     assert plans[0].params == {"revision": 41, "approval_timeout_s": 300.0, "ratio": 0.25}
+
+
+def test_records_are_one_document_attribute_and_older_plain_items_still_read(store: DynamoStore) -> None:
+    # Given a plan written now, and the same plan as an older release wrote it (one attribute per field)
+    from sre_copilot.adapters.dynamodb_store import marshal
+
+    plan = make_plan("plan-new", 0)
+    store.put_action("acme", plan)
+    old = make_plan("plan-old", 60)
+    store.client.put_item(TableName=store.table_name, Item=marshal({
+        "pk": "TENANT#acme#INCIDENT#inc-1", "sk": "ACTION#plan-old", **old.model_dump(mode="json"),
+        "item_type": "action_plan"}))
+    # When both are read back
+    plans = store.actions_for("acme", "inc-1")
+    # Then the new one is stored as a single JSON document, and both read as they were written
+    stored = raw_item("TENANT#acme#INCIDENT#inc-1", "ACTION#plan-new")
+    assert set(stored) == {"pk", "sk", "doc", "item_type", "ttl"}
+    assert plans == [plan, old]

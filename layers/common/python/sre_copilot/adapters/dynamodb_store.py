@@ -205,10 +205,16 @@ def unmarshal(item: Mapping[str, Any]) -> dict[str, Any]:
     return {k: from_dynamo(_deserializer.deserialize(v)) for k, v in item.items()}
 
 
+def _doc(document: Mapping[str, Any]) -> str:
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+
+
 def _document(item: Mapping[str, Any]) -> dict[str, Any]:
-    """The model document of an item. Signals and incidents keep theirs as one JSON string (`doc`):
-    one attribute to write instead of dozens of nested ones, which is what makes them cheap to
-    update; the attributes beside it (counters, index keys) are merged over it."""
+    """The model document of an item. Signals, incidents, changes, notifications, action plans and
+    audit records keep theirs as one JSON string (`doc`): one attribute to write and read instead
+    of dozens of nested ones (no query filters on their fields), which is what makes them cheap;
+    the attributes beside it (counters, index keys) are merged over it. An item written with
+    plain attributes reads the same."""
     base: dict[str, Any] = json.loads(item["doc"]) if "doc" in item else {}
     base.update({k: v for k, v in item.items() if k not in META})
     return base
@@ -526,7 +532,7 @@ class DynamoStore:
     def put_change(self, change: ChangeEvent) -> None:
         expires = change.at + timedelta(days=self.settings.signal_ttl_days)
         self._put(change_key(change), {
-            **change.model_dump(mode="json"), "item_type": "change", "ttl": _epoch(expires),
+            "doc": _doc(change.model_dump(mode="json")), "item_type": "change", "ttl": _epoch(expires),
             "gsi1pk": changes_gsi1pk(change.tenant_id), "gsi1sk": f"{format_time(change.at)}#{change.id}",
         }, f"writing change {change.id}")
 
@@ -550,7 +556,8 @@ class DynamoStore:
         sk = f"AUDIT#{format_time(record.at)}#{next(_audit_sequence):012d}-{uuid.uuid4().hex[:12]}"
         key = {"pk": audit_pk(record.tenant_id, record.subject), "sk": sk}
         expires = record.at + timedelta(days=self.settings.incident_ttl_days)
-        self.put_audit_item(key, {**record.model_dump(mode="json"), "item_type": "audit", "ttl": _epoch(expires)})
+        self.put_audit_item(key, {"doc": _doc(record.model_dump(mode="json")), "subject": record.subject,
+                                  "item_type": "audit", "ttl": _epoch(expires)})
 
     def put_audit_item(self, key: Mapping[str, str], attributes: Mapping[str, Any]) -> None:
         """The conditional write behind `append` (exposed so the never-overwrite rule is testable)."""
@@ -579,7 +586,8 @@ class DynamoStore:
         expires = notification.at + timedelta(days=self.settings.incident_ttl_days)
         self._put({"pk": incident_pk(tenant, notification.incident_id),
                    "sk": f"NOTIFICATION#{format_time(notification.at)}#{notification.id}"},
-                  {**notification.model_dump(mode="json"), "item_type": "notification", "ttl": _epoch(expires)},
+                  {"doc": _doc(notification.model_dump(mode="json")), "item_type": "notification",
+                   "ttl": _epoch(expires)},
                   f"recording notification {notification.id}")
 
     def notifications_for(self, tenant_id: str, incident_id: str) -> list[Notification]:
@@ -590,7 +598,7 @@ class DynamoStore:
     def put_action(self, tenant_id: str, plan: ActionPlan) -> None:
         expires = plan.updated_at + timedelta(days=self.settings.incident_ttl_days)
         self._put({"pk": incident_pk(tenant_id, plan.incident_id), "sk": f"ACTION#{plan.id}"},
-                  {**plan.model_dump(mode="json"), "item_type": "action_plan", "ttl": _epoch(expires)},
+                  {"doc": _doc(plan.model_dump(mode="json")), "item_type": "action_plan", "ttl": _epoch(expires)},
                   f"writing action plan {plan.id}")
 
     def actions_for(self, tenant_id: str, incident_id: str) -> list[ActionPlan]:
