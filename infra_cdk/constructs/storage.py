@@ -10,6 +10,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra_cdk.config import DeploymentConfig
+from sre_copilot.adapters.dynamodb_store import AGENDA, AGENDA_ATTRIBUTES
 
 # Object-key prefixes the functions write; grants and lifecycle rules are scoped by them.
 RAW_PREFIX = "raw/"
@@ -43,6 +44,16 @@ class Storage(Construct):
             partition_key=dynamodb.Attribute(name="gsi1pk", type=dynamodb.AttributeType.STRING),
             sort_key=dynamodb.Attribute(name="gsi1sk", type=dynamodb.AttributeType.STRING),
             projection_type=dynamodb.ProjectionType.ALL,
+        )
+        # The sweeper's agenda: due wait tokens, re-analysis flags and the correlation engine's next
+        # tick, in one query a minute. It projects a few small attributes only, so the engine state's
+        # document is never copied into an index.
+        self.table.add_global_secondary_index(
+            index_name=AGENDA,
+            partition_key=dynamodb.Attribute(name="gsi2pk", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="gsi2sk", type=dynamodb.AttributeType.STRING),
+            projection_type=dynamodb.ProjectionType.INCLUDE,
+            non_key_attributes=list(AGENDA_ATTRIBUTES),
         )
 
         # Powertools idempotency records are short-lived by design; PITR still guards against a bad deploy.

@@ -11,7 +11,7 @@ from aws_test_support import BUCKET, REGION, START, TABLE, raw_item, raw_query
 from moto import mock_aws
 
 from sre_copilot.adapters.aws_clients import clear_clients
-from sre_copilot.adapters.dynamodb_store import DynamoStore
+from sre_copilot.adapters.dynamodb_store import DynamoStore, table_definition
 from sre_copilot.adapters.secrets import clear_secret_cache
 from sre_copilot.local.clock import SimClock
 from sre_copilot.ports.clock import SystemClock, use_clock
@@ -45,14 +45,7 @@ def clock() -> Iterator[SimClock]:
 def create_table(name: str = TABLE) -> None:
     """The table as infra_cdk and the local runtime create it (docs/data-model.md)."""
     ddb = boto3.client("dynamodb", region_name=REGION)
-    ddb.create_table(
-        TableName=name, BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "gsi1pk", "gsi1sk")],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        GlobalSecondaryIndexes=[{"IndexName": "gsi1", "Projection": {"ProjectionType": "ALL"},
-                                 "KeySchema": [{"AttributeName": "gsi1pk", "KeyType": "HASH"},
-                                               {"AttributeName": "gsi1sk", "KeyType": "RANGE"}]}],
-    )
+    ddb.create_table(**table_definition(name))
     ddb.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "ttl"})
 
 

@@ -69,19 +69,27 @@ def test_due_work_lists_due_tokens_and_refresh_flags_in_one_read(store: DynamoSt
     assert store.due_work("acme", START + timedelta(minutes=5)).refresh == []
 
 
-def test_correlation_tick_is_due_from_the_saved_next_tick(store: DynamoStore) -> None:
+def test_correlation_state_is_on_the_agenda_from_its_next_tick(store: DynamoStore) -> None:
     # Given no state, then a state whose tick next has work at +5m
-    assert store.correlation_tick_due("acme", START) is False
+    assert store.due_work("acme", START).tick is False
     version = store.save_correlation_state("acme", {"groups": []}, 0, next_tick=START + timedelta(minutes=5))
-    # When the sweeper asks before, at and after that time
+    # When the sweeper reads its agenda before, at and after that time
     # Then only at and after it is the tick due
-    assert store.correlation_tick_due("acme", START + timedelta(minutes=4)) is False
-    assert store.correlation_tick_due("acme", START + timedelta(minutes=5)) is True
-    # And a state with nothing to tick is never due, while one saved without a schedule always is
-    version = store.save_correlation_state("acme", {"groups": []}, version, next_tick=None)
-    assert store.correlation_tick_due("acme", START + timedelta(days=365)) is False
-    store.save_correlation_state("acme", {"groups": []}, version)
-    assert store.correlation_tick_due("acme", START) is True
+    assert store.due_work("acme", START + timedelta(minutes=4)).tick is False
+    assert store.due_work("acme", START + timedelta(minutes=5)).tick is True
+    # And a state with nothing to tick leaves the agenda
+    store.save_correlation_state("acme", {"groups": []}, version, next_tick=None)
+    assert store.due_work("acme", START + timedelta(days=365)).tick is False
+
+
+def test_the_agenda_index_carries_no_state_document(store: DynamoStore) -> None:
+    # Given a saved state due now
+    store.save_correlation_state("acme", {"groups": [{"id": "inc-1"}]}, 0, next_tick=START)
+    # When the agenda index is read raw
+    items = store.client.query(TableName=store.table_name, IndexName="gsi2", KeyConditionExpression="gsi2pk = :pk",
+                               ExpressionAttributeValues={":pk": {"S": "TENANT#acme#DUE"}})["Items"]
+    # Then the state is there with its keys, type and tenant only: not its document
+    assert [sorted(item) for item in items] == [["gsi2pk", "gsi2sk", "item_type", "pk", "sk", "tenant_id"]]
 
 
 def test_correlation_state_saves_with_optimistic_locking(store: DynamoStore) -> None:

@@ -340,7 +340,11 @@ def test_main_table_is_single_table_design_with_ttl_pitr_and_cmk(synthesized: Sy
         "GlobalSecondaryIndexes": [Match.object_like({
             "IndexName": "gsi1",
             "KeySchema": [{"AttributeName": "gsi1pk", "KeyType": "HASH"}, {"AttributeName": "gsi1sk", "KeyType": "RANGE"}],
-            "Projection": {"ProjectionType": "ALL"}})],
+            "Projection": {"ProjectionType": "ALL"}}), Match.object_like({
+            "IndexName": "gsi2",
+            "KeySchema": [{"AttributeName": "gsi2pk", "KeyType": "HASH"}, {"AttributeName": "gsi2sk", "KeyType": "RANGE"}],
+            "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": [
+                "item_type", "tenant_id", "incident_id", "token", "plan_id", "deadline", "parked_at"]}})],
         "TimeToLiveSpecification": {"AttributeName": "ttl", "Enabled": True},
         "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
         "SSESpecification": {"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": key},

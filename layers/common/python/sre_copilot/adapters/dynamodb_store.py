@@ -49,7 +49,27 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 GSI1 = "gsi1"
-META = frozenset({"pk", "sk", "gsi1pk", "gsi1sk", "ttl", "item_type", "doc"})
+AGENDA = "gsi2"
+AGENDA_ATTRIBUTES = ("item_type", "tenant_id", "incident_id", "token", "plan_id", "deadline", "parked_at")
+"""What the sweeper's agenda index (gsi2) carries besides keys: enough to act on a wait token or a
+flag. It projects nothing else, so the correlation state's document never lands in an index."""
+
+
+def table_definition(name: str) -> dict[str, Any]:
+    """`CreateTable` arguments of the single table, as infra_cdk/constructs/storage.py declares it."""
+    indexes = (("gsi1", "gsi1pk", "gsi1sk", {"ProjectionType": "ALL"}),
+               (AGENDA, "gsi2pk", "gsi2sk", {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(AGENDA_ATTRIBUTES)}))
+    return {
+        "TableName": name, "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [{"AttributeName": n, "AttributeType": "S"}
+                                 for n in ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk")],
+        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        "GlobalSecondaryIndexes": [{"IndexName": index, "Projection": projection,
+                                    "KeySchema": [{"AttributeName": hash_key, "KeyType": "HASH"},
+                                                  {"AttributeName": range_key, "KeyType": "RANGE"}]}
+                                   for index, hash_key, range_key, projection in indexes],
+    }
+META = frozenset({"pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "ttl", "item_type", "doc"})
 STATE_INLINE_LIMIT_BYTES = 350 * 1024  # DynamoDB items stop at 400 KB, keys and bookkeeping included
 SPILL_READ_ATTEMPTS = 3
 BATCH_GET_LIMIT = 100  # keys per BatchGetItem request
@@ -60,14 +80,6 @@ _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 _audit_sequence = itertools.count()
 
-
-
-class Unscheduled:
-    """`save_correlation_state` was not told when the next tick is due: every sweep ticks."""
-
-
-UNSCHEDULED = Unscheduled()
-NO_TICK = "never"
 
 
 @dataclass(frozen=True)
@@ -85,6 +97,8 @@ class DueWork:
 
     wait_tokens: list[WaitToken] = field(default_factory=list)
     refresh: list[str] = field(default_factory=list)
+    tick: bool = False
+    """The correlation engine's tick has work (its saved `next_tick` has come)."""
 
 
 class WaitToken(TypedDict):
@@ -154,9 +168,10 @@ def changes_gsi1pk(tenant_id: str) -> str:
     return f"{_tenant(tenant_id)}#CHANGES"
 
 
-def due_gsi1pk(tenant_id: str) -> str:
-    """The sweeper's agenda: wait-token deadlines and re-analysis flags, by due time (gsi1sk
-    `<time>#WAIT#<incident>` or `<time>#REFRESH#<incident>`), read with one query a minute."""
+def due_gsi2pk(tenant_id: str) -> str:
+    """The sweeper's agenda (index gsi2): wait-token deadlines, re-analysis flags and the correlation
+    engine's next tick, by due time (gsi2sk `<time>#WAIT#<incident>`, `<time>#REFRESH#<incident>`,
+    `<time>#TICK`), read with one query a minute."""
     return f"{_tenant(tenant_id)}#DUE"
 
 
@@ -620,8 +635,8 @@ class DynamoStore:
             "ttl": _epoch(parked_at + timedelta(days=self.settings.incident_ttl_days)),
         }
         if deadline is not None:
-            attributes.update(deadline=format_time(deadline), gsi1pk=due_gsi1pk(tenant_id),
-                              gsi1sk=f"{format_time(deadline)}#WAIT#{incident_id}")
+            attributes.update(deadline=format_time(deadline), gsi2pk=due_gsi2pk(tenant_id),
+                              gsi2sk=f"{format_time(deadline)}#WAIT#{incident_id}")
         self._put({"pk": incident_pk(tenant_id, incident_id), "sk": "WAIT"}, attributes,
                   f"parking incident {incident_id}")
 
@@ -659,15 +674,18 @@ class DynamoStore:
 
     def due_work(self, tenant_id: str, now: datetime) -> DueWork:
         """Everything on the sweeper's agenda at `now`, from one index query: parked tokens past their
-        deadline (earliest first) and incidents flagged for re-analysis. The index lags writes
-        briefly; what it has not caught up with is due again a minute later."""
+        deadline (earliest first), incidents flagged for re-analysis, and whether the correlation
+        engine's tick has work. The index lags writes briefly; what it has not caught up with is
+        due again a minute later."""
         work = DueWork()
-        for item in self._query("reading the sweeper's agenda", index=GSI1, pk=("gsi1pk", due_gsi1pk(tenant_id)),
-                                less_than=("gsi1sk", format_time(now + ONE_MS))):
+        for item in self._query("reading the sweeper's agenda", index=AGENDA, pk=("gsi2pk", due_gsi2pk(tenant_id)),
+                                less_than=("gsi2sk", format_time(now + ONE_MS))):
             if item.get("item_type") == "wait_token":
                 work.wait_tokens.append(_wait_token(item))
             elif item.get("item_type") == "refresh_flag":
                 work.refresh.append(str(item["incident_id"]))
+            elif item.get("item_type") == "correlation_state":
+                work.tick = True
         return work
 
     # == correlation engine state ==================================================================
@@ -688,17 +706,19 @@ class DynamoStore:
                        "disappearing; check the bucket's lifecycle rules on snapshots/")
 
     def save_correlation_state(self, tenant_id: str, state: Mapping[str, Any], expected_version: int, *,
-                               next_tick: datetime | Unscheduled | None = UNSCHEDULED) -> int:
+                               next_tick: datetime | None = None) -> int:
         """Save if the stored version is still `expected_version`; return the new version, else raise
         `ConcurrentUpdate` (reload and re-run). States over 350 KB go to S3 with a pointer kept here.
-        `next_tick`: when the engine's tick next has work, None for never (see `correlation_tick_due`)."""
+        `next_tick`: when the engine's tick next has work (None: never); it puts the state on the
+        sweeper's agenda (`due_work`) for that time. Only keys and `item_type` are projected there."""
         body = json.dumps(state, separators=(",", ":"), ensure_ascii=False, default=json_default)
         new_version = expected_version + 1
         attributes: dict[str, Any] = {"item_type": "correlation_state", "tenant_id": tenant_id,
                                       "version": new_version, "saved_at": format_time(clock.now()),
                                       "size_bytes": len(body.encode("utf-8"))}
-        if not isinstance(next_tick, Unscheduled):
-            attributes["next_tick"] = NO_TICK if next_tick is None else format_time(next_tick)
+        if next_tick is not None:
+            attributes.update(next_tick=format_time(next_tick), gsi2pk=due_gsi2pk(tenant_id),
+                              gsi2sk=f"{format_time(next_tick)}#TICK")
         spilled: str | None = None
         if attributes["size_bytes"] > STATE_INLINE_LIMIT_BYTES:
             spilled = self.blobs.put_bytes(
@@ -730,20 +750,6 @@ class DynamoStore:
         if previous and previous != spilled:
             self._discard(str(previous))
         return new_version
-
-    def correlation_tick_due(self, tenant_id: str, now: datetime) -> bool:
-        """Whether the engine's tick has work at `now`, read without the state document itself (a
-        projection of `next_tick`): the sweeper loads and ticks the state only then. A state saved
-        without a schedule is always due."""
-        with self._errors("reading when the correlation state is next due"):
-            item = self.client.get_item(TableName=self.table_name, Key=marshal(correlation_key(tenant_id)),
-                                        ProjectionExpression="pk, next_tick").get("Item")
-        if item is None:
-            return False
-        next_tick = unmarshal(item).get("next_tick")
-        if next_tick == NO_TICK:
-            return False
-        return next_tick is None or parse_time(next_tick) <= now
 
     def _discard(self, uri: str) -> None:
         """Delete a spilled state nobody points at. Best effort: the save itself already succeeded
@@ -787,7 +793,7 @@ class DynamoStore:
         flagged_at = format_time(clock.now())
         self._put(tenant_key(tenant_id, f"REFRESH#{incident_id}"),
                   {"item_type": "refresh_flag", "incident_id": incident_id, "flagged_at": flagged_at,
-                   "gsi1pk": due_gsi1pk(tenant_id), "gsi1sk": f"{flagged_at}#REFRESH#{incident_id}",
+                   "gsi2pk": due_gsi2pk(tenant_id), "gsi2sk": f"{flagged_at}#REFRESH#{incident_id}",
                    "ttl": _epoch(clock.now() + timedelta(days=1))}, f"flagging {incident_id} for re-analysis")
 
     def refresh_flagged(self, tenant_id: str, incident_id: str) -> bool:

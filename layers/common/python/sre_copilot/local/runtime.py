@@ -176,14 +176,9 @@ class LocalDeployment:
 
         self.session = boto3.session.Session(region_name=REGION)
         ddb = self.session.client("dynamodb")
-        ddb.create_table(
-            TableName="sre-copilot", BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "gsi1pk", "gsi1sk")],
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            GlobalSecondaryIndexes=[{"IndexName": "gsi1", "Projection": {"ProjectionType": "ALL"},
-                                     "KeySchema": [{"AttributeName": "gsi1pk", "KeyType": "HASH"},
-                                                   {"AttributeName": "gsi1sk", "KeyType": "RANGE"}]}],
-        )
+        from sre_copilot.adapters.dynamodb_store import table_definition
+
+        ddb.create_table(**table_definition("sre-copilot"))
         ddb.create_table(TableName="sre-copilot-idempotency", BillingMode="PAY_PER_REQUEST",
                          AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
                          KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])

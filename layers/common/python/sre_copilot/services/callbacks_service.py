@@ -94,8 +94,8 @@ class SweeperService:
             self.c.workflow.send_success(token["token"], {"reason": "timed_out"})
             timed_out += 1
         correlate = CorrelateService(self.c)
-        # The state says when its tick next has work; until then the minute costs no state load.
-        if self.c.store.correlation_tick_due(self.tenant, now):
+        # The state is on the agenda for when its tick next has work; until then no minute loads it.
+        if work.tick:
             correlate.tick(now)
         refreshed = correlate.wake_flagged(work.refresh)
         return {"timed_out": timed_out, "refreshed": refreshed}
