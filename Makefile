@@ -2,8 +2,9 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-# Lambda runs python3.12 on arm64; use the newest local 3.12+/3.13 interpreter (pyenv installs included).
-PYTHON ?= $(shell for p in python3.12 python3.13 $$(ls -d /root/.pyenv/versions/3.12*/bin/python3.12 /root/.pyenv/versions/3.13*/bin/python3.13 2>/dev/null); do \
+# Lambda runs python3.13 on arm64, and so do the tests and the embedded backend when the machine has
+# it (pyenv installs included); the code stays 3.12-compatible (ruff and mypy check it as 3.12).
+PYTHON ?= $(shell for p in python3.13 $$(ls -d /root/.pyenv/versions/3.13*/bin/python3.13 2>/dev/null) python3.12 $$(ls -d /root/.pyenv/versions/3.12*/bin/python3.12 2>/dev/null); do \
 	$$p -c 'import sys; assert sys.version_info >= (3, 12)' >/dev/null 2>&1 && { echo $$p; break; }; done)
 VENV := .venv
 BENCH_REPLAY_ALERTS ?= 5000

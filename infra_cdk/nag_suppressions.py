@@ -56,9 +56,9 @@ ACKNOWLEDGEMENTS: tuple[Acknowledgement, ...] = (
     Acknowledgement(
         rule=r"AwsSolutions-L1",
         paths=rf"Functions/({ANY_FUNCTION})/Function/Resource",
-        reason="Functions run python3.12 on purpose: the shared layer's compiled wheels (pydantic-core, "
-               "cryptography, jiter) are built for CPython 3.12 and the team's toolchain and CI are pinned "
-               "to 3.12; the runtime is supported by Lambda and is upgraded together with the layer.",
+        reason="Functions run python3.13 on purpose: the shared layer's compiled wheels (pydantic-core, "
+               "cryptography, jiter) are built for CPython 3.13, the version the team's toolchain and CI "
+               "run; the runtime is supported by Lambda and is upgraded together with the layer.",
     ),
     Acknowledgement(
         rule=r"AwsSolutions-IAM5\[Resource::\*\]",

@@ -1,6 +1,6 @@
 """The shared Lambda layer: our `sre_copilot` package plus its third-party runtime dependencies.
 
-Bundling runs locally, without Docker: pip downloads the manylinux aarch64 / CPython 3.12 wheels of
+Bundling runs locally, without Docker: pip downloads the manylinux aarch64 / CPython 3.13 wheels of
 the runtime dependencies listed in `pyproject.toml`. The dependency install is cached per
 requirement set (under the user cache directory), so a re-synth after a code change only copies.
 boto3/botocore/s3transfer are left out because the Lambda runtime provides them and they would
@@ -27,10 +27,10 @@ from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-PYTHON_VERSION = "3.12"
-RUNTIME = lambda_.Runtime.PYTHON_3_12
+PYTHON_VERSION = "3.13"
+RUNTIME = lambda_.Runtime.PYTHON_3_13
 ARCHITECTURE = lambda_.Architecture.ARM_64
-# Lambda's python3.12 runs on Amazon Linux 2023 (glibc 2.34): every tag up to manylinux_2_34 loads.
+# Lambda's python3.13 runs on Amazon Linux 2023 (glibc 2.34): every tag up to manylinux_2_34 loads.
 PLATFORMS = ("manylinux2014_aarch64", "manylinux_2_28_aarch64", "manylinux_2_34_aarch64")
 PROVIDED_BY_RUNTIME = ("boto3", "botocore", "s3transfer")
 # Development-only parts of the package: the moto-backed local runtime and the operator CLI.

@@ -22,7 +22,7 @@ def test_layer_requirements_are_pyprojects_runtime_dependencies() -> None:
 
 def test_pip_installs_cpython312_aarch64_wheels_only(tmp_path: Path) -> None:
     command = pip_command(["pydantic>=2.7,<3"], tmp_path / "python")
-    assert command[command.index("--python-version") + 1] == "3.12"
+    assert command[command.index("--python-version") + 1] == "3.13"
     assert command[command.index("--implementation") + 1] == "cp"
     assert "--only-binary=:all:" in command
     assert "manylinux2014_aarch64" in command

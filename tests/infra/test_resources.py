@@ -37,7 +37,7 @@ def test_every_function_runs_python312_on_arm64_with_tracing_layer_and_encrypted
     layer = _ref(synthesized.logical_id(synthesized.built.stack.shared_layer.layer))
     key = _arn(synthesized.logical_id(synthesized.built.stack.encryption.key))
     for name, props in _functions(synthesized).items():
-        assert props["Runtime"] == "python3.12", name
+        assert props["Runtime"] == "python3.13", name
         assert props["Architectures"] == ["arm64"], name
         assert props["Handler"] == "handler.handler", name
         assert props["TracingConfig"] == {"Mode": "Active"}, name
@@ -167,7 +167,7 @@ def test_every_log_group_has_retention_and_the_stack_key(synthesized: Synthesize
 
 def test_layer_targets_python312_arm64(synthesized: Synthesized) -> None:
     synthesized.template.has_resource_properties("AWS::Lambda::LayerVersion", {
-        "CompatibleRuntimes": ["python3.12"], "CompatibleArchitectures": ["arm64"]})
+        "CompatibleRuntimes": ["python3.13"], "CompatibleArchitectures": ["arm64"]})
 
 
 # -- HTTP API ----------------------------------------------------------------------------------

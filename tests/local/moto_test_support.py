@@ -22,7 +22,7 @@ def lambda_function(name: str, role: str) -> str:
     with zipfile.ZipFile(package, "w") as archive:
         archive.writestr("handler.py", "")
     return str(boto3.client("lambda").create_function(
-        FunctionName=name, Runtime="python3.12", Role=role, Handler="handler.handler",
+        FunctionName=name, Runtime="python3.13", Role=role, Handler="handler.handler",
         Code={"ZipFile": package.getvalue()})["FunctionArn"])
 
 

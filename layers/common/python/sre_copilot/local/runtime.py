@@ -214,7 +214,7 @@ class LocalDeployment:
             archive.writestr("handler.py", "# code runs in-process locally\n")
         for name in (*ASL_FUNCTIONS.values(), *OTHER_FUNCTIONS):
             self.function_arns[name] = lam.create_function(
-                FunctionName=name, Runtime="python3.12", Role=role, Handler="handler.handler",
+                FunctionName=name, Runtime="python3.13", Role=role, Handler="handler.handler",
                 Code={"ZipFile": package.getvalue()}, Architectures=["arm64"], Timeout=60,
                 Environment={"Variables": environment})["FunctionArn"]
             self.lambdas.register(name, _load_handler(name).handler)
