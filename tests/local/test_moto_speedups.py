@@ -515,6 +515,23 @@ def test_clauses_are_found_as_moto_finds_them() -> None:
     assert any(clause[0] == "ExpressionAttributeValue" for clauses in plain for clause in clauses)
 
 
+def test_string_timestamps_are_read_as_botocore_reads_them() -> None:
+    # Given timestamps as moto keeps them, UTC ISO forms and others that must still reach botocore
+    from moto.core import serialize
+
+    from sre_copilot.local.moto_patches import faster_moto_requests
+
+    values = ["2026-05-01T08:00:00.123Z", "2026-05-01T08:00:00Z", "2026-05-01T08:00:00.123456+00:00",
+              "2026-05-01T08:00:00.1Z", "2026-05-01T10:00:00+02:00", "2026-05-01", "1777622400", 1777622400.5,
+              "Fri, 01 May 2026 08:00:00 GMT"]
+    plain = [repr(serialize.parse_to_aware_datetime(v)) for v in values]
+    # When they are read with the patch on
+    with faster_moto_requests():
+        fast = [repr(serialize.parse_to_aware_datetime(v)) for v in values]
+    # Then every value, zone included, is the same
+    assert fast == plain
+
+
 def test_random_ids_keep_their_alphabet_length_and_seed() -> None:
     # Given moto's generator, patched, seeded twice the same way
     import string as string_module

@@ -17,6 +17,7 @@ import collections
 import copy
 import json
 import os
+import re
 import string
 import threading
 import traceback
@@ -464,10 +465,17 @@ def faster_moto_requests() -> Iterator[None]:
       return a few items of a few kilobytes). An attribute value already in wire form (strings,
       numbers, string and number sets, booleans, nulls, maps and lists of these) is what that walk
       produces, so it is copied as it is; anything else (binary) still takes the walk.
+    - Timestamps that moto keeps as strings (Step Functions history events, for one) are parsed
+      back with dateutil for every response. A UTC ISO-8601 string (`...Z` or `+00:00`) is read
+      with `datetime.fromisoformat` instead, giving the same value and the same `tzutc` zone;
+      any other form still goes to botocore's parser.
     """
     import functools
+    from datetime import datetime
 
+    from dateutil.tz import tzutc
     from moto.core import responses
+    from moto.core import serialize as moto_serialize
     from moto.core.base_backend import BaseBackend
     from moto.core.serialize import (
         AttributePicker,
@@ -478,6 +486,13 @@ def faster_moto_requests() -> Iterator[None]:
     from moto.moto_api._internal.moto_random import HEX_CHARS, MotoRandom
 
     original_urls = vars(BaseBackend)["urls"]
+    original_aware = moto_serialize.parse_to_aware_datetime
+    utc_iso = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|\+00:00)")
+
+    def aware_datetime(value: Any) -> Any:
+        if type(value) is str and utc_iso.fullmatch(value):
+            return datetime.fromisoformat(value).replace(tzinfo=tzutc())
+        return original_aware(value)
     original_structure = BaseJSONSerializer._serialize_type_structure
     original_member = ResponseSerializer._serialize_structure_member
     url_tables: dict[tuple[type, str | None, str | None], Any] = {}
@@ -537,6 +552,7 @@ def faster_moto_requests() -> Iterator[None]:
         (XFormedAttributePicker, "get_possible_keys", possible_keys(XFormedAttributePicker.get_possible_keys)),
         (BaseJSONSerializer, "_serialize_type_structure", serialize_structure),
         (ResponseSerializer, "_serialize_structure_member", serialize_member),
+        (moto_serialize, "parse_to_aware_datetime", aware_datetime),
     ):
         yield
 
