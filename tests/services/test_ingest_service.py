@@ -50,6 +50,37 @@ def test_accepted_delivery_is_durable_before_the_2xx(deployment: LocalDeployment
     assert depth == 1
 
 
+def test_queue_message_carries_the_signal_as_stored(deployment: LocalDeployment) -> None:
+    # When an alert is accepted
+    _, body = _post(deployment, _alertmanager("fp1", T0, severity="critical"))
+    # Then its queue message holds the very document stored in DynamoDB, so correlation need not read it
+    sqs = deployment.session.client("sqs")
+    [message] = [m for url in deployment.queue_urls.values()
+                 for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])]
+    carried = json.loads(message["Body"])["signal"]
+    stored = deployment.container.store.get_signal("default", body["signals"][0]["id"])
+    assert stored is not None and carried == stored.model_dump(mode="json")
+
+
+def test_correlation_takes_the_carried_signal_and_reads_back_one_sent_by_id(deployment: LocalDeployment) -> None:
+    from sre_copilot.services.correlate_service import CorrelateService
+
+    # Given one stored signal queued by id only, and one whose message carries it but was never stored
+    _, body = _post(deployment, _alertmanager("fp-a", T0, severity="critical"))
+    stored = deployment.container.store.get_signal("default", body["signals"][0]["id"])
+    assert stored is not None
+    carried = stored.model_copy(update={"id": "sig-carried", "fingerprint": "fp-b", "source_id": "fp-b"})
+    messages = [{"type": "signal", "tenant_id": "default", "signal_id": stored.id},
+                {"type": "signal", "tenant_id": "default", "signal_id": carried.id,
+                 "signal": carried.model_dump(mode="json")}]
+    # When correlation processes the batch
+    CorrelateService(deployment.container).process(messages)
+    # Then both were placed (the carried one without a read) and both now name their incident
+    for signal_id in (stored.id, carried.id):
+        placed = deployment.container.store.get_signal("default", signal_id)
+        assert placed is not None and placed.incident_id
+
+
 def test_retried_delivery_yields_exactly_one_signal(deployment: LocalDeployment) -> None:
     # Given a delivery that was accepted
     first_status, first = _post(deployment, _alertmanager("fp1", T0))

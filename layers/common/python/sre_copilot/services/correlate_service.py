@@ -36,7 +36,11 @@ class CorrelateService:
         """Apply a batch of queue messages (signals and lifecycle hints) in event-time order."""
         hints = [m for m in messages if m.get("type") == "lifecycle"]
         signal_ids = [m["signal_id"] for m in messages if m.get("type") == "signal"]
-        signals = [s for s in (self.c.store.get_signal(self.tenant, sid) for sid in signal_ids) if s]
+        # Ingest puts the signal in its message as it stored it; only a signal sent by id is read back.
+        carried = {m["signal_id"]: Signal.model_validate(m["signal"])
+                   for m in messages if m.get("type") == "signal" and isinstance(m.get("signal"), dict)}
+        signals = [s for s in (carried.get(sid) or self.c.store.get_signal(self.tenant, sid) for sid in signal_ids)
+                   if s]
         missing = set(signal_ids) - {s.id for s in signals}
         if missing:
             raise NotFound(f"signals {sorted(missing)} are queued but not stored; check the ingest function")
