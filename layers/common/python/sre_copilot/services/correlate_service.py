@@ -91,7 +91,7 @@ class CorrelateService:
         opened_now: set[str] = set()
         for outcome in outcomes:
             for incident_id in outcome.opened:
-                self._open(groups[incident_id], engine)
+                self._open(groups[incident_id], engine, signals)
                 opened_now.add(incident_id)
             assignments = dict(outcome.released)
             if outcome.incident_id:
@@ -115,11 +115,12 @@ class CorrelateService:
             # alert storm costs one re-analysis per incident per minute, not one per alert.
             self.flag_refresh(incident_id)
 
-    def _open(self, group: Any, engine: CorrelationEngine) -> None:
+    def _open(self, group: Any, engine: CorrelationEngine, known: dict[str, Signal]) -> None:
         existing = self.c.store.get_incident(self.tenant, group.id)
         if existing is not None:  # redelivered batch: already opened, execution already named
             return
-        signals = [s for s in (self.c.store.get_signal(self.tenant, sid) for sid in group.signal_ids) if s]
+        signals = [s for s in (known.get(sid) or self.c.store.get_signal(self.tenant, sid) for sid in group.signal_ids)
+                   if s]
         first = min(signals, key=lambda s: s.event_time) if signals else None
         title = first.title if first else group.id
         incident = Incident.open(
