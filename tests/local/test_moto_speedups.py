@@ -532,6 +532,40 @@ def test_string_timestamps_are_read_as_botocore_reads_them() -> None:
     assert fast == plain
 
 
+def test_json_paths_extract_and_place_as_uncached() -> None:
+    # Given the JSONPath forms a state machine uses, each evaluated twice (the second from the cache)
+    import copy as copy_module
+
+    from moto.stepfunctions.parser.asl.component.common.path import result_path
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    from sre_copilot.local.moto_patches import faster_step_functions
+
+    data = {"a": {"b": [1, {"c": 2}, 3], "d": "x"}, "list": [{"v": 1}, {"v": 2}], "empty": []}
+    reads = ["$", "$.a.d", "$.a.b[1].c", "$.a.b[0]", "$.list[*].v", "$.empty[*]", "$.missing", "$.a.b[5]"]
+    writes = ["$.result", "$.a.new", "$.a", "$"]
+
+    def run() -> list[Any]:
+        out: list[Any] = []
+        for _ in range(2):
+            for path in reads:
+                try:
+                    out.append(("ok", json_path.extract_json(path, copy_module.deepcopy(data))))
+                except json_path.NoSuchJsonPathError as exc:
+                    out.append(("missing", str(exc)))
+            for path in writes:
+                target = copy_module.deepcopy(data)
+                out.append(result_path.parse(path).update_or_create(target, {"out": 1}))
+        return out
+
+    # When they run plain and with the patch on
+    plain = run()
+    with faster_step_functions():
+        fast = run()
+    # Then every value, every miss and every placed result is the same
+    assert fast == plain
+
+
 def test_random_ids_keep_their_alphabet_length_and_seed() -> None:
     # Given moto's generator, patched, seeded twice the same way
     import string as string_module
