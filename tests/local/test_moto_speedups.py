@@ -571,21 +571,39 @@ def test_random_ids_keep_their_alphabet_length_and_seed() -> None:
     import string as string_module
 
     from moto.moto_api._internal import mock_random
+    from moto.sqs import models as sqs_models
 
     def draw() -> list[str]:
         mock_random.seed(42)
         return [mock_random.get_random_string(length=52), mock_random.get_random_string(8, include_digits=False),
-                mock_random.get_random_string(12, lower_case=True), mock_random.get_random_hex(16)]
+                mock_random.get_random_string(12, lower_case=True), mock_random.get_random_hex(16),
+                sqs_models.generate_receipt_handle()]
 
     with faster_moto_dispatch():
         first, second = draw(), draw()
     # Then the ids have moto's lengths and alphabets, and the seed reproduces them
-    long_id, letters, lower, hexed = first
+    long_id, letters, lower, hexed, receipt = first
     assert len(long_id) == 52 and set(long_id) <= set(string_module.ascii_letters + string_module.digits)
     assert len(letters) == 8 and set(letters) <= set(string_module.ascii_letters)
     assert lower == lower.lower() and len(lower) == 12
     assert len(hexed) == 16 and set(hexed) <= set("0123456789abcdef")
+    assert len(receipt) == 185 and set(receipt) <= set(string_module.ascii_lowercase)
     assert first == second
+
+
+def test_underscored_names_are_moto_s_own() -> None:
+    # Given the names moto converts on every request: actions and queue attributes
+    from moto.core import responses
+    from moto.core.utils import camelcase_to_underscores
+    from moto.sqs import models as sqs_models
+
+    names = ["ReceiveMessage", "GetItem", "VisibilityTimeout", "ApproximateNumberOfMessagesNotVisible",
+             "RedrivePolicy", "FifoQueue", "KmsMasterKeyId", "SqsManagedSseEnabled", "", "a", "ABCDef", "getHTTPResponse"]
+    # When they are converted with the patch on, twice (the second time from the cache)
+    with faster_moto_dispatch():
+        patched = [[module.camelcase_to_underscores(n) for n in names] for module in (responses, sqs_models)] * 2
+    # Then every answer is the original function's
+    assert all(row == [camelcase_to_underscores(n) for n in names] for row in patched)
 
 
 def test_dict_members_found_under_an_alias_are_still_serialised() -> None:

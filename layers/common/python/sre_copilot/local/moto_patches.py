@@ -29,6 +29,8 @@ from typing import Any
 
 LambdaHandler = Callable[[dict[str, Any], Any], Any]
 
+RECEIPT_HANDLE_LENGTH = 185  # moto's `generate_receipt_handle`
+
 MAX_CACHED_CONDITIONS = 512
 """Parsed condition trees kept (per expression, names and value placeholders)."""
 
@@ -452,8 +454,9 @@ def faster_moto_requests() -> Iterator[None]:
       The table only depends on the backend class and the two settings moto reads for it
       (MOTO_S3_CUSTOM_ENDPOINTS, MOTO_ENABLE_ISO_REGIONS), so it is built once per such key.
     - Every response gets a 52-character request id drawn one `random.choice` at a time (about a
-      twentieth of a small call); ids are drawn with one `choices` call from the same seeded
-      generator and alphabet instead (still random, still reproducible under moto's seed).
+      twentieth of a small call), and every SQS receive a 185-letter receipt handle the same way;
+      both are drawn with one `choices` call from the same seeded generator and alphabet instead
+      (still random, still reproducible under moto's seed).
     - For every member of every structure in a JSON response, the attribute picker instantiates
       six alias providers to list the keys the value might sit under. For a plain dict those keys
       depend only on the member's name, its shape and the shape's parent, so they are kept on the
@@ -465,6 +468,10 @@ def faster_moto_requests() -> Iterator[None]:
       return a few items of a few kilobytes). An attribute value already in wire form (strings,
       numbers, string and number sets, booleans, nulls, maps and lists of these) is what that walk
       produces, so it is copied as it is; anything else (binary) still takes the walk.
+    - `camelcase_to_underscores`, a pure function of a short string, runs character by character
+      for every action name and, in SQS, for every queue attribute each time a queue's attributes
+      are read (about 60 calls and a quarter of a send-receive-delete cycle). Its answers are kept
+      per string in the modules that call it on each request (core responses and SQS models).
     - Timestamps that moto keeps as strings (Step Functions history events, for one) are parsed
       back with dateutil for every response. A UTC ISO-8601 string (`...Z` or `+00:00`) is read
       with `datetime.fromisoformat` instead, giving the same value and the same `tzutc` zone;
@@ -476,6 +483,7 @@ def faster_moto_requests() -> Iterator[None]:
     from dateutil.tz import tzutc
     from moto.core import responses
     from moto.core import serialize as moto_serialize
+    from moto.core import utils as moto_utils
     from moto.core.base_backend import BaseBackend
     from moto.core.serialize import (
         AttributePicker,
@@ -483,9 +491,12 @@ def faster_moto_requests() -> Iterator[None]:
         ResponseSerializer,
         XFormedAttributePicker,
     )
+    from moto.moto_api._internal import mock_random
     from moto.moto_api._internal.moto_random import HEX_CHARS, MotoRandom
+    from moto.sqs import models as sqs_models
 
     original_urls = vars(BaseBackend)["urls"]
+    underscored = functools.lru_cache(maxsize=4096)(moto_utils.camelcase_to_underscores)
     original_aware = moto_serialize.parse_to_aware_datetime
     utc_iso = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|\+00:00)")
 
@@ -512,6 +523,9 @@ def faster_moto_requests() -> Iterator[None]:
 
     def random_hex(self: Any, length: int = 8) -> str:
         return "".join(self.choices(hex_alphabet, k=length))
+
+    def receipt_handle() -> str:
+        return "".join(mock_random.choices(string.ascii_lowercase, k=RECEIPT_HANDLE_LENGTH))
 
     def possible_keys(original: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
         def get_possible_keys(self: Any, context: Any) -> Any:
@@ -553,6 +567,9 @@ def faster_moto_requests() -> Iterator[None]:
         (BaseJSONSerializer, "_serialize_type_structure", serialize_structure),
         (ResponseSerializer, "_serialize_structure_member", serialize_member),
         (moto_serialize, "parse_to_aware_datetime", aware_datetime),
+        (responses, "camelcase_to_underscores", underscored),
+        (sqs_models, "camelcase_to_underscores", underscored),
+        (sqs_models, "generate_receipt_handle", receipt_handle),
     ):
         yield
 
