@@ -47,6 +47,7 @@ THROTTLING_CODES = frozenset({
 
 _lock = threading.Lock()
 _clients: dict[tuple[str, str, str | None, str, str], Any] = {}
+_sessions: dict[str, boto3.session.Session] = {}
 
 
 def client_config(settings: Settings | None = None, service: str = "") -> Config:
@@ -72,11 +73,14 @@ def client(service: str, region: str, endpoint_url: str | None = None) -> Any:
     cached = _clients.get(key)
     if cached is not None:
         return cached
-    # boto3 sessions are not thread-safe; clients are, so only creation is serialised.
+    # boto3 sessions are not thread-safe; clients are, so only creation is serialised. One session
+    # per region serves every client: a session loads the endpoint rules and service models once.
     with _lock:
         cached = _clients.get(key)
         if cached is None:
-            session = boto3.session.Session(region_name=region)
+            session = _sessions.get(region)
+            if session is None:
+                session = _sessions[region] = boto3.session.Session(region_name=region)
             cached = session.client(service, region_name=region, endpoint_url=endpoint_url or None,  # type: ignore[call-overload]
                                     config=client_config(settings, service))
             _clients[key] = cached
@@ -87,6 +91,7 @@ def clear_clients() -> None:
     """Forget every cached client (tests and the local runtime start fresh moto backends)."""
     with _lock:
         _clients.clear()
+        _sessions.clear()
 
 
 def _region(settings: Settings | None) -> str:
