@@ -62,6 +62,24 @@ def test_queue_message_carries_the_signal_as_stored(deployment: LocalDeployment)
     assert stored is not None and carried == stored.model_dump(mode="json")
 
 
+def test_a_signal_too_big_for_a_queue_message_goes_by_id(deployment: LocalDeployment) -> None:
+    # Given an accepted signal, then the same signal with a label too big for an SQS message
+    _, body = _post(deployment, _alertmanager("fp1", T0, severity="critical"))
+    stored = deployment.container.store.get_signal("default", body["signals"][0]["id"])
+    assert stored is not None
+    huge = stored.model_copy(update={"id": "sig-huge", "labels": {**stored.labels, "blob": "x" * 300_000}})
+    sqs = deployment.session.client("sqs")
+    for url in deployment.queue_urls.values():
+        sqs.purge_queue(QueueUrl=url)
+    # When ingest queues it
+    deployment.container.ingest._enqueue_signal(huge)
+    # Then its message names it without carrying it
+    [message] = [m for url in deployment.queue_urls.values()
+                 for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])]
+    assert json.loads(message["Body"]) == {"type": "signal", "tenant_id": "default", "signal_id": "sig-huge",
+                                           "event_time": stored.model_dump(mode="json")["event_time"]}
+
+
 def test_correlation_takes_the_carried_signal_and_reads_back_one_sent_by_id(deployment: LocalDeployment) -> None:
     from sre_copilot.services.correlate_service import CorrelateService
 

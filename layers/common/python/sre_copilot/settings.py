@@ -58,9 +58,9 @@ class Settings(BaseSettings):
 
     aws_unsigned_services: str = Field(default="", description=(
         "comma-separated AWS services whose requests are sent without a SigV4 signature. Only the "
-        "embedded backend sets it (to dynamodb): moto in the same process checks no signature there, "
-        "and signing is a fifth of an in-process DynamoDB call. S3 would take an unsigned request as "
-        "anonymous, so it is never listed"))
+        "embedded backend sets it (DynamoDB, SQS, Step Functions, EventBridge, CloudWatch): moto in the "
+        "same process checks no signature there, and signing is a fifth of an in-process DynamoDB "
+        "call. S3 would take an unsigned request as anonymous, so it is never listed"))
 
     dry_run: bool = Field(default=True, description="remediation plans only, unless policy and this allow")
     max_body_bytes: int = 262_144

@@ -69,6 +69,8 @@ def table_definition(name: str) -> dict[str, Any]:
                                                   {"AttributeName": range_key, "KeyType": "RANGE"}]}
                                    for index, hash_key, range_key, projection in indexes],
     }
+
+
 META = frozenset({"pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "ttl", "item_type", "doc"})
 STATE_INLINE_LIMIT_BYTES = 350 * 1024  # DynamoDB items stop at 400 KB, keys and bookkeeping included
 SPILL_READ_ATTEMPTS = 3
@@ -288,7 +290,7 @@ class DynamoStore:
         document = signal.model_dump(mode="json")
         duplicates = document.pop("duplicate_count")
         expires = signal.received_at + timedelta(days=self.settings.signal_ttl_days)
-        attributes = {"doc": json.dumps(document, separators=(",", ":")), "id": signal.id,
+        attributes = {"doc": _doc(document), "id": signal.id,
                       "incident_id": signal.incident_id, "item_type": "signal", "ttl": _epoch(expires)}
         remove: tuple[str, ...] = ()
         if signal.incident_id:
@@ -456,7 +458,7 @@ class DynamoStore:
         document = incident.model_dump(mode="json")
         expected = document.pop("version")
         expires = incident.updated_at + timedelta(days=self.settings.incident_ttl_days)
-        attributes = {"doc": json.dumps(document, separators=(",", ":")), "id": incident.id,
+        attributes = {"doc": _doc(document), "id": incident.id,
                       "state": incident.state.value, "execution": incident.execution, "service": incident.service,
                       "item_type": "incident", "ttl": _epoch(expires)}
         remove: tuple[str, ...] = ()
@@ -710,15 +712,15 @@ class DynamoStore:
         """Save if the stored version is still `expected_version`; return the new version, else raise
         `ConcurrentUpdate` (reload and re-run). States over 350 KB go to S3 with a pointer kept here.
         `next_tick`: when the engine's tick next has work (None: never); it puts the state on the
-        sweeper's agenda (`due_work`) for that time. Only keys and `item_type` are projected there."""
+        sweeper's agenda (`due_work`) for that time. The agenda index projects only
+        `AGENDA_ATTRIBUTES`, so the document stays out of it."""
         body = json.dumps(state, separators=(",", ":"), ensure_ascii=False, default=json_default)
         new_version = expected_version + 1
         attributes: dict[str, Any] = {"item_type": "correlation_state", "tenant_id": tenant_id,
                                       "version": new_version, "saved_at": format_time(clock.now()),
                                       "size_bytes": len(body.encode("utf-8"))}
         if next_tick is not None:
-            attributes.update(next_tick=format_time(next_tick), gsi2pk=due_gsi2pk(tenant_id),
-                              gsi2sk=f"{format_time(next_tick)}#TICK")
+            attributes.update(gsi2pk=due_gsi2pk(tenant_id), gsi2sk=f"{format_time(next_tick)}#TICK")
         spilled: str | None = None
         if attributes["size_bytes"] > STATE_INLINE_LIMIT_BYTES:
             spilled = self.blobs.put_bytes(

@@ -504,6 +504,7 @@ def faster_moto_requests() -> Iterator[None]:
         if type(value) is str and utc_iso.fullmatch(value):
             return datetime.fromisoformat(value).replace(tzinfo=tzutc())
         return original_aware(value)
+
     original_structure = BaseJSONSerializer._serialize_type_structure
     original_member = ResponseSerializer._serialize_structure_member
     url_tables: dict[tuple[type, str | None, str | None], Any] = {}

@@ -174,11 +174,22 @@ class IngestService:
                 # become thousands of stored signals.
                 self.c.store.put_signal(signal)
             if signal.duplicate_of is None and signal.suppressed_by is None:
-                self.c.queue.enqueue(signal.priority, _signal_message(signal), dedup_id=signal.id)
+                self._enqueue_signal(signal)
             _count_by_source("Signals", source, signal.status.value)
             out.append(signal.model_dump(mode="json", include=_SIGNAL_SUMMARY))
         logger.info("accepted delivery", extra={"source": source, "signals": len(out)})
         return {"status": 202, "signals": out, **base}
+
+    def _enqueue_signal(self, signal: Signal) -> None:
+        """Queue a new signal, carrying it as stored so correlation need not read it back; one too
+        big for an SQS message (the queue adapter's check) goes by id alone."""
+        message: dict[str, Any] = {"type": "signal", "tenant_id": signal.tenant_id, "signal_id": signal.id,
+                                   "event_time": format_time(signal.event_time)}
+        try:
+            self.c.queue.enqueue(signal.priority, {**message, "signal": signal.model_dump(mode="json")},
+                                 dedup_id=signal.id)
+        except PayloadTooLarge:
+            self.c.queue.enqueue(signal.priority, message, dedup_id=signal.id)
 
     def _prepare(self, signal: Signal, catalog: Any, silences: list[Any]) -> Signal:
         silence = matching_silence(signal, silences, signal.event_time)
@@ -215,20 +226,6 @@ class IngestService:
 
 _SIGNAL_SUMMARY = {"id", "source", "status", "severity", "priority", "service", "entity", "entity_kind",
                    "title", "fingerprint", "duplicate_of", "suppressed_by", "background", "origin", "event_time"}
-
-
-MAX_CARRIED_SIGNAL_BYTES = 64 * 1024
-
-
-def _signal_message(signal: Signal) -> dict[str, Any]:
-    """The queue message of a new signal. It carries the signal as stored, so correlation need not
-    read it back; a signal too big to travel (far under SQS's 256 KB) goes by id alone."""
-    message: dict[str, Any] = {"type": "signal", "tenant_id": signal.tenant_id, "signal_id": signal.id,
-                               "event_time": format_time(signal.event_time)}
-    document = signal.model_dump(mode="json")
-    if len(json.dumps(document, separators=(",", ":"))) <= MAX_CARRIED_SIGNAL_BYTES:
-        message["signal"] = document
-    return message
 
 
 def _count_by_source(name: str, source: str, kind: str) -> None:
