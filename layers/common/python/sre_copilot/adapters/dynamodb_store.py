@@ -450,27 +450,26 @@ class DynamoStore:
         return int(unmarshal(response.get("Attributes", {})).get("duplicate_count", 0))
 
     # == incidents =================================================================================
-    def put_incident(self, incident: Incident, *, check_version: bool = False) -> None:
-        """Write the incident and bump its `version` (the caller's object is updated to the stored
-        version). With `check_version`, the write only succeeds if nobody saved it since the caller
-        read it, else `ConcurrentUpdate`. Open incidents carry the sparse open-incident index keys;
-        closing (or merging) removes them."""
+    def put_incident(self, incident: Incident) -> None:
+        """Write the incident if nobody saved it since the caller read it, and bump its `version`
+        (the caller's object is updated to the stored version); else `ConcurrentUpdate`. A new
+        incident (version 0) is written only if none is stored under its id. Every write is
+        conditional, so the last writer never silently wins: callers change an incident through
+        `services.mutations.mutate_incident`, which re-reads and re-applies on a conflict. Open
+        incidents carry the sparse open-incident index keys; closing (or merging) removes them."""
         document = incident.model_dump(mode="json")
         expected = document.pop("version")
         expires = incident.updated_at + timedelta(days=self.settings.incident_ttl_days)
         attributes = {"doc": _doc(document), "id": incident.id,
                       "state": incident.state.value, "execution": incident.execution, "service": incident.service,
                       "item_type": "incident", "ttl": _epoch(expires)}
-        remove: tuple[str, ...] = ()
         if incident.is_open:
             attributes["gsi1pk"] = open_incidents_gsi1pk(incident.tenant_id)
             attributes["gsi1sk"] = f"{format_time(incident.opened_at)}#{incident.id}"
-        else:
-            remove = ("gsi1pk", "gsi1sk")
         key = incident_key(incident.tenant_id, incident.id)
-        # Usually one conditional PutItem of the whole item: only this method writes incident items
-        # and every write bumps `version`, so "version is still the one loaded" means nothing else
-        # is on the item. Otherwise (a blind write after someone else's) the UpdateItem below.
+        # One conditional PutItem of the whole item: only this method writes incident items and every
+        # write bumps `version`, so "version is still the one loaded" means nothing else is on the item
+        # (a closed incident's PutItem drops the index keys by leaving them out).
         placed = _Expression()
         unchanged = ("attribute_not_exists(pk)" if expected == 0
                      else f"{placed.name('version')} = {placed.value(expected)}")
@@ -478,29 +477,16 @@ class DynamoStore:
             with self._errors(f"writing incident {incident.id}"):
                 response = self.client.put_item(
                     TableName=self.table_name, Item=marshal({**attributes, "version": expected + 1, **key}),
-                    ConditionExpression=unchanged, ReturnValues="ALL_OLD", **placed.arguments())
+                    ConditionExpression=unchanged, ReturnValues="ALL_OLD",
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD", **placed.arguments())
         except ClientError as exc:
             if aws_clients.error_code(exc) != "ConditionalCheckFailedException":
                 raise
-            if check_version:
-                stored = (_old_item(exc) or {}).get("version", "none")
-                raise ConcurrentUpdate(
-                    f"incident {incident.id} was saved by another writer (stored version {stored}, yours {expected}); "
-                    "reload it with get_incident, re-apply the change and save again"
-                ) from exc
-        else:
-            self._placed(incident, unmarshal(response.get("Attributes", {})), expires)
-            return
-        expression = _Expression()
-        version = expression.name("version")
-        update = ("SET " + ", ".join(f"{expression.name(k)} = {expression.value(v)}" for k, v in attributes.items())
-                  + f" ADD {version} {expression.value(1)}")
-        if remove:
-            update += " REMOVE " + ", ".join(expression.name(k) for k in remove)
-        with self._errors(f"writing incident {incident.id}"):
-            response = self.client.update_item(
-                TableName=self.table_name, Key=marshal(key), UpdateExpression=update, ReturnValues="ALL_OLD",
-                **expression.arguments())
+            stored = (_old_item(exc) or {}).get("version", "none")
+            raise ConcurrentUpdate(
+                f"incident {incident.id} was saved by another writer (stored version {stored}, yours {expected}); "
+                "reload it with get_incident, re-apply the change and save again"
+            ) from exc
         self._placed(incident, unmarshal(response.get("Attributes", {})), expires)
 
     def _placed(self, incident: Incident, old: Mapping[str, Any], expires: datetime) -> None:

@@ -21,6 +21,7 @@ from sre_copilot.errors import ConcurrentUpdate, InvalidTransition, NotFound
 from sre_copilot.ports import clock
 from sre_copilot.services import lifecycle
 from sre_copilot.services.container import Container
+from sre_copilot.services.mutations import mutate_incident
 from sre_copilot.services.observability import logger, metrics
 
 MAX_STATE_RETRIES = 5
@@ -135,7 +136,10 @@ class CorrelateService:
         incident.alert_kinds = sorted({s.labels.get("alertname") or s.title for s in signals})[:50]
         incident.pagerduty_incident_id = next(
             (s.source_id for s in signals if s.source == "pagerduty" and s.source_id), None)
-        self.c.store.put_incident(incident)
+        try:
+            self.c.store.put_incident(incident)  # version 0: only if no incident has this id yet
+        except ConcurrentUpdate:
+            return  # a concurrent delivery of the same batch opened it first
         for signal in signals:
             self._set_signal_incident(signal, signal.id, incident.id)
         self.c.store.append(AuditRecord(at=clock.now(), tenant_id=self.tenant, actor="copilot:correlation",
@@ -148,26 +152,36 @@ class CorrelateService:
             "pagerduty_incident_id": incident.pagerduty_incident_id,
         })
         arn = self.c.workflow.start(incident.id, {"incident_id": incident.id, "tenant_id": self.tenant})
-        incident.execution = arn
-        self.c.store.put_incident(incident)
+
+        def name_execution(fresh: Incident) -> bool:
+            if fresh.execution == arn:
+                return False
+            fresh.execution = arn
+            return True
+
+        # The execution's first steps may already be writing the incident: re-applied on a conflict.
+        mutate_incident(self.c.store, self.tenant, incident.id, name_execution)
         metrics.add_metric(name="IncidentsOpened", unit=MetricUnit.Count, value=1)
 
     def _join(self, incident_id: str, signal_id: str, signal: Signal | None, outcome: CorrelationOutcome) -> bool:
         """Add the signal to the incident; True when it is new evidence worth re-analysing: a firing
         alert that brings a service, entity or kind of alert the incident had not seen."""
-        incident = self.c.store.get_incident(self.tenant, incident_id)
-        if incident is None:
-            raise NotFound(f"engine placed {signal_id} in {incident_id}, which is not stored")
-        material = False
-        if signal_id not in incident.signal_ids:
+        if signal is None:
+            signal = self.c.store.get_signal(self.tenant, signal_id)
+        material: list[bool] = []
+
+        def add(incident: Incident) -> bool:
+            # Re-derived from each fresh read, so a workflow step's write in between is kept.
+            material.clear()
+            if signal_id in incident.signal_ids:
+                return False
             incident.signal_ids = [*incident.signal_ids, signal_id]
-            signal = signal or self.c.store.get_signal(self.tenant, signal_id)
             if signal is not None:
                 kind = signal.labels.get("alertname") or signal.title
-                material = signal.status is SignalStatus.FIRING and (
+                material.append(signal.status is SignalStatus.FIRING and (
                     (signal.service is not None and signal.service not in incident.services)
                     or (signal.entity is not None and signal.entity not in incident.entities)
-                    or kind not in incident.alert_kinds)
+                    or kind not in incident.alert_kinds))
                 if kind not in incident.alert_kinds:
                     incident.alert_kinds = [*incident.alert_kinds, kind][-50:]
                 if signal.service and signal.service not in incident.services:
@@ -180,24 +194,51 @@ class CorrelateService:
                 incident.grouping = [*incident.grouping, outcome.explanation]
             incident.evidence_version += 1
             incident.updated_at = clock.now()
-            self.c.store.put_incident(incident)
+            return True
+
+        try:
+            mutate_incident(self.c.store, self.tenant, incident_id, add)
+        except NotFound as exc:
+            raise NotFound(f"engine placed {signal_id} in {incident_id}, which is not stored") from exc
         self._set_signal_incident(signal, signal_id, incident_id)
-        return material
+        return any(material)
 
     def _merge(self, absorbed_id: str, survivor_id: str) -> None:
-        absorbed = self.c.store.get_incident(self.tenant, absorbed_id)
-        survivor = self.c.store.get_incident(self.tenant, survivor_id)
-        if absorbed is None or survivor is None or absorbed.merged_into:
+        if self.c.store.get_incident(self.tenant, survivor_id) is None:
             return
-        absorbed.merged_into = survivor_id
-        survivor.merged_from = [*survivor.merged_from, absorbed_id]
-        survivor.signal_ids = [*survivor.signal_ids, *[s for s in absorbed.signal_ids if s not in survivor.signal_ids]]
-        survivor.services = sorted({*survivor.services, *absorbed.services})
-        survivor.entities = sorted({*survivor.entities, *absorbed.entities})
-        survivor.grouping = [*survivor.grouping, *absorbed.grouping]
-        survivor.evidence_version += 1
-        self.c.store.put_incident(absorbed)
-        self.c.store.put_incident(survivor)
+        moved: list[Incident] = []
+
+        def mark_merged(absorbed: Incident) -> bool:
+            moved.clear()
+            if absorbed.merged_into:
+                if absorbed.merged_into == survivor_id:
+                    moved.append(absorbed)  # a redelivered batch: finish the survivor's side too
+                return False
+            absorbed.merged_into = survivor_id
+            moved.append(absorbed)
+            return True
+
+        try:
+            mutate_incident(self.c.store, self.tenant, absorbed_id, mark_merged)
+        except NotFound:
+            return
+        if not moved:
+            return  # already merged into another incident
+        absorbed = moved[0]
+
+        def absorb(survivor: Incident) -> bool:
+            if absorbed_id in survivor.merged_from:
+                return False
+            survivor.merged_from = [*survivor.merged_from, absorbed_id]
+            survivor.signal_ids = [*survivor.signal_ids,
+                                   *[s for s in absorbed.signal_ids if s not in survivor.signal_ids]]
+            survivor.services = sorted({*survivor.services, *absorbed.services})
+            survivor.entities = sorted({*survivor.entities, *absorbed.entities})
+            survivor.grouping = [*survivor.grouping, *absorbed.grouping]
+            survivor.evidence_version += 1
+            return True
+
+        mutate_incident(self.c.store, self.tenant, survivor_id, absorb)
         for signal_id in absorbed.signal_ids:
             self._set_signal_incident(None, signal_id, survivor_id)
         self.c.store.append(AuditRecord(at=clock.now(), tenant_id=self.tenant, actor="copilot:correlation",

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from sre_copilot.domain.incident import Incident, IncidentState
+from sre_copilot.domain.incident import Incident, IncidentState, Transition
 from sre_copilot.domain.notification import AuditRecord
+from sre_copilot.errors import InvalidTransition
 from sre_copilot.ports import clock
 from sre_copilot.services.container import Container
+from sre_copilot.services.mutations import mutate_incident, refresh
 from sre_copilot.services.observability import metrics
 
 LIFECYCLE_DETAIL_TYPE = "Incident Lifecycle Transition"
@@ -20,8 +22,21 @@ def move(container: Container, incident: Incident, to: IncidentState, *, actor: 
     if incident.state is to:
         return False
     at = clock.now()
-    step = incident.transition(to, at=at, actor=actor, reason=reason)
-    container.store.put_incident(incident)
+    steps: list[Transition] = []
+
+    def apply(fresh: Incident) -> bool:
+        # Re-derived from each fresh read: another writer may have moved it meanwhile.
+        steps.clear()
+        if fresh.state is to:
+            return False
+        steps.append(fresh.transition(to, at=at, actor=actor, reason=reason))
+        return True
+
+    stored = mutate_incident(container.store, incident.tenant_id, incident.id, apply)
+    refresh(incident, stored)
+    if not steps:
+        return False
+    step = steps[0]
     container.store.append(AuditRecord(
         at=at, tenant_id=incident.tenant_id, actor=actor, action=f"lifecycle.{to.value.lower()}",
         subject=incident.id, details={"from": step.previous, "to": to, "reason": reason},
@@ -44,4 +59,10 @@ def move_if_allowed(container: Container, incident: Incident, to: IncidentState,
     """For automatic moves (policy, verification) where being past the target is normal."""
     if incident.state is to or not incident.can_transition(to):
         return False
-    return move(container, incident, to, actor=actor, reason=reason)
+    try:
+        return move(container, incident, to, actor=actor, reason=reason)
+    except InvalidTransition:
+        # Another writer moved it on since the caller read it, past where `to` is allowed.
+        if (fresh := container.store.get_incident(incident.tenant_id, incident.id)) is not None:
+            refresh(incident, fresh)
+        return False

@@ -25,7 +25,7 @@ from sre_copilot.domain.types import (
     NotificationKind,
     Priority,
 )
-from sre_copilot.errors import NotFound
+from sre_copilot.errors import ConfigurationError, NotFound
 from sre_copilot.messages.pagerduty import hypotheses_note
 from sre_copilot.messages.phone import page_twiml
 from sre_copilot.messages.slack import incident_card
@@ -39,6 +39,7 @@ from sre_copilot.reasoning.recommend import recommend
 from sre_copilot.services import lifecycle
 from sre_copilot.services.container import Container
 from sre_copilot.services.ids import short_hash
+from sre_copilot.services.mutations import mutate_incident, refresh
 from sre_copilot.services.observability import logger, metrics
 
 COPILOT = "copilot:workflow"
@@ -54,6 +55,18 @@ class WorkflowSteps:
         if incident is None:
             raise NotFound(f"incident {event['incident_id']} is not stored for tenant {event['tenant_id']}")
         return incident
+
+    def _save(self, incident: Incident, **fields: Any) -> None:
+        """Set `fields` on the stored incident (re-read and re-applied if another writer saved it
+        meanwhile) and refresh the caller's copy with what was stored."""
+        def assign(fresh: Incident) -> bool:
+            if all(getattr(fresh, name) == value for name, value in fields.items()):
+                return False
+            for name, value in fields.items():
+                setattr(fresh, name, value)
+            return True
+
+        refresh(incident, mutate_incident(self.c.store, incident.tenant_id, incident.id, assign))
 
     def _audit(self, incident: Incident, action: str, details: dict[str, Any]) -> None:
         self.c.store.append(AuditRecord(at=clock.now(), tenant_id=incident.tenant_id, actor=COPILOT,
@@ -77,8 +90,7 @@ class WorkflowSteps:
         snapshot = assemble_context(incident=incident, signals=signals, catalog=self.c.catalog(),
                                     changes=changes, metrics=self.c.metrics_reader(), now=now)
         ref = self.c.blobs.put_json(self._key(incident, "context"), snapshot.model_dump(mode="json"))
-        incident.snapshot_ref = ref
-        self.c.store.put_incident(incident)
+        self._save(incident, snapshot_ref=ref)
         self._audit(incident, "context.assembled", {"ref": ref, "missing": snapshot.missing})
         return {"snapshot_ref": ref, "signals": len(signals), "changes": len(snapshot.recent_changes),
                 "missing": sorted(snapshot.missing)}
@@ -113,8 +125,7 @@ class WorkflowSteps:
         hypotheses = [Hypothesis.model_validate(h) for h in raw]
         scored = score_hypotheses(hypotheses, evidence=package, snapshot=snapshot, weights=self.c.confidence_weights(),
                                   validation_history=self.c.store.validation_history(incident.tenant_id))
-        incident.hypotheses = [h.model_dump(mode="json", exclude={"evidence"}) for h in scored]
-        self.c.store.put_incident(incident)
+        self._save(incident, hypotheses=[h.model_dump(mode="json", exclude={"evidence"}) for h in scored])
         self._audit(incident, "hypotheses.scored", {"ranked": [
             {"entity": h.entity, "change_id": h.change_id, "confidence": h.confidence,
              "factors": h.factors.model_dump() if h.factors else None} for h in scored[:5]]})
@@ -128,8 +139,7 @@ class WorkflowSteps:
         hypotheses = [Hypothesis.model_validate(h) for h in incident.hypotheses]
         package = EvidencePackage.model_validate(self.c.blobs.get_json(event["evidence"]["result"]["evidence_ref"]))
         decision = apply_policy(hypotheses, evidence=package, thresholds=self.c.policy_thresholds(), now=clock.now())
-        incident.decision = decision.outcome
-        self.c.store.put_incident(incident)
+        self._save(incident, decision=decision.outcome)
         self._audit(incident, "policy.decided", decision.model_dump(mode="json"))
         if decision.outcome is DecisionOutcome.INCONCLUSIVE:
             lifecycle.move_if_allowed(self.c, incident, IncidentState.INCONCLUSIVE, actor=COPILOT,
@@ -146,16 +156,15 @@ class WorkflowSteps:
         decision = Decision.model_validate({**_decision_from(event), "at": clock.now()})
         recs = recommend(hypotheses, decision=decision, catalog=self.c.catalog(), runbooks=self.c.runbooks())
         if not recs:
-            incident.recommendation = None
-            self.c.store.put_incident(incident)
+            self._save(incident, recommendation=None)
             return {"approval": "none", "action": None}
         rec = recs[0]
-        incident.recommendation = rec.model_dump(mode="json")
+        recommendation = rec.model_dump(mode="json")
         plans = self.c.store.actions_for(incident.tenant_id, incident.id)
         existing = [p for p in plans if p.action == rec.action and p.target == rec.target]
         if existing:  # a refresh that lands on the same remedy keeps the plan and its approval state
             plan = existing[-1]
-            self.c.store.put_incident(incident)
+            self._save(incident, recommendation=recommendation)
             # Only a plan still waiting to run may route to Act again; anything else waits.
             state = plan.approval.value if plan.status is ActionStatus.PLANNED else f"already_{plan.status.value}"
             return {"approval": state,
@@ -172,7 +181,7 @@ class WorkflowSteps:
         if approval is Approval.BLOCKED:
             plan = plan.model_copy(update={"status": ActionStatus.SKIPPED})
         self.c.store.put_action(incident.tenant_id, plan)
-        self.c.store.put_incident(incident)
+        self._save(incident, recommendation=recommendation)
         self._audit(incident, "action.planned", plan.model_dump(mode="json"))
         return {"approval": approval.value, "plan_id": plan.id, "action": plan.action, "target": plan.target,
                 "risk": plan.risk.value, "runbook": rec.runbook}
@@ -211,8 +220,7 @@ class WorkflowSteps:
                             *[f"{h.entity}:{h.change_id}:{h.confidence:.2f}" for h in hypotheses[:3]])
         if not first and digest == incident.last_card:
             return {"sent": [], "skipped": "conclusions unchanged since the last card"}
-        incident.last_card = digest
-        self.c.store.put_incident(incident)
+        self._save(incident, last_card=digest)
         out.append(self._send_slack(incident, channel, text, blocks, kind))
         if first and incident.priority in (Priority.P0, Priority.P1):
             out.append(self._page_phone(incident, hypotheses[0] if hypotheses else None))
@@ -273,8 +281,15 @@ class WorkflowSteps:
     # -- waiting --------------------------------------------------------------------------------
     def await_decision(self, event: dict[str, Any]) -> dict[str, Any]:
         incident = self._incident(event)
-        plan = next((p for p in self.c.store.actions_for(incident.tenant_id, incident.id)
-                     if p.approval is Approval.PENDING), None)
+        plans = self.c.store.actions_for(incident.tenant_id, incident.id)
+        for rejected in [p for p in plans if p.approval is Approval.REJECTED and p.status is ActionStatus.PLANNED]:
+            # A rejection ends that plan: it is never run, and (same action and target, same plan)
+            # Recommend finds it ended and does not ask for it again.
+            ended = rejected.model_copy(update={"status": ActionStatus.SKIPPED, "updated_at": clock.now(),
+                                                "detail": f"rejected by {rejected.approver or 'a person'}"})
+            self.c.store.put_action(incident.tenant_id, ended)
+            self._audit(incident, "action.rejected", {"plan": ended.id, "approver": ended.approver})
+        plan = next((p for p in plans if p.approval is Approval.PENDING), None)
         deadline = None
         if plan is not None:
             timeout = plan.params.get("approval_timeout_s")
@@ -291,31 +306,52 @@ class WorkflowSteps:
                 "plan_id": plan.id if plan else None}
 
     # -- acting ---------------------------------------------------------------------------------
-    def _current_plan(self, incident: Incident) -> ActionPlan:
+    def act(self, event: dict[str, Any]) -> dict[str, Any]:
+        """Run the approved plan. Never fails the execution over the plan itself: a plan no executor
+        of this deployment can run is `not_executable`, an executor's error is `failed`; both are
+        recorded on the plan, audited and handed to a human, and the execution goes on waiting
+        (the ASL's `Acted` choice verifies only an `executed` plan). Only infrastructure faults
+        (the store, the queue) still raise, to be retried and, failing that, recorded as Failed."""
+        incident = self._incident(event)
         plans = [p for p in self.c.store.actions_for(incident.tenant_id, incident.id)
                  if p.approval in (Approval.AUTO, Approval.APPROVED) and p.status is ActionStatus.PLANNED]
-        if not plans:
-            raise NotFound(f"incident {incident.id} has no approved plan waiting to run")
-        return plans[-1]
-
-    def act(self, event: dict[str, Any]) -> dict[str, Any]:
-        incident = self._incident(event)
-        plan = self._current_plan(incident)
+        if not plans:  # woken for a plan that has already run, been retired or been replaced
+            self._audit(incident, "action.nothing_to_run", {"wake": event.get("wake")})
+            return {"plan_id": None, "status": "no_plan", "dry_run": None}
+        plan = plans[-1]
         lifecycle.move_if_allowed(self.c, incident, IncidentState.INVESTIGATING, actor=plan.approver or COPILOT,
                                   reason=f"acting on {plan.action} {plan.target}")
-        executor = self.c.executor_for(plan)
+        try:
+            executor = self.c.executor_for(plan)
+        except ConfigurationError as exc:
+            return self._hand_over(incident, plan, "not_executable", ActionStatus.SKIPPED, exc.message)
         try:
             result = executor.execute(plan, dry_run=plan.dry_run)
-            plan = plan.model_copy(update={"status": ActionStatus.EXECUTED, "updated_at": clock.now(),
-                                           "params": {**plan.params, **result}, "detail": str(result.get("detail", ""))})
-        except Exception as exc:
-            plan = plan.model_copy(update={"status": ActionStatus.FAILED, "updated_at": clock.now(),
-                                           "detail": f"execution failed: {exc}"})
+        except Exception as exc:  # the executor's fault (API refused, target gone): a person takes over
+            logger.warning("action execution failed", extra={"plan": plan.id, "error": str(exc)})
+            return self._hand_over(incident, plan, "failed", ActionStatus.FAILED, f"execution failed: {exc}")
+        plan = plan.model_copy(update={"status": ActionStatus.EXECUTED, "updated_at": clock.now(),
+                                       "params": {**plan.params, **result}, "detail": str(result.get("detail", ""))})
         self.c.store.put_action(incident.tenant_id, plan)
         self._audit(incident, "action.executed", {"plan": plan.id, "status": plan.status, "dry_run": plan.dry_run,
                                                   "approver": plan.approver, "detail": plan.detail})
         metrics.add_metric(name="ActionsExecuted", unit=MetricUnit.Count, value=1)
         return {"plan_id": plan.id, "status": plan.status.value, "dry_run": plan.dry_run}
+
+    def _hand_over(self, incident: Incident, plan: ActionPlan, outcome: str, status: ActionStatus,
+                   reason: str) -> dict[str, Any]:
+        """Record that the copilot will not (or could not) carry out `plan` and tell people to."""
+        plan = plan.model_copy(update={"status": status, "updated_at": clock.now(), "detail": f"{outcome}: {reason}"})
+        self.c.store.put_action(incident.tenant_id, plan)
+        self._audit(incident, f"action.{outcome}", {"plan": plan.id, "action": plan.action, "target": plan.target,
+                                                     "approver": plan.approver, "reason": reason})
+        what = "cannot be run by SRE Copilot here" if outcome == "not_executable" else "failed"
+        text = (f"{incident.id}: {plan.action} {plan.target} (plan {plan.id}) {what}: {reason}. "
+                "A person needs to carry it out or choose another remedy; the copilot keeps watching "
+                "for resolution and new evidence.")
+        self._send_slack(incident, self.c.slack_channel_for(incident), text, [], NotificationKind.ESCALATION)
+        metrics.add_metric(name="ActionsHandedOver", unit=MetricUnit.Count, value=1)
+        return {"plan_id": plan.id, "status": outcome, "dry_run": plan.dry_run, "reason": reason}
 
     def verify(self, event: dict[str, Any]) -> dict[str, Any]:
         incident = self._incident(event)
@@ -369,8 +405,7 @@ class WorkflowSteps:
                                 self.c.store.for_subject(incident.tenant_id, incident.id))
         ref = self.c.blobs.put_bytes(f"postmortems/{incident.tenant_id}/{incident.id}.md", doc.encode(),
                                      "text/markdown")
-        incident.postmortem_ref = ref
-        self.c.store.put_incident(incident)
+        self._save(incident, postmortem_ref=ref)
         self.c.index_precedent(incident)
         if incident.state in (IncidentState.RESOLVED, IncidentState.INCONCLUSIVE):
             lifecycle.move(self.c, incident, IncidentState.LEARNED, actor=COPILOT, reason="postmortem written")
