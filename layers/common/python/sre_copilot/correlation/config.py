@@ -29,14 +29,18 @@ class OpenRule(BaseModel):
     after_s: int | None = Field(default=None, gt=0, le=7 * 86_400)
 
 
+GROUP_WAIT_S = 300
+P2_PERSISTENCE_S = 900
+
+
 def default_open_rules() -> list[OpenRule]:
     # Ingestion's classifier makes a critical alert on a tier-1/2 service P0 and a warning or error P1.
     # A lone critical is its owner's call to page now (the labelled samples have real incidents made
     # of one critical alert); a lone warning is how one-off noise looks, two related alerts are a pattern.
     return [
         OpenRule(priority=Priority.P0, min_signals=1),
-        OpenRule(priority=Priority.P1, min_signals=2, within_s=600),
-        OpenRule(priority=Priority.P2, min_signals=2, within_s=600),
+        OpenRule(priority=Priority.P1, min_signals=2, within_s=600, after_s=GROUP_WAIT_S),
+        OpenRule(priority=Priority.P2, min_signals=2, within_s=600, after_s=P2_PERSISTENCE_S),
         OpenRule(priority=Priority.P3, min_signals=3, within_s=600),
     ]
 
@@ -94,6 +98,11 @@ class CorrelationConfig(BaseModel):
     @model_validator(mode="after")
     def _rules_fit_memory(self) -> CorrelationConfig:
         horizon = self.window_s * self.expire_factor
+        if "open_rules" not in self.model_fields_set:
+            # The default persistence times shorten to fit a shorter memory chosen without them.
+            fitted = [r if r.after_s is None or r.after_s <= horizon else r.model_copy(update={"after_s": horizon})
+                      for r in self.open_rules]
+            object.__setattr__(self, "open_rules", fitted)
         for rule in self.open_rules:
             if rule.after_s is not None and rule.after_s > horizon:
                 raise ValueError(

@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from sre_copilot.correlation import actionable
 from sre_copilot.correlation.config import CorrelationConfig, OpenRule
 from sre_copilot.correlation.groups import (
     ALERT,
@@ -301,7 +302,7 @@ class CorrelationEngine:
                            f"({group.n_firing} of {len(group.firing)} alerts still firing)", score=SCORE_FINGERPRINT)
         group.explanations.append(expl)
         if not group.opened:
-            if group.n_firing == 0:
+            if group.n_firing == 0 and not actionable.keeps_cleared(self.config.rule_for(PRIORITIES[group.rank])):
                 self._forget(group)  # cleared before anything corroborated it: it was noise
             return CorrelationOutcome(signal.id, explanation=expl)
         outcome = CorrelationOutcome(signal.id, incident_id=group.id, joined=group.id, explanation=expl)
@@ -347,7 +348,8 @@ class CorrelationEngine:
             fp_gid, last, last_sid = fp_entry
             fp_group = self._live(fp_gid)
             if fp_group is not None and (abs(t - last) <= window or (
-                    fp_group.firing.get(member.fp) and t - last <= self.config.horizon_s)):
+                    fp_group.firing.get(member.fp) and t - last <= self.config.horizon_s)
+                    or actionable.awaits_refire(fp_group, self.config.rule_for(PRIORITIES[fp_group.rank]))):
                 offer(fp_gid, SCORE_FINGERPRINT, "fingerprint", last_sid, last)
         if member.instance and member.entity:
             for gid, (mt, msid) in reversed(self._entity.get(member.entity, {}).items()):
@@ -487,7 +489,7 @@ class CorrelationEngine:
 
     def _maybe_open(self, group: Group, signal: Signal, t: float, outcome: CorrelationOutcome) -> None:
         rule = self.config.rule_for(PRIORITIES[group.rank])
-        met = self._rule_met(group, rule)
+        met = self._rule_met(group, rule) or actionable.fired_again(group, rule, signal.fingerprint, signal.id, t)
         if met is None:
             outcome.held = True
             return
@@ -508,7 +510,9 @@ class CorrelationEngine:
 
     def _open(self, group: Group, at: float, outcome: CorrelationOutcome, opener: str) -> None:
         group.opened_at = at
-        self._awaiting_tick.discard(group.id)
+        if group.id in self._awaiting_tick:  # its agenda entry was taken for tick: put it back
+            self._awaiting_tick.discard(group.id)
+            heapq.heappush(self._due, (self._due_at(group), group.id))
         outcome.opened.append(group.id)
         outcome.incident_id = group.id
         outcome.held = False
@@ -594,11 +598,8 @@ class CorrelationEngine:
     def _due_at(self, group: Group) -> float:
         if group.opened:
             return group.last_at + self.config.horizon_s
-        rule = self.config.rule_for(PRIORITIES[group.rank])
-        if rule is not None and rule.after_s is not None:
-            # Waits for persistence rather than idling out: a still-firing alert is not stale.
-            return min(group.first_at + rule.after_s, group.last_at + self.config.horizon_s)
-        return group.last_at + self._window
+        return actionable.held_due_at(group, self.config.rule_for(PRIORITIES[group.rank]), self._window,
+                                      self.config.horizon_s)
 
     def _expire(self, now: float, outcomes: list[CorrelationOutcome] | None) -> None:
         """Pop groups whose due time passed: forget idle ones, open held ones whose duration rule is met.
