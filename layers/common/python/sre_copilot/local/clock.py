@@ -33,9 +33,12 @@ class SimClock:
         self.set(self.now() + timedelta(seconds=seconds))
 
     def simulated(self, wall: datetime) -> datetime:
-        """Map a wall-clock timestamp (e.g. a history event) to simulated time."""
+        """Map a wall-clock timestamp (e.g. a history event) to simulated time: the simulated time
+        of the last checkpoint at or before it. Simulated time moves only when it is set, never by
+        the wall time a step took, so a replay's times are the same on any machine under any load
+        (the local runtime sets the clock only between settled steps, so each step falls between
+        the same two checkpoints every run)."""
         ts = wall.timestamp()
         with self._lock:
             # The last checkpoint at or before `ts` (the first one when `ts` precedes them all).
-            best = self.checkpoints[max(0, bisect.bisect_right(self._walls, ts) - 1)]
-        return best[1] + timedelta(seconds=max(0.0, ts - best[0]))
+            return self.checkpoints[max(0, bisect.bisect_right(self._walls, ts) - 1)][1]

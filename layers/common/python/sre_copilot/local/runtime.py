@@ -84,7 +84,7 @@ class Responders:
     """The simulated people: the on-call who answers the phone and whoever approves actions."""
 
     ack_pages_after_s: float | None = 90.0
-    approve: str = "none"  # none | all
+    approve: str = "none"  # none | all | reject (every approval request is answered with Reject)
     approve_after_s: float = 120.0
 
 
@@ -487,12 +487,13 @@ class LocalDeployment:
                     self._schedule(self.responders.ack_pages_after_s, f"keypress {incident_id}",
                                    _bind(self._press_key, incident_id, n.provider_id or "", n.target))
                     moved = True
-                if n.kind.value == "approval_request" and self.responders.approve == "all":
+                if n.kind.value == "approval_request" and self.responders.approve in ("all", "reject"):
                     self._answered.add(n.id)
                     for plan in store.actions_for(self.tenant_id, incident_id):
                         if plan.approval.value == "pending":
-                            self._schedule(self.responders.approve_after_s, f"approve {plan.id}",
-                                           _bind(self._click_approve, incident_id, plan.id))
+                            self._schedule(self.responders.approve_after_s, f"{self.responders.approve} {plan.id}",
+                                           _bind(self._click_approve, incident_id, plan.id,
+                                                 self.responders.approve == "all"))
                     moved = True
         return moved
 
@@ -510,11 +511,11 @@ class LocalDeployment:
                                                               "Content-Type": "application/x-www-form-urlencoded"},
                   query=query)
 
-    def _click_approve(self, incident_id: str, plan_id: str) -> None:
+    def _click_approve(self, incident_id: str, plan_id: str, approved: bool = True) -> None:
         from slack_sdk.signature import SignatureVerifier
 
         payload = {"type": "block_actions", "user": {"id": "U0LOCAL", "username": "oncall"},
-                   "actions": [{"action_id": "approve", "value": f"{incident_id}|{plan_id}"}]}
+                   "actions": [{"action_id": "approve" if approved else "reject", "value": f"{incident_id}|{plan_id}"}]}
         body = urlencode({"payload": json.dumps(payload)}).encode()
         timestamp = str(int(self.clock.now().timestamp()))
         signature = SignatureVerifier(LOCAL_SECRETS["slack"]["signing_secret"]).generate_signature(
