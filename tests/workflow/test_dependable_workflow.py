@@ -76,3 +76,36 @@ def test_a_rejected_plan_ends_and_is_never_asked_for_again() -> None:
     assert len(asks) == 1
     # And the execution did not fail: it waited on, and closed when the incident resolved
     assert incident["execution_status"] in ("RUNNING", "SUCCEEDED")
+
+
+def test_an_executor_error_is_recorded_and_escalated_and_the_execution_waits_on() -> None:
+    from sre_copilot.local.replay import Scenario, _deliver
+
+    scenario = Scenario.load(DEMO)
+    start = min(d.at for d in scenario.deliveries) - timedelta(minutes=30)
+    with LocalDeployment(start=start, responders=Responders(approve="all")) as deployment:
+        deployment.put_catalog(scenario.catalog)
+        # Given a cluster that refuses the copilot's credentials (a revoked token)
+        deployment.k8s.token = "revoked-token"
+        # When the bundled bad-deploy incident is replayed and its rollback approved
+        for change in scenario.changes:
+            deployment.advance_to(max(deployment.clock.now(), datetime.fromisoformat(change["at"])))
+            status, _ = deployment.http("POST", "/changes", json.dumps(
+                {k: v for k, v in change.items() if v is not None}).encode(), {"Content-Type": "application/json"})
+            assert status < 300
+        for delivery in scenario.deliveries[:7]:  # the alerts of the fault, not the later resolves
+            deployment.advance_to(delivery.at)
+            _deliver(deployment, delivery)
+            deployment.settle()
+        deployment.advance_to(deployment.clock.now() + timedelta(minutes=20))
+        store, tenant = deployment.container.store, deployment.tenant_id
+        [incident] = store.open_incidents(tenant)
+        # Then the approved rollback is recorded as failed, with the executor's reason
+        [plan] = store.actions_for(tenant, incident.id)
+        assert plan.approval.value == "approved" and plan.status.value == "failed"
+        assert plan.detail.startswith("failed: execution failed:")
+        # And people were told to take over, and the execution did not fail: it waits for them
+        escalations = [n for n in store.notifications_for(tenant, incident.id) if n.kind.value == "escalation"]
+        assert escalations and "failed" in escalations[0].text
+        assert _statuses(deployment)[incident.id] == "RUNNING"
+        assert [r.action for r in store.for_subject(tenant, incident.id) if r.action == "action.failed"]

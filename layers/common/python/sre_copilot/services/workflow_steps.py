@@ -360,7 +360,14 @@ class WorkflowSteps:
         if plan.status is ActionStatus.FAILED:
             ok, why = False, plan.detail
         else:
-            ok, why = self.c.executor_for(plan).verify(plan)
+            try:
+                ok, why = self.c.executor_for(plan).verify(plan)
+            except Exception as exc:
+                if type(exc).__name__ == "RolloutInProgress":
+                    raise  # the ASL's Verify retry matches this error name while the rollout goes on
+                # The executor could not check: not verified, so the Verified choice rolls back.
+                logger.warning("action verification failed", extra={"plan": plan.id, "error": str(exc)})
+                ok, why = False, f"verification failed: {exc}"
         status = ActionStatus.VERIFIED if ok else plan.status
         plan = plan.model_copy(update={"status": status, "updated_at": clock.now(), "detail": why})
         self.c.store.put_action(incident.tenant_id, plan)
