@@ -26,7 +26,12 @@ class SignalStore(Protocol):
 
 
 class IncidentStore(Protocol):
-    def put_incident(self, incident: Incident) -> None: ...
+    def put_incident(self, incident: Incident) -> None:
+        """Conditional on `incident.version` being the stored version (0: no incident with that id
+        yet), else `ConcurrentUpdate`; on success sets `incident.version` to the stored one (+1).
+        Callers change incidents through `services.mutations.mutate_incident`."""
+        ...
+
     def get_incident(self, tenant_id: str, incident_id: str) -> Incident | None: ...
     def open_incidents(self, tenant_id: str) -> list[Incident]: ...
 
