@@ -327,6 +327,8 @@ class WorkflowSteps:
             return self._hand_over(incident, plan, "not_executable", ActionStatus.SKIPPED, exc.message)
         try:
             result = executor.execute(plan, dry_run=plan.dry_run)
+        except ConfigurationError as exc:  # e.g. the target is not a kind of workload it acts on
+            return self._hand_over(incident, plan, "not_executable", ActionStatus.SKIPPED, exc.message)
         except Exception as exc:  # the executor's fault (API refused, target gone): a person takes over
             logger.warning("action execution failed", extra={"plan": plan.id, "error": str(exc)})
             return self._hand_over(incident, plan, "failed", ActionStatus.FAILED, f"execution failed: {exc}")
