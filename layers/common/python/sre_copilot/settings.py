@@ -7,6 +7,7 @@ variables for its in-process handlers; the CLI reads them too.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -61,6 +62,10 @@ class Settings(BaseSettings):
         "embedded backend sets it (DynamoDB, SQS, Step Functions, EventBridge, CloudWatch): moto in the "
         "same process checks no signature there, and signing is a fifth of an in-process DynamoDB "
         "call. S3 would take an unsigned request as anonymous, so it is never listed"))
+
+    store_backend: Literal["aws", "memory"] = Field(default="aws", description=(
+        "where the table, the bucket and the queues live: `aws` (boto3: AWS, or moto in the embedded "
+        "backend) or `memory` (this process; `replay`/`eval --backend memory` only)"))
 
     dry_run: bool = Field(default=True, description="remediation plans only, unless policy and this allow")
     max_body_bytes: int = 262_144

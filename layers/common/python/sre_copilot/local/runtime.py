@@ -101,6 +101,9 @@ class LocalDeployment:
     responders: Responders = field(default_factory=Responders)
     tenant_id: str = "default"
     quiet: bool = True
+    backend: str = "moto"
+    """Where the table, bucket and queues live: `moto`, or `memory` (adapters/memory; everything
+    else, the state machine included, stays on moto)."""
 
     def __post_init__(self) -> None:
         self.clock = SimClock(self.start)
@@ -175,15 +178,14 @@ class LocalDeployment:
         import boto3
 
         self.session = boto3.session.Session(region_name=REGION)
-        ddb = self.session.client("dynamodb")
+        ddb, s3, sqs = self._storage_clients()
         from sre_copilot.adapters.dynamodb_store import table_definition
 
         ddb.create_table(**table_definition("sre-copilot"))
         ddb.create_table(TableName="sre-copilot-idempotency", BillingMode="PAY_PER_REQUEST",
                          AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
                          KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])
-        self.session.client("s3").create_bucket(Bucket="sre-copilot-artifacts")
-        sqs = self.session.client("sqs")
+        s3.create_bucket(Bucket="sre-copilot-artifacts")
         self._sqs = sqs
         for spec in QUEUES:
             name = f"sre-copilot-{spec.priority.lower()}"
@@ -234,8 +236,22 @@ class LocalDeployment:
         set_container(self.container)
         self._track_workflows()
 
+    def _storage_clients(self) -> tuple[Any, Any, Any]:
+        """DynamoDB, S3 and SQS clients of the chosen backend (a fresh in-memory AWS per deployment)."""
+        if self.backend == "memory":
+            from sre_copilot.adapters import aws_clients
+
+            aws_clients.clear_clients()
+            self._stack.callback(aws_clients.clear_clients)
+            memory = aws_clients.memory_backend()
+            return memory.dynamodb, memory.s3, memory.sqs
+        if self.backend != "moto":
+            raise ValueError(f"unknown backend {self.backend!r}; use moto or memory")
+        return self.session.client("dynamodb"), self.session.client("s3"), self.session.client("sqs")
+
     def _function_environment(self, secret_arns: dict[str, str]) -> dict[str, str]:
         env = {
+            "SRE_COPILOT_STORE_BACKEND": "memory" if self.backend == "memory" else "aws",
             "SRE_COPILOT_TENANT_ID": self.tenant_id,
             "SRE_COPILOT_TABLE_NAME": "sre-copilot",
             "SRE_COPILOT_IDEMPOTENCY_TABLE_NAME": "sre-copilot-idempotency",
