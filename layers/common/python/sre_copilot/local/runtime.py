@@ -30,11 +30,9 @@ from sre_copilot.local.clock import SimClock
 from sre_copilot.local.moto_patches import (
     MOTO_CONFIG,
     InProcessLambdas,
-    bucketed_metric_data,
     eventbridge_lambda_targets,
-    faster_moto_dispatch,
     in_process_lambda,
-    partitioned_dynamodb_queries,
+    moto_speedups,
 )
 from sre_copilot.workflow_definition import substitute, task_functions
 
@@ -144,9 +142,7 @@ class LocalDeployment:
         self._stack.enter_context(_fewer_collections())
         self._stack.enter_context(mock_aws(config=MOTO_CONFIG))  # type: ignore[call-overload]
         self._stack.enter_context(in_process_lambda(self.lambdas))
-        self._stack.enter_context(partitioned_dynamodb_queries())
-        self._stack.enter_context(faster_moto_dispatch())
-        self._stack.enter_context(bucketed_metric_data())
+        self._stack.enter_context(moto_speedups())
         self._stack.enter_context(eventbridge_lambda_targets(lambda fn, ev: self._async_events.append((fn, ev))))
         from sre_copilot.local.k8s_api import LocalKubernetesApi
         from sre_copilot.local.sinks import LocalSinks
