@@ -141,7 +141,7 @@ class _Table:
         for index in self.indexes.values():
             for name in (index.hash_key, index.range_key):
                 value = item.get(name) if name else None
-                if value is None:
+                if value is None or name is None:
                     continue
                 kind, inner = next(iter(value.items()))
                 if kind != self.types[name]:
@@ -381,7 +381,7 @@ class MemoryDynamoDB:
         if not evaluate(old, parse_condition(condition), Context(names, values)):
             extra = {"Item": copy_item(old)} if on_failure == "ALL_OLD" and old is not None else {}
             raise client_error("ConditionalCheckFailedException", "The conditional request failed", operation,
-                               **extra)
+                               extra=extra)
 
 
 def _key_schema(schema: Iterable[Mapping[str, str]]) -> tuple[str, str | None]:

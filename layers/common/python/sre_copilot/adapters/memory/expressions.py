@@ -364,9 +364,9 @@ def operand_value(item: WireItem | None, operand: Operand, context: Context) -> 
 
 def evaluate(item: WireItem | None, condition: Condition, context: Context) -> bool:
     if isinstance(condition, Logical):
-        left = evaluate(item, condition.left, context)
-        right = evaluate(item, condition.right, context)  # both sides resolve, so unknown placeholders fail
-        return (left and right) if condition.operator == "AND" else (left or right)
+        first = evaluate(item, condition.left, context)
+        second = evaluate(item, condition.right, context)
+        return (first and second) if condition.operator == "AND" else (first or second)
     if isinstance(condition, Not):
         return not evaluate(item, condition.condition, context)
     if isinstance(condition, Compare):
@@ -462,7 +462,7 @@ def _number(value: Decimal) -> str:
 def apply_update(item: WireItem, update: Update, context: Context, key_names: frozenset[str]) -> set[str]:
     """Apply `update` to `item` in place; return the top-level attributes it touched. Every operand
     is read from the item as it was before the update, as DynamoDB does."""
-    before = dict(item)
+    before: WireItem = dict(item)
     touched: set[str] = set()
     writes: list[tuple[Path, WireValue | None]] = []
     for path, operand in update.set:
@@ -501,12 +501,12 @@ def apply_update(item: WireItem, update: Update, context: Context, key_names: fr
     if len(set(resolved)) != len(resolved):
         raise validation_error("Invalid UpdateExpression: Two document paths overlap with each other; "
                                "must remove or rewrite one of these paths")
-    for (path, value), name in zip(writes, top_level, strict=True):
+    for (path, written), name in zip(writes, top_level, strict=True):
         if name in key_names:
             raise validation_error(f"One or more parameter values were invalid: Cannot update attribute "
                                    f"{name}. This attribute is part of the key")
         touched.add(name)
-        _write(item, path, value, context)
+        _write(item, path, written, context)
     return touched
 
 

@@ -3,6 +3,7 @@ the way botocore raises AWS's own."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -16,10 +17,11 @@ MAX_ITEM_BYTES = 400 * 1024
 
 
 def client_error(code: str, message: str, operation: str, status: int = 400,
-                 **extra: Any) -> ClientError:
-    """The exception botocore raises for an AWS error answer."""
+                 extra: Mapping[str, Any] | None = None) -> ClientError:
+    """The exception botocore raises for an AWS error answer (`extra`: more of the answer, such
+    as the `Item` a failed condition found)."""
     response: dict[str, Any] = {"Error": {"Code": code, "Message": message},
-                                "ResponseMetadata": {"HTTPStatusCode": status}, **extra}
+                                "ResponseMetadata": {"HTTPStatusCode": status}, **(extra or {})}
     return ClientError(response, operation)  # type: ignore[arg-type]
 
 
