@@ -252,12 +252,9 @@ class MemoryDynamoDB:
         _check_placeholders("PutItem", ExpressionAttributeNames, ExpressionAttributeValues, ConditionExpression)
         item = copy_item(dict(Item))
         with self._lock:
-            table = self._table(TableName, "PutItem")
-            primary = table.primary(item, "PutItem", exact=False)
-            table.check_item(item, "PutItem")
-            old = table.items.get(primary)
-            self._check(old, ConditionExpression, ExpressionAttributeNames, ExpressionAttributeValues,
-                        ReturnValuesOnConditionCheckFailure, "PutItem")
+            table, primary, old = self._checked("PutItem", TableName, item, ConditionExpression, ExpressionAttributeNames,
+                                                ExpressionAttributeValues, ReturnValuesOnConditionCheckFailure,
+                                                new_item=item)
             table.store(primary, item)
         return {"Attributes": copy_item(old)} if old is not None and ReturnValues == "ALL_OLD" else {}
 
@@ -268,11 +265,9 @@ class MemoryDynamoDB:
         _check_placeholders("UpdateItem", ExpressionAttributeNames, ExpressionAttributeValues,
                             UpdateExpression, ConditionExpression)
         with self._lock:
-            table = self._table(TableName, "UpdateItem")
-            primary = table.primary(Key, "UpdateItem")
-            old = table.items.get(primary)
-            self._check(old, ConditionExpression, ExpressionAttributeNames, ExpressionAttributeValues,
-                        ReturnValuesOnConditionCheckFailure, "UpdateItem")
+            table, primary, old = self._checked("UpdateItem", TableName, Key, ConditionExpression,
+                                                ExpressionAttributeNames, ExpressionAttributeValues,
+                                                ReturnValuesOnConditionCheckFailure)
             new = copy_item(old) if old is not None else copy_item(dict(Key))
             touched: set[str] = set()
             if UpdateExpression:
@@ -289,11 +284,9 @@ class MemoryDynamoDB:
                     ReturnValuesOnConditionCheckFailure: str = "NONE") -> dict[str, Any]:
         _check_placeholders("DeleteItem", ExpressionAttributeNames, ExpressionAttributeValues, ConditionExpression)
         with self._lock:
-            table = self._table(TableName, "DeleteItem")
-            primary = table.primary(Key, "DeleteItem")
-            old = table.items.get(primary)
-            self._check(old, ConditionExpression, ExpressionAttributeNames, ExpressionAttributeValues,
-                        ReturnValuesOnConditionCheckFailure, "DeleteItem")
+            table, primary, old = self._checked("DeleteItem", TableName, Key, ConditionExpression,
+                                                ExpressionAttributeNames, ExpressionAttributeValues,
+                                                ReturnValuesOnConditionCheckFailure)
             table.remove(primary)
         return {"Attributes": copy_item(old)} if old is not None and ReturnValues == "ALL_OLD" else {}
 
@@ -373,15 +366,21 @@ class MemoryDynamoDB:
             raise client_error("ResourceNotFoundException", "Requested resource not found", operation)
         return table
 
-    @staticmethod
-    def _check(old: WireItem | None, condition: str | None, names: Mapping[str, str] | None,
-               values: Mapping[str, Any] | None, on_failure: str, operation: str) -> None:
-        if condition is None:
-            return
-        if not evaluate(old, parse_condition(condition), Context(names, values)):
+    def _checked(self, operation: str, table_name: str, key: Mapping[str, Any], condition: str | None,
+                 names: Mapping[str, str] | None, values: Mapping[str, Any] | None, on_failure: str, *,
+                 new_item: WireItem | None = None) -> tuple[_Table, Primary, WireItem | None]:
+        """The table, the key and the stored item of a write, once the request is valid and its
+        condition holds (validation errors come before condition failures, as in DynamoDB)."""
+        table = self._table(table_name, operation)
+        primary = table.primary(key, operation, exact=new_item is None)
+        if new_item is not None:
+            table.check_item(new_item, operation)
+        old = table.items.get(primary)
+        if condition is not None and not evaluate(old, parse_condition(condition), Context(names, values)):
             extra = {"Item": copy_item(old)} if on_failure == "ALL_OLD" and old is not None else {}
             raise client_error("ConditionalCheckFailedException", "The conditional request failed", operation,
                                extra=extra)
+        return table, primary, old
 
 
 def _key_schema(schema: Iterable[Mapping[str, str]]) -> tuple[str, str | None]:
