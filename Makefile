@@ -53,6 +53,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_correlation.py
 	$(BIN)/python benchmarks/bench_retrieval.py
 	$(BIN)/python benchmarks/bench_replay.py --alerts $(BENCH_REPLAY_ALERTS)
+	$(BIN)/python benchmarks/bench_replay.py --alerts $(BENCH_REPLAY_ALERTS) --backend memory
 
 synth: setup
 	npx cdk synth --quiet

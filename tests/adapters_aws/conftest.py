@@ -7,11 +7,13 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
-from aws_test_support import BUCKET, REGION, START, TABLE, raw_item, raw_query
+from aws_test_support import BUCKET, REGION, START, TABLE, raw_item, raw_query, use_memory
 from moto import mock_aws
 
 from sre_copilot.adapters.aws_clients import clear_clients
 from sre_copilot.adapters.dynamodb_store import DynamoStore, table_definition
+from sre_copilot.adapters.memory import MemoryAws
+from sre_copilot.adapters.s3_blobs import S3Blobs
 from sre_copilot.adapters.secrets import clear_secret_cache
 from sre_copilot.local.clock import SimClock
 from sre_copilot.ports.clock import SystemClock, use_clock
@@ -62,7 +64,21 @@ def bucket(settings: Settings) -> str:
     return BUCKET
 
 
-@pytest.fixture
-def store(settings: Settings, bucket: str, clock: SimClock) -> DynamoStore:
-    create_table()
-    return DynamoStore(settings)
+@pytest.fixture(params=["moto", "memory"])
+def store(request: pytest.FixtureRequest, settings: Settings, bucket: str, clock: SimClock) -> Iterator[DynamoStore]:
+    """The store on moto's DynamoDB and S3, and on the memory backend's (adapters/memory): every
+    store test is a contract test that both must pass, so the two backends cannot drift apart."""
+    if request.param == "moto":
+        create_table()
+        yield DynamoStore(settings)
+        return
+    memory = MemoryAws()
+    memory.dynamodb.create_table(**table_definition(TABLE))
+    memory.dynamodb.update_time_to_live(TableName=TABLE,
+                                        TimeToLiveSpecification={"Enabled": True, "AttributeName": "ttl"})
+    memory.s3.create_bucket(Bucket=BUCKET)
+    use_memory(memory)
+    try:
+        yield DynamoStore(settings, client=memory.dynamodb, blobs=S3Blobs(settings, client=memory.s3))  # type: ignore[arg-type]
+    finally:
+        use_memory(None)

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import boto3
 import pytest
-from aws_test_support import BUCKET, REGION, START, raw_item
+from aws_test_support import BUCKET, START, raw_item, raw_objects
 
 from sre_copilot.adapters.dynamodb_store import ConcurrentUpdate, DynamoStore
 from sre_copilot.errors import InvalidPayload
@@ -110,8 +109,7 @@ def test_correlation_state_saves_with_optimistic_locking(store: DynamoStore) -> 
 
 
 def _objects() -> list[str]:
-    listing = boto3.client("s3", region_name=REGION).list_objects_v2(Bucket=BUCKET)
-    return [o["Key"] for o in listing.get("Contents", [])]
+    return raw_objects()
 
 
 def test_large_correlation_state_spills_to_s3(store: DynamoStore) -> None:

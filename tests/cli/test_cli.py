@@ -40,3 +40,24 @@ def test_history_of_unknown_incident_says_how_to_get_one(tmp_path: Path) -> None
     done = _run("--state-dir", str(tmp_path), "history", "inc-nope")
     assert done.returncode != 0 and "Traceback" not in done.stderr
     assert "sre-copilot replay" in done.stderr
+
+
+def test_eval_on_the_memory_backend_scores_a_scenario_directory(tmp_path: Path) -> None:
+    # Given a directory holding one labelled shared scenario
+    scenarios = FIXTURES.parents[1] / "scenarios"
+    for name in ("sample-1-001.json", "sample-1-001.truth.json"):
+        (tmp_path / name).write_text((scenarios / name).read_text())
+    # When it is evaluated on the memory backend
+    done = subprocess.run([sys.executable, "-m", "sre_copilot.cli.main", "eval", "--backend", "memory", "--json",
+                           str(tmp_path)], capture_output=True, text=True, timeout=600)
+    # Then the scenario is replayed and scored
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert [row["scenario"] for row in report["scenarios"]] == [json.loads(
+        (scenarios / "sample-1-001.json").read_text())["name"]]
+    assert report["scenarios"][0]["incidents"] >= 1
+
+
+def test_an_unknown_backend_is_refused_with_the_choices() -> None:
+    done = _run("replay", "--backend", "dynamo", "x.json", "--out", "y.json")
+    assert done.returncode != 0 and "Traceback" not in done.stderr and "memory" in done.stderr

@@ -7,17 +7,17 @@ from typing import Any
 
 import pytest
 
-_cache: dict[tuple[str, str], Any] = {}
+_cache: dict[tuple[str, str, str], Any] = {}
 
 
 @pytest.fixture(scope="session")
 def replayed() -> Any:
     from sre_copilot.local.replay import Scenario, replay
 
-    def run(path: Path, approve: str = "none") -> Any:
-        key = (str(path), approve)
+    def run(path: Path, approve: str = "none", backend: str = "moto") -> Any:
+        key = (str(path), approve, backend)
         if key not in _cache:
-            _cache[key] = replay(Scenario.load(path), approve=approve)
+            _cache[key] = replay(Scenario.load(path), approve=approve, backend=backend)
         return _cache[key]
 
     return run

@@ -7,8 +7,9 @@ variables for its in-process handlers; the CLI reads them too.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -61,6 +62,20 @@ class Settings(BaseSettings):
         "embedded backend sets it (DynamoDB, SQS, Step Functions, EventBridge, CloudWatch): moto in the "
         "same process checks no signature there, and signing is a fifth of an in-process DynamoDB "
         "call. S3 would take an unsigned request as anonymous, so it is never listed"))
+
+    store_backend: Literal["aws", "memory"] = Field(default="aws", description=(
+        "where the table, the bucket and the queues live: `aws` (boto3: AWS, or moto in the embedded "
+        "backend) or `memory` (this process; `replay`/`eval --backend memory` only)"))
+    lambda_function_name: str = Field(default="", validation_alias="AWS_LAMBDA_FUNCTION_NAME",
+                                      description="set by Lambda itself; only read to refuse the memory backend there")
+
+    @model_validator(mode="after")
+    def _no_memory_backend_in_lambda(self) -> Settings:
+        # In a Lambda sandbox the memory backend would keep incidents in one sandbox's heap and lose them.
+        if self.store_backend == "memory" and self.lambda_function_name:
+            raise ValueError("SRE_COPILOT_STORE_BACKEND=memory is for local replay and eval only; "
+                             f"unset it in the configuration of function {self.lambda_function_name}")
+        return self
 
     dry_run: bool = Field(default=True, description="remediation plans only, unless policy and this allow")
     max_body_bytes: int = 262_144

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_stepfunctions import SFNClient
 
+    from sre_copilot.adapters.memory import MemoryAws
+
 MAX_ATTEMPTS = 5
 CLIENT_CONFIG = Config(
     retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
@@ -67,8 +69,11 @@ def _unsigned(settings: Settings) -> frozenset[str]:
 
 
 def client(service: str, region: str, endpoint_url: str | None = None) -> Any:
-    """The process-wide client for `service` in `region` (optionally at `endpoint_url`)."""
+    """The process-wide client for `service` in `region` (optionally at `endpoint_url`). With
+    `Settings.store_backend` = memory, DynamoDB, S3 and SQS are this process's in-memory ones."""
     settings = get_settings()
+    if settings.store_backend == "memory" and service in MEMORY_SERVICES:
+        return memory_backend().client(service)
     key = (service, region, endpoint_url or None, settings.aws_user_agent, settings.aws_unsigned_services)
     cached = _clients.get(key)
     if cached is not None:
@@ -88,10 +93,29 @@ def client(service: str, region: str, endpoint_url: str | None = None) -> Any:
 
 
 def clear_clients() -> None:
-    """Forget every cached client (tests and the local runtime start fresh moto backends)."""
+    """Forget every cached client (tests and the local runtime start fresh moto backends), and
+    the in-memory AWS with them."""
+    global _memory
     with _lock:
         _clients.clear()
         _sessions.clear()
+        _memory = None
+
+
+MEMORY_SERVICES = frozenset({"dynamodb", "s3", "sqs"})
+_memory: MemoryAws | None = None
+
+
+def memory_backend() -> MemoryAws:
+    """This process's in-memory DynamoDB, S3 and SQS (created on first use, dropped by
+    `clear_clients`): what `Settings.store_backend` = memory points the adapters at."""
+    global _memory
+    with _lock:
+        if _memory is None:
+            from sre_copilot.adapters.memory import MemoryAws
+
+            _memory = MemoryAws()
+        return _memory
 
 
 def _region(settings: Settings | None) -> str:

@@ -29,7 +29,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
     scenario = Scenario.load(args.scenario)
     progress = None if args.quiet else (lambda msg: print(msg, file=sys.stderr))
-    run = replay(scenario, approve=args.approve, progress=progress)
+    run = replay(scenario, approve=args.approve, progress=progress, backend=args.backend)
     args.out.write_text(dump(run.result) + "\n")
     _save_run(args.state_dir, run)
     r = run.result
@@ -97,7 +97,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from sre_copilot.local.evaluate import evaluate_directory
 
-    report = evaluate_directory(args.directory)
+    report = evaluate_directory(args.directory, backend=args.backend)
     if args.json:
         print(dump(report))
     else:

@@ -15,6 +15,9 @@ from typing import Any
 from sre_copilot.errors import SreCopilotError
 
 DEFAULT_STATE_DIR = Path(".sre-copilot")
+BACKENDS = ("moto", "memory")
+BACKEND_HELP = ("where the table, bucket and queues live: moto (default) or memory (faster; the same "
+                "services and state machine)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -29,6 +32,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--approve", choices=("none", "all"), default="none")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--backend", choices=BACKENDS, default="moto", help=BACKEND_HELP)
 
     p = sub.add_parser("normalize", help="print the normalised signals of one webhook payload")
     p.add_argument("--source", required=True)
@@ -45,6 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="replay every labelled scenario in a directory and print the measures")
     p.add_argument("directory", type=Path)
     p.add_argument("--json", action="store_true", help="print the measures as JSON")
+    p.add_argument("--backend", choices=BACKENDS, default="moto", help=BACKEND_HELP)
 
     p = sub.add_parser("catalog", help="service catalog tools")
     csub = p.add_subparsers(dest="catalog_command", required=True)

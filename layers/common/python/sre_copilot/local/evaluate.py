@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 
-def evaluate_directory(directory: Path, approve: str = "none") -> dict[str, Any]:
+def evaluate_directory(directory: Path, approve: str = "none", backend: str = "moto") -> dict[str, Any]:
     from sre_copilot.evaluation import (
         noise_opened,
         noise_reduction,
@@ -29,7 +29,7 @@ def evaluate_directory(directory: Path, approve: str = "none") -> dict[str, Any]
         scenario_path = truth_path.with_name(truth_path.name.replace(".truth.json", ".json"))
         scenario = Scenario.load(scenario_path)
         truth = json.loads(truth_path.read_text())
-        result = replay(scenario, approve=approve).result
+        result = replay(scenario, approve=approve, backend=backend).result
         document = json.loads(scenario_path.read_text())
         row = {"scenario": scenario.name,
                "grouping": pairwise_grouping(truth, result),

@@ -8,14 +8,18 @@ retries, catches, task tokens, execution history) is moto's own.
 The rest removes costs moto has and AWS does not (work repeated per request, or growing with the
 table or the window), without changing any answer: `partitioned_dynamodb_queries`,
 `faster_moto_dispatch` and `bucketed_metric_data`. Each is checked against plain moto in
-`tests/local/test_moto_speedups.py`, and each is undone on exit.
+`tests/local/test_moto_speedups.py`, and each is undone on exit. They reach into private code of
+one moto release, so `moto_speedups` applies them only on that release (`SPEEDUPS_MOTO_VERSION`);
+on any other, the embedded backend runs on plain moto (correct, slower) after one warning.
 """
 
 from __future__ import annotations
 
 import collections
 import copy
+import importlib.metadata
 import json
+import logging
 import os
 import re
 import string
@@ -28,6 +32,11 @@ from datetime import timedelta
 from typing import Any
 
 LambdaHandler = Callable[[dict[str, Any], Any], Any]
+
+SPEEDUPS_MOTO_VERSION = "5.2.5"
+"""The moto release the speed patches were written for and checked against."""
+logger = logging.getLogger(__name__)
+_warned_versions: set[str] = set()
 
 RECEIPT_HANDLE_LENGTH = 185  # moto's `generate_receipt_handle`
 
@@ -433,6 +442,31 @@ def _attribute_value_in_wire_form(value: Any) -> dict[str, Any] | None:
         elements = [_attribute_value_in_wire_form(element) for element in inner]
         return None if any(e is None for e in elements) else {"L": elements}
     return None
+
+
+def speedups_apply(installed: str | None = None) -> bool:
+    """Whether the speed patches fit the installed moto; warns once per version when they don't."""
+    installed = installed or importlib.metadata.version("moto")
+    if installed == SPEEDUPS_MOTO_VERSION:
+        return True
+    if installed not in _warned_versions:
+        _warned_versions.add(installed)
+        logger.warning("moto %s is installed, and the embedded backend's speed patches are written for moto %s: "
+                       "running on plain moto (same answers, slower). Install moto==%s for the fast path.",
+                       installed, SPEEDUPS_MOTO_VERSION, SPEEDUPS_MOTO_VERSION)
+    return False
+
+
+@contextmanager
+def moto_speedups(installed: str | None = None) -> Iterator[bool]:
+    """Every speed patch, on the moto release they were written for; plain moto on any other.
+    Yields whether they are applied. Correctness patches (in-process Lambda dispatch, EventBridge
+    targets) are separate and always apply."""
+    if not speedups_apply(installed):
+        yield False
+        return
+    with partitioned_dynamodb_queries(), faster_moto_dispatch(), bucketed_metric_data():
+        yield True
 
 
 @contextmanager

@@ -30,11 +30,9 @@ from sre_copilot.local.clock import SimClock
 from sre_copilot.local.moto_patches import (
     MOTO_CONFIG,
     InProcessLambdas,
-    bucketed_metric_data,
     eventbridge_lambda_targets,
-    faster_moto_dispatch,
     in_process_lambda,
-    partitioned_dynamodb_queries,
+    moto_speedups,
 )
 from sre_copilot.workflow_definition import substitute, task_functions
 
@@ -101,6 +99,9 @@ class LocalDeployment:
     responders: Responders = field(default_factory=Responders)
     tenant_id: str = "default"
     quiet: bool = True
+    backend: str = "moto"
+    """Where the table, bucket and queues live: `moto`, or `memory` (adapters/memory; everything
+    else, the state machine included, stays on moto)."""
 
     def __post_init__(self) -> None:
         self.clock = SimClock(self.start)
@@ -141,9 +142,7 @@ class LocalDeployment:
         self._stack.enter_context(_fewer_collections())
         self._stack.enter_context(mock_aws(config=MOTO_CONFIG))  # type: ignore[call-overload]
         self._stack.enter_context(in_process_lambda(self.lambdas))
-        self._stack.enter_context(partitioned_dynamodb_queries())
-        self._stack.enter_context(faster_moto_dispatch())
-        self._stack.enter_context(bucketed_metric_data())
+        self._stack.enter_context(moto_speedups())
         self._stack.enter_context(eventbridge_lambda_targets(lambda fn, ev: self._async_events.append((fn, ev))))
         from sre_copilot.local.k8s_api import LocalKubernetesApi
         from sre_copilot.local.sinks import LocalSinks
@@ -175,15 +174,14 @@ class LocalDeployment:
         import boto3
 
         self.session = boto3.session.Session(region_name=REGION)
-        ddb = self.session.client("dynamodb")
+        ddb, s3, sqs = self._storage_clients()
         from sre_copilot.adapters.dynamodb_store import table_definition
 
         ddb.create_table(**table_definition("sre-copilot"))
         ddb.create_table(TableName="sre-copilot-idempotency", BillingMode="PAY_PER_REQUEST",
                          AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
                          KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])
-        self.session.client("s3").create_bucket(Bucket="sre-copilot-artifacts")
-        sqs = self.session.client("sqs")
+        s3.create_bucket(Bucket="sre-copilot-artifacts")
         self._sqs = sqs
         for spec in QUEUES:
             name = f"sre-copilot-{spec.priority.lower()}"
@@ -234,8 +232,22 @@ class LocalDeployment:
         set_container(self.container)
         self._track_workflows()
 
+    def _storage_clients(self) -> tuple[Any, Any, Any]:
+        """DynamoDB, S3 and SQS clients of the chosen backend (a fresh in-memory AWS per deployment)."""
+        if self.backend == "memory":
+            from sre_copilot.adapters import aws_clients
+
+            aws_clients.clear_clients()
+            self._stack.callback(aws_clients.clear_clients)
+            memory = aws_clients.memory_backend()
+            return memory.dynamodb, memory.s3, memory.sqs
+        if self.backend != "moto":
+            raise ValueError(f"unknown backend {self.backend!r}; use moto or memory")
+        return self.session.client("dynamodb"), self.session.client("s3"), self.session.client("sqs")
+
     def _function_environment(self, secret_arns: dict[str, str]) -> dict[str, str]:
         env = {
+            "SRE_COPILOT_STORE_BACKEND": "memory" if self.backend == "memory" else "aws",
             "SRE_COPILOT_TENANT_ID": self.tenant_id,
             "SRE_COPILOT_TABLE_NAME": "sre-copilot",
             "SRE_COPILOT_IDEMPOTENCY_TABLE_NAME": "sre-copilot-idempotency",

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from sre_copilot.domain.action import ActionPlan
 
 
 class ActionExecutor(Protocol):
     def supports(self, plan: ActionPlan) -> bool: ...
-    def execute(self, plan: ActionPlan, dry_run: bool) -> dict[str, Any]: ...
+    def execute(self, plan: ActionPlan, dry_run: bool) -> dict[str, object]: ...
     def verify(self, plan: ActionPlan) -> tuple[bool, str]: ...
-    def rollback(self, plan: ActionPlan) -> dict[str, Any]: ...
+    def rollback(self, plan: ActionPlan) -> dict[str, object]: ...
 
 
 class MetricsReader(Protocol):

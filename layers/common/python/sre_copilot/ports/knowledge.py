@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Protocol
 
 
 class Embedder(Protocol):
@@ -12,11 +12,11 @@ class Embedder(Protocol):
 
 
 class VectorIndex(Protocol):
-    def upsert(self, collection: str, doc_id: str, vector: list[float], document: dict[str, Any]) -> None: ...
-    def query(self, collection: str, vector: list[float], k: int) -> list[tuple[float, dict[str, Any]]]: ...
+    def upsert(self, collection: str, doc_id: str, vector: list[float], document: dict[str, object]) -> None: ...
+    def query(self, collection: str, vector: list[float], k: int) -> list[tuple[float, dict[str, object]]]: ...
 
 
 class HypothesisAssistant(Protocol):
-    def propose(self, context: dict[str, Any]) -> list[dict[str, Any]]:
+    def propose(self, context: dict[str, object]) -> list[dict[str, object]]:
         """Return raw candidate hypotheses (untrusted; the caller validates and grounds them)."""
         ...

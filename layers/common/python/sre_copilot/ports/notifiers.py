@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Protocol
 
 
 class ChatNotifier(Protocol):
-    def post(self, channel: str, text: str, blocks: list[dict[str, Any]] | None = None,
+    def post(self, channel: str, text: str, blocks: list[dict[str, object]] | None = None,
              thread_ts: str | None = None) -> str:
         """Post a message; return the provider's message id (Slack ts)."""
         ...

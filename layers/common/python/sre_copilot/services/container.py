@@ -15,6 +15,7 @@ from sre_copilot.domain.action import ActionPlan
 from sre_copilot.domain.catalog import Catalog
 from sre_copilot.domain.incident import Incident
 from sre_copilot.errors import ConfigurationError
+from sre_copilot.ports.stores import Store
 from sre_copilot.settings import Settings, get_settings
 
 CATALOG_TTL_S = 60.0
@@ -30,7 +31,7 @@ class Container:
 
     # -- AWS ------------------------------------------------------------------------------------
     @cached_property
-    def store(self) -> Any:
+    def store(self) -> Store:
         from sre_copilot.adapters.dynamodb_store import DynamoStore
 
         return DynamoStore(settings=self.settings)
