@@ -74,7 +74,7 @@ class CorrelationConfig(BaseModel):
         default=60, ge=1,
         description="an alert with no link to any group joins the open incident (younger than cascade_s) "
                     "with an alert this close in time; never merges (None: off)")
-    burst_min_alerts: int = Field(default=3, ge=1, description="alerts an incident needs before bursts join it")
+    burst_min_alerts: int = Field(default=2, ge=1, description="alerts an incident needs before bursts join it")
     shared_dependency_max_callers: int | None = Field(
         default=8, ge=0,
         description="two callers of a silent shared dependency link only if it has at most this many callers "

@@ -38,7 +38,7 @@ def normalised_signals(document: dict[str, Any], catalog: Catalog,
         try:
             result = normalize(delivery["source"], delivery["body"], catalog=catalog, received_at=received,
                                origin_delivery=index, delivery_id=f"d{index}")
-        except Exception:  # noqa: BLE001 - a delivery ingestion rejects is not scored, as in a replay
+        except Exception:
             continue
         for signal in result.signals:
             update: dict[str, Any] = {"priority": classify(signal, catalog)}
@@ -66,13 +66,14 @@ def correlate(signals: list[Signal], catalog: Catalog, config: Any = None, scena
 
 
 def analyse(result: dict[str, Any], signals: list[Signal], catalog: Catalog,
-            changes: list[ChangeEvent]) -> dict[str, Any]:
+            changes: list[ChangeEvent], features: Any = None) -> dict[str, Any]:
     """Fill each incident's `hypotheses` as the workflow's analysis steps would at its end."""
     from sre_copilot.domain.incident import Incident
     from sre_copilot.reasoning.confidence import score_hypotheses
     from sre_copilot.reasoning.context import assemble_context
     from sre_copilot.reasoning.evidence import aggregate_evidence
     from sre_copilot.reasoning.hypotheses import generate_hypotheses
+    from sre_copilot.reasoning.localisation import FEATURES
 
     by_id = {s.id: s for s in signals}
     for incident in result["incidents"]:
@@ -88,14 +89,15 @@ def analyse(result: dict[str, Any], signals: list[Signal], catalog: Catalog,
         window = [c for c in changes if first - timedelta(hours=24) <= c.at <= now]
         snapshot = assemble_context(incident=record, signals=members, catalog=catalog, changes=window,
                                     metrics=None, now=now)
-        package = aggregate_evidence(snapshot=snapshot, signals=members, catalog=catalog, precedents=None)
+        package = aggregate_evidence(snapshot=snapshot, signals=members, catalog=catalog, precedents=None,
+                                     localisation_features=FEATURES if features is None else features)
         hypotheses = generate_hypotheses(snapshot=snapshot, evidence=package, signals=members, catalog=catalog)
         scored = score_hypotheses(hypotheses, evidence=package, snapshot=snapshot)
         incident["hypotheses"] = [h.model_dump(mode="json", exclude={"evidence"}) for h in scored]
     return result
 
 
-def evaluate_offline(directory: Path, *, config: Any = None,
+def evaluate_offline(directory: Path, *, config: Any = None, features: Any = None,
                      progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Rows for every labelled scenario in `directory`: the product (offline) and both baselines."""
     from sre_copilot.evaluation_baselines import most_alerts_result, time_gap_result
@@ -110,7 +112,8 @@ def evaluate_offline(directory: Path, *, config: Any = None,
         name = str(document.get("name") or truth_path.stem)
         started = datetime.now()
         signals = normalised_signals(document, catalog)
-        result = analyse(correlate(signals, catalog, config, name), signals, catalog, scenario_changes(document))
+        result = analyse(correlate(signals, catalog, config, name), signals, catalog, scenario_changes(document),
+                         features)
         rows.append(score_row(name, truth, result, document))
         baseline_rows["time_gap"].append(score_row(name, truth, time_gap_result(signals, scenario=name), document))
         baseline_rows["most_alerts"].append(
