@@ -17,7 +17,9 @@ them symptoms. This module ranks the entities they name with the signals publish
   -> callee, instance -> host, instance -> service), started from the anomaly scores, so scores
   flow from symptoms towards what they depend on.
 
-Everything is structural (labels, catalog, time); no entity or metric name is special.
+It ranks what anomaly detectors send: alerts that say which way a metric moved (a `direction`
+label) or which call degraded (`client` and `server`). Everything is structural (labels, catalog,
+time); no entity or metric name is special.
 """
 
 from __future__ import annotations
@@ -108,7 +110,10 @@ def localise(signals: Iterable[Signal], catalog: Catalog, *, features: Iterable[
              limit: int = 8) -> list[Suspect]:
     """Rank the entities the incident's alerts name, best first (scores relative to the best)."""
     use = set(features)
-    alerts = [s for s in signals if s.is_alert and not s.background and s.duplicate_of is None]
+    # Anomaly detectors say which way a metric moved (`direction`) or which call degraded (client and
+    # server); threshold alerts (a name and a severity) are the structural generators' evidence.
+    alerts = [s for s in signals if s.is_alert and not s.background and s.duplicate_of is None
+              and (_is_call(s) or s.labels.get("direction"))]
     if not alerts:
         return []
     profiles: dict[str, EntityProfile] = {}
