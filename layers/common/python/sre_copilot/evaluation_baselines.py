@@ -62,15 +62,15 @@ def most_alerts_result(signals: list[Signal], truth: dict[str, Any], catalog: Ca
                        scenario: str = "") -> dict[str, Any]:
     """The labelled grouping, each incident's hypotheses = its metric alerts' entities by alert count."""
     incident_of: dict[int, int] = {}
-    for position, label in enumerate(truth.get("incidents", [])):
+    for index, label in enumerate(truth.get("incidents", [])):
         for delivery in label.get("deliveries", []):
-            incident_of[int(delivery)] = position
+            incident_of[int(delivery)] = index
     rows: list[dict[str, Any]] = []
     counts: dict[int, Counter[tuple[str, str, str | None]]] = {}
     members: dict[int, list[str]] = {}
     for signal in signals:
         delivery = signal.origin.delivery
-        position = incident_of.get(int(delivery)) if isinstance(delivery, int) else None
+        position: int | None = incident_of.get(delivery) if isinstance(delivery, int) else None
         rows.append(_row(signal, f"truth-{position:05d}" if position is not None else None))
         if position is None:
             continue

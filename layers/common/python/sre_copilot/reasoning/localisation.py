@@ -53,6 +53,7 @@ RESOURCE_CLASSES = frozenset({"CPU", "memory", "disk I/O", "network"})
 _SPLIT = re.compile(r"[^a-z0-9]+")
 PR_DAMPING = 0.85
 PR_ITERATIONS = 30
+DIVERSITY = 0.7
 
 
 def fault_class(metric: str) -> str:
@@ -151,9 +152,9 @@ def localise(signals: Iterable[Signal], catalog: Catalog, *, features: Iterable[
         if kind is EntityKind.HOST:
             p.node_level += 1
     # A caller slow towards many callees votes less for each of them: the slowness is likely its own.
-    for dsts in call_edges.values():
-        for dst in dsts:
-            profiles[dst].calls_in += 1.0 / len(dsts)
+    for callees in call_edges.values():
+        for callee_name in callees:
+            profiles[callee_name].calls_in += 1.0 / len(callees)
     if not profiles:
         return []
 
@@ -199,13 +200,32 @@ def localise(signals: Iterable[Signal], catalog: Catalog, *, features: Iterable[
     best = max(anomaly.values(), default=0.0)
     if best <= 0:
         return []
-    ordered = sorted(profiles.values(), key=lambda p: (-anomaly[p.name], p.name))
+    ordered = _diversified(sorted(profiles.values(), key=lambda p: (-anomaly[p.name], p.name)), anomaly)
     out: list[Suspect] = []
-    for p in ordered[:limit]:
+    for p, value in ordered[:limit]:
         fault = _fault(p)
-        out.append(Suspect(entity=p.name, kind=p.kind, service=p.service, score=round(anomaly[p.name] / best, 4),
+        out.append(Suspect(entity=p.name, kind=p.kind, service=p.service, score=round(value / best, 4),
                            fault=fault, features={k: round(v, 3) for k, v in raw[p.name].items()},
                            summary=_summary(p, fault, raw[p.name])))
+    return out
+
+
+def _diversified(ordered: list[EntityProfile], anomaly: dict[str, float]) -> list[tuple[EntityProfile, float]]:
+    """Re-rank so each further suspect of an already-named service (or host) counts for less
+    (x DIVERSITY per earlier one): a fault is one place, and a short list that names three pods of
+    one service says less than one that also names the next-likeliest service or node."""
+    seen: dict[str, int] = defaultdict(int)
+    pending = [(p, anomaly[p.name]) for p in ordered]
+    out: list[tuple[EntityProfile, float]] = []
+    while pending:
+        scored = [(p, value * DIVERSITY ** seen[p.service or p.name]) for p, value in pending]
+        pick = max(range(len(scored)), key=lambda i: (scored[i][1], -i))
+        p, value = scored[pick]
+        out.append((p, value))
+        seen[p.service or p.name] += 1
+        pending.pop(pick)
+        if len(out) >= 16:
+            break
     return out
 
 
@@ -242,15 +262,16 @@ def _pagerank(profiles: dict[str, EntityProfile], anomaly: dict[str, float], cal
 
 
 def _fault(p: EntityProfile) -> str:
+    """'<level> <class> (<metric> <direction>)': the class most of its resource metrics (else of all
+    its metrics) belong to; a callee with no metric anomaly of its own is slow for its callers."""
     counts: dict[str, int] = defaultdict(int)
-    for metric in p.metrics:
-        counts[fault_class(metric)] += 1
-    resource = {k: v for k, v in counts.items() if k in RESOURCE_CLASSES}
-    pick = max(resource or counts or {"latency" if p.callers else "anomaly": 1}, key=lambda k: (
-        (resource or counts or {k: 1}).get(k, 0), k))
+    for name in p.metrics:
+        counts[fault_class(name)] += 1
+    pool = {k: v for k, v in counts.items() if k in RESOURCE_CLASSES} or counts
+    pick = max(pool, key=lambda k: (pool[k], k)) if pool else ("latency" if p.callers else "anomaly")
     level = {EntityKind.HOST: "node", EntityKind.INSTANCE: "container"}.get(p.kind, "service")
-    metric = next((m for m in p.metrics if fault_class(m) == pick), None)
-    detail = f" ({metric} {p.metrics[metric]})".replace(" )", ")") if metric else ""
+    example = next((m for m in p.metrics if fault_class(m) == pick), None)
+    detail = f" ({example} {p.metrics[example]})".replace(" )", ")") if example else ""
     return f"{level} {pick}{detail}"
 
 
