@@ -157,6 +157,12 @@ def compute_factors(
             change_supported = item.supports
     elif any(e.kind == "onset" and e.subject in subjects for e in evidence.items):
         temporal = ONSET_LEAD
+    if not h.change_id and localised > 0.0:
+        # Ordering evidence only, as above: the ranking's onset (1.0 for the first entity to turn
+        # anomalous, 0.0 for the last) places the suspect between no correlation and ONSET_LEAD.
+        onset = _localised_feature(evidence, h.entity, "onset")
+        if onset is not None:
+            temporal = max(temporal, round(NO_TEMPORAL + (ONSET_LEAD - NO_TEMPORAL) * onset, 4))
     if temporal == NO_TEMPORAL:
         defaulted.append("temporal_correlation")
 
@@ -205,6 +211,19 @@ def uncertainty(detail: FactorDetail, snapshot: ContextSnapshot, factors: Confid
     u += 0.02 * len(detail.defaulted)
     u += 0.1 * (1.0 - detail.coverage)
     return round(min(0.25, max(0.02, u)), 4)
+
+
+def _localised_feature(evidence: EvidencePackage, entity: str, name: str) -> float | None:
+    for e in evidence.items:
+        if e.kind == "localisation" and e.subject == entity:
+            for ref in e.refs:
+                key, sep, value = ref.partition("=")
+                if sep and key == name:
+                    try:
+                        return max(0.0, min(1.0, float(value)))
+                    except ValueError:
+                        return None
+    return None
 
 
 def _keys(h: Hypothesis) -> list[str]:
