@@ -52,6 +52,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_normalize.py
 	$(BIN)/python benchmarks/bench_correlation.py
 	$(BIN)/python benchmarks/bench_retrieval.py
+	$(BIN)/python benchmarks/bench_rca.py
 	$(BIN)/python benchmarks/bench_replay.py --alerts $(BENCH_REPLAY_ALERTS)
 	$(BIN)/python benchmarks/bench_replay.py --alerts $(BENCH_REPLAY_ALERTS) --backend memory
 

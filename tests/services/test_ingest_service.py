@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from sre_copilot.domain.types import format_time
 from sre_copilot.local.runtime import LocalDeployment
 
 T0 = datetime(2026, 3, 10, 20, 0, tzinfo=UTC)
@@ -111,20 +112,31 @@ def test_retried_delivery_yields_exactly_one_signal(deployment: LocalDeployment)
     assert "retry of delivery" in retry["ignored"]
 
 
-def test_refire_within_the_window_is_a_counted_duplicate(deployment: LocalDeployment) -> None:
+def test_a_renotified_firing_is_the_same_signal(deployment: LocalDeployment) -> None:
     # Given a firing alert
     _, first = _post(deployment, _alertmanager("fp1", T0))
     original = first["signals"][0]["id"]
-    # When the same alert (same fingerprint) is sent again in a different delivery within the window
+    # When the same firing (same fingerprint and startsAt) is re-notified in a different delivery
     deployment.clock.advance(120)
-    _, again = _post(deployment, _alertmanager("fp1", T0 + timedelta(seconds=1)))
-    # Then the new signal points at the original, whose dedup window counts it; the repeat is not
-    # stored as a signal of its own, and its delivery is kept raw
-    assert again["signals"][0]["duplicate_of"] == original
-    window = deployment.container.store.dedup_window("default", f"{first['signals'][0]['fingerprint']}:firing")
-    assert window is not None and (window.holder, window.repeats) == (original, 1)
-    assert deployment.container.store.get_signal("default", again["signals"][0]["id"]) is None
-    assert deployment.container.blobs.get_bytes(again["raw_ref"])
+    _, again = _post(deployment, _alertmanager("fp1", T0))
+    # Then it is the same signal (same id, never a second one), and the dedup window, keyed by the
+    # firing's start, is held by it
+    assert again["signals"][0]["id"] == original and again["signals"][0]["duplicate_of"] is None
+    key = f"{first['signals'][0]['fingerprint']}:firing:{format_time(T0)}"
+    window = deployment.container.store.dedup_window("default", key)
+    assert window is not None and window.holder == original
+
+
+def test_a_new_startsat_of_the_same_fingerprint_is_a_new_firing(deployment: LocalDeployment) -> None:
+    # Given a firing Alertmanager alert
+    _, first = _post(deployment, _alertmanager("fp1", T0))
+    # When the same fingerprint arrives with a new startsAt (it cleared and fired again, no resolve sent)
+    deployment.clock.advance(120)
+    _, again = _post(deployment, _alertmanager("fp1", T0 + timedelta(seconds=90)))
+    # Then it is a new signal of its own, not a duplicate (Alertmanager semantics)
+    assert again["signals"][0]["duplicate_of"] is None
+    assert again["signals"][0]["id"] != first["signals"][0]["id"]
+    assert deployment.container.store.get_signal("default", again["signals"][0]["id"]) is not None
 
 
 def test_bad_input_gets_a_4xx_with_a_reason_and_is_kept_for_review(deployment: LocalDeployment) -> None:

@@ -136,6 +136,22 @@ def names_entity(hypothesis: dict[str, Any], label: dict[str, Any], catalog: Cat
     return kind == "service" and hypothesis.get("service") == want
 
 
+def names_service(hypothesis: dict[str, Any], label: dict[str, Any], catalog: Catalog | None) -> bool:
+    """Whether a hypothesis names the labelled fault's owning service (any of its instances, or the
+    service itself). A fault with no owning service (a host) needs the entity itself."""
+    want = label.get("service")
+    if not want:
+        return names_entity(hypothesis, label, catalog)
+    owner = hypothesis.get("service")
+    entity = str(hypothesis.get("entity") or "")
+    if not owner and catalog is not None and entity:
+        owner = catalog.find_service(entity)
+        if not owner:
+            found = catalog.find_instance(entity)
+            owner = found[0] if found else None
+    return owner == want or entity == want
+
+
 def root_cause_accuracy(truth: dict[str, Any], result: dict[str, Any],
                         scenario: dict[str, Any] | None = None) -> dict[str, Any]:
     """Top-1/top-3 accuracy of hypothesis entities, and of change ids where the label names a change.
@@ -152,6 +168,9 @@ def root_cause_accuracy(truth: dict[str, Any], result: dict[str, Any],
         hits = [names_entity(h, label, catalog) for h in hypotheses[:3]]
         counts["top1"] += int(bool(hits[:1]) and hits[0])
         counts["top3"] += int(any(hits))
+        service_hits = [names_service(h, label, catalog) for h in hypotheses[:3]]
+        counts["service_top1"] += int(bool(service_hits[:1]) and service_hits[0])
+        counts["service_top3"] += int(any(service_hits))
         if label.get("change_id"):
             counts["changes"] += 1
             changes = [h.get("change_id") for h in hypotheses[:3]]
@@ -161,6 +180,9 @@ def root_cause_accuracy(truth: dict[str, Any], result: dict[str, Any],
     return {
         "incidents": n, "top1_hits": counts["top1"], "top3_hits": counts["top3"],
         "top1": counts["top1"] / n if n else None, "top3": counts["top3"] / n if n else None,
+        "service_top1_hits": counts["service_top1"], "service_top3_hits": counts["service_top3"],
+        "service_top1": counts["service_top1"] / n if n else None,
+        "service_top3": counts["service_top3"] / n if n else None,
         "changes": m, "change_top1_hits": counts["change_top1"], "change_top3_hits": counts["change_top3"],
         "change_top1": counts["change_top1"] / m if m else None,
         "change_top3": counts["change_top3"] / m if m else None,
@@ -191,9 +213,10 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     if causes:
         n = sum(c["incidents"] for c in causes)
         m = sum(c["changes"] for c in causes)
+        for key in ("top1", "top3", "service_top1", "service_top3"):
+            micro[key] = sum(c.get(f"{key}_hits", 0) for c in causes) / n if n else None
+            macro[key] = _mean([c[key] for c in causes if c.get(key) is not None])
         for key in ("top1", "top3"):
-            micro[key] = sum(c[f"{key}_hits"] for c in causes) / n if n else None
-            macro[key] = _mean([c[key] for c in causes if c[key] is not None])
             micro[f"change_{key}"] = sum(c[f"change_{key}_hits"] for c in causes) / m if m else None
             macro[f"change_{key}"] = _mean([c[f"change_{key}"] for c in causes if c[f"change_{key}"] is not None])
     return {"scenarios": len(rows), "micro": micro, "macro": macro}

@@ -63,18 +63,37 @@ def _card(incident: dict[str, Any]) -> list[str]:
 
 def render_eval(report: dict[str, Any]) -> str:
     lines = [f"{'scenario':<16} {'F1':>5} {'prec':>5} {'rec':>5} {'noise red.':>10} {'top1':>5} {'top3':>5} "
-             f"{'change':>6} {'incidents':>9}"]
+             f"{'svc1':>5} {'svc3':>5} {'change':>6} {'incidents':>9}"]
     for row in report["scenarios"]:
         g, rc = row["grouping"], row["root_cause"]
-        lines.append(f"{row['scenario']:<16} {g['f1']:>5.2f} {g['precision']:>5.2f} {g['recall']:>5.2f} "
-                     f"{row['noise_reduction']:>10.2f} {rc.get('top1', 0):>5.2f} {rc.get('top3', 0):>5.2f} "
+        lines.append(f"{row['scenario'][:16]:<16} {g['f1']:>5.2f} {g['precision']:>5.2f} {g['recall']:>5.2f} "
+                     f"{row['noise_reduction']:>10.2f} {rc.get('top1') or 0:>5.2f} {rc.get('top3') or 0:>5.2f} "
+                     f"{rc.get('service_top1') or 0:>5.2f} {rc.get('service_top3') or 0:>5.2f} "
                      f"{_opt(rc.get('change_top1'))} {row['incidents']:>9}")
     lines += ["", "summary: " + ", ".join(f"{k}={_fmt(v)}" for k, v in report["summary"].items())]
+    lines += ["", render_margin(report)]
     cal = report.get("calibration", {})
     if cal:
         lines.append(f"calibration: Brier {cal.get('brier', float('nan')):.3f}; per bucket: " + ", ".join(
             f"{b.get('range')}: {b.get('accuracy')} (n={b.get('count')})" for b in cal.get("buckets", []) if b.get("count")))
     return "\n".join(lines)
+
+
+def render_margin(report: dict[str, Any]) -> str:
+    """Micro figures of the product beside the two simple baselines, scored by the same code."""
+    rows = [("sre-copilot", report["summary"]["micro"])]
+    names = {"time_gap": "time gap 2 min", "most_alerts": "most alerts|truth"}
+    rows += [(names.get(k, k), v["micro"]) for k, v in (report.get("baselines") or {}).items()]
+    keys = [("f1", "pair F1"), ("precision", "P"), ("recall", "R"), ("top1", "ent@1"), ("top3", "ent@3"),
+            ("service_top1", "svc@1"), ("service_top3", "svc@3")]
+    out = [f"{'micro':<18}" + "".join(f"{label:>8}" for _k, label in keys)]
+    for name, micro in rows:
+        out.append(f"{name:<18}" + "".join(f"{_cell(micro.get(k)):>8}" for k, _label in keys))
+    return "\n".join(out)
+
+
+def _cell(value: Any) -> str:
+    return f"{value:.3f}" if isinstance(value, int | float) else "n/a"
 
 
 def _opt(value: Any) -> str:

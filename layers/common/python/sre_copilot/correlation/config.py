@@ -65,6 +65,20 @@ class CorrelationConfig(BaseModel):
                     "evidence (fingerprint, instance, host, alert name), not by service or graph: failures "
                     "cascade within minutes, and a busy estate otherwise chains fault after fault; "
                     "None: no age limit")
+    quiet_s: int | None = Field(
+        default=300, ge=10,
+        description="a group none of whose alerts started (or fired again) in this long stops absorbing "
+                    "signals, whether or not a resolve ever arrived: a fault firing after such a silence "
+                    "is a new incident (None: only window_s limits links)")
+    quiet_min_alerts: int = Field(default=10, ge=2, description="alerts before a group's own rhythm sets its silence")
+    quiet_rhythm: float = Field(default=3.0, gt=1.0, le=100.0,
+                                description="a steady group goes quiet after this many times its longest pause")
+    quiet_min_s: int = Field(default=120, ge=10, description="the shortest silence that ends a steady group")
+    burst_s: int | None = Field(
+        default=60, ge=1,
+        description="an alert with no link to any group joins the open incident (younger than cascade_s) "
+                    "with an alert this close in time; never merges (None: off)")
+    burst_min_alerts: int = Field(default=2, ge=1, description="alerts an incident needs before bursts join it")
     shared_dependency_max_callers: int | None = Field(
         default=8, ge=0,
         description="two callers of a silent shared dependency link only if it has at most this many callers "

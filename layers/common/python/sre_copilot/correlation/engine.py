@@ -60,6 +60,7 @@ from sre_copilot.domain.catalog import Catalog
 from sre_copilot.domain.incident import GroupingExplanation
 from sre_copilot.domain.signal import Signal
 from sre_copilot.domain.types import EntityKind, SignalStatus
+from sre_copilot.ingest.dedup import STARTS_AT_SOURCES
 
 STATE_FORMAT = "sre-copilot/correlation-state@1"
 
@@ -69,6 +70,7 @@ SCORE_ENTITY = 0.9
 SCORE_HOST = 0.85
 SCORE_SIMILAR = 0.8
 SCORE_SERVICE = 0.75
+SCORE_BURST = 0.4
 
 
 def graph_score(hops: int) -> float:
@@ -227,6 +229,8 @@ class CorrelationEngine:
     def _place(self, signal: Signal, t: float) -> CorrelationOutcome:
         member = self._member(signal, t, ALERT)
         links = self._links(signal, member)
+        if not links and not self._opens_alone(member):
+            links = self._burst_links(member)
         if not links:
             group = self._new_group(signal, t)
             return self._add_first(group, member, signal)
@@ -331,13 +335,17 @@ class CorrelationEngine:
 
         cascade = self.config.cascade_s
         young = t - cascade if cascade is not None else float("-inf")
+        quiet = self.config.quiet_s
 
-        def offer(gid: str, score: float, rule: str, sid: str, mt: float, *detail: str | None) -> None:
+        def offer(gid: str, score: float, rule: str, sid: str, mt: float, *detail: str | None,
+                  renotified: bool = False) -> None:
             root = self._live(gid)
             if root is None:
                 return
             if score < SCORE_SIMILAR and root.first_at < young:
                 return  # an old incident only takes alerts with direct evidence (see cascade_s)
+            if quiet is not None and not renotified and t - root.last_at > self._quiet_after(root):
+                return  # the group has gone quiet: a fault that fires after the silence is a new one
             found = best.get(root.id)
             if found is None or score > found.score:
                 best[root.id] = _Link(root.id, score, rule, sid, mt, detail)
@@ -347,10 +355,18 @@ class CorrelationEngine:
             # The same alert again: recent, or re-notified while its group still has it firing.
             fp_gid, last, last_sid = fp_entry
             fp_group = self._live(fp_gid)
-            if fp_group is not None and (abs(t - last) <= window or (
-                    fp_group.firing.get(member.fp) and t - last <= self.config.horizon_s)
-                    or actionable.awaits_refire(fp_group, self.config.rule_for(PRIORITIES[fp_group.rank]))):
-                offer(fp_gid, SCORE_FINGERPRINT, "fingerprint", last_sid, last)
+            # A source that stamps each firing with its own start (Alertmanager `startsAt`) sends a
+            # new start for a new firing: that alert cleared and fired again, so it is not "still
+            # firing" in the old group, whatever that group last heard (no resolve may ever come).
+            # A re-notification of an alert the group still has firing means the group is not quiet.
+            renotified = bool(fp_group is not None and fp_group.firing.get(member.fp)
+                              and t - last <= self.config.horizon_s
+                              and (t == last or signal.source not in STARTS_AT_SOURCES))
+            # A cleared group that waits for its alert to fire again (P2 persistence) takes it back.
+            refire = bool(fp_group is not None and actionable.awaits_refire(
+                fp_group, self.config.rule_for(PRIORITIES[fp_group.rank])))
+            if fp_group is not None and (abs(t - last) <= window or renotified or refire):
+                offer(fp_gid, SCORE_FINGERPRINT, "fingerprint", last_sid, last, renotified=renotified or refire)
         if member.instance and member.entity:
             for gid, (mt, msid) in reversed(self._entity.get(member.entity, {}).items()):
                 if mt < stale:
@@ -401,6 +417,47 @@ class CorrelationEngine:
                     offer(gid, score, "service" if total == 0 else "graph", msid, mt, msvc, meet)
         return list(best.values())
 
+    def _quiet_after(self, group: Group) -> float:
+        """How long a silence ends `group`: `quiet_s`, or for a group that has alerted steadily
+        (`quiet_min_alerts` or more) `quiet_rhythm` times its longest pause so far, if shorter (not
+        under `quiet_min_s`). A storm of alerts that stops for several times its own longest pause
+        is over; a few scattered threshold alerts have no rhythm to measure, so they get `quiet_s`."""
+        quiet = float(self.config.quiet_s or 0)
+        if group.total >= self.config.quiet_min_alerts:
+            quiet = min(quiet, max(float(self.config.quiet_min_s), self.config.quiet_rhythm * group.longest_pause))
+        return quiet
+
+    def _opens_alone(self, member: Member) -> bool:
+        """An alert whose open rule opens it at once (a critical) is its owner's claim to be looked at
+        on its own: time alone never folds it into another incident."""
+        rule = self.config.rule_for(PRIORITIES[member.rank])
+        return rule is not None and rule.min_signals <= 1
+
+    def _burst_links(self, member: Member) -> list[_Link]:
+        """An alert with no evidence for any group still belongs to an open incident whose alerts are
+        starting around it right now (within `burst_s`), while that incident is young and a storm
+        (`burst_min_alerts` alerts or more; a lone warning beside a small incident stays noise): one fault
+        makes many entities alert within a minute or two, in places neither topology nor labels tie
+        together (a node the catalog places no pod on, a metric on a far service). The link scores
+        below any merge, so a burst never joins two incidents; an alert that opens on its own (a
+        critical) is never placed by time alone."""
+        burst = self.config.burst_s
+        if burst is None:
+            return []
+        t = member.t
+        cascade = self.config.cascade_s
+        best: _Link | None = None
+        for group in self._groups.values():
+            if (group.merged_into or not group.opened or group.total < self.config.burst_min_alerts
+                    or t - group.last_at > burst or group.last_at > t + burst):
+                continue
+            if cascade is not None and group.first_at < t - cascade:
+                continue
+            if best is None or group.last_at > best.member_t:
+                best = _Link(group.id, SCORE_BURST, "burst", group.members[-1].sid if group.members else "",
+                             group.last_at, ())
+        return [best] if best else []
+
     def _attributed(self, gid: str, host: str | None) -> bool:
         if host is None or not self.config.host_attribution:
             return False
@@ -415,6 +472,9 @@ class CorrelationEngine:
         if link.rule == "entity":
             return explanation(signal.id, "entity", f"same instance {member.entity} as {link.member_sid} ({ago})",
                                score=link.score)
+        if link.rule == "burst":
+            return explanation(signal.id, "burst", f"{_who(signal)} started {ago} after {link.member_sid}, in the "
+                               "burst of alerts of a young incident (no topology or label link)", score=link.score)
         if link.rule == "host":
             other = link.detail[0] if link.detail else None
             return explanation(signal.id, "host", f"{_who(signal)} is on host {member.host}, like "
@@ -448,6 +508,7 @@ class CorrelationEngine:
             group.compact(self._cap, self._window)
         self._signal_group[member.sid] = group.id
         if member.t > group.last_at:
+            group.longest_pause = max(group.longest_pause, member.t - group.last_at)
             group.last_at = member.t
         if member.t < group.first_at:
             group.first_at = member.t

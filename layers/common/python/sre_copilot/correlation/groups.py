@@ -91,6 +91,7 @@ class Group:
     keys: set[tuple[str, str]] = field(default_factory=set)
     tombstone_ids: list[str] = field(default_factory=list)
     total: int = 0
+    longest_pause: float = 0.0  # longest silence between the group's alerts so far (event time)
 
     @property
     def opened(self) -> bool:
@@ -182,6 +183,7 @@ class Group:
             "firing": sorted(fp for fp, on in self.firing.items() if on),
             "resolved": sorted(fp for fp, on in self.firing.items() if not on),
             "proposed": self.resolution_proposed, "tombstones": self.tombstone_ids, "total": self.total,
+            "pause": round(self.longest_pause, 3),
         }
 
     @classmethod
@@ -189,7 +191,8 @@ class Group:
         group = cls(id=data["id"], first_at=float(data["first_at"]), last_at=float(data["last_at"]),
                     rank=int(data["rank"]), opened_at=data.get("opened_at"), merged_into=data.get("merged_into"),
                     merged_from=list(data.get("merged_from", [])), resolution_proposed=bool(data.get("proposed")),
-                    tombstone_ids=list(data.get("tombstones", [])), total=int(data.get("total", 0)))
+                    tombstone_ids=list(data.get("tombstones", [])), total=int(data.get("total", 0)),
+                    longest_pause=float(data.get("pause", 0.0)))
         group.members = [Member.from_json(row) for row in data.get("members", [])]
         group.explanations = [explanation(*row) for row in data.get("explanations", [])]
         for fp in data.get("resolved", []):

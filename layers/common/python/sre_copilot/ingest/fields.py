@@ -226,8 +226,10 @@ def comma_tags(value: str | None) -> list[str]:
 SERVICE_LABELS = ("service", "service_name", "app", "app.kubernetes.io/name", "app_kubernetes_io_name",
                   "k8s_app", "k8s-app", "application", "component", "container", "container_name",
                   "kube_deployment", "kube_service", "deployment", "job")
+# A call alert (trace latency or errors between two instances) is about its callee: `server`,
+# `destination_pod` and `destination_workload` name it, after every label naming the subject itself.
 INSTANCE_LABELS = ("pod", "pod_name", "kube_pod", "container", "container_name", "task", "task_id",
-                   "instance", "instance_id", "entity")
+                   "instance", "instance_id", "entity", "server", "destination_pod", "destination_workload")
 HOST_LABELS = ("node", "host", "hostname", "nodename", "node_name", "kubernetes_node", "kube_node",
                "instance", "instance_id")
 

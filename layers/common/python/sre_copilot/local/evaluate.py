@@ -1,4 +1,5 @@
-"""`sre-copilot eval DIR`: replay every labelled scenario and compute the scenario-format measures."""
+"""`sre-copilot eval DIR`: replay every labelled scenario and compute the scenario-format measures,
+beside the two simple baselines (`sre_copilot.evaluation_baselines`) scored by the same code."""
 
 from __future__ import annotations
 
@@ -6,19 +7,42 @@ import json
 from pathlib import Path
 from typing import Any
 
+BASELINES = ("time_gap", "most_alerts")
+
+
+def score_row(name: str, truth: dict[str, Any], result: dict[str, Any], document: dict[str, Any]) -> dict[str, Any]:
+    """Every measure of one result (a replay, the offline run or a baseline) against its labels."""
+    from sre_copilot.evaluation import noise_opened, noise_reduction, pairwise_grouping, root_cause_accuracy
+
+    return {"scenario": name,
+            "grouping": pairwise_grouping(truth, result),
+            "noise_reduction": noise_reduction(result),
+            "noise_opened": noise_opened(truth, result),
+            "root_cause": root_cause_accuracy(truth, result, document),
+            "incidents": len(result["incidents"]),
+            "signals": len(result["signals"])}
+
+
+def summary_with_baselines(rows: list[dict[str, Any]], baseline_rows: dict[str, list[dict[str, Any]]],
+                           calibration: dict[str, Any] | None = None) -> dict[str, Any]:
+    from sre_copilot.evaluation import summarise
+
+    report: dict[str, Any] = {"scenarios": rows, "summary": summarise(rows),
+                              "baselines": {name: summarise(b) for name, b in baseline_rows.items()}}
+    if calibration is not None:
+        report["calibration"] = calibration
+    return report
+
 
 def evaluate_directory(directory: Path, approve: str = "none", backend: str = "moto") -> dict[str, Any]:
-    from sre_copilot.evaluation import (
-        noise_opened,
-        noise_reduction,
-        pairwise_grouping,
-        root_cause_accuracy,
-        summarise,
-    )
+    from sre_copilot.domain.catalog import Catalog
+    from sre_copilot.evaluation_baselines import most_alerts_result, time_gap_result
+    from sre_copilot.local.offline_eval import normalised_signals
     from sre_copilot.local.replay import Scenario, replay
     from sre_copilot.reasoning.calibration import calibration
 
     rows: list[dict[str, Any]] = []
+    baseline_rows: dict[str, list[dict[str, Any]]] = {name: [] for name in BASELINES}
     records: list[tuple[float, bool]] = []
     truths = sorted(directory.glob("*.truth.json"))
     if not truths:
@@ -31,50 +55,27 @@ def evaluate_directory(directory: Path, approve: str = "none", backend: str = "m
         truth = json.loads(truth_path.read_text())
         result = replay(scenario, approve=approve, backend=backend).result
         document = json.loads(scenario_path.read_text())
-        row = {"scenario": scenario.name,
-               "grouping": pairwise_grouping(truth, result),
-               "noise_reduction": noise_reduction(result),
-               "noise_opened": noise_opened(truth, result),
-               "root_cause": root_cause_accuracy(truth, result, document),
-               "incidents": len(result["incidents"]),
-               "signals": len(result["signals"])}
-        rows.append(row)
+        rows.append(score_row(scenario.name, truth, result, document))
         records.extend(_calibration_records(truth, result, document))
-    return {"scenarios": rows, "summary": summarise(rows), "calibration": calibration(records)}
+        # The baselines see the signals ingestion's own normaliser makes of the same deliveries.
+        catalog = Catalog.model_validate(document.get("catalog") or {})
+        signals = normalised_signals(document, catalog)
+        baseline_rows["time_gap"].append(score_row(scenario.name, truth, time_gap_result(signals), document))
+        baseline_rows["most_alerts"].append(
+            score_row(scenario.name, truth, most_alerts_result(signals, truth, catalog), document))
+    return summary_with_baselines(rows, baseline_rows, calibration(records))
 
 
 def _calibration_records(truth: dict[str, Any], result: dict[str, Any], scenario: dict[str, Any]) -> list[tuple[float, bool]]:
     """(confidence of each incident's top hypothesis, whether it named the labelled root cause)."""
+    from sre_copilot.domain.catalog import Catalog
+    from sre_copilot.evaluation import match_incidents, names_entity
+
+    catalog = Catalog.model_validate(scenario["catalog"]) if scenario.get("catalog") else None
     out: list[tuple[float, bool]] = []
-    for incident, label in match_incidents(truth, result):
-        if not incident.get("hypotheses"):
+    for label, incident in match_incidents(truth, result):
+        if not incident or not incident.get("hypotheses"):
             continue
-        top = incident["hypotheses"][0]
-        out.append((float(top.get("confidence") or 0.0), _names(top, label, scenario)))
+        top = sorted(incident["hypotheses"], key=lambda h: h.get("rank", 0))[0]
+        out.append((float(top.get("confidence") or 0.0), names_entity(top, label, catalog)))
     return out
-
-
-def match_incidents(truth: dict[str, Any], result: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-    """Pair each labelled incident with the result incident holding most of its deliveries' signals."""
-    by_delivery: dict[int, set[str]] = {}
-    for signal in result["signals"]:
-        if signal.get("incident_id"):
-            by_delivery.setdefault(int(signal["origin"]["delivery"]), set()).add(signal["incident_id"])
-    incidents = {i["id"]: i for i in result["incidents"]}
-    pairs = []
-    for label in truth.get("incidents", []):
-        votes: dict[str, int] = {}
-        for delivery in label.get("deliveries", []):
-            for incident_id in by_delivery.get(int(delivery), ()):
-                votes[incident_id] = votes.get(incident_id, 0) + 1
-        if votes:
-            best = max(votes, key=lambda k: votes[k])
-            if best in incidents:
-                pairs.append((incidents[best], label))
-    return pairs
-
-
-def _names(hypothesis: dict[str, Any], label: dict[str, Any], scenario: dict[str, Any]) -> bool:
-    if hypothesis.get("entity") == label.get("entity"):
-        return True
-    return bool(label.get("entity_kind") == "service" and hypothesis.get("service") == label.get("entity"))

@@ -134,6 +134,17 @@ def compute_factors(
     if sigma_direct == 0.0 and expl:
         sigma_direct = INFERRED_SIGMA
     sigma = sigma_direct * (0.4 + 0.6 * coverage)
+    # The anomaly ranking (onset, density, breadth, resource metrics, call direction, node against
+    # pod level, PageRank) weighs what coverage cannot on a storm where every entity alerts: its
+    # relative score maps onto 1-4 sigma (the best suspect reaches 4 sigma -> 0.9).
+    localised = max((e.strength for e in evidence.items if e.kind == "localisation" and e.subject == h.entity),
+                    default=0.0)
+    ranked = any(e.kind == "localisation" for e in evidence.items)
+    if localised > 0.0:
+        sigma = max(sigma, 3.0 * localised)
+    if ranked and not h.change_id:
+        # ...and bounds what structure alone claims: a node hosting every pod "explains" them all.
+        sigma = min(sigma, 1.0 + 3.0 * localised)
     signal_strength = signal_strength_value(sigma)
 
     # 2. temporal correlation
@@ -146,6 +157,12 @@ def compute_factors(
             change_supported = item.supports
     elif any(e.kind == "onset" and e.subject in subjects for e in evidence.items):
         temporal = ONSET_LEAD
+    if not h.change_id and localised > 0.0:
+        # Ordering evidence only, as above: the ranking's onset (1.0 for the first entity to turn
+        # anomalous, 0.0 for the last) places the suspect between no correlation and ONSET_LEAD.
+        onset = _localised_feature(evidence, h.entity, "onset")
+        if onset is not None:
+            temporal = max(temporal, round(NO_TEMPORAL + (ONSET_LEAD - NO_TEMPORAL) * onset, 4))
     if temporal == NO_TEMPORAL:
         defaulted.append("temporal_correlation")
 
@@ -160,12 +177,14 @@ def compute_factors(
         sources.add("metrics")
     if change_supported and temporal >= 0.6:
         sources.add("change feed")
+    if localised >= 0.8:
+        sources.add("anomaly ranking")
     strong = any(fact_sigma(f) >= 2.0 for f in expl) or metric_sigma >= 2.0
     against = sum(1 for c in evidence.conflicts if subjects & set(conflict_subjects(c)))
     against += sum(1 for e in evidence.items if not e.supports and e.subject in subjects and e.kind != "temporal")
     if h.change_id and not change_supported:
         against += 2
-    contradiction = (1.0 - coverage) + 0.25 * against
+    contradiction = (1.0 - max(coverage, localised)) + 0.25 * against
     if blames_below and graph.deps.get(subject):
         contradiction += 0.5 * len(blames_below) / len(own)
     quality = evidence_quality_value(len(sources), strong, contradiction)
@@ -192,6 +211,19 @@ def uncertainty(detail: FactorDetail, snapshot: ContextSnapshot, factors: Confid
     u += 0.02 * len(detail.defaulted)
     u += 0.1 * (1.0 - detail.coverage)
     return round(min(0.25, max(0.02, u)), 4)
+
+
+def _localised_feature(evidence: EvidencePackage, entity: str, name: str) -> float | None:
+    for e in evidence.items:
+        if e.kind == "localisation" and e.subject == entity:
+            for ref in e.refs:
+                key, sep, value = ref.partition("=")
+                if sep and key == name:
+                    try:
+                        return max(0.0, min(1.0, float(value)))
+                    except ValueError:
+                        return None
+    return None
 
 
 def _keys(h: Hypothesis) -> list[str]:

@@ -30,6 +30,8 @@ from sre_copilot.domain.signal import Signal
 from sre_copilot.domain.types import ChangeKind
 from sre_copilot.ports.knowledge import Embedder, VectorIndex
 from sre_copilot.reasoning.factors import temporal_value
+from sre_copilot.reasoning.localisation import FEATURES as LOCALISATION_FEATURES
+from sre_copilot.reasoning.localisation import localise
 from sre_copilot.reasoning.support import Graph, SignalFact, facts
 from sre_copilot.reasoning.symptoms import PROPAGATING, SEVERITY_SIGMA
 
@@ -118,7 +120,8 @@ def describe(*, titles: Iterable[str], services: Iterable[str], entities: Iterab
 
 # -- aggregation ----------------------------------------------------------------------------------
 def aggregate_evidence(*, snapshot: ContextSnapshot, signals: list[Signal], catalog: Catalog,
-                       precedents: PrecedentLookup | None) -> EvidencePackage:
+                       precedents: PrecedentLookup | None,
+                       localisation_features: Iterable[str] = LOCALISATION_FEATURES) -> EvidencePackage:
     all_facts = facts(snapshot)
     graph = Graph(snapshot.topology)
     items: list[Evidence] = []
@@ -131,11 +134,21 @@ def aggregate_evidence(*, snapshot: ContextSnapshot, signals: list[Signal], cata
     items += _common_dependencies(all_facts, graph)
     items += _hosts(all_facts, snapshot)
     items += _precedents(snapshot, all_facts, signals, precedents)
+    items += localisation_items(signals, catalog, localisation_features)
     conflicts += _change_conflicts(temporal)
     metric_items, metric_conflicts = _metric_contradictions(all_facts, snapshot)
     items += metric_items
     conflicts += metric_conflicts
     return EvidencePackage(incident_id=snapshot.incident_id, items=items, conflicts=conflicts)
+
+
+def localisation_items(signals: list[Signal], catalog: Catalog, features: Iterable[str]) -> list[Evidence]:
+    """`localisation`: the anomaly ranking's suspects (reasoning/localisation.py), strength relative
+    to the best; `refs` = [entity kind, owning service or "", fault class]."""
+    return [Evidence(kind="localisation", summary=s.summary, source="anomaly ranking", subject=s.entity,
+                     strength=max(0.0, min(1.0, s.score)), refs=[s.kind.value, s.service or "", s.fault,
+                                                                 *(f"{k}={v}" for k, v in s.features.items())])
+            for s in localise(signals, catalog, features=features)]
 
 
 def _cap(sigma: float) -> float:

@@ -25,6 +25,7 @@ from sre_copilot.reasoning.symptoms import FAULT_BY_CHANGE_KIND, FAULTS, LOCAL, 
 
 MAX_DETERMINISTIC = 12
 MAX_NON_SINK = 3
+MAX_LOCALISED = 5
 LLM_PRIOR = 0.3
 
 
@@ -70,7 +71,7 @@ def generate_hypotheses(
 ) -> list[Hypothesis]:
     ctx = _Inputs(snapshot=snapshot, evidence=evidence, catalog=catalog)
     candidates = [*_host_failures(ctx), *_change_caused(ctx), *_service_faults(ctx), *_common_dependencies(ctx),
-                  *_blamed_dependencies(ctx), *_instance_failures(ctx)]
+                  *_blamed_dependencies(ctx), *_instance_failures(ctx), *_localised(ctx)]
     out = _dedupe(candidates)[:MAX_DETERMINISTIC]
     if assistant is not None and max_llm > 0:
         out += llm_hypotheses(ctx, assistant, out, max_llm)
@@ -263,6 +264,22 @@ def _instance_failures(ctx: _Inputs) -> list[Hypothesis]:
             fault=fault, prior=0.35,
             summary=f"Instance {fact.instance} of {fact.service} is {'crash-looping' if crash else 'unhealthy'} "
                     f"while its other {len(svc.instances) - 1} replica(s) are not alerting.",
+        ))
+    return out
+
+
+def _localised(ctx: _Inputs) -> list[Hypothesis]:
+    """The anomaly ranking's suspects (evidence kind `localisation`): the most specific entity the
+    alerts support (instance, host or service), its owning service and the fault class its anomalous
+    metrics belong to (CPU, memory, disk I/O, network, latency; metric and direction)."""
+    out = []
+    for item in ctx.items("localisation")[:MAX_LOCALISED]:
+        kind_value, service, fault = [*item.refs, "", "", ""][:3]
+        kind = EntityKind(kind_value) if kind_value in {k.value for k in EntityKind} else EntityKind.SERVICE
+        out.append(_make(
+            ctx, generator="localisation", entity=str(item.subject), kind=kind, service=service or None,
+            fault=fault or "anomaly", prior=0.3 + 0.6 * item.strength,
+            summary=f"Anomaly ranking (score {item.strength:.2f} of the best): {item.summary}",
         ))
     return out
 

@@ -27,6 +27,7 @@ from sre_copilot.errors import InvalidPayload, PayloadTooLarge, SreCopilotError
 from sre_copilot.ingest.auth import authenticate
 from sre_copilot.ingest.changes import parse_change
 from sre_copilot.ingest.classify import classify
+from sre_copilot.ingest.dedup import dedup_key
 from sre_copilot.ingest.normalize import SOURCES, NormalizedDelivery, normalize
 from sre_copilot.ingest.silences import matching_silence
 from sre_copilot.ports import clock
@@ -200,7 +201,7 @@ class IngestService:
         else:
             window_until = signal.event_time.timestamp() + self.c.settings.dedup_window_s
             holder = self.c.store.claim_fingerprint(
-                signal.tenant_id, f"{signal.fingerprint}:{signal.status.value}", signal.id,
+                signal.tenant_id, dedup_key(signal), signal.id,
                 datetime.fromtimestamp(window_until, tz=signal.event_time.tzinfo),
             )
             if holder is not None and holder != signal.id:  # the claim counted this repeat on its window

@@ -1,0 +1,285 @@
+"""Fault localisation on anomaly alerts: which instance, host or service the evidence points at.
+
+Real monitoring sends many anomaly alerts about pods, nodes, services and calls between them, most of
+them symptoms. This module ranks the entities they name with the signals published RCA methods use
+(MicroRank, MonitorRank, RCD, BARO), each one a named feature that can be switched off to measure it:
+
+- `onset`: the time of each entity's first anomaly (causes start first);
+- `density`: how many alerts are about the entity itself (log scale);
+- `breadth`: how many distinct metrics are anomalous on it;
+- `resource`: resource metrics (CPU, memory, disk I/O, network) on the entity itself, against only
+  latency or errors, which a fault elsewhere also produces;
+- `trace`: call direction. A callee that is slow for many distinct callers is a suspect; a caller
+  slow towards everything it calls is slow itself, and each of its callees gets only its share;
+- `host`: node-level anomalies make the node a suspect, discounted by the share of its pods that
+  alert themselves (pod-level anomalies explain node-level ones on a busy node);
+- `pagerank`: a personalised PageRank over the dependency graph of the incident's entities (caller
+  -> callee, instance -> host, instance -> service), started from the anomaly scores, so scores
+  flow from symptoms towards what they depend on.
+
+It ranks what anomaly detectors send: alerts that say which way a metric moved (a `direction`
+label) or which call degraded (`client` and `server`). Everything is structural (labels, catalog,
+time); no entity or metric name is special.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sre_copilot.domain.catalog import Catalog
+from sre_copilot.domain.signal import Signal
+from sre_copilot.domain.types import EntityKind
+
+FEATURES: tuple[str, ...] = ("onset", "density", "breadth", "resource", "trace", "host", "pagerank")
+
+# Metric-name tokens -> fault class. Matched on whole tokens of the metric name (split on . _ - /).
+_CLASSES: tuple[tuple[str, frozenset[str]], ...] = (
+    ("CPU", frozenset({"cpu", "cpus", "load", "throttled", "throttling"})),
+    ("memory", frozenset({"mem", "memory", "rss", "heap", "oom", "swap", "cache", "working"})),
+    ("disk I/O", frozenset({"disk", "io", "fs", "iops", "read", "reads", "write", "writes", "w", "r", "blkio",
+                            "filesystem", "inode", "inodes"})),
+    ("network", frozenset({"net", "network", "packet", "packets", "receive", "transmit", "tcp", "udp", "rx", "tx",
+                           "bytes", "dropped", "drop", "retrans", "socket", "sockets"})),
+    ("latency", frozenset({"latency", "mrt", "rt", "duration", "p99", "p95", "p50", "slow", "time", "seconds"})),
+    ("errors", frozenset({"error", "errors", "err", "5xx", "fail", "failed", "failure", "sr", "success", "rr",
+                          "count", "status"})),
+)
+RESOURCE_CLASSES = frozenset({"CPU", "memory", "disk I/O", "network"})
+_SPLIT = re.compile(r"[^a-z0-9]+")
+PR_DAMPING = 0.85
+PR_ITERATIONS = 30
+DIVERSITY = 0.7
+
+
+def fault_class(metric: str) -> str:
+    """The fault class a metric name belongs to (first match in resource-first order), else 'anomaly'."""
+    tokens = [t for t in _SPLIT.split(metric.lower()) if t]
+    for name, words in _CLASSES:
+        if any(t in words for t in tokens):
+            return name
+    return "anomaly"
+
+
+@dataclass
+class EntityProfile:
+    name: str
+    kind: EntityKind
+    service: str | None
+    host: str | None = None
+    alerts: int = 0
+    metrics: dict[str, str] = field(default_factory=dict)  # metric -> direction
+    first: datetime | None = None
+    callers: set[str] = field(default_factory=set)  # distinct callers slow towards it
+    callees: set[str] = field(default_factory=set)  # distinct callees it is slow towards
+    calls_in: float = 0.0  # trace evidence as callee, each caller's vote split over its callees
+    node_level: int = 0
+
+    def saw(self, at: datetime) -> None:
+        if self.first is None or at < self.first:
+            self.first = at
+
+    @property
+    def classes(self) -> set[str]:
+        return {fault_class(m) for m in self.metrics}
+
+
+@dataclass(frozen=True)
+class Suspect:
+    entity: str
+    kind: EntityKind
+    service: str | None
+    score: float  # relative to the best suspect: 1.0 for the top
+    fault: str
+    features: dict[str, float]
+    summary: str
+
+
+def _is_call(signal: Signal) -> bool:
+    return bool(signal.labels.get("client") and signal.labels.get("server"))
+
+
+def _metric(signal: Signal) -> str:
+    return signal.labels.get("metric") or signal.labels.get("alertname") or signal.title
+
+
+def localise(signals: Iterable[Signal], catalog: Catalog, *, features: Iterable[str] = FEATURES,
+             limit: int = 8) -> list[Suspect]:
+    """Rank the entities the incident's alerts name, best first (scores relative to the best)."""
+    use = set(features)
+    # Anomaly detectors say which way a metric moved (`direction`) or which call degraded (client and
+    # server); threshold alerts (a name and a severity) are the structural generators' evidence.
+    alerts = [s for s in signals if s.is_alert and not s.background and s.duplicate_of is None
+              and (_is_call(s) or s.labels.get("direction"))]
+    if not alerts:
+        return []
+    profiles: dict[str, EntityProfile] = {}
+
+    def profile(name: str, kind: EntityKind, service: str | None, host: str | None = None) -> EntityProfile:
+        found = profiles.get(name)
+        if found is None:
+            found = profiles[name] = EntityProfile(name=name, kind=kind, service=service, host=host)
+        return found
+
+    call_edges: dict[str, set[str]] = defaultdict(set)
+    for s in alerts:
+        if _is_call(s):
+            caller = catalog.find_instance(s.labels["client"])
+            callee = catalog.find_instance(s.labels["server"])
+            if caller is None or callee is None:
+                continue
+            src = profile(caller[2], EntityKind.INSTANCE, caller[0], caller[1])
+            dst = profile(callee[2], EntityKind.INSTANCE, callee[0], callee[1])
+            src.callees.add(dst.name)
+            dst.callers.add(src.name)
+            dst.saw(s.event_time)
+            call_edges[src.name].add(dst.name)
+            continue
+        if not s.entity:
+            continue
+        kind = s.entity_kind or EntityKind.SERVICE
+        host = s.host
+        if kind is EntityKind.HOST:
+            host = catalog.find_host(s.entity) or s.entity
+        p = profile(host if kind is EntityKind.HOST and host else s.entity, kind, s.service, host)
+        p.alerts += 1
+        p.metrics.setdefault(_metric(s), s.labels.get("direction", ""))
+        p.saw(s.event_time)
+        if kind is EntityKind.HOST:
+            p.node_level += 1
+    # A caller slow towards many callees votes less for each of them: the slowness is likely its own.
+    for callees in call_edges.values():
+        for callee_name in callees:
+            profiles[callee_name].calls_in += 1.0 / len(callees)
+    if not profiles:
+        return []
+
+    first_at = min((p.first for p in profiles.values() if p.first), default=None)
+    last_at = max((p.first for p in profiles.values() if p.first), default=None)
+    span = max(1.0, (last_at - first_at).total_seconds()) if first_at and last_at else 1.0
+    # Pods of several services alerting on one node point at the node (pods of one service don't).
+    pod_alerting: dict[str, set[str]] = defaultdict(set)
+    for p in profiles.values():
+        if p.kind is EntityKind.INSTANCE and p.host and p.alerts:
+            pod_alerting[p.host].add(p.name)
+
+    raw: dict[str, dict[str, float]] = {}
+    for p in profiles.values():
+        f: dict[str, float] = {}
+        if "density" in use:
+            f["density"] = 0.5 * math.log1p(p.alerts)
+        if "breadth" in use:
+            f["breadth"] = 0.5 * len(p.metrics)
+        if "resource" in use:
+            f["resource"] = 0.75 * len(p.classes & RESOURCE_CLASSES)
+        if "trace" in use:
+            own_slowness = len(p.callees) >= 3 and not p.callers
+            f["trace"] = math.log1p(p.calls_in) + (0.5 * math.log1p(len(p.callees)) if own_slowness else 0.0)
+        if "host" in use and p.kind is EntityKind.HOST:
+            # Node-level anomalies count for the node as far as its own pods do not explain them: a
+            # node whose pods alert too is more likely a bystander of a pod fault than the cause.
+            placed = len(catalog.instances_on_host(p.name)) or 1
+            share = min(1.0, sum(len(v) for k, v in pod_alerting.items() if k == p.name) / placed)
+            f["host"] = (0.5 * math.log1p(p.node_level) + 0.5 * len(p.metrics)) * (1.0 - share)
+        if "onset" in use and p.first and first_at:
+            f["onset"] = 1.0 - (p.first - first_at).total_seconds() / span
+        raw[p.name] = f
+    anomaly = {name: sum(f.values()) for name, f in raw.items()}
+
+    if "pagerank" in use:
+        ranks = _pagerank(profiles, anomaly, call_edges, catalog)
+        top_rank = max(ranks.values(), default=0.0) or 1.0
+        for name, value in ranks.items():
+            raw[name]["pagerank"] = 1.5 * value / top_rank
+            anomaly[name] = anomaly.get(name, 0.0) + raw[name]["pagerank"]
+
+    best = max(anomaly.values(), default=0.0)
+    if best <= 0:
+        return []
+    ordered = _diversified(sorted(profiles.values(), key=lambda p: (-anomaly[p.name], p.name)), anomaly)
+    out: list[Suspect] = []
+    for p, value in ordered[:limit]:
+        fault = _fault(p)
+        out.append(Suspect(entity=p.name, kind=p.kind, service=p.service, score=round(value / best, 4),
+                           fault=fault, features={k: round(v, 3) for k, v in raw[p.name].items()},
+                           summary=_summary(p, fault, raw[p.name])))
+    return out
+
+
+def _diversified(ordered: list[EntityProfile], anomaly: dict[str, float]) -> list[tuple[EntityProfile, float]]:
+    """Re-rank so each further suspect of an already-named service (or host) counts for less
+    (x DIVERSITY per earlier one): a fault is one place, and a short list that names three pods of
+    one service says less than one that also names the next-likeliest service or node."""
+    seen: dict[str, int] = defaultdict(int)
+    pending = [(p, anomaly[p.name]) for p in ordered]
+    out: list[tuple[EntityProfile, float]] = []
+    while pending:
+        scored = [(p, value * DIVERSITY ** seen[p.service or p.name]) for p, value in pending]
+        pick = max(range(len(scored)), key=lambda i: (scored[i][1], -i))
+        p, value = scored[pick]
+        out.append((p, value))
+        seen[p.service or p.name] += 1
+        pending.pop(pick)
+        if len(out) >= 16:
+            break
+    return out
+
+
+def _pagerank(profiles: dict[str, EntityProfile], anomaly: dict[str, float], call_edges: dict[str, set[str]],
+              catalog: Catalog) -> dict[str, float]:
+    """Personalised PageRank: walk from symptoms to what they depend on (callee, host, dependency)."""
+    edges: dict[str, set[str]] = defaultdict(set)
+    for src, dsts in call_edges.items():
+        edges[src] |= dsts
+    by_service: dict[str, list[str]] = defaultdict(list)
+    for p in profiles.values():
+        if p.kind is EntityKind.INSTANCE and p.service:
+            by_service[p.service].append(p.name)
+    for p in profiles.values():
+        if p.kind is EntityKind.SERVICE and p.service:
+            for dep in catalog.dependencies(p.service):
+                edges[p.name] |= set(by_service.get(dep, ())) | ({dep} if dep in profiles else set())
+    nodes = list(profiles)
+    total = sum(max(0.0, anomaly.get(n, 0.0)) for n in nodes) or 1.0
+    personal = {n: max(0.0, anomaly.get(n, 0.0)) / total for n in nodes}
+    rank = dict(personal)
+    for _ in range(PR_ITERATIONS):
+        nxt = {n: (1 - PR_DAMPING) * personal[n] for n in nodes}
+        for n in nodes:
+            outs = [d for d in edges.get(n, ()) if d in nxt]
+            if outs:
+                share = PR_DAMPING * rank[n] / len(outs)
+                for d in outs:
+                    nxt[d] += share
+            else:
+                nxt[n] += PR_DAMPING * rank[n]
+        rank = nxt
+    return rank
+
+
+def _fault(p: EntityProfile) -> str:
+    """'<level> <class> (<metric> <direction>)': the class most of its resource metrics (else of all
+    its metrics) belong to; a callee with no metric anomaly of its own is slow for its callers."""
+    counts: dict[str, int] = defaultdict(int)
+    for name in p.metrics:
+        counts[fault_class(name)] += 1
+    pool = {k: v for k, v in counts.items() if k in RESOURCE_CLASSES} or counts
+    pick = max(pool, key=lambda k: (pool[k], k)) if pool else ("latency" if p.callers else "anomaly")
+    level = {EntityKind.HOST: "node", EntityKind.INSTANCE: "container"}.get(p.kind, "service")
+    example = next((m for m in p.metrics if fault_class(m) == pick), None)
+    detail = f" ({example} {p.metrics[example]})".replace(" )", ")") if example else ""
+    return f"{level} {pick}{detail}"
+
+
+def _summary(p: EntityProfile, fault: str, f: dict[str, float]) -> str:
+    parts = [f"{p.alerts} alert(s) on {len(p.metrics)} metric(s)"]
+    if p.callers:
+        parts.append(f"slow for {len(p.callers)} caller(s)")
+    if p.callees:
+        parts.append(f"slow towards {len(p.callees)} callee(s)")
+    top = ", ".join(f"{k} {v:.2f}" for k, v in sorted(f.items(), key=lambda kv: -kv[1])[:3])
+    return f"{p.name}: {fault}; " + "; ".join(parts) + (f" (strongest: {top})" if top else "")

@@ -1,0 +1,83 @@
+"""Anomaly localisation: cause over symptoms on anomaly-detector alerts (reasoning/localisation.py)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sre_copilot.domain.catalog import Catalog
+from sre_copilot.domain.signal import Signal
+from sre_copilot.domain.types import EntityKind, Severity, SignalStatus
+from sre_copilot.reasoning.localisation import FEATURES, fault_class, localise
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+CATALOG = Catalog.model_validate({
+    "services": [
+        {"name": "front", "depends_on": ["cart", "shop"],
+         "instances": [{"name": "front-0", "host": "n1"}, {"name": "front-1", "host": "n1"}]},
+        {"name": "cart", "instances": [{"name": "cart-0", "host": "n1"}, {"name": "cart-1", "host": "n2"}]},
+        {"name": "shop", "instances": [{"name": "shop-0", "host": "n2"}]},
+    ],
+    "hosts": [{"name": "n1"}, {"name": "n2"}, {"name": "n3"}],
+})
+_n = iter(range(10_000))
+
+
+def metric(pod: str, name: str, at_s: float, direction: str = "up") -> Signal:
+    svc, host, inst = CATALOG.find_instance(pod) or (None, None, pod)
+    return Signal(id=f"s{next(_n)}", source="alertmanager", status=SignalStatus.FIRING, severity=Severity.WARNING,
+                  event_time=T0 + timedelta(seconds=at_s), received_at=T0 + timedelta(seconds=at_s),
+                  title=f"{name} {direction} on {pod}", labels={"metric": name, "direction": direction},
+                  service=svc, entity=inst, entity_kind=EntityKind.INSTANCE, host=host, fingerprint=f"fp-{pod}-{name}")
+
+
+def call(client: str, server: str, at_s: float) -> Signal:
+    return Signal(id=f"s{next(_n)}", source="alertmanager", status=SignalStatus.FIRING, severity=Severity.WARNING,
+                  event_time=T0 + timedelta(seconds=at_s), received_at=T0 + timedelta(seconds=at_s),
+                  title=f"latency {client} -> {server}", labels={"client": client, "server": server},
+                  fingerprint=f"fp-{client}-{server}")
+
+
+def test_the_pod_with_resource_anomalies_and_slow_for_its_callers_ranks_first() -> None:
+    # Given cart-1 with CPU and memory anomalies, slow for both front pods, and front pods with latency only
+    signals = [metric("cart-1", "container_cpu_usage_seconds", 0), metric("cart-1", "container_memory_rss", 10),
+               call("front-0", "cart-1", 20), call("front-1", "cart-1", 25),
+               metric("front-0", "grpc_latency", 40), metric("front-1", "grpc_latency", 45)]
+    # When the entities are ranked
+    ranked = localise(signals, CATALOG)
+    # Then cart-1 comes first, as an instance of cart, with a resource fault class
+    assert ranked[0].entity == "cart-1" and ranked[0].service == "cart" and ranked[0].kind is EntityKind.INSTANCE
+    assert ranked[0].score == 1.0
+    assert ranked[0].fault.startswith(("container CPU", "container memory"))
+    assert {"resource", "trace", "onset"} <= set(ranked[0].features)
+
+
+def test_a_node_whose_pods_are_quiet_is_the_suspect_of_its_node_anomalies() -> None:
+    # Given node-level CPU and disk anomalies on n3 (no pods) and one latency anomaly on a pod
+    signals = [Signal(id=f"n{i}", source="alertmanager", status=SignalStatus.FIRING, severity=Severity.WARNING,
+                      event_time=T0 + timedelta(seconds=i), received_at=T0 + timedelta(seconds=i), title="node",
+                      labels={"metric": m, "direction": "up"}, entity="n3", entity_kind=EntityKind.HOST, host="n3",
+                      fingerprint=f"fp-n3-{m}") for i, m in enumerate(["system.cpu.pct", "system.io.w_s"])]
+    signals.append(metric("front-0", "grpc_latency", 30))
+    # Then the node ranks first, as a host
+    ranked = localise(signals, CATALOG)
+    assert ranked[0].entity == "n3" and ranked[0].kind is EntityKind.HOST
+
+
+def test_threshold_alerts_without_direction_are_left_to_the_structural_generators() -> None:
+    plain = metric("cart-1", "x", 0).model_copy(update={"labels": {"alertname": "HighCPU"}})
+    assert localise([plain], CATALOG) == []
+
+
+def test_every_feature_can_be_switched_off() -> None:
+    signals = [metric("cart-1", "container_cpu_usage_seconds", 0), call("front-0", "cart-1", 5)]
+    for removed in FEATURES:
+        ranked = localise(signals, CATALOG, features=[f for f in FEATURES if f != removed])
+        assert ranked and all(removed not in s.features for s in ranked)
+
+
+def test_metric_names_map_to_fault_classes() -> None:
+    assert fault_class("container_cpu_usage_seconds") == "CPU"
+    assert fault_class("system.mem.used") == "memory"
+    assert fault_class("container_fs_reads_bytes") == "disk I/O"
+    assert fault_class("container_network_receive_packets") == "network"
+    assert fault_class("grpc-mrt") == "latency"
