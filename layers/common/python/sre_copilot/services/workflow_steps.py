@@ -13,6 +13,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from sre_copilot.actions.gates import SafetyContext, evaluate_gates
 from sre_copilot.actions.routing import plan_from_recommendation, route_approval
+from sre_copilot.actions.runtime_gates import ActCheck, check_before_act, manual_override_active, plan_time_gates
 from sre_copilot.domain.action import ActionPlan, Recommendation
 from sre_copilot.domain.incident import Incident, IncidentState
 from sre_copilot.domain.notification import AuditRecord, Notification
@@ -163,7 +164,8 @@ class WorkflowSteps:
         plan = plan_from_recommendation(rec, incident, plan_id=f"plan-{short_hash(incident.id, rec.action, rec.target)}",
                                         now=clock.now(), dry_run=self.c.settings.dry_run, catalog=self.c.catalog(),
                                         environment=self.c.settings.environment)
-        gates = evaluate_gates(plan, self._safety_context(incident, plan, plans), self.c.action_policy())
+        gates = {**evaluate_gates(plan, self._safety_context(incident, plan, plans), self.c.action_policy()),
+                 **plan_time_gates(self.c, plan, clock.now())}
         approval, timeout = route_approval(plan, gates, self.c.action_policy())
         if decision.outcome in (DecisionOutcome.INCONCLUSIVE, DecisionOutcome.NEEDS_HUMAN) and approval is Approval.AUTO:
             approval = Approval.PENDING  # never act alone on weak or conflicting evidence
@@ -190,7 +192,7 @@ class WorkflowSteps:
         return SafetyContext(
             active_incidents_on_target=len(others),
             last_deploy_age_s=None if last_deploy is None else (clock.now() - last_deploy).total_seconds(),
-            slo_burn_rate=None, risk_budget_remaining=None, manual_override_active=False,
+            slo_burn_rate=None, risk_budget_remaining=None, manual_override_active=manual_override_active(self.c, plan),
             actions_in_last_hour=len(recent_actions), environment=self.c.settings.environment,
         )
 
@@ -278,8 +280,10 @@ class WorkflowSteps:
         deadline = None
         if plan is not None:
             timeout = plan.params.get("approval_timeout_s")
-            if timeout:
-                deadline = clock.now() + timedelta(seconds=float(timeout))
+            # An explicit-approval request lapses too (approval_expiry_s), instead of waiting for weeks.
+            limit = float(min(float(timeout), self.c.settings.approval_expiry_s) if timeout
+                          else self.c.settings.approval_expiry_s)
+            deadline = clock.now() + timedelta(seconds=limit)
         self.c.store.put_wait_token(incident.tenant_id, incident.id, event["task_token"], deadline,
                                     plan.id if plan else None)
         if self.c.store.refresh_flagged(incident.tenant_id, incident.id):
@@ -301,6 +305,12 @@ class WorkflowSteps:
     def act(self, event: dict[str, Any]) -> dict[str, Any]:
         incident = self._incident(event)
         plan = self._current_plan(incident)
+        plans = self.c.store.actions_for(incident.tenant_id, incident.id)
+        check = check_before_act(self.c, incident, plan, self._safety_context(incident, plan, plans), plans,
+                                 clock.now())
+        if not check.allowed:
+            return self._refuse(incident, plan, check)
+        plan = plan.model_copy(update={"dry_run": check.dry_run, "gate_results": check.gate_results})
         lifecycle.move_if_allowed(self.c, incident, IncidentState.INVESTIGATING, actor=plan.approver or COPILOT,
                                   reason=f"acting on {plan.action} {plan.target}")
         executor = self.c.executor_for(plan)
@@ -317,10 +327,24 @@ class WorkflowSteps:
         metrics.add_metric(name="ActionsExecuted", unit=MetricUnit.Count, value=1)
         return {"plan_id": plan.id, "status": plan.status.value, "dry_run": plan.dry_run}
 
+    def _refuse(self, incident: Incident, plan: ActionPlan, check: ActCheck) -> dict[str, Any]:
+        """Act refused at execution time: nothing ran; the plan says why (Verify and Rollback skip it)."""
+        plan = plan.model_copy(update={"status": ActionStatus.SKIPPED, "updated_at": clock.now(),
+                                       "gate_results": check.gate_results,
+                                       "detail": f"refused at execution: {check.summary()}"})
+        self.c.store.put_action(incident.tenant_id, plan)
+        self._audit(incident, "action.refused", {"plan": plan.id, "reasons": check.refusals,
+                                                 "approver": plan.approver})
+        metrics.add_metric(name="ActionsRefused", unit=MetricUnit.Count, value=1)
+        return {"plan_id": plan.id, "status": plan.status.value, "dry_run": plan.dry_run,
+                "refused": sorted(check.refusals)}
+
     def verify(self, event: dict[str, Any]) -> dict[str, Any]:
         incident = self._incident(event)
         plan = next(p for p in reversed(self.c.store.actions_for(incident.tenant_id, incident.id))
                     if p.id == event["act"]["result"]["plan_id"])
+        if plan.status is ActionStatus.SKIPPED:  # refused at execution: nothing to verify or undo
+            return {"ok": True, "plan_id": plan.id, "why": plan.detail, "executed": False}
         if plan.status is ActionStatus.FAILED:
             ok, why = False, plan.detail
         else:
@@ -339,6 +363,8 @@ class WorkflowSteps:
         plan = next(p for p in reversed(self.c.store.actions_for(incident.tenant_id, incident.id))
                     if p.id == event["act"]["result"]["plan_id"])
         try:
+            if plan.status is ActionStatus.SKIPPED:
+                return {"plan_id": plan.id, "status": plan.status.value}
             result = self.c.executor_for(plan).rollback(plan) if plan.status is not ActionStatus.FAILED else {}
             plan = plan.model_copy(update={"status": ActionStatus.ROLLED_BACK, "updated_at": clock.now(),
                                            "detail": f"rolled back: {result.get('detail', 'restored pre-action state')}"})
