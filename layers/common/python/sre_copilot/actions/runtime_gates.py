@@ -6,7 +6,7 @@ gate with the controls and facts as they are *now*, refuses a superseded plan or
 approval, takes dry-run from the current setting, and names each refusal's reason:
 
 `emergency_stop`, `disabled_service`, `manual_override`, `change_freeze`, `controls_unavailable`,
-`superseded`, `approval_expired`, and the name of any seed-001 gate that now fails.
+`superseded`, `approval_expired`, `llm_hypothesis`, and the name of any seed-001 gate that now fails.
 
 Reading the controls is fail-closed: if Parameter Store cannot be read, nothing runs.
 """
@@ -72,8 +72,11 @@ class ActCheck:
 def check_at_execution(plan: ActionPlan, *, ctx: SafetyContext, policy: ActionPolicy,
                        controls: RuntimeControls | None, controls_error: str | None, plans: list[ActionPlan],
                        current_recommendation: dict[str, Any] | None, incident_state: str, now: datetime,
-                       approval_expiry_s: int, deployed_dry_run: bool) -> ActCheck:
-    """Pure: every gate as of `now`. `plans` are the incident's plans in creation order."""
+                       approval_expiry_s: int, deployed_dry_run: bool,
+                       hypotheses: list[dict[str, Any]] | None = None) -> ActCheck:
+    """Pure: every gate as of `now`. `plans` are the incident's plans in creation order;
+    `hypotheses` the incident's scored hypotheses (documents)."""
+    hypotheses = hypotheses or []
     if controls is not None:
         ctx = ctx.model_copy(update={"manual_override_active":
                                      ctx.manual_override_active or controls.manual_override_for(plan_service(plan))})
@@ -94,6 +97,9 @@ def check_at_execution(plan: ActionPlan, *, ctx: SafetyContext, policy: ActionPo
         refusals["superseded"] = fail(f"the current analysis recommends {now_recommended}")
     if incident_state in CLOSED_STATES:
         refusals["superseded"] = fail(f"the incident is already {incident_state}")
+    hypothesis = next((h for h in hypotheses if h.get("id") == plan.params.get("hypothesis_id")), None)
+    if hypothesis is not None and hypothesis.get("generator") == "llm":
+        refusals["llm_hypothesis"] = fail("the plan comes from an LLM hypothesis; only deterministic ones may act")
     decided_at = _decided_at(plan)
     if now - decided_at > timedelta(seconds=approval_expiry_s):
         refusals["approval_expired"] = fail(
@@ -123,7 +129,8 @@ def check_before_act(container: Any, incident: Any, plan: ActionPlan, ctx: Safet
     return check_at_execution(
         plan, ctx=ctx, policy=container.action_policy(), controls=controls, controls_error=error, plans=plans,
         current_recommendation=incident.recommendation, incident_state=incident.state.value, now=now,
-        approval_expiry_s=container.settings.approval_expiry_s, deployed_dry_run=container.settings.dry_run)
+        approval_expiry_s=container.settings.approval_expiry_s, deployed_dry_run=container.settings.dry_run,
+        hypotheses=list(incident.hypotheses or []))
 
 
 def plan_time_gates(container: Any, plan: ActionPlan, now: datetime) -> dict[str, str]:

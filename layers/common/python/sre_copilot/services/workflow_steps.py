@@ -177,7 +177,8 @@ class WorkflowSteps:
         self.c.store.put_incident(incident)
         self._audit(incident, "action.planned", plan.model_dump(mode="json"))
         return {"approval": approval.value, "plan_id": plan.id, "action": plan.action, "target": plan.target,
-                "risk": plan.risk.value, "runbook": rec.runbook}
+                "risk": plan.risk.value, "runbook": rec.runbook,
+                "blocked_by": sorted(name for name, result in gates.items() if result.startswith("fail"))}
 
     def _safety_context(self, incident: Incident, plan: ActionPlan, plans: list[ActionPlan]) -> SafetyContext:
         target_service = plan.params.get("service") or incident.service
