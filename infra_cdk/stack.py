@@ -24,9 +24,9 @@ from infra_cdk.constructs.layer import SharedLayer
 from infra_cdk.constructs.queues import Queues
 from infra_cdk.constructs.search import VectorSearch
 from infra_cdk.constructs.secrets import Secrets
-from infra_cdk.security import Controls, deny_audit_rewrites, wire_security
 from infra_cdk.constructs.storage import SNAPSHOTS_PREFIX, Storage
 from infra_cdk.constructs.workflow import Workflow, state_machine_arn
+from infra_cdk.security import Controls, deny_audit_rewrites, wire_security
 
 TASK_RESPONSE_ACTIONS = ["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"]
 METRIC_READ_ACTIONS = ["cloudwatch:GetMetricData", "cloudwatch:GetMetricStatistics", "cloudwatch:ListMetrics"]

@@ -58,7 +58,7 @@ def test_every_function_is_denied_audit_updates_and_deletes(synthesized: Synthes
     roles = {lid for lid, r in template["Resources"].items()
              if r["Type"] == "AWS::IAM::Role" and lid.startswith("Functions") and "Role" in lid}
     denied = set()
-    for lid, r in template["Resources"].items():
+    for r in template["Resources"].values():
         if r["Type"] != "AWS::IAM::Policy":
             continue
         for st in r["Properties"]["PolicyDocument"]["Statement"]:

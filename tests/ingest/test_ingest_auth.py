@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-from datetime import UTC, datetime
 
 from sre_copilot.errors import MalformedSignature, SourceNotConfigured, Unauthorized
 from sre_copilot.ingest.auth import (

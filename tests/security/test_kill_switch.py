@@ -18,7 +18,7 @@ from moto import mock_aws
 
 from sre_copilot.actions.gates import SafetyContext
 from sre_copilot.actions.policy import ActionPolicy
-from sre_copilot.actions.runtime_gates import check_at_execution
+from sre_copilot.actions.runtime_gates import ActCheck, check_at_execution
 from sre_copilot.domain.action import ActionPlan
 from sre_copilot.domain.types import ActionStatus, Approval, Risk
 from sre_copilot.errors import ConfigurationError
@@ -38,7 +38,10 @@ def _plan(**update: object) -> ActionPlan:
     return plan.model_copy(update=update)
 
 
-def _check(plan: ActionPlan, controls: RuntimeControls | None = RuntimeControls(), **kw: object):  # type: ignore[no-untyped-def]
+NO_CONTROLS = RuntimeControls()
+
+
+def _check(plan: ActionPlan, controls: RuntimeControls | None = NO_CONTROLS, **kw: object) -> ActCheck:
     args: dict[str, object] = dict(ctx=SafetyContext(), policy=ActionPolicy(), controls=controls, controls_error=None,
                                    plans=[plan], current_recommendation={"action": plan.action, "target": plan.target},
                                    incident_state="INVESTIGATING", now=NOW, approval_expiry_s=3600,

@@ -27,9 +27,19 @@ from typing import Any
 from sre_copilot.errors import MalformedSignature, SourceNotConfigured, Unauthorized
 from sre_copilot.ingest.sns_signature import SnsVerifier, check_cert_url, string_to_sign
 
-__all__ = ["AuthPolicy", "SnsVerifier", "WebhookSecrets", "authenticate", "check_cert_url", "check_sns_origin",
-           "sign_github", "sign_grafana", "sns_messages",
-           "sign_pagerduty", "string_to_sign"]
+__all__ = [
+    "AuthPolicy",
+    "SnsVerifier",
+    "WebhookSecrets",
+    "authenticate",
+    "check_cert_url",
+    "check_sns_origin",
+    "sign_github",
+    "sign_grafana",
+    "sign_pagerduty",
+    "sns_messages",
+    "string_to_sign",
+]
 
 Pair = tuple[str, str]
 """(username, password) for basic auth, or (header name, value) for a custom header."""

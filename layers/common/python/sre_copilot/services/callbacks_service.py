@@ -7,18 +7,18 @@ from contextlib import suppress
 from typing import Any
 from urllib.parse import parse_qsl
 
+from sre_copilot.actions.approvers import ApproverIdentity, slack_team
+from sre_copilot.adapters.approval_writes import read_plan, replace_plan_if_unchanged
 from sre_copilot.adapters.slack_notifier import parse_interaction, verify_slack_request
 from sre_copilot.adapters.twilio_pager import parse_keypress, verify_twilio_request
 from sre_copilot.domain.incident import IncidentState
 from sre_copilot.domain.notification import AuditRecord
-from sre_copilot.actions.approvers import ApproverIdentity, slack_team
-from sre_copilot.adapters.approval_writes import read_plan, replace_plan_if_unchanged
 from sre_copilot.domain.types import Approval
 from sre_copilot.errors import InvalidTransition, NotFound, SourceNotConfigured
 from sre_copilot.ports import clock
 from sre_copilot.services import lifecycle
-from sre_copilot.services.container import Container
 from sre_copilot.services.approval_service import decide_approval
+from sre_copilot.services.container import Container
 from sre_copilot.services.correlate_service import CorrelateService
 from sre_copilot.services.observability import logger
 

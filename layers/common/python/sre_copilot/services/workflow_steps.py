@@ -13,7 +13,12 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from sre_copilot.actions.gates import SafetyContext, evaluate_gates
 from sre_copilot.actions.routing import plan_from_recommendation, route_approval
-from sre_copilot.actions.runtime_gates import ActCheck, check_before_act, manual_override_active, plan_time_gates
+from sre_copilot.actions.runtime_gates import (
+    ActCheck,
+    check_before_act,
+    manual_override_active,
+    plan_time_gates,
+)
 from sre_copilot.domain.action import ActionPlan, Recommendation
 from sre_copilot.domain.incident import Incident, IncidentState
 from sre_copilot.domain.notification import AuditRecord, Notification
