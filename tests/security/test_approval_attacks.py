@@ -118,3 +118,20 @@ def test_finding_10_two_decisions_on_one_read_exactly_one_wins(deployment: Local
     assert replace_plan_if_unchanged(store, "default", approved, doc) is True
     assert replace_plan_if_unchanged(store, "default", timed_out, doc) is False
     assert store.actions_for("default", "inc-1")[0].approval is Approval.APPROVED
+
+
+def test_finding_5_an_explicit_approval_request_waits_at_most_the_expiry(deployment: LocalDeployment) -> None:
+    from sre_copilot.domain.incident import Incident
+    from sre_copilot.domain.types import Priority
+    from sre_copilot.services.workflow_steps import WorkflowSteps
+
+    now = deployment.clock.now()
+    deployment.container.store.put_incident(Incident(id="inc-1", priority=Priority.P1, title="checkout errors",
+                                                     service="checkout", opened_at=now, updated_at=now))
+    # Given a high-risk plan routed to an explicit approval, which has no notify-and-wait timeout
+    deployment.container.store.put_action("default", _plan("plan-h", created=now))
+    # When the workflow parks on it
+    parked = WorkflowSteps(deployment.container).await_decision(
+        {"tenant_id": "default", "incident_id": "inc-1", "task_token": "token-1"})
+    # Then the sweeper wakes it at the approval expiry (1 h), not in weeks
+    assert datetime.fromisoformat(parked["deadline"]) == now + timedelta(seconds=3600)
