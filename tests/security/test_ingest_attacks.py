@@ -79,7 +79,7 @@ def test_finding_1_forged_resolve_and_forged_p0_change_nothing_and_ring_no_phone
     as_deployed.settle()
     # Then no incident exists and nobody was called
     assert as_deployed.container.store.open_incidents("default") == []
-    assert not [r for r in as_deployed.sinks.requests if "Calls" in str(r.get("path", ""))]
+    assert as_deployed.sinks.requests == []  # no Slack post, no Twilio call, no PagerDuty request
 
 
 def test_finding_2_a_github_header_does_not_switch_changes_to_an_unset_scheme() -> None:

@@ -126,3 +126,32 @@ def test_must_show_kill_switch_on_replay_approve_all_executes_nothing(tmp_path: 
     # and the execution history records emergency_stop as the reason
     histories = [json.loads(p.read_text()) for p in (tmp_path / "executions").glob("*.json")]
     assert histories and all("emergency_stop" in json.dumps(h) for h in histories)
+
+
+def test_cli_kill_switch_writes_only_what_it_changes_in_ssm(monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    from sre_copilot.cli.main import main
+    from sre_copilot.settings import reset_settings
+
+    monkeypatch.setenv("SRE_COPILOT_CONTROLS_PATH", "/sre-copilot/staging/controls")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "testing")
+    reset_settings()
+    try:
+        with mock_aws():
+            import boto3
+
+            ssm = boto3.client("ssm", region_name="us-east-1")
+            ssm.put_parameter(Name="/sre-copilot/staging/controls/emergency_stop", Value="false", Type="String")
+            # When an operator disables one service
+            assert main(["kill-switch", "on", "--service", "checkout"]) == 0
+            params = {p["Name"].rsplit("/", 1)[-1]: p["Value"] for p in
+                      ssm.get_parameters_by_path(Path="/sre-copilot/staging/controls")["Parameters"]}
+            # Then only that control was written, and the emergency stop stays off
+            assert params == {"emergency_stop": "false", "disabled_services": "checkout"}
+            assert main(["kill-switch", "on"]) == 0
+            assert main(["kill-switch", "status"]) == 0
+            assert "ON: no automated action runs" in capsys.readouterr().out
+    finally:
+        reset_settings()
