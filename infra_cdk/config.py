@@ -25,6 +25,9 @@ FunctionName = Literal[
 FUNCTION_NAMES: tuple[str, ...] = get_args(FunctionName)
 Priority = Literal["P0", "P1", "P2", "P3"]
 
+WEBHOOK_SOURCES = ("pagerduty", "cloudwatch", "cloudwatch-sns", "alertmanager", "grafana", "datadog", "opsgenie",
+                   "generic", "changes")
+
 # CloudWatch Logs accepts only these retention periods (days).
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
                       2557, 2922, 3288, 3653)
@@ -92,14 +95,33 @@ class DeploymentConfig(BaseModel):
     raw_payload_glacier_days: int = Field(365, ge=31)
     raw_payload_expire_days: int = Field(1095, ge=32)
     retain_data: bool = Field(True, description="keep the table, bucket and key when the stack is deleted")
+    # Security (docs/security.md).
+    insecure_sources: list[str] = Field(default_factory=list, description=(
+        "development only: sources accepted without credentials; refused in the prod stage"))
+    changes_auth: Literal["bearer", "github"] = Field("bearer", description="how /changes authenticates")
+    sns_topic_arns: list[str] = Field(default_factory=list, description=(
+        "SNS topics besides the stack's own whose messages ingest accepts"))
+    replay_window_s: int = Field(3600, ge=60, le=86_400, description="signed-timestamp replay window")
+    approval_expiry_s: int = Field(3600, ge=60, le=86_400, description="an approval lapses after this")
+    approvers: dict[str, Any] = Field(default_factory=dict, description=(
+        "initial approvers control (slack_team_id, rules[services, max_risk, slack_users, slack_groups, phones], "
+        "two_person_risks); edited later in SSM"))
     bundle_layer: Literal["auto", "true", "false"] = Field(
         "auto", description="auto: pip-bundle the layer only when the CDK CLI found AWS credentials")
 
     @field_validator("function_memory_mb", "function_timeout_s", "reserved_concurrency", "queue_age_alarm_s",
-                     mode="before")
+                     "approvers", mode="before")
     @classmethod
     def _json_object(cls, value: Any) -> Any:
         return json.loads(value) if isinstance(value, str) else value
+
+    @field_validator("insecure_sources", "sns_topic_arns", mode="before")
+    @classmethod
+    def _list_text(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            return json.loads(text) if text.startswith("[") else [p.strip() for p in text.split(",") if p.strip()]
+        return value
 
     @field_validator("bundle_layer", mode="before")
     @classmethod
@@ -154,6 +176,13 @@ class DeploymentConfig(BaseModel):
         if not self.raw_payload_ia_days < self.raw_payload_glacier_days < self.raw_payload_expire_days:
             problems.append(("raw_payload_glacier_days", "needs raw_payload_ia_days < raw_payload_glacier_days "
                                                          "< raw_payload_expire_days"))
+        if self.insecure_sources and self.environment == "prod":
+            problems.append(("insecure_sources", f"the prod stage refuses unauthenticated sources "
+                                                 f"({', '.join(self.insecure_sources)}); configure their credentials"))
+        unknown = sorted(set(self.insecure_sources) - set(WEBHOOK_SOURCES))
+        if unknown:
+            problems.append(("insecure_sources", f"unknown source(s) {', '.join(unknown)}; expected "
+                                                 f"{', '.join(WEBHOOK_SOURCES)}"))
         for name in ("ingest", "callbacks"):
             if self.timeout_for(name) > HTTP_INTEGRATION_TIMEOUT_S:
                 problems.append(("function_timeout_s", f"{name} answers the HTTP API, which gives up after 30 s; "

@@ -26,6 +26,7 @@ from infra_cdk.constructs.search import VectorSearch
 from infra_cdk.constructs.secrets import Secrets
 from infra_cdk.constructs.storage import SNAPSHOTS_PREFIX, Storage
 from infra_cdk.constructs.workflow import Workflow, state_machine_arn
+from infra_cdk.security import Controls, deny_audit_rewrites, wire_security
 
 TASK_RESPONSE_ACTIONS = ["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"]
 METRIC_READ_ACTIONS = ["cloudwatch:GetMetricData", "cloudwatch:GetMetricStatistics", "cloudwatch:ListMetrics"]
@@ -46,6 +47,7 @@ class SreCopilotStack(Stack):
         self.storage = Storage(self, "Storage", config=config, key=key)
         self.queues = Queues(self, "Queues", config=config, key=key)
         self.secrets = Secrets(self, "Secrets", config=config, key=key)
+        self.controls = Controls(self, "Controls", config=config)
         self.shared_layer = SharedLayer(self, "SharedLayer", repo_root=repo_root)
 
         functions_scope = Construct(self, "Functions")
@@ -107,10 +109,13 @@ class SreCopilotStack(Stack):
             "SRE_COPILOT_EVENT_BUS_NAME": self.events.bus.event_bus_name,
             "SRE_COPILOT_DRY_RUN": str(config.dry_run).lower(),
             "SRE_COPILOT_APPROVAL_TIMEOUT_S": str(config.approval_timeout_s),
+            "SRE_COPILOT_APPROVAL_EXPIRY_S": str(config.approval_expiry_s),
         }
+        wire_security(self, f, env)
         if config.catalog_uri:
             env["SRE_COPILOT_CATALOG_URI"] = config.catalog_uri
         storage.table.grant_read_write_data(role)
+        deny_audit_rewrites(role, storage.table, config)
 
         if spec.reads:
             role.add_to_principal_policy(iam.PolicyStatement(

@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sre_copilot.services.callbacks_service import CallbacksService
 from sre_copilot.services.container import get_container
-from sre_copilot.services.edge import error_response, to_response
+from sre_copilot.services.edge import error_response, raw_body, to_response
 from sre_copilot.services.observability import logger, metrics, tracer
 
 app = APIGatewayHttpResolver()
@@ -19,7 +19,7 @@ app.exception_handler(Exception)(error_response)
 @app.post("/callbacks/slack/interactions")
 def slack_interactions() -> Response[Any]:
     event = app.current_event
-    body = CallbacksService(get_container()).slack_interaction(dict(event.headers), (event.decoded_body or "").encode())
+    body = CallbacksService(get_container()).slack_interaction(dict(event.headers), raw_body(event))
     return to_response(200, body)
 
 
@@ -30,7 +30,7 @@ def twilio_voice() -> Response[Any]:
     query = event.raw_query_string
     url = f"{settings.public_base_url.rstrip('/')}{event.path}" + (f"?{query}" if query else "")
     twiml = CallbacksService(get_container()).twilio_voice(
-        url, dict(event.headers), (event.decoded_body or "").encode(), event.get_query_string_value("incident") or "")
+        url, dict(event.headers), raw_body(event), event.get_query_string_value("incident") or "")
     return Response(status_code=200, content_type="application/xml", body=twiml)
 
 

@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sre_copilot.services.container import get_container
-from sre_copilot.services.edge import error_response, to_response
+from sre_copilot.services.edge import error_response, raw_body, to_response
 from sre_copilot.services.observability import logger, metrics, tracer
 
 app = APIGatewayHttpResolver()
@@ -18,7 +18,7 @@ app.exception_handler(Exception)(error_response)
 @app.post("/webhooks/<source>")
 def webhook(source: str) -> Response[Any]:
     event = app.current_event
-    result = get_container().ingest.handle_webhook(source, dict(event.headers), (event.decoded_body or "").encode(),
+    result = get_container().ingest.handle_webhook(source, dict(event.headers), raw_body(event),
                                                    lambda_context=app.lambda_context)
     return to_response(result.status, result.body)
 
@@ -26,7 +26,7 @@ def webhook(source: str) -> Response[Any]:
 @app.post("/changes")
 def changes() -> Response[Any]:
     event = app.current_event
-    result = get_container().ingest.handle_webhook("changes", dict(event.headers), (event.decoded_body or "").encode(),
+    result = get_container().ingest.handle_webhook("changes", dict(event.headers), raw_body(event),
                                                    lambda_context=app.lambda_context)
     return to_response(result.status, result.body)
 

@@ -70,12 +70,15 @@ class FunctionSpec:
     """Talks to the Kubernetes API server (SRE_COPILOT_KUBERNETES_API_URL)."""
     invoked_async: bool = False
     """Invoked by EventBridge/SNS/schedules: failures after Lambda's retries go to the async DLQ."""
+    reads_controls: bool = False
+    """Reads the run-time controls (kill switch, freezes, approvers) from SSM Parameter Store."""
 
 
 FUNCTIONS: dict[str, FunctionSpec] = {
     "ingest": FunctionSpec(
         "Webhooks, /changes, CloudWatch alarm and deployment events, SNS: normalise, dedupe, enqueue",
-        writes=(RAW_PREFIX, REVIEW_PREFIX), secrets=("pagerduty", "webhook"), enqueues_signals=True,
+        # Internet-facing: only the verification secrets (webhook), never an API token.
+        writes=(RAW_PREFIX, REVIEW_PREFIX), secrets=("webhook",), enqueues_signals=True,
         sends_to_review=True, idempotency=True, invoked_async=True),
     "correlate": FunctionSpec(
         "Consumes the priority queues: groups signals into incidents and starts their workflows",
@@ -99,7 +102,7 @@ FUNCTIONS: dict[str, FunctionSpec] = {
     "recommend": FunctionSpec(
         "ASL Recommend: runbook search and a gated remediation plan",
         # Writes too: the starter runbooks are indexed on first use.
-        reads=(CATALOG_PREFIX, INCIDENTS_PREFIX), vector_index="write"),
+        reads=(CATALOG_PREFIX, INCIDENTS_PREFIX), vector_index="write", reads_controls=True),
     "notify": FunctionSpec(
         "ASL Notify: Slack card, phone page for P0/P1, PagerDuty note",
         reads=(CATALOG_PREFIX, INCIDENTS_PREFIX), secrets=("slack", "twilio", "pagerduty"), public_url=True),
@@ -107,7 +110,7 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         "ASL AwaitDecision: parks the task token until approval, new evidence or timeout",
         reads=(), answers_task_tokens=True),
     "act": FunctionSpec("ASL Act: runs the approved plan through the safety gates", publishes_lifecycle=True,
-                        executes_actions=True),
+                        executes_actions=True, reads_controls=True),
     "verify": FunctionSpec(
         "ASL Verify: checks the plan's verification criteria against live metrics",
         publishes_lifecycle=True, reads_metrics=True, executes_actions=True),
@@ -121,8 +124,10 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         reads=(), sends_to_review=True),
     "callbacks": FunctionSpec(
         "Slack interactivity and Twilio voice keypresses: approvals and acknowledgements",
-        secrets=("slack", "twilio", "pagerduty"), publishes_lifecycle=True, answers_task_tokens=True,
-        knows_state_machine=True, public_url=True),
+        # Internet-facing: webhook (Slack signing secret), twilio (its auth token is also what Twilio
+        # signs with) and slack (bot token, to resolve approver user groups); no PagerDuty token.
+        secrets=("webhook", "twilio", "slack"), publishes_lifecycle=True, answers_task_tokens=True,
+        knows_state_machine=True, public_url=True, reads_controls=True),
     "approval_sweeper": FunctionSpec(
         "Every minute: times out pending approvals, runs duration-based correlation opens",
         reads=(CATALOG_PREFIX, SNAPSHOTS_PREFIX), writes=(SNAPSHOTS_PREFIX,), publishes_lifecycle=True, starts_workflow=True, answers_task_tokens=True, knows_state_machine=True,

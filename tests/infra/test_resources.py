@@ -101,8 +101,9 @@ def test_secret_arns_go_only_to_functions_that_use_them(synthesized: Synthesized
 
     assert holders("SLACK") == {"notify", "document", "callbacks"}
     assert holders("TWILIO") == {"notify", "callbacks"}
-    assert holders("PAGERDUTY") == {"ingest", "notify", "callbacks", "pagerduty_sync"}
-    assert holders("WEBHOOK") == {"ingest"}
+    # Issue 13: the internet-facing functions get the verification secrets, never the PagerDuty API token.
+    assert holders("PAGERDUTY") == {"notify", "pagerduty_sync"}
+    assert holders("WEBHOOK") == {"ingest", "callbacks"}
     assert holders("LLM") == set(), "with llm_provider=bedrock no API key secret is handed out"
     assert functions["generate_hypotheses"]["Environment"]["Variables"]["SRE_COPILOT_LLM_PROVIDER"] == "bedrock"
 

@@ -8,13 +8,21 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from sre_copilot.errors import MalformedSignature, Unauthorized
-from sre_copilot.ingest.auth import WebhookSecrets, authenticate, sign_github, sign_grafana, sign_pagerduty
+from sre_copilot.errors import MalformedSignature, SourceNotConfigured, Unauthorized
+from sre_copilot.ingest.auth import (
+    AuthPolicy,
+    WebhookSecrets,
+    authenticate,
+    sign_github,
+    sign_grafana,
+    sign_pagerduty,
+)
 
 
 @pytest.fixture(scope="module")
@@ -28,19 +36,26 @@ def signed_body(fixtures_dir: Path) -> bytes:
     return (fixtures_dir / "pagerduty_v3_incident.priority_updated_signed_body.raw.json").read_bytes()
 
 
+@pytest.fixture(scope="module")
+def occurred(signed_body: bytes) -> datetime:
+    """The vector event's occurred_at: PagerDuty's signed timestamp, checked against a replay window."""
+    return datetime.fromisoformat(json.loads(signed_body)["event"]["occurred_at"].replace("Z", "+00:00"))
+
+
 def _case(vector: dict[str, Any], name: str) -> str:
     header: str = next(c for c in vector["cases"] if c["name"] == name)["header"]
     return header
 
 
 # -- PagerDuty ------------------------------------------------------------------------------------
-def test_pagerduty_vector_valid_signature_is_accepted(vector: dict[str, Any], signed_body: bytes) -> None:
+def test_pagerduty_vector_valid_signature_is_accepted(vector: dict[str, Any], signed_body: bytes,
+                                                      occurred: datetime) -> None:
     # Given the vector's secret and its raw body file (byte-identical to the vector's raw_body)
     assert signed_body == vector["raw_body"].encode()
     secrets = WebhookSecrets(pagerduty=[vector["secret"]])
     # When the vector's valid header is checked, under any header-name casing, Then it passes
-    authenticate("pagerduty", {"X-PagerDuty-Signature": _case(vector, "valid")}, signed_body, secrets)
-    authenticate("pagerduty", {"x-pagerduty-signature": _case(vector, "valid")}, signed_body, secrets)
+    authenticate("pagerduty", {"X-PagerDuty-Signature": _case(vector, "valid")}, signed_body, secrets, now=occurred)
+    authenticate("pagerduty", {"x-pagerduty-signature": _case(vector, "valid")}, signed_body, secrets, now=occurred)
 
 
 def test_sign_pagerduty_reproduces_the_vector(vector: dict[str, Any], signed_body: bytes) -> None:
@@ -48,13 +63,14 @@ def test_sign_pagerduty_reproduces_the_vector(vector: dict[str, Any], signed_bod
 
 
 def test_pagerduty_rotation_accepts_any_valid_entry_and_any_configured_secret(vector: dict[str, Any],
-                                                                               signed_body: bytes) -> None:
+                                                                               signed_body: bytes,
+                                                                               occurred: datetime) -> None:
     header = f"{_case(vector, 'mismatch')}, v1={'0' * 64},{_case(vector, 'valid')}"
     authenticate("pagerduty", {"X-PagerDuty-Signature": header}, signed_body,
-                 WebhookSecrets(pagerduty=[vector["secret"]]))
+                 WebhookSecrets(pagerduty=[vector["secret"]]), now=occurred)
     # and during secret rotation both the old and the new secret are configured
     authenticate("pagerduty", {"X-PagerDuty-Signature": _case(vector, "valid")}, signed_body,
-                 WebhookSecrets(pagerduty=["the-new-secret", vector["secret"]]))
+                 WebhookSecrets(pagerduty=["the-new-secret", vector["secret"]]), now=occurred)
 
 
 def test_pagerduty_mismatch_is_unauthorized(vector: dict[str, Any], signed_body: bytes) -> None:
@@ -89,8 +105,20 @@ def test_pagerduty_missing_header_is_unauthorized(vector: dict[str, Any], signed
                      WebhookSecrets(pagerduty=[vector["secret"]]))
 
 
-def test_pagerduty_without_configured_secret_needs_no_signature(signed_body: bytes) -> None:
-    authenticate("pagerduty", {}, signed_body, WebhookSecrets())
+def test_pagerduty_without_configured_secret_is_refused(signed_body: bytes) -> None:
+    # Fail closed (issue 13): an unset secret no longer means "no authentication"
+    with pytest.raises(SourceNotConfigured, match="source not configured"):
+        authenticate("pagerduty", {}, signed_body, WebhookSecrets())
+
+
+def test_pagerduty_signed_but_stale_event_is_refused(vector: dict[str, Any], signed_body: bytes,
+                                                     occurred: datetime) -> None:
+    from datetime import timedelta
+
+    secrets = WebhookSecrets(pagerduty=[vector["secret"]])
+    with pytest.raises(Unauthorized, match="replay window"):
+        authenticate("pagerduty", {"X-PagerDuty-Signature": _case(vector, "valid")}, signed_body, secrets,
+                     now=occurred + timedelta(hours=2))
 
 
 # -- GitHub and Grafana HMACs ----------------------------------------------------------------------
@@ -113,10 +141,14 @@ def test_grafana_hmac_with_and_without_timestamp() -> None:
     authenticate("grafana", {"X-Grafana-Alerting-Signature": sign_grafana("g-secret", BODY)}, BODY, secrets)
     stamped = {"X-Grafana-Alerting-Signature": sign_grafana("g-secret", BODY, "1700000000"),
                "X-Grafana-Alerting-Timestamp": "1700000000"}
-    authenticate("grafana", stamped, BODY, secrets)
+    then = datetime.fromtimestamp(1700000000 + 30, tz=UTC)
+    authenticate("grafana", stamped, BODY, secrets, now=then)
     with pytest.raises(Unauthorized):
         # the timestamp is part of what is signed: changing it breaks the signature
-        authenticate("grafana", {**stamped, "X-Grafana-Alerting-Timestamp": "1700000001"}, BODY, secrets)
+        authenticate("grafana", {**stamped, "X-Grafana-Alerting-Timestamp": "1700000001"}, BODY, secrets, now=then)
+    with pytest.raises(Unauthorized, match="replay window"):
+        # and a signed timestamp outside the window is a replay
+        authenticate("grafana", stamped, BODY, secrets, now=datetime.fromtimestamp(1700000000 + 7200, tz=UTC))
     with pytest.raises(Unauthorized):
         authenticate("grafana", {}, BODY, secrets)
     with pytest.raises(MalformedSignature):
@@ -173,9 +205,15 @@ def test_datadog_and_opsgenie_custom_header_or_basic() -> None:
         authenticate("opsgenie", {}, BODY, secrets)
 
 
-def test_unconfigured_sources_need_nothing_and_unknown_sources_are_refused() -> None:
-    for source in ("alertmanager", "grafana", "datadog", "opsgenie", "generic", "cloudwatch", "cloudwatch-sns",
-                   "github", "changes"):
-        authenticate(source, {}, BODY, WebhookSecrets())
+def test_unconfigured_sources_are_refused_unless_named_insecure_and_unknown_sources_are_refused() -> None:
+    sources = ("pagerduty", "alertmanager", "grafana", "datadog", "opsgenie", "generic", "cloudwatch",
+               "cloudwatch-sns", "github", "changes")
+    # Fail closed (issue 13): with no credentials every source answers "source not configured"
+    for source in sources:
+        with pytest.raises(SourceNotConfigured, match="source not configured"):
+            authenticate(source, {}, BODY, WebhookSecrets())
+    # unless a development deployment opens it by name
+    for source in sources:
+        authenticate(source, {}, BODY, WebhookSecrets(), policy=AuthPolicy(insecure_sources=frozenset({source})))
     with pytest.raises(Unauthorized, match="no authentication scheme"):
         authenticate("smoke-signals", {}, BODY, WebhookSecrets())

@@ -20,10 +20,14 @@ from cryptography.x509.oid import NameOID
 
 from sre_copilot.domain.catalog import Catalog
 from sre_copilot.errors import MalformedSignature, Unauthorized
-from sre_copilot.ingest.auth import SnsVerifier, WebhookSecrets, authenticate
+from sre_copilot.ingest.auth import AuthPolicy, SnsVerifier, WebhookSecrets, authenticate
 from sre_copilot.ingest.normalize import normalize
 
 CERT_URL = "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-0123456789abcdef.pem"
+TOPIC = "arn:aws:sns:us-east-1:123456789012:alarms"
+OUR_TOPIC = AuthPolicy(sns_topic_arns=frozenset({TOPIC}))
+SENT = datetime(2026, 3, 4, 10, 7, 30, tzinfo=UTC)
+"""Shortly after the test notifications' signed Timestamp."""
 ALARM = {"AlarmName": "checkout-5xx-high", "NewStateValue": "ALARM", "NewStateReason": "Threshold Crossed",
          "StateChangeTime": "2026-03-04T10:07:10.000+0000",
          "AlarmArn": "arn:aws:cloudwatch:us-east-1:123456789012:alarm:checkout-5xx-high",
@@ -100,7 +104,7 @@ def test_signed_notification_verifies(version: str, key: rsa.RSAPrivateKey,
     body = json.dumps(signed).encode()
     # When authenticated as an SNS HTTP delivery, Then it verifies against the fetched certificate
     authenticate("cloudwatch-sns", {"x-amz-sns-message-type": "Notification"}, body, WebhookSecrets(),
-                 sns_verifier=verifier)
+                 sns_verifier=verifier, policy=OUR_TOPIC, now=SENT)
     assert fetch.urls == [CERT_URL]
     # and the verified body normalises to the alarm
     (signal,) = normalize("cloudwatch-sns", body, catalog=Catalog(), received_at=datetime(2026, 3, 4, tzinfo=UTC)).signals
@@ -131,7 +135,7 @@ def test_lambda_records_envelope_with_its_own_casing_verifies(
     record = {**{k: v for k, v in signed.items() if k != "SigningCertURL"}, "SigningCertUrl": CERT_URL}
     body = json.dumps({"Records": [{"EventSource": "aws:sns", "Sns": record}, {"EventSource": "aws:sns",
                                                                                "Sns": record}]}).encode()
-    authenticate("cloudwatch-sns", {}, body, WebhookSecrets(), sns_verifier=verifier)
+    authenticate("cloudwatch-sns", {}, body, WebhookSecrets(), sns_verifier=verifier, policy=OUR_TOPIC, now=SENT)
     # the certificate is fetched once and then served from the cache
     assert fetch.urls == [CERT_URL]
 

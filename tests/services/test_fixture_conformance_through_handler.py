@@ -35,8 +35,12 @@ def test_fixture_through_the_ingest_handler_matches_normalize(name: str) -> None
     if source == "pagerduty":
         headers["X-PagerDuty-Signature"] = sign_pagerduty(LOCAL_SECRETS["pagerduty"]["webhook_secrets"][0], raw)
     expected = normalize(source, raw, catalog=Catalog(), received_at=T0)
-    # When the same bytes are posted to the deployed route
-    with LocalDeployment(start=T0) as deployment:
+    # When the same bytes are posted to the deployed route (a PagerDuty event when it happened: its
+    # signed occurred_at must be inside the replay window)
+    start = T0
+    if source == "pagerduty":
+        start = datetime.fromisoformat(json.loads(raw)["event"]["occurred_at"].replace("Z", "+00:00"))
+    with LocalDeployment(start=start) as deployment:
         deployment.put_catalog({"services": []})
         status, body = deployment.http("POST", f"/webhooks/{source}", raw, headers)
         stored = [deployment.container.store.get_signal("default", s["id"]) for s in body.get("signals", [])]

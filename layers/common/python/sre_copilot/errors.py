@@ -33,6 +33,19 @@ class Unauthorized(SreCopilotError):
     code = "unauthorized"
 
 
+class SourceNotConfigured(Unauthorized):
+    """Fail closed: the source has no credentials configured, so nothing from it is accepted."""
+
+    code = "source_not_configured"
+
+
+class NotAuthorizedToApprove(SreCopilotError):
+    """A verified person who is not an approver for this plan (or not a second, distinct one)."""
+
+    status = 403
+    code = "not_an_approver"
+
+
 class MalformedSignature(SreCopilotError):
     """The signature header is present but not in the source's documented format."""
 

@@ -84,6 +84,27 @@ class Settings(BaseSettings):
     signal_ttl_days: int = 30
     incident_ttl_days: int = 400
 
+    # Security (docs/security.md). Every source is closed until its credentials are configured.
+    insecure_sources: str = Field(default="", description=(
+        "comma-separated sources accepted WITHOUT authentication; development only (cdk.json "
+        "insecure_sources, which synth refuses in the prod stage)"))
+    changes_auth: str = Field(default="bearer", description="how /changes authenticates: bearer or github")
+    sns_topic_arns: str = Field(default="", description="comma-separated SNS topics whose messages are accepted")
+    replay_window_s: int = Field(default=3600, gt=0, description=(
+        "signed timestamps (SNS Timestamp, PagerDuty occurred_at, Grafana timestamp) older or newer than "
+        "this are refused as replays"))
+    approval_expiry_s: int = Field(default=3600, gt=0, description="an approval (or request) older than this lapses")
+    controls_path: str = Field(default="/sre-copilot/default/controls", description=(
+        "SSM Parameter Store path of the run-time controls (kill switch, disabled services, freezes, approvers)"))
+    controls_max_age_s: int = Field(default=60, ge=0, le=60, description="cache of the run-time controls")
+    secrets_max_age_s: int = Field(default=300, ge=0, description="cache of Secrets Manager values")
+
+    def insecure_source_set(self) -> frozenset[str]:
+        return frozenset(s.strip() for s in self.insecure_sources.split(",") if s.strip())
+
+    def sns_topic_set(self) -> frozenset[str]:
+        return frozenset(s.strip() for s in self.sns_topic_arns.split(",") if s.strip())
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

@@ -8,6 +8,7 @@ which gates were evaluated.
 
 from __future__ import annotations
 
+from datetime import datetime
 from fnmatch import fnmatchcase
 
 from pydantic import BaseModel, Field
@@ -50,7 +51,9 @@ def is_failure(result: str) -> bool:
     return result.startswith("fail")
 
 
-def evaluate_gates(plan: ActionPlan, ctx: SafetyContext, policy: ActionPolicy) -> dict[str, str]:
+def evaluate_gates(plan: ActionPlan, ctx: SafetyContext, policy: ActionPolicy,
+                   at: datetime | None = None) -> dict[str, str]:
+    """`at`: when the action would run (Act passes now); default the plan's creation time."""
     service = plan_service(plan)
     rule = policy.rule_for(ctx.environment, service, plan.action)
     checks = {
@@ -61,7 +64,7 @@ def evaluate_gates(plan: ActionPlan, ctx: SafetyContext, policy: ActionPolicy) -
         "deployment_age": _deployment_age(ctx, policy),
         "slo_burn_rate": _slo_burn(ctx, policy),
         "risk_budget": _risk_budget(plan, ctx, policy),
-        "time_window": _time_window(plan, rule.windows),
+        "time_window": _time_window(at or plan.created_at, rule.windows),
         "rate_limit": _rate_limit(ctx, rule, policy),
     }
     return {name: (f"pass: not applied to {plan.action} by rule {rule.name}"
@@ -122,10 +125,10 @@ def _risk_budget(plan: ActionPlan, ctx: SafetyContext, policy: ActionPolicy) -> 
     return PASS
 
 
-def _time_window(plan: ActionPlan, windows: list[TimeWindow]) -> str:
-    if windows and not any(w.contains(plan.created_at) for w in windows):
+def _time_window(at: datetime, windows: list[TimeWindow]) -> str:
+    if windows and not any(w.contains(at) for w in windows):
         allowed = "; ".join(w.describe() for w in windows)
-        return fail(f"{plan.created_at:%a %H:%M} UTC is outside the allowed windows ({allowed})")
+        return fail(f"{at:%a %H:%M} UTC is outside the allowed windows ({allowed})")
     return PASS
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from sre_copilot.cli import history as history_view
+from sre_copilot.cli.kill_switch import cmd_kill_switch, load_local_controls
 from sre_copilot.cli.main import dump
 from sre_copilot.errors import InvalidPayload, NotFound
 
@@ -29,7 +30,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
     scenario = Scenario.load(args.scenario)
     progress = None if args.quiet else (lambda msg: print(msg, file=sys.stderr))
-    run = replay(scenario, approve=args.approve, progress=progress, backend=args.backend)
+    run = replay(scenario, approve=args.approve, progress=progress, backend=args.backend,
+                 controls=load_local_controls(args.state_dir))
     args.out.write_text(dump(run.result) + "\n")
     _save_run(args.state_dir, run)
     r = run.result
@@ -85,7 +87,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     path = args.scenario or BUNDLED_DEMO
     scenario = Scenario.load(path)
     print(f"== SRE Copilot demo: {scenario.name} ==\n{scenario.description}\n")
-    run = replay(scenario, approve=args.approve, progress=lambda msg: print(f"  · {msg}"))
+    run = replay(scenario, approve=args.approve, progress=lambda msg: print(f"  · {msg}"),
+                 controls=load_local_controls(args.state_dir))
     _save_run(args.state_dir, run)
     out = args.state_dir / f"{scenario.name}.result.json"
     out.write_text(dump(run.result) + "\n")
@@ -178,3 +181,6 @@ def _load_document(path: Path) -> dict[str, Any]:
     if not isinstance(loaded, dict):
         raise InvalidPayload(f"{path} does not hold a JSON/YAML object")
     return loaded
+
+
+__all__ = ["cmd_kill_switch"]

@@ -71,6 +71,10 @@ def _parser() -> argparse.ArgumentParser:
     s = ssub.add_parser("delete", help="end a silence now")
     s.add_argument("silence_id")
 
+    from sre_copilot.cli.kill_switch import add_parser as add_kill_switch
+
+    add_kill_switch(sub)
+
     p = sub.add_parser("runbooks", help="runbook tools")
     rsub = p.add_subparsers(dest="runbooks_command", required=True)
     r = rsub.add_parser("index", help="index a directory of Markdown runbooks into the local vector index")
@@ -87,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         from sre_copilot.cli import commands
 
-        handler = getattr(commands, f"cmd_{args.command}")
+        handler = getattr(commands, f"cmd_{args.command.replace('-', '_')}")
         return int(handler(args) or 0)
     except SreCopilotError as exc:
         print(f"sre-copilot: {exc.message}", file=sys.stderr)

@@ -75,8 +75,9 @@ Progress = Callable[[str], None]
 
 
 def replay(scenario: Scenario, *, approve: str = "none", progress: Progress | None = None,
-           settle_after_s: int = SETTLE_AFTER_S, backend: str = "moto") -> ReplayRun:
-    """`backend`: `moto`, or `memory` for the table, bucket and queues (see adapters/memory)."""
+           settle_after_s: int = SETTLE_AFTER_S, backend: str = "moto", controls: Any = None) -> ReplayRun:
+    """`backend`: `moto`, or `memory` for the table, bucket and queues (see adapters/memory).
+    `controls`: RuntimeControls for the local deployment (`sre-copilot kill-switch --local`)."""
     from sre_copilot.local.runtime import LocalDeployment, Responders
 
     say = progress or (lambda _msg: None)
@@ -88,7 +89,8 @@ def replay(scenario: Scenario, *, approve: str = "none", progress: Progress | No
     timeline.sort(key=lambda item: (item[0], item[1], item[3][0]))
     start = (timeline[0][0] if timeline else datetime.now().astimezone()) - timedelta(minutes=1)
     outcomes: dict[int, tuple[int, Any]] = {}
-    with LocalDeployment(start=start, responders=Responders(approve=approve), backend=backend) as deployment:
+    with LocalDeployment(start=start, responders=Responders(approve=approve), backend=backend,
+                         controls=controls) as deployment:
         deployment.put_catalog(scenario.catalog)
         _load_metrics(deployment, scenario)
         say(f"deployed locally: {len(deployment.function_arns)} functions, state machine "

@@ -72,9 +72,27 @@ LOCAL_SECRETS: dict[str, dict[str, Any]] = {
     "twilio": {"account_sid": "AC00000000000000000000000000000000", "auth_token": "local-twilio-token",
                "from_number": "+15550000", "default_oncall": "+15550100"},
     "llm": {},
-    "webhook": {"verify_sns": False},
+    # Verification secrets apart from API tokens, as in the stack (docs/security.md).
+    "webhook": {"pagerduty_webhook_secrets": ["local-pagerduty-webhook-secret"],
+                "slack_signing_secret": "local-slack-signing-secret"},
     "kubernetes": {},
 }
+LOCAL_INSECURE_SOURCES = ("cloudwatch", "cloudwatch-sns", "alertmanager", "grafana", "datadog", "opsgenie",
+                          "generic", "changes")
+"""The embedded backend is a development deployment: scenarios carry unsigned bodies (a scenario
+never holds secrets), so these sources are opened by name, exactly as `insecure_sources` does in a
+dev stage. PagerDuty stays signed (replay signs it). Security tests pass `insecure_sources=()`."""
+LOCAL_SLACK_TEAM = "T0LOCAL"
+LOCAL_APPROVER = "U0LOCAL"
+LOCAL_CONTROLS_PATH = "/sre-copilot/local/controls"
+
+
+def local_controls() -> Any:
+    """The local deployment's run-time controls: kill switch off, the simulated on-call an approver."""
+    from sre_copilot.runtime_settings import ApproverRule, Approvers, RuntimeControls
+
+    return RuntimeControls(approvers=Approvers(slack_team_id=LOCAL_SLACK_TEAM, rules=[
+        ApproverRule(services=["*"], max_risk="critical", slack_users=[LOCAL_APPROVER])]))
 
 
 @dataclass
@@ -102,6 +120,11 @@ class LocalDeployment:
     backend: str = "moto"
     """Where the table, bucket and queues live: `moto`, or `memory` (adapters/memory; everything
     else, the state machine included, stays on moto)."""
+    insecure_sources: tuple[str, ...] = LOCAL_INSECURE_SOURCES
+    secrets: dict[str, dict[str, Any]] | None = None
+    """Secret values instead of LOCAL_SECRETS (security tests deploy them as the stack does: {})."""
+    controls: Any = None
+    """RuntimeControls written to (moto) SSM at deploy; None: `local_controls()`."""
 
     def __post_init__(self) -> None:
         self.clock = SimClock(self.start)
@@ -197,15 +220,20 @@ class LocalDeployment:
         events = self.session.client("events")
         events.create_event_bus(Name="sre-copilot")
         secrets = self.session.client("secretsmanager")
+        secret_values = LOCAL_SECRETS if self.secrets is None else self.secrets
         secret_arns = {name: secrets.create_secret(Name=f"sre-copilot/{name}", SecretString=json.dumps(value))["ARN"]
-                       for name, value in LOCAL_SECRETS.items()}
+                       for name, value in secret_values.items()}
         iam = self.session.client("iam")
         role = iam.create_role(RoleName="sre-copilot-local", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
         environment = self._function_environment(secret_arns)
         os.environ.update(environment)
-        from sre_copilot.settings import reset_settings
+        from sre_copilot.settings import get_settings, reset_settings
 
         reset_settings()
+        from sre_copilot.runtime_settings import write_controls
+
+        write_controls(get_settings(), self.controls if self.controls is not None else local_controls(),
+                       self.session.client("ssm"))
         lam = self.session.client("lambda")
         package = io.BytesIO()
         with zipfile.ZipFile(package, "w") as archive:
@@ -263,6 +291,8 @@ class LocalDeployment:
             "SRE_COPILOT_LLM_PROVIDER": "none",
             "SRE_COPILOT_AWS_USER_AGENT": "sre-copilot-embedded",
             "SRE_COPILOT_AWS_UNSIGNED_SERVICES": "dynamodb,sqs,stepfunctions,events,cloudwatch",
+            "SRE_COPILOT_INSECURE_SOURCES": ",".join(self.insecure_sources),
+            "SRE_COPILOT_CONTROLS_PATH": LOCAL_CONTROLS_PATH,
         }
         env.update({f"SRE_COPILOT_QUEUE_URL_{p}": url for p, url in self.queue_urls.items()})
         env.update({f"SRE_COPILOT_{name.upper()}_SECRET_ARN": arn for name, arn in secret_arns.items()})
@@ -526,8 +556,10 @@ class LocalDeployment:
     def _click_approve(self, incident_id: str, plan_id: str, approved: bool = True) -> None:
         from slack_sdk.signature import SignatureVerifier
 
-        payload = {"type": "block_actions", "user": {"id": "U0LOCAL", "username": "oncall"},
-                   "actions": [{"action_id": "approve" if approved else "reject", "value": f"{incident_id}|{plan_id}"}]}
+        payload = {"type": "block_actions", "user": {"id": LOCAL_APPROVER, "username": "oncall"},
+                   "team": {"id": LOCAL_SLACK_TEAM},
+                   "actions": [{"action_id": "approve" if approved else "reject",
+                                "value": f"{incident_id}|{plan_id}"}]}
         body = urlencode({"payload": json.dumps(payload)}).encode()
         timestamp = str(int(self.clock.now().timestamp()))
         signature = SignatureVerifier(LOCAL_SECRETS["slack"]["signing_secret"]).generate_signature(

@@ -97,8 +97,14 @@ def _summary_fields(incident: Incident, decision: Decision | None) -> list[dict[
     return fields
 
 
+LLM_GENERATOR = "llm"
+LLM_MARK = "_LLM suggestion: shown for context; it never chooses an action_"
+
+
 def _hypothesis_blocks(position: int, h: Hypothesis) -> list[dict[str, Any]]:
     lines = [f"*{position}. {escape(hypothesis_title(h))}*", f"Confidence *{confidence_phrase(h)}*"]
+    if h.generator == LLM_GENERATOR:
+        lines.append(LLM_MARK)
     if h.summary:
         lines.append(escape(h.summary))
     return [

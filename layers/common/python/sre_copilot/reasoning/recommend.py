@@ -277,7 +277,9 @@ def recommend(hypotheses: list[Hypothesis], *, decision: Decision, catalog: Cata
               top: int = 3) -> list[Recommendation]:
     """Recommendations for the presented hypotheses, best hypothesis first and, within one, the
     primary action first (so `[0]` is what to do now)."""
-    by_id = {h.id: h for h in hypotheses}
+    # Only deterministic hypotheses choose a remediation: an LLM hypothesis may be shown on the card,
+    # but whatever its score, it never drives a plan (docs/security.md).
+    by_id = {h.id: h for h in hypotheses if h.generator != "llm"}
     chosen = [by_id[i] for i in decision.presented if i in by_id][:top]
     out: list[Recommendation] = []
     for h in chosen:

@@ -4,18 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from contextlib import suppress
+from typing import Any
 from urllib.parse import parse_qsl
 
+from sre_copilot.actions.approvers import ApproverIdentity, slack_team
+from sre_copilot.adapters.approval_writes import read_plan, replace_plan_if_unchanged
 from sre_copilot.adapters.slack_notifier import parse_interaction, verify_slack_request
 from sre_copilot.adapters.twilio_pager import parse_keypress, verify_twilio_request
 from sre_copilot.domain.incident import IncidentState
 from sre_copilot.domain.notification import AuditRecord
 from sre_copilot.domain.types import Approval
-from sre_copilot.errors import InvalidTransition, NotFound
+from sre_copilot.errors import InvalidTransition, NotFound, SourceNotConfigured
 from sre_copilot.ports import clock
 from sre_copilot.services import lifecycle
+from sre_copilot.services.approval_service import decide_approval
 from sre_copilot.services.container import Container
 from sre_copilot.services.correlate_service import CorrelateService
+from sre_copilot.services.observability import logger
 
 
 class CallbacksService:
@@ -23,27 +28,32 @@ class CallbacksService:
         self.c = container
         self.tenant = container.settings.tenant_id
 
-    def slack_interaction(self, headers: Mapping[str, str], raw: bytes) -> dict[str, str]:
-        verify_slack_request(headers, raw, self.c.secret("slack").get("signing_secret", ""), clock.now())
+    def slack_interaction(self, headers: Mapping[str, str], raw: bytes) -> dict[str, Any]:
+        signing_secret = self.c.slack_signing_secret()
+        if not signing_secret:
+            raise SourceNotConfigured("source not configured: no Slack signing secret is configured, so Slack "
+                                      "callbacks are refused")
+        verify_slack_request(headers, raw, signing_secret, clock.now())
         answer = parse_interaction(raw)
-        plan = next((p for p in self.c.store.actions_for(self.tenant, answer.incident_id) if p.id == answer.plan_id), None)
-        if plan is None:
-            raise NotFound(f"plan {answer.plan_id} of incident {answer.incident_id} does not exist")
-        if plan.approval is not Approval.PENDING:
-            return {"text": f"{plan.id} is already {plan.approval.value}"}
-        approval = Approval.APPROVED if answer.approved else Approval.REJECTED
-        plan = plan.model_copy(update={"approval": approval, "approver": f"slack:{answer.user}", "updated_at": clock.now()})
-        self.c.store.put_action(self.tenant, plan)
-        self.c.store.append(AuditRecord(at=clock.now(), tenant_id=self.tenant, actor=f"slack:{answer.user}",
-                                        action=f"approval.{approval.value}", subject=answer.incident_id,
-                                        details={"plan": plan.id, "action": plan.action, "target": plan.target}))
-        CorrelateService(self.c).wake(answer.incident_id, "approved" if answer.approved else "rejected")
-        return {"text": f"{plan.action} {plan.target}: {approval.value} by {answer.user}"}
+        who = ApproverIdentity("slack", answer.user, slack_team(raw))
+        return decide_approval(self.c, answer.incident_id, answer.plan_id, approved=answer.approved, who=who,
+                               group_members=self._slack_group_members)
+
+    def _slack_group_members(self, group: str) -> list[str]:
+        try:
+            return [str(u) for u in self.c.slack().client.usergroups_users_list(usergroup=group)["users"]]
+        except Exception as exc:  # unknown membership is no membership: fail closed
+            logger.warning("cannot list Slack user group", extra={"group": group, "error": str(exc)})
+            return []
 
     def twilio_voice(self, url: str, headers: Mapping[str, str], raw: bytes, incident_id: str) -> str:
         params = dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
         signature = next((v for k, v in headers.items() if k.lower() == "x-twilio-signature"), "")
-        verify_twilio_request(url, params, signature, self.c.secret("twilio").get("auth_token", ""))
+        auth_token = str(self.c.secret("twilio").get("auth_token", ""))
+        if not auth_token:
+            raise SourceNotConfigured("source not configured: no Twilio auth token is configured, so voice "
+                                      "callbacks are refused")
+        verify_twilio_request(url, params, signature, auth_token)
         answer = parse_keypress(params)
         incident = self.c.store.get_incident(self.tenant, incident_id)
         if incident is None:
@@ -83,11 +93,13 @@ class SweeperService:
             if not token:
                 continue  # someone answered first
             plan_id = token.get("plan_id")
-            for plan in self.c.store.actions_for(self.tenant, due["incident_id"]):
-                if plan.id == plan_id and plan.approval is Approval.PENDING:
-                    self.c.store.put_action(self.tenant, plan.model_copy(update={
+            read = read_plan(self.c.store, self.tenant, due["incident_id"], plan_id) if plan_id else None
+            if read is not None and read[0].approval is Approval.PENDING:
+                plan, doc = read
+                # Conditional: a click that landed first keeps its decision.
+                if replace_plan_if_unchanged(self.c.store, self.tenant, plan.model_copy(update={
                         "approval": Approval.TIMED_OUT, "updated_at": now,
-                        "status": plan.status.SKIPPED, "detail": "no approval before the timeout"}))
+                        "status": plan.status.SKIPPED, "detail": "no approval before the timeout"}), doc):
                     self.c.store.append(AuditRecord(at=now, tenant_id=self.tenant, actor="copilot:sweeper",
                                                     action="approval.timed_out", subject=due["incident_id"],
                                                     details={"plan": plan.id}))

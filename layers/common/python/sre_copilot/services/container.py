@@ -26,7 +26,7 @@ class Container:
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or get_settings()
         self._catalog: tuple[float, Catalog] | None = None
-        self._secrets: dict[str, dict[str, Any]] = {}
+        self._clients: dict[str, tuple[tuple[Any, ...], Any]] = {}
         self._silences: tuple[float, list[Any]] | None = None
 
     # -- AWS ------------------------------------------------------------------------------------
@@ -63,16 +63,23 @@ class Container:
         return StepFunctionsEngine(settings=self.settings)
 
     def secret(self, name: str) -> dict[str, Any]:
-        """Provider credentials from Secrets Manager (slack, twilio, pagerduty, llm, webhooks)."""
-        if name not in self._secrets:
-            arn = getattr(self.settings, f"{name}_secret_arn", "")
-            if not arn:
-                self._secrets[name] = {}
-            else:
-                from sre_copilot.adapters.secrets import get_secret_json
+        """Provider credentials from Secrets Manager (slack, twilio, pagerduty, llm, webhooks),
+        through Powertools Parameters with `secrets_max_age_s`: a secret filled in, rotated or revoked
+        after deploy takes effect within that time, without a cold start."""
+        arn = getattr(self.settings, f"{name}_secret_arn", "")
+        if not arn:
+            return {}
+        from sre_copilot.adapters.secrets import get_secret_json
 
-                self._secrets[name] = get_secret_json(arn)
-        return self._secrets[name]
+        return get_secret_json(arn, settings=self.settings, max_age_s=self.settings.secrets_max_age_s)
+
+    def _client_for(self, name: str, credentials: tuple[Any, ...], build: Any) -> Any:
+        """One client per set of credentials: a rotated secret builds a new client."""
+        cached = self._clients.get(name)
+        if cached is None or cached[0] != credentials:
+            cached = (credentials, build())
+            self._clients[name] = cached
+        return cached[1]
 
     @cached_property
     def ingest(self) -> Any:
@@ -135,13 +142,14 @@ class Container:
             "default": policy.default.model_copy(update={"approval_timeout_s": timeout})})
 
     def webhook_secrets(self) -> Any:
-        """Each source's shared secret: PagerDuty's from its own secret, the rest from the webhook
-        secret under the field's own name (e.g. `alertmanager_bearer`, `datadog_basic` as [user, pw])."""
+        """Each source's verification secret from the webhook secret, under the field's own name
+        (e.g. `alertmanager_bearer`, `datadog_basic` as [user, pw]); PagerDuty's signing secrets as
+        `pagerduty_webhook_secrets`. The internet-facing functions read only this secret, never an API
+        token; PagerDuty's own secret is read as a fallback only where a function may read it."""
         from dataclasses import fields
 
         from sre_copilot.ingest.auth import WebhookSecrets
 
-        pd = self.secret("pagerduty")
         hooks = self.secret("webhook")
         values: dict[str, Any] = {}
         for f in fields(WebhookSecrets):
@@ -149,8 +157,27 @@ class Container:
                 continue
             value = hooks[f.name]
             values[f.name] = tuple(value) if isinstance(value, list) else value
-        pagerduty = pd.get("webhook_secrets") or ([pd["webhook_secret"]] if pd.get("webhook_secret") else [])
-        return WebhookSecrets(pagerduty=list(pagerduty), **values)
+        pagerduty = list(hooks.get("pagerduty_webhook_secrets") or [])
+        if not pagerduty and self.settings.pagerduty_secret_arn:
+            pd = self.secret("pagerduty")
+            pagerduty = pd.get("webhook_secrets") or ([pd["webhook_secret"]] if pd.get("webhook_secret") else [])
+        return WebhookSecrets(pagerduty=[str(p) for p in pagerduty if p], **values)
+
+    def auth_policy(self) -> Any:
+        from sre_copilot.ingest.auth import AuthPolicy
+
+        return AuthPolicy(insecure_sources=self.settings.insecure_source_set(),
+                          changes_scheme=self.settings.changes_auth,
+                          sns_topic_arns=self.settings.sns_topic_set(),
+                          replay_window_s=float(self.settings.replay_window_s))
+
+    def slack_signing_secret(self) -> str:
+        """Slack's request-signing secret: the webhook secret's `slack_signing_secret`, else (older
+        deployments) the Slack secret's `signing_secret`. Empty means Slack callbacks are refused."""
+        value = self.secret("webhook").get("slack_signing_secret")
+        if not value and self.settings.slack_secret_arn:
+            value = self.secret("slack").get("signing_secret")
+        return str(value or "")
 
     @cached_property
     def _sns_verifier(self) -> Any:
@@ -159,7 +186,14 @@ class Container:
         return SnsVerifier()
 
     def sns_verifier(self) -> Any:
-        return self._sns_verifier if self.secret("webhook").get("verify_sns", True) else None
+        # Always verified; only cloudwatch-sns in insecure_sources (development) skips it.
+        return self._sns_verifier
+
+    def controls(self) -> Any:
+        """The run-time controls (kill switch, disabled services, freezes, approvers), <= 60 s old."""
+        from sre_copilot.runtime_settings import current_controls
+
+        return current_controls(self.settings)
 
     # -- knowledge --------------------------------------------------------------------------------
     @cached_property
@@ -219,42 +253,36 @@ class Container:
 
     # -- people and actions --------------------------------------------------------------------
     def slack(self) -> Any:
-        return self._slack
-
-    @cached_property
-    def _slack(self) -> Any:
         from sre_copilot.adapters.slack_notifier import SlackNotifier
 
-        return SlackNotifier(token=self.secret("slack").get("bot_token", ""), base_url=self.settings.slack_api_url or None)
+        token = self.secret("slack").get("bot_token", "")
+        return self._client_for("slack", (token,), lambda: SlackNotifier(
+            token=token, base_url=self.settings.slack_api_url or None))
 
     def pager(self) -> Any:
-        return self._pager
-
-    @cached_property
-    def _pager(self) -> Any:
         from sre_copilot.adapters.twilio_pager import TwilioPager
 
         twilio = self.secret("twilio")
-        return TwilioPager(account_sid=twilio.get("account_sid", ""), auth_token=twilio.get("auth_token", ""),
-                           from_number=twilio.get("from_number", ""), base_url=self.settings.twilio_api_url or None)
+        creds = (twilio.get("account_sid", ""), twilio.get("auth_token", ""), twilio.get("from_number", ""))
+        return self._client_for("twilio", creds, lambda: TwilioPager(
+            account_sid=creds[0], auth_token=creds[1], from_number=creds[2],
+            base_url=self.settings.twilio_api_url or None))
 
     def pagerduty(self) -> Any:
-        return self._pagerduty
-
-    @cached_property
-    def _pagerduty(self) -> Any:
         from sre_copilot.adapters.pagerduty_client import PagerDutyClient
 
         pd = self.secret("pagerduty")
-        return PagerDutyClient(api_token=pd.get("api_token", ""), from_email=pd.get("from_email", ""),
-                               base_url=self.settings.pagerduty_api_url)
+        creds = (pd.get("api_token", ""), pd.get("from_email", ""))
+        return self._client_for("pagerduty", creds, lambda: PagerDutyClient(
+            api_token=creds[0], from_email=creds[1], base_url=self.settings.pagerduty_api_url))
 
-    @cached_property
+    @property
     def _kubernetes(self) -> Any:
         from sre_copilot.adapters.k8s_executor import KubernetesExecutor
 
-        return KubernetesExecutor(host=self.secret("kubernetes").get("host") or self.settings.kubernetes_api_url,
-                                  token=self.secret("kubernetes").get("token"))
+        k8s = self.secret("kubernetes")
+        creds = (k8s.get("host") or self.settings.kubernetes_api_url, k8s.get("token"))
+        return self._client_for("kubernetes", creds, lambda: KubernetesExecutor(host=creds[0], token=creds[1]))
 
     def executor_for(self, plan: ActionPlan) -> Any:
         executor = self._kubernetes

@@ -3,6 +3,8 @@ non-HTTP events (EventBridge, SNS) that reach the ingest function."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from typing import Any
 
@@ -11,6 +13,18 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from sre_copilot.errors import SreCopilotError
 from sre_copilot.services.container import get_container
 from sre_copilot.services.observability import logger
+
+
+def raw_body(event: Any) -> bytes:
+    """The request body as the sender's bytes. Powertools' `decoded_body` decodes base64 to *text*,
+    which raises on a body that is not UTF-8; that must be a 400 from validation, never a 500."""
+    body = event.body or ""
+    if event.is_base64_encoded:
+        try:
+            return base64.b64decode(body)
+        except (binascii.Error, ValueError):
+            return b""
+    return body.encode("utf-8", "surrogatepass")
 
 
 def to_response(status: int, body: dict[str, Any]) -> Response[Any]:

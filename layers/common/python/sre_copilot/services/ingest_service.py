@@ -24,7 +24,7 @@ from sre_copilot.adapters import aws_clients
 from sre_copilot.domain.signal import Signal
 from sre_copilot.domain.types import Priority, format_time
 from sre_copilot.errors import InvalidPayload, PayloadTooLarge, SreCopilotError
-from sre_copilot.ingest.auth import authenticate
+from sre_copilot.ingest.auth import authenticate, check_sns_origin, sns_messages
 from sre_copilot.ingest.changes import parse_change
 from sre_copilot.ingest.classify import classify
 from sre_copilot.ingest.dedup import dedup_key
@@ -42,15 +42,13 @@ class IngestResult:
 
 
 def delivery_id_for(source: str, headers: Mapping[str, str], raw: bytes) -> str:
-    """The sender's own delivery id where it has one, else a digest of the exact bytes: a retry of
-    the same delivery carries the same id either way."""
-    lowered = {k.lower(): v for k, v in headers.items()}
-    for header in ("x-amz-sns-message-id", "x-github-delivery", "x-webhook-id", "x-delivery-id"):
-        if lowered.get(header):
-            return f"{source}:{lowered[header]}"
+    """The idempotency key: the sender's own event id where it is inside the signed body, else a
+    digest of the exact bytes. Never a header: no signature covers them, so a replayed body with a
+    fresh delivery header would otherwise pass as a new delivery. A retry carries the same id."""
+    del headers  # kept in the signature for callers; headers are deliberately not used
     try:
         body = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         body = None
     if isinstance(body, dict):
         event = body.get("event")
@@ -58,8 +56,12 @@ def delivery_id_for(source: str, headers: Mapping[str, str], raw: bytes) -> str:
             return f"{source}:{event['id']}"
         if source in ("cloudwatch", "changes") and isinstance(body.get("id"), str) and body.get("detail-type"):
             return f"{source}:{body['id']}"
-        if source == "cloudwatch-sns" and isinstance(body.get("MessageId"), str):
-            return f"{source}:{body['MessageId']}"
+        if source == "cloudwatch-sns":
+            records = body.get("Records")
+            message = (records[0].get("Sns") if isinstance(records, list) and len(records) == 1
+                       and isinstance(records[0], dict) else body)
+            if isinstance(message, dict) and isinstance(message.get("MessageId"), str):
+                return f"{source}:{message['MessageId']}"
     return f"{source}:sha256:{hashlib.sha256(raw).hexdigest()[:32]}"
 
 
@@ -87,21 +89,34 @@ class IngestService:
             self._idempotency.register_lambda_context(lambda_context)
         started = time.perf_counter()
         received_at = clock.now()
-        delivery_id = delivery_id_for(source, headers, raw)
+        # Authenticate first, then spend: nothing of an unauthenticated request is parsed, archived
+        # or queued; it is counted and answered in one sentence.
         try:
             if source not in SOURCES and source != "changes":
-                raise InvalidPayload(f"unknown source '{source}'; expected one of {', '.join(SOURCES)}")
+                raise InvalidPayload(f"unknown source '{source[:40]}'; expected one of {', '.join(SOURCES)}")
             if len(raw) > self.c.settings.max_body_bytes:
                 raise PayloadTooLarge(
                     f"body is {len(raw)} bytes; the limit is {self.c.settings.max_body_bytes} bytes"
                 )
+            policy = self.c.auth_policy()
             if not iam_trusted:
-                authenticate("github" if source == "changes" and _is_github(headers) else source, headers, raw,
-                             self.c.webhook_secrets(), sns_verifier=self.c.sns_verifier())
+                authenticate(source, headers, raw, self.c.webhook_secrets(), sns_verifier=self.c.sns_verifier(),
+                             policy=policy, now=received_at)
+            elif source == "cloudwatch-sns" and source not in policy.insecure_sources:
+                # SNS invoked us through IAM (a topic subscription): the topic and freshness still apply.
+                for message in sns_messages(raw):
+                    check_sns_origin(message, policy, received_at)
         except SreCopilotError as exc:
-            return self._reject(source, delivery_id, raw, exc, received_at)
+            return self._refuse(source, exc)
+        delivery_id = delivery_id_for(source, headers, raw)
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            # Authenticated, so kept for review; a replacement character would hide the bad bytes.
+            return self._reject(source, delivery_id, raw,
+                                InvalidPayload(f"body is not valid UTF-8 (bad byte at offset {exc.start})"), received_at)
         response = self._accept(delivery={
-            "delivery_id": delivery_id, "source": source, "raw": raw.decode("utf-8", "replace"),
+            "delivery_id": delivery_id, "source": source, "raw": text,
             "received_at": format_time(received_at), "origin": origin_delivery,
             "headers": {k.lower(): v for k, v in headers.items()},
         })
@@ -209,6 +224,14 @@ class IngestService:
                 metrics.add_metric(name="DuplicateSignals", unit=MetricUnit.Count, value=1)
         return signal.model_copy(update=update)
 
+    def _refuse(self, source: str, exc: SreCopilotError) -> IngestResult:
+        """Before authentication: no archive, no review message, no idempotency record."""
+        with single_metric(name="AuthFailures" if exc.status == 401 else "RefusedDeliveries", unit=MetricUnit.Count,
+                           value=1, namespace="SreCopilot") as metric:
+            metric.add_dimension(name="source", value=source if source in SOURCES or source == "changes" else "unknown")
+        logger.info("refused delivery", extra={"source": source[:40], "code": exc.code, "reason": exc.message})
+        return IngestResult(status=exc.status, body={"error": exc.message, "code": exc.code})
+
     def _reject(self, source: str, delivery_id: str, raw: bytes, exc: SreCopilotError,
                 received_at: datetime) -> IngestResult:
         tenant = self.c.settings.tenant_id
@@ -245,10 +268,6 @@ def hint_to_dict(hint: Any) -> dict[str, Any]:
 
         return {k: (format_time(v) if isinstance(v, datetime) else v) for k, v in asdict(hint).items()}
     return dict(hint)
-
-
-def _is_github(headers: Mapping[str, str]) -> bool:
-    return any(k.lower() == "x-github-event" for k in headers)
 
 
 def _safe(text: str) -> str:

@@ -13,6 +13,12 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from sre_copilot.actions.gates import SafetyContext, evaluate_gates
 from sre_copilot.actions.routing import plan_from_recommendation, route_approval
+from sre_copilot.actions.runtime_gates import (
+    ActCheck,
+    check_before_act,
+    manual_override_active,
+    plan_time_gates,
+)
 from sre_copilot.domain.action import ActionPlan, Recommendation
 from sre_copilot.domain.incident import Incident, IncidentState
 from sre_copilot.domain.notification import AuditRecord, Notification
@@ -172,7 +178,8 @@ class WorkflowSteps:
         plan = plan_from_recommendation(rec, incident, plan_id=f"plan-{short_hash(incident.id, rec.action, rec.target)}",
                                         now=clock.now(), dry_run=self.c.settings.dry_run, catalog=self.c.catalog(),
                                         environment=self.c.settings.environment)
-        gates = evaluate_gates(plan, self._safety_context(incident, plan, plans), self.c.action_policy())
+        gates = {**evaluate_gates(plan, self._safety_context(incident, plan, plans), self.c.action_policy()),
+                 **plan_time_gates(self.c, plan, clock.now())}
         approval, timeout = route_approval(plan, gates, self.c.action_policy())
         if decision.outcome in (DecisionOutcome.INCONCLUSIVE, DecisionOutcome.NEEDS_HUMAN) and approval is Approval.AUTO:
             approval = Approval.PENDING  # never act alone on weak or conflicting evidence
@@ -184,7 +191,8 @@ class WorkflowSteps:
         self._save(incident, recommendation=recommendation)
         self._audit(incident, "action.planned", plan.model_dump(mode="json"))
         return {"approval": approval.value, "plan_id": plan.id, "action": plan.action, "target": plan.target,
-                "risk": plan.risk.value, "runbook": rec.runbook}
+                "risk": plan.risk.value, "runbook": rec.runbook,
+                "blocked_by": sorted(name for name, result in gates.items() if result.startswith("fail"))}
 
     def _safety_context(self, incident: Incident, plan: ActionPlan, plans: list[ActionPlan]) -> SafetyContext:
         target_service = plan.params.get("service") or incident.service
@@ -199,7 +207,7 @@ class WorkflowSteps:
         return SafetyContext(
             active_incidents_on_target=len(others),
             last_deploy_age_s=None if last_deploy is None else (clock.now() - last_deploy).total_seconds(),
-            slo_burn_rate=None, risk_budget_remaining=None, manual_override_active=False,
+            slo_burn_rate=None, risk_budget_remaining=None, manual_override_active=manual_override_active(self.c, plan),
             actions_in_last_hour=len(recent_actions), environment=self.c.settings.environment,
         )
 
@@ -293,8 +301,10 @@ class WorkflowSteps:
         deadline = None
         if plan is not None:
             timeout = plan.params.get("approval_timeout_s")
-            if timeout:
-                deadline = clock.now() + timedelta(seconds=float(timeout))
+            # An explicit-approval request lapses too (approval_expiry_s), instead of waiting for weeks.
+            limit = float(min(float(timeout), self.c.settings.approval_expiry_s) if timeout
+                          else self.c.settings.approval_expiry_s)
+            deadline = clock.now() + timedelta(seconds=limit)
         self.c.store.put_wait_token(incident.tenant_id, incident.id, event["task_token"], deadline,
                                     plan.id if plan else None)
         if self.c.store.refresh_flagged(incident.tenant_id, incident.id):
@@ -313,12 +323,20 @@ class WorkflowSteps:
         (the ASL's `Acted` choice verifies only an `executed` plan). Only infrastructure faults
         (the store, the queue) still raise, to be retried and, failing that, recorded as Failed."""
         incident = self._incident(event)
-        plans = [p for p in self.c.store.actions_for(incident.tenant_id, incident.id)
+        all_plans = self.c.store.actions_for(incident.tenant_id, incident.id)
+        plans = [p for p in all_plans
                  if p.approval in (Approval.AUTO, Approval.APPROVED) and p.status is ActionStatus.PLANNED]
         if not plans:  # woken for a plan that has already run, been retired or been replaced
             self._audit(incident, "action.nothing_to_run", {"wake": event.get("wake")})
             return {"plan_id": None, "status": "no_plan", "dry_run": None}
         plan = plans[-1]
+        # Every safety gate again, at execution time: the kill switch, freezes and a superseded plan
+        # may have changed since the plan was made or approved.
+        check = check_before_act(self.c, incident, plan, self._safety_context(incident, plan, all_plans),
+                                 all_plans, clock.now())
+        if not check.allowed:
+            return self._refuse(incident, plan, check)
+        plan = plan.model_copy(update={"dry_run": check.dry_run, "gate_results": check.gate_results})
         lifecycle.move_if_allowed(self.c, incident, IncidentState.INVESTIGATING, actor=plan.approver or COPILOT,
                                   reason=f"acting on {plan.action} {plan.target}")
         try:
@@ -355,10 +373,24 @@ class WorkflowSteps:
         metrics.add_metric(name="ActionsHandedOver", unit=MetricUnit.Count, value=1)
         return {"plan_id": plan.id, "status": outcome, "dry_run": plan.dry_run, "reason": reason}
 
+    def _refuse(self, incident: Incident, plan: ActionPlan, check: ActCheck) -> dict[str, Any]:
+        """Act refused at execution time: nothing ran; the plan says why (Verify and Rollback skip it)."""
+        plan = plan.model_copy(update={"status": ActionStatus.SKIPPED, "updated_at": clock.now(),
+                                       "gate_results": check.gate_results,
+                                       "detail": f"refused at execution: {check.summary()}"})
+        self.c.store.put_action(incident.tenant_id, plan)
+        self._audit(incident, "action.refused", {"plan": plan.id, "reasons": check.refusals,
+                                                 "approver": plan.approver})
+        metrics.add_metric(name="ActionsRefused", unit=MetricUnit.Count, value=1)
+        return {"plan_id": plan.id, "status": plan.status.value, "dry_run": plan.dry_run,
+                "refused": sorted(check.refusals)}
+
     def verify(self, event: dict[str, Any]) -> dict[str, Any]:
         incident = self._incident(event)
         plan = next(p for p in reversed(self.c.store.actions_for(incident.tenant_id, incident.id))
                     if p.id == event["act"]["result"]["plan_id"])
+        if plan.status is ActionStatus.SKIPPED:  # refused at execution: nothing to verify or undo
+            return {"ok": True, "plan_id": plan.id, "why": plan.detail, "executed": False}
         if plan.status is ActionStatus.FAILED:
             ok, why = False, plan.detail
         else:
@@ -384,6 +416,8 @@ class WorkflowSteps:
         plan = next(p for p in reversed(self.c.store.actions_for(incident.tenant_id, incident.id))
                     if p.id == event["act"]["result"]["plan_id"])
         try:
+            if plan.status is ActionStatus.SKIPPED:
+                return {"plan_id": plan.id, "status": plan.status.value}
             result = self.c.executor_for(plan).rollback(plan) if plan.status is not ActionStatus.FAILED else {}
             plan = plan.model_copy(update={"status": ActionStatus.ROLLED_BACK, "updated_at": clock.now(),
                                            "detail": f"rolled back: {result.get('detail', 'restored pre-action state')}"})
