@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 FunctionName = Literal[
     "ingest", "correlate", "assemble_context", "aggregate_evidence", "generate_hypotheses",
-    "score_confidence", "apply_policy", "recommend", "notify", "await_decision", "act", "verify",
+    "score_confidence", "apply_policy", "recommend", "notify", "await_decision", "act", "verify", "check_recovery",
     "rollback", "document", "record_failure", "callbacks", "approval_sweeper", "pagerduty_sync",
 ]
 FUNCTION_NAMES: tuple[str, ...] = get_args(FunctionName)

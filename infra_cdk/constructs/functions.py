@@ -111,7 +111,12 @@ FUNCTIONS: dict[str, FunctionSpec] = {
     "verify": FunctionSpec(
         "ASL Verify: checks the plan's verification criteria against live metrics",
         publishes_lifecycle=True, reads_metrics=True, executes_actions=True),
-    "rollback": FunctionSpec("ASL Rollback: undoes a plan that failed verification", executes_actions=True),
+    "check_recovery": FunctionSpec(
+        "ASL CheckRecovery: the plan's alarms and alerts cleared within its verification window?",
+        publishes_lifecycle=True, reads_metrics=True),
+    "rollback": FunctionSpec(
+        "ASL Rollback: the plan's rollback strategy, its verification, then escalation to a human",
+        secrets=("slack", "twilio"), public_url=True, executes_actions=True),
     "document": FunctionSpec(
         "ASL Document: postmortem draft, lifecycle to LEARNED, precedent indexed",
         reads=(CATALOG_PREFIX, INCIDENTS_PREFIX), writes=(POSTMORTEMS_PREFIX,), secrets=("slack",),

@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = 262_144
     dedup_window_s: int = 900
     approval_timeout_s: int = 300
+    verification_window_s: int = Field(default=1200, gt=0, description=(
+        "how long after an action its incident's alerts may take to clear before Verify calls it failed"))
     signal_ttl_days: int = 30
     incident_ttl_days: int = 400
 

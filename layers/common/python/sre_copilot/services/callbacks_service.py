@@ -16,6 +16,7 @@ from sre_copilot.ports import clock
 from sre_copilot.services import lifecycle
 from sre_copilot.services.container import Container
 from sre_copilot.services.correlate_service import CorrelateService
+from sre_copilot.services.remediation_steps import recovery_due
 
 
 class CallbacksService:
@@ -83,7 +84,8 @@ class SweeperService:
             if not token:
                 continue  # someone answered first
             plan_id = token.get("plan_id")
-            for plan in self.c.store.actions_for(self.tenant, due["incident_id"]):
+            plans = self.c.store.actions_for(self.tenant, due["incident_id"])
+            for plan in plans:
                 if plan.id == plan_id and plan.approval is Approval.PENDING:
                     self.c.store.put_action(self.tenant, plan.model_copy(update={
                         "approval": Approval.TIMED_OUT, "updated_at": now,
@@ -91,7 +93,10 @@ class SweeperService:
                     self.c.store.append(AuditRecord(at=now, tenant_id=self.tenant, actor="copilot:sweeper",
                                                     action="approval.timed_out", subject=due["incident_id"],
                                                     details={"plan": plan.id}))
-            self.c.workflow.send_success(token["token"], {"reason": "timed_out"})
+            # A deadline on an executed plan is its recovery check's (Verify waits), not an approval's.
+            waiting = recovery_due(plans)
+            reason = "verify" if waiting is not None and waiting[0].id == plan_id else "timed_out"
+            self.c.workflow.send_success(token["token"], {"reason": reason})
             timed_out += 1
         correlate = CorrelateService(self.c)
         # The state is on the agenda for when its tick next has work; until then no minute loads it.

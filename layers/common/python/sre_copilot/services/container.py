@@ -216,6 +216,13 @@ class Container:
 
         return CloudWatchMetrics(aws_clients.client("cloudwatch", self.settings.region))
 
+    def alarm_states(self, names: list[str]) -> dict[str, str]:
+        """CloudWatch alarm states by name (verification by recovery); alarms it does not know are absent."""
+        from sre_copilot.adapters import aws_clients
+        from sre_copilot.adapters.cloudwatch_alarms import CloudWatchAlarms
+
+        return CloudWatchAlarms(aws_clients.client("cloudwatch", self.settings.region)).states(names)
+
     # -- people and actions --------------------------------------------------------------------
     def slack(self) -> Any:
         return self._slack

@@ -40,6 +40,7 @@ from sre_copilot.services import lifecycle
 from sre_copilot.services.container import Container
 from sre_copilot.services.ids import short_hash
 from sre_copilot.services.observability import logger, metrics
+from sre_copilot.services.remediation_steps import RemediationSteps, recovery_due
 
 COPILOT = "copilot:workflow"
 
@@ -163,6 +164,7 @@ class WorkflowSteps:
         plan = plan_from_recommendation(rec, incident, plan_id=f"plan-{short_hash(incident.id, rec.action, rec.target)}",
                                         now=clock.now(), dry_run=self.c.settings.dry_run, catalog=self.c.catalog(),
                                         environment=self.c.settings.environment)
+        plan = RemediationSteps(self).with_recovery_criteria(plan, incident)
         gates = evaluate_gates(plan, self._safety_context(incident, plan, plans), self.c.action_policy())
         approval, timeout = route_approval(plan, gates, self.c.action_policy())
         if decision.outcome in (DecisionOutcome.INCONCLUSIVE, DecisionOutcome.NEEDS_HUMAN) and approval is Approval.AUTO:
@@ -273,10 +275,12 @@ class WorkflowSteps:
     # -- waiting --------------------------------------------------------------------------------
     def await_decision(self, event: dict[str, Any]) -> dict[str, Any]:
         incident = self._incident(event)
-        plan = next((p for p in self.c.store.actions_for(incident.tenant_id, incident.id)
-                     if p.approval is Approval.PENDING), None)
+        plans = self.c.store.actions_for(incident.tenant_id, incident.id)
+        plan = next((p for p in plans if p.approval is Approval.PENDING), None)
         deadline = None
-        if plan is not None:
+        if (waiting := recovery_due(plans)) is not None:  # Verify waits for recovery until this deadline
+            plan, deadline = waiting
+        elif plan is not None:
             timeout = plan.params.get("approval_timeout_s")
             if timeout:
                 deadline = clock.now() + timedelta(seconds=float(timeout))
@@ -325,6 +329,8 @@ class WorkflowSteps:
             ok, why = False, plan.detail
         else:
             ok, why = self.c.executor_for(plan).verify(plan)
+        if ok and (waiting := RemediationSteps(self).await_recovery(incident, plan, why)) is not None:
+            return waiting[1]
         status = ActionStatus.VERIFIED if ok else plan.status
         plan = plan.model_copy(update={"status": status, "updated_at": clock.now(), "detail": why})
         self.c.store.put_action(incident.tenant_id, plan)
@@ -334,20 +340,11 @@ class WorkflowSteps:
                                       reason=f"{plan.action} {plan.target} verified: {why}")
         return {"ok": ok, "plan_id": plan.id, "why": why}
 
+    def check_recovery(self, event: dict[str, Any]) -> dict[str, Any]:
+        return RemediationSteps(self).check_recovery(event)
+
     def rollback(self, event: dict[str, Any]) -> dict[str, Any]:
-        incident = self._incident(event)
-        plan = next(p for p in reversed(self.c.store.actions_for(incident.tenant_id, incident.id))
-                    if p.id == event["act"]["result"]["plan_id"])
-        try:
-            result = self.c.executor_for(plan).rollback(plan) if plan.status is not ActionStatus.FAILED else {}
-            plan = plan.model_copy(update={"status": ActionStatus.ROLLED_BACK, "updated_at": clock.now(),
-                                           "detail": f"rolled back: {result.get('detail', 'restored pre-action state')}"})
-        except Exception as exc:
-            plan = plan.model_copy(update={"status": ActionStatus.FAILED, "updated_at": clock.now(),
-                                           "detail": f"rollback failed: {exc}"})
-        self.c.store.put_action(incident.tenant_id, plan)
-        self._audit(incident, "action.rolled_back", {"plan": plan.id, "status": plan.status, "detail": plan.detail})
-        return {"plan_id": plan.id, "status": plan.status.value}
+        return RemediationSteps(self).rollback(event)
 
     # -- closing --------------------------------------------------------------------------------
     def document(self, event: dict[str, Any]) -> dict[str, Any]:
