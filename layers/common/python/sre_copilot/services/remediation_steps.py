@@ -143,8 +143,8 @@ class RemediationSteps:
         self.steps._audit(incident, "action.rolled_back", {"plan": plan.id, "status": plan.status, "strategy": strategy,
                                                            "detail": detail, **restored})
         escalated = self.escalate(incident, plan, f"{failure}. Rollback strategy: {strategy}: {detail}")
-        return {"plan_id": plan.id, "status": plan.status.value, "strategy": strategy,
-                "restore_verified": restored.get("verified"), "escalated": escalated}
+        return {"status": plan.status.value, "restore_verified": restored.get("verified"), "escalated": escalated,
+                "strategy": strategy, "plan_id": plan.id}
 
     def _restore(self, incident: Incident, plan: ActionPlan, failure: str) -> tuple[ActionStatus, str, dict[str, Any]]:
         try:
