@@ -14,7 +14,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sre_copilot.actions.recovery import RecoveryCheck, RecoveryCriteria, check_recovery, criteria_for, deadline
+from sre_copilot.actions.recovery import (
+    RecoveryCheck,
+    RecoveryCriteria,
+    check_recovery,
+    criteria_for,
+    deadline,
+)
 from sre_copilot.domain.action import ActionPlan
 from sre_copilot.domain.incident import Incident, IncidentState
 from sre_copilot.domain.types import ActionStatus, Channel, NotificationKind, parse_time
