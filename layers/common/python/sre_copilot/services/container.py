@@ -262,11 +262,18 @@ class Container:
         return KubernetesExecutor(host=self.secret("kubernetes").get("host") or self.settings.kubernetes_api_url,
                                   token=self.secret("kubernetes").get("token"))
 
+    @cached_property
+    def _aws_executor(self) -> Any:
+        from sre_copilot.adapters import aws_clients
+        from sre_copilot.adapters.aws_executor import AwsExecutor
+
+        return AwsExecutor(lambda service: aws_clients.client(service, self.settings.region))
+
     def executor_for(self, plan: ActionPlan) -> Any:
-        executor = self._kubernetes
-        if not executor.supports(plan):
-            raise ConfigurationError(f"no executor supports {plan.action} on {plan.target}")
-        return executor
+        for executor in (self._kubernetes, self._aws_executor):
+            if executor.supports(plan):
+                return executor
+        raise ConfigurationError(f"no executor supports {plan.action} on {plan.target}")
 
     def slack_channel_for(self, incident: Incident) -> str:
         service = self.catalog().service(incident.service) if incident.service else None
