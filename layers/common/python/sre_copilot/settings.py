@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     twilio_api_url: str = ""
     pagerduty_api_url: str = "https://api.pagerduty.com"
     kubernetes_api_url: str = Field(default="", description="API server for the Kubernetes executor")
+    eks_cluster_name: str = Field(default="", description="EKS cluster: authenticate with STS-presigned tokens")
     public_base_url: str = Field(default="", description="the HTTP API URL, for Twilio/Slack callbacks")
 
     catalog_uri: str = Field(default="", description="s3:// or file path of the service catalog")

@@ -174,7 +174,7 @@ class AwsExecutor:
 
     def _ecs_verify(self, plan: ActionPlan, resource: Resource) -> tuple[bool, str]:
         service = self._ecs_service(resource)
-        primary = next((d for d in service.get("deployments", []) if d.get("status") == "PRIMARY"), {})
+        primary: dict[str, Any] = next((d for d in service.get("deployments", []) if d.get("status") == "PRIMARY"), {})
         if primary.get("rolloutState") == "FAILED":
             return False, f"ECS deployment of {_td(primary.get('taskDefinition', '?'))} failed: {primary.get('rolloutStateReason')}"
         running, desired = int(service.get("runningCount", 0)), int(service.get("desiredCount", 0))

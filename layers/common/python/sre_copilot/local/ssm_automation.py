@@ -29,7 +29,8 @@ def _start(self: SimpleSystemManagerResponse) -> ActionResult:
     token = self._get_param("ClientToken")
     if token and token in _tokens:
         return ActionResult({"AutomationExecutionId": _tokens[token]})
-    document = self.ssm_backend.describe_document(name=name, document_version=None, version_name=None)
+    document = self.ssm_backend.describe_document(name=name, document_version=None,  # type: ignore[arg-type]
+                                                  version_name=None)  # type: ignore[arg-type]
     if document.get("DocumentType") != "Automation":
         raise ValidationException(f"{name} is not an Automation document")
     declared = {p["Name"] for p in document.get("Parameters", [])}
@@ -63,7 +64,7 @@ def ssm_automation() -> Iterator[dict[str, dict[str, Any]]]:
     """Install the three calls for the duration; yields the executions started."""
     patched = {"start_automation_execution": _start, "get_automation_execution": _get,
                "stop_automation_execution": _stop}
-    saved = {name: getattr(SimpleSystemManagerResponse, name, None) for name in patched}
+    saved: dict[str, Any] = {name: getattr(SimpleSystemManagerResponse, name, None) for name in patched}
     for name, fn in patched.items():
         setattr(SimpleSystemManagerResponse, name, fn)
     _executions.clear()

@@ -259,8 +259,25 @@ class Container:
     def _kubernetes(self) -> Any:
         from sre_copilot.adapters.k8s_executor import KubernetesExecutor
 
-        return KubernetesExecutor(host=self.secret("kubernetes").get("host") or self.settings.kubernetes_api_url,
-                                  token=self.secret("kubernetes").get("token"))
+        # EKS: a presigned STS token (`aws eks get-token`) for the cluster named in settings or the
+        # secret; any other cluster: the bearer token in the kubernetes secret.
+        secret = self.secret("kubernetes")
+        cluster = secret.get("eks_cluster") or self.settings.eks_cluster_name
+        token_source = None
+        if cluster:
+            from sre_copilot.adapters.eks_auth import EksTokenSource
+
+            token_source = EksTokenSource(str(cluster), self.settings.region)
+        ca_path = None
+        if secret.get("ca_data"):
+            import base64
+            import tempfile
+
+            with tempfile.NamedTemporaryFile("wb", suffix=".crt", delete=False) as ca:
+                ca.write(base64.b64decode(secret["ca_data"]))
+            ca_path = ca.name
+        return KubernetesExecutor(host=secret.get("host") or self.settings.kubernetes_api_url,
+                                  token=secret.get("token"), token_source=token_source, ca_cert_path=ca_path)
 
     @cached_property
     def _aws_executor(self) -> Any:
