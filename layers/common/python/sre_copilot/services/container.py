@@ -216,6 +216,15 @@ class Container:
 
         return CloudWatchMetrics(aws_clients.client("cloudwatch", self.settings.region))
 
+    @cached_property
+    def _risk_budget(self) -> Any:
+        from sre_copilot.adapters.dynamodb_risk_budget import RiskBudgetLedger
+
+        return RiskBudgetLedger(self.store.client, self.store.table_name)
+
+    def risk_budget(self) -> Any:
+        return self._risk_budget
+
     def alarm_states(self, names: list[str]) -> dict[str, str]:
         """CloudWatch alarm states by name (verification by recovery); alarms it does not know are absent."""
         from sre_copilot.adapters import aws_clients

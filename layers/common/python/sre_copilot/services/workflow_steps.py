@@ -38,6 +38,7 @@ from sre_copilot.reasoning.policy import apply_policy
 from sre_copilot.reasoning.recommend import recommend
 from sre_copilot.services import lifecycle
 from sre_copilot.services.container import Container
+from sre_copilot.services.gate_inputs import GateInputs
 from sre_copilot.services.ids import short_hash
 from sre_copilot.services.observability import logger, metrics
 from sre_copilot.services.remediation_steps import RemediationSteps, recovery_due
@@ -165,12 +166,14 @@ class WorkflowSteps:
                                         now=clock.now(), dry_run=self.c.settings.dry_run, catalog=self.c.catalog(),
                                         environment=self.c.settings.environment)
         plan = RemediationSteps(self).with_recovery_criteria(plan, incident)
-        gates = evaluate_gates(plan, self._safety_context(incident, plan, plans), self.c.action_policy())
+        safety = self._safety_context(incident, plan, plans)
+        gates = evaluate_gates(plan, safety, self.c.action_policy())
         approval, timeout = route_approval(plan, gates, self.c.action_policy())
         if decision.outcome in (DecisionOutcome.INCONCLUSIVE, DecisionOutcome.NEEDS_HUMAN) and approval is Approval.AUTO:
             approval = Approval.PENDING  # never act alone on weak or conflicting evidence
         plan = plan.model_copy(update={"approval": approval, "gate_results": gates,
-                                       "params": {**plan.params, "approval_timeout_s": timeout}})
+                                       "params": {**plan.params, "approval_timeout_s": timeout,
+                                                  "gate_inputs": safety.model_dump(mode="json")}})
         if approval is Approval.BLOCKED:
             plan = plan.model_copy(update={"status": ActionStatus.SKIPPED})
         self.c.store.put_action(incident.tenant_id, plan)
@@ -180,21 +183,7 @@ class WorkflowSteps:
                 "risk": plan.risk.value, "runbook": rec.runbook}
 
     def _safety_context(self, incident: Incident, plan: ActionPlan, plans: list[ActionPlan]) -> SafetyContext:
-        target_service = plan.params.get("service") or incident.service
-        others = [other for other, service in self.c.store.open_incident_services(incident.tenant_id).items()
-                  if other != incident.id and service and service == target_service]
-        # The service's own change partition: the gate needs its last deploy, not the tenant's week.
-        changes = ([] if not incident.service else
-                   self.c.store.changes_for_service(incident.tenant_id, incident.service,
-                                                    clock.now() - timedelta(days=7), clock.now()))
-        last_deploy = max((c.at for c in changes), default=None)
-        recent_actions = [p for p in plans if p.status in (ActionStatus.EXECUTED, ActionStatus.VERIFIED)]
-        return SafetyContext(
-            active_incidents_on_target=len(others),
-            last_deploy_age_s=None if last_deploy is None else (clock.now() - last_deploy).total_seconds(),
-            slo_burn_rate=None, risk_budget_remaining=None, manual_override_active=False,
-            actions_in_last_hour=len(recent_actions), environment=self.c.settings.environment,
-        )
+        return GateInputs(self.c).safety_context(incident, plan, plans)
 
     # -- people ---------------------------------------------------------------------------------
     def notify(self, event: dict[str, Any]) -> dict[str, Any]:
@@ -325,6 +314,8 @@ class WorkflowSteps:
         incident = self._incident(event)
         plan = next(p for p in reversed(self.c.store.actions_for(incident.tenant_id, incident.id))
                     if p.id == event["act"]["result"]["plan_id"])
+        if plan.status is ActionStatus.EXECUTED:
+            GateInputs(self.c).spend(incident, plan)  # once per plan, however often Verify runs
         if plan.status is ActionStatus.FAILED:
             ok, why = False, plan.detail
         else:
