@@ -20,6 +20,8 @@ class Settings(BaseSettings):
     region: str = Field(default="us-east-1", validation_alias="AWS_REGION")
 
     table_name: str = "sre-copilot"
+    audit_table_name: str = Field(default="", description="append-only audit table; empty: the main table")
+    audit_bucket_name: str = Field(default="", description="Object Lock bucket of the daily audit export")
     idempotency_table_name: str = "sre-copilot-idempotency"
     bucket_name: str = "sre-copilot-artifacts"
     event_bus_name: str = "sre-copilot"

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from sre_copilot.cli import history as history_view
+from sre_copilot.cli.audit import cmd_audit, save_trails
 from sre_copilot.cli.main import dump
 from sre_copilot.errors import InvalidPayload, NotFound
 
@@ -22,6 +23,7 @@ def _save_run(state_dir: Path, run: Any) -> None:
         (executions / f"{incident_id}.json").write_text(json.dumps({
             "incident_id": incident_id, "scenario": run.scenario.name,
             "events": history_view.serialisable(events)}, indent=1))
+    save_trails(state_dir, run.audits)
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
