@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from sre_copilot.cli import history as history_view
-from sre_copilot.cli.audit import cmd_audit, save_trails
+from sre_copilot.cli.audit import save_trails
 from sre_copilot.cli.main import dump
 from sre_copilot.errors import InvalidPayload, NotFound
 
