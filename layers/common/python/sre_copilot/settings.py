@@ -22,6 +22,7 @@ class Settings(BaseSettings):
     table_name: str = "sre-copilot"
     audit_table_name: str = Field(default="", description="append-only audit table; empty: the main table")
     audit_bucket_name: str = Field(default="", description="Object Lock bucket of the daily audit export")
+    audit_retention_days: int = Field(default=400, gt=0, description="Object Lock retention of exported audit")
     idempotency_table_name: str = "sre-copilot-idempotency"
     bucket_name: str = "sre-copilot-artifacts"
     event_bus_name: str = "sre-copilot"
