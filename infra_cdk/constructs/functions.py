@@ -124,6 +124,9 @@ FUNCTIONS: dict[str, FunctionSpec] = {
     "record_failure": FunctionSpec(
         "ASL RecordFailure: audits a failed step and sends it to the review queue",
         reads=(), sends_to_review=True),
+    "audit_export": FunctionSpec(
+        "Daily: the audit records and execution histories of the day before, to the Object Lock bucket",
+        reads=(), knows_state_machine=True, invoked_async=True),
     "callbacks": FunctionSpec(
         "Slack interactivity and Twilio voice keypresses: approvals and acknowledgements",
         secrets=("slack", "twilio", "pagerduty"), publishes_lifecycle=True, answers_task_tokens=True,
