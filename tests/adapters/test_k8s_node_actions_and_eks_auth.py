@@ -140,3 +140,19 @@ def test_kubernetes_client_authenticates_to_eks_with_the_token(eks: LocalKuberne
     wrong = KubernetesExecutor(host=eks.base_url, token_source=EksTokenSource("staging", "us-east-1", _session()))
     with pytest.raises(KubernetesActionError, match="401"):
         wrong.execute(_plan("cordon_node", f"node/{NODE}"), dry_run=True)
+
+
+def test_a_drain_that_fails_part_way_uncordons_the_node_and_says_so(k8s: LocalKubernetesApi,
+                                                                    executor: KubernetesExecutor) -> None:
+    from sre_copilot.actions.compensation import ActionCompensated
+
+    # Given a node whose second pod is protected by a disruption budget
+    k8s.core.disruption_blocked.add(("shop", "checkout-7f9c-abcde"))
+    # When the drain runs
+    with pytest.raises(ActionCompensated) as failed:
+        executor.execute(_plan("drain_host", f"node/{NODE}"), dry_run=False)
+    # Then the eviction refusal is reported with its compensation, and the node is schedulable again
+    assert "disruption budget" in failed.value.failure
+    assert failed.value.compensation.startswith(f"node {NODE} uncordoned; 1 evicted pod(s)")
+    assert not k8s.core.nodes[NODE]["spec"].get("unschedulable")
+    assert _on(k8s, NODE) == ["checkout-7f9c-abcde"]

@@ -75,3 +75,34 @@ def test_unrecovered_scale_out_is_rolled_back_verified_and_escalated_and_history
     rollback = outputs["Rollback"]["rollback"]["result"]
     assert rollback["strategy"] == "restore_pre_state" and rollback["restore_verified"] and rollback["escalated"]
     assert "CheckRecovery" in render(incident["id"], rows, "RUNNING")
+
+
+def test_rollback_of_a_compensated_partial_action_records_it_and_escalates() -> None:
+    from sre_copilot.cli.commands import BUNDLED_DEMO
+    from sre_copilot.domain.action import ActionPlan
+    from sre_copilot.domain.incident import Incident
+    from sre_copilot.domain.types import ActionStatus, Approval, Priority, Risk
+    from sre_copilot.local.replay import Scenario
+    from sre_copilot.local.runtime import LocalDeployment
+    from sre_copilot.services.workflow_steps import WorkflowSteps
+
+    with LocalDeployment(start=T0) as deployment:
+        deployment.put_catalog(Scenario.load(BUNDLED_DEMO).catalog)
+        store = deployment.container.store
+        incident = Incident.open(incident_id="inc-drain", tenant_id="default", priority=Priority.P1,
+                                 title="node not ready", service="checkout", at=T0, actor="test", reason="test")
+        store.put_incident(incident)
+        # Given a drain that failed part-way, which its executor undid (what the Act step stores)
+        plan = ActionPlan(id="plan-drain", incident_id="inc-drain", action="drain_host", target="node/ip-10-0-1-12",
+                          risk=Risk.MEDIUM, approval=Approval.APPROVED, status=ActionStatus.FAILED,
+                          detail="execution failed: eviction of pod x refused; compensated: node ip-10-0-1-12 "
+                                 "uncordoned", created_at=T0, updated_at=T0)
+        store.put_action("default", plan)
+        # When the workflow's Rollback step runs
+        out = WorkflowSteps(deployment.container).rollback(
+            {"tenant_id": "default", "incident_id": "inc-drain", "act": {"result": {"plan_id": "plan-drain"}}})
+        # Then it records the compensation instead of undoing again, and a human is told
+        assert out["strategy"] == "compensated_by_executor" and out["escalated"]
+        trail = {r.action: r.details for r in store.for_subject("default", "inc-drain")}
+        assert "node ip-10-0-1-12 uncordoned" in trail["action.rolled_back"]["detail"]
+        assert "incident.escalated" in trail

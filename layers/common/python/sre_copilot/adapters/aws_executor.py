@@ -21,6 +21,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from sre_copilot.actions.compensation import ActionCompensated
 from sre_copilot.domain.action import ActionPlan
 from sre_copilot.errors import ConfigurationError, SreCopilotError
 
@@ -87,6 +88,8 @@ class AwsExecutor:
         try:
             handler = getattr(self, f"_{resource.service}_execute")
             result: dict[str, Any] = handler(plan, resource, dry_run)
+        except ActionCompensated:
+            raise
         except ClientError as exc:
             raise AwsActionError(f"{plan.action} on {resource.arn} failed: {_message(exc)}") from exc
         mode = "dry run (nothing changed)" if dry_run else "applied"
@@ -158,7 +161,13 @@ class AwsExecutor:
         if not dry_run:
             # The mark goes first: a retry after a timeout must find it, or it would step back twice.
             ecs.tag_resource(**calls[-2]["params"])
-            ecs.update_service(**update)
+            try:
+                ecs.update_service(**update)
+            except ClientError as exc:
+                ecs.untag_resource(resourceArn=resource.arn, tagKeys=[MARK, PRE])
+                raise ActionCompensated(f"UpdateService of {resource.name} failed: {_message(exc)}",
+                                        f"removed the {MARK} mark from {resource.name}; the service is unchanged"
+                                        ) from exc
         return {"pre_state": pre, "calls": calls, "detail": summary}
 
     def _previous_task_definition(self, current: str, calls: list[dict[str, Any]]) -> str:
@@ -266,8 +275,16 @@ class AwsExecutor:
         calls = [_call("autoscaling:DescribeAutoScalingGroups", AutoScalingGroupNames=[resource.name]),
                  _call("autoscaling:CreateOrUpdateTags", **tags), _call("autoscaling:UpdateAutoScalingGroup", **update)]
         if not dry_run:
-            self.clients("autoscaling").create_or_update_tags(**tags)
-            self.clients("autoscaling").update_auto_scaling_group(**update)
+            autoscaling = self.clients("autoscaling")
+            autoscaling.create_or_update_tags(**tags)
+            try:
+                autoscaling.update_auto_scaling_group(**update)
+            except ClientError as exc:
+                autoscaling.delete_tags(Tags=[{k: t[k] for k in ("ResourceId", "ResourceType", "Key")}
+                                              for t in tags["Tags"]])
+                raise ActionCompensated(f"UpdateAutoScalingGroup of {resource.name} failed: {_message(exc)}",
+                                        f"removed the {MARK} mark from {resource.name}; capacity is unchanged"
+                                        ) from exc
         return {"pre_state": pre, "calls": calls,
                 "detail": f"Auto Scaling group {resource.name} desired capacity {pre['DesiredCapacity']} -> {desired}"}
 

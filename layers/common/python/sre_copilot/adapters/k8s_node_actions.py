@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from kubernetes.client import V1DeleteOptions, V1Eviction, V1ObjectMeta
 from kubernetes.client.exceptions import ApiException
 
+from sre_copilot.actions.compensation import ActionCompensated
 from sre_copilot.adapters.k8s_errors import KubernetesActionError, _api_message
 from sre_copilot.domain.action import ActionPlan
 
@@ -116,12 +117,23 @@ class NodeAndPodActions:
                 except ApiException as exc:
                     if exc.status == 404:
                         continue  # gone meanwhile
-                    raise KubernetesActionError(
-                        f"eviction of pod {name} from {node_name} refused ({exc.status} {_api_message(exc)}); "
-                        f"the node stays cordoned with {len(evicted)} pod(s) evicted") from exc
+                    failure = (f"eviction of pod {name} from {node_name} refused ({exc.status} "
+                               f"{_api_message(exc)}) after {len(evicted)} pod(s) were evicted")
+                    if dry_run:
+                        raise KubernetesActionError(failure) from exc
+                    raise ActionCompensated(failure, self._compensate(plan, node_name, pre, evicted)) from exc
                 evicted.append(f"{namespace}/{name}")
         what = "cordoned" if plan.action == "cordon_node" else f"cordoned and drained ({len(evicted)} pod(s) evicted)"
         return {"pre_state": pre, "calls": calls, "evicted": evicted, "detail": f"node {node_name} {what}"}
+
+    def _compensate(self, plan: ActionPlan, node_name: str, pre: dict[str, Any], evicted: list[str]) -> str:
+        """Undo the cordon of a drain that could not finish; evicted pods already run elsewhere."""
+        try:
+            self.rollback(plan.model_copy(update={"params": {**plan.params, "pre_state": pre}}))
+        except KubernetesActionError as exc:
+            return f"uncordoning {node_name} failed too ({exc}); uncordon it by hand"
+        moved = f"; {len(evicted)} evicted pod(s) were rescheduled elsewhere" if evicted else ""
+        return f"node {node_name} {'left cordoned as before' if pre['unschedulable'] else 'uncordoned'}{moved}"
 
     # -- verify / rollback -----------------------------------------------------------------------------
     def verify(self, plan: ActionPlan) -> tuple[bool, str]:

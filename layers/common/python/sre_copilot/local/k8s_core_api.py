@@ -34,6 +34,8 @@ class LocalCoreApi:
         self.nodes: dict[str, dict[str, Any]] = {}
         self.pods: dict[tuple[str, str], dict[str, Any]] = {}
         self._replacements = itertools.count(1)
+        self.disruption_blocked: set[tuple[str, str]] = set()
+        """Pods whose PodDisruptionBudget refuses an eviction (429), as the API server answers."""
 
     # -- seeding ---------------------------------------------------------------------------------------
     def seed(self, catalog: Catalog) -> None:
@@ -90,6 +92,8 @@ class LocalCoreApi:
             return _status(404, "NotFound", f'pods "{name}" not found')
         if request.method == "GET" and sub is None:
             return Outgoing(200, pod)
+        if request.method == "POST" and sub == "eviction" and (namespace or "default", name) in self.disruption_blocked:
+            return _status(429, "TooManyRequests", "Cannot evict pod as it would violate the pod's disruption budget.")
         if (request.method == "DELETE" and sub is None) or (request.method == "POST" and sub == "eviction"):
             if dry_run != "All":
                 self._remove(pod)

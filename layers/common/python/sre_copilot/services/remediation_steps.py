@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from sre_copilot.actions.compensation import COMPENSATED
 from sre_copilot.actions.recovery import (
     RecoveryCheck,
     RecoveryCriteria,
@@ -133,6 +134,10 @@ class RemediationSteps:
         restored: dict[str, Any] = {}
         if plan.dry_run:
             strategy, status, detail = "none", plan.status, "dry run: nothing was changed, nothing to undo"
+        elif plan.status is ActionStatus.FAILED and COMPENSATED in plan.detail:
+            # The executor undid its partial change before failing; the execution shows what it undid.
+            strategy, status = "compensated_by_executor", plan.status
+            detail = f"the action failed part-way and was undone: {plan.detail.split(COMPENSATED, 1)[1]}"
         elif plan.status is ActionStatus.FAILED and not plan.params.get("pre_state"):
             strategy, status, detail = "none", plan.status, "the action failed before changing anything"
         elif plan.action in NO_AUTOMATIC_UNDO:
