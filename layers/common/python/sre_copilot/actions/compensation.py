@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from sre_copilot.errors import SreCopilotError
 
-
 COMPENSATED = "; compensated: "
 """How the failure message names the compensation (the Act step stores the message as the plan's detail)."""
 
