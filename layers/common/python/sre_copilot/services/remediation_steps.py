@@ -6,7 +6,8 @@ After an action's rollout is verified, the plan waits for its recovery criteria
 - recovered: the plan is VERIFIED and the incident MITIGATED;
 - not recovered: the plan's rollback strategy runs, its result is verified, and a human is paged
   with what happened. A deploy rollback is never undone (that would redeploy the version it just
-  removed for being bad): it escalates only.
+  removed for being bad), nor a drain (that would put work back on the failing host): those
+  escalate only.
 """
 
 from __future__ import annotations
@@ -32,8 +33,14 @@ if TYPE_CHECKING:
     from sre_copilot.services.workflow_steps import WorkflowSteps
 
 COPILOT = "copilot:workflow"
-NO_AUTOMATIC_UNDO = frozenset({"rollback", "rollback_ecs_service", "rollback_lambda_alias"})
-"""Actions whose undo would bring back what was removed for being bad: escalate only."""
+_REDEPLOYS_BAD = "would redeploy the version it removed for being bad"
+_BACK_TO_BAD_HOST = "would put work back on the host it was moved off"
+NO_AUTOMATIC_UNDO: dict[str, str] = {
+    "rollback": _REDEPLOYS_BAD, "rollback_ecs_service": _REDEPLOYS_BAD, "rollback_lambda_alias": _REDEPLOYS_BAD,
+    "drain_host": _BACK_TO_BAD_HOST, "drain_node": _BACK_TO_BAD_HOST, "cordon_node": _BACK_TO_BAD_HOST,
+    "delete_pod": "has nothing to restore: the pod's controller already replaced it",
+}
+"""Actions whose undo would do harm or nothing: they escalate only."""
 RECOVERY = "recovery"
 RECOVERY_DUE = "recovery_due"
 RECOVERY_OUTCOME = "recovery_outcome"
@@ -142,8 +149,7 @@ class RemediationSteps:
             strategy, status, detail = "none", plan.status, "the action failed before changing anything"
         elif plan.action in NO_AUTOMATIC_UNDO:
             strategy, status = "escalate_only", plan.status
-            detail = (f"{failure}; not undone: undoing {plan.action} would redeploy the version it removed "
-                      "for being bad")
+            detail = f"{failure}; not undone: undoing {plan.action} {NO_AUTOMATIC_UNDO[plan.action]}"
         else:
             strategy = "restore_pre_state"
             status, detail, restored = self._restore(incident, plan, failure)
