@@ -62,6 +62,6 @@ def render(incident_id: str, records: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def cmd_audit(args: argparse.Namespace) -> int:
+def print_trail(args: argparse.Namespace) -> int:
     print(render(args.incident_id, load_trail(args)))
     return 0

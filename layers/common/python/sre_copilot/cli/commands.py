@@ -80,6 +80,12 @@ def cmd_history(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    from sre_copilot.cli.audit import print_trail
+
+    return print_trail(args)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from sre_copilot.cli.narrative import narrate
     from sre_copilot.local.replay import Scenario, replay

@@ -102,8 +102,9 @@ class RemediationSteps:
     def check_recovery(self, event: dict[str, Any]) -> dict[str, Any]:
         incident = self.steps._incident(event)
         due = recovery_due(self.c.store.actions_for(incident.tenant_id, incident.id))
+        closed = incident.state in (IncidentState.RESOLVED, IncidentState.LEARNED)
         if due is None:
-            return {"ok": True, "outcome": "none"}
+            return {"ok": True, "outcome": "none", "closed": closed}
         plan, at = due
         criteria = criteria_of(plan)
         assert criteria is not None  # awaiting_recovery implies criteria
@@ -113,8 +114,17 @@ class RemediationSteps:
         check = check_recovery(criteria, signals, states)
         now = clock.now()
         if not check.recovered and now < at:
+            # Resolved by a person before the alerts cleared: the window still decides the verdict.
             return {"ok": True, "outcome": "pending", "plan_id": plan.id, "deadline": at.isoformat(),
-                    "why": check.summary()}
+                    "why": check.summary(), "closed": closed}
+        if not check.recovered and closed:
+            # A person closed the incident; nothing to roll back or escalate, but it stays unverified.
+            plan = plan.model_copy(update={"updated_at": now, "detail": f"unverified: {check.summary()}",
+                                           "params": {**plan.params, RECOVERY_OUTCOME: check.model_dump(mode="json")}})
+            self.c.store.put_action(incident.tenant_id, plan)
+            self.steps._audit(incident, "action.unverified", {"plan": plan.id, "why": check.summary(),
+                                                              "how": check.how, "closed_by": "a person"})
+            return {"ok": True, "outcome": "unverified", "plan_id": plan.id, "why": check.summary(), "closed": True}
         outcome = "recovered" if check.recovered else "unrecovered"
         plan = plan.model_copy(update={
             "status": ActionStatus.VERIFIED if check.recovered else plan.status, "updated_at": now,
@@ -125,7 +135,8 @@ class RemediationSteps:
         if check.recovered:
             lifecycle.move_if_allowed(self.c, incident, IncidentState.MITIGATED, actor=COPILOT,
                                       reason=f"{plan.action} {plan.target} verified by recovery: {check.summary()}")
-        return {"ok": check.recovered, "outcome": outcome, "plan_id": plan.id, "why": check.summary()}
+        return {"ok": check.recovered, "outcome": outcome, "plan_id": plan.id, "why": check.summary(),
+                "closed": closed}
 
     # -- Rollback -----------------------------------------------------------------------------------
     def rollback(self, event: dict[str, Any]) -> dict[str, Any]:
