@@ -19,7 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 FunctionName = Literal[
     "ingest", "correlate", "assemble_context", "aggregate_evidence", "generate_hypotheses",
-    "score_confidence", "apply_policy", "recommend", "notify", "await_decision", "act", "verify",
+    "score_confidence", "apply_policy", "recommend", "notify", "await_decision", "act", "verify", "check_recovery",
+    "audit_export",
     "rollback", "document", "record_failure", "callbacks", "approval_sweeper", "pagerduty_sync",
 ]
 FUNCTION_NAMES: tuple[str, ...] = get_args(FunctionName)
@@ -51,6 +52,35 @@ class _Inconsistent(ValueError):
         self.problems = problems
 
 
+class ExecutorResources(BaseModel):
+    """The resources the AWS executor may act on; its role is scoped to exactly these ARNs."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    ecs_services: list[str] = Field(default_factory=list,
+                                    description="arn:aws:ecs:<region>:<account>:service/<cluster>/<service>")
+    lambda_aliases: list[str] = Field(default_factory=list,
+                                      description="arn:aws:lambda:<region>:<account>:function:<name>:<alias>")
+    autoscaling_groups: list[str] = Field(default_factory=list, description="Auto Scaling group names")
+    ssm_automation_documents: list[str] = Field(default_factory=list, description="Automation runbook names")
+
+    @field_validator("ecs_services", "lambda_aliases")
+    @classmethod
+    def _arns(cls, value: list[str]) -> list[str]:
+        bad = [v for v in value if not v.startswith("arn:") or "*" in v]
+        if bad:
+            raise ValueError(f"name each resource by its full ARN, without wildcards: {bad}")
+        return value
+
+    @field_validator("autoscaling_groups", "ssm_automation_documents")
+    @classmethod
+    def _names(cls, value: list[str]) -> list[str]:
+        bad = [v for v in value if not v or "*" in v or ":" in v]
+        if bad:
+            raise ValueError(f"plain names without wildcards: {bad}")
+        return value
+
+
 class DeploymentConfig(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -69,6 +99,14 @@ class DeploymentConfig(BaseModel):
     catalog_uri: str = Field("", description="empty: s3://<bucket>/catalog/<tenant>.json")
     public_base_url: str = Field("", description="empty: the HTTP API's own URL")
     kubernetes_api_url: str = Field("", description="API server the Act/Verify/Rollback executor talks to")
+    eks_cluster_name: str = Field("", description="EKS cluster: the executor authenticates with STS-presigned tokens")
+    executor_resources: ExecutorResources = Field(default_factory=lambda: ExecutorResources(),
+                                                  description="what the AWS executor may change, by ARN")
+    vpc_subnet_ids: list[str] = Field(default_factory=list,
+                                      description="subnets for the executor functions (private cluster endpoints)")
+    vpc_security_group_ids: list[str] = Field(default_factory=list)
+    audit_retention_days: int = Field(400, ge=1, le=36_500,
+                                      description="Object Lock (compliance) retention of the daily audit export")
 
     queue_visibility_timeout_s: int = Field(360, ge=30, le=43_200)
     max_receive_count: int = Field(3, ge=1, le=1000)
@@ -110,7 +148,8 @@ class DeploymentConfig(BaseModel):
         "auto", description="auto: pip-bundle the layer only when the CDK CLI found AWS credentials")
 
     @field_validator("function_memory_mb", "function_timeout_s", "reserved_concurrency", "queue_age_alarm_s",
-                     "approvers", mode="before")
+                     "approvers", "executor_resources", "vpc_subnet_ids", "vpc_security_group_ids",
+                     mode="before")
     @classmethod
     def _json_object(cls, value: Any) -> Any:
         return json.loads(value) if isinstance(value, str) else value
@@ -187,6 +226,8 @@ class DeploymentConfig(BaseModel):
             if self.timeout_for(name) > HTTP_INTEGRATION_TIMEOUT_S:
                 problems.append(("function_timeout_s", f"{name} answers the HTTP API, which gives up after 30 s; "
                                                        f"use at most {HTTP_INTEGRATION_TIMEOUT_S}"))
+        if bool(self.vpc_subnet_ids) != bool(self.vpc_security_group_ids):
+            problems.append(("vpc_security_group_ids", "set both vpc_subnet_ids and vpc_security_group_ids, or neither"))
         if problems:
             raise _Inconsistent(problems)
         return self

@@ -111,6 +111,46 @@ ACKNOWLEDGEMENTS: tuple[Acknowledgement, ...] = (
                "or through a cross-region inference profile, whose regions are chosen by Bedrock.",
     ),
     Acknowledgement(
+        rule=r"AwsSolutions-IAM5\[Resource::arn:<AWS::Partition>:cloudwatch:<AWS::Region>:<AWS::AccountId>:alarm:\*\]",
+        paths=FUNCTION_POLICY.format(names="CheckRecovery"),
+        reason="Verification by recovery reads the states of the alarms an incident's plan names, which are "
+               "whatever alarms fired; DescribeAlarms is scoped to alarms of this account and region.",
+    ),
+    Acknowledgement(
+        rule=r"AwsSolutions-IAM5\[Resource::<AuditExport[0-9A-F]{8}\.Arn>/(audit|executions)/\*\]",
+        paths=FUNCTION_POLICY.format(names="AuditExport"),
+        reason="The daily export writes one object per day and per execution below the audit/ and "
+               "executions/ prefixes of the Object Lock bucket; it can neither delete nor shorten a lock.",
+    ),
+    Acknowledgement(
+        rule=r"AwsSolutions-IAM5\[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:"
+             r"execution:sre-copilot-[a-z0-9-]+-incident:\*\]",
+        paths=FUNCTION_POLICY.format(names="AuditExport"),
+        reason="GetExecutionHistory of the incident state machine's executions, whose names are incident ids.",
+    ),
+    Acknowledgement(
+        rule=r"AwsSolutions-IAM5\[Resource::\*\]",
+        paths=FUNCTION_POLICY.format(names=_functions(lambda s: s.executes_actions and not s.reads_metrics)),
+        reason="Only the executor calls AWS scopes to no resource: ecs:ListTaskDefinitions, "
+               "autoscaling:DescribeAutoScalingGroups and, in a VPC, the EC2 network-interface calls Lambda "
+               "makes with the role (infra_cdk/constructs/executors.py UNSCOPED_ACTIONS, checked by a test).",
+    ),
+    Acknowledgement(
+        rule=r"AwsSolutions-IAM5\[Resource::arn:<AWS::Partition>:autoscaling:<AWS::Region>:<AWS::AccountId>:"
+             r"autoScalingGroup:\*:autoScalingGroupName/[^*\]]+\]",
+        paths=FUNCTION_POLICY.format(names=_functions(lambda s: s.executes_actions)),
+        reason="An Auto Scaling group ARN embeds a UUID assigned at creation; the group itself is named "
+               "exactly, from executor_resources.autoscaling_groups.",
+    ),
+    Acknowledgement(
+        rule=r"AwsSolutions-IAM5\[Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:"
+             r"(automation-definition/[^*:\]]+:\*|automation-execution/\*)\]",
+        paths=FUNCTION_POLICY.format(names=_functions(lambda s: s.executes_actions)),
+        reason="StartAutomationExecution names the runbook's versions (automation-definition/<name>:<version>) "
+               "of the runbooks in executor_resources; GetAutomationExecution reads the execution the "
+               "executor started, whose id SSM assigns.",
+    ),
+    Acknowledgement(
         rule=r"AwsSolutions-SQS3",
         paths=r"Queues/(Review|AsyncFailuresDlq|WorkflowDlq)/Resource",
         reason="These queues are terminal: the review queue and the async/workflow DLQs are drained by "

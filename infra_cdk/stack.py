@@ -17,8 +17,10 @@ from constructs import Construct
 from infra_cdk.config import DeploymentConfig
 from infra_cdk.constructs.alarms import Alarms
 from infra_cdk.constructs.api import HttpApi
+from infra_cdk.constructs.audit import AuditTrail
 from infra_cdk.constructs.encryption import Encryption
 from infra_cdk.constructs.events import Events
+from infra_cdk.constructs.executors import ExecutorAccess
 from infra_cdk.constructs.functions import FUNCTIONS, SreFunction, construct_id_for
 from infra_cdk.constructs.layer import SharedLayer
 from infra_cdk.constructs.queues import Queues
@@ -67,6 +69,14 @@ class SreCopilotStack(Stack):
                              async_failures=self.queues.async_failures)
         self.workflow = Workflow(self, "Workflow", config=config, repo_root=repo_root, key=key, functions=function,
                                  workflow_dlq=self.queues.workflow_dlq)
+        self.audit = AuditTrail(self, "Audit", config=config, key=key, access_logs=self.storage.access_logs)
+        self.audit.schedule_export(function["audit_export"], self.functions["audit_export"].role, key=key,
+                                   state_machine_arn=state_machine_arn(self, config),
+                                   async_failures=self.queues.async_failures)
+        self.executor_access = ExecutorAccess(
+            self, "ExecutorAccess", config=config,
+            executors={n: (f.function, f.role) for n, f in self.functions.items() if f.spec.executes_actions},
+            alarm_readers={"check_recovery": self.functions["check_recovery"].role})
         self.search: VectorSearch | None = None
         if config.enable_opensearch:
             self.search = VectorSearch(
@@ -116,6 +126,12 @@ class SreCopilotStack(Stack):
             env["SRE_COPILOT_CATALOG_URI"] = config.catalog_uri
         storage.table.grant_read_write_data(role)
         deny_audit_rewrites(role, storage.table, config)
+        env["SRE_COPILOT_AUDIT_TABLE_NAME"] = self.audit.table.table_name
+        if f.name == "audit_export":
+            env["SRE_COPILOT_AUDIT_BUCKET_NAME"] = self.audit.bucket.bucket_name
+            env["SRE_COPILOT_AUDIT_RETENTION_DAYS"] = str(config.audit_retention_days)
+        else:
+            self.audit.grant_append(role, read=f.name == "document")
 
         if spec.reads:
             role.add_to_principal_policy(iam.PolicyStatement(
@@ -190,6 +206,8 @@ class SreCopilotStack(Stack):
             "AlarmSignalsTopicArn": (self.events.alarm_topic.topic_arn, "SNS topic CloudWatch alarms may notify"),
             "AlarmTopicArn": (self.alarms.topic.topic_arn, "Operational alarms"),
             "ReviewQueueUrl": (self.queues.review.queue_url, "Rejected deliveries and workflow failures"),
+            "AuditTableName": (self.audit.table.table_name, "Append-only audit trail"),
+            "AuditExportBucketName": (self.audit.bucket.bucket_name, "Daily audit export under Object Lock"),
         }
         if self.search is not None:
             outputs["OpenSearchEndpoint"] = (self.search.endpoint, "Vector collection endpoint")

@@ -114,7 +114,12 @@ FUNCTIONS: dict[str, FunctionSpec] = {
     "verify": FunctionSpec(
         "ASL Verify: checks the plan's verification criteria against live metrics",
         publishes_lifecycle=True, reads_metrics=True, executes_actions=True),
-    "rollback": FunctionSpec("ASL Rollback: undoes a plan that failed verification", executes_actions=True),
+    "check_recovery": FunctionSpec(
+        "ASL CheckRecovery: the plan's alarms and alerts cleared within its verification window?",
+        publishes_lifecycle=True, reads_metrics=True),
+    "rollback": FunctionSpec(
+        "ASL Rollback: the plan's rollback strategy, its verification, then escalation to a human",
+        secrets=("slack", "twilio"), public_url=True, executes_actions=True),
     "document": FunctionSpec(
         "ASL Document: postmortem draft, lifecycle to LEARNED, precedent indexed",
         reads=(CATALOG_PREFIX, INCIDENTS_PREFIX), writes=(POSTMORTEMS_PREFIX,), secrets=("slack",),
@@ -122,6 +127,9 @@ FUNCTIONS: dict[str, FunctionSpec] = {
     "record_failure": FunctionSpec(
         "ASL RecordFailure: audits a failed step and sends it to the review queue",
         reads=(), sends_to_review=True),
+    "audit_export": FunctionSpec(
+        "Daily: the audit records and execution histories of the day before, to the Object Lock bucket",
+        reads=(), knows_state_machine=True, invoked_async=True),
     "callbacks": FunctionSpec(
         "Slack interactivity and Twilio voice keypresses: approvals and acknowledgements",
         # Internet-facing: webhook (Slack signing secret), twilio (its auth token is also what Twilio

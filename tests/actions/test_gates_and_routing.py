@@ -60,6 +60,8 @@ def test_all_gates_pass_in_a_quiet_context(catalog: Catalog, incident: Incident)
 @pytest.mark.parametrize(("gate", "context", "reason"), [
     ("no_other_incident_on_target", {"active_incidents_on_target": 1},
      "1 other open incident(s) on checkout; acting now could mask or worsen them"),
+    ("no_active_remediation", {"active_remediations_on_target": 1},
+     "1 other remediation(s) on checkout are still being verified; a second change now would blur which one worked"),
     ("deployment_age", {"last_deploy_age_s": 120.0},
      "last deploy is 120s old, under the 600s threshold; it may still be rolling out"),
     ("slo_burn_rate", {"slo_burn_rate": 20.0},

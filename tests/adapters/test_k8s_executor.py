@@ -86,8 +86,11 @@ def test_rollback_returns_the_pod_template_to_the_previous_revision(
     patch = k8s.requests[2]
     assert patch["headers"]["content-type"] == "application/json-patch+json"
     assert patch["headers"]["authorization"] == f"Bearer {TOKEN}"
-    [op] = patch["body"]
+    # The template change, then the marks that make a retried rollback idempotent on the plan id
+    op, *marks = patch["body"]
     assert (op["op"], op["path"]) == ("replace", "/spec/template")
+    assert [m["path"] for m in marks] == ["/metadata/annotations/sre-copilot~1action",
+                                          "/metadata/annotations/sre-copilot~1pre-state"]
     assert "pod-template-hash" not in op["value"]["metadata"]["labels"]
 
 
@@ -128,8 +131,9 @@ def test_restart_stamps_restarted_at_and_rolls_a_new_revision(
     assert _image(k8s) == "registry.local/shop/checkout:rev2"  # same image, new pods
     patch = k8s.requests[-1]
     assert patch["headers"]["content-type"] == "application/strategic-merge-patch+json"
-    assert patch["body"] == {"spec": {"template": {"metadata": {"annotations": {
-        "kubectl.kubernetes.io/restartedAt": "2026-03-04T10:12:00Z"}}}}}
+    assert patch["body"]["spec"] == {"template": {"metadata": {"annotations": {
+        "kubectl.kubernetes.io/restartedAt": "2026-03-04T10:12:00Z"}}}}
+    assert patch["body"]["metadata"]["annotations"]["sre-copilot/action"] == "plan-restart"
     assert result["post_state"]["revision"] == "3"
 
 
@@ -142,14 +146,17 @@ def test_scale_out_adds_replicas_within_the_ceiling(
     result = executor.execute(plan, dry_run=False)
     # Then checkout runs 4, without a new revision
     assert k8s.deployment("shop", "checkout")["spec"]["replicas"] == 4
-    assert k8s.requests[-1]["body"] == {"spec": {"replicas": 4}}
+    assert k8s.requests[-1]["body"]["spec"] == {"replicas": 4}
     assert (result["pre_state"]["replicas"], result["post_state"]["replicas"]) == (2, 4)
     assert len(k8s.revisions("shop", "checkout")) == 2
-    # And a ceiling of 5 allows one more, after which scaling is refused
-    capped = plan.model_copy(update={"params": {**plan.params, "max_replicas": 5}})
+    # And the same plan retried (a re-run Act) does not scale again
+    retry = executor.execute(plan, dry_run=False)
+    assert retry["already_applied"] and k8s.deployment("shop", "checkout")["spec"]["replicas"] == 4
+    # And another plan with a ceiling of 5 allows one more, after which scaling is refused
+    capped = plan.model_copy(update={"id": "plan-scale-capped", "params": {**plan.params, "max_replicas": 5}})
     assert executor.execute(capped, dry_run=False)["post_state"]["replicas"] == 5
     with pytest.raises(KubernetesActionError, match="at or above the plan's ceiling of 5"):
-        executor.execute(capped, dry_run=False)
+        executor.execute(capped.model_copy(update={"id": "plan-scale-capped-2"}), dry_run=False)
 
 
 def test_verify_succeeds_when_the_rollout_is_complete(

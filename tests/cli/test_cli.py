@@ -61,3 +61,24 @@ def test_eval_on_the_memory_backend_scores_a_scenario_directory(tmp_path: Path) 
 def test_an_unknown_backend_is_refused_with_the_choices() -> None:
     done = _run("replay", "--backend", "dynamo", "x.json", "--out", "y.json")
     assert done.returncode != 0 and "Traceback" not in done.stderr and "memory" in done.stderr
+
+
+def test_audit_prints_a_saved_trail_and_explains_a_missing_one(tmp_path: Path) -> None:
+    # Given no replay yet: a one-line error that says what to do
+    done = _run("--state-dir", str(tmp_path), "audit", "inc-nope")
+    assert done.returncode == 2 and "Traceback" not in done.stderr and "sre-copilot replay" in done.stderr
+    # Given a trail a replay saved
+    (tmp_path / "audit").mkdir()
+    (tmp_path / "audit" / "inc-1.json").write_text(json.dumps([
+        {"at": "2026-03-04T10:09:10.000Z", "actor": "slack:U0LOCAL", "action": "approval.approved",
+         "subject": "inc-1", "details": {"plan": "plan-1"}},
+        {"at": "2026-03-04T10:29:10.000Z", "actor": "copilot:workflow", "action": "action.verification_failed",
+         "subject": "inc-1", "details": {"why": "not recovered: 1 of 1 alert(s) still firing"}}]))
+    # When it is printed
+    done = _run("--state-dir", str(tmp_path), "audit", "inc-1")
+    # Then each record is one line of at most 100 columns, oldest first, with what happened
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "Audit trail of inc-1: 2 record(s)"
+    assert "approval.approved" in lines[3] and "not recovered: 1 of 1" in lines[4]
+    assert all(len(line) <= 100 for line in lines)

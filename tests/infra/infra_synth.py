@@ -20,6 +20,15 @@ TEST_OVERRIDES: dict[str, Any] = {
     "alarm_email": "oncall@example.com",
     "reserved_concurrency": {"approval_sweeper": 1},
     "kubernetes_api_url": "https://k8s.example.internal",
+    "eks_cluster_name": "prod-eks",
+    "executor_resources": {
+        "ecs_services": ["arn:aws:ecs:us-east-1:123456789012:service/shop/checkout"],
+        "lambda_aliases": ["arn:aws:lambda:us-east-1:123456789012:function:pricing:live"],
+        "autoscaling_groups": ["web"],
+        "ssm_automation_documents": ["RestartWeb"],
+    },
+    "vpc_subnet_ids": ["subnet-0a1b2c3d", "subnet-4e5f6a7b"],
+    "vpc_security_group_ids": ["sg-0a1b2c3d"],
     BUNDLING_STACKS: [],
     # CDK's built-in template validation costs ~9 s per synth; test_cfn_lint runs cfn-lint itself
     # on the same template. `npx cdk synth` keeps it on (cdk.json).

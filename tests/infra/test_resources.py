@@ -85,7 +85,7 @@ def test_only_non_step_functions_know_the_state_machine_arn_and_it_is_built_from
         synthesized: Synthesized) -> None:
     functions = _functions(synthesized)
     knowing = {n for n, p in functions.items() if "SRE_COPILOT_STATE_MACHINE_ARN" in p["Environment"]["Variables"]}
-    assert knowing == {"correlate", "callbacks", "approval_sweeper"}
+    assert knowing == {"correlate", "callbacks", "approval_sweeper", "audit_export"}
     assert not knowing & set(STEP_FUNCTIONS.values())
     for name in knowing:
         arn = functions[name]["Environment"]["Variables"]["SRE_COPILOT_STATE_MACHINE_ARN"]
@@ -99,8 +99,9 @@ def test_secret_arns_go_only_to_functions_that_use_them(synthesized: Synthesized
     def holders(secret: str) -> set[str]:
         return {n for n, p in functions.items() if f"SRE_COPILOT_{secret}_SECRET_ARN" in p["Environment"]["Variables"]}
 
-    assert holders("SLACK") == {"notify", "document", "callbacks"}
-    assert holders("TWILIO") == {"notify", "callbacks"}
+    # Rollback escalates to a human (Slack and a phone call) when a remediation did not recover.
+    assert holders("SLACK") == {"notify", "document", "callbacks", "rollback"}
+    assert holders("TWILIO") == {"notify", "callbacks", "rollback"}
     # Issue 13: the internet-facing functions get the verification secrets, never the PagerDuty API token.
     assert holders("PAGERDUTY") == {"notify", "pagerduty_sync"}
     assert holders("WEBHOOK") == {"ingest", "callbacks"}
@@ -146,7 +147,7 @@ def test_async_invoked_functions_send_failures_to_the_async_dlq(synthesized: Syn
     targets = {c["Properties"]["FunctionName"]["Ref"] for c in configs.values()}
     stack = synthesized.built.stack
     assert targets == {synthesized.logical_id(stack.functions[n].function)
-                       for n in ("ingest", "approval_sweeper", "pagerduty_sync")}
+                       for n in ("ingest", "approval_sweeper", "pagerduty_sync", "audit_export")}
     for config in configs.values():
         assert config["Properties"]["DestinationConfig"]["OnFailure"]["Destination"] == dlq
         assert config["Properties"]["MaximumRetryAttempts"] == 2
@@ -334,7 +335,7 @@ def test_sns_alarm_signals_reach_ingest(synthesized: Synthesized) -> None:
 # -- data --------------------------------------------------------------------------------------
 def test_main_table_is_single_table_design_with_ttl_pitr_and_cmk(synthesized: Synthesized) -> None:
     key = _arn(synthesized.logical_id(synthesized.built.stack.encryption.key))
-    synthesized.template.resource_count_is("AWS::DynamoDB::Table", 2)
+    synthesized.template.resource_count_is("AWS::DynamoDB::Table", 3)  # main, idempotency, audit
     synthesized.template.has_resource_properties("AWS::DynamoDB::Table", {
         "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
         "BillingMode": "PAY_PER_REQUEST",

@@ -36,3 +36,14 @@ def test_every_lambda_task_state_uses_the_placeholder_named_after_it() -> None:
     for name, state in tasks.items():
         assert re.fullmatch(r"arn:aws:states:::lambda:invoke(\.waitForTaskToken)?", state["Resource"]), name
         assert state["Parameters"]["FunctionName"] == f"${{{name}FunctionArn}}", name
+
+
+def test_every_task_retries_transient_errors_and_catches_the_rest() -> None:
+    # Given the state machine definition
+    asl = json.loads((REPO / "statemachines" / "incident.asl.json").read_text())
+    tasks = {name: state for name, state in asl["States"].items() if state["Type"] == "Task"}
+    # Then every task has a Retry and a Catch-all, and every catch leads to a state that exists
+    for name, state in tasks.items():
+        assert state.get("Retry"), f"{name} has no Retry"
+        assert any("States.ALL" in c["ErrorEquals"] for c in state.get("Catch", [])), f"{name} has no catch-all"
+        assert all(c["Next"] in asl["States"] for c in state["Catch"]), name

@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     region: str = Field(default="us-east-1", validation_alias="AWS_REGION")
 
     table_name: str = "sre-copilot"
+    audit_table_name: str = Field(default="", description="append-only audit table; empty: the main table")
+    audit_bucket_name: str = Field(default="", description="Object Lock bucket of the daily audit export")
+    audit_retention_days: int = Field(default=400, gt=0, description="Object Lock retention of exported audit")
     idempotency_table_name: str = "sre-copilot-idempotency"
     bucket_name: str = "sre-copilot-artifacts"
     event_bus_name: str = "sre-copilot"
@@ -44,6 +47,7 @@ class Settings(BaseSettings):
     twilio_api_url: str = ""
     pagerduty_api_url: str = "https://api.pagerduty.com"
     kubernetes_api_url: str = Field(default="", description="API server for the Kubernetes executor")
+    eks_cluster_name: str = Field(default="", description="EKS cluster: authenticate with STS-presigned tokens")
     public_base_url: str = Field(default="", description="the HTTP API URL, for Twilio/Slack callbacks")
 
     catalog_uri: str = Field(default="", description="s3:// or file path of the service catalog")
@@ -81,6 +85,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = 262_144
     dedup_window_s: int = 900
     approval_timeout_s: int = 300
+    verification_window_s: int = Field(default=1200, gt=0, description=(
+        "how long after an action its incident's alerts may take to clear before Verify calls it failed"))
     signal_ttl_days: int = 30
     incident_ttl_days: int = 400
 

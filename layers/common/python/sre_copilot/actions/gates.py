@@ -18,14 +18,16 @@ from sre_copilot.domain.action import ActionPlan
 
 PASS = "pass"
 
-GATES = ("environment", "policy", "manual_override", "no_other_incident_on_target", "deployment_age",
-         "slo_burn_rate", "risk_budget", "time_window", "rate_limit")
+GATES = ("environment", "policy", "manual_override", "no_other_incident_on_target", "no_active_remediation",
+         "deployment_age", "slo_burn_rate", "risk_budget", "time_window", "rate_limit")
 
 
 class SafetyContext(BaseModel):
     """What the workflow knows about the target when it plans an action."""
 
     active_incidents_on_target: int = Field(default=0, ge=0, description="other open incidents on the service")
+    active_remediations_on_target: int = Field(default=0, ge=0, description=(
+        "actions on the service, from other incidents, still waiting for their recovery check"))
     last_deploy_age_s: float | None = Field(default=None, description="None: no deploy in the lookback window")
     slo_burn_rate: float | None = Field(default=None, ge=0, description="error-budget burn multiple; None: unknown")
     risk_budget_remaining: float | None = Field(default=None, description="points left this period; None: no budget")
@@ -61,6 +63,7 @@ def evaluate_gates(plan: ActionPlan, ctx: SafetyContext, policy: ActionPolicy,
         "policy": _policy(plan, rule, ctx.environment, service),
         "manual_override": _manual_override(ctx, policy, service),
         "no_other_incident_on_target": _other_incidents(ctx, service),
+        "no_active_remediation": _active_remediation(ctx, service),
         "deployment_age": _deployment_age(ctx, policy),
         "slo_burn_rate": _slo_burn(ctx, policy),
         "risk_budget": _risk_budget(plan, ctx, policy),
@@ -100,6 +103,13 @@ def _other_incidents(ctx: SafetyContext, service: str) -> str:
     if ctx.active_incidents_on_target:
         return fail(f"{ctx.active_incidents_on_target} other open incident(s) on {service}; "
                     "acting now could mask or worsen them")
+    return PASS
+
+
+def _active_remediation(ctx: SafetyContext, service: str) -> str:
+    if ctx.active_remediations_on_target:
+        return fail(f"{ctx.active_remediations_on_target} other remediation(s) on {service} are still being "
+                    "verified; a second change now would blur which one worked")
     return PASS
 
 

@@ -97,6 +97,9 @@ class ActionPolicy(BaseModel):
     risk_costs: dict[Risk, float] = Field(default_factory=lambda: {
         Risk.LOW: 1.0, Risk.MEDIUM: 3.0, Risk.HIGH: 8.0, Risk.CRITICAL: 20.0})
     max_actions_per_hour: int = Field(default=3, ge=0)
+    risk_budget_points: float | None = Field(default=10.0, ge=0, description=(
+        "risk points each service may spend per period (actions cost risk_costs); None: no budget"))
+    risk_budget_period_s: int = Field(default=86_400, gt=0, description="the budget refills at each period start")
 
     def rule_for(self, environment: str, service: str, action: str) -> PolicyRule:
         return next((r for r in self.rules if r.matches(environment, service, action)), self.default)

@@ -275,6 +275,8 @@ class DynamoStore:
         self.settings = settings or get_settings()
         self.client = client or aws_clients.dynamodb(self.settings)
         self.table_name = table_name or self.settings.table_name
+        # The audit trail has its own append-only table in AWS (IAM denies update and delete there).
+        self.audit_table_name = self.settings.audit_table_name or self.table_name
         self._blobs = blobs
 
     @property
@@ -560,13 +562,14 @@ class DynamoStore:
         key = {"pk": audit_pk(record.tenant_id, record.subject), "sk": sk}
         expires = record.at + timedelta(days=self.settings.incident_ttl_days)
         self.put_audit_item(key, {"doc": _doc(record.model_dump(mode="json")), "subject": record.subject,
-                                  "item_type": "audit", "ttl": _epoch(expires)})
+                                  "item_type": "audit", "ttl": _epoch(expires),
+                                  "audit_day": f"{_tenant(record.tenant_id)}#{record.at:%Y-%m-%d}"})
 
     def put_audit_item(self, key: Mapping[str, str], attributes: Mapping[str, Any]) -> None:
         """The conditional write behind `append` (exposed so the never-overwrite rule is testable)."""
         try:
             with self._errors(f"appending to the audit trail of {attributes.get('subject')}"):
-                self.client.put_item(TableName=self.table_name, Item=marshal({**attributes, **key}),
+                self.client.put_item(TableName=self.audit_table_name, Item=marshal({**attributes, **key}),
                                      ConditionExpression="attribute_not_exists(pk)")
         except ClientError as exc:
             if aws_clients.error_code(exc) != "ConditionalCheckFailedException":
@@ -578,7 +581,7 @@ class DynamoStore:
 
     def for_subject(self, tenant_id: str, subject: str) -> list[AuditRecord]:
         items = self._query(f"reading the audit trail of {subject}", pk=("pk", audit_pk(tenant_id, subject)),
-                            begins_with=("sk", "AUDIT#"), consistent=True)
+                            begins_with=("sk", "AUDIT#"), consistent=True, table=self.audit_table_name)
         return [AuditRecord.model_validate(_document(item)) for item in items]
 
     # == notifications and actions (item collection of the incident) ==============================
@@ -859,7 +862,8 @@ class DynamoStore:
 
     def _query(self, action: str, *, pk: tuple[str, str], index: str | None = None,
                begins_with: tuple[str, str] | None = None, between: tuple[str, str, str] | None = None,
-               less_than: tuple[str, str] | None = None, consistent: bool = False) -> Iterator[dict[str, Any]]:
+               less_than: tuple[str, str] | None = None, consistent: bool = False,
+               table: str | None = None) -> Iterator[dict[str, Any]]:
         """All pages of one key-condition query, ascending by sort key."""
         expression = _Expression()
         condition = f"{expression.name(pk[0])} = {expression.value(pk[1])}"
@@ -870,7 +874,7 @@ class DynamoStore:
                           f"AND {expression.value(between[2])}")
         if less_than:
             condition += f" AND {expression.name(less_than[0])} < {expression.value(less_than[1])}"
-        arguments: dict[str, Any] = {"TableName": self.table_name, "KeyConditionExpression": condition,
+        arguments: dict[str, Any] = {"TableName": table or self.table_name, "KeyConditionExpression": condition,
                                      **expression.arguments()}
         if index:
             arguments["IndexName"] = index

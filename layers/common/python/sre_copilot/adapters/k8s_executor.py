@@ -1,4 +1,5 @@
-"""Kubernetes remediations through the official client: rollback, restart and scale-out of a Deployment.
+"""Kubernetes remediations through the official client: rollback, restart and scale-out of a
+Deployment; delete a pod; cordon and drain a node (`k8s_node_actions`).
 
 Each mirrors the kubectl command an SRE would type, so the cluster's audit log reads the same:
 - rollback = `kubectl rollout undo`: find the ReplicaSet of the previous revision and JSON-patch
@@ -16,64 +17,71 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from kubernetes.client import ApiClient, AppsV1Api, Configuration
+from kubernetes.client import ApiClient, AppsV1Api, Configuration, CoreV1Api
 from kubernetes.client.exceptions import ApiException
 
+from sre_copilot.adapters.k8s_errors import KubernetesActionError, RolloutInProgress, _api_message
+from sre_copilot.adapters.k8s_node_actions import (
+    NODE_ACTIONS,
+    POD_ACTIONS,
+    NodeAndPodActions,
+    node_of,
+    pod_of,
+)
 from sre_copilot.domain.action import ActionPlan
-from sre_copilot.errors import ConfigurationError, SreCopilotError
+from sre_copilot.errors import ConfigurationError
 from sre_copilot.ports import clock
 
 REVISION = "deployment.kubernetes.io/revision"
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 HASH_LABEL = "pod-template-hash"
 SUPPORTED_ACTIONS = frozenset({"rollback", "restart", "scale_out"})
+ACTION_MARK = "sre-copilot/action"
+PRE_STATE_MARK = "sre-copilot/pre-state"
 DEPLOYMENT_KINDS = frozenset({"deployment", "deployments", "deploy"})
 FIELD_MANAGER = "sre-copilot"
-
-
-class KubernetesActionError(SreCopilotError):
-    status = 502
-    code = "kubernetes_action_failed"
-
-
-class RolloutInProgress(KubernetesActionError):
-    """The rollout is still within its progress deadline: neither verified nor failed yet.
-
-    Raised (not returned as a failure) so that the workflow retries Verify after a wait instead of
-    rolling back a remediation that simply has not finished; Lambda reports it under this class name.
-    """
-
-    status = 503
-    code = "rollout_in_progress"
-
-
-def _api_message(exc: ApiException) -> str:
-    try:
-        return str(json.loads(exc.body or "{}").get("message") or exc.reason)
-    except (TypeError, ValueError):
-        return str(exc.reason)
 
 
 class KubernetesExecutor:
     """`ActionExecutor` for Deployments."""
 
     def __init__(self, host: str, token: str | None = None, *, ca_cert_path: str | None = None,
-                 verify_ssl: bool = True) -> None:
+                 verify_ssl: bool = True, token_source: Any = None) -> None:
+        """`token`: a bearer token (from the kubernetes secret, for any cluster); `token_source`: an
+        `EksTokenSource` for EKS (presigned STS tokens, refreshed before they expire)."""
         self.host = host
         configuration = Configuration(host=host or None, ssl_ca_cert=ca_cert_path, verify_ssl=verify_ssl)
-        if token:
+        if token_source is not None:
+            token_source.install(configuration)
+        elif token:
             configuration.api_key = {"BearerToken": token}
             configuration.api_key_prefix = {"BearerToken": "Bearer"}
         self.api_client = ApiClient(configuration)
         self.apps = AppsV1Api(self.api_client)
+        self.core = CoreV1Api(self.api_client)
 
     # -- ActionExecutor ------------------------------------------------------------------------------
     def supports(self, plan: ActionPlan) -> bool:
-        return bool(self.host) and plan.action in SUPPORTED_ACTIONS and self._workload(plan) is not None
+        if not self.host:
+            return False
+        if plan.action in NODE_ACTIONS:
+            return node_of(plan) is not None
+        if plan.action in POD_ACTIONS:
+            return pod_of(plan) is not None
+        return plan.action in SUPPORTED_ACTIONS and self._workload(plan) is not None
 
     def execute(self, plan: ActionPlan, dry_run: bool) -> dict[str, Any]:
+        if plan.action in NODE_ACTIONS or plan.action in POD_ACTIONS:
+            return NodeAndPodActions(self).execute(plan, dry_run)
         namespace, name = self._require_workload(plan)
         deployment = self._read(namespace, name)
+        marks = self.api_client.sanitize_for_serialization(deployment)["metadata"].get("annotations", {})
+        if marks.get(ACTION_MARK) == plan.id and PRE_STATE_MARK in marks and not dry_run:
+            # A retried Act: this plan already changed the deployment; a second rollout undo would go
+            # one revision further back.
+            return {"pre_state": json.loads(marks[PRE_STATE_MARK]), "post_state": self._capture(deployment),
+                    "already_applied": True, "calls": [],
+                    "detail": f"already applied by {plan.id} on deployment/{name} in {namespace}"}
         pre_state = self._capture(deployment)
         patch: dict[str, Any] | list[dict[str, Any]]
         if plan.action == "rollback":
@@ -87,10 +95,19 @@ class KubernetesExecutor:
         else:
             raise KubernetesActionError(f"the Kubernetes executor cannot {plan.action}; it runs "
                                         f"{', '.join(sorted(SUPPORTED_ACTIONS))}")
+        marks = {ACTION_MARK: plan.id, PRE_STATE_MARK: json.dumps(pre_state, separators=(",", ":"))}
+        if isinstance(patch, list):
+            patch = [*patch, *({"op": "add", "path": f"/metadata/annotations/{k.replace('/', '~1')}", "value": v}
+                               for k, v in marks.items())]
+        else:
+            patch = {**patch, "metadata": {"annotations": marks}}
         after = self._patch(namespace, name, patch, dry_run)
         post_state = self._capture(after)
         mode = "dry run (server-side, nothing persisted)" if dry_run else "applied"
-        return {"pre_state": pre_state, "post_state": post_state,
+        calls = [{"api": "GET", "path": f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}"},
+                 {"api": "PATCH", "path": f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}",
+                  "dryRun": "All" if dry_run else None, "body": patch}]
+        return {"pre_state": pre_state, "post_state": post_state, "calls": calls,
                 "detail": f"{mode}: {summary} on deployment/{name} in {namespace}"}
 
     def verify(self, plan: ActionPlan) -> tuple[bool, str]:
@@ -99,6 +116,8 @@ class KubernetesExecutor:
         Returns (True, ...) once complete and (False, ...) once the rollout exceeded its progress
         deadline; raises `RolloutInProgress` while it is still going.
         """
+        if plan.action in NODE_ACTIONS or plan.action in POD_ACTIONS:
+            return NodeAndPodActions(self).verify(plan)
         namespace, name = self._require_workload(plan)
         if plan.dry_run:
             return True, f"dry run: deployment/{name} was not changed, so there is no rollout to verify"
@@ -124,6 +143,8 @@ class KubernetesExecutor:
         return True, f"deployment/{name} revision {revision} rolled out: {counts}"
 
     def rollback(self, plan: ActionPlan) -> dict[str, Any]:
+        if plan.action in NODE_ACTIONS or plan.action in POD_ACTIONS:
+            return NodeAndPodActions(self).rollback(plan)
         namespace, name = self._require_workload(plan)
         if plan.dry_run:
             return {"detail": f"dry run: deployment/{name} was not changed; nothing to roll back"}
@@ -132,7 +153,9 @@ class KubernetesExecutor:
             raise KubernetesActionError(f"plan {plan.id} has no captured pre-action state of deployment/{name}; "
                                         "restore it by hand with kubectl rollout undo")
         ops = [{"op": "replace", "path": "/spec/template", "value": pre["template"]},
-               {"op": "replace", "path": "/spec/replicas", "value": pre["replicas"]}]
+               {"op": "replace", "path": "/spec/replicas", "value": pre["replicas"]},
+               {"op": "add", "path": f"/metadata/annotations/{ACTION_MARK.replace('/', '~1')}",
+                "value": f"{plan.id}:rolled-back"}]
         after = self._capture(self._patch(namespace, name, ops, dry_run=False))
         return {"restored_state": after,
                 "detail": f"restored deployment/{name} to its pre-action pod template (was revision "

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from sre_copilot.cli import history as history_view
+from sre_copilot.cli.audit import save_trails
 from sre_copilot.cli.kill_switch import cmd_kill_switch, load_local_controls
 from sre_copilot.cli.main import dump
 from sre_copilot.errors import InvalidPayload, NotFound
@@ -23,6 +24,7 @@ def _save_run(state_dir: Path, run: Any) -> None:
         (executions / f"{incident_id}.json").write_text(json.dumps({
             "incident_id": incident_id, "scenario": run.scenario.name,
             "events": history_view.serialisable(events)}, indent=1))
+    save_trails(state_dir, run.audits)
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
@@ -78,6 +80,12 @@ def cmd_history(args: argparse.Namespace) -> int:
         event["simulatedTimestamp"] = event.get("simulatedTimestamp") or event.get("timestamp")
     print(history_view.render(args.incident_id, history_view.state_rows(events), status))
     return 0
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from sre_copilot.cli.audit import print_trail
+
+    return print_trail(args)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -64,7 +64,7 @@ def _fmt(value: Any) -> str:
 RESULT_KEYS = {"AssembleContext": "context", "AggregateEvidence": "evidence", "GenerateHypotheses": "hypotheses",
                "ScoreConfidence": "scores", "ApplyPolicy": "decision", "Recommend": "recommendation",
                "Notify": "notify", "AwaitDecision": "wake", "Act": "act", "Verify": "verify",
-               "Rollback": "rollback", "Document": "document", "RecordFailure": "failure"}
+               "CheckRecovery": "recovery", "Rollback": "rollback", "Document": "document", "RecordFailure": "failure"}
 
 
 def _short(text: Any, limit: int = 90, key: str | None = None) -> str | None:

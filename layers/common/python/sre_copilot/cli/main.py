@@ -42,6 +42,10 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("history", help="execution history of a replayed incident, as the console shows it")
     p.add_argument("incident_id")
 
+    p = sub.add_parser("audit", help="the audit trail of an incident (a replayed one, or --aws: the deployed table)")
+    p.add_argument("incident_id")
+    p.add_argument("--aws", action="store_true", help="read the deployed audit table instead")
+
     p = sub.add_parser("demo", help="replay a bundled incident with a readable narrative")
     p.add_argument("--scenario", type=Path, help="another scenario to narrate")
     p.add_argument("--approve", choices=("none", "all"), default="all")

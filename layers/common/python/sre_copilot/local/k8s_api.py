@@ -19,6 +19,7 @@ from typing import Any
 
 from sre_copilot.domain.catalog import Catalog
 from sre_copilot.domain.types import format_time
+from sre_copilot.local.k8s_core_api import CORE_PATH, LocalCoreApi
 from sre_copilot.local.sinks import Incoming, LocalHttpServer, Outgoing
 from sre_copilot.ports import clock
 
@@ -129,6 +130,9 @@ class LocalKubernetesApi(LocalHttpServer):
     def __init__(self, catalog: Catalog | dict[str, Any] | None = None, token: str | None = None) -> None:
         super().__init__()
         self.token = token
+        self.eks_cluster: str | None = None
+        """When set, only an EKS token (`aws eks get-token`) for this cluster is accepted."""
+        self.core = LocalCoreApi()
         self.deployments: dict[tuple[str, str], dict[str, Any]] = {}
         self.replicasets: dict[tuple[str, str], dict[str, Any]] = {}
         self._broken_hashes: set[tuple[str, str, str]] = set()
@@ -143,6 +147,7 @@ class LocalKubernetesApi(LocalHttpServer):
         """A deployment with two revisions for every Kubernetes service of the catalog."""
         if isinstance(catalog, dict):
             catalog = Catalog.model_validate(catalog)
+        self.core.seed(catalog)
         created = []
         for service in catalog.services:
             runtime = service.runtime
@@ -336,6 +341,16 @@ class LocalKubernetesApi(LocalHttpServer):
     def handle(self, request: Incoming) -> Outgoing:
         if self.token is not None and request.headers.get("authorization") != f"Bearer {self.token}":
             return _status(401, "Unauthorized", "Unauthorized")
+        if self.eks_cluster is not None:
+            from sre_copilot.local.eks_token_check import check_eks_token
+
+            problem = check_eks_token(request.headers.get("authorization", ""), self.eks_cluster)
+            if problem:
+                return _status(401, "Unauthorized", problem)
+        core = CORE_PATH.match(request.path)
+        if core is not None:
+            with self._lock:
+                return self.core.handle(request, core)
         match = _PATH.match(request.path)
         if match is None:
             return _status(404, "NotFound", f"the server could not find the requested resource ({request.path})")

@@ -69,6 +69,8 @@ class ReplayRun:
     dead_letters: list[dict[str, Any]] = field(default_factory=list)
     provider_requests: list[dict[str, Any]] = field(default_factory=list)
     """What the real SDK clients sent to the local Slack/Twilio/PagerDuty stand-ins, in order."""
+    audits: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """Each incident's audit trail, as `sre-copilot audit` prints it."""
 
 
 Progress = Callable[[str], None]
@@ -113,7 +115,10 @@ def replay(scenario: Scenario, *, approve: str = "none", progress: Progress | No
         histories = {inc["id"]: deployment.execution_history(inc["execution"])
                      for inc in result["incidents"] if inc.get("execution")}
         transcript = deployment.sinks.printable_transcript()
-        return ReplayRun(scenario=scenario, result=result, histories=histories, transcript=transcript,
+        audits = {inc["id"]: [r.model_dump(mode="json") for r in
+                              deployment.container.store.for_subject(deployment.tenant_id, inc["id"])]
+                  for inc in result["incidents"]}
+        return ReplayRun(scenario=scenario, result=result, histories=histories, transcript=transcript, audits=audits,
                          dead_letters=list(deployment.dead_letters),
                          provider_requests=list(deployment.sinks.requests))
 

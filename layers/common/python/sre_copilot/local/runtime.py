@@ -201,6 +201,9 @@ class LocalDeployment:
         from sre_copilot.adapters.dynamodb_store import table_definition
 
         ddb.create_table(**table_definition("sre-copilot"))
+        from sre_copilot.services.audit_export import audit_table_definition
+
+        ddb.create_table(**audit_table_definition("sre-copilot-audit"))
         ddb.create_table(TableName="sre-copilot-idempotency", BillingMode="PAY_PER_REQUEST",
                          AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
                          KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])
@@ -278,6 +281,7 @@ class LocalDeployment:
             "SRE_COPILOT_STORE_BACKEND": "memory" if self.backend == "memory" else "aws",
             "SRE_COPILOT_TENANT_ID": self.tenant_id,
             "SRE_COPILOT_TABLE_NAME": "sre-copilot",
+            "SRE_COPILOT_AUDIT_TABLE_NAME": "sre-copilot-audit",
             "SRE_COPILOT_IDEMPOTENCY_TABLE_NAME": "sre-copilot-idempotency",
             "SRE_COPILOT_BUCKET_NAME": "sre-copilot-artifacts",
             "SRE_COPILOT_EVENT_BUS_NAME": "sre-copilot",

@@ -21,6 +21,7 @@ from sre_copilot.services.approval_service import decide_approval
 from sre_copilot.services.container import Container
 from sre_copilot.services.correlate_service import CorrelateService
 from sre_copilot.services.observability import logger
+from sre_copilot.services.remediation_steps import recovery_due
 
 
 class CallbacksService:
@@ -93,6 +94,7 @@ class SweeperService:
             if not token:
                 continue  # someone answered first
             plan_id = token.get("plan_id")
+            plans = self.c.store.actions_for(self.tenant, due["incident_id"])
             read = read_plan(self.c.store, self.tenant, due["incident_id"], plan_id) if plan_id else None
             if read is not None and read[0].approval is Approval.PENDING:
                 plan, doc = read
@@ -103,7 +105,10 @@ class SweeperService:
                     self.c.store.append(AuditRecord(at=now, tenant_id=self.tenant, actor="copilot:sweeper",
                                                     action="approval.timed_out", subject=due["incident_id"],
                                                     details={"plan": plan.id}))
-            self.c.workflow.send_success(token["token"], {"reason": "timed_out"})
+            # A deadline on an executed plan is its recovery check's (Verify waits), not an approval's.
+            waiting = recovery_due(plans)
+            reason = "verify" if waiting is not None and waiting[0].id == plan_id else "timed_out"
+            self.c.workflow.send_success(token["token"], {"reason": reason})
             timed_out += 1
         correlate = CorrelateService(self.c)
         # The state is on the agenda for when its tick next has work; until then no minute loads it.

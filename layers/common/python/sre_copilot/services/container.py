@@ -251,6 +251,22 @@ class Container:
 
         return CloudWatchMetrics(aws_clients.client("cloudwatch", self.settings.region))
 
+    @cached_property
+    def _risk_budget(self) -> Any:
+        from sre_copilot.adapters.dynamodb_risk_budget import RiskBudgetLedger
+
+        return RiskBudgetLedger(self.store.client, self.store.table_name)
+
+    def risk_budget(self) -> Any:
+        return self._risk_budget
+
+    def alarm_states(self, names: list[str]) -> dict[str, str]:
+        """CloudWatch alarm states by name (verification by recovery); alarms it does not know are absent."""
+        from sre_copilot.adapters import aws_clients
+        from sre_copilot.adapters.cloudwatch_alarms import CloudWatchAlarms
+
+        return CloudWatchAlarms(aws_clients.client("cloudwatch", self.settings.region)).states(names)
+
     # -- people and actions --------------------------------------------------------------------
     def slack(self) -> Any:
         from sre_copilot.adapters.slack_notifier import SlackNotifier
@@ -280,15 +296,45 @@ class Container:
     def _kubernetes(self) -> Any:
         from sre_copilot.adapters.k8s_executor import KubernetesExecutor
 
-        k8s = self.secret("kubernetes")
-        creds = (k8s.get("host") or self.settings.kubernetes_api_url, k8s.get("token"))
-        return self._client_for("kubernetes", creds, lambda: KubernetesExecutor(host=creds[0], token=creds[1]))
+        # EKS: a presigned STS token (`aws eks get-token`) for the cluster named in settings or the
+        # secret; any other cluster: the bearer token in the kubernetes secret. Rebuilt when the
+        # secret's values change (rotation takes effect within the secrets' max age).
+        secret = self.secret("kubernetes")
+        host = secret.get("host") or self.settings.kubernetes_api_url
+        cluster = secret.get("eks_cluster") or self.settings.eks_cluster_name
+        creds = (host, secret.get("token"), cluster, secret.get("ca_data"))
+
+        def build() -> Any:
+            token_source = None
+            if cluster:
+                from sre_copilot.adapters.eks_auth import EksTokenSource
+
+                token_source = EksTokenSource(str(cluster), self.settings.region)
+            ca_path = None
+            if secret.get("ca_data"):
+                import base64
+                import tempfile
+
+                with tempfile.NamedTemporaryFile("wb", suffix=".crt", delete=False) as ca:
+                    ca.write(base64.b64decode(secret["ca_data"]))
+                ca_path = ca.name
+            return KubernetesExecutor(host=host, token=secret.get("token"), token_source=token_source,
+                                      ca_cert_path=ca_path)
+
+        return self._client_for("kubernetes", creds, build)
+
+    @cached_property
+    def _aws_executor(self) -> Any:
+        from sre_copilot.adapters import aws_clients
+        from sre_copilot.adapters.aws_executor import AwsExecutor
+
+        return AwsExecutor(lambda service: aws_clients.client(service, self.settings.region))
 
     def executor_for(self, plan: ActionPlan) -> Any:
-        executor = self._kubernetes
-        if not executor.supports(plan):
-            raise ConfigurationError(f"no executor supports {plan.action} on {plan.target}")
-        return executor
+        for executor in (self._kubernetes, self._aws_executor):
+            if executor.supports(plan):
+                return executor
+        raise ConfigurationError(f"no executor supports {plan.action} on {plan.target}")
 
     def slack_channel_for(self, incident: Incident) -> str:
         service = self.catalog().service(incident.service) if incident.service else None

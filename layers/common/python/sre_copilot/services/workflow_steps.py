@@ -16,7 +16,6 @@ from sre_copilot.actions.routing import plan_from_recommendation, route_approval
 from sre_copilot.actions.runtime_gates import (
     ActCheck,
     check_before_act,
-    manual_override_active,
     plan_time_gates,
 )
 from sre_copilot.domain.action import ActionPlan, Recommendation
@@ -44,9 +43,11 @@ from sre_copilot.reasoning.policy import apply_policy
 from sre_copilot.reasoning.recommend import recommend
 from sre_copilot.services import lifecycle
 from sre_copilot.services.container import Container
+from sre_copilot.services.gate_inputs import GateInputs
 from sre_copilot.services.ids import short_hash
 from sre_copilot.services.mutations import mutate_incident, refresh
 from sre_copilot.services.observability import logger, metrics
+from sre_copilot.services.remediation_steps import RemediationSteps, recovery_due
 
 COPILOT = "copilot:workflow"
 
@@ -178,13 +179,16 @@ class WorkflowSteps:
         plan = plan_from_recommendation(rec, incident, plan_id=f"plan-{short_hash(incident.id, rec.action, rec.target)}",
                                         now=clock.now(), dry_run=self.c.settings.dry_run, catalog=self.c.catalog(),
                                         environment=self.c.settings.environment)
-        gates = {**evaluate_gates(plan, self._safety_context(incident, plan, plans), self.c.action_policy()),
+        plan = RemediationSteps(self).with_recovery_criteria(plan, incident)
+        safety = self._safety_context(incident, plan, plans)
+        gates = {**evaluate_gates(plan, safety, self.c.action_policy()),
                  **plan_time_gates(self.c, plan, clock.now())}
         approval, timeout = route_approval(plan, gates, self.c.action_policy())
         if decision.outcome in (DecisionOutcome.INCONCLUSIVE, DecisionOutcome.NEEDS_HUMAN) and approval is Approval.AUTO:
             approval = Approval.PENDING  # never act alone on weak or conflicting evidence
         plan = plan.model_copy(update={"approval": approval, "gate_results": gates,
-                                       "params": {**plan.params, "approval_timeout_s": timeout}})
+                                       "params": {**plan.params, "approval_timeout_s": timeout,
+                                                  "gate_inputs": safety.model_dump(mode="json")}})
         if approval is Approval.BLOCKED:
             plan = plan.model_copy(update={"status": ActionStatus.SKIPPED})
         self.c.store.put_action(incident.tenant_id, plan)
@@ -195,21 +199,7 @@ class WorkflowSteps:
                 "blocked_by": sorted(name for name, result in gates.items() if result.startswith("fail"))}
 
     def _safety_context(self, incident: Incident, plan: ActionPlan, plans: list[ActionPlan]) -> SafetyContext:
-        target_service = plan.params.get("service") or incident.service
-        others = [other for other, service in self.c.store.open_incident_services(incident.tenant_id).items()
-                  if other != incident.id and service and service == target_service]
-        # The service's own change partition: the gate needs its last deploy, not the tenant's week.
-        changes = ([] if not incident.service else
-                   self.c.store.changes_for_service(incident.tenant_id, incident.service,
-                                                    clock.now() - timedelta(days=7), clock.now()))
-        last_deploy = max((c.at for c in changes), default=None)
-        recent_actions = [p for p in plans if p.status in (ActionStatus.EXECUTED, ActionStatus.VERIFIED)]
-        return SafetyContext(
-            active_incidents_on_target=len(others),
-            last_deploy_age_s=None if last_deploy is None else (clock.now() - last_deploy).total_seconds(),
-            slo_burn_rate=None, risk_budget_remaining=None, manual_override_active=manual_override_active(self.c, plan),
-            actions_in_last_hour=len(recent_actions), environment=self.c.settings.environment,
-        )
+        return GateInputs(self.c).safety_context(incident, plan, plans)
 
     # -- people ---------------------------------------------------------------------------------
     def notify(self, event: dict[str, Any]) -> dict[str, Any]:
@@ -299,7 +289,9 @@ class WorkflowSteps:
             self._audit(incident, "action.rejected", {"plan": ended.id, "approver": ended.approver})
         plan = next((p for p in plans if p.approval is Approval.PENDING), None)
         deadline = None
-        if plan is not None:
+        if (waiting := recovery_due(plans)) is not None:  # Verify waits for recovery until this deadline
+            plan, deadline = waiting
+        elif plan is not None:
             timeout = plan.params.get("approval_timeout_s")
             # An explicit-approval request lapses too (approval_expiry_s), instead of waiting for weeks.
             limit = float(min(float(timeout), self.c.settings.approval_expiry_s) if timeout
@@ -391,6 +383,8 @@ class WorkflowSteps:
                     if p.id == event["act"]["result"]["plan_id"])
         if plan.status is ActionStatus.SKIPPED:  # refused at execution: nothing to verify or undo
             return {"ok": True, "plan_id": plan.id, "why": plan.detail, "executed": False}
+        if plan.status is ActionStatus.EXECUTED:
+            GateInputs(self.c).spend(incident, plan)  # once per plan, however often Verify runs
         if plan.status is ActionStatus.FAILED:
             ok, why = False, plan.detail
         else:
@@ -402,6 +396,8 @@ class WorkflowSteps:
                 # The executor could not check: not verified, so the Verified choice rolls back.
                 logger.warning("action verification failed", extra={"plan": plan.id, "error": str(exc)})
                 ok, why = False, f"verification failed: {exc}"
+        if ok and (waiting := RemediationSteps(self).await_recovery(incident, plan, why)) is not None:
+            return waiting[1]
         status = ActionStatus.VERIFIED if ok else plan.status
         plan = plan.model_copy(update={"status": status, "updated_at": clock.now(), "detail": why})
         self.c.store.put_action(incident.tenant_id, plan)
@@ -411,22 +407,11 @@ class WorkflowSteps:
                                       reason=f"{plan.action} {plan.target} verified: {why}")
         return {"ok": ok, "plan_id": plan.id, "why": why}
 
+    def check_recovery(self, event: dict[str, Any]) -> dict[str, Any]:
+        return RemediationSteps(self).check_recovery(event)
+
     def rollback(self, event: dict[str, Any]) -> dict[str, Any]:
-        incident = self._incident(event)
-        plan = next(p for p in reversed(self.c.store.actions_for(incident.tenant_id, incident.id))
-                    if p.id == event["act"]["result"]["plan_id"])
-        try:
-            if plan.status is ActionStatus.SKIPPED:
-                return {"plan_id": plan.id, "status": plan.status.value}
-            result = self.c.executor_for(plan).rollback(plan) if plan.status is not ActionStatus.FAILED else {}
-            plan = plan.model_copy(update={"status": ActionStatus.ROLLED_BACK, "updated_at": clock.now(),
-                                           "detail": f"rolled back: {result.get('detail', 'restored pre-action state')}"})
-        except Exception as exc:
-            plan = plan.model_copy(update={"status": ActionStatus.FAILED, "updated_at": clock.now(),
-                                           "detail": f"rollback failed: {exc}"})
-        self.c.store.put_action(incident.tenant_id, plan)
-        self._audit(incident, "action.rolled_back", {"plan": plan.id, "status": plan.status, "detail": plan.detail})
-        return {"plan_id": plan.id, "status": plan.status.value}
+        return RemediationSteps(self).rollback(event)
 
     # -- closing --------------------------------------------------------------------------------
     def document(self, event: dict[str, Any]) -> dict[str, Any]:
