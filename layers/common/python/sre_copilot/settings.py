@@ -68,6 +68,10 @@ class Settings(BaseSettings):
     approval_timeout_s: int = 300
     signal_ttl_days: int = 30
     incident_ttl_days: int = 400
+    auto_resolve_after_s: int = Field(default=300, ge=0, description=(
+        "how long every signal of an incident must stay clear before it resolves"))
+    resolution_policy: str = Field(default="auto", pattern="^(auto|propose)$", description=(
+        "auto: resolve once the signals stayed clear; propose: ask in Slack and wait for a person"))
 
 
 @lru_cache(maxsize=1)

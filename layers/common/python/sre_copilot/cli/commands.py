@@ -10,7 +10,9 @@ from typing import Any
 
 from sre_copilot.cli import history as history_view
 from sre_copilot.cli.main import dump
+from sre_copilot.cli.closing import cmd_feedback, cmd_postmortem, cmd_resolve  # noqa: F401 (dispatched by name)
 from sre_copilot.errors import InvalidPayload, NotFound
+from sre_copilot.local.postmortem_files import write_postmortem_files
 
 BUNDLED_DEMO = Path(__file__).resolve().parents[1] / "data" / "demo-checkout-bad-deploy.json"
 
@@ -29,7 +31,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
     scenario = Scenario.load(args.scenario)
     progress = None if args.quiet else (lambda msg: print(msg, file=sys.stderr))
-    run = replay(scenario, approve=args.approve, progress=progress)
+    from sre_copilot.local.learning import load as load_learning
+
+    run = replay(scenario, approve=args.approve, progress=progress,
+                 learning=load_learning(args.learning) if args.learning else None)
+    write_postmortem_files(run, args.out, args.state_dir)
     args.out.write_text(dump(run.result) + "\n")
     _save_run(args.state_dir, run)
     r = run.result

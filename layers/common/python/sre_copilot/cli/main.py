@@ -29,6 +29,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--approve", choices=("none", "all"), default="none")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--learning", type=Path, help="load what earlier replays learned (see `feedback --learning`)")
 
     p = sub.add_parser("normalize", help="print the normalised signals of one webhook payload")
     p.add_argument("--source", required=True)
@@ -74,6 +75,10 @@ def _parser() -> argparse.ArgumentParser:
     r = rsub.add_parser("search", help="search the runbooks")
     r.add_argument("text")
     r.add_argument("--index", type=Path, default=DEFAULT_STATE_DIR / "vectors.json")
+
+    from sre_copilot.cli.closing import add_parsers
+
+    add_parsers(sub)
     return parser
 
 

@@ -69,13 +69,19 @@ class ReplayRun:
     dead_letters: list[dict[str, Any]] = field(default_factory=list)
     provider_requests: list[dict[str, Any]] = field(default_factory=list)
     """What the real SDK clients sent to the local Slack/Twilio/PagerDuty stand-ins, in order."""
+    postmortems: dict[str, str] = field(default_factory=dict)
+    """Incident id -> the postmortem Markdown the Document step stored (read back from local S3)."""
+    learning: dict[str, Any] = field(default_factory=dict)
+    """Validation history and confirmed precedents at the end of the run (local/learning.py)."""
+    verdicts: list[dict[str, Any]] = field(default_factory=list)
 
 
 Progress = Callable[[str], None]
 
 
 def replay(scenario: Scenario, *, approve: str = "none", progress: Progress | None = None,
-           settle_after_s: int = SETTLE_AFTER_S) -> ReplayRun:
+           settle_after_s: int = SETTLE_AFTER_S, learning: dict[str, Any] | None = None,
+           verdicts: list[dict[str, Any]] | None = None) -> ReplayRun:
     from sre_copilot.local.runtime import LocalDeployment, Responders
 
     say = progress or (lambda _msg: None)
@@ -89,6 +95,10 @@ def replay(scenario: Scenario, *, approve: str = "none", progress: Progress | No
     outcomes: dict[int, tuple[int, Any]] = {}
     with LocalDeployment(start=start, responders=Responders(approve=approve)) as deployment:
         deployment.put_catalog(scenario.catalog)
+        if learning:  # what people taught an earlier replay (local/learning.py)
+            from sre_copilot.local.learning import import_learning
+
+            import_learning(deployment.container, learning)
         _load_metrics(deployment, scenario)
         say(f"deployed locally: {len(deployment.function_arns)} functions, state machine "
             f"{deployment.state_machine_arn.rsplit(':', 1)[-1]}")
@@ -106,13 +116,20 @@ def replay(scenario: Scenario, *, approve: str = "none", progress: Progress | No
         end = deployment.clock.now() + timedelta(seconds=settle_after_s)
         deployment.advance_to(end)
         say(f"settled until {format_time(end)}")
+        from sre_copilot.local.learning import apply_verdicts, export_learning
+
+        applied = apply_verdicts(deployment.container, verdicts or [])
+        learned = export_learning(deployment.container)
         result = build_result(deployment, scenario, outcomes)
         histories = {inc["id"]: deployment.execution_history(inc["execution"])
                      for inc in result["incidents"] if inc.get("execution")}
         transcript = deployment.sinks.printable_transcript()
+        postmortems = {inc["id"]: deployment.container.blobs.get_bytes(inc["postmortem"]).decode()
+                       for inc in result["incidents"] if inc.get("postmortem")}
         return ReplayRun(scenario=scenario, result=result, histories=histories, transcript=transcript,
                          dead_letters=list(deployment.dead_letters),
-                         provider_requests=list(deployment.sinks.requests))
+                         provider_requests=list(deployment.sinks.requests), postmortems=postmortems,
+                         learning=learned, verdicts=applied)
 
 
 def _deliver(deployment: Any, delivery: ScenarioDelivery) -> tuple[int, Any]:

@@ -16,6 +16,7 @@ from sre_copilot.ports import clock
 from sre_copilot.services import lifecycle
 from sre_copilot.services.container import Container
 from sre_copilot.services.correlate_service import CorrelateService
+from sre_copilot.services.resolution import ResolutionService
 
 
 class CallbacksService:
@@ -98,7 +99,8 @@ class SweeperService:
         if work.tick:
             correlate.tick(now)
         refreshed = correlate.wake_flagged(work.refresh)
-        return {"timed_out": timed_out, "refreshed": refreshed}
+        resolved = ResolutionService(self.c).sweep(now)
+        return {"timed_out": timed_out, "refreshed": refreshed, "resolved": resolved}
 
 
 class PagerDutySyncService:

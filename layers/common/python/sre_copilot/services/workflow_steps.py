@@ -282,7 +282,12 @@ class WorkflowSteps:
                 deadline = clock.now() + timedelta(seconds=float(timeout))
         self.c.store.put_wait_token(incident.tenant_id, incident.id, event["task_token"], deadline,
                                     plan.id if plan else None)
-        if self.c.store.refresh_flagged(incident.tenant_id, incident.id):
+        if incident.close_requested_at is not None:
+            # Resolved while the analysis ran (services/resolution.py): go on to Document.
+            token = self.c.store.take_wait_token(incident.tenant_id, incident.id)
+            if token:
+                self.c.workflow.send_success(token["token"], {"reason": "resolved"})
+        elif self.c.store.refresh_flagged(incident.tenant_id, incident.id):
             # Evidence arrived while the analysis ran: go round again instead of sleeping on it.
             token = self.c.store.take_wait_token(incident.tenant_id, incident.id)
             if token:
@@ -351,7 +356,8 @@ class WorkflowSteps:
 
     # -- closing --------------------------------------------------------------------------------
     def document(self, event: dict[str, Any]) -> dict[str, Any]:
-        from sre_copilot.services.postmortem import render_postmortem
+        from sre_copilot.services.feedback import FeedbackService
+        from sre_copilot.services.postmortem import write_postmortem
 
         incident = self._incident(event)
         # The execution ends here: nothing is left to re-analyse.
@@ -363,15 +369,11 @@ class WorkflowSteps:
         if reason == "resolved":
             lifecycle.move_if_allowed(self.c, incident, IncidentState.RESOLVED, actor=COPILOT,
                                       reason="all signals resolved")
-        signals = self.c.store.signals_for_incident(incident.tenant_id, incident.id)
-        doc = render_postmortem(incident, signals, self.c.store.actions_for(incident.tenant_id, incident.id),
-                                self.c.store.notifications_for(incident.tenant_id, incident.id),
-                                self.c.store.for_subject(incident.tenant_id, incident.id))
-        ref = self.c.blobs.put_bytes(f"postmortems/{incident.tenant_id}/{incident.id}.md", doc.encode(),
-                                     "text/markdown")
+        # Only a confirmed or verified cause joins the precedent corpus (services/feedback.py).
+        FeedbackService(self.c).learn_on_close(incident)
+        ref = write_postmortem(self.c, incident)
         incident.postmortem_ref = ref
         self.c.store.put_incident(incident)
-        self.c.index_precedent(incident)
         if incident.state in (IncidentState.RESOLVED, IncidentState.INCONCLUSIVE):
             lifecycle.move(self.c, incident, IncidentState.LEARNED, actor=COPILOT, reason="postmortem written")
         # _send_slack records a failed post instead of raising, so closing never fails on Slack.
