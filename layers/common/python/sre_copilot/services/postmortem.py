@@ -291,18 +291,22 @@ def render_postmortem(facts: PostmortemFacts) -> str:
 
 
 def _slo_text(slo: dict[str, Any]) -> str:
+    """The context assembler's `slo_state`: per-service burn rate where an SLO and an error-rate
+    series exist, and the services with a firing SLO-burn alert."""
     if not slo:
         return "not measured (no SLO data was readable during the analysis)"
-    if not any(slo.values()):
-        return "no SLO burn alert or SLO metric was recorded for these services"
+    services: dict[str, Any] = dict(slo.get("services") or {})
+    burning = list(slo.get("burn_alerts") or [])
     parts = []
-    for name, value in sorted(slo.items())[:8]:
-        if isinstance(value, dict):
-            burn = value.get("burn_rate") or value.get("burn")
-            parts.append(f"{name}: burn rate {burn}" if burn is not None else f"{name}: {value}")
-        else:
-            parts.append(f"{name}: {value}")
-    return "; ".join(parts)
+    for name, entry in sorted(services.items()):
+        if entry.get("burn_rate") is not None:
+            parts.append(f"{name}: burn rate {entry['burn_rate']}x of its error budget"
+                         + (f", budget gone in {entry['time_to_breach_h']} h at this rate"
+                            if entry.get("time_to_breach_h") is not None else ""))
+        elif entry.get("alerting_burn"):
+            parts.append(f"{name}: SLO burn alert firing")
+    parts += [f"{name}: SLO burn alert firing" for name in burning if name not in services]
+    return "; ".join(parts) or "no SLO burn alert or SLO metric was recorded for these services"
 
 
 def _root_cause(facts: PostmortemFacts, top: dict[str, Any] | None) -> list[str]:
