@@ -67,7 +67,8 @@ class Settings(BaseSettings):
     dedup_window_s: int = 900
     approval_timeout_s: int = 300
     signal_ttl_days: int = 30
-    incident_ttl_days: int = 400
+    incident_ttl_days: int = Field(default=30, description=(
+        "hot retention of incident items in DynamoDB (TTL); postmortems and artefacts stay in S3"))
     auto_resolve_after_s: int = Field(default=300, ge=0, description=(
         "how long every signal of an incident must stay clear before it resolves"))
     resolution_policy: str = Field(default="auto", pattern="^(auto|propose)$", description=(
