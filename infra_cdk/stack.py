@@ -25,7 +25,7 @@ from infra_cdk.constructs.queues import Queues
 from infra_cdk.constructs.search import VectorSearch
 from infra_cdk.constructs.secrets import Secrets
 from infra_cdk.constructs.storage import SNAPSHOTS_PREFIX, Storage
-from infra_cdk.constructs.workflow import Workflow, state_machine_arn
+from infra_cdk.constructs.workflow import Workflow, execution_arns, state_machine_arn
 
 TASK_RESPONSE_ACTIONS = ["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"]
 METRIC_READ_ACTIONS = ["cloudwatch:GetMetricData", "cloudwatch:GetMetricStatistics", "cloudwatch:ListMetrics"]
@@ -62,6 +62,7 @@ class SreCopilotStack(Stack):
         self.events = Events(self, "Events", config=config, key=key, ingest=function["ingest"],
                              pagerduty_sync=function["pagerduty_sync"],
                              approval_sweeper=function["approval_sweeper"],
+                             anomaly_detector=function["anomaly_detector"],
                              async_failures=self.queues.async_failures)
         self.workflow = Workflow(self, "Workflow", config=config, repo_root=repo_root, key=key, functions=function,
                                  workflow_dlq=self.queues.workflow_dlq)
@@ -141,6 +142,9 @@ class SreCopilotStack(Stack):
         if spec.starts_workflow:
             role.add_to_principal_policy(iam.PolicyStatement(
                 actions=["states:StartExecution"], resources=[state_machine_arn(self, config)]))
+            # Resolution asks whether the incident's execution still runs (services/resolution.py).
+            role.add_to_principal_policy(iam.PolicyStatement(
+                actions=["states:DescribeExecution"], resources=[execution_arns(self, config)]))
         if spec.answers_task_tokens:
             # SendTask* accept no resource-level scoping; the task token names the execution.
             role.add_to_principal_policy(iam.PolicyStatement(actions=TASK_RESPONSE_ACTIONS, resources=["*"]))

@@ -75,10 +75,12 @@ def test_queue_urls_and_idempotency_table_go_to_ingest_only(synthesized: Synthes
     for name, props in functions.items():
         env = props["Environment"]["Variables"]
         has_queues = {f"SRE_COPILOT_QUEUE_URL_P{i}" for i in range(4)} <= set(env)
-        assert has_queues == (name == "ingest"), name
-        assert ("SRE_COPILOT_IDEMPOTENCY_TABLE_NAME" in env) == (name == "ingest"), name
+        # The anomaly detector hands its findings to ingestion in-process, as an IAM-trusted source.
+        ingests = name in ("ingest", "anomaly_detector")
+        assert has_queues == ingests, name
+        assert ("SRE_COPILOT_IDEMPOTENCY_TABLE_NAME" in env) == ingests, name
     review_senders = {n for n, p in functions.items() if "SRE_COPILOT_REVIEW_QUEUE_URL" in p["Environment"]["Variables"]}
-    assert review_senders == {"ingest", "record_failure"}
+    assert review_senders == {"ingest", "record_failure", "anomaly_detector"}
 
 
 def test_only_non_step_functions_know_the_state_machine_arn_and_it_is_built_from_its_name(
@@ -99,7 +101,7 @@ def test_secret_arns_go_only_to_functions_that_use_them(synthesized: Synthesized
     def holders(secret: str) -> set[str]:
         return {n for n, p in functions.items() if f"SRE_COPILOT_{secret}_SECRET_ARN" in p["Environment"]["Variables"]}
 
-    assert holders("SLACK") == {"notify", "document", "callbacks"}
+    assert holders("SLACK") == {"notify", "document", "callbacks", "approval_sweeper"}
     assert holders("TWILIO") == {"notify", "callbacks"}
     assert holders("PAGERDUTY") == {"ingest", "notify", "callbacks", "pagerduty_sync"}
     assert holders("WEBHOOK") == {"ingest"}
@@ -145,7 +147,7 @@ def test_async_invoked_functions_send_failures_to_the_async_dlq(synthesized: Syn
     targets = {c["Properties"]["FunctionName"]["Ref"] for c in configs.values()}
     stack = synthesized.built.stack
     assert targets == {synthesized.logical_id(stack.functions[n].function)
-                       for n in ("ingest", "approval_sweeper", "pagerduty_sync")}
+                       for n in ("ingest", "approval_sweeper", "pagerduty_sync", "anomaly_detector")}
     for config in configs.values():
         assert config["Properties"]["DestinationConfig"]["OnFailure"]["Destination"] == dlq
         assert config["Properties"]["MaximumRetryAttempts"] == 2
@@ -447,3 +449,21 @@ def test_collection_access_policy_names_exactly_the_index_users(synthesized: Syn
     principals = {p["Fn::GetAtt"][0] for p in parts if isinstance(p, dict)}
     assert principals == {synthesized.logical_id(stack.functions[n].role)
                           for n in ("aggregate_evidence", "recommend", "document")}
+
+
+def test_anomaly_detector_runs_every_five_minutes(synthesized: Synthesized) -> None:
+    detector = _arn(synthesized.logical_id(synthesized.built.stack.functions["anomaly_detector"].function))
+    synthesized.template.has_resource_properties("AWS::Events::Rule", {
+        "ScheduleExpression": "rate(5 minutes)", "Targets": [Match.object_like({"Arn": detector})]})
+
+
+def test_workflow_starters_may_describe_only_incident_executions(synthesized: Synthesized) -> None:
+    # Resolution asks whether an incident's execution still runs before starting a documentation one.
+    functions = synthesized.built.stack.functions
+    for name in ("correlate", "callbacks", "approval_sweeper"):
+        policy = next(p for p in synthesized.resources("AWS::IAM::Policy").values()
+                      if p["Properties"]["Roles"] == [_ref(synthesized.logical_id(functions[name].role.node.default_child))])
+        described = [s for s in policy["Properties"]["PolicyDocument"]["Statement"]
+                     if s["Action"] == "states:DescribeExecution"]
+        assert len(described) == 1
+        assert ":execution:sre-copilot-prod-incident:*" in str(described[0]["Resource"])

@@ -71,6 +71,10 @@ class Settings(BaseSettings):
         "hot retention of incident items in DynamoDB (TTL); postmortems and artefacts stay in S3"))
     auto_resolve_after_s: int = Field(default=300, ge=0, description=(
         "how long every signal of an incident must stay clear before it resolves"))
+    anomaly_metrics: str = Field(default="ErrorRate,Latency,RequestCount", description=(
+        "comma-separated CloudWatch metrics (namespace SRE/Services) baselined and scored per catalog service"))
+    capacity_thresholds: str = Field(default="DiskUsedPercent=90,MemoryUsedPercent=90,DBConnectionsPercent=85",
+                                     description="capacity metrics forecast 3-24 h ahead, with their thresholds")
     resolution_policy: str = Field(default="auto", pattern="^(auto|propose)$", description=(
         "auto: resolve once the signals stayed clear; propose: ask in Slack and wait for a person"))
 

@@ -9,7 +9,8 @@ Three ways an incident resolves:
 Whatever the state of the incident's Step Functions execution, the resolution reaches the Document
 step: a parked execution is woken with `resolved`; one that is mid-analysis finds the request when
 it parks (`close_requested_at`, read by AwaitDecision); one that has ended (succeeded, failed at
-some step, timed out) cannot run Document any more, so the same Document function runs here.
+some step, timed out) cannot run Document any more, so a documentation-only execution of the same
+state machine is started (`document_only` in its input; the ASL's Start choice goes to Document).
 """
 
 from __future__ import annotations
@@ -92,12 +93,13 @@ class ResolutionService:
         if incident.execution and self.c.workflow.is_running(incident.execution):
             # Mid-analysis: AwaitDecision sees close_requested_at when it parks and goes to Document.
             return
-        logger.info("execution ended before the resolution; documenting outside it",
-                    extra={"incident_id": incident.id, "execution": incident.execution})
-        from sre_copilot.services.workflow_steps import WorkflowSteps
-
-        WorkflowSteps(self.c).document({"tenant_id": incident.tenant_id, "incident_id": incident.id,
-                                        "wake": {"reason": "resolved"}})
+        # The execution ended (succeeded, failed at a step, timed out): a documentation-only
+        # execution of the same state machine runs Document (the ASL's Start choice).
+        name = f"{incident.id}-doc{len(incident.timeline)}"
+        arn = self.c.workflow.start(name, {"tenant_id": incident.tenant_id, "incident_id": incident.id,
+                                           "document_only": True, "wake": {"reason": "resolved"}})
+        logger.info("execution ended before the resolution; documentation execution started",
+                    extra={"incident_id": incident.id, "execution": incident.execution, "documentation": arn})
 
     def _propose(self, incident: Incident, reason: str) -> bool:
         if incident.resolution_proposed:
