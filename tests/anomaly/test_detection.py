@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from statistics import median
 
 from sre_copilot.anomaly.baseline import SeasonalBaseline, build_baseline, hour_of_week
-from sre_copilot.anomaly.detector import DetectorConfig, detect
+from sre_copilot.anomaly.detector import DEFAULT_CONFIG, DetectorConfig, detect
 from sre_copilot.anomaly.synthetic import STEP, inject, seasonal_series
 
 START = datetime(2026, 2, 2, tzinfo=UTC)
@@ -22,7 +22,7 @@ def _series(seed: int, kind: str = "none", magnitude: float = 60.0) -> tuple[lis
 
 
 def _scan(points: list[tuple[datetime, float]], baseline: SeasonalBaseline,
-          config: DetectorConfig = DetectorConfig()) -> list[datetime]:
+          config: DetectorConfig = DEFAULT_CONFIG) -> list[datetime]:
     """Score every 5 minutes of the day after the baseline, as the scheduled function does."""
     hits = []
     points = [p for p in points if p[0] >= CUT - timedelta(hours=30)]

@@ -82,8 +82,11 @@ def level_offset(baseline: SeasonalBaseline, reference: Sequence[tuple[datetime,
     return median(value - baseline.expected(at)[0] for at, value in reference)
 
 
+DEFAULT_CONFIG = DetectorConfig()
+
+
 def detect(baseline: SeasonalBaseline, points: Sequence[tuple[datetime, float]],
-           config: DetectorConfig = DetectorConfig(),
+           config: DetectorConfig = DEFAULT_CONFIG,
            reference: Sequence[tuple[datetime, float]] = ()) -> Anomaly | None:
     """The anomaly at the end of `points` (oldest first, e.g. the last 6 hours), or None.
     `reference` (e.g. the 24 hours before `points`) sets the current level; see `level_offset`."""

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from sre_copilot.cli import history as history_view
-from sre_copilot.cli.main import dump
 from sre_copilot.cli.closing import cmd_feedback, cmd_postmortem, cmd_resolve  # noqa: F401 (dispatched by name)
+from sre_copilot.cli.main import dump
 from sre_copilot.errors import InvalidPayload, NotFound
 from sre_copilot.local.postmortem_files import write_postmortem_files
 
@@ -102,6 +102,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from sre_copilot.local.evaluate import evaluate_directory
+
+    if getattr(args, "fit", False) or getattr(args, "learn", False):
+        from sre_copilot.cli.fitting import cmd_fit, cmd_learn
+
+        return cmd_fit(args) if args.fit else cmd_learn(args)
 
     report = evaluate_directory(args.directory)
     if args.json:

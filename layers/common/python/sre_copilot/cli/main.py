@@ -46,6 +46,10 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="replay every labelled scenario in a directory and print the measures")
     p.add_argument("directory", type=Path)
     p.add_argument("--json", action="store_true", help="print the measures as JSON")
+    p.add_argument("--fit", action="store_true", help="fit confidence weights and mapping (cross-validated); "
+                                                      "write a proposed configuration, change nothing deployed")
+    p.add_argument("--learn", action="store_true", help="show what confirming and rejecting hypotheses teaches")
+    p.add_argument("--out", type=Path, help="where --fit writes its proposal (default: STATE_DIR/proposed-confidence.json)")
 
     p = sub.add_parser("catalog", help="service catalog tools")
     csub = p.add_subparsers(dest="catalog_command", required=True)

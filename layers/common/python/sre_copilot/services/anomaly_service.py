@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sre_copilot.anomaly.baseline import SeasonalBaseline, build_baseline
-from sre_copilot.anomaly.detector import Anomaly, DetectorConfig, detect
+from sre_copilot.anomaly.detector import DEFAULT_CONFIG, Anomaly, DetectorConfig, detect
 from sre_copilot.anomaly.forecast import CapacityForecast, forecast
 from sre_copilot.domain.types import format_time
 from sre_copilot.services.container import Container
@@ -49,7 +49,7 @@ def parse_capacity(text: str) -> list[CapacityRule]:
 
 class AnomalyService:
     def __init__(self, container: Container, *, reader: Any | None = None,
-                 config: DetectorConfig = DetectorConfig()) -> None:
+                 config: DetectorConfig = DEFAULT_CONFIG) -> None:
         self.c = container
         self.tenant = container.settings.tenant_id
         self.reader = reader or self._reader()
@@ -63,7 +63,7 @@ class AnomalyService:
 
     # -- the run ----------------------------------------------------------------------------------
     def run(self, now: datetime) -> dict[str, int]:
-        services = self.c.catalog().service_names()
+        services = list(self.c.catalog().service_names)
         metrics = [m.strip() for m in self.c.settings.anomaly_metrics.split(",") if m.strip()]
         capacity = parse_capacity(self.c.settings.capacity_thresholds)
         watched = [(s, m) for s in services for m in metrics]
@@ -114,7 +114,7 @@ class AnomalyService:
         for service, metric in watched:
             try:
                 baseline = SeasonalBaseline.from_json(self.c.blobs.get_json(self._key(service, metric)))
-            except Exception:  # noqa: BLE001 - missing or unreadable: rebuild it below
+            except Exception:  # missing or unreadable: rebuild it below
                 baseline = None
             if baseline is None or now - datetime.fromisoformat(baseline.built_at) >= REBUILD_AFTER:
                 stale.append((service, metric))
@@ -133,7 +133,7 @@ class AnomalyService:
     def _open_fingerprints(self) -> set[str]:
         try:
             return set(self.c.blobs.get_json(f"baselines/{self.tenant}/_open.json"))
-        except Exception:  # noqa: BLE001 - first run
+        except Exception:  # first run
             return set()
 
     def _save_open(self, firing: set[str]) -> None:

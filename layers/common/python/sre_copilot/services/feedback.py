@@ -80,7 +80,7 @@ class FeedbackService:
 
     def index_precedent(self, incident: Incident) -> bool:
         cause = incident.root_cause
-        if not cause or incident.state is IncidentState.INCONCLUSIVE and cause.get("how") != "confirmed":
+        if not cause or (incident.state is IncidentState.INCONCLUSIVE and cause.get("how") != "confirmed"):
             return False
         from sre_copilot.reasoning.evidence import _change_kind, describe
         from sre_copilot.reasoning.symptoms import classify

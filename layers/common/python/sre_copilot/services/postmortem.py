@@ -24,7 +24,14 @@ from sre_copilot.domain.change import ChangeEvent
 from sre_copilot.domain.incident import Incident, IncidentState
 from sre_copilot.domain.notification import AuditRecord, Notification
 from sre_copilot.domain.signal import Signal
-from sre_copilot.domain.types import ActionStatus, Approval, Channel, NotificationKind, SignalStatus, format_time
+from sre_copilot.domain.types import (
+    ActionStatus,
+    Approval,
+    Channel,
+    NotificationKind,
+    SignalStatus,
+    format_time,
+)
 
 SLOW_ACK_S = 5 * 60
 SLOW_DETECT_S = 5 * 60
@@ -71,7 +78,7 @@ def gather(container: Any, incident: Incident) -> PostmortemFacts:
             slo = dict(snapshot.get("slo_state") or {})
             package = container.blobs.get_json(incident.snapshot_ref.replace("/context.json", "/evidence.json"))
             evidence = list(package.get("items") or [])
-        except Exception:  # noqa: BLE001 - absent or unreadable artefact: the section says so
+        except Exception:  # absent or unreadable artefact: the section says so
             pass
     catalog: Catalog = container.catalog()
     facing = [s for s in incident.services if catalog.service(s) is not None and not catalog.callers(s)]
@@ -331,7 +338,7 @@ def _root_cause(facts: PostmortemFacts, top: dict[str, Any] | None) -> list[str]
     else:
         lines.append("- Validated: not yet; no person confirmed it and no approved action verified it")
     rng = top.get("confidence_range") or []
-    lines.append(f"- Confidence: {top.get('confidence')} (range {rng[0] if rng else '?'}–{rng[1] if rng else '?'}), "
+    lines.append(f"- Confidence: {top.get('confidence')} (range {rng[0] if rng else '?'} to {rng[1] if rng else '?'}), "
                  "deterministic weighted score of seed 001's five factors")
     factors = top.get("factors") or {}
     if isinstance(factors, dict):
@@ -382,6 +389,6 @@ def polish(container: Any, facts: PostmortemFacts) -> str | None:
         return None
     try:
         text = narrate(render_postmortem(facts))
-    except Exception:  # noqa: BLE001 - prose is optional; the deterministic draft stands alone
+    except Exception:  # prose is optional; the deterministic draft stands alone
         return None
     return str(text) if text else None
