@@ -462,7 +462,7 @@ def test_workflow_starters_may_describe_only_incident_executions(synthesized: Sy
     # Resolution asks whether an incident's execution still runs before starting a documentation one.
     described = [(name, s) for name, p in synthesized.resources("AWS::IAM::Policy").items()
                  for s in p["Properties"]["PolicyDocument"]["Statement"] if s["Action"] == "states:DescribeExecution"]
-    starters = {n for n in ("Correlate", "Callbacks", "ApprovalSweeper")}
+    starters = {"Correlate", "ApprovalSweeper"}
     assert {next(s for s in starters if name.startswith(f"Functions{s}")) for name, _ in described} == starters
     for _, statement in described:
         assert ":execution:sre-copilot-prod-incident:*" in json.dumps(statement["Resource"])

@@ -47,21 +47,36 @@ class Fit:
                                        "formula": "1 / (1 + exp(-(a * weighted_score + b)))"}}
 
 
-def _project(weights: list[float]) -> list[float]:
-    """Euclidean projection onto the probability simplex (non-negative, summing to 1)."""
+def _project(weights: list[float], mass: float = 1.0) -> list[float]:
+    """Euclidean projection onto the simplex of non-negative weights summing to `mass`."""
+    if not weights:
+        return []
     ordered = sorted(weights, reverse=True)
     total, theta = 0.0, 0.0
     for i, value in enumerate(ordered, start=1):
         total += value
-        candidate = (total - 1.0) / i
+        candidate = (total - mass) / i
         if value - candidate > 0:
             theta = candidate
     return [max(0.0, w - theta) for w in weights]
 
 
+def _informative(examples: Sequence[Example], count: int) -> list[bool]:
+    """Factors that vary in the training set. A factor that never varies (precedent and human
+    validation before anyone gave feedback) carries no evidence about its weight: it keeps its
+    current weight instead of being fitted to zero, so the learning loop it feeds stays switched on."""
+    out = []
+    for i in range(count):
+        values = [ex.factors[i] for ex in examples]
+        out.append(bool(values) and max(values) - min(values) > 1e-6)
+    return out
+
+
 def fit(examples: Sequence[Example], prior: Sequence[float], *, steps: int = 3000, rate: float = 0.5,
         l2: float = 0.05) -> Fit:
     weights = list(prior)
+    free = _informative(examples, len(prior))
+    mass = 1.0 - sum(p for p, f in zip(prior, free, strict=True) if not f)
     a, b = 4.0, -2.0
     n = max(1, len(examples))
     for _ in range(steps):
@@ -75,8 +90,10 @@ def fit(examples: Sequence[Example], prior: Sequence[float], *, steps: int = 300
             gb += err
             for i, f in enumerate(ex.factors):
                 gw[i] += err * a * f
-        weights = _project([w - rate * (g / n + l2 * (w - p0))
-                            for w, g, p0 in zip(weights, gw, prior, strict=True)])
+        stepped = _project([w - rate * (g / n + l2 * (w - p0))
+                            for w, g, p0, f in zip(weights, gw, prior, free, strict=True) if f], mass)
+        it = iter(stepped)
+        weights = [next(it) if f else p0 for f, p0 in zip(free, prior, strict=True)]
         a -= rate * ga / n
         b -= rate * gb / n
     return Fit(tuple(weights), a, b)
