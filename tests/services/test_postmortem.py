@@ -20,7 +20,12 @@ from sre_copilot.domain.types import (
     Severity,
     SignalStatus,
 )
-from sre_copilot.services.postmortem import PostmortemFacts, render_postmortem, response_figures, retrospective
+from sre_copilot.services.postmortem import (
+    PostmortemFacts,
+    render_postmortem,
+    response_figures,
+    retrospective,
+)
 
 T0 = datetime(2026, 4, 1, 10, 0, tzinfo=UTC)
 S = IncidentState
