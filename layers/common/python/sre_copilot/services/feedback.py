@@ -46,8 +46,9 @@ class FeedbackService:
         counted = self._count(incident, hypothesis, accepted=True, actor=actor, how="confirmed")
         incident.root_cause = _cause(hypothesis, how="confirmed", by=actor)
         self.c.store.put_incident(incident)
-        if not incident.is_open:  # closed already: join the corpus now rather than at Document
-            self.index_precedent(incident)
+        # A confirmed cause joins the corpus at once (an open incident's own analysis never counts
+        # itself as a precedent); Document re-indexes it with its final symptoms.
+        self.index_precedent(incident)
         return {"incident": incident.id, "confirmed": _label(hypothesis), "counted": counted}
 
     def reject(self, incident_id: str, *, actor: str, rank: int = 1) -> dict[str, Any]:
