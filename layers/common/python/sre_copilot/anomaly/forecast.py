@@ -4,10 +4,10 @@ Method: a robust local linear trend. The slope is Theil-Sen's (the median of pai
 most 64 evenly spaced points of the recent window, so it costs a few thousand float operations), the
 level is the median residual at the window's end, and the noise scale is the MAD of the residuals.
 Interval half-widths follow the ordinary least-squares prediction interval,
-z * s * sqrt(1 + 1/n + (t - t_mean)^2 / Sxx), widened by the slope's own uncertainty. Capacity
-metrics fill and drain roughly linearly over hours; seasonal models (Prophet, ETS) need tens of MB
-of dependencies and seconds of cold start that a 5-minute Lambda cannot justify, and measured no
-better on the hours-ahead horizons (docs/anomaly-detection.md gives the figures from `make bench`).
+z * s * sqrt(1 + 1/n + (t - t_mean)^2 / Sxx), whose last term is the slope's own uncertainty.
+Capacity metrics fill and drain roughly linearly over hours; seasonal models (Prophet, ETS) need tens
+of MB of dependencies and seconds of cold start that a 5-minute Lambda cannot justify (they were not
+benchmarked here). docs/anomaly-detection.md gives this method's measured error and interval coverage.
 """
 
 from __future__ import annotations
