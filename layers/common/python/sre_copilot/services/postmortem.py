@@ -118,7 +118,7 @@ def timeline(facts: PostmortemFacts) -> list[Event]:
         where = s.entity or s.service or "unresolved entity"
         events.append(Event(s.event_time, "signal", f"[{s.source}] {s.title} ({where}) {word}"))
     for c in facts.changes:
-        version = f" {c.previous_version} → {c.version}" if c.version else ""
+        version = _versions(c, " ", " → ")
         events.append(Event(c.at, "change", f"{c.kind.value} `{c.id}` on {c.service}{version}: {c.summary}".rstrip(": ")))
     for t in facts.incident.timeline:
         events.append(Event(t.at, "lifecycle", f"incident {t.state.value} by {t.actor}: {t.reason}"))
@@ -133,6 +133,14 @@ def timeline(facts: PostmortemFacts) -> list[Event]:
 
 
 _ORDER = {"change": 0, "signal": 1, "lifecycle": 2, "decision": 3, "notification": 4, "approval": 5, "action": 6}
+
+
+def _versions(change: ChangeEvent, lead: str, arrow: str) -> str:
+    if not change.version:
+        return ""
+    if not change.previous_version:
+        return f" to {change.version}"
+    return f"{lead}{change.previous_version}{arrow}{change.version}"
 
 
 def _audit_text(r: AuditRecord) -> str | None:
@@ -324,7 +332,7 @@ def _root_cause(facts: PostmortemFacts, top: dict[str, Any] | None) -> list[str]
              + f"): {top.get('summary')}", ""]
     change = next((c for c in facts.changes if c.id == top.get("change_id")), None)
     if change is not None:
-        version = f" from {change.previous_version} to {change.version}" if change.version else ""
+        version = _versions(change, " from ", " to ")
         lines += [f"- Change: {change.kind.value} `{change.id}` on {change.service}{version} at "
                   f"{format_time(change.at)} by {change.author or 'unknown'}: {change.summary or 'no summary'}"]
     elif top.get("change_id"):
