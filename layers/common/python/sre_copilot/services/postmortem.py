@@ -391,12 +391,12 @@ def write_postmortem(container: Any, incident: Incident) -> str:
 
 def polish(container: Any, facts: PostmortemFacts) -> str | None:
     """Optional LLM prose over the deterministic draft; None without an LLM or on any failure."""
-    assistant = container.assistant() if container.settings.llm_provider != "none" else None
-    narrate = getattr(assistant, "narrate", None)
-    if narrate is None:
+    if container.settings.llm_provider == "none":
         return None
     try:
-        text = narrate(render_postmortem(facts))
+        from sre_copilot.adapters.anthropic_narrator import narrate
+
+        assistant = container.assistant()
+        return narrate(assistant.client, assistant.model, render_postmortem(facts))
     except Exception:  # prose is optional; the deterministic draft stands alone
         return None
-    return str(text) if text else None
