@@ -64,6 +64,8 @@ class DeploymentConfig(BaseModel):
     llm_model: str = Field("claude-sonnet-4-5", min_length=1)
     dry_run: bool = Field(True, description="remediation plans only, unless policy and this allow")
     approval_timeout_s: int = Field(300, ge=30, le=86_400)
+    auto_resolve_after_s: int = Field(300, ge=0, le=86_400, description="signals clear this long -> resolve")
+    resolution_policy: Literal["auto", "propose"] = Field("auto", description="propose: ask in Slack first")
     catalog_uri: str = Field("", description="empty: s3://<bucket>/catalog/<tenant>.json")
     public_base_url: str = Field("", description="empty: the HTTP API's own URL")
     kubernetes_api_url: str = Field("", description="API server the Act/Verify/Rollback executor talks to")

@@ -108,6 +108,8 @@ class SreCopilotStack(Stack):
             "SRE_COPILOT_EVENT_BUS_NAME": self.events.bus.event_bus_name,
             "SRE_COPILOT_DRY_RUN": str(config.dry_run).lower(),
             "SRE_COPILOT_APPROVAL_TIMEOUT_S": str(config.approval_timeout_s),
+            "SRE_COPILOT_AUTO_RESOLVE_AFTER_S": str(config.auto_resolve_after_s),
+            "SRE_COPILOT_RESOLUTION_POLICY": config.resolution_policy,
         }
         if config.catalog_uri:
             env["SRE_COPILOT_CATALOG_URI"] = config.catalog_uri

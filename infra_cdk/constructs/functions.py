@@ -114,9 +114,9 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         publishes_lifecycle=True, reads_metrics=True, executes_actions=True),
     "rollback": FunctionSpec("ASL Rollback: undoes a plan that failed verification", executes_actions=True),
     "document": FunctionSpec(
-        "ASL Document: postmortem draft, lifecycle to LEARNED, precedent indexed",
+        "ASL Document: postmortem draft (optional LLM prose), lifecycle to LEARNED, validated precedent indexed",
         reads=(CATALOG_PREFIX, INCIDENTS_PREFIX), writes=(POSTMORTEMS_PREFIX,), secrets=("slack",),
-        publishes_lifecycle=True, vector_index="write"),
+        publishes_lifecycle=True, vector_index="write", llm=True),
     "record_failure": FunctionSpec(
         "ASL RecordFailure: audits a failed step and sends it to the review queue",
         reads=(), sends_to_review=True),
