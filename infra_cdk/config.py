@@ -22,6 +22,7 @@ FunctionName = Literal[
     "score_confidence", "apply_policy", "recommend", "notify", "await_decision", "act", "verify", "check_recovery",
     "audit_export",
     "rollback", "document", "record_failure", "callbacks", "approval_sweeper", "pagerduty_sync",
+    "anomaly_detector",
 ]
 FUNCTION_NAMES: tuple[str, ...] = get_args(FunctionName)
 Priority = Literal["P0", "P1", "P2", "P3"]
@@ -96,6 +97,8 @@ class DeploymentConfig(BaseModel):
     llm_model: str = Field("claude-sonnet-4-5", min_length=1)
     dry_run: bool = Field(True, description="remediation plans only, unless policy and this allow")
     approval_timeout_s: int = Field(300, ge=30, le=86_400)
+    auto_resolve_after_s: int = Field(300, ge=0, le=86_400, description="signals clear this long -> resolve")
+    resolution_policy: Literal["auto", "propose"] = Field("auto", description="propose: ask in Slack first")
     catalog_uri: str = Field("", description="empty: s3://<bucket>/catalog/<tenant>.json")
     public_base_url: str = Field("", description="empty: the HTTP API's own URL")
     kubernetes_api_url: str = Field("", description="API server the Act/Verify/Rollback executor talks to")

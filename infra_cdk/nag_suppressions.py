@@ -20,6 +20,7 @@ from cdk_nag import AwsSolutionsChecks
 
 from infra_cdk.constructs.functions import FUNCTIONS, FunctionSpec, construct_id_for
 from infra_cdk.constructs.storage import (
+    BASELINES_PREFIX,
     CATALOG_PREFIX,
     INCIDENTS_PREFIX,
     POSTMORTEMS_PREFIX,
@@ -37,7 +38,7 @@ def _functions(where: Callable[[FunctionSpec], bool]) -> str:
 ANY_FUNCTION = "|".join(construct_id_for(name) for name in FUNCTIONS)
 FUNCTION_POLICY = r"Functions/({names})/Role/DefaultPolicy/Resource"
 BUCKET_PREFIXES = "|".join(p.rstrip("/") for p in (CATALOG_PREFIX, INCIDENTS_PREFIX, POSTMORTEMS_PREFIX, RAW_PREFIX,
-                                                   REVIEW_PREFIX, SNAPSHOTS_PREFIX))
+                                                   REVIEW_PREFIX, SNAPSHOTS_PREFIX, BASELINES_PREFIX))
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,13 @@ ACKNOWLEDGEMENTS: tuple[Acknowledgement, ...] = (
         paths=FUNCTION_POLICY.format(names=ANY_FUNCTION),
         reason="CDK's grants for the KMS-encrypted table and queues allow the GenerateDataKey*/ReEncrypt* "
                "variants, and only on the stack's single customer-managed key (resource is that key's ARN).",
+    ),
+    Acknowledgement(
+        rule=r"AwsSolutions-IAM5\[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
+             r"[A-Za-z0-9_-]+:\*\]",
+        paths=FUNCTION_POLICY.format(names=_functions(lambda s: s.starts_workflow)),
+        reason="Resolution describes the incident's own execution (named by the incident id) to know whether it "
+               "still runs; the wildcard covers only executions of the one incident state machine.",
     ),
     Acknowledgement(
         rule=r"AwsSolutions-IAM5\[Resource::<StorageTable[0-9A-F]{8}\.Arn>/index/\*\]",

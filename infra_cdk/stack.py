@@ -27,7 +27,7 @@ from infra_cdk.constructs.queues import Queues
 from infra_cdk.constructs.search import VectorSearch
 from infra_cdk.constructs.secrets import Secrets
 from infra_cdk.constructs.storage import SNAPSHOTS_PREFIX, Storage
-from infra_cdk.constructs.workflow import Workflow, state_machine_arn
+from infra_cdk.constructs.workflow import Workflow, execution_arns, state_machine_arn
 from infra_cdk.security import Controls, deny_audit_rewrites, wire_security
 
 TASK_RESPONSE_ACTIONS = ["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"]
@@ -66,6 +66,7 @@ class SreCopilotStack(Stack):
         self.events = Events(self, "Events", config=config, key=key, ingest=function["ingest"],
                              pagerduty_sync=function["pagerduty_sync"],
                              approval_sweeper=function["approval_sweeper"],
+                             anomaly_detector=function["anomaly_detector"],
                              async_failures=self.queues.async_failures)
         self.workflow = Workflow(self, "Workflow", config=config, repo_root=repo_root, key=key, functions=function,
                                  workflow_dlq=self.queues.workflow_dlq)
@@ -120,6 +121,8 @@ class SreCopilotStack(Stack):
             "SRE_COPILOT_DRY_RUN": str(config.dry_run).lower(),
             "SRE_COPILOT_APPROVAL_TIMEOUT_S": str(config.approval_timeout_s),
             "SRE_COPILOT_APPROVAL_EXPIRY_S": str(config.approval_expiry_s),
+            "SRE_COPILOT_AUTO_RESOLVE_AFTER_S": str(config.auto_resolve_after_s),
+            "SRE_COPILOT_RESOLUTION_POLICY": config.resolution_policy,
         }
         wire_security(self, f, env)
         if config.catalog_uri:
@@ -162,6 +165,9 @@ class SreCopilotStack(Stack):
         if spec.starts_workflow:
             role.add_to_principal_policy(iam.PolicyStatement(
                 actions=["states:StartExecution"], resources=[state_machine_arn(self, config)]))
+            # Resolution asks whether the incident's execution still runs (services/resolution.py).
+            role.add_to_principal_policy(iam.PolicyStatement(
+                actions=["states:DescribeExecution"], resources=[execution_arns(self, config)]))
         if spec.answers_task_tokens:
             # SendTask* accept no resource-level scoping; the task token names the execution.
             role.add_to_principal_policy(iam.PolicyStatement(actions=TASK_RESPONSE_ACTIONS, resources=["*"]))

@@ -28,7 +28,8 @@ TARGET_RETRIES = 4
 class Events(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, config: DeploymentConfig, key: kms.IKey,
                  ingest: lambda_.IFunction, pagerduty_sync: lambda_.IFunction,
-                 approval_sweeper: lambda_.IFunction, async_failures: sqs.IQueue) -> None:
+                 approval_sweeper: lambda_.IFunction, async_failures: sqs.IQueue,
+                 anomaly_detector: lambda_.IFunction | None = None) -> None:
         super().__init__(scope, construct_id)
 
         def target(function: lambda_.IFunction) -> targets.LambdaFunction:
@@ -72,6 +73,13 @@ class Events(Construct):
             schedule=events.Schedule.rate(Duration.minutes(1)),
             targets=[target(approval_sweeper)],
         )
+        if anomaly_detector is not None:
+            self.anomaly_schedule = events.Rule(
+                self, "AnomalySchedule",
+                description="Seasonal baselines, anomaly scoring and capacity forecasts, every 5 minutes",
+                schedule=events.Schedule.rate(Duration.minutes(5)),
+                targets=[target(anomaly_detector)],
+            )
 
         # For alarm actions that notify SNS instead of (or as well as) EventBridge.
         self.alarm_topic = sns.Topic(self, "AlarmSignals", master_key=key, enforce_ssl=True,

@@ -23,6 +23,7 @@ from constructs import Construct
 from infra_cdk.config import FUNCTION_NAMES, DeploymentConfig, FunctionName
 from infra_cdk.constructs.layer import ARCHITECTURE, RUNTIME
 from infra_cdk.constructs.storage import (
+    BASELINES_PREFIX,
     CATALOG_PREFIX,
     INCIDENTS_PREFIX,
     POSTMORTEMS_PREFIX,
@@ -121,9 +122,9 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         "ASL Rollback: the plan's rollback strategy, its verification, then escalation to a human",
         secrets=("slack", "twilio"), public_url=True, executes_actions=True),
     "document": FunctionSpec(
-        "ASL Document: postmortem draft, lifecycle to LEARNED, precedent indexed",
+        "ASL Document: postmortem draft (optional LLM prose), lifecycle to LEARNED, validated precedent indexed",
         reads=(CATALOG_PREFIX, INCIDENTS_PREFIX), writes=(POSTMORTEMS_PREFIX,), secrets=("slack",),
-        publishes_lifecycle=True, vector_index="write"),
+        publishes_lifecycle=True, vector_index="write", llm=True),
     "record_failure": FunctionSpec(
         "ASL RecordFailure: audits a failed step and sends it to the review queue",
         reads=(), sends_to_review=True),
@@ -137,9 +138,15 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         secrets=("webhook", "twilio", "slack"), publishes_lifecycle=True, answers_task_tokens=True,
         knows_state_machine=True, public_url=True, reads_controls=True),
     "approval_sweeper": FunctionSpec(
-        "Every minute: times out pending approvals, runs duration-based correlation opens",
+        "Every minute: times out pending approvals, runs duration-based correlation opens, resolves "
+        "incidents whose signals stayed clear (asking in Slack under resolution_policy=propose)",
+        secrets=("slack",),
         reads=(CATALOG_PREFIX, SNAPSHOTS_PREFIX), writes=(SNAPSHOTS_PREFIX,), publishes_lifecycle=True, starts_workflow=True, answers_task_tokens=True, knows_state_machine=True,
         invoked_async=True),
+    "anomaly_detector": FunctionSpec(
+        "Every 5 minutes: seasonal baselines, anomaly scoring, capacity forecasts; findings become signals",
+        reads=(CATALOG_PREFIX, BASELINES_PREFIX), writes=(BASELINES_PREFIX, RAW_PREFIX, REVIEW_PREFIX),
+        enqueues_signals=True, sends_to_review=True, idempotency=True, reads_metrics=True, invoked_async=True),
     "pagerduty_sync": FunctionSpec(
         "Mirrors lifecycle transitions into PagerDuty (acks, resolves, notes)",
         reads=(), secrets=("pagerduty",), invoked_async=True),

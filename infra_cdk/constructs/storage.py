@@ -19,6 +19,13 @@ INCIDENTS_PREFIX = "incidents/"
 POSTMORTEMS_PREFIX = "postmortems/"
 CATALOG_PREFIX = "catalog/"
 SNAPSHOTS_PREFIX = "snapshots/"
+BASELINES_PREFIX = "baselines/"
+# Incident artefacts: warm (Standard-IA) after the hot 30 days, Glacier after a year, deleted after
+# three (raw_payload_* in cdk.json). The catalog is live configuration (only its old versions expire),
+# and baselines are rebuilt nightly, so they expire instead of tiering.
+TIERED_PREFIXES = {"raw-payloads": RAW_PREFIX, "rejected-payloads": REVIEW_PREFIX, "incident-artefacts": INCIDENTS_PREFIX,
+                   "analysis-snapshots": SNAPSHOTS_PREFIX, "postmortems": POSTMORTEMS_PREFIX}
+BASELINE_EXPIRE_DAYS = 35
 
 
 class Storage(Construct):
@@ -100,11 +107,13 @@ class Storage(Construct):
             server_access_logs_bucket=self.access_logs,
             server_access_logs_prefix="artifacts/",
             lifecycle_rules=[
-                # Raw deliveries are evidence for audits and replays, rarely read after the incident.
-                s3.LifecycleRule(id="raw-payloads", prefix=RAW_PREFIX, transitions=transitions_after_ia,
-                                 expiration=Duration.days(config.raw_payload_expire_days)),
-                s3.LifecycleRule(id="rejected-payloads", prefix=REVIEW_PREFIX, transitions=transitions_after_ia,
-                                 expiration=Duration.days(config.raw_payload_expire_days)),
+                # Raw deliveries, analyses and postmortems are evidence for audits, replays and
+                # learning, rarely read after the incident.
+                *[s3.LifecycleRule(id=rule_id, prefix=prefix, transitions=transitions_after_ia,
+                                   expiration=Duration.days(config.raw_payload_expire_days))
+                  for rule_id, prefix in TIERED_PREFIXES.items()],
+                s3.LifecycleRule(id="baselines", prefix=BASELINES_PREFIX,
+                                 expiration=Duration.days(BASELINE_EXPIRE_DAYS)),
                 s3.LifecycleRule(id="old-versions", noncurrent_version_expiration=Duration.days(30),
                                  abort_incomplete_multipart_upload_after=Duration.days(7)),
             ],

@@ -42,6 +42,12 @@ def state_machine_arn(stack: Stack, config: DeploymentConfig) -> str:
                             arn_format=ArnFormat.COLON_RESOURCE_NAME)
 
 
+def execution_arns(stack: Stack, config: DeploymentConfig) -> str:
+    """Every execution of the incident state machine (for states:DescribeExecution)."""
+    return stack.format_arn(service="states", resource="execution", resource_name=f"{state_machine_name(config)}:*",
+                            arn_format=ArnFormat.COLON_RESOURCE_NAME)
+
+
 def asl_placeholders(asl_file: Path) -> set[str]:
     return set(PLACEHOLDER.findall(asl_file.read_text(encoding="utf-8")))
 

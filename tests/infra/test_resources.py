@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -75,10 +76,12 @@ def test_queue_urls_and_idempotency_table_go_to_ingest_only(synthesized: Synthes
     for name, props in functions.items():
         env = props["Environment"]["Variables"]
         has_queues = {f"SRE_COPILOT_QUEUE_URL_P{i}" for i in range(4)} <= set(env)
-        assert has_queues == (name == "ingest"), name
-        assert ("SRE_COPILOT_IDEMPOTENCY_TABLE_NAME" in env) == (name == "ingest"), name
+        # The anomaly detector hands its findings to ingestion in-process, as an IAM-trusted source.
+        ingests = name in ("ingest", "anomaly_detector")
+        assert has_queues == ingests, name
+        assert ("SRE_COPILOT_IDEMPOTENCY_TABLE_NAME" in env) == ingests, name
     review_senders = {n for n, p in functions.items() if "SRE_COPILOT_REVIEW_QUEUE_URL" in p["Environment"]["Variables"]}
-    assert review_senders == {"ingest", "record_failure"}
+    assert review_senders == {"ingest", "record_failure", "anomaly_detector"}
 
 
 def test_only_non_step_functions_know_the_state_machine_arn_and_it_is_built_from_its_name(
@@ -100,7 +103,7 @@ def test_secret_arns_go_only_to_functions_that_use_them(synthesized: Synthesized
         return {n for n, p in functions.items() if f"SRE_COPILOT_{secret}_SECRET_ARN" in p["Environment"]["Variables"]}
 
     # Rollback escalates to a human (Slack and a phone call) when a remediation did not recover.
-    assert holders("SLACK") == {"notify", "document", "callbacks", "rollback"}
+    assert holders("SLACK") == {"notify", "document", "callbacks", "rollback", "approval_sweeper"}
     assert holders("TWILIO") == {"notify", "callbacks", "rollback"}
     # Issue 13: the internet-facing functions get the verification secrets, never the PagerDuty API token.
     assert holders("PAGERDUTY") == {"notify", "pagerduty_sync"}
@@ -147,7 +150,8 @@ def test_async_invoked_functions_send_failures_to_the_async_dlq(synthesized: Syn
     targets = {c["Properties"]["FunctionName"]["Ref"] for c in configs.values()}
     stack = synthesized.built.stack
     assert targets == {synthesized.logical_id(stack.functions[n].function)
-                       for n in ("ingest", "approval_sweeper", "pagerduty_sync", "audit_export")}
+                       for n in ("ingest", "approval_sweeper", "pagerduty_sync", "audit_export",
+                                 "anomaly_detector")}
     for config in configs.values():
         assert config["Properties"]["DestinationConfig"]["OnFailure"]["Destination"] == dlq
         assert config["Properties"]["MaximumRetryAttempts"] == 2
@@ -449,3 +453,19 @@ def test_collection_access_policy_names_exactly_the_index_users(synthesized: Syn
     principals = {p["Fn::GetAtt"][0] for p in parts if isinstance(p, dict)}
     assert principals == {synthesized.logical_id(stack.functions[n].role)
                           for n in ("aggregate_evidence", "recommend", "document")}
+
+
+def test_anomaly_detector_runs_every_five_minutes(synthesized: Synthesized) -> None:
+    detector = _arn(synthesized.logical_id(synthesized.built.stack.functions["anomaly_detector"].function))
+    synthesized.template.has_resource_properties("AWS::Events::Rule", {
+        "ScheduleExpression": "rate(5 minutes)", "Targets": [Match.object_like({"Arn": detector})]})
+
+
+def test_workflow_starters_may_describe_only_incident_executions(synthesized: Synthesized) -> None:
+    # Resolution asks whether an incident's execution still runs before starting a documentation one.
+    described = [(name, s) for name, p in synthesized.resources("AWS::IAM::Policy").items()
+                 for s in p["Properties"]["PolicyDocument"]["Statement"] if s["Action"] == "states:DescribeExecution"]
+    starters = {"Correlate", "ApprovalSweeper"}
+    assert {next(s for s in starters if name.startswith(f"Functions{s}")) for name, _ in described} == starters
+    for _, statement in described:
+        assert ":execution:sre-copilot-prod-incident:*" in json.dumps(statement["Resource"])

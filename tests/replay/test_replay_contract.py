@@ -78,6 +78,9 @@ def test_history_lists_asl_states_in_the_order_they_ran(replayed: Any, scenarios
     assert set(names) <= set(ASL["States"])
     # The analysis chain runs in ASL order from StartAt, following each state's Next.
     expected, state = [], ASL["StartAt"]
+    if ASL["States"][state]["Type"] == "Choice":  # Start: a new incident's execution takes the Default
+        expected.append(state)
+        state = ASL["States"][state]["Default"]
     while ASL["States"][state].get("Next") and state not in expected:
         expected.append(state)
         state = ASL["States"][state]["Next"]

@@ -88,7 +88,16 @@ class Settings(BaseSettings):
     verification_window_s: int = Field(default=1200, gt=0, description=(
         "how long after an action its incident's alerts may take to clear before Verify calls it failed"))
     signal_ttl_days: int = 30
-    incident_ttl_days: int = 400
+    incident_ttl_days: int = Field(default=30, description=(
+        "hot retention of incident items in DynamoDB (TTL); postmortems and artefacts stay in S3"))
+    auto_resolve_after_s: int = Field(default=300, ge=0, description=(
+        "how long every signal of an incident must stay clear before it resolves"))
+    anomaly_metrics: str = Field(default="ErrorRate,Latency,RequestCount", description=(
+        "comma-separated CloudWatch metrics (namespace SRE/Services) baselined and scored per catalog service"))
+    capacity_thresholds: str = Field(default="DiskUsedPercent=90,MemoryUsedPercent=90,DBConnectionsPercent=85",
+                                     description="capacity metrics forecast 3-24 h ahead, with their thresholds")
+    resolution_policy: str = Field(default="auto", pattern="^(auto|propose)$", description=(
+        "auto: resolve once the signals stayed clear; propose: ask in Slack and wait for a person"))
 
     # Security (docs/security.md). Every source is closed until its credentials are configured.
     insecure_sources: str = Field(default="", description=(

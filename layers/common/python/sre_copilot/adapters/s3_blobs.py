@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 MAX_KEY_BYTES = 1024
-PREFIXES = ("raw/", "review/", "incidents/", "snapshots/", "postmortems/", "catalog/")
+PREFIXES = ("raw/", "review/", "incidents/", "snapshots/", "postmortems/", "catalog/", "baselines/")
 
 
 def json_default(value: Any) -> Any:

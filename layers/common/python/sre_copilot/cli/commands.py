@@ -10,9 +10,11 @@ from typing import Any
 
 from sre_copilot.cli import history as history_view
 from sre_copilot.cli.audit import save_trails
+from sre_copilot.cli.closing import cmd_feedback, cmd_postmortem, cmd_resolve  # noqa: F401 (dispatched by name)
 from sre_copilot.cli.kill_switch import cmd_kill_switch, load_local_controls
 from sre_copilot.cli.main import dump
 from sre_copilot.errors import InvalidPayload, NotFound
+from sre_copilot.local.postmortem_files import write_postmortem_files
 
 BUNDLED_DEMO = Path(__file__).resolve().parents[1] / "data" / "demo-checkout-bad-deploy.json"
 
@@ -32,8 +34,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
     scenario = Scenario.load(args.scenario)
     progress = None if args.quiet else (lambda msg: print(msg, file=sys.stderr))
+    from sre_copilot.local.learning import load as load_learning
+
     run = replay(scenario, approve=args.approve, progress=progress, backend=args.backend,
-                 controls=load_local_controls(args.state_dir))
+                 controls=load_local_controls(args.state_dir),
+                 learning=load_learning(args.learning) if args.learning else None)
+    write_postmortem_files(run, args.out, args.state_dir)
     args.out.write_text(dump(run.result) + "\n")
     _save_run(args.state_dir, run)
     r = run.result
@@ -107,6 +113,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from sre_copilot.local.evaluate import evaluate_directory
+
+    if getattr(args, "fit", False) or getattr(args, "learn", False):
+        from sre_copilot.cli.fitting import cmd_fit, cmd_learn
+
+        return cmd_fit(args) if args.fit else cmd_learn(args)
 
     report = evaluate_directory(args.directory, backend=args.backend)
     if args.json:

@@ -33,6 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--approve", choices=("none", "all"), default="none")
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--backend", choices=BACKENDS, default="moto", help=BACKEND_HELP)
+    p.add_argument("--learning", type=Path, help="load what earlier replays learned (see `feedback --learning`)")
 
     p = sub.add_parser("normalize", help="print the normalised signals of one webhook payload")
     p.add_argument("--source", required=True)
@@ -54,6 +55,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("directory", type=Path)
     p.add_argument("--json", action="store_true", help="print the measures as JSON")
     p.add_argument("--backend", choices=BACKENDS, default="moto", help=BACKEND_HELP)
+    p.add_argument("--fit", action="store_true", help="fit confidence weights and mapping (cross-validated); "
+                                                      "write a proposed configuration, change nothing deployed")
+    p.add_argument("--learn", action="store_true", help="show what confirming and rejecting hypotheses teaches")
+    p.add_argument("--out", type=Path, help="where --fit writes its proposal (default: STATE_DIR/proposed-confidence.json)")
 
     p = sub.add_parser("catalog", help="service catalog tools")
     csub = p.add_subparsers(dest="catalog_command", required=True)
@@ -87,6 +92,10 @@ def _parser() -> argparse.ArgumentParser:
     r = rsub.add_parser("search", help="search the runbooks")
     r.add_argument("text")
     r.add_argument("--index", type=Path, default=DEFAULT_STATE_DIR / "vectors.json")
+
+    from sre_copilot.cli.closing import add_parsers
+
+    add_parsers(sub)
     return parser
 
 

@@ -84,6 +84,13 @@ class Incident(BaseModel):
     acknowledged_at: UtcDateTime | None = None
     resolved_at: UtcDateTime | None = None
     resolution_proposed: bool = False
+    signals_clear_since: UtcDateTime | None = Field(
+        default=None, description="when the last firing signal cleared; None while any fires")
+    close_requested_at: UtcDateTime | None = Field(
+        default=None, description="when a resolution (human or automatic) was decided")
+    root_cause: dict[str, object] | None = Field(
+        default=None, description="the cause a person confirmed or a verified action proved (services/feedback.py)")
+    feedback: list[str] = Field(default_factory=list, description="verdicts already counted, so none counts twice")
     snapshot_ref: str | None = None
     postmortem_ref: str | None = None
     pagerduty_incident_id: str | None = None

@@ -71,15 +71,22 @@ class ReplayRun:
     """What the real SDK clients sent to the local Slack/Twilio/PagerDuty stand-ins, in order."""
     audits: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     """Each incident's audit trail, as `sre-copilot audit` prints it."""
+    postmortems: dict[str, str] = field(default_factory=dict)
+    """Incident id -> the postmortem Markdown the Document step stored (read back from local S3)."""
+    learning: dict[str, Any] = field(default_factory=dict)
+    """Validation history and confirmed precedents at the end of the run (local/learning.py)."""
+    verdicts: list[dict[str, Any]] = field(default_factory=list)
 
 
 Progress = Callable[[str], None]
 
 
 def replay(scenario: Scenario, *, approve: str = "none", progress: Progress | None = None,
-           settle_after_s: int = SETTLE_AFTER_S, backend: str = "moto", controls: Any = None) -> ReplayRun:
+           settle_after_s: int = SETTLE_AFTER_S, backend: str = "moto", controls: Any = None,
+           learning: dict[str, Any] | None = None, verdicts: list[dict[str, Any]] | None = None) -> ReplayRun:
     """`backend`: `moto`, or `memory` for the table, bucket and queues (see adapters/memory).
-    `controls`: RuntimeControls for the local deployment (`sre-copilot kill-switch --local`)."""
+    `controls`: RuntimeControls for the local deployment (`sre-copilot kill-switch --local`).
+    `learning`/`verdicts`: what earlier replays learned, and verdicts to apply (local/learning.py)."""
     from sre_copilot.local.runtime import LocalDeployment, Responders
 
     say = progress or (lambda _msg: None)
@@ -94,6 +101,10 @@ def replay(scenario: Scenario, *, approve: str = "none", progress: Progress | No
     with LocalDeployment(start=start, responders=Responders(approve=approve), backend=backend,
                          controls=controls) as deployment:
         deployment.put_catalog(scenario.catalog)
+        if learning:  # what people taught an earlier replay (local/learning.py)
+            from sre_copilot.local.learning import import_learning
+
+            import_learning(deployment.container, learning)
         _load_metrics(deployment, scenario)
         say(f"deployed locally: {len(deployment.function_arns)} functions, state machine "
             f"{deployment.state_machine_arn.rsplit(':', 1)[-1]}")
@@ -111,6 +122,10 @@ def replay(scenario: Scenario, *, approve: str = "none", progress: Progress | No
         end = deployment.clock.now() + timedelta(seconds=settle_after_s)
         deployment.advance_to(end)
         say(f"settled until {format_time(end)}")
+        from sre_copilot.local.learning import apply_verdicts, export_learning
+
+        applied = apply_verdicts(deployment.container, verdicts or [])
+        learned = export_learning(deployment.container)
         result = build_result(deployment, scenario, outcomes)
         histories = {inc["id"]: deployment.execution_history(inc["execution"])
                      for inc in result["incidents"] if inc.get("execution")}
@@ -118,9 +133,12 @@ def replay(scenario: Scenario, *, approve: str = "none", progress: Progress | No
         audits = {inc["id"]: [r.model_dump(mode="json") for r in
                               deployment.container.store.for_subject(deployment.tenant_id, inc["id"])]
                   for inc in result["incidents"]}
+        postmortems = {inc["id"]: deployment.container.blobs.get_bytes(inc["postmortem"]).decode()
+                       for inc in result["incidents"] if inc.get("postmortem")}
         return ReplayRun(scenario=scenario, result=result, histories=histories, transcript=transcript, audits=audits,
                          dead_letters=list(deployment.dead_letters),
-                         provider_requests=list(deployment.sinks.requests))
+                         provider_requests=list(deployment.sinks.requests), postmortems=postmortems,
+                         learning=learned, verdicts=applied)
 
 
 def _deliver(deployment: Any, delivery: ScenarioDelivery) -> tuple[int, Any]:

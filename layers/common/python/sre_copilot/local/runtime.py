@@ -478,7 +478,8 @@ class LocalDeployment:
             return taken
 
         def start_execution(name: str, payload: dict[str, Any]) -> str:
-            self._active.add(name)
+            # Tracked by incident: a documentation-only execution has a name of its own.
+            self._active.add(str(payload.get("incident_id") or name))
             return str(start(name, payload))
 
         def on_return(function: str, event: Any) -> None:

@@ -189,6 +189,10 @@ class LocalVectorIndex:
     def count(self, collection: str) -> int:
         return len(self._data.get(collection, {}))
 
+    def documents(self, collection: str) -> dict[str, tuple[list[float], dict[str, Any]]]:
+        """Every stored (vector, document) of a collection by id (exports, e.g. replay learning)."""
+        return {doc_id: (list(v), dict(d)) for doc_id, (v, d) in self._data.get(collection, {}).items()}
+
     def query(self, collection: str, vector: list[float], k: int) -> list[tuple[float, dict[str, Any]]]:
         stored = self._data.get(collection, {})
         docs = list(stored.values())

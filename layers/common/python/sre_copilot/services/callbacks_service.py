@@ -22,6 +22,7 @@ from sre_copilot.services.container import Container
 from sre_copilot.services.correlate_service import CorrelateService
 from sre_copilot.services.observability import logger
 from sre_copilot.services.remediation_steps import recovery_due
+from sre_copilot.services.resolution import ResolutionService
 
 
 class CallbacksService:
@@ -115,7 +116,8 @@ class SweeperService:
         if work.tick:
             correlate.tick(now)
         refreshed = correlate.wake_flagged(work.refresh)
-        return {"timed_out": timed_out, "refreshed": refreshed}
+        resolved = ResolutionService(self.c).sweep(now)
+        return {"timed_out": timed_out, "refreshed": refreshed, "resolved": resolved}
 
 
 class PagerDutySyncService:

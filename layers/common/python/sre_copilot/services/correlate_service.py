@@ -23,6 +23,7 @@ from sre_copilot.services import lifecycle
 from sre_copilot.services.container import Container
 from sre_copilot.services.mutations import mutate_incident
 from sre_copilot.services.observability import logger, metrics
+from sre_copilot.services.resolution import ResolutionService
 
 MAX_STATE_RETRIES = 5
 
@@ -110,7 +111,8 @@ class CorrelateService:
             to_resolve.update(outcome.resolution_proposed)
             metrics.add_metric(name="SignalsCorrelated", unit=MetricUnit.Count, value=1)
         for incident_id in sorted(to_resolve):
-            self.wake(incident_id, "resolved")
+            # Not resolved yet: the signals must stay clear for auto_resolve_after (the sweeper decides).
+            ResolutionService(self.c).signals_cleared(incident_id)
         for incident_id in sorted(to_refresh - to_resolve - opened_now):
             # Re-analysis is debounced: the sweeper wakes flagged incidents once a minute, so an
             # alert storm costs one re-analysis per incident per minute, not one per alert.
@@ -182,6 +184,8 @@ class CorrelateService:
                     (signal.service is not None and signal.service not in incident.services)
                     or (signal.entity is not None and signal.entity not in incident.entities)
                     or kind not in incident.alert_kinds))
+                if signal.status is SignalStatus.FIRING:
+                    ResolutionService(self.c).firing_again(incident)
                 if kind not in incident.alert_kinds:
                     incident.alert_kinds = [*incident.alert_kinds, kind][-50:]
                 if signal.service and signal.service not in incident.services:
@@ -300,10 +304,8 @@ class CorrelateService:
                 lifecycle.move_if_allowed(self.c, incident, IncidentState.ACKNOWLEDGED, actor=actor,
                                           reason=f"acknowledged in {source}")
             elif action == "resolve":
-                # Move first, then wake: the workflow's Document step must find it resolved by them.
-                lifecycle.move_if_allowed(self.c, incident, IncidentState.RESOLVED, actor=actor,
-                                          reason=f"resolved in {source}")
-                self.wake(incident.id, "resolved")
+                # A person's resolve takes effect at once, and documents even if the execution ended.
+                ResolutionService(self.c).resolve(incident.id, actor=actor, reason=f"resolved in {source}")
             else:
                 self.c.store.append(AuditRecord(at=clock.now(), tenant_id=self.tenant, actor=actor,
                                                 action=f"external.{action}", subject=incident.id, details=hint))

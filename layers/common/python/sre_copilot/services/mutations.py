@@ -59,3 +59,16 @@ def refresh(stale: Incident, fresh: Incident) -> None:
     """Copy a fresh incident into a caller's object, so code holding it sees what was stored."""
     for name in type(fresh).model_fields:
         setattr(stale, name, getattr(fresh, name))
+
+
+def save_fields(store: _IncidentReadWrite, incident: Incident, **fields: object) -> None:
+    """Set `fields` on the stored incident (re-read and re-applied if another writer saved it
+    meanwhile) and refresh the caller's copy with what was stored."""
+    def assign(fresh: Incident) -> bool:
+        if all(getattr(fresh, name) == value for name, value in fields.items()):
+            return False
+        for name, value in fields.items():
+            setattr(fresh, name, value)
+        return True
+
+    refresh(incident, mutate_incident(store, incident.tenant_id, incident.id, assign))

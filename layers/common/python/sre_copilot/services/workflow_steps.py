@@ -45,7 +45,7 @@ from sre_copilot.services import lifecycle
 from sre_copilot.services.container import Container
 from sre_copilot.services.gate_inputs import GateInputs
 from sre_copilot.services.ids import short_hash
-from sre_copilot.services.mutations import mutate_incident, refresh
+from sre_copilot.services.mutations import save_fields
 from sre_copilot.services.observability import logger, metrics
 from sre_copilot.services.remediation_steps import RemediationSteps, recovery_due
 
@@ -64,16 +64,7 @@ class WorkflowSteps:
         return incident
 
     def _save(self, incident: Incident, **fields: Any) -> None:
-        """Set `fields` on the stored incident (re-read and re-applied if another writer saved it
-        meanwhile) and refresh the caller's copy with what was stored."""
-        def assign(fresh: Incident) -> bool:
-            if all(getattr(fresh, name) == value for name, value in fields.items()):
-                return False
-            for name, value in fields.items():
-                setattr(fresh, name, value)
-            return True
-
-        refresh(incident, mutate_incident(self.c.store, incident.tenant_id, incident.id, assign))
+        save_fields(self.c.store, incident, **fields)
 
     def _audit(self, incident: Incident, action: str, details: dict[str, Any]) -> None:
         self.c.store.append(AuditRecord(at=clock.now(), tenant_id=incident.tenant_id, actor=COPILOT,
@@ -299,7 +290,12 @@ class WorkflowSteps:
             deadline = clock.now() + timedelta(seconds=limit)
         self.c.store.put_wait_token(incident.tenant_id, incident.id, event["task_token"], deadline,
                                     plan.id if plan else None)
-        if self.c.store.refresh_flagged(incident.tenant_id, incident.id):
+        if incident.close_requested_at is not None:
+            # Resolved while the analysis ran (services/resolution.py): go on to Document.
+            token = self.c.store.take_wait_token(incident.tenant_id, incident.id)
+            if token:
+                self.c.workflow.send_success(token["token"], {"reason": "resolved"})
+        elif self.c.store.refresh_flagged(incident.tenant_id, incident.id):
             # Evidence arrived while the analysis ran: go round again instead of sleeping on it.
             token = self.c.store.take_wait_token(incident.tenant_id, incident.id)
             if token:
@@ -415,7 +411,8 @@ class WorkflowSteps:
 
     # -- closing --------------------------------------------------------------------------------
     def document(self, event: dict[str, Any]) -> dict[str, Any]:
-        from sre_copilot.services.postmortem import render_postmortem
+        from sre_copilot.services.feedback import FeedbackService
+        from sre_copilot.services.postmortem import write_postmortem
 
         incident = self._incident(event)
         # The execution ends here: nothing is left to re-analyse.
@@ -427,14 +424,10 @@ class WorkflowSteps:
         if reason == "resolved":
             lifecycle.move_if_allowed(self.c, incident, IncidentState.RESOLVED, actor=COPILOT,
                                       reason="all signals resolved")
-        signals = self.c.store.signals_for_incident(incident.tenant_id, incident.id)
-        doc = render_postmortem(incident, signals, self.c.store.actions_for(incident.tenant_id, incident.id),
-                                self.c.store.notifications_for(incident.tenant_id, incident.id),
-                                self.c.store.for_subject(incident.tenant_id, incident.id))
-        ref = self.c.blobs.put_bytes(f"postmortems/{incident.tenant_id}/{incident.id}.md", doc.encode(),
-                                     "text/markdown")
+        # Only a confirmed or verified cause joins the precedent corpus (services/feedback.py).
+        FeedbackService(self.c).learn_on_close(incident)
+        ref = write_postmortem(self.c, incident)
         self._save(incident, postmortem_ref=ref)
-        self.c.index_precedent(incident)
         if incident.state in (IncidentState.RESOLVED, IncidentState.INCONCLUSIVE):
             lifecycle.move(self.c, incident, IncidentState.LEARNED, actor=COPILOT, reason="postmortem written")
         # _send_slack records a failed post instead of raising, so closing never fails on Slack.

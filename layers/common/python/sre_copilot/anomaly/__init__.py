@@ -1,0 +1,1 @@
+"""Baselines, anomaly detection and capacity forecasts over CloudWatch metrics (pure Python)."""
