@@ -195,6 +195,7 @@ class LocalSinks(LocalHttpServer):
         super().__init__()
         self.slack_messages: dict[tuple[str, str], dict[str, Any]] = {}
         self.calls: list[dict[str, Any]] = []
+        self.sms: list[dict[str, Any]] = []
         self.pagerduty_incidents: dict[str, dict[str, Any]] = {}
         self.pagerduty_notes: list[dict[str, Any]] = []
         self.on_call_placed: Callable[[dict[str, Any]], None] | None = None
@@ -308,7 +309,7 @@ class LocalSinks(LocalHttpServer):
     def _twilio(self, path: str, request: Incoming) -> Outgoing:
         parts = path.strip("/").split("/")
         if request.method != "POST" or len(parts) != 4 or parts[:2] != ["2010-04-01", "Accounts"] \
-                or parts[3] != "Calls.json":
+                or parts[3] not in ("Calls.json", "Messages.json"):
             return Outgoing(404, {"code": 20404, "message": f"The requested resource {path} was not found",
                                   "status": 404})
         account = parts[2]
@@ -320,6 +321,8 @@ class LocalSinks(LocalHttpServer):
             return Outgoing(400, {"code": 21201, "message": "No 'To' number is specified", "status": 400})
         if not form.get("From"):
             return Outgoing(400, {"code": 21213, "message": "No 'From' number is specified", "status": 400})
+        if parts[3] == "Messages.json":
+            return self._twilio_sms(account, form)
         if not form.get("Twiml") and not form.get("Url"):
             return Outgoing(400, {"code": 21205, "message": "Either Url or Twiml is required", "status": 400})
         self._call_seq += 1
@@ -335,6 +338,18 @@ class LocalSinks(LocalHttpServer):
             "api_version": "2010-04-01", "date_created": format_datetime(now), "date_updated": format_datetime(now),
             "uri": f"/2010-04-01/Accounts/{account}/Calls/{sid}.json", "price": None, "duration": None,
         })
+
+    def _twilio_sms(self, account: str, form: dict[str, Any]) -> Outgoing:
+        if not form.get("Body"):
+            return Outgoing(400, {"code": 21602, "message": "Message body is required", "status": 400})
+        sid = "SM" + hashlib.sha1(f"{account}:sms:{len(self.sms)}".encode()).hexdigest()[:32]
+        now = clock.now()
+        self.sms.append({"sid": sid, "to": form["To"], "from": form["From"], "body": form["Body"], "at": now,
+                         "seq": self._seq})
+        return Outgoing(201, {"sid": sid, "account_sid": account, "to": form["To"], "from": form["From"],
+                              "body": form["Body"], "status": "queued", "direction": "outbound-api",
+                              "api_version": "2010-04-01", "date_created": format_datetime(now),
+                              "uri": f"/2010-04-01/Accounts/{account}/Messages/{sid}.json"})
 
     # -- PagerDuty REST v2 -------------------------------------------------------------------------------
     def _pagerduty(self, path: str, request: Incoming) -> Outgoing:

@@ -57,8 +57,17 @@ class CallbacksService:
                                           reason="acknowledged by keypress")
             self._mark_phone_acknowledged(incident_id, answer.call_sid)
             return "<Response><Say>Acknowledged. The incident card is in Slack.</Say></Response>"
+        if answer.action in ("hear_details", "call_failed"):
+            from sre_copilot.services.escalation_calls import call_failed, hear_details
+
+            if answer.action == "call_failed":
+                return call_failed(self.c, incident, params, answer.call_status or "failed")
+            return hear_details(self.c, incident)
+        from sre_copilot.services.escalation import escalate_now
+
         self.c.store.append(AuditRecord(at=clock.now(), tenant_id=self.tenant, actor=who, action="page.escalated",
                                         subject=incident_id, details={"call": answer.call_sid}))
+        escalate_now(self.c, self.tenant, incident_id, who)
         return "<Response><Say>Escalating to the next responder.</Say></Response>"
 
     def _mark_phone_acknowledged(self, incident_id: str, call_sid: str | None) -> None:

@@ -196,33 +196,41 @@ class WorkflowSteps:
 
     # -- people ---------------------------------------------------------------------------------
     def notify(self, event: dict[str, Any]) -> dict[str, Any]:
+        from sre_copilot.services.escalation import start_paging
+        from sre_copilot.services.living_card import LivingCard, analysis_events, pagerduty_note_is_material
+
         incident = self._incident(event)
         hypotheses = [Hypothesis.model_validate(h) for h in incident.hypotheses]
         decision = Decision.model_validate({**_decision_from(event), "at": clock.now()})
-        rec = Recommendation.model_validate(incident.recommendation) if incident.recommendation else None
         plan = self._plan(incident, event)
         sent_before = self.c.store.notifications_for(incident.tenant_id, incident.id)
-        first = not any(n.kind is NotificationKind.PAGE for n in sent_before)
-        channel = self.c.slack_channel_for(incident)
-        text, blocks = incident_card(incident, hypotheses, decision, rec, plan)
+        first = not incident.slack_card.get("ts") and not any(n.kind is NotificationKind.PAGE for n in sent_before)
         out: list[dict[str, Any]] = []
-        kind = NotificationKind.PAGE if first else NotificationKind.UPDATE
         digest = short_hash(decision.outcome.value, plan.approval.value if plan else "-",
                             *[f"{h.entity}:{h.change_id}:{h.confidence:.2f}" for h in hypotheses[:3]])
         if not first and digest == incident.last_card:
             return {"sent": [], "skipped": "conclusions unchanged since the last card"}
         incident.last_card = digest
-        self.c.store.put_incident(incident)
-        out.append(self._send_slack(incident, channel, text, blocks, kind))
+        card = LivingCard(self.c)
+        events = analysis_events(incident, decision)
+        text, blocks = card.render(incident, decision, plan)
+        out.append(card.show(incident, text, blocks, NotificationKind.PAGE if first else NotificationKind.UPDATE))
+        self.c.store.put_incident(incident)  # the card's channel and ts, before anything can read them
+        for line in events:
+            card.thread(incident, line)
         if first and incident.priority in (Priority.P0, Priority.P1):
-            out.append(self._page_phone(incident, hypotheses[0] if hypotheses else None))
+            # Paging runs as its own Step Functions execution (statemachines/escalation.asl.json):
+            # P0 calls now, P1 after a delay if still unacknowledged, then level by level.
+            out.append(start_paging(self.c, incident))
         if plan is not None and plan.approval is Approval.PENDING and not any(
             n.kind is NotificationKind.APPROVAL_REQUEST and plan.id in n.text for n in sent_before
         ):
-            approval_text = (f"Approval needed for {incident.id}: {plan.action} {plan.target} "
-                             f"(risk {plan.risk.value}, plan {plan.id}, dry_run={plan.dry_run})")
-            out.append(self._send_slack(incident, channel, approval_text, blocks, NotificationKind.APPROVAL_REQUEST))
-        if incident.pagerduty_incident_id and hypotheses:
+            card.thread(incident, f"Approval needed: {plan.action} {plan.target} (risk {plan.risk.value}, "
+                                  f"plan {plan.id}, {'dry run' if plan.dry_run else 'live'}): "
+                                  "use the buttons on the card", NotificationKind.APPROVAL_REQUEST)
+            out.append({"channel": "slack", "kind": "approval_request", "status": "sent"})
+        if incident.pagerduty_incident_id and hypotheses and pagerduty_note_is_material(incident, hypotheses, decision):
+            self.c.store.put_incident(incident)
             try:
                 self.c.pagerduty().add_note(incident.pagerduty_incident_id, hypotheses_note(hypotheses, decision))
                 out.append(self._record(incident, Channel.PAGERDUTY, incident.pagerduty_incident_id,
@@ -374,10 +382,12 @@ class WorkflowSteps:
         self.c.index_precedent(incident)
         if incident.state in (IncidentState.RESOLVED, IncidentState.INCONCLUSIVE):
             lifecycle.move(self.c, incident, IncidentState.LEARNED, actor=COPILOT, reason="postmortem written")
-        # _send_slack records a failed post instead of raising, so closing never fails on Slack.
-        self._send_slack(incident, self.c.slack_channel_for(incident),
-                         f"{incident.id} {incident.state.value}: postmortem draft at {ref}", [],
-                         NotificationKind.RESOLUTION)
+        if not incident.slack_card.get("ts"):
+            # Without a card (Slack was down when it was due) the postmortem still gets its own post;
+            # otherwise the LEARNED move threads it under the card (services/living_card.CardSync).
+            self._send_slack(incident, self.c.slack_channel_for(incident),
+                             f"{incident.id} {incident.state.value}: postmortem draft at {ref}", [],
+                             NotificationKind.RESOLUTION)
         return {"postmortem_ref": ref, "state": incident.state.value}
 
     def record_failure(self, event: dict[str, Any]) -> dict[str, Any]:
