@@ -69,6 +69,10 @@ class ReplayRun:
     dead_letters: list[dict[str, Any]] = field(default_factory=list)
     provider_requests: list[dict[str, Any]] = field(default_factory=list)
     """What the real SDK clients sent to the local Slack/Twilio/PagerDuty stand-ins, in order."""
+    paging_histories: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """Incident id -> history of its paging execution (statemachines/escalation.asl.json)."""
+    postmortems: dict[str, str] = field(default_factory=dict)
+    """Incident id -> the postmortem Markdown the Document step wrote."""
 
 
 Progress = Callable[[str], None]
@@ -110,9 +114,13 @@ def replay(scenario: Scenario, *, approve: str = "none", progress: Progress | No
         histories = {inc["id"]: deployment.execution_history(inc["execution"])
                      for inc in result["incidents"] if inc.get("execution")}
         transcript = deployment.sinks.printable_transcript()
+        from sre_copilot.local.people import paging_histories, postmortems
+
         return ReplayRun(scenario=scenario, result=result, histories=histories, transcript=transcript,
                          dead_letters=list(deployment.dead_letters),
-                         provider_requests=list(deployment.sinks.requests))
+                         provider_requests=list(deployment.sinks.requests),
+                         paging_histories=paging_histories(deployment, result),
+                         postmortems=postmortems(deployment, result))
 
 
 def _deliver(deployment: Any, delivery: ScenarioDelivery) -> tuple[int, Any]:

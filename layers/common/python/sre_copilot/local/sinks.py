@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import threading
 import xml.etree.ElementTree as ET
 from abc import ABC, abstractmethod
@@ -423,7 +424,12 @@ def _read_twiml(twiml: str | None) -> dict[str, Any]:
             "num_digits": gather.get("numDigits") if gather is not None else None}
 
 
+_LINK = re.compile(r"<(https?://[^|>]+)\|([^>]+)>")
+
+
 def _plain(text: str) -> str:
+    # Slack shows a <url|label> link as its label; the local view marks it as a link.
+    text = _LINK.sub(lambda m: f"[{m.group(2)} ↗]", text)
     return (text.replace("*", "").replace("`", "").replace("&lt;", "<").replace("&gt;", ">")
             .replace("&amp;", "&"))
 
@@ -431,7 +437,7 @@ def _plain(text: str) -> str:
 def _slack_block_lines(block: dict[str, Any]) -> list[str]:
     kind = block.get("type")
     if kind == "header":
-        return [_plain(block["text"]["text"]).upper()]
+        return [_plain(block["text"]["text"])]
     if kind == "divider":
         return ["─" * 40]
     if kind == "section":
@@ -459,10 +465,21 @@ class _Transcript:
                 blocks.append(_call_lines(item))
             else:
                 blocks.append(self._pagerduty(item))
-        return "\n\n".join("\n".join(lines) for lines in blocks)
+        out: list[str] = []
+        previous_reply = False
+        for lines in blocks:
+            reply = len(lines) == 1 and lines[0].startswith("  ↳ ")
+            if out:
+                out.append("\n" if reply and previous_reply else "\n\n")
+            out.append("\n".join(lines))
+            previous_reply = reply
+        return "".join(out)
 
     def _slack(self, message: dict[str, Any]) -> list[str]:
-        edited = f", edited {message['edits']}x" if message["edits"] else ""
+        if message.get("thread_ts") and not message["blocks"]:
+            # A reply under the card: one line, as Slack's thread view lists them.
+            return [f"  ↳ thread {format_time(message['at'])[11:19]}  {message['text']}"]
+        edited = f", edited {message['edits']}x (shown as it reads now)" if message["edits"] else ""
         thread = f" (thread {message['thread_ts']})" if message.get("thread_ts") else ""
         head = f"Slack {message['channel']}{thread} at {format_time(message['at'])}{edited}:"
         body = [line for block in message["blocks"] for line in _slack_block_lines(block)] or [message["text"]]

@@ -9,6 +9,7 @@ down must not stop the phone page or the workflow.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sre_copilot.domain.action import ActionPlan, Recommendation
@@ -44,9 +45,25 @@ def s3_console_url(region: str, ref: str) -> str:
     return f"https://s3.console.aws.amazon.com/s3/object/{bucket}?region={region}&prefix={key}"
 
 
-def grouping_evidence(incident: Incident) -> list[str]:
-    """Why each alert is in the incident, as the card's evidence list (newest reasons last)."""
-    return [g.evidence for g in incident.grouping if g.evidence]
+SIGNAL_ID = re.compile(r"\bsig-[0-9a-f]{8,}\b")
+
+
+def name_alerts(text: str, titles: dict[str, str]) -> str:
+    """People know alerts by their titles, not our signal ids."""
+    return SIGNAL_ID.sub(lambda m: f"'{titles[m.group(0)]}'" if m.group(0) in titles else m.group(0), text)
+
+
+def grouping_evidence(incident: Incident, titles: dict[str, str] | None = None) -> list[str]:
+    """Why each alert is in the incident, named by title: the card's evidence list."""
+    titles = titles or {}
+    out = []
+    for g in incident.grouping:
+        if not g.evidence:
+            continue
+        title = titles.get(g.signal_id)
+        reason = name_alerts(g.evidence, titles)
+        out.append(f"{title}: {reason}" if title else reason)
+    return out
 
 
 class LivingCard:
@@ -65,8 +82,9 @@ class LivingCard:
             plans = self.c.store.actions_for(incident.tenant_id, incident.id)
             plan = plans[-1] if plans else None
         settings = self.c.settings
+        titles = {s.id: s.title for s in self.c.store.signals_for_incident(incident.tenant_id, incident.id)}
         return incident_card(incident, hypotheses, decision, rec, plan, now=clock.now(),
-                             evidence=grouping_evidence(incident),
+                             evidence=grouping_evidence(incident, titles),
                              console_url=console_url(settings.region, settings.state_machine_arn,
                                                      incident.execution))
 

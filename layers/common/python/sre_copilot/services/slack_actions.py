@@ -184,7 +184,8 @@ class SlackActions:
                       for n, h in enumerate(hypotheses, start=1)]
         else:
             lines.append("No hypothesis yet: the evidence names no cause.")
-        evidence = grouping_evidence(incident)[:5]
+        titles = {s.id: s.title for s in self.c.store.signals_for_incident(self.tenant, incident.id)}
+        evidence = grouping_evidence(incident, titles)[:5]
         if evidence:
             lines.append("Evidence: " + "; ".join(evidence))
         rec = incident.recommendation or {}
