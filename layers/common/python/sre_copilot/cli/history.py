@@ -43,7 +43,7 @@ def render(incident_id: str, rows: list[dict[str, Any]], status: str, width: int
              f"{'#':>3}  {'time':<8}  {'state':<18}  what happened"]
     for i, row in enumerate(rows, 1):
         following = rows[i]["state"] if i < len(rows) else None
-        head = f"{i:>3}  {str(row['entered'])[11:19]:<8}  {str(row['state']):<18}  "
+        head = f"{i:>3}  {str(row['entered'])[11:19]:<8}  {row['state']!s:<18}  "
         lines.append(head + _clip(summarise(row, following), width - len(head)))
     return "\n".join(lines)
 

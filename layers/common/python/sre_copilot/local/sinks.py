@@ -13,6 +13,7 @@ import hashlib
 import json
 import re
 import threading
+import time
 import xml.etree.ElementTree as ET
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -202,6 +203,7 @@ class LocalSinks(LocalHttpServer):
         self.on_call_placed: Callable[[dict[str, Any]], None] | None = None
         self.hook_errors: list[str] = []
         self._failures: list[_Failure] = []
+        self._delays: list[tuple[str, float]] = []
         self._slack_seq = 0
         self._call_seq = 0
         self._seq = 0
@@ -229,12 +231,21 @@ class LocalSinks(LocalHttpServer):
                                                {"error": {"message": f"injected {status}", "code": status}},
                                                dict(headers or {})))
 
+    def delay_next(self, path_prefix: str, seconds: float, times: int = 1) -> None:
+        """Answer the next `times` requests under `path_prefix` only after `seconds` (a slow provider)."""
+        with self._lock:
+            self._delays += [(path_prefix, seconds)] * times
+
     def requests_to(self, path_prefix: str) -> list[dict[str, Any]]:
         with self._lock:
             return [r for r in self.requests if r["path"].startswith(path_prefix)]
 
     # -- dispatch -------------------------------------------------------------------------------------
     def handle(self, request: Incoming) -> Outgoing:
+        delay = next((d for d in self._delays if request.path.startswith(d[0])), None)
+        if delay is not None:
+            self._delays.remove(delay)
+            time.sleep(delay[1])
         self._seq = len(self.requests)  # the index this request's record will get: orders the transcript
         failure = next((f for f in self._failures if request.path.startswith(f.prefix)), None)
         if failure is not None:

@@ -6,11 +6,10 @@ button text ≤ 75, at most 50 blocks. Slack mrkdwn needs &, < and > escaped in 
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sre_copilot.domain.action import ActionPlan, Recommendation
-from datetime import datetime
-
 from sre_copilot.domain.incident import Incident, IncidentState
 from sre_copilot.domain.reasoning import Decision, Hypothesis
 from sre_copilot.domain.types import Approval, Priority, format_time
@@ -119,7 +118,10 @@ def age_text(seconds: float) -> str:
 
 
 def acknowledged_by(incident: Incident) -> str | None:
-    return next((t.actor for t in incident.timeline if t.state is IncidentState.ACKNOWLEDGED), None)
+    """Who acknowledged: the ACKNOWLEDGED move, or a person's acknowledgement kept on the incident
+    when the copilot had already moved it on (services/escalation.acknowledge)."""
+    moved = next((t.actor for t in incident.timeline if t.state is IncidentState.ACKNOWLEDGED), None)
+    return moved or incident.slack_card.get("acknowledged_by")
 
 
 def _people_line(incident: Incident, plan: ActionPlan | None, console_url: str | None) -> str:
@@ -182,7 +184,7 @@ def _hypothesis_buttons(incident: Incident, h: Hypothesis) -> dict[str, Any]:
 def _lifecycle_buttons(incident: Incident) -> dict[str, Any] | None:
     elements: list[dict[str, Any]] = []
     value = card_value(incident.id)
-    if incident.state is IncidentState.DETECTED:
+    if incident.is_open and acknowledged_by(incident) is None:
         elements.append({"type": "button", "action_id": ACK_ACTION_ID, "style": "primary", "value": value,
                          "text": _plain("Acknowledge", 75)})
     if incident.can_transition(IncidentState.RESOLVED):

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from contextlib import suppress
 from urllib.parse import parse_qsl
 
 from sre_copilot.adapters.slack_notifier import parse_interaction, verify_slack_request
 from sre_copilot.adapters.twilio_pager import parse_keypress, verify_twilio_request
-from sre_copilot.domain.incident import IncidentState
 from sre_copilot.domain.notification import AuditRecord
 from sre_copilot.domain.types import Approval
-from sre_copilot.errors import InvalidTransition, NotFound
+from sre_copilot.errors import NotFound
 from sre_copilot.ports import clock
-from sre_copilot.services import lifecycle
 from sre_copilot.services.container import Container
 from sre_copilot.services.correlate_service import CorrelateService
 
@@ -52,9 +49,9 @@ class CallbacksService:
         if answer.action == "call_ended":  # Twilio's status callback at hang-up: nothing to decide
             return "<Response/>"
         if answer.action == "acknowledge":
-            with suppress(InvalidTransition):  # acked after the incident moved on: nothing to move
-                lifecycle.move_if_allowed(self.c, incident, IncidentState.ACKNOWLEDGED, actor=who,
-                                          reason="acknowledged by keypress")
+            from sre_copilot.services.escalation import acknowledge
+
+            acknowledge(self.c, incident, who, "acknowledged by keypress")  # stops paging, edits the card
             self._mark_phone_acknowledged(incident_id, answer.call_sid)
             return "<Response><Say>Acknowledged. The incident card is in Slack.</Say></Response>"
         if answer.action in ("hear_details", "call_failed"):

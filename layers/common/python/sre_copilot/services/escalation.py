@@ -177,7 +177,7 @@ def page_level(c: Container, event: dict[str, Any]) -> dict[str, Any]:
     deadline = clock.now() + timedelta(seconds=timeout)
     c.store.put_wait_token(tenant, paging_key(incident_id), event["task_token"], deadline, None)
     paged: list[str] = []
-    if incident.state is not IncidentState.DETECTED or not incident.is_open:
+    if human_engaged(incident) or not incident.is_open:
         # Acknowledged (or closed) before this level came round: nothing to call.
         _answer(c, tenant, incident_id, "acknowledged" if incident.is_open else "closed")
         return {"level": level, "round": round_, "paged": [], "skipped": incident.state.value}
@@ -212,7 +212,8 @@ def next_level(c: Container, event: dict[str, Any]) -> dict[str, Any]:
     tenant, incident_id = event["tenant_id"], event["incident_id"]
     level, round_ = int(event["level"]), int(event["round"])
     answer = event.get("answer") or {}
-    reason = str(answer.get("reason") or ("timed_out" if event.get("error") else "timed_out"))
+    # No answer means the state timed out (its own timeout, caught) or failed: move on either way.
+    reason = str(answer.get("reason") or "timed_out")
     store = paging_store(c)
     if reason in ("acknowledged", "closed"):
         store.set_status(tenant, incident_id, reason, level=level, round=round_)
@@ -222,9 +223,8 @@ def next_level(c: Container, event: dict[str, Any]) -> dict[str, Any]:
     if incident is None or not incident.is_open:
         store.set_status(tenant, incident_id, "closed", level=level, round=round_)
         return _state(incident_id, tenant, level, round_, 0, "closed", "incident closed")
-    if level > 0:
-        _audit(c, incident, tenant, "page.escalated" if reason == "escalate" else "page.timed_out",
-               {"level": level, "round": round_, "by": answer.get("by")})
+    if level > 0 and reason != "escalate":  # a key-2 press is audited where it arrives
+        _audit(c, incident, tenant, "page.timed_out", {"level": level, "round": round_})
     policy = policy_for(c, incident)
     nxt, nxt_round = level + 1, round_
     if nxt > len(policy.levels):
@@ -257,20 +257,66 @@ def _answer(c: Container, tenant_id: str, incident_id: str, reason: str, by: str
 
 
 def escalate_now(c: Container, tenant_id: str, incident_id: str, by: str) -> bool:
-    """Key 2: move to the next level without waiting for the timeout."""
-    _audit(c, incident_id, tenant_id, "page.escalation_requested", {"by": by}, actor=by)
+    """Key 2: move to the next level without waiting for the timeout (the caller audits the press)."""
     return _answer(c, tenant_id, incident_id, "escalate", by)
 
 
+def acknowledge(c: Container, incident: Incident, who: str, reason: str) -> bool:
+    """A person acknowledges: key 1, the card's button, `/sre ack`. False if someone already had.
+
+    Usually a lifecycle move to ACKNOWLEDGED. The copilot may already have moved the incident on
+    (INVESTIGATING, INCONCLUSIVE) before anyone answered, and the lifecycle never moves back; the
+    acknowledgement is then kept on the incident and announced the same way, so paging stops, the
+    card names who has it and PagerDuty is acknowledged.
+    """
+    from sre_copilot.errors import ConcurrentUpdate, InvalidTransition
+    from sre_copilot.services import lifecycle
+
+    try:
+        if lifecycle.move_if_allowed(c, incident, IncidentState.ACKNOWLEDGED, actor=who, reason=reason):
+            return True
+    except InvalidTransition:
+        pass
+    for _ in range(3):
+        current = c.store.get_incident(incident.tenant_id, incident.id)
+        if current is None or not current.is_open or human_engaged(current):
+            return False
+        current.slack_card = {**current.slack_card, "acknowledged_by": who}
+        try:
+            c.store.put_incident(current, check_version=True)
+            break
+        except ConcurrentUpdate:
+            continue
+    else:
+        return False
+    _audit(c, current, current.tenant_id, "incident.acknowledged", {"state": current.state.value, "reason": reason},
+           actor=who)
+    c.bus.publish(lifecycle.LIFECYCLE_DETAIL_TYPE, {
+        "tenant_id": current.tenant_id, "incident_id": current.id, "from": current.state.value,
+        "to": IncidentState.ACKNOWLEDGED.value, "actor": who, "reason": reason, "at": clock.now().isoformat(),
+        "pagerduty_incident_id": current.pagerduty_incident_id, "acknowledgement_only": True})
+    return True
+
+
+def _by_copilot(actor: str) -> bool:
+    return actor.startswith("copilot:")
+
+
+def human_engaged(incident: Incident) -> bool:
+    """A person moved the incident (acknowledged it, approved an action, resolved it): paging can
+    stop. The copilot's own moves (investigating, inconclusive, auto-ack) reach nobody."""
+    return bool(incident.slack_card.get("acknowledged_by")) or any(
+        t.state is not IncidentState.DETECTED and not _by_copilot(t.actor) for t in incident.timeline)
+
+
 def on_transition(c: Container, detail: dict[str, Any]) -> bool:
-    """Any move past DETECTED ends paging: someone has it, or it is over."""
-    to = str(detail.get("to") or "")
-    if to in ("", IncidentState.DETECTED.value):
+    """A person's move, or the incident closing, ends paging."""
+    to, actor = str(detail.get("to") or ""), str(detail.get("actor") or "")
+    closed = to in (IncidentState.RESOLVED.value, IncidentState.LEARNED.value)
+    if to in ("", IncidentState.DETECTED.value) or (_by_copilot(actor) and not closed):
         return False
     tenant = str(detail.get("tenant_id") or c.settings.tenant_id)
-    closed = to in (IncidentState.RESOLVED.value, IncidentState.LEARNED.value, IncidentState.INCONCLUSIVE.value)
-    return _answer(c, tenant, str(detail.get("incident_id")), "closed" if closed else "acknowledged",
-                   str(detail.get("actor") or ""))
+    return _answer(c, tenant, str(detail.get("incident_id")), "closed" if closed else "acknowledged", actor)
 
 
 def runtime_activity(c: Container, tenant_id: str, function: str, incident_id: str) -> bool | None:

@@ -79,9 +79,11 @@ class SlackActions:
             return False
 
     def _acknowledge(self, incident: Incident, who: str, reason: str) -> str:
-        if self._move(incident, IncidentState.ACKNOWLEDGED, who, reason):
+        from sre_copilot.services.escalation import acknowledge
+
+        if acknowledge(self.c, incident, who, reason):
             return f"{incident.id} acknowledged by {who}; paging stops"
-        return f"{incident.id} is already {incident.state.value}"
+        return f"{incident.id} is already acknowledged or closed ({incident.state.value})"
 
     def _answer_plan(self, incident: Incident, click: CardAction, who: str) -> dict[str, str]:
         plan = next((p for p in self.c.store.actions_for(self.tenant, incident.id) if p.id == click.ref), None)

@@ -13,7 +13,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from sre_copilot.actions.gates import SafetyContext, evaluate_gates
 from sre_copilot.actions.routing import plan_from_recommendation, route_approval
-from sre_copilot.domain.action import ActionPlan, Recommendation
+from sre_copilot.domain.action import ActionPlan
 from sre_copilot.domain.incident import Incident, IncidentState
 from sre_copilot.domain.notification import AuditRecord, Notification
 from sre_copilot.domain.reasoning import ContextSnapshot, Decision, EvidencePackage, Hypothesis
@@ -27,8 +27,6 @@ from sre_copilot.domain.types import (
 )
 from sre_copilot.errors import NotFound
 from sre_copilot.messages.pagerduty import hypotheses_note
-from sre_copilot.messages.phone import page_twiml
-from sre_copilot.messages.slack import incident_card
 from sre_copilot.ports import clock
 from sre_copilot.reasoning.confidence import score_hypotheses
 from sre_copilot.reasoning.context import assemble_context
@@ -249,17 +247,6 @@ class WorkflowSteps:
         except Exception as exc:
             logger.warning("slack post failed", extra={"error": str(exc)})
             return self._record(incident, Channel.SLACK, channel, kind, "failed", f"{text} ({exc})")
-
-    def _page_phone(self, incident: Incident, top: Hypothesis | None) -> dict[str, Any]:
-        number = self.c.oncall_phone_for(incident)
-        callback = f"{self.c.settings.public_base_url.rstrip('/')}/callbacks/twilio/voice?incident={incident.id}"
-        twiml = page_twiml(incident, top, callback)
-        try:
-            sid = self.c.pager().call(number, twiml, callback)
-            return self._record(incident, Channel.PHONE, number, NotificationKind.PAGE, "sent", twiml, sid)
-        except Exception as exc:
-            logger.warning("phone page failed", extra={"error": str(exc)})
-            return self._record(incident, Channel.PHONE, number, NotificationKind.PAGE, "failed", str(exc))
 
     def _record(self, incident: Incident, channel: Channel, target: str, kind: NotificationKind, status: str,
                 text: str, provider_id: str | None = None) -> dict[str, Any]:
