@@ -18,7 +18,9 @@ from slack_sdk.signature import SignatureVerifier
 from twilio.request_validator import RequestValidator
 
 from sre_copilot.cli import history as history_view
-from sre_copilot.domain.types import format_time
+from sre_copilot.cli.commands import BUNDLED_DEMO
+from sre_copilot.domain.types import format_time, parse_time
+from sre_copilot.local.replay import Scenario
 from sre_copilot.local.runtime import LOCAL_API, LOCAL_SECRETS, LocalDeployment, Responders
 from sre_copilot.messages.slack import acknowledged_by
 from sre_copilot.services.escalation import execution_name
@@ -287,3 +289,80 @@ def test_slash_command_status_incidents_ack_and_ask(deployment: LocalDeployment)
     refused, _ = deployment.http("POST", "/callbacks/slack/commands", b"command=%2Fsre&text=incidents&user_id=U1",
                                  {"Content-Type": "application/x-www-form-urlencoded"})
     assert refused == 401
+
+
+# -- approvals ------------------------------------------------------------------------------------------
+@pytest.fixture
+def pending_plan() -> Iterator[tuple[LocalDeployment, str, str]]:
+    """The bundled demo up to the moment its rollback plan waits for a human."""
+    from sre_copilot.local.replay import _change_body, _deliver, _load_metrics
+
+    scenario = Scenario.load(BUNDLED_DEMO)
+    timeline = sorted([(parse_time(c["at"]), 0, c) for c in scenario.changes]
+                      + [(x.at, 1, x) for x in scenario.deliveries], key=lambda t: (t[0], t[1]))
+    with LocalDeployment(start=timeline[0][0] - timedelta(minutes=1),
+                         responders=Responders(ack_pages_after_s=None)) as d:
+        d.put_catalog(scenario.catalog)
+        _load_metrics(d, scenario)
+        store = d.container.store
+        pending: list[Any] = []
+        for at, kind, item in timeline:
+            d.advance_to(at)
+            if kind == 0:
+                d.http("POST", "/changes", json.dumps(_change_body(item)).encode(), {"Content-Type": "application/json"})
+            else:
+                _deliver(d, item)
+            d.settle()
+            pending = [(i.id, p.id) for i in store.open_incidents(d.tenant_id)
+                       for p in store.actions_for(d.tenant_id, i.id) if p.approval.value == "pending"]
+            if pending:
+                break
+        [(incident_id, plan_id)] = pending
+        yield d, incident_id, plan_id
+
+
+def _plan(deployment: LocalDeployment, incident_id: str, plan_id: str) -> Any:
+    return next(p for p in deployment.container.store.actions_for(deployment.tenant_id, incident_id)
+                if p.id == plan_id)
+
+
+def test_a_signed_approval_from_an_approver_resumes_the_execution(
+    pending_plan: tuple[LocalDeployment, str, str],
+) -> None:
+    deployment, incident_id, plan_id = pending_plan
+    # When an approver clicks Approve
+    status, body = _click(deployment, "approve", f"{incident_id}|{plan_id}")
+    deployment.settle()
+    # Then the execution runs the plan and verifies it, and the card says who approved
+    assert status == 200 and "approved by" in body["text"]
+    plan = _plan(deployment, incident_id, plan_id)
+    assert (plan.approval.value, plan.approver) == ("approved", "slack:U0LOCAL")
+    assert plan.status.value in ("executed", "verified")
+    [card] = [m for m in deployment.sinks.slack_messages.values() if not m["thread_ts"]]
+    assert "approved by slack:U0LOCAL" in json.dumps(card["blocks"])
+
+
+def test_a_rejection_ends_the_plan_and_nothing_runs(pending_plan: tuple[LocalDeployment, str, str]) -> None:
+    deployment, incident_id, plan_id = pending_plan
+    status, _ = _click(deployment, "reject", f"{incident_id}|{plan_id}")
+    deployment.settle()
+    plan = _plan(deployment, incident_id, plan_id)
+    assert status == 200 and plan.approval.value == "rejected" and plan.status.value == "planned"
+    assert "action.executed" not in [a.action for a in _audit(deployment, incident_id, "action.")]
+    # A second answer to a decided plan changes nothing
+    _click(deployment, "approve", f"{incident_id}|{plan_id}")
+    assert _plan(deployment, incident_id, plan_id).approval.value == "rejected"
+
+
+def test_forged_stale_or_unauthorised_approvals_change_nothing(
+    pending_plan: tuple[LocalDeployment, str, str],
+) -> None:
+    deployment, incident_id, plan_id = pending_plan
+    value = f"{incident_id}|{plan_id}"
+    answers = [_click(deployment, "approve", value, secret="forged")[0],
+               _click(deployment, "approve", value, age_s=301)[0],
+               _click(deployment, "approve", value, user="U0NOTANAPPROVER")[0]]
+    deployment.settle()
+    assert answers == [401, 401, 403]
+    plan = _plan(deployment, incident_id, plan_id)
+    assert (plan.approval.value, plan.status.value, plan.approver) == ("pending", "planned", None)
