@@ -21,6 +21,7 @@ FunctionName = Literal[
     "ingest", "correlate", "assemble_context", "aggregate_evidence", "generate_hypotheses",
     "score_confidence", "apply_policy", "recommend", "notify", "await_decision", "act", "verify",
     "rollback", "document", "record_failure", "callbacks", "approval_sweeper", "pagerduty_sync",
+    "escalation_page", "escalation_next",
 ]
 FUNCTION_NAMES: tuple[str, ...] = get_args(FunctionName)
 Priority = Literal["P0", "P1", "P2", "P3"]

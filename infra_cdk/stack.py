@@ -25,6 +25,7 @@ from infra_cdk.constructs.queues import Queues
 from infra_cdk.constructs.search import VectorSearch
 from infra_cdk.constructs.secrets import Secrets
 from infra_cdk.constructs.storage import SNAPSHOTS_PREFIX, Storage
+from infra_cdk.constructs.escalation import PagingWorkflow, escalation_state_machine_arn
 from infra_cdk.constructs.workflow import Workflow, state_machine_arn
 
 TASK_RESPONSE_ACTIONS = ["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"]
@@ -65,6 +66,7 @@ class SreCopilotStack(Stack):
                              async_failures=self.queues.async_failures)
         self.workflow = Workflow(self, "Workflow", config=config, repo_root=repo_root, key=key, functions=function,
                                  workflow_dlq=self.queues.workflow_dlq)
+        self.paging = PagingWorkflow(self, "Paging", config=config, repo_root=repo_root, key=key, functions=function)
         self.search: VectorSearch | None = None
         if config.enable_opensearch:
             self.search = VectorSearch(
@@ -136,8 +138,14 @@ class SreCopilotStack(Stack):
             env["SRE_COPILOT_REVIEW_QUEUE_URL"] = queues.review.queue_url
         if spec.publishes_lifecycle:
             self.events.bus.grant_put_events_to(role)
-        if spec.knows_state_machine:
+        if spec.knows_state_machine or spec.starts_paging:
+            # Both built from their fixed names: no dependency cycle even for workflow steps (Notify
+            # starts paging and links the card to its execution).
             env["SRE_COPILOT_STATE_MACHINE_ARN"] = state_machine_arn(self, config)
+            env["SRE_COPILOT_ESCALATION_STATE_MACHINE_ARN"] = escalation_state_machine_arn(self, config)
+        if spec.starts_paging:
+            role.add_to_principal_policy(iam.PolicyStatement(
+                actions=["states:StartExecution"], resources=[escalation_state_machine_arn(self, config)]))
         if spec.starts_workflow:
             role.add_to_principal_policy(iam.PolicyStatement(
                 actions=["states:StartExecution"], resources=[state_machine_arn(self, config)]))

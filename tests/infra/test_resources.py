@@ -85,8 +85,11 @@ def test_only_non_step_functions_know_the_state_machine_arn_and_it_is_built_from
         synthesized: Synthesized) -> None:
     functions = _functions(synthesized)
     knowing = {n for n, p in functions.items() if "SRE_COPILOT_STATE_MACHINE_ARN" in p["Environment"]["Variables"]}
-    assert knowing == {"correlate", "callbacks", "approval_sweeper"}
-    assert not knowing & set(STEP_FUNCTIONS.values())
+    # Notify (a step) starts paging and links the card to the execution; the paging functions and
+    # the transition handler answer paging tokens. All get ARNs built from names, so no cycle.
+    assert knowing == {"correlate", "callbacks", "approval_sweeper", "notify", "pagerduty_sync", "escalation_page",
+                       "escalation_next"}
+    assert knowing & set(STEP_FUNCTIONS.values()) == {"notify"}
     for name in knowing:
         arn = functions[name]["Environment"]["Variables"]["SRE_COPILOT_STATE_MACHINE_ARN"]
         assert "Fn::Join" in arn, "a Ref to the state machine would create a dependency cycle"
@@ -99,8 +102,9 @@ def test_secret_arns_go_only_to_functions_that_use_them(synthesized: Synthesized
     def holders(secret: str) -> set[str]:
         return {n for n, p in functions.items() if f"SRE_COPILOT_{secret}_SECRET_ARN" in p["Environment"]["Variables"]}
 
-    assert holders("SLACK") == {"notify", "document", "callbacks"}
-    assert holders("TWILIO") == {"notify", "callbacks"}
+    assert holders("SLACK") == {"notify", "document", "callbacks", "pagerduty_sync", "escalation_page",
+                                "escalation_next"}
+    assert holders("TWILIO") == {"notify", "callbacks", "escalation_page", "escalation_next"}
     assert holders("PAGERDUTY") == {"ingest", "notify", "callbacks", "pagerduty_sync"}
     assert holders("WEBHOOK") == {"ingest"}
     assert holders("LLM") == set(), "with llm_provider=bedrock no API key secret is handed out"
@@ -159,7 +163,7 @@ def test_function_roles_carry_no_managed_policies(synthesized: Synthesized) -> N
 def test_every_log_group_has_retention_and_the_stack_key(synthesized: Synthesized) -> None:
     key = _arn(synthesized.logical_id(synthesized.built.stack.encryption.key))
     groups = synthesized.resources("AWS::Logs::LogGroup")
-    assert len(groups) == len(FUNCTION_NAMES) + 2  # + API access logs + state machine
+    assert len(groups) == len(FUNCTION_NAMES) + 3  # + API access logs + incident and paging state machines
     for logical_id, group in groups.items():
         assert group["Properties"]["RetentionInDays"] == 90, logical_id
         assert group["Properties"]["KmsKeyId"] == key, logical_id
@@ -174,7 +178,8 @@ def test_layer_targets_python312_arm64(synthesized: Synthesized) -> None:
 def test_http_api_has_one_route_per_source_plus_changes_and_callbacks(synthesized: Synthesized) -> None:
     routes = {r["Properties"]["RouteKey"]: r["Properties"] for r in synthesized.resources("AWS::ApiGatewayV2::Route").values()}
     expected = {f"POST /webhooks/{source}" for source in WEBHOOK_SOURCES} | {
-        "POST /changes", "POST /callbacks/slack/interactions", "POST /callbacks/twilio/voice"}
+        "POST /changes", "POST /callbacks/slack/interactions", "POST /callbacks/slack/commands",
+        "POST /callbacks/twilio/voice"}
     assert set(routes) == expected
     assert len(WEBHOOK_SOURCES) == 8
 
@@ -249,7 +254,7 @@ def test_correlate_consumes_the_priority_queues_with_seed_routing(synthesized: S
 # -- workflow ----------------------------------------------------------------------------------
 def test_state_machine_is_standard_traced_and_logs_everything(synthesized: Synthesized) -> None:
     log_group = synthesized.logical_id(synthesized.built.stack.workflow.log_group)
-    synthesized.template.resource_count_is("AWS::StepFunctions::StateMachine", 1)
+    synthesized.template.resource_count_is("AWS::StepFunctions::StateMachine", 2)  # incident + paging
     synthesized.template.has_resource_properties("AWS::StepFunctions::StateMachine", {
         "StateMachineName": "sre-copilot-prod-incident",
         "StateMachineType": "STANDARD",
