@@ -18,6 +18,7 @@ from infra_cdk.config import DeploymentConfig
 from infra_cdk.constructs.alarms import Alarms
 from infra_cdk.constructs.api import HttpApi
 from infra_cdk.constructs.encryption import Encryption
+from infra_cdk.constructs.escalation import PagingWorkflow, escalation_state_machine_arn
 from infra_cdk.constructs.events import Events
 from infra_cdk.constructs.functions import FUNCTIONS, SreFunction, construct_id_for
 from infra_cdk.constructs.layer import SharedLayer
@@ -25,7 +26,6 @@ from infra_cdk.constructs.queues import Queues
 from infra_cdk.constructs.search import VectorSearch
 from infra_cdk.constructs.secrets import Secrets
 from infra_cdk.constructs.storage import SNAPSHOTS_PREFIX, Storage
-from infra_cdk.constructs.escalation import PagingWorkflow, escalation_state_machine_arn
 from infra_cdk.constructs.workflow import Workflow, state_machine_arn
 
 TASK_RESPONSE_ACTIONS = ["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"]
