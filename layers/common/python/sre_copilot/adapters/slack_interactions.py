@@ -86,4 +86,4 @@ def parse_slash_command(raw: bytes) -> SlashCommand:
     if not command.startswith("/") or not user:
         raise InvalidPayload("a slash command needs 'command' and 'user_id' fields")
     return SlashCommand(command=command, text=(form.get("text") or [""])[0].strip(), user=user,
-                        channel=(form.get("channel_id") or [None])[0])
+                        channel=(form.get("channel_id") or [""])[0] or None)

@@ -82,7 +82,8 @@ def summarise(row: dict[str, Any], following: str | None = None) -> str:
     if row.get("type") in ("Succeed", "Fail"):
         return "execution ended" if row.get("type") == "Succeed" else "execution failed"
     if state == "PageLevel":
-        given = row.get("input_doc") if isinstance(row.get("input_doc"), dict) else {}
+        raw = row.get("input_doc")
+        given: dict[str, Any] = raw if isinstance(raw, dict) else {}
         where = "P1 delay before calling" if given.get("level") == 0 else f"call level {given.get('level')}"
         return f"{where} (round {given.get('round')}, timeout {given.get('timeout_s')}s); " + (
             _page(r) if r else "waiting")

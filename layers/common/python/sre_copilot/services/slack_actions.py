@@ -154,7 +154,7 @@ class SlackActions:
         return f"{len(open_)} open incident(s):\n" + "\n".join(f"• {self._line(i)}" for i in open_)
 
     def status(self, service: str | None) -> str:
-        open_ = [i for i in self._open() if service is None or service in (i.services or [i.service])]
+        open_ = [i for i in self._open() if service is None or service in _services(i)]
         scope = f"on {service}" if service else "in total"
         if not open_:
             return f"No open incidents {scope}."
@@ -173,7 +173,7 @@ class SlackActions:
         open_ = self._open()
         named = re.findall(r"inc-[A-Za-z0-9-]+", question)
         incident = (self.c.store.get_incident(self.tenant, named[0]) if named else None) or next(
-            (i for i in open_ if any(s and s.lower() in question.lower() for s in (i.services or [i.service]))),
+            (i for i in open_ if any(s.lower() in question.lower() for s in _services(i))),
             open_[0] if open_ else None)
         if incident is None:
             return "No open incident to answer about; name one with its id."
@@ -194,3 +194,7 @@ class SlackActions:
         if rec:
             lines.append(f"Recommended: {rec.get('action')} {rec.get('target')} (risk {rec.get('risk')}).")
         return "\n".join(lines)
+
+
+def _services(incident: Incident) -> list[str]:
+    return incident.services or ([incident.service] if incident.service else [])
