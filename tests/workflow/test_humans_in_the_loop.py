@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from moto.ses.models import ses_backends
 from slack_sdk.signature import SignatureVerifier
 from twilio.request_validator import RequestValidator
 
@@ -21,7 +22,7 @@ from sre_copilot.cli import history as history_view
 from sre_copilot.cli.commands import BUNDLED_DEMO
 from sre_copilot.domain.types import format_time, parse_time
 from sre_copilot.local.replay import Scenario
-from sre_copilot.local.runtime import LOCAL_API, LOCAL_SECRETS, LocalDeployment, Responders
+from sre_copilot.local.runtime import ACCOUNT, LOCAL_API, LOCAL_SECRETS, LocalDeployment, Responders
 from sre_copilot.messages.slack import acknowledged_by
 from sre_copilot.services.escalation import execution_name
 
@@ -190,6 +191,49 @@ def test_with_slack_down_a_p0_still_reaches_the_on_call_by_phone(deployment: Loc
     assert any(n.channel.value == "slack" and n.status == "failed" for n in notes)
     assert any(n.channel.value == "phone" and n.status == "sent" for n in notes)
     assert any(a.details.get("status") == "failed" for a in _audit(deployment, incident_id, "notify.slack"))
+    # And the card went to the fallback channels instead: a Teams Adaptive Card and an email (SES)
+    [teams] = deployment.sinks.teams
+    assert teams["card"]["type"] == "AdaptiveCard" and "HighErrorRate" in json.dumps(teams["card"])
+    [mail] = ses_backends[ACCOUNT]["us-east-1"].sent_messages
+    assert mail.destinations["ToAddresses"] == ["oncall@example.com"] and "[P0]" in mail.subject
+    assert {n.channel.value for n in notes if n.status == "sent"} >= {"phone"}
+    notes = deployment.container.store.notifications_for(deployment.tenant_id, incident_id)
+    assert {n.channel.value for n in notes if n.status == "sent"} >= {"phone", "teams", "email"}
+
+
+def test_a_provider_error_is_retried_with_backoff_and_every_attempt_is_recorded(
+    deployment: LocalDeployment,
+) -> None:
+    # Given Twilio failing the first call request
+    deployment.sinks.fail_next("/twilio/", 500, times=1)
+    # When a P0 pages
+    incident_id = _alert(deployment)
+    # Then the second attempt places the call, and both attempts are on record
+    assert [c["to"] for c in deployment.sinks.calls] == [ONCALL]
+    attempts = [(a.details["attempt"], a.details["status"]) for a in _audit(deployment, incident_id, "notify.attempt.phone")]
+    assert attempts == [(1, "failed"), (2, "sent")]
+    assert not deployment.sinks.sms  # no fallback needed
+
+
+def test_a_call_that_cannot_be_placed_falls_back_to_sms_and_pages_are_rate_limited(
+    deployment: LocalDeployment,
+) -> None:
+    from sre_copilot.domain.types import Channel
+    from sre_copilot.services.delivery import RATE_PER_MINUTE, within_rate
+
+    # Given Twilio refusing every call request (but not messages)
+    deployment.sinks.fail_next("/twilio/2010-04-01/Accounts/AC00000000000000000000000000000000/Calls", 500, times=3)
+    incident_id = _alert(deployment)
+    # Then the on-call gets a text instead
+    assert not deployment.sinks.calls
+    [sms] = deployment.sinks.sms
+    assert sms["to"] == ONCALL
+    assert "page.sms" in [a.action for a in _audit(deployment, incident_id, "page.")]
+    # And one number is not sent more than the channel's budget in a minute
+    store_tenant = deployment.tenant_id
+    budget = RATE_PER_MINUTE[Channel.SMS]
+    results = [within_rate(deployment.container, store_tenant, Channel.SMS, "+15559999") for _ in range(budget + 1)]
+    assert results == [True] * budget + [False]
 
 
 # -- the living card ----------------------------------------------------------------------------------

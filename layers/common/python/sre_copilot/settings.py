@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     review_queue_url: str = Field(default="", description="rejected deliveries kept for review")
     state_machine_arn: str = ""
     escalation_state_machine_arn: str = Field(default="", description="statemachines/escalation.asl.json")
+    email_from: str = Field(default="", description="SES identity that sends fallback email")
     p1_page_delay_s: int = Field(default=300, description="a P1 is called only if still unacknowledged then")
 
     # Secrets: ARNs in AWS; the local runtime stores plain values in moto's Secrets Manager.

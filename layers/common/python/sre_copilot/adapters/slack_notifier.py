@@ -15,6 +15,11 @@ from urllib.parse import parse_qs
 
 from pydantic import BaseModel, ConfigDict
 from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
 from slack_sdk.signature import Clock, SignatureVerifier
 
 from sre_copilot.errors import ConfigurationError, InvalidPayload, MalformedSignature, Unauthorized
@@ -27,7 +32,10 @@ class SlackNotifier:
     """`ChatNotifier` over the Slack Web API."""
 
     def __init__(self, token: str, base_url: str | None = None, timeout_s: int = 10) -> None:
-        kwargs: dict[str, Any] = {"token": token, "timeout": timeout_s}
+        # Retries with backoff for 5xx, 429 (honouring Retry-After) and dropped connections.
+        retries = [ServerErrorRetryHandler(max_retry_count=2), RateLimitErrorRetryHandler(max_retry_count=1),
+                   ConnectionErrorRetryHandler(max_retry_count=2)]
+        kwargs: dict[str, Any] = {"token": token, "timeout": timeout_s, "retry_handlers": retries}
         if base_url:
             # WebClient joins method names onto the base URL, so it must end with a slash.
             kwargs["base_url"] = base_url if base_url.endswith("/") else base_url + "/"

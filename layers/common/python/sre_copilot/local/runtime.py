@@ -201,8 +201,12 @@ class LocalDeployment:
         events = self.session.client("events")
         events.create_event_bus(Name="sre-copilot")
         secrets = self.session.client("secretsmanager")
+        # Slack's fallback channels when Slack is down: Teams (the local sink) and email (SES in moto).
+        local_secrets = {**LOCAL_SECRETS, "slack": {**LOCAL_SECRETS["slack"], "fallback": {
+            "teams_webhook_url": self.sinks.teams_webhook_url, "email_to": ["oncall@example.com"]}}}
+        self.session.client("ses").verify_email_identity(EmailAddress="copilot@example.com")
         secret_arns = {name: secrets.create_secret(Name=f"sre-copilot/{name}", SecretString=json.dumps(value))["ARN"]
-                       for name, value in LOCAL_SECRETS.items()}
+                       for name, value in local_secrets.items()}
         iam = self.session.client("iam")
         role = iam.create_role(RoleName="sre-copilot-local", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
         environment = self._function_environment(secret_arns)
@@ -253,6 +257,7 @@ class LocalDeployment:
             "SRE_COPILOT_PAGERDUTY_API_URL": self.sinks.pagerduty_base_url,
             "SRE_COPILOT_KUBERNETES_API_URL": self.k8s.base_url,
             "SRE_COPILOT_PUBLIC_BASE_URL": LOCAL_API,
+            "SRE_COPILOT_EMAIL_FROM": "copilot@example.com",
             "SRE_COPILOT_DRY_RUN": "false",
             "SRE_COPILOT_LLM_PROVIDER": "none",
             "SRE_COPILOT_AWS_USER_AGENT": "sre-copilot-embedded",

@@ -30,6 +30,7 @@ from sre_copilot.ports import clock
 SLACK_PREFIX = "/slack/api/"
 TWILIO_PREFIX = "/twilio"
 PAGERDUTY_PREFIX = "/pagerduty"
+TEAMS_PREFIX = "/teams"
 
 
 @dataclass
@@ -198,6 +199,7 @@ class LocalSinks(LocalHttpServer):
         self.slack_messages: dict[tuple[str, str], dict[str, Any]] = {}
         self.calls: list[dict[str, Any]] = []
         self.sms: list[dict[str, Any]] = []
+        self.teams: list[dict[str, Any]] = []
         self.pagerduty_incidents: dict[str, dict[str, Any]] = {}
         self.pagerduty_notes: list[dict[str, Any]] = []
         self.on_call_placed: Callable[[dict[str, Any]], None] | None = None
@@ -257,6 +259,8 @@ class LocalSinks(LocalHttpServer):
             return self._twilio(request.path[len(TWILIO_PREFIX):], request)
         if request.path.startswith(PAGERDUTY_PREFIX + "/"):
             return self._pagerduty(request.path[len(PAGERDUTY_PREFIX):], request)
+        if request.path.startswith(TEAMS_PREFIX + "/"):
+            return self._teams(request)
         return Outgoing(404, {"error": f"no local sink serves {request.path}"})
 
     def after_response(self, request: Incoming, response: Outgoing) -> None:
@@ -362,6 +366,23 @@ class LocalSinks(LocalHttpServer):
                               "body": form["Body"], "status": "queued", "direction": "outbound-api",
                               "api_version": "2010-04-01", "date_created": format_datetime(now),
                               "uri": f"/2010-04-01/Accounts/{account}/Messages/{sid}.json"})
+
+    # -- Microsoft Teams incoming webhook -----------------------------------------------------------------
+    @property
+    def teams_webhook_url(self) -> str:
+        return self.base_url + TEAMS_PREFIX + "/webhook"
+
+    def _teams(self, request: Incoming) -> Outgoing:
+        body = request.parsed_body()
+        if not isinstance(body, dict):
+            return Outgoing(400, {"error": "expected a JSON message"})
+        card = (body.get("attachments") or [{}])[0]
+        if body.get("type") != "message" or card.get("contentType") != "application/vnd.microsoft.card.adaptive":
+            return Outgoing(400, {"error": "expected a message with one Adaptive Card attachment"})
+        if card.get("content", {}).get("type") != "AdaptiveCard":
+            return Outgoing(400, {"error": "the attachment content is not an AdaptiveCard"})
+        self.teams.append({"at": clock.now(), "card": card["content"], "seq": self._seq})
+        return Outgoing(202, {})
 
     # -- PagerDuty REST v2 -------------------------------------------------------------------------------
     def _pagerduty(self, path: str, request: Incoming) -> Outgoing:

@@ -29,7 +29,6 @@ from sre_copilot.messages.phone import page_twiml, sms_text
 from sre_copilot.messages.text import ranked
 from sre_copilot.ports import clock
 from sre_copilot.services.container import Container
-from sre_copilot.services.ids import short_hash
 from sre_copilot.services.observability import logger
 
 ACTOR = "copilot:paging"
@@ -132,17 +131,6 @@ def _top(incident: Incident) -> Hypothesis | None:
     return hypotheses[0] if hypotheses else None
 
 
-def _record(c: Container, incident: Incident, channel: Channel, target: str, kind: NotificationKind, status: str,
-            text: str, provider_id: str | None = None) -> Notification:
-    now = clock.now()
-    notification = Notification(
-        id=f"ntf-{short_hash(incident.id, channel, kind, target, now.isoformat(), status)}",
-        incident_id=incident.id, at=now, channel=channel, target=target, kind=kind, status=status,
-        text=text[:4000], provider_id=provider_id)
-    c.store.record_notification(notification, incident.tenant_id)
-    return notification
-
-
 def voice_callback_url(c: Container, incident_id: str) -> str:
     return f"{c.settings.public_base_url.rstrip('/')}/callbacks/twilio/voice?incident={incident_id}"
 
@@ -156,13 +144,10 @@ def incident_link(c: Container, incident: Incident) -> str:
 
 def send_sms(c: Container, incident: Incident, number: str, why: str) -> Notification:
     """The fallback when a call cannot reach the on-call; every attempt is recorded."""
+    from sre_copilot.services.delivery import deliver
+
     body = sms_text(incident, _top(incident), incident_link(c, incident))
-    try:
-        sid = c.pager().sms(number, body)
-        note = _record(c, incident, Channel.SMS, number, NotificationKind.PAGE, "sent", body, sid)
-    except Exception as exc:
-        logger.warning("sms failed", extra={"error": str(exc), "incident": incident.id})
-        note = _record(c, incident, Channel.SMS, number, NotificationKind.PAGE, "failed", f"{body} ({exc})")
+    note = deliver(c, incident, Channel.SMS, number, NotificationKind.PAGE, body, lambda: c.pager().sms(number, body))
     _audit(c, incident, incident.tenant_id, "page.sms", {"to": number, "why": why, "status": note.status})
     return note
 
@@ -191,15 +176,15 @@ def page_level(c: Container, event: dict[str, Any]) -> dict[str, Any]:
     kind = NotificationKind.PAGE if level == 1 and round_ == 1 else NotificationKind.ESCALATION
     callback = voice_callback_url(c, incident_id)
     twiml = page_twiml(incident, _top(incident), callback)
+    from sre_copilot.services.delivery import deliver
+
     for number in targets:
-        try:
-            sid = c.pager().call(number, twiml, callback)
-            _record(c, incident, Channel.PHONE, number, kind, "sent", twiml, sid)
+        call = deliver(c, incident, Channel.PHONE, number, kind, twiml,
+                       lambda number=number: c.pager().call(number, twiml, callback))  # type: ignore[misc]
+        if call.status == "sent":
             paged.append(f"call {number}")
-        except Exception as exc:
-            logger.warning("phone page failed", extra={"error": str(exc), "incident": incident_id})
-            _record(c, incident, Channel.PHONE, number, kind, "failed", str(exc))
-            sms = send_sms(c, incident, number, f"the call could not be placed: {exc}")
+        else:
+            sms = send_sms(c, incident, number, f"the call could not be placed ({call.status})")
             paged.append(f"sms {number} ({sms.status})")
     paging_store(c).set_status(tenant, incident_id, "paging", level=level, round=round_)
     _audit(c, incident, tenant, f"page.level{level}", {"round": round_, "targets": targets,

@@ -105,7 +105,13 @@ class LivingCard:
             return self._record(incident, channel, kind, "sent", text, new_ts)
         except Exception as exc:
             logger.warning("slack card failed", extra={"error": str(exc), "incident": incident.id})
-            return self._record(incident, channel, kind, "failed", f"{text} ({exc})")
+            failed = self._record(incident, channel, kind, "failed", f"{text} ({exc})")
+            if not ts and kind is NotificationKind.PAGE:
+                from sre_copilot.services.delivery import fallback_chat
+
+                fallback_chat(self.c, incident, f"Slack could not take the incident card ({exc}); "
+                                                "sent here instead.")
+            return failed
 
     def thread(self, incident: Incident, line: str,
                kind: NotificationKind = NotificationKind.UPDATE) -> dict[str, Any] | None:
