@@ -410,3 +410,19 @@ def test_forged_stale_or_unauthorised_approvals_change_nothing(
     assert answers == [401, 401, 403]
     plan = _plan(deployment, incident_id, plan_id)
     assert (plan.approval.value, plan.status.value, plan.approver) == ("pending", "planned", None)
+
+
+def test_a_p0_can_open_its_own_channel_and_invite_the_on_call(deployment: LocalDeployment) -> None:
+    # Given incident channels switched on, with the checkout on-call's Slack user
+    deployment.container._secrets["slack"] = {**deployment.container.secret("slack"), "incident_channel": True,
+                                              "oncall_users": {"checkout": ["U0ONCALL"]}}
+    # When a P0 opens
+    incident_id = _alert(deployment)
+    # Then it has its own channel with the on-call in it, the card lives there, and the team
+    # channel points to it
+    [channel] = deployment.sinks.slack_channels.values()
+    assert channel["name"] == incident_id.lower() and channel["members"] == ["U0ONCALL"]
+    [card] = [m for m in deployment.sinks.slack_messages.values() if m["blocks"]]
+    assert card["channel"] == channel["id"]
+    assert any(m["channel"] == "#inc-checkout" and f"<#{channel['id']}>" in m["text"]
+               for m in deployment.sinks.slack_messages.values())

@@ -47,6 +47,22 @@ class SlackNotifier:
                                                 thread_ts=thread_ts, unfurl_links=False)
         return str(response["ts"])
 
+    def open_channel(self, name: str, invite: list[str]) -> str:
+        """Create a public channel for one incident and invite the on-call; returns its id. A name
+        already taken (a retried step) is reused rather than failing the page."""
+        from slack_sdk.errors import SlackApiError
+
+        try:
+            channel_id = str(self.client.conversations_create(name=name, is_private=False)["channel"]["id"])
+        except SlackApiError as exc:
+            if exc.response.get("error") != "name_taken":
+                raise
+            found = self.client.conversations_list(types="public_channel", limit=1000)
+            channel_id = next(str(c["id"]) for c in found["channels"] if c.get("name") == name)
+        if invite:
+            self.client.conversations_invite(channel=channel_id, users=",".join(invite))
+        return channel_id
+
     def update(self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
         """`blocks=None` keeps the message's blocks (Slack's rule when the field is absent); [] removes them."""
         self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)

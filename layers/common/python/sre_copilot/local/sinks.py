@@ -200,6 +200,7 @@ class LocalSinks(LocalHttpServer):
         self.calls: list[dict[str, Any]] = []
         self.sms: list[dict[str, Any]] = []
         self.teams: list[dict[str, Any]] = []
+        self.slack_channels: dict[str, dict[str, Any]] = {}
         self.pagerduty_incidents: dict[str, dict[str, Any]] = {}
         self.pagerduty_notes: list[dict[str, Any]] = []
         self.on_call_placed: Callable[[dict[str, Any]], None] | None = None
@@ -288,6 +289,21 @@ class LocalSinks(LocalHttpServer):
             return self._slack_post(body)
         if method == "chat.update":
             return self._slack_update(body)
+        if method == "conversations.create":
+            name = str(body.get("name") or "")
+            if any(c["name"] == name for c in self.slack_channels.values()):
+                return Outgoing(200, {"ok": False, "error": "name_taken"})
+            channel_id = f"C{len(self.slack_channels) + 1:08d}"
+            self.slack_channels[channel_id] = {"id": channel_id, "name": name, "members": []}
+            return Outgoing(200, {"ok": True, "channel": dict(self.slack_channels[channel_id])})
+        if method == "conversations.list":
+            return Outgoing(200, {"ok": True, "channels": [dict(c) for c in self.slack_channels.values()]})
+        if method == "conversations.invite":
+            found = self.slack_channels.get(str(body.get("channel")))
+            if found is None:
+                return Outgoing(200, {"ok": False, "error": "channel_not_found"})
+            found["members"] += [u for u in str(body.get("users") or "").split(",") if u]
+            return Outgoing(200, {"ok": True, "channel": dict(found)})
         return Outgoing(200, {"ok": False, "error": "unknown_method"})
 
     def _slack_blocks(self, body: dict[str, Any]) -> list[dict[str, Any]]:

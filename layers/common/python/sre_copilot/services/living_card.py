@@ -16,7 +16,7 @@ from sre_copilot.domain.action import ActionPlan, Recommendation
 from sre_copilot.domain.incident import Incident
 from sre_copilot.domain.notification import AuditRecord, Notification
 from sre_copilot.domain.reasoning import Decision, Hypothesis
-from sre_copilot.domain.types import Channel, DecisionOutcome, NotificationKind
+from sre_copilot.domain.types import Channel, DecisionOutcome, NotificationKind, Priority
 from sre_copilot.messages.slack import incident_card
 from sre_copilot.messages.text import hypothesis_title, percent, ranked, truncate
 from sre_copilot.ports import clock
@@ -97,6 +97,8 @@ class LivingCard:
         channel = str(card.get("channel") or self.c.slack_channel_for(incident))
         ts = card.get("ts")
         try:
+            if not ts and kind is NotificationKind.PAGE:
+                channel = self._incident_channel(incident, channel)
             if ts:
                 self.c.slack().update(channel, str(ts), text, blocks)
                 return self._record(incident, channel, kind, "updated", text, str(ts))
@@ -112,6 +114,23 @@ class LivingCard:
                 fallback_chat(self.c, incident, f"Slack could not take the incident card ({exc}); "
                                                 "sent here instead.")
             return failed
+
+    def _incident_channel(self, incident: Incident, team_channel: str) -> str:
+        """With `incident_channel: true` (slack secret), a P0 gets its own channel with the on-call
+        invited (`oncall_users`: Slack user ids per service, or under "*"); the team channel gets a
+        pointer to it. Without it, or for lower priorities, the card goes to the team channel."""
+        slack = self.c.secret("slack")
+        if not slack.get("incident_channel") or incident.priority is not Priority.P0:
+            return team_channel
+        users: dict[str, list[str]] = slack.get("oncall_users") or {}
+        invite = list(users.get(incident.service or "", users.get("*", [])))
+        name = re.sub(r"[^a-z0-9-]", "-", f"inc-{incident.id.removeprefix('inc-')}".lower())[:80]
+        channel_id = self.c.slack().open_channel(name, invite)
+        self.c.slack().post(team_channel, f"{incident.priority.value} {incident.title}: follow it in <#{channel_id}>")
+        self.c.store.append(AuditRecord(at=clock.now(), tenant_id=incident.tenant_id, actor=ACTOR,
+                                        action="slack.incident_channel", subject=incident.id,
+                                        details={"channel": channel_id, "name": name, "invited": invite}))
+        return channel_id
 
     def thread(self, incident: Incident, line: str,
                kind: NotificationKind = NotificationKind.UPDATE) -> dict[str, Any] | None:
