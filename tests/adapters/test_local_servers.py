@@ -75,7 +75,7 @@ def test_injected_failures_hit_only_their_prefix_and_count(sinks: LocalSinks) ->
 
 def test_unknown_endpoints_answer_as_the_providers_would(sinks: LocalSinks) -> None:
     assert requests.get(f"{sinks.base_url}/nowhere", timeout=5).status_code == 404
-    slack = requests.post(f"{sinks.slack_base_url}conversations.list", headers={"Authorization": "Bearer x"},
+    slack = requests.post(f"{sinks.slack_base_url}reactions.add", headers={"Authorization": "Bearer x"},
                           timeout=5)
     assert slack.json() == {"ok": False, "error": "unknown_method"}
     twilio = requests.get(f"{sinks.twilio_base_url}/2010-04-01/Accounts/AC1/Calls.json", timeout=5)
