@@ -147,9 +147,19 @@ class CorrelateService:
             "actor": "copilot:correlation", "reason": "opened", "at": clock.now().isoformat(),
             "pagerduty_incident_id": incident.pagerduty_incident_id,
         })
-        arn = self.c.workflow.start(incident.id, {"incident_id": incident.id, "tenant_id": self.tenant})
-        incident.execution = arn
-        self.c.store.put_incident(incident)
+        # The execution's ARN follows from its name: store it before starting, because the steps
+        # read and write the incident at once and a write after the start could lose it (or theirs).
+        from sre_copilot.adapters.stepfunctions_engine import execution_arn
+
+        machine = getattr(self.c.workflow, "state_machine_arn", "")
+        if machine:
+            incident.execution = execution_arn(machine, incident.id)
+            self.c.store.put_incident(incident)
+            self.c.workflow.start(incident.id, {"incident_id": incident.id, "tenant_id": self.tenant})
+        else:
+            incident.execution = self.c.workflow.start(incident.id, {"incident_id": incident.id,
+                                                                     "tenant_id": self.tenant})
+            self.c.store.put_incident(incident)
         metrics.add_metric(name="IncidentsOpened", unit=MetricUnit.Count, value=1)
 
     def _join(self, incident_id: str, signal_id: str, signal: Signal | None, outcome: CorrelationOutcome) -> bool:

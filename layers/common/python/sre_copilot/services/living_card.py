@@ -162,6 +162,29 @@ class LivingCard:
         return {"channel": "slack", "kind": kind.value, "status": status}
 
 
+CARD_FIELDS = ("slack_card", "last_card")
+
+
+def save_card(c: Container, incident: Incident) -> None:
+    """Write the card's fields without overwriting what another writer saved meanwhile: a versioned
+    write, and on a conflict the fresh incident with our card fields on it (the caller's object is
+    refreshed too)."""
+    from sre_copilot.errors import ConcurrentUpdate
+
+    for _ in range(5):
+        try:
+            c.store.put_incident(incident, check_version=True)
+            return
+        except ConcurrentUpdate:
+            fresh = c.store.get_incident(incident.tenant_id, incident.id)
+            if fresh is None:
+                raise
+            for name in type(incident).model_fields:
+                if name not in CARD_FIELDS:
+                    setattr(incident, name, getattr(fresh, name))
+    c.store.put_incident(incident)
+
+
 def analysis_events(incident: Incident, decision: Decision) -> list[str]:
     """Thread lines for what changed in the analysis since the card last spoke, and remember it.
 

@@ -195,7 +195,12 @@ class WorkflowSteps:
     # -- people ---------------------------------------------------------------------------------
     def notify(self, event: dict[str, Any]) -> dict[str, Any]:
         from sre_copilot.services.escalation import start_paging
-        from sre_copilot.services.living_card import LivingCard, analysis_events, pagerduty_note_is_material
+        from sre_copilot.services.living_card import (
+            LivingCard,
+            analysis_events,
+            pagerduty_note_is_material,
+            save_card,
+        )
 
         incident = self._incident(event)
         hypotheses = [Hypothesis.model_validate(h) for h in incident.hypotheses]
@@ -213,7 +218,7 @@ class WorkflowSteps:
         events = analysis_events(incident, decision)
         text, blocks = card.render(incident, decision, plan)
         out.append(card.show(incident, text, blocks, NotificationKind.PAGE if first else NotificationKind.UPDATE))
-        self.c.store.put_incident(incident)  # the card's channel and ts, before anything can read them
+        save_card(self.c, incident)  # the card's channel and ts, before anything can read them
         for line in events:
             card.thread(incident, line)
         if first and incident.priority in (Priority.P0, Priority.P1):
@@ -228,7 +233,7 @@ class WorkflowSteps:
                                   "use the buttons on the card", NotificationKind.APPROVAL_REQUEST)
             out.append({"channel": "slack", "kind": "approval_request", "status": "sent"})
         if incident.pagerduty_incident_id and hypotheses and pagerduty_note_is_material(incident, hypotheses, decision):
-            self.c.store.put_incident(incident)
+            save_card(self.c, incident)
             try:
                 self.c.pagerduty().add_note(incident.pagerduty_incident_id, hypotheses_note(hypotheses, decision))
                 out.append(self._record(incident, Channel.PAGERDUTY, incident.pagerduty_incident_id,
