@@ -22,7 +22,7 @@ FunctionName = Literal[
     "score_confidence", "apply_policy", "recommend", "notify", "await_decision", "act", "verify", "check_recovery",
     "audit_export",
     "rollback", "document", "record_failure", "callbacks", "approval_sweeper", "pagerduty_sync",
-    "anomaly_detector",
+    "anomaly_detector", "escalation_page", "escalation_next",
 ]
 FUNCTION_NAMES: tuple[str, ...] = get_args(FunctionName)
 Priority = Literal["P0", "P1", "P2", "P3"]

@@ -81,7 +81,7 @@ ACKNOWLEDGEMENTS: tuple[Acknowledgement, ...] = (
     ),
     Acknowledgement(
         rule=r"AwsSolutions-IAM5\[Resource::\*\]",
-        paths=r"Workflow/Role/DefaultPolicy/Resource",
+        paths=r"(Workflow|Paging)/Role/DefaultPolicy/Resource",
         reason="The state machine's X-Ray tracing (xray:PutTraceSegments etc.) and CloudWatch Logs delivery "
                "(logs:CreateLogDelivery etc.) APIs support no resource-level permissions.",
     ),
@@ -174,7 +174,7 @@ ACKNOWLEDGEMENTS: tuple[Acknowledgement, ...] = (
     Acknowledgement(
         rule=r"AwsSolutions-APIG4",
         paths=r"HttpApi/Api/POST--(webhooks--[a-z-]+|changes|callbacks--slack--interactions"
-              r"|callbacks--twilio--voice)/Resource",
+              r"|callbacks--slack--commands|callbacks--twilio--voice)/Resource",
         reason="Each route authenticates in the function: PagerDuty/Grafana HMAC, SNS signatures, bearer or "
                "basic auth, Slack signing secret, Twilio signature. Those cover the body, which an HTTP API "
                "authorizer cannot see, and the senders cannot obtain IAM or JWT credentials.",

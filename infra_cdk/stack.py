@@ -19,6 +19,7 @@ from infra_cdk.constructs.alarms import Alarms
 from infra_cdk.constructs.api import HttpApi
 from infra_cdk.constructs.audit import AuditTrail
 from infra_cdk.constructs.encryption import Encryption
+from infra_cdk.constructs.escalation import PagingWorkflow, escalation_state_machine_arn
 from infra_cdk.constructs.events import Events
 from infra_cdk.constructs.executors import ExecutorAccess
 from infra_cdk.constructs.functions import FUNCTIONS, SreFunction, construct_id_for
@@ -78,6 +79,7 @@ class SreCopilotStack(Stack):
             self, "ExecutorAccess", config=config,
             executors={n: (f.function, f.role) for n, f in self.functions.items() if f.spec.executes_actions},
             alarm_readers={"check_recovery": self.functions["check_recovery"].role})
+        self.paging = PagingWorkflow(self, "Paging", config=config, repo_root=repo_root, key=key, functions=function)
         self.search: VectorSearch | None = None
         if config.enable_opensearch:
             self.search = VectorSearch(
@@ -160,8 +162,14 @@ class SreCopilotStack(Stack):
             env["SRE_COPILOT_REVIEW_QUEUE_URL"] = queues.review.queue_url
         if spec.publishes_lifecycle:
             self.events.bus.grant_put_events_to(role)
-        if spec.knows_state_machine:
+        if spec.knows_state_machine or spec.starts_paging:
+            # Both built from their fixed names: no dependency cycle even for workflow steps (Notify
+            # starts paging and links the card to its execution).
             env["SRE_COPILOT_STATE_MACHINE_ARN"] = state_machine_arn(self, config)
+            env["SRE_COPILOT_ESCALATION_STATE_MACHINE_ARN"] = escalation_state_machine_arn(self, config)
+        if spec.starts_paging:
+            role.add_to_principal_policy(iam.PolicyStatement(
+                actions=["states:StartExecution"], resources=[escalation_state_machine_arn(self, config)]))
         if spec.starts_workflow:
             role.add_to_principal_policy(iam.PolicyStatement(
                 actions=["states:StartExecution"], resources=[state_machine_arn(self, config)]))

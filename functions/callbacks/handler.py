@@ -1,4 +1,4 @@
-"""Callbacks: Slack interactivity (approve/reject) and Twilio voice keypresses (acknowledge)."""
+"""Callbacks: Slack card buttons and the /sre slash command, Twilio voice keypresses and call status."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from sre_copilot.services.callbacks_service import CallbacksService
 from sre_copilot.services.container import get_container
 from sre_copilot.services.edge import error_response, raw_body, to_response
 from sre_copilot.services.observability import logger, metrics, tracer
+from sre_copilot.services.slack_actions import SlackActions
 
 app = APIGatewayHttpResolver()
 app.exception_handler(Exception)(error_response)
@@ -19,7 +20,14 @@ app.exception_handler(Exception)(error_response)
 @app.post("/callbacks/slack/interactions")
 def slack_interactions() -> Response[Any]:
     event = app.current_event
-    body = CallbacksService(get_container()).slack_interaction(dict(event.headers), raw_body(event))
+    body = SlackActions(get_container()).card_action(dict(event.headers), raw_body(event))
+    return to_response(200, body)
+
+
+@app.post("/callbacks/slack/commands")
+def slack_commands() -> Response[Any]:
+    event = app.current_event
+    body = SlackActions(get_container()).slash_command(dict(event.headers), raw_body(event))
     return to_response(200, body)
 
 

@@ -1,4 +1,5 @@
-"""EventBridge target for "Incident Lifecycle Transition": mirrors our lifecycle into PagerDuty."""
+"""EventBridge target for "Incident Lifecycle Transition": stops paging, edits the Slack card and
+mirrors our lifecycle into PagerDuty (services/transition_sync.py)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from sre_copilot.services.callbacks_service import PagerDutySyncService
 from sre_copilot.services.container import get_container
 from sre_copilot.services.observability import logger, metrics, tracer
+from sre_copilot.services.transition_sync import on_transition
 
 
 @logger.inject_lambda_context
@@ -17,4 +18,4 @@ from sre_copilot.services.observability import logger, metrics, tracer
 @metrics.log_metrics
 @event_source(data_class=EventBridgeEvent)
 def handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
-    return PagerDutySyncService(get_container()).on_transition(event.detail)
+    return on_transition(get_container(), event.detail)

@@ -22,7 +22,7 @@ from infra_cdk.constructs.functions import RETENTION
 
 WEBHOOK_SOURCES = ("pagerduty", "cloudwatch", "cloudwatch-sns", "alertmanager", "grafana", "datadog", "opsgenie",
                    "generic")
-CALLBACK_PATHS = ("/callbacks/slack/interactions", "/callbacks/twilio/voice")
+CALLBACK_PATHS = ("/callbacks/slack/interactions", "/callbacks/slack/commands", "/callbacks/twilio/voice")
 ACCESS_LOG_FORMAT = (
     '{"requestId":"$context.requestId","ip":"$context.identity.sourceIp","requestTime":"$context.requestTime",'
     '"method":"$context.httpMethod","routeKey":"$context.routeKey","status":"$context.status",'

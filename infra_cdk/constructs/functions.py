@@ -73,6 +73,8 @@ class FunctionSpec:
     """Invoked by EventBridge/SNS/schedules: failures after Lambda's retries go to the async DLQ."""
     reads_controls: bool = False
     """Reads the run-time controls (kill switch, freezes, approvers) from SSM Parameter Store."""
+    starts_paging: bool = False
+    """Starts the paging execution (statemachines/escalation.asl.json) of a paged incident."""
 
 
 FUNCTIONS: dict[str, FunctionSpec] = {
@@ -105,8 +107,9 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         # Writes too: the starter runbooks are indexed on first use.
         reads=(CATALOG_PREFIX, INCIDENTS_PREFIX), vector_index="write", reads_controls=True),
     "notify": FunctionSpec(
-        "ASL Notify: Slack card, phone page for P0/P1, PagerDuty note",
-        reads=(CATALOG_PREFIX, INCIDENTS_PREFIX), secrets=("slack", "twilio", "pagerduty"), public_url=True),
+        "ASL Notify: the living Slack card, starts paging for P0/P1, PagerDuty note on material change",
+        reads=(CATALOG_PREFIX, INCIDENTS_PREFIX), secrets=("slack", "twilio", "pagerduty"), public_url=True,
+        starts_paging=True),
     "await_decision": FunctionSpec(
         "ASL AwaitDecision: parks the task token until approval, new evidence or timeout",
         reads=(), answers_task_tokens=True),
@@ -148,8 +151,14 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         reads=(CATALOG_PREFIX, BASELINES_PREFIX), writes=(BASELINES_PREFIX, RAW_PREFIX, REVIEW_PREFIX),
         enqueues_signals=True, sends_to_review=True, idempotency=True, reads_metrics=True, invoked_async=True),
     "pagerduty_sync": FunctionSpec(
-        "Mirrors lifecycle transitions into PagerDuty (acks, resolves, notes)",
-        reads=(), secrets=("pagerduty",), invoked_async=True),
+        "Lifecycle transitions: stops paging, edits the Slack card, mirrors into PagerDuty",
+        secrets=("pagerduty", "slack"), answers_task_tokens=True, knows_state_machine=True, invoked_async=True),
+    "escalation_page": FunctionSpec(
+        "Paging PageLevel: calls a level's people (SMS if a call fails), parks the token until its timeout",
+        secrets=("twilio", "slack"), answers_task_tokens=True, knows_state_machine=True, public_url=True),
+    "escalation_next": FunctionSpec(
+        "Paging NextLevel: audits a timeout or key 2 and picks the next level, round, or gives up",
+        secrets=("twilio", "slack"), knows_state_machine=True),
 }
 assert set(FUNCTIONS) == set(FUNCTION_NAMES), "FUNCTIONS and config.FunctionName must list the same functions"
 

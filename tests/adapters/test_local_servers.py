@@ -55,7 +55,7 @@ def test_transcript_tells_the_story_once_and_then_only_what_changed(
     assert [h.split(" at ")[0] for h in heads] == ["Slack #inc", "Phone call to +15550100 from +15550000",
                                                    "Slack #inc", "Slack #inc", "PagerDuty Q1", "PagerDuty Q1",
                                                    "PagerDuty Q1"]
-    assert "  ┃ P0 CHECKOUT DOWN" in lines and "  ┃ State DETECTED" in lines and "  ┃ [Approve rollback]" in lines
+    assert "  ┃ P0 checkout down" in lines and "  ┃ State DETECTED" in lines and "  ┃ [Approve rollback]" in lines  # the header as written, not upper-cased
     assert heads[2].endswith("the same card again")
     assert heads[3].endswith("card updated (1 lines unchanged)") and "  ┃ State MITIGATED" in lines
     assert heads[5].endswith("status → acknowledged") and heads[6].endswith("the same note again")
@@ -75,7 +75,7 @@ def test_injected_failures_hit_only_their_prefix_and_count(sinks: LocalSinks) ->
 
 def test_unknown_endpoints_answer_as_the_providers_would(sinks: LocalSinks) -> None:
     assert requests.get(f"{sinks.base_url}/nowhere", timeout=5).status_code == 404
-    slack = requests.post(f"{sinks.slack_base_url}conversations.list", headers={"Authorization": "Bearer x"},
+    slack = requests.post(f"{sinks.slack_base_url}reactions.add", headers={"Authorization": "Bearer x"},
                           timeout=5)
     assert slack.json() == {"ok": False, "error": "unknown_method"}
     twilio = requests.get(f"{sinks.twilio_base_url}/2010-04-01/Accounts/AC1/Calls.json", timeout=5)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from datetime import timedelta
 from typing import Any
 
 from sre_copilot.domain.action import ActionPlan, Recommendation
-from sre_copilot.domain.incident import Incident
+from sre_copilot.domain.incident import Incident, IncidentState
 from sre_copilot.domain.reasoning import Decision, Hypothesis
 from sre_copilot.domain.types import Approval
 from sre_copilot.messages.pagerduty import hypotheses_note
@@ -81,8 +82,9 @@ def test_pending_plan_gets_approve_and_reject_buttons_naming_incident_and_plan(
     assert plan.approval is Approval.PENDING
     # When the card is rendered
     _, blocks = incident_card(incident, hypotheses, decision, recommendation, plan)
-    # Then the last block holds the two buttons with the ids and value the callback parses
-    actions = blocks[-1]
+    # Then the approval block holds the two buttons with the ids and value the callback parses
+    # (the card also carries Acknowledge/Resolve and per-hypothesis buttons in their own blocks)
+    actions = next(b for b in blocks if b.get("block_id", "").startswith("approval:"))
     assert actions["type"] == "actions"
     buttons = {b["action_id"]: b for b in actions["elements"]}
     assert set(buttons) == {"approve", "reject"}
@@ -101,8 +103,8 @@ def test_no_buttons_once_the_plan_is_decided(
                                           "gate_results": {"deployment_age": "fail: last deploy is 60s old"}})
         # When the card is rendered
         _, blocks = incident_card(incident, hypotheses, decision, recommendation, decided)
-        # Then there is nothing to click, and the plan line says why it did not run
-        assert all(b["type"] != "actions" for b in blocks)
+        # Then there is no approval to click, and the plan line says why it did not run
+        assert not _action_ids(blocks) & {"approve", "reject"}
         assert f"approval *{approval.value}*" in _texts(blocks)
         assert "gates failed: deployment_age (last deploy is 60s old)" in _texts(blocks)
 
@@ -116,7 +118,7 @@ def test_card_without_hypotheses_or_plan_and_hostile_text_is_escaped(incident: I
     shown = _texts(blocks)
     assert "No hypothesis yet" in shown
     assert "<!channel>" not in shown.replace(blocks[0]["text"]["text"], "")  # plain_text header is inert
-    assert all(b["type"] != "actions" for b in blocks)
+    assert _action_ids(blocks) == {"acknowledge", "resolve"}  # nothing to approve or judge yet
     assert text.startswith("[P0] &lt;!channel&gt; latency &amp; errors")
 
 
@@ -135,7 +137,7 @@ def test_phone_twiml_speaks_the_summary_and_gathers_one_digit(incident: Incident
     said = gather.findtext("Say") or ""
     assert "priority 0 incident on service checkout: checkout 5xx rate above 5%." in said
     assert "Most likely cause: bad deploy in checkout, linked to change deploy-4711, confidence 81 percent." in said
-    assert said.endswith("Press 1 to acknowledge, 2 to escalate.")
+    assert said.endswith("Press 1 to acknowledge, 2 to escalate, 3 to hear the likely cause and the recommended action.")
     # And silence escalates: the call falls through to a redirect to the same callback
     redirect = root.find("Redirect")
     assert redirect is not None and redirect.text == url
@@ -158,3 +160,33 @@ def test_pagerduty_note_lists_ranked_hypotheses_with_factors(hypotheses: list[Hy
     assert lines[3] == "   bad deploy explains the checkout errors"
     assert "3. payments (service): dependency failure" in note and "cart" not in note
     assert lines[-1] == "Why: top hypothesis 0.81 above 0.70 and 0.37 ahead"
+
+
+def _action_ids(blocks: list[dict[str, Any]]) -> set[str]:
+    return {e["action_id"] for b in blocks if b["type"] == "actions" for e in b["elements"]}
+
+
+def test_living_card_shows_age_people_evidence_console_link_and_only_buttons_that_still_apply(
+    incident: Incident, hypotheses: list[Hypothesis], decision: Decision, recommendation: Recommendation,
+    plan: ActionPlan,
+) -> None:
+    # Given an acknowledged incident whose plan a named user approved
+    incident.transition(IncidentState.ACKNOWLEDGED, at=incident.opened_at, actor="phone:+15550100",
+                        reason="acknowledged by keypress")
+    approved = plan.model_copy(update={"approval": Approval.APPROVED, "approver": "slack:U1"})
+    now = incident.opened_at + timedelta(minutes=75)
+    # When the card is rendered with its evidence and console link
+    _, blocks = incident_card(incident, hypotheses, decision, recommendation, approved, now=now,
+                              evidence=["both alerts are on checkout"], console_url="https://console/x")
+    shown = _texts(blocks)
+    # Then it says how old the incident is, who acknowledged and approved, and links the execution
+    assert "(1h15m old)" in shown
+    assert "Acknowledged by phone:+15550100" in shown and "approved by slack:U1" in shown
+    assert "<https://console/x|Step Functions execution>" in shown
+    assert "• both alerts are on checkout" in shown
+    # And only Resolve and the hypothesis verdicts remain clickable
+    assert _action_ids(blocks) == {"resolve", "confirm_hypothesis", "reject_hypothesis"}
+    # When the incident is resolved, the card has nothing left to click
+    incident.transition(IncidentState.RESOLVED, at=now, actor="slack:U1", reason="fixed")
+    _, closed = incident_card(incident, hypotheses, decision, recommendation, approved, now=now)
+    assert _action_ids(closed) == set()

@@ -69,7 +69,7 @@ def test_the_local_on_call_hears_the_page_and_can_answer(sinks: LocalSinks, inci
     assert sinks.wait_idle()
     [call] = heard
     assert call["sid"] == sid and call["gather_action"] == CALLBACK and call["num_digits"] == "1"
-    assert "Press 1 to acknowledge, 2 to escalate." in call["spoken"][0]
+    assert "Press 1 to acknowledge, 2 to escalate, 3 to hear the likely cause" in call["spoken"][0]
     # And the demo transcript shows the call
     transcript = sinks.printable_transcript()
     assert "Phone call to +15550100 from +15550000 at " in transcript
@@ -131,12 +131,14 @@ def test_keypress_from_our_own_twiml_round_trips() -> None:
     ({"Digits": "2", "CallStatus": "in-progress"}, "escalate"),
     ({"Digits": "9", "CallStatus": "in-progress"}, "escalate"),  # a wrong key is not an acknowledgement
     ({"CallStatus": "in-progress"}, "escalate"),  # the <Redirect> after the Gather timed out
-    ({"CallStatus": "no-answer"}, "escalate"),  # status callback: nobody picked up
-    ({"CallStatus": "busy"}, "escalate"),
-    ({"CallStatus": "failed"}, "escalate"),
+    # status callback: nobody picked up, so the page falls back to SMS (the level's timeout escalates)
+    ({"CallStatus": "no-answer"}, "call_failed"),
+    ({"CallStatus": "busy"}, "call_failed"),
+    ({"CallStatus": "failed"}, "call_failed"),
+    ({"Digits": "3", "CallStatus": "in-progress"}, "hear_details"),
     ({"CallStatus": "completed"}, "call_ended"),  # status callback after a call that connected
 ])
-def test_everything_but_a_clear_one_escalates(params: dict[str, str], action: str) -> None:
+def test_everything_but_a_clear_one_or_three_escalates_or_falls_back(params: dict[str, str], action: str) -> None:
     assert parse_keypress({"CallSid": "CAabc", **params}).action == action
 
 

@@ -88,8 +88,11 @@ def test_only_non_step_functions_know_the_state_machine_arn_and_it_is_built_from
         synthesized: Synthesized) -> None:
     functions = _functions(synthesized)
     knowing = {n for n, p in functions.items() if "SRE_COPILOT_STATE_MACHINE_ARN" in p["Environment"]["Variables"]}
-    assert knowing == {"correlate", "callbacks", "approval_sweeper", "audit_export"}
-    assert not knowing & set(STEP_FUNCTIONS.values())
+    # Notify (a step) starts paging and links the card to the execution; the paging functions and
+    # the transition handler answer paging tokens. All get ARNs built from names, so no cycle.
+    assert knowing == {"correlate", "callbacks", "approval_sweeper", "audit_export", "notify", "pagerduty_sync",
+                       "escalation_page", "escalation_next"}
+    assert knowing & set(STEP_FUNCTIONS.values()) == {"notify"}
     for name in knowing:
         arn = functions[name]["Environment"]["Variables"]["SRE_COPILOT_STATE_MACHINE_ARN"]
         assert "Fn::Join" in arn, "a Ref to the state machine would create a dependency cycle"
@@ -103,8 +106,9 @@ def test_secret_arns_go_only_to_functions_that_use_them(synthesized: Synthesized
         return {n for n, p in functions.items() if f"SRE_COPILOT_{secret}_SECRET_ARN" in p["Environment"]["Variables"]}
 
     # Rollback escalates to a human (Slack and a phone call) when a remediation did not recover.
-    assert holders("SLACK") == {"notify", "document", "callbacks", "rollback", "approval_sweeper"}
-    assert holders("TWILIO") == {"notify", "callbacks", "rollback"}
+    assert holders("SLACK") == {"notify", "document", "callbacks", "rollback", "approval_sweeper",
+                                "pagerduty_sync", "escalation_page", "escalation_next"}
+    assert holders("TWILIO") == {"notify", "callbacks", "rollback", "escalation_page", "escalation_next"}
     # Issue 13: the internet-facing functions get the verification secrets, never the PagerDuty API token.
     assert holders("PAGERDUTY") == {"notify", "pagerduty_sync"}
     assert holders("WEBHOOK") == {"ingest", "callbacks"}
@@ -165,7 +169,7 @@ def test_function_roles_carry_no_managed_policies(synthesized: Synthesized) -> N
 def test_every_log_group_has_retention_and_the_stack_key(synthesized: Synthesized) -> None:
     key = _arn(synthesized.logical_id(synthesized.built.stack.encryption.key))
     groups = synthesized.resources("AWS::Logs::LogGroup")
-    assert len(groups) == len(FUNCTION_NAMES) + 2  # + API access logs + state machine
+    assert len(groups) == len(FUNCTION_NAMES) + 3  # + API access logs + incident and paging state machines
     for logical_id, group in groups.items():
         assert group["Properties"]["RetentionInDays"] == 90, logical_id
         assert group["Properties"]["KmsKeyId"] == key, logical_id
@@ -180,7 +184,8 @@ def test_layer_targets_python312_arm64(synthesized: Synthesized) -> None:
 def test_http_api_has_one_route_per_source_plus_changes_and_callbacks(synthesized: Synthesized) -> None:
     routes = {r["Properties"]["RouteKey"]: r["Properties"] for r in synthesized.resources("AWS::ApiGatewayV2::Route").values()}
     expected = {f"POST /webhooks/{source}" for source in WEBHOOK_SOURCES} | {
-        "POST /changes", "POST /callbacks/slack/interactions", "POST /callbacks/twilio/voice"}
+        "POST /changes", "POST /callbacks/slack/interactions", "POST /callbacks/slack/commands",
+        "POST /callbacks/twilio/voice"}
     assert set(routes) == expected
     assert len(WEBHOOK_SOURCES) == 8
 
@@ -255,7 +260,7 @@ def test_correlate_consumes_the_priority_queues_with_seed_routing(synthesized: S
 # -- workflow ----------------------------------------------------------------------------------
 def test_state_machine_is_standard_traced_and_logs_everything(synthesized: Synthesized) -> None:
     log_group = synthesized.logical_id(synthesized.built.stack.workflow.log_group)
-    synthesized.template.resource_count_is("AWS::StepFunctions::StateMachine", 1)
+    synthesized.template.resource_count_is("AWS::StepFunctions::StateMachine", 2)  # incident + paging
     synthesized.template.has_resource_properties("AWS::StepFunctions::StateMachine", {
         "StateMachineName": "sre-copilot-prod-incident",
         "StateMachineType": "STANDARD",

@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     queue_url_p3: str = ""
     review_queue_url: str = Field(default="", description="rejected deliveries kept for review")
     state_machine_arn: str = ""
+    escalation_state_machine_arn: str = Field(default="", description="statemachines/escalation.asl.json")
+    email_from: str = Field(default="", description="SES identity that sends fallback email")
+    p1_page_delay_s: int = Field(default=300, description="a P1 is called only if still unacknowledged then")
 
     # Secrets: ARNs in AWS; the local runtime stores plain values in moto's Secrets Manager.
     pagerduty_secret_arn: str = ""

@@ -13,11 +13,12 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from sre_copilot.adapters import aws_clients
-from sre_copilot.adapters.dynamodb_store import DynamoStore, _doc, incident_pk, marshal, unmarshal
+from sre_copilot.adapters.dynamodb_store import _doc, incident_pk, marshal, unmarshal
 from sre_copilot.domain.action import ActionPlan
+from sre_copilot.ports.stores import Store
 
 
-def read_plan(store: DynamoStore, tenant_id: str, incident_id: str, plan_id: str) -> tuple[ActionPlan, str] | None:
+def read_plan(store: Store, tenant_id: str, incident_id: str, plan_id: str) -> tuple[ActionPlan, str] | None:
     """The plan and the exact stored document it was read from (the write's expected value)."""
     response = store.client.get_item(TableName=store.table_name, ConsistentRead=True, Key=marshal(
         {"pk": incident_pk(tenant_id, incident_id), "sk": f"ACTION#{plan_id}"}))
@@ -29,7 +30,7 @@ def read_plan(store: DynamoStore, tenant_id: str, incident_id: str, plan_id: str
     return ActionPlan.model_validate_json(doc), doc
 
 
-def replace_plan_if_unchanged(store: DynamoStore, tenant_id: str, plan: ActionPlan, expected_doc: str) -> bool:
+def replace_plan_if_unchanged(store: Store, tenant_id: str, plan: ActionPlan, expected_doc: str) -> bool:
     """Write `plan` if its item still holds `expected_doc`; False when another writer came first."""
     key = {"pk": incident_pk(tenant_id, plan.incident_id), "sk": f"ACTION#{plan.id}"}
     arguments: dict[str, Any] = {

@@ -15,6 +15,11 @@ from urllib.parse import parse_qs
 
 from pydantic import BaseModel, ConfigDict
 from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
 from slack_sdk.signature import Clock, SignatureVerifier
 
 from sre_copilot.errors import ConfigurationError, InvalidPayload, MalformedSignature, Unauthorized
@@ -27,7 +32,10 @@ class SlackNotifier:
     """`ChatNotifier` over the Slack Web API."""
 
     def __init__(self, token: str, base_url: str | None = None, timeout_s: int = 10) -> None:
-        kwargs: dict[str, Any] = {"token": token, "timeout": timeout_s}
+        # Retries with backoff for 5xx, 429 (honouring Retry-After) and dropped connections.
+        retries = [ServerErrorRetryHandler(max_retry_count=2), RateLimitErrorRetryHandler(max_retry_count=1),
+                   ConnectionErrorRetryHandler(max_retry_count=2)]
+        kwargs: dict[str, Any] = {"token": token, "timeout": timeout_s, "retry_handlers": retries}
         if base_url:
             # WebClient joins method names onto the base URL, so it must end with a slash.
             kwargs["base_url"] = base_url if base_url.endswith("/") else base_url + "/"
@@ -38,6 +46,22 @@ class SlackNotifier:
         response = self.client.chat_postMessage(channel=channel, text=text, blocks=blocks or None,
                                                 thread_ts=thread_ts, unfurl_links=False)
         return str(response["ts"])
+
+    def open_channel(self, name: str, invite: list[str]) -> str:
+        """Create a public channel for one incident and invite the on-call; returns its id. A name
+        already taken (a retried step) is reused rather than failing the page."""
+        from slack_sdk.errors import SlackApiError
+
+        try:
+            channel_id = str(self.client.conversations_create(name=name, is_private=False)["channel"]["id"])
+        except SlackApiError as exc:
+            if exc.response.get("error") != "name_taken":
+                raise
+            found = self.client.conversations_list(types="public_channel", limit=1000)
+            channel_id = next(str(c["id"]) for c in found["channels"] if c.get("name") == name)
+        if invite:
+            self.client.conversations_invite(channel=channel_id, users=",".join(invite))
+        return channel_id
 
     def update(self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
         """`blocks=None` keeps the message's blocks (Slack's rule when the field is absent); [] removes them."""

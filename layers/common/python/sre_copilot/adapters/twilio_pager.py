@@ -63,6 +63,13 @@ class TwilioPager:
             raise ConfigurationError("Twilio accepted the call but returned no SID")
         return str(call.sid)
 
+    def sms(self, to: str, body: str) -> str:
+        """Send a text message (the fallback when a call fails); returns the message SID."""
+        message = self.client.messages.create(to=to, from_=self.from_number, body=body)
+        if not message.sid:
+            raise ConfigurationError("Twilio accepted the message but returned no SID")
+        return str(message.sid)
+
 
 def verify_twilio_request(url: str, params: Mapping[str, str], signature: str, auth_token: str) -> None:
     """`url` is the full URL Twilio called, query string included, exactly as configured."""
@@ -75,7 +82,9 @@ def verify_twilio_request(url: str, params: Mapping[str, str], signature: str, a
                            "public URL the callback was registered with")
 
 
-KeypressAction = Literal["acknowledge", "escalate", "call_ended"]
+KeypressAction = Literal["acknowledge", "escalate", "hear_details", "call_ended", "call_failed"]
+# Terminal call statuses that mean nobody was reached: the page falls back to SMS.
+UNREACHED_STATUSES = frozenset({"busy", "no-answer", "failed", "canceled"})
 
 
 class KeypressAnswer(BaseModel):
@@ -90,19 +99,25 @@ class KeypressAnswer(BaseModel):
 
 
 def parse_keypress(params: Mapping[str, str]) -> KeypressAnswer:
-    """1 acknowledges; any other key, no key before the timeout, or an unanswered call escalates.
+    """1 acknowledges, 3 asks to hear the top hypothesis and recommended action; 2, any other key
+    or no key before the timeout escalates.
 
     A page nobody acknowledged must move up the chain rather than stall, so everything that is not
-    a clear "1" escalates. The status callback of a call that connected and ended says only that the
-    call is over (`call_ended`): the keypress, or its absence, was already reported by the <Gather>.
+    a clear "1" or "3" escalates. The status callback of a call that connected and ended says only
+    that the call is over (`call_ended`): the keypress, or its absence, was already reported by the
+    <Gather>. A call that never connected (busy, no-answer, failed) is `call_failed`.
     """
     digits = (params.get("Digits") or "").strip() or None
     status = params.get("CallStatus")
     action: KeypressAction
     if digits == "1":
         action = "acknowledge"
+    elif digits == "3":
+        action = "hear_details"
     elif digits is None and status == "completed":
         action = "call_ended"
+    elif digits is None and status in UNREACHED_STATUSES:
+        action = "call_failed"
     else:
         action = "escalate"
     return KeypressAnswer(action=action, call_sid=params.get("CallSid"), digits=digits, call_status=status,

@@ -25,7 +25,8 @@ def _save_run(state_dir: Path, run: Any) -> None:
     for incident_id, events in run.histories.items():
         (executions / f"{incident_id}.json").write_text(json.dumps({
             "incident_id": incident_id, "scenario": run.scenario.name,
-            "events": history_view.serialisable(events)}, indent=1))
+            "events": history_view.serialisable(events),
+            "paging_events": history_view.serialisable(run.paging_histories.get(incident_id, []))}, indent=1))
     save_trails(state_dir, run.audits)
 
 
@@ -85,6 +86,10 @@ def cmd_history(args: argparse.Namespace) -> int:
     for event in events:
         event["simulatedTimestamp"] = event.get("simulatedTimestamp") or event.get("timestamp")
     print(history_view.render(args.incident_id, history_view.state_rows(events), status))
+    paging = document.get("paging_events") or []
+    if paging:  # statemachines/escalation.asl.json: every page, timeout and escalation
+        print("\nPaging and escalation:\n" + "\n".join(history_view.render(
+            f"page-{args.incident_id}", history_view.state_rows(paging), "").splitlines()[2:]))
     return 0
 
 
@@ -95,19 +100,19 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from sre_copilot.cli.narrative import narrate
+    from sre_copilot.cli.narrative import MODE_NOTE, fit, narrate
     from sre_copilot.local.replay import Scenario, replay
 
     path = args.scenario or BUNDLED_DEMO
     scenario = Scenario.load(path)
-    print(f"== SRE Copilot demo: {scenario.name} ==\n{scenario.description}\n")
-    run = replay(scenario, approve=args.approve, progress=lambda msg: print(f"  · {msg}"),
+    print(fit(f"== SRE Copilot demo: {scenario.name} ==\n{scenario.description}\n\n{MODE_NOTE}\n"))
+    run = replay(scenario, approve=args.approve, progress=lambda msg: print(fit(f"  · {msg}")),
                  controls=load_local_controls(args.state_dir))
     _save_run(args.state_dir, run)
     out = args.state_dir / f"{scenario.name}.result.json"
     out.write_text(dump(run.result) + "\n")
-    print(narrate(run))
-    print(f"\nFull result: {out}   Execution history: sre-copilot history <incident-id>")
+    print(narrate(run, args.state_dir))
+    print(f"\nFull result: {out}\nExecution history: sre-copilot history <incident-id>")
     return 0
 
 

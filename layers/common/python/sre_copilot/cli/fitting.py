@@ -69,7 +69,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
 
 def cmd_learn(args: argparse.Namespace) -> int:
-    from sre_copilot.local.evaluate import _names, match_incidents
+    from sre_copilot.local.evaluate import matched_pairs, names_label
     from sre_copilot.local.replay import Scenario, replay
 
     moves: dict[str, list[tuple[float, float]]] = {"precedent_frequency": [], "human_validation": [], "confidence": []}
@@ -79,11 +79,11 @@ def cmd_learn(args: argparse.Namespace) -> int:
         document = json.loads(path.read_text())
         first = replay(scenario, approve="none")
         verdicts, watched = [], []
-        for incident, label in match_incidents(truth, first.result):
+        for incident, label in matched_pairs(truth, first.result):
             if not incident.get("hypotheses"):
                 continue
             top = incident["hypotheses"][0]
-            right = _names(top, label, document)
+            right = names_label(top, label, document)
             verdicts.append({"incident_id": incident["id"], "accepted": right, "rank": 1, "actor": "label"})
             watched.append((incident["id"], top, right))
         taught = replay(scenario, approve="none", verdicts=verdicts)

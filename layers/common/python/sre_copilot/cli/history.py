@@ -20,7 +20,7 @@ def state_rows(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
             details = event.get("stateEnteredEventDetails", {})
             row = {"state": details.get("name"), "type": kind.removesuffix("StateEntered"),
                    "entered": _fmt(at), "exited": None, "input": _short(details.get("input")), "output": None,
-                   "status": "running"}
+                   "status": "running", "input_doc": _load(details.get("input")), "output_doc": None}
             rows.append(row)
             open_rows[str(details.get("name"))] = row
         elif kind.endswith("StateExited"):
@@ -28,7 +28,8 @@ def state_rows(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
             row = open_rows.pop(str(details.get("name")), {})
             if row:
                 row.update(exited=_fmt(at), output=_short(details.get("output"), key=RESULT_KEYS.get(str(row["state"]))),
-                           status="failed" if row["status"] == "failed" else "succeeded")
+                           status="failed" if row["status"] == "failed" else "succeeded",
+                           output_doc=_load(details.get("output")))
         elif kind == "TaskSubmitted" and rows:
             rows[-1]["status"] = "waiting for task token"
         elif kind in ("TaskFailed", "LambdaFunctionFailed", "ExecutionFailed") and rows:
@@ -36,13 +37,97 @@ def state_rows(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def render(incident_id: str, rows: list[dict[str, Any]], status: str) -> str:
+def render(incident_id: str, rows: list[dict[str, Any]], status: str, width: int = 100) -> str:
+    """One line per state: simulated time, state, and what it did in a few words (never cut JSON)."""
     lines = [f"Execution {incident_id}  status: {status}", "",
-             f"{'#':>3}  {'State':<20} {'Type':<8} {'Entered (sim)':<26} {'Status':<24} Output"]
+             f"{'#':>3}  {'time':<8}  {'state':<18}  what happened"]
     for i, row in enumerate(rows, 1):
-        lines.append(f"{i:>3}  {row['state']:<20} {row['type']:<8} {row['entered']:<26} {row['status']:<24} "
-                     f"{row['output'] or ''}")
+        following = rows[i]["state"] if i < len(rows) else None
+        head = f"{i:>3}  {str(row['entered'])[11:19]:<8}  {row['state']!s:<18}  "
+        lines.append(head + _clip(summarise(row, following), width - len(head)))
     return "\n".join(lines)
+
+
+def _load(text: Any) -> Any:
+    if not isinstance(text, str):
+        return text
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: max(0, limit - 1)] + "…"
+
+
+def _result(row: dict[str, Any]) -> dict[str, Any]:
+    document = row.get("output_doc")
+    key = RESULT_KEYS.get(str(row.get("state")))
+    if isinstance(document, dict) and key and isinstance(document.get(key), dict):
+        part = document[key]
+        return part.get("result", part) if isinstance(part.get("result", part), dict) else {}
+    return document if isinstance(document, dict) else {}
+
+
+def summarise(row: dict[str, Any], following: str | None = None) -> str:
+    """A short sentence for a state visit, from its own result."""
+    state, r = str(row.get("state")), _result(row)
+    if row.get("status") == "failed":
+        return "failed"
+    if row.get("status") == "waiting for task token":
+        return "waiting (task token parked)"
+    if row.get("type") == "Choice":
+        return f"→ {following}" if following else "choice"
+    if row.get("type") in ("Succeed", "Fail"):
+        return "execution ended" if row.get("type") == "Succeed" else "execution failed"
+    if state == "PageLevel":
+        raw = row.get("input_doc")
+        given: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        where = "P1 delay before calling" if given.get("level") == 0 else f"call level {given.get('level')}"
+        return f"{where} (round {given.get('round')}, timeout {given.get('timeout_s')}s); " + (
+            _page(r) if r else "waiting")
+    summary = _SUMMARIES.get(state)
+    if summary is not None and r:
+        try:
+            return summary(r)
+        except (KeyError, TypeError, ValueError, IndexError):
+            pass
+    return json.dumps(r, separators=(",", ":"), default=str) if r else "done"
+
+
+def _top(r: dict[str, Any]) -> str:
+    top = r.get("top") or {}
+    if not top:
+        return f"{r.get('count', 0)} scored; no hypothesis"
+    via = f" via {top['change_id']}" if top.get("change_id") else ""
+    return f"{r.get('count')} scored; top {top.get('fault')} on {top.get('entity')}{via} at {top.get('confidence')}"
+
+
+def _page(r: dict[str, Any]) -> str:
+    return f"answered: {r.get('reason')}" + (f" by {r['by']}" if r.get("by") else "")
+
+
+_SUMMARIES: dict[str, Any] = {
+    "AssembleContext": lambda r: (f"{r['signals']} signals, {r['changes']} recent changes"
+                                  + (f"; missing {', '.join(r['missing'])}" if r.get("missing") else "")),
+    "AggregateEvidence": lambda r: (f"{r['items']} evidence items ({', '.join(r.get('kinds', []))}), "
+                                    f"{r.get('conflicts', 0)} conflicts"),
+    "GenerateHypotheses": lambda r: f"{r['count']} hypotheses from {', '.join(r.get('generators', []))}",
+    "ScoreConfidence": _top,
+    "ApplyPolicy": lambda r: f"{r['outcome']}: {'; '.join(r.get('reasons', [])) or 'no reason given'}",
+    "Recommend": lambda r: (f"{r['action']} {r['target']} (risk {r.get('risk')}), approval {r['approval']}"
+                            if r.get("action") else "no action to recommend"),
+    "Notify": lambda r: ("sent " + ", ".join(r["sent"])) if r.get("sent") else r.get("skipped", "nothing new"),
+    "AwaitDecision": lambda r: f"woken: {r.get('reason')}",
+    "Act": lambda r: f"{r.get('status')} plan {r.get('plan_id')} ({'dry run' if r.get('dry_run') else 'live'})",
+    "Verify": lambda r: f"{'verified' if r.get('ok') else 'NOT verified'}: {r.get('why')}",
+    "Rollback": lambda r: f"{r.get('status')} plan {r.get('plan_id')}",
+    "Document": lambda r: f"postmortem written ({r.get('state', 'closed')})",
+    "RecordFailure": lambda r: f"failure recorded: {r.get('error')}",
+    "PageLevel": _page,
+    "NextLevel": lambda r: str(r.get("summary") or r.get("outcome")),
+}
 
 
 def serialisable(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -64,7 +149,8 @@ def _fmt(value: Any) -> str:
 RESULT_KEYS = {"AssembleContext": "context", "AggregateEvidence": "evidence", "GenerateHypotheses": "hypotheses",
                "ScoreConfidence": "scores", "ApplyPolicy": "decision", "Recommend": "recommendation",
                "Notify": "notify", "AwaitDecision": "wake", "Act": "act", "Verify": "verify",
-               "CheckRecovery": "recovery", "Rollback": "rollback", "Document": "document", "RecordFailure": "failure"}
+               "CheckRecovery": "recovery", "Rollback": "rollback", "Document": "document", "RecordFailure": "failure",
+               "PageLevel": "answer"}
 
 
 def _short(text: Any, limit: int = 90, key: str | None = None) -> str | None:

@@ -10,6 +10,7 @@ expects: a mitigation that regresses and new evidence on an inconclusive inciden
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -98,6 +99,9 @@ class Incident(BaseModel):
     recommendation: dict[str, object] | None = None
     alert_kinds: list[str] = Field(default_factory=list, description="alert names seen, to spot new evidence")
     last_card: str | None = Field(default=None, description="digest of the last card sent to people")
+    slack_card: dict[str, Any] = Field(default_factory=dict, description=(
+        "the one living Slack card: channel and ts once posted, and what it last said (top hypothesis, "
+        "decision, signal count, PagerDuty note digest) so only material changes are announced"))
     version: int = Field(default=0, description="optimistic-locking counter kept by the store")
 
     @classmethod

@@ -79,3 +79,19 @@ def _calibration_records(truth: dict[str, Any], result: dict[str, Any], scenario
         top = sorted(incident["hypotheses"], key=lambda h: h.get("rank", 0))[0]
         out.append((float(top.get("confidence") or 0.0), names_entity(top, label, catalog)))
     return out
+
+
+def matched_pairs(truth: dict[str, Any], result: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(result incident, its label) for each labelled incident that some result incident holds."""
+    from sre_copilot.evaluation import match_incidents
+
+    return [(incident, label) for label, incident in match_incidents(truth, result) if incident]
+
+
+def names_label(hypothesis: dict[str, Any], label: dict[str, Any], scenario: dict[str, Any]) -> bool:
+    """Whether `hypothesis` names the labelled root cause, by the scenario's own catalog."""
+    from sre_copilot.domain.catalog import Catalog
+    from sre_copilot.evaluation import names_entity
+
+    catalog = Catalog.model_validate(scenario["catalog"]) if scenario.get("catalog") else None
+    return names_entity(hypothesis, label, catalog)

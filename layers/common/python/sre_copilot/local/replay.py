@@ -76,6 +76,8 @@ class ReplayRun:
     learning: dict[str, Any] = field(default_factory=dict)
     """Validation history and confirmed precedents at the end of the run (local/learning.py)."""
     verdicts: list[dict[str, Any]] = field(default_factory=list)
+    paging_histories: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """Incident id -> history of its paging execution (statemachines/escalation.asl.json)."""
 
 
 Progress = Callable[[str], None]
@@ -130,6 +132,8 @@ def replay(scenario: Scenario, *, approve: str = "none", progress: Progress | No
         histories = {inc["id"]: deployment.execution_history(inc["execution"])
                      for inc in result["incidents"] if inc.get("execution")}
         transcript = deployment.sinks.printable_transcript()
+        from sre_copilot.local.people import paging_histories
+
         audits = {inc["id"]: [r.model_dump(mode="json") for r in
                               deployment.container.store.for_subject(deployment.tenant_id, inc["id"])]
                   for inc in result["incidents"]}
@@ -138,7 +142,8 @@ def replay(scenario: Scenario, *, approve: str = "none", progress: Progress | No
         return ReplayRun(scenario=scenario, result=result, histories=histories, transcript=transcript, audits=audits,
                          dead_letters=list(deployment.dead_letters),
                          provider_requests=list(deployment.sinks.requests), postmortems=postmortems,
-                         learning=learned, verdicts=applied)
+                         learning=learned, verdicts=applied,
+                         paging_histories=paging_histories(deployment, result))
 
 
 def _deliver(deployment: Any, delivery: ScenarioDelivery) -> tuple[int, Any]:

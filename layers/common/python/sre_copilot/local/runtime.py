@@ -44,6 +44,8 @@ ACCOUNT = "123456789012"
 LOCAL_API = "https://sre-copilot.local"
 
 ASL_FUNCTIONS = task_functions(ASL_PATH.read_text())
+ESCALATION_ASL_PATH = REPO_ROOT / "statemachines" / "escalation.asl.json"
+ESCALATION_FUNCTIONS = task_functions(ESCALATION_ASL_PATH.read_text())
 OTHER_FUNCTIONS = ("ingest", "correlate", "callbacks", "approval_sweeper", "pagerduty_sync")
 
 
@@ -68,9 +70,9 @@ QUEUES = (
 LOCAL_SECRETS: dict[str, dict[str, Any]] = {
     "pagerduty": {"webhook_secrets": ["local-pagerduty-webhook-secret"], "api_token": "local-pd-token",
                   "from_email": "copilot@example.com"},
-    "slack": {"bot_token": "xoxb-local", "signing_secret": "local-slack-signing-secret"},
+    "slack": {"bot_token": "xoxb-local", "signing_secret": "local-slack-signing-secret", "approvers": ["U0LOCAL"]},
     "twilio": {"account_sid": "AC00000000000000000000000000000000", "auth_token": "local-twilio-token",
-               "from_number": "+15550000", "default_oncall": "+15550100"},
+               "from_number": "+15550000", "default_oncall": "+15550100", "secondary_oncall": "+15550101"},
     "llm": {},
     # Verification secrets apart from API tokens, as in the stack (docs/security.md).
     "webhook": {"pagerduty_webhook_secrets": ["local-pagerduty-webhook-secret"],
@@ -223,7 +225,11 @@ class LocalDeployment:
         events = self.session.client("events")
         events.create_event_bus(Name="sre-copilot")
         secrets = self.session.client("secretsmanager")
-        secret_values = LOCAL_SECRETS if self.secrets is None else self.secrets
+        # Slack's fallback channels when Slack is down: Teams (the local sink) and email (SES in moto).
+        local_secrets = {**LOCAL_SECRETS, "slack": {**LOCAL_SECRETS["slack"], "fallback": {
+            "teams_webhook_url": self.sinks.teams_webhook_url, "email_to": ["oncall@example.com"]}}}
+        self.session.client("ses").verify_email_identity(EmailAddress="copilot@example.com")
+        secret_values = local_secrets if self.secrets is None else self.secrets
         secret_arns = {name: secrets.create_secret(Name=f"sre-copilot/{name}", SecretString=json.dumps(value))["ARN"]
                        for name, value in secret_values.items()}
         iam = self.session.client("iam")
@@ -241,7 +247,7 @@ class LocalDeployment:
         package = io.BytesIO()
         with zipfile.ZipFile(package, "w") as archive:
             archive.writestr("handler.py", "# code runs in-process locally\n")
-        for name in (*ASL_FUNCTIONS.values(), *OTHER_FUNCTIONS):
+        for name in (*ASL_FUNCTIONS.values(), *ESCALATION_FUNCTIONS.values(), *OTHER_FUNCTIONS):
             self.function_arns[name] = lam.create_function(
                 FunctionName=name, Runtime="python3.13", Role=role, Handler="handler.handler",
                 Code={"ZipFile": package.getvalue()}, Architectures=["arm64"], Timeout=60,
@@ -256,6 +262,10 @@ class LocalDeployment:
         self.state_machine_arn = sfn.create_state_machine(name="sre-copilot-incident", definition=definition,
                                                           roleArn=role, type="STANDARD")["stateMachineArn"]
         os.environ["SRE_COPILOT_STATE_MACHINE_ARN"] = self.state_machine_arn
+        self.escalation_state_machine_arn = sfn.create_state_machine(
+            name="sre-copilot-escalation", definition=substitute(ESCALATION_ASL_PATH.read_text(), self.function_arns),
+            roleArn=role, type="STANDARD")["stateMachineArn"]
+        os.environ["SRE_COPILOT_ESCALATION_STATE_MACHINE_ARN"] = self.escalation_state_machine_arn
         reset_settings()
         from sre_copilot.services.container import Container, set_container
 
@@ -291,6 +301,7 @@ class LocalDeployment:
             "SRE_COPILOT_PAGERDUTY_API_URL": self.sinks.pagerduty_base_url,
             "SRE_COPILOT_KUBERNETES_API_URL": self.k8s.base_url,
             "SRE_COPILOT_PUBLIC_BASE_URL": LOCAL_API,
+            "SRE_COPILOT_EMAIL_FROM": "copilot@example.com",
             "SRE_COPILOT_DRY_RUN": "false",
             "SRE_COPILOT_LLM_PROVIDER": "none",
             "SRE_COPILOT_AWS_USER_AGENT": "sre-copilot-embedded",
@@ -468,6 +479,8 @@ class LocalDeployment:
         """Know which executions are moving without asking Step Functions: an execution becomes
         active when it starts or its token is taken (to wake it), and inactive when AwaitDecision
         has parked it or Document/RecordFailure has ended it."""
+        from sre_copilot.services.escalation import paging_key, runtime_activity
+
         store, workflow = self.container.store, self.container.workflow
         take, start = store.take_wait_token, workflow.start
 
@@ -492,6 +505,12 @@ class LocalDeployment:
                 ended = function in ("document", "record_failure")
                 if ended or (function == "await_decision" and store.is_parked(self.tenant_id, incident_id)):
                     self._active.discard(incident_id)
+                # The incident's paging execution (statemachines/escalation.asl.json) moves on its own.
+                paging = runtime_activity(self.container, self.tenant_id, function, incident_id)
+                if paging is True:
+                    self._active.add(paging_key(incident_id))
+                elif paging is False:
+                    self._active.discard(paging_key(incident_id))
             finally:
                 with self._moved:
                     self._moved.notify_all()

@@ -11,7 +11,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import threading
+import time
 import xml.etree.ElementTree as ET
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -28,6 +30,7 @@ from sre_copilot.ports import clock
 SLACK_PREFIX = "/slack/api/"
 TWILIO_PREFIX = "/twilio"
 PAGERDUTY_PREFIX = "/pagerduty"
+TEAMS_PREFIX = "/teams"
 
 
 @dataclass
@@ -195,11 +198,15 @@ class LocalSinks(LocalHttpServer):
         super().__init__()
         self.slack_messages: dict[tuple[str, str], dict[str, Any]] = {}
         self.calls: list[dict[str, Any]] = []
+        self.sms: list[dict[str, Any]] = []
+        self.teams: list[dict[str, Any]] = []
+        self.slack_channels: dict[str, dict[str, Any]] = {}
         self.pagerduty_incidents: dict[str, dict[str, Any]] = {}
         self.pagerduty_notes: list[dict[str, Any]] = []
         self.on_call_placed: Callable[[dict[str, Any]], None] | None = None
         self.hook_errors: list[str] = []
         self._failures: list[_Failure] = []
+        self._delays: list[tuple[str, float]] = []
         self._slack_seq = 0
         self._call_seq = 0
         self._seq = 0
@@ -227,12 +234,21 @@ class LocalSinks(LocalHttpServer):
                                                {"error": {"message": f"injected {status}", "code": status}},
                                                dict(headers or {})))
 
+    def delay_next(self, path_prefix: str, seconds: float, times: int = 1) -> None:
+        """Answer the next `times` requests under `path_prefix` only after `seconds` (a slow provider)."""
+        with self._lock:
+            self._delays += [(path_prefix, seconds)] * times
+
     def requests_to(self, path_prefix: str) -> list[dict[str, Any]]:
         with self._lock:
             return [r for r in self.requests if r["path"].startswith(path_prefix)]
 
     # -- dispatch -------------------------------------------------------------------------------------
     def handle(self, request: Incoming) -> Outgoing:
+        delay = next((d for d in self._delays if request.path.startswith(d[0])), None)
+        if delay is not None:
+            self._delays.remove(delay)
+            time.sleep(delay[1])
         self._seq = len(self.requests)  # the index this request's record will get: orders the transcript
         failure = next((f for f in self._failures if request.path.startswith(f.prefix)), None)
         if failure is not None:
@@ -244,6 +260,8 @@ class LocalSinks(LocalHttpServer):
             return self._twilio(request.path[len(TWILIO_PREFIX):], request)
         if request.path.startswith(PAGERDUTY_PREFIX + "/"):
             return self._pagerduty(request.path[len(PAGERDUTY_PREFIX):], request)
+        if request.path.startswith(TEAMS_PREFIX + "/"):
+            return self._teams(request)
         return Outgoing(404, {"error": f"no local sink serves {request.path}"})
 
     def after_response(self, request: Incoming, response: Outgoing) -> None:
@@ -271,6 +289,21 @@ class LocalSinks(LocalHttpServer):
             return self._slack_post(body)
         if method == "chat.update":
             return self._slack_update(body)
+        if method == "conversations.create":
+            name = str(body.get("name") or "")
+            if any(c["name"] == name for c in self.slack_channels.values()):
+                return Outgoing(200, {"ok": False, "error": "name_taken"})
+            channel_id = f"C{len(self.slack_channels) + 1:08d}"
+            self.slack_channels[channel_id] = {"id": channel_id, "name": name, "members": []}
+            return Outgoing(200, {"ok": True, "channel": dict(self.slack_channels[channel_id])})
+        if method == "conversations.list":
+            return Outgoing(200, {"ok": True, "channels": [dict(c) for c in self.slack_channels.values()]})
+        if method == "conversations.invite":
+            found = self.slack_channels.get(str(body.get("channel")))
+            if found is None:
+                return Outgoing(200, {"ok": False, "error": "channel_not_found"})
+            found["members"] += [u for u in str(body.get("users") or "").split(",") if u]
+            return Outgoing(200, {"ok": True, "channel": dict(found)})
         return Outgoing(200, {"ok": False, "error": "unknown_method"})
 
     def _slack_blocks(self, body: dict[str, Any]) -> list[dict[str, Any]]:
@@ -308,7 +341,7 @@ class LocalSinks(LocalHttpServer):
     def _twilio(self, path: str, request: Incoming) -> Outgoing:
         parts = path.strip("/").split("/")
         if request.method != "POST" or len(parts) != 4 or parts[:2] != ["2010-04-01", "Accounts"] \
-                or parts[3] != "Calls.json":
+                or parts[3] not in ("Calls.json", "Messages.json"):
             return Outgoing(404, {"code": 20404, "message": f"The requested resource {path} was not found",
                                   "status": 404})
         account = parts[2]
@@ -320,6 +353,8 @@ class LocalSinks(LocalHttpServer):
             return Outgoing(400, {"code": 21201, "message": "No 'To' number is specified", "status": 400})
         if not form.get("From"):
             return Outgoing(400, {"code": 21213, "message": "No 'From' number is specified", "status": 400})
+        if parts[3] == "Messages.json":
+            return self._twilio_sms(account, form)
         if not form.get("Twiml") and not form.get("Url"):
             return Outgoing(400, {"code": 21205, "message": "Either Url or Twiml is required", "status": 400})
         self._call_seq += 1
@@ -335,6 +370,35 @@ class LocalSinks(LocalHttpServer):
             "api_version": "2010-04-01", "date_created": format_datetime(now), "date_updated": format_datetime(now),
             "uri": f"/2010-04-01/Accounts/{account}/Calls/{sid}.json", "price": None, "duration": None,
         })
+
+    def _twilio_sms(self, account: str, form: dict[str, Any]) -> Outgoing:
+        if not form.get("Body"):
+            return Outgoing(400, {"code": 21602, "message": "Message body is required", "status": 400})
+        sid = "SM" + hashlib.sha1(f"{account}:sms:{len(self.sms)}".encode()).hexdigest()[:32]
+        now = clock.now()
+        self.sms.append({"sid": sid, "to": form["To"], "from": form["From"], "body": form["Body"], "at": now,
+                         "seq": self._seq})
+        return Outgoing(201, {"sid": sid, "account_sid": account, "to": form["To"], "from": form["From"],
+                              "body": form["Body"], "status": "queued", "direction": "outbound-api",
+                              "api_version": "2010-04-01", "date_created": format_datetime(now),
+                              "uri": f"/2010-04-01/Accounts/{account}/Messages/{sid}.json"})
+
+    # -- Microsoft Teams incoming webhook -----------------------------------------------------------------
+    @property
+    def teams_webhook_url(self) -> str:
+        return self.base_url + TEAMS_PREFIX + "/webhook"
+
+    def _teams(self, request: Incoming) -> Outgoing:
+        body = request.parsed_body()
+        if not isinstance(body, dict):
+            return Outgoing(400, {"error": "expected a JSON message"})
+        card = (body.get("attachments") or [{}])[0]
+        if body.get("type") != "message" or card.get("contentType") != "application/vnd.microsoft.card.adaptive":
+            return Outgoing(400, {"error": "expected a message with one Adaptive Card attachment"})
+        if card.get("content", {}).get("type") != "AdaptiveCard":
+            return Outgoing(400, {"error": "the attachment content is not an AdaptiveCard"})
+        self.teams.append({"at": clock.now(), "card": card["content"], "seq": self._seq})
+        return Outgoing(202, {})
 
     # -- PagerDuty REST v2 -------------------------------------------------------------------------------
     def _pagerduty(self, path: str, request: Incoming) -> Outgoing:
@@ -408,7 +472,12 @@ def _read_twiml(twiml: str | None) -> dict[str, Any]:
             "num_digits": gather.get("numDigits") if gather is not None else None}
 
 
+_LINK = re.compile(r"<(https?://[^|>]+)\|([^>]+)>")
+
+
 def _plain(text: str) -> str:
+    # Slack shows a <url|label> link as its label; the local view marks it as a link.
+    text = _LINK.sub(lambda m: f"[{m.group(2)} ↗]", text)
     return (text.replace("*", "").replace("`", "").replace("&lt;", "<").replace("&gt;", ">")
             .replace("&amp;", "&"))
 
@@ -416,7 +485,7 @@ def _plain(text: str) -> str:
 def _slack_block_lines(block: dict[str, Any]) -> list[str]:
     kind = block.get("type")
     if kind == "header":
-        return [_plain(block["text"]["text"]).upper()]
+        return [_plain(block["text"]["text"])]
     if kind == "divider":
         return ["─" * 40]
     if kind == "section":
@@ -444,10 +513,21 @@ class _Transcript:
                 blocks.append(_call_lines(item))
             else:
                 blocks.append(self._pagerduty(item))
-        return "\n\n".join("\n".join(lines) for lines in blocks)
+        out: list[str] = []
+        previous_reply = False
+        for lines in blocks:
+            reply = len(lines) == 1 and lines[0].startswith("  ↳ ")
+            if out:
+                out.append("\n" if reply and previous_reply else "\n\n")
+            out.append("\n".join(lines))
+            previous_reply = reply
+        return "".join(out)
 
     def _slack(self, message: dict[str, Any]) -> list[str]:
-        edited = f", edited {message['edits']}x" if message["edits"] else ""
+        if message.get("thread_ts") and not message["blocks"]:
+            # A reply under the card: one line, as Slack's thread view lists them.
+            return [f"  ↳ thread {format_time(message['at'])[11:19]}  {message['text']}"]
+        edited = f", edited {message['edits']}x (shown as it reads now)" if message["edits"] else ""
         thread = f" (thread {message['thread_ts']})" if message.get("thread_ts") else ""
         head = f"Slack {message['channel']}{thread} at {format_time(message['at'])}{edited}:"
         body = [line for block in message["blocks"] for line in _slack_block_lines(block)] or [message["text"]]

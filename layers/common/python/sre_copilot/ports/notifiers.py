@@ -11,10 +11,22 @@ class ChatNotifier(Protocol):
         """Post a message; return the provider's message id (Slack ts)."""
         ...
 
+    def update(self, channel: str, ts: str, text: str, blocks: list[dict[str, object]] | None = None) -> None:
+        """Edit a posted message in place (the living incident card)."""
+        ...
+
+    def open_channel(self, name: str, invite: list[str]) -> str:
+        """Create a channel for one incident, invite people; return the channel id."""
+        ...
+
 
 class PhonePager(Protocol):
     def call(self, to: str, message: str, callback_url: str) -> str:
         """Place a voice call that asks for a keypress; return the call SID."""
+        ...
+
+    def sms(self, to: str, body: str) -> str:
+        """Send a text message; return the message SID."""
         ...
 
 

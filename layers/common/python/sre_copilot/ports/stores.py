@@ -22,6 +22,8 @@ from sre_copilot.domain.signal import Signal
 
 if TYPE_CHECKING:
     # Small value types the store returns; they live beside the adapter today.
+    from mypy_boto3_dynamodb import DynamoDBClient
+
     from sre_copilot.adapters.dynamodb_store import DedupWindow, DueWork, WaitToken
     from sre_copilot.ingest.silences import Silence
 
@@ -126,6 +128,15 @@ class Store(SignalStore, DedupStore, IncidentStore, ChangeStore, AuditLog, Notif
             ApprovalStore, CorrelationStateStore, RefreshFlags, SilenceStore, ValidationHistory, CatalogPointer,
             Protocol):
     """Every aggregate's repository: what `Container.store` gives the services."""
+
+    table_name: str
+    """The single table, for the modules that keep their own item types in it (risk budget,
+    paging claims, delivery rate limits, conditional approval writes)."""
+
+    @property
+    def client(self) -> DynamoDBClient:
+        """The table's low-level DynamoDB client (boto3, or the in-memory one of adapters/memory)."""
+        ...
 
 
 class BlobStore(Protocol):

@@ -119,14 +119,14 @@ def cross_validate(examples: Sequence[Example], prior: Sequence[float]) -> dict[
 
 def examples_from_result(group: str, result: dict[str, Any], truth: dict[str, Any],
                          scenario: dict[str, Any]) -> list[Example]:
-    from sre_copilot.local.evaluate import _names, match_incidents
+    from sre_copilot.local.evaluate import matched_pairs, names_label
 
     out: list[Example] = []
-    for incident, label in match_incidents(truth, result):
+    for incident, label in matched_pairs(truth, result):
         for h in incident.get("hypotheses") or []:
             factors = h.get("factors") or {}
             if not all(k in factors for k in FACTORS):
                 continue
             out.append(Example(group=group, factors=tuple(float(factors[k]) for k in FACTORS),
-                               correct=_names(h, label, scenario), confidence=float(h.get("confidence") or 0.0)))
+                               correct=names_label(h, label, scenario), confidence=float(h.get("confidence") or 0.0)))
     return out

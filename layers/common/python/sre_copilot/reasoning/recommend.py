@@ -179,11 +179,6 @@ ACTION_RISK: dict[str, Risk] = {
     "rollback": Risk.MEDIUM, "restart": Risk.MEDIUM, "drain_host": Risk.MEDIUM, "failover": Risk.HIGH,
 }
 DISRUPTIVE = frozenset({"rollback", "restart", "drain_host", "failover"})
-# Minutes an action typically saves against diagnosing and fixing by hand; scaled by confidence.
-ACTION_SAVING_MIN: dict[str, float] = {
-    "rollback": 35.0, "disable_flag": 40.0, "scale_out": 20.0, "restart": 15.0, "drain_host": 25.0,
-    "cordon_host": 10.0, "failover": 30.0, "escalate": 10.0,
-}
 _RISK_PENALTY: dict[Risk, float] = {Risk.LOW: 0.0, Risk.MEDIUM: 0.1, Risk.HIGH: 0.25, Risk.CRITICAL: 0.5}
 
 
@@ -289,12 +284,13 @@ def recommend(hypotheses: list[Hypothesis], *, decision: Decision, catalog: Cata
         if len(actions) > 1 and actions[0][1] is Risk.CRITICAL:
             actions.sort(key=lambda pair: pair[1] is Risk.CRITICAL)
         for position, (action, risk) in enumerate(actions):
-            saving = ACTION_SAVING_MIN.get(action, 10.0) * h.confidence * (1.0 if position == 0 else 0.6)
             out.append(Recommendation(
                 hypothesis_id=h.id, action=action, target=_target(action, h, catalog), risk=risk,
                 runbook=_runbook_for(action, h, catalog, runbooks),
                 rationale=f"{h.fault} on {h.entity} ({h.confidence:.2f}): {h.summary}"[:1000],
-                estimated_mttr_reduction_min=round(saving, 1), blast_radius=radius,
+                # No MTTR saving is claimed: nothing measured supports one (a constant times the
+                # confidence was shown before, as if it were measured).
+                estimated_mttr_reduction_min=0.0, blast_radius=radius,
                 score=round(h.confidence * (1.0 - _RISK_PENALTY[risk]) * (1.0 if position == 0 else 0.8), 4),
             ))
     return out

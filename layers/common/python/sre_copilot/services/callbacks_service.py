@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from contextlib import suppress
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -11,12 +10,10 @@ from sre_copilot.actions.approvers import ApproverIdentity, slack_team
 from sre_copilot.adapters.approval_writes import read_plan, replace_plan_if_unchanged
 from sre_copilot.adapters.slack_notifier import parse_interaction, verify_slack_request
 from sre_copilot.adapters.twilio_pager import parse_keypress, verify_twilio_request
-from sre_copilot.domain.incident import IncidentState
 from sre_copilot.domain.notification import AuditRecord
 from sre_copilot.domain.types import Approval
-from sre_copilot.errors import InvalidTransition, NotFound, SourceNotConfigured
+from sre_copilot.errors import NotFound, SourceNotConfigured
 from sre_copilot.ports import clock
-from sre_copilot.services import lifecycle
 from sre_copilot.services.approval_service import decide_approval
 from sre_copilot.services.container import Container
 from sre_copilot.services.correlate_service import CorrelateService
@@ -64,13 +61,22 @@ class CallbacksService:
         if answer.action == "call_ended":  # Twilio's status callback at hang-up: nothing to decide
             return "<Response/>"
         if answer.action == "acknowledge":
-            with suppress(InvalidTransition):  # acked after the incident moved on: nothing to move
-                lifecycle.move_if_allowed(self.c, incident, IncidentState.ACKNOWLEDGED, actor=who,
-                                          reason="acknowledged by keypress")
+            from sre_copilot.services.escalation import acknowledge
+
+            acknowledge(self.c, incident, who, "acknowledged by keypress")  # stops paging, edits the card
             self._mark_phone_acknowledged(incident_id, answer.call_sid)
             return "<Response><Say>Acknowledged. The incident card is in Slack.</Say></Response>"
+        if answer.action in ("hear_details", "call_failed"):
+            from sre_copilot.services.escalation_calls import call_failed, hear_details
+
+            if answer.action == "call_failed":
+                return call_failed(self.c, incident, params, answer.call_status or "failed")
+            return hear_details(self.c, incident)
+        from sre_copilot.services.escalation import escalate_now
+
         self.c.store.append(AuditRecord(at=clock.now(), tenant_id=self.tenant, actor=who, action="page.escalated",
                                         subject=incident_id, details={"call": answer.call_sid}))
+        escalate_now(self.c, self.tenant, incident_id, who)
         return "<Response><Say>Escalating to the next responder.</Say></Response>"
 
     def _mark_phone_acknowledged(self, incident_id: str, call_sid: str | None) -> None:

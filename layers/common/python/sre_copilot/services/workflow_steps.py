@@ -18,7 +18,7 @@ from sre_copilot.actions.runtime_gates import (
     check_before_act,
     plan_time_gates,
 )
-from sre_copilot.domain.action import ActionPlan, Recommendation
+from sre_copilot.domain.action import ActionPlan
 from sre_copilot.domain.incident import Incident, IncidentState
 from sre_copilot.domain.notification import AuditRecord, Notification
 from sre_copilot.domain.reasoning import ContextSnapshot, Decision, EvidencePackage, Hypothesis
@@ -32,8 +32,6 @@ from sre_copilot.domain.types import (
 )
 from sre_copilot.errors import ConfigurationError, NotFound
 from sre_copilot.messages.pagerduty import hypotheses_note
-from sre_copilot.messages.phone import page_twiml
-from sre_copilot.messages.slack import incident_card
 from sre_copilot.ports import clock
 from sre_copilot.reasoning.confidence import score_hypotheses
 from sre_copilot.reasoning.context import assemble_context
@@ -194,32 +192,46 @@ class WorkflowSteps:
 
     # -- people ---------------------------------------------------------------------------------
     def notify(self, event: dict[str, Any]) -> dict[str, Any]:
+        from sre_copilot.services.escalation import start_paging
+        from sre_copilot.services.living_card import (
+            LivingCard,
+            analysis_events,
+            pagerduty_note_is_material,
+            save_card,
+        )
+
         incident = self._incident(event)
         hypotheses = [Hypothesis.model_validate(h) for h in incident.hypotheses]
         decision = Decision.model_validate({**_decision_from(event), "at": clock.now()})
-        rec = Recommendation.model_validate(incident.recommendation) if incident.recommendation else None
         plan = self._plan(incident, event)
         sent_before = self.c.store.notifications_for(incident.tenant_id, incident.id)
-        first = not any(n.kind is NotificationKind.PAGE for n in sent_before)
-        channel = self.c.slack_channel_for(incident)
-        text, blocks = incident_card(incident, hypotheses, decision, rec, plan)
+        first = not incident.slack_card.get("ts") and not any(n.kind is NotificationKind.PAGE for n in sent_before)
         out: list[dict[str, Any]] = []
-        kind = NotificationKind.PAGE if first else NotificationKind.UPDATE
         digest = short_hash(decision.outcome.value, plan.approval.value if plan else "-",
                             *[f"{h.entity}:{h.change_id}:{h.confidence:.2f}" for h in hypotheses[:3]])
         if not first and digest == incident.last_card:
             return {"sent": [], "skipped": "conclusions unchanged since the last card"}
         self._save(incident, last_card=digest)
-        out.append(self._send_slack(incident, channel, text, blocks, kind))
+        card = LivingCard(self.c)
+        events = analysis_events(incident, decision)
+        text, blocks = card.render(incident, decision, plan)
+        out.append(card.show(incident, text, blocks, NotificationKind.PAGE if first else NotificationKind.UPDATE))
+        save_card(self.c, incident)  # the card's channel and ts, before anything can read them
+        for line in events:
+            card.thread(incident, line)
         if first and incident.priority in (Priority.P0, Priority.P1):
-            out.append(self._page_phone(incident, hypotheses[0] if hypotheses else None))
+            # Paging runs as its own Step Functions execution (statemachines/escalation.asl.json):
+            # P0 calls now, P1 after a delay if still unacknowledged, then level by level.
+            out.append(start_paging(self.c, incident))
         if plan is not None and plan.approval is Approval.PENDING and not any(
             n.kind is NotificationKind.APPROVAL_REQUEST and plan.id in n.text for n in sent_before
         ):
-            approval_text = (f"Approval needed for {incident.id}: {plan.action} {plan.target} "
-                             f"(risk {plan.risk.value}, plan {plan.id}, dry_run={plan.dry_run})")
-            out.append(self._send_slack(incident, channel, approval_text, blocks, NotificationKind.APPROVAL_REQUEST))
-        if incident.pagerduty_incident_id and hypotheses:
+            card.thread(incident, f"Approval needed: {plan.action} {plan.target} (risk {plan.risk.value}, "
+                                  f"plan {plan.id}, {'dry run' if plan.dry_run else 'live'}): "
+                                  "use the buttons on the card", NotificationKind.APPROVAL_REQUEST)
+            out.append({"channel": "slack", "kind": "approval_request", "status": "sent"})
+        if incident.pagerduty_incident_id and hypotheses and pagerduty_note_is_material(incident, hypotheses, decision):
+            save_card(self.c, incident)
             try:
                 self.c.pagerduty().add_note(incident.pagerduty_incident_id, hypotheses_note(hypotheses, decision))
                 out.append(self._record(incident, Channel.PAGERDUTY, incident.pagerduty_incident_id,
@@ -238,17 +250,6 @@ class WorkflowSteps:
         except Exception as exc:
             logger.warning("slack post failed", extra={"error": str(exc)})
             return self._record(incident, Channel.SLACK, channel, kind, "failed", f"{text} ({exc})")
-
-    def _page_phone(self, incident: Incident, top: Hypothesis | None) -> dict[str, Any]:
-        number = self.c.oncall_phone_for(incident)
-        callback = f"{self.c.settings.public_base_url.rstrip('/')}/callbacks/twilio/voice?incident={incident.id}"
-        twiml = page_twiml(incident, top, callback)
-        try:
-            sid = self.c.pager().call(number, twiml, callback)
-            return self._record(incident, Channel.PHONE, number, NotificationKind.PAGE, "sent", twiml, sid)
-        except Exception as exc:
-            logger.warning("phone page failed", extra={"error": str(exc)})
-            return self._record(incident, Channel.PHONE, number, NotificationKind.PAGE, "failed", str(exc))
 
     def _record(self, incident: Incident, channel: Channel, target: str, kind: NotificationKind, status: str,
                 text: str, provider_id: str | None = None) -> dict[str, Any]:
@@ -430,10 +431,12 @@ class WorkflowSteps:
         self._save(incident, postmortem_ref=ref)
         if incident.state in (IncidentState.RESOLVED, IncidentState.INCONCLUSIVE):
             lifecycle.move(self.c, incident, IncidentState.LEARNED, actor=COPILOT, reason="postmortem written")
-        # _send_slack records a failed post instead of raising, so closing never fails on Slack.
-        self._send_slack(incident, self.c.slack_channel_for(incident),
-                         f"{incident.id} {incident.state.value}: postmortem draft at {ref}", [],
-                         NotificationKind.RESOLUTION)
+        if not incident.slack_card.get("ts"):
+            # Without a card (Slack was down when it was due) the postmortem still gets its own post;
+            # otherwise the LEARNED move threads it under the card (services/living_card.CardSync).
+            self._send_slack(incident, self.c.slack_channel_for(incident),
+                             f"{incident.id} {incident.state.value}: postmortem draft at {ref}", [],
+                             NotificationKind.RESOLUTION)
         return {"postmortem_ref": ref, "state": incident.state.value}
 
     def record_failure(self, event: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,200 @@
+"""Slack's two ways in: card buttons and the `/sre` slash command.
+
+Slack gives an interactive request 3 seconds. Each handler verifies the signature, checks the
+user's rights (`approvers.authorise`, one call), records the click, and hands the work on: a
+lifecycle move publishes on the bus (the card is edited by the transition handler), an approval
+resumes the parked execution with `SendTaskSuccess` (Step Functions then runs Act and Verify
+asynchronously). Nothing slow (remediation, Slack edits, phone calls) runs inside the request.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from sre_copilot.adapters.slack_interactions import CardAction, parse_card_action, parse_slash_command
+from sre_copilot.adapters.slack_notifier import verify_slack_request
+from sre_copilot.domain.incident import Incident, IncidentState
+from sre_copilot.domain.notification import AuditRecord
+from sre_copilot.domain.reasoning import Hypothesis
+from sre_copilot.domain.types import Approval, format_time
+from sre_copilot.errors import InvalidPayload, InvalidTransition, NotFound
+from sre_copilot.messages.slack import age_text
+from sre_copilot.messages.text import confidence_phrase, hypothesis_title, ranked
+from sre_copilot.ports import clock
+from sre_copilot.services import lifecycle
+from sre_copilot.services.approvers import HumanAction, authorise
+from sre_copilot.services.container import Container
+from sre_copilot.services.correlate_service import CorrelateService
+from sre_copilot.services.living_card import grouping_evidence
+
+USAGE = ("Usage: `/sre status [service]` · `/sre incidents` · `/sre ack <incident id>` · "
+         "`/sre ask <question>`")
+_NEEDS: dict[str, HumanAction] = {"approve": "approve", "reject": "reject", "acknowledge": "acknowledge",
+                                  "resolve": "resolve", "confirm_hypothesis": "validate",
+                                  "reject_hypothesis": "validate"}
+
+
+class SlackActions:
+    def __init__(self, container: Container) -> None:
+        self.c = container
+        self.tenant = container.settings.tenant_id
+
+    def _verify(self, headers: Mapping[str, str], raw: bytes) -> None:
+        verify_slack_request(headers, raw, self.c.secret("slack").get("signing_secret", ""), clock.now())
+
+    def _incident(self, incident_id: str) -> Incident:
+        incident = self.c.store.get_incident(self.tenant, incident_id)
+        if incident is None:
+            raise NotFound(f"incident {incident_id} does not exist")
+        return incident
+
+    def _audit(self, who: str, action: str, incident_id: str, details: dict[str, Any]) -> None:
+        self.c.store.append(AuditRecord(at=clock.now(), tenant_id=self.tenant, actor=who, action=action,
+                                        subject=incident_id, details=details))
+
+    # -- card buttons ----------------------------------------------------------------------------
+    def card_action(self, headers: Mapping[str, str], raw: bytes) -> dict[str, str]:
+        self._verify(headers, raw)
+        click = parse_card_action(raw)
+        incident = self._incident(click.incident_id)
+        authorise(self.c.secret("slack"), click.user, _NEEDS[click.kind], incident.service)
+        who = f"slack:{click.user}"
+        if click.kind in ("approve", "reject"):
+            return self._answer_plan(incident, click, who)
+        if click.kind == "acknowledge":
+            return {"text": self._acknowledge(incident, who, "acknowledged in Slack")}
+        if click.kind == "resolve":
+            moved = self._move(incident, IncidentState.RESOLVED, who, "resolved in Slack")
+            CorrelateService(self.c).wake(incident.id, "resolved")
+            return {"text": f"{incident.id} resolved by <@{click.user}>" if moved else
+                    f"{incident.id} is already {incident.state.value}"}
+        return self._validate(incident, click, who)
+
+    def _move(self, incident: Incident, to: IncidentState, who: str, reason: str) -> bool:
+        try:
+            return lifecycle.move_if_allowed(self.c, incident, to, actor=who, reason=reason)
+        except InvalidTransition:
+            return False
+
+    def _acknowledge(self, incident: Incident, who: str, reason: str) -> str:
+        from sre_copilot.services.escalation import acknowledge
+
+        if acknowledge(self.c, incident, who, reason):
+            return f"{incident.id} acknowledged by {who}; paging stops"
+        return f"{incident.id} is already acknowledged or closed ({incident.state.value})"
+
+    def _answer_plan(self, incident: Incident, click: CardAction, who: str) -> dict[str, str]:
+        plan = next((p for p in self.c.store.actions_for(self.tenant, incident.id) if p.id == click.ref), None)
+        if plan is None:
+            raise NotFound(f"plan {click.ref} of incident {incident.id} does not exist")
+        if plan.approval is not Approval.PENDING:
+            return {"text": f"{plan.id} is already {plan.approval.value}"}
+        approved = click.kind == "approve"
+        approval = Approval.APPROVED if approved else Approval.REJECTED
+        plan = plan.model_copy(update={"approval": approval, "approver": who, "updated_at": clock.now()})
+        self.c.store.put_action(self.tenant, plan)
+        self._audit(who, f"approval.{approval.value}", incident.id,
+                    {"plan": plan.id, "action": plan.action, "target": plan.target})
+        CorrelateService(self.c).wake(incident.id, "approved" if approved else "rejected")
+        return {"text": f"{plan.action} {plan.target}: {approval.value} by <@{click.user}>"}
+
+    def _validate(self, incident: Incident, click: CardAction, who: str) -> dict[str, str]:
+        hypothesis = next((Hypothesis.model_validate(h) for h in incident.hypotheses if h.get("id") == click.ref), None)
+        if hypothesis is None:
+            raise NotFound(f"hypothesis {click.ref} is not among those shown for {incident.id}")
+        accepted = click.kind == "confirm_hypothesis"
+        # The confidence scorer reads verdicts under this key (fault on the service) for the
+        # human-validation factor of this and later incidents.
+        key = f"{hypothesis.fault}|{hypothesis.service or hypothesis.entity}"
+        self.c.store.record_validation(self.tenant, key, accepted)
+        self._audit(who, "hypothesis.confirmed" if accepted else "hypothesis.rejected", incident.id,
+                    {"hypothesis": hypothesis.id, "key": key})
+        CorrelateService(self.c).wake(incident.id, "refresh")  # re-score with the verdict
+        return {"text": f"{hypothesis_title(hypothesis)}: {'confirmed' if accepted else 'rejected'} by "
+                        f"<@{click.user}>"}
+
+    # -- /sre --------------------------------------------------------------------------------------
+    def slash_command(self, headers: Mapping[str, str], raw: bytes) -> dict[str, str]:
+        self._verify(headers, raw)
+        command = parse_slash_command(raw)
+        verb, _, rest = command.text.partition(" ")
+        verb, rest = verb.lower(), rest.strip()
+        if verb == "status":
+            text = self.status(rest or None)
+        elif verb == "incidents":
+            text = self.incidents()
+        elif verb == "ack":
+            if not rest:
+                raise InvalidPayload("usage: /sre ack <incident id>")
+            incident = self._incident(rest.split()[0])
+            authorise(self.c.secret("slack"), command.user, "acknowledge", incident.service)
+            text = self._acknowledge(incident, f"slack:{command.user}", "acknowledged with /sre ack")
+        elif verb == "ask":
+            if not rest:
+                raise InvalidPayload("usage: /sre ask <question>")
+            text = self.ask(rest)
+        else:
+            text = USAGE
+        return {"response_type": "ephemeral", "text": text}
+
+    def _open(self) -> list[Incident]:
+        return sorted(self.c.store.open_incidents(self.tenant), key=lambda i: (i.priority.value, i.opened_at))
+
+    def _line(self, incident: Incident) -> str:
+        age = age_text((clock.now() - incident.opened_at).total_seconds())
+        return (f"`{incident.id}` {incident.priority.value} {incident.state.value} "
+                f"{incident.service or 'unknown'}: {incident.title} ({age} old)")
+
+    def incidents(self) -> str:
+        open_ = self._open()
+        if not open_:
+            return "No open incidents."
+        return f"{len(open_)} open incident(s):\n" + "\n".join(f"• {self._line(i)}" for i in open_)
+
+    def status(self, service: str | None) -> str:
+        open_ = [i for i in self._open() if service is None or service in _services(i)]
+        scope = f"on {service}" if service else "in total"
+        if not open_:
+            return f"No open incidents {scope}."
+        lines = [f"{len(open_)} open incident(s) {scope}:"]
+        for incident in open_:
+            lines.append(f"• {self._line(incident)}")
+            top = ranked(Hypothesis.model_validate(h) for h in incident.hypotheses)[:1]
+            if top:
+                lines.append(f"    likely: {hypothesis_title(top[0])}, {confidence_phrase(top[0])}")
+        return "\n".join(lines)
+
+    def ask(self, question: str) -> str:
+        """Answer from the incident's evidence and hypotheses: the incident named in the question
+        (by id or service), else the most severe open one. Deterministic: every sentence is read
+        from stored analysis, nothing is generated."""
+        open_ = self._open()
+        named = re.findall(r"inc-[A-Za-z0-9-]+", question)
+        incident = (self.c.store.get_incident(self.tenant, named[0]) if named else None) or next(
+            (i for i in open_ if any(s.lower() in question.lower() for s in _services(i))),
+            open_[0] if open_ else None)
+        if incident is None:
+            return "No open incident to answer about; name one with its id."
+        lines = [f"*{incident.id}* ({incident.priority.value}, {incident.state.value}, opened "
+                 f"{format_time(incident.opened_at)}): {incident.title}"]
+        hypotheses = ranked(Hypothesis.model_validate(h) for h in incident.hypotheses)[:3]
+        if hypotheses:
+            lines.append("Most likely causes, from the scored evidence:")
+            lines += [f"{n}. {hypothesis_title(h)}, {confidence_phrase(h)}. {h.summary}"
+                      for n, h in enumerate(hypotheses, start=1)]
+        else:
+            lines.append("No hypothesis yet: the evidence names no cause.")
+        titles = {s.id: s.title for s in self.c.store.signals_for_incident(self.tenant, incident.id)}
+        evidence = grouping_evidence(incident, titles)[:5]
+        if evidence:
+            lines.append("Evidence: " + "; ".join(evidence))
+        rec = incident.recommendation or {}
+        if rec:
+            lines.append(f"Recommended: {rec.get('action')} {rec.get('target')} (risk {rec.get('risk')}).")
+        return "\n".join(lines)
+
+
+def _services(incident: Incident) -> list[str]:
+    return incident.services or ([incident.service] if incident.service else [])
