@@ -10,6 +10,8 @@ VENV := .venv
 BENCH_REPLAY_ALERTS ?= 5000
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+# `make demo` needs only the runtime and the embedded backend (moto); `make test` adds the dev tools.
+DEMO_STAMP := $(VENV)/.demo-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 NPM_STAMP := node_modules/.installed-$(shell cat package-lock.json 2>/dev/null | sha1sum | cut -c1-12)
 
 .PHONY: help setup demo test test-fast lint bench synth clean
@@ -28,13 +30,20 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	@rm -f $(VENV)/.installed-*; touch $(STAMP)
 
+$(DEMO_STAMP): pyproject.toml
+	@test -n "$(PYTHON)" || { echo "Python 3.12+ not found; install python3.12"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@test -e $(STAMP) || { $(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip && \
+		$(BIN)/pip install --quiet --disable-pip-version-check -e '.[local]'; }
+	@rm -f $(VENV)/.demo-*; touch $(DEMO_STAMP)
+
 $(NPM_STAMP): package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@rm -f node_modules/.installed-*; touch $(NPM_STAMP)
 
 setup: $(STAMP) $(NPM_STAMP)
 
-demo: $(STAMP)
+demo: $(DEMO_STAMP)
 	$(BIN)/sre-copilot demo
 
 test: setup
