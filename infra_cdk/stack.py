@@ -51,7 +51,7 @@ class SreCopilotStack(Stack):
         functions_scope = Construct(self, "Functions")
         self.functions: dict[str, SreFunction] = {
             name: SreFunction(functions_scope, construct_id_for(name), name=name, spec=spec, config=config,
-                              repo_root=repo_root, layer=self.shared_layer.layer, key=key,
+                              repo_root=repo_root, layers=self.shared_layer.layers_for(spec, config), key=key,
                               async_failures=self.queues.async_failures)
             for name, spec in FUNCTIONS.items()
         }

@@ -143,7 +143,7 @@ class SreFunction(Construct):
     """A function with its own role (no managed policies), KMS-encrypted log group and environment."""
 
     def __init__(self, scope: Construct, construct_id: str, *, name: str, spec: FunctionSpec,
-                 config: DeploymentConfig, repo_root: Path, layer: lambda_.ILayerVersion, key: kms.IKey,
+                 config: DeploymentConfig, repo_root: Path, layers: list[lambda_.ILayerVersion], key: kms.IKey,
                  async_failures: sqs.IQueue) -> None:
         super().__init__(scope, construct_id)
         self.name = name
@@ -171,7 +171,7 @@ class SreFunction(Construct):
             handler="handler.handler",
             code=lambda_.Code.from_asset(str(repo_root / "functions" / name),
                                          exclude=["__pycache__", "*.pyc", "tests"]),
-            layers=[layer],
+            layers=layers,
             role=self.role,
             memory_size=config.memory_for(name),
             timeout=Duration.seconds(config.timeout_for(name)),

@@ -12,6 +12,7 @@ from infra_synth import ref as _ref
 
 from infra_cdk.config import FUNCTION_NAMES
 from infra_cdk.constructs.api import WEBHOOK_SOURCES
+from infra_cdk.constructs.layer import sdk_layers_for
 from infra_cdk.constructs.workflow import STEP_FUNCTIONS
 from sre_copilot.settings import Settings
 
@@ -41,7 +42,12 @@ def test_every_function_runs_python312_on_arm64_with_tracing_layer_and_encrypted
         assert props["Architectures"] == ["arm64"], name
         assert props["Handler"] == "handler.handler", name
         assert props["TracingConfig"] == {"Mode": "Active"}, name
-        assert props["Layers"] == [layer], name
+        # The layers' files are disjoint (infra_cdk.layer_partition), so their order does not matter.
+        shared = synthesized.built.stack.shared_layer
+        spec, config = synthesized.built.stack.functions[name].spec, synthesized.built.config
+        expected = [layer, *(_ref(synthesized.logical_id(shared.sdk_layers[sdk]))
+                             for sdk in sdk_layers_for(spec, config))]
+        assert sorted(props["Layers"], key=str) == sorted(expected, key=str), name
         assert props["KmsKeyArn"] == key, name
         env = props["Environment"]["Variables"]
         assert env["POWERTOOLS_SERVICE_NAME"] == "sre-copilot"
