@@ -45,6 +45,10 @@ class OpenSearchVectorIndex:
 
         from opensearchpy import AWSV4SignerAuth, OpenSearch, RequestsHttpConnection
 
+        from sre_copilot.services.observability import trace_requests
+
+        trace_requests()
+
         if not endpoint:
             from sre_copilot.errors import ConfigurationError
 

@@ -6,8 +6,6 @@ from collections.abc import Mapping
 from contextlib import suppress
 from urllib.parse import parse_qsl
 
-from sre_copilot.adapters.slack_notifier import parse_interaction, verify_slack_request
-from sre_copilot.adapters.twilio_pager import parse_keypress, verify_twilio_request
 from sre_copilot.domain.incident import IncidentState
 from sre_copilot.domain.notification import AuditRecord
 from sre_copilot.domain.types import Approval
@@ -15,7 +13,6 @@ from sre_copilot.errors import InvalidTransition, NotFound
 from sre_copilot.ports import clock
 from sre_copilot.services import lifecycle
 from sre_copilot.services.container import Container
-from sre_copilot.services.correlate_service import CorrelateService
 
 
 class CallbacksService:
@@ -24,6 +21,10 @@ class CallbacksService:
         self.tenant = container.settings.tenant_id
 
     def slack_interaction(self, headers: Mapping[str, str], raw: bytes) -> dict[str, str]:
+        # Each SDK is imported by the route that needs it (the sweeper and PagerDuty sync share this module).
+        from sre_copilot.adapters.slack_notifier import parse_interaction, verify_slack_request
+        from sre_copilot.services.correlate_service import CorrelateService
+
         verify_slack_request(headers, raw, self.c.secret("slack").get("signing_secret", ""), clock.now())
         answer = parse_interaction(raw)
         plan = next((p for p in self.c.store.actions_for(self.tenant, answer.incident_id) if p.id == answer.plan_id), None)
@@ -43,6 +44,8 @@ class CallbacksService:
     def twilio_voice(self, url: str, headers: Mapping[str, str], raw: bytes, incident_id: str) -> str:
         params = dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
         signature = next((v for k, v in headers.items() if k.lower() == "x-twilio-signature"), "")
+        from sre_copilot.adapters.twilio_pager import parse_keypress, verify_twilio_request
+
         verify_twilio_request(url, params, signature, self.c.secret("twilio").get("auth_token", ""))
         answer = parse_keypress(params)
         incident = self.c.store.get_incident(self.tenant, incident_id)
@@ -93,6 +96,8 @@ class SweeperService:
                                                     details={"plan": plan.id}))
             self.c.workflow.send_success(token["token"], {"reason": "timed_out"})
             timed_out += 1
+        from sre_copilot.services.correlate_service import CorrelateService
+
         correlate = CorrelateService(self.c)
         # The state is on the agenda for when its tick next has work; until then no minute loads it.
         if work.tick:

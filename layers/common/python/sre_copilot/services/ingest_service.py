@@ -30,6 +30,7 @@ from sre_copilot.ingest.classify import classify
 from sre_copilot.ingest.normalize import SOURCES, NormalizedDelivery, normalize
 from sre_copilot.ingest.silences import matching_silence
 from sre_copilot.ports import clock
+from sre_copilot.services import telemetry
 from sre_copilot.services.container import Container
 from sre_copilot.services.observability import logger, metrics
 
@@ -106,6 +107,7 @@ class IngestService:
         })
         metrics.add_metric(name="IngestLatency", unit=MetricUnit.Milliseconds,
                            value=(time.perf_counter() - started) * 1000)
+        telemetry.delivery_accepted()
         if response.get("received_at") != format_time(received_at):
             metrics.add_metric(name="RetriedDeliveries", unit=MetricUnit.Count, value=1)
             response = {**response, "retry": True,
@@ -134,6 +136,7 @@ class IngestService:
             # Not cached as a success: the reject path archives it and answers 4xx.
             self._archive_rejection(source, delivery_id, raw_ref, exc)
             metrics.add_metric(name="ValidationErrors", unit=MetricUnit.Count, value=1)
+            telemetry.delivery_rejected(exc.code)
             return {"status": exc.status, "error": exc.message, "code": exc.code,
                     "received_at": delivery["received_at"], "delivery_id": delivery_id}
         return self._accept_normalized(source, result, delivery, raw_ref)
@@ -217,6 +220,7 @@ class IngestService:
         self._archive_rejection(source, delivery_id, ref, exc)
         metrics.add_metric(name="ValidationErrors" if exc.status != 401 else "AuthFailures",
                            unit=MetricUnit.Count, value=1)
+        telemetry.delivery_rejected(exc.code)
         return IngestResult(status=exc.status, body={"error": exc.message, "code": exc.code,
                                                      "delivery_id": delivery_id})
 

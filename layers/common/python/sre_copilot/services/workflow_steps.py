@@ -36,7 +36,7 @@ from sre_copilot.reasoning.evidence import aggregate_evidence
 from sre_copilot.reasoning.hypotheses import generate_hypotheses
 from sre_copilot.reasoning.policy import apply_policy
 from sre_copilot.reasoning.recommend import recommend
-from sre_copilot.services import lifecycle
+from sre_copilot.services import lifecycle, telemetry
 from sre_copilot.services.container import Container
 from sre_copilot.services.ids import short_hash
 from sre_copilot.services.observability import logger, metrics
@@ -261,6 +261,8 @@ class WorkflowSteps:
             text=text[:4000], provider_id=provider_id,
         )
         self.c.store.record_notification(notification)
+        if status == "failed":
+            telemetry.notification_failed(channel.value)
         self._audit(incident, f"notify.{channel.value}.{kind.value}", {"status": status, "target": target})
         return {"channel": channel.value, "kind": kind.value, "status": status}
 
