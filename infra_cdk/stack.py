@@ -21,6 +21,7 @@ from infra_cdk.constructs.encryption import Encryption
 from infra_cdk.constructs.events import Events
 from infra_cdk.constructs.functions import FUNCTIONS, SreFunction, construct_id_for
 from infra_cdk.constructs.layer import SharedLayer
+from infra_cdk.constructs.monitoring import Monitoring
 from infra_cdk.constructs.queues import Queues
 from infra_cdk.constructs.search import VectorSearch
 from infra_cdk.constructs.secrets import Secrets
@@ -74,6 +75,10 @@ class SreCopilotStack(Stack):
         self.alarms = Alarms(self, "Alarms", config=config, key=key, priority_queues=self.queues.priority,
                              dead_letter_queues=self.queues.dead_letter_queues,
                              state_machine=self.workflow.state_machine)
+        self.monitoring = Monitoring(self, "Monitoring", config=config, topic=self.alarms.topic, functions=function,
+                                     state_machine=self.workflow.state_machine, priority_queues=self.queues.priority,
+                                     dead_letter_queues=self.queues.dead_letter_queues, api=self.api.api,
+                                     existing_alarms=self.alarms.alarms)
 
         self._consume_priority_queues()
         for sre_function in self.functions.values():
