@@ -7,12 +7,10 @@ history in the console stays readable and far below the 256 KB payload limit.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from sre_copilot.actions.gates import SafetyContext, evaluate_gates
-from sre_copilot.actions.routing import plan_from_recommendation, route_approval
 from sre_copilot.domain.action import ActionPlan, Recommendation
 from sre_copilot.domain.incident import Incident, IncidentState
 from sre_copilot.domain.notification import AuditRecord, Notification
@@ -26,21 +24,17 @@ from sre_copilot.domain.types import (
     Priority,
 )
 from sre_copilot.errors import NotFound
-from sre_copilot.messages.pagerduty import hypotheses_note
-from sre_copilot.messages.phone import page_twiml
-from sre_copilot.messages.slack import incident_card
 from sre_copilot.ports import clock
-from sre_copilot.reasoning.confidence import score_hypotheses
-from sre_copilot.reasoning.context import assemble_context
-from sre_copilot.reasoning.evidence import aggregate_evidence
-from sre_copilot.reasoning.hypotheses import generate_hypotheses
-from sre_copilot.reasoning.policy import apply_policy
-from sre_copilot.reasoning.recommend import recommend
 from sre_copilot.services import lifecycle, telemetry
 from sre_copilot.services.container import Container
 from sre_copilot.services.ids import short_hash
 from sre_copilot.services.observability import logger, metrics
 
+if TYPE_CHECKING:
+    from sre_copilot.actions.gates import SafetyContext
+
+# Each step imports its own reasoning, action and message modules when it runs, so a function's
+# cold start loads only its step's code (benchmarks/bench_cold_start.py).
 COPILOT = "copilot:workflow"
 
 
@@ -64,6 +58,8 @@ class WorkflowSteps:
 
     # -- analysis -----------------------------------------------------------------------------
     def assemble_context(self, event: dict[str, Any]) -> dict[str, Any]:
+        from sre_copilot.reasoning.context import assemble_context
+
         incident = self._incident(event)
         # This analysis takes in all evidence stored so far, so any pending re-analysis is served.
         self.c.store.clear_refresh(incident.tenant_id, incident.id)
@@ -84,6 +80,8 @@ class WorkflowSteps:
                 "missing": sorted(snapshot.missing)}
 
     def aggregate_evidence(self, event: dict[str, Any]) -> dict[str, Any]:
+        from sre_copilot.reasoning.evidence import aggregate_evidence
+
         incident = self._incident(event)
         snapshot = ContextSnapshot.model_validate(self.c.blobs.get_json(event["context"]["result"]["snapshot_ref"]))
         signals = self.c.store.signals_for_incident(incident.tenant_id, incident.id)
@@ -94,6 +92,8 @@ class WorkflowSteps:
         return {"evidence_ref": ref, "items": len(package.items), "kinds": kinds, "conflicts": len(package.conflicts)}
 
     def generate_hypotheses(self, event: dict[str, Any]) -> dict[str, Any]:
+        from sre_copilot.reasoning.hypotheses import generate_hypotheses
+
         incident = self._incident(event)
         snapshot = ContextSnapshot.model_validate(self.c.blobs.get_json(event["context"]["result"]["snapshot_ref"]))
         package = EvidencePackage.model_validate(self.c.blobs.get_json(event["evidence"]["result"]["evidence_ref"]))
@@ -106,6 +106,8 @@ class WorkflowSteps:
                 "generators": sorted({h.generator for h in hypotheses})}
 
     def score_confidence(self, event: dict[str, Any]) -> dict[str, Any]:
+        from sre_copilot.reasoning.confidence import score_hypotheses
+
         incident = self._incident(event)
         snapshot = ContextSnapshot.model_validate(self.c.blobs.get_json(event["context"]["result"]["snapshot_ref"]))
         package = EvidencePackage.model_validate(self.c.blobs.get_json(event["evidence"]["result"]["evidence_ref"]))
@@ -124,6 +126,8 @@ class WorkflowSteps:
             "confidence": round(top.confidence, 3)}}
 
     def apply_policy(self, event: dict[str, Any]) -> dict[str, Any]:
+        from sre_copilot.reasoning.policy import apply_policy
+
         incident = self._incident(event)
         hypotheses = [Hypothesis.model_validate(h) for h in incident.hypotheses]
         package = EvidencePackage.model_validate(self.c.blobs.get_json(event["evidence"]["result"]["evidence_ref"]))
@@ -141,6 +145,10 @@ class WorkflowSteps:
         return {"outcome": decision.outcome.value, "presented": decision.presented, "reasons": decision.reasons}
 
     def recommend(self, event: dict[str, Any]) -> dict[str, Any]:
+        from sre_copilot.actions.gates import evaluate_gates
+        from sre_copilot.actions.routing import plan_from_recommendation, route_approval
+        from sre_copilot.reasoning.recommend import recommend
+
         incident = self._incident(event)
         hypotheses = [Hypothesis.model_validate(h) for h in incident.hypotheses]
         decision = Decision.model_validate({**_decision_from(event), "at": clock.now()})
@@ -178,6 +186,8 @@ class WorkflowSteps:
                 "risk": plan.risk.value, "runbook": rec.runbook}
 
     def _safety_context(self, incident: Incident, plan: ActionPlan, plans: list[ActionPlan]) -> SafetyContext:
+        from sre_copilot.actions.gates import SafetyContext
+
         target_service = plan.params.get("service") or incident.service
         others = [other for other, service in self.c.store.open_incident_services(incident.tenant_id).items()
                   if other != incident.id and service and service == target_service]
@@ -196,6 +206,9 @@ class WorkflowSteps:
 
     # -- people ---------------------------------------------------------------------------------
     def notify(self, event: dict[str, Any]) -> dict[str, Any]:
+        from sre_copilot.messages.pagerduty import hypotheses_note
+        from sre_copilot.messages.slack import incident_card
+
         incident = self._incident(event)
         hypotheses = [Hypothesis.model_validate(h) for h in incident.hypotheses]
         decision = Decision.model_validate({**_decision_from(event), "at": clock.now()})
@@ -243,6 +256,8 @@ class WorkflowSteps:
             return self._record(incident, Channel.SLACK, channel, kind, "failed", f"{text} ({exc})")
 
     def _page_phone(self, incident: Incident, top: Hypothesis | None) -> dict[str, Any]:
+        from sre_copilot.messages.phone import page_twiml
+
         number = self.c.oncall_phone_for(incident)
         callback = f"{self.c.settings.public_base_url.rstrip('/')}/callbacks/twilio/voice?incident={incident.id}"
         twiml = page_twiml(incident, top, callback)
