@@ -19,7 +19,8 @@ NPM_STAMP := node_modules/.installed-$(shell cat package-lock.json 2>/dev/null |
 help:
 	@echo "make demo   replay the bundled incident end to end on the embedded backend"
 	@echo "make test   run every test (unit, conformance, property, replay, infrastructure)"
-	@echo "make bench  benchmarks: normalise cost, correlation throughput and baseline, retrieval, storm replay"
+	@echo "make bench  benchmarks: normalise cost, correlation throughput and baseline, retrieval, storm replay,"
+	@echo "            cold start and size per function, cost model against the synthesized template"
 	@echo "make lint   ruff and mypy"
 	@echo "make synth  npx cdk synth (no AWS credentials or Docker needed)"
 
@@ -62,6 +63,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_correlation.py
 	$(BIN)/python benchmarks/bench_retrieval.py
 	$(BIN)/python benchmarks/bench_replay.py --alerts $(BENCH_REPLAY_ALERTS)
+	$(BIN)/python benchmarks/bench_cold_start.py
+	$(BIN)/python benchmarks/check_cost_model.py
 
 synth: setup
 	npx cdk synth --quiet
