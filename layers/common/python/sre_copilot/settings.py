@@ -70,6 +70,9 @@ class Settings(BaseModel):
         "same process checks no signature there, and signing is a fifth of an in-process DynamoDB "
         "call. S3 would take an unsigned request as anonymous, so it is never listed"))
 
+    api_tenant_claim: str = Field(default="custom:tenant_id", description="JWT claim naming the caller's tenant")
+    api_roles_claim: str = Field(default="cognito:groups", description="JWT claim listing the caller's roles")
+
     dry_run: bool = Field(default=True, description="remediation plans only, unless policy and this allow")
     max_body_bytes: int = 262_144
     dedup_window_s: int = 900

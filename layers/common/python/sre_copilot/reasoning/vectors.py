@@ -189,8 +189,11 @@ class LocalVectorIndex:
     def count(self, collection: str) -> int:
         return len(self._data.get(collection, {}))
 
-    def query(self, collection: str, vector: list[float], k: int) -> list[tuple[float, dict[str, Any]]]:
+    def query(self, collection: str, vector: list[float], k: int, *,
+              tenant_id: str | None = None) -> list[tuple[float, dict[str, Any]]]:
         stored = self._data.get(collection, {})
+        if tenant_id is not None:
+            stored = {doc_id: entry for doc_id, entry in stored.items() if entry[1].get("tenant_id") == tenant_id}
         docs = list(stored.values())
         if not docs or k <= 0:
             return []
