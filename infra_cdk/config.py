@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 FunctionName = Literal[
     "ingest", "correlate", "assemble_context", "aggregate_evidence", "generate_hypotheses",
     "score_confidence", "apply_policy", "recommend", "notify", "await_decision", "act", "verify",
-    "rollback", "document", "record_failure", "callbacks", "approval_sweeper", "pagerduty_sync",
+    "rollback", "document", "record_failure", "callbacks", "approval_sweeper", "pagerduty_sync", "api",
 ]
 FUNCTION_NAMES: tuple[str, ...] = get_args(FunctionName)
 Priority = Literal["P0", "P1", "P2", "P3"]
@@ -91,6 +91,13 @@ class DeploymentConfig(BaseModel):
     raw_payload_ia_days: int = Field(30, ge=30)
     raw_payload_glacier_days: int = Field(365, ge=31)
     raw_payload_expire_days: int = Field(1095, ge=32)
+    api_jwt_issuer: str = Field("", pattern=r"^(https://\S+)?$",
+                                description="OIDC issuer of the read API's tokens; empty: a Cognito user pool is created")
+    api_jwt_audience: str = Field("", description="comma-separated audiences (client ids) the read API accepts; "
+                                                  "required with api_jwt_issuer")
+    api_tenant_claim: str = Field("custom:tenant_id", min_length=1, description="JWT claim naming the tenant")
+    api_roles_claim: str = Field("cognito:groups", min_length=1,
+                                 description="JWT claim listing viewer/responder/approver/admin")
     retain_data: bool = Field(True, description="keep the table, bucket and key when the stack is deleted")
     bundle_layer: Literal["auto", "true", "false"] = Field(
         "auto", description="auto: pip-bundle the layer only when the CDK CLI found AWS credentials")
@@ -158,6 +165,8 @@ class DeploymentConfig(BaseModel):
             if self.timeout_for(name) > HTTP_INTEGRATION_TIMEOUT_S:
                 problems.append(("function_timeout_s", f"{name} answers the HTTP API, which gives up after 30 s; "
                                                        f"use at most {HTTP_INTEGRATION_TIMEOUT_S}"))
+        if self.api_jwt_issuer and not self.api_jwt_audience.strip():
+            problems.append(("api_jwt_audience", "set the client id(s) your OIDC issuer puts in the 'aud' claim"))
         if problems:
             raise _Inconsistent(problems)
         return self

@@ -23,6 +23,7 @@ from infra_cdk.constructs.functions import FUNCTIONS, SreFunction, construct_id_
 from infra_cdk.constructs.layer import SharedLayer
 from infra_cdk.constructs.monitoring import Monitoring
 from infra_cdk.constructs.queues import Queues
+from infra_cdk.constructs.read_api import ReadApi
 from infra_cdk.constructs.search import VectorSearch
 from infra_cdk.constructs.secrets import Secrets
 from infra_cdk.constructs.storage import SNAPSHOTS_PREFIX, Storage
@@ -60,6 +61,7 @@ class SreCopilotStack(Stack):
 
         self.api = HttpApi(self, "HttpApi", config=config, key=key, ingest=function["ingest"],
                            callbacks=function["callbacks"])
+        self.read_api = ReadApi(self, "ReadApi", config=config, api=self.api.api, function=function["api"])
         self.events = Events(self, "Events", config=config, key=key, ingest=function["ingest"],
                              pagerduty_sync=function["pagerduty_sync"],
                              approval_sweeper=function["approval_sweeper"],

@@ -130,6 +130,10 @@ FUNCTIONS: dict[str, FunctionSpec] = {
     "pagerduty_sync": FunctionSpec(
         "Mirrors lifecycle transitions into PagerDuty (acks, resolves, notes)",
         reads=(), secrets=("pagerduty",), invoked_async=True),
+    "api": FunctionSpec(
+        "Read API behind the JWT authorizer: incidents, hypotheses, timelines, postmortems, history",
+        # Acknowledging moves the lifecycle; approving resumes the parked execution.
+        reads=(), publishes_lifecycle=True, answers_task_tokens=True),
 }
 assert set(FUNCTIONS) == set(FUNCTION_NAMES), "FUNCTIONS and config.FunctionName must list the same functions"
 
