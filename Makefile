@@ -22,7 +22,7 @@ help:
 	@echo "make bench  benchmarks: normalise cost, correlation throughput and baseline, retrieval, storm replay,"
 	@echo "            cold start and size per function, cost model against the synthesized template"
 	@echo "make lint   ruff and mypy"
-	@echo "make synth  npx cdk synth (no AWS credentials or Docker needed)"
+	@echo "make synth  npx cdk synth of the dev and prod stages (no AWS credentials or Docker needed)"
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.12+ not found; install python3.12"; exit 1; }
@@ -67,7 +67,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/check_cost_model.py
 
 synth: setup
-	npx cdk synth --quiet
+	for stage in dev prod; do npx cdk synth --quiet -c stage=$$stage -o cdk.out/$$stage || exit 1; done
 
 clean:
 	rm -rf cdk.out .sre-copilot .pytest_cache .mypy_cache .ruff_cache

@@ -51,6 +51,7 @@ class _Inconsistent(ValueError):
 class DeploymentConfig(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
+    stage: str = Field("", description="a stage file of infra_cdk/stages/ layered over this context (dev, prod)")
     tenant_id: str = Field("default", pattern=r"^[a-z0-9][a-z0-9-]{0,31}$",
                            description="the tenant the functions serve (SRE_COPILOT_TENANT_ID)")
     environment: str = Field("prod", pattern=r"^[a-z][a-z0-9-]{0,11}$",
