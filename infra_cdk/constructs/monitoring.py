@@ -9,7 +9,7 @@ notification failures by channel; LLM latency, tokens and cost (the EMF metrics 
 The copilot's own alarms page through the copilot too: the `AlarmsToIngest` EventBridge rule takes
 every CloudWatch alarm state change of the account and region, these included, and every alarm
 here is named `<prefix>-...` so a catalog entry for the service `sre-copilot` (see
-`examples/catalog-info.yaml`) routes them to its owners. The SNS topic (e-mail) stays as the path
+`docs/examples/catalog-info.yaml`) routes them to its owners. The SNS topic (e-mail) stays as the path
 that works when ingestion itself is what is broken.
 """
 
