@@ -25,9 +25,8 @@ def _save_run(state_dir: Path, run: Any) -> None:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from sre_copilot.local.replay import Scenario, replay
-
     from sre_copilot.cli import preflight
+    from sre_copilot.local.replay import Scenario, replay
 
     preflight.writable_output(args.out)
     scenario = Scenario.load(args.scenario)
@@ -111,9 +110,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_catalog(args: argparse.Namespace) -> int:
-    from sre_copilot.domain.catalog import Catalog, load_catalog_files
-
     from sre_copilot.cli import preflight
+    from sre_copilot.domain.catalog import Catalog, load_catalog_files
 
     preflight.writable_output(args.out)
     catalog: Catalog = load_catalog_files(args.files)
@@ -144,11 +142,10 @@ def cmd_runbooks(args: argparse.Namespace) -> int:
 def cmd_silence(args: argparse.Namespace) -> int:
     from datetime import timedelta
 
+    from sre_copilot.cli import preflight
     from sre_copilot.ingest.silences import Silence
     from sre_copilot.ports import clock
     from sre_copilot.services.container import get_container
-
-    from sre_copilot.cli import preflight
 
     preflight.aws_credentials()
     container = get_container()

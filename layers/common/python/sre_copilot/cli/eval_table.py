@@ -40,5 +40,5 @@ def render(report: dict[str, Any]) -> str:
     if buckets:
         brier = report["calibration"].get("brier")
         lines += ["", f"calibration (Brier {_cell(brier)})", f"{'confidence':<16} {'accuracy':>9} {'n':>6}"]
-        lines += [f"{str(b.get('range')):<16} {_cell(b.get('accuracy')):>9} {b.get('count'):>6}" for b in buckets]
+        lines += [f"{b.get('range')!s:<16} {_cell(b.get('accuracy')):>9} {b.get('count'):>6}" for b in buckets]
     return "\n".join(lines)
