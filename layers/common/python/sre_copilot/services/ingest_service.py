@@ -24,6 +24,7 @@ from sre_copilot.adapters import aws_clients
 from sre_copilot.domain.signal import Signal
 from sre_copilot.domain.types import Priority, format_time
 from sre_copilot.errors import InvalidPayload, PayloadTooLarge, SreCopilotError
+from sre_copilot.ingest import tenant_keys
 from sre_copilot.ingest.auth import authenticate
 from sre_copilot.ingest.changes import parse_change
 from sre_copilot.ingest.classify import classify
@@ -98,6 +99,7 @@ class IngestService:
             if not iam_trusted:
                 authenticate("github" if source == "changes" and _is_github(headers) else source, headers, raw,
                              self.c.webhook_secrets(), sns_verifier=self.c.sns_verifier())
+                tenant_keys.check(headers, self.c.secret("webhook").get("tenant_keys") or {}, self.c.settings.tenant_id)
         except SreCopilotError as exc:
             return self._reject(source, delivery_id, raw, exc, received_at)
         response = self._accept(delivery={
