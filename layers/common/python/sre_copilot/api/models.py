@@ -5,10 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
-class IncidentSummary(BaseModel):
+class _Body(BaseModel):
+    # Each response model's schema is built when a request first returns it, not at cold start.
+    model_config = ConfigDict(defer_build=True)
+
+
+class IncidentSummary(_Body):
     id: str
     title: str
     state: str
@@ -18,7 +23,7 @@ class IncidentSummary(BaseModel):
     updated_at: datetime
 
 
-class IncidentList(BaseModel):
+class IncidentList(_Body):
     tenant_id: str
     incidents: list[IncidentSummary]
 
@@ -32,7 +37,7 @@ class IncidentDetail(IncidentSummary):
     signal_count: int = 0
 
 
-class HypothesisView(BaseModel):
+class HypothesisView(_Body):
     rank: int | None = None
     entity: str | None = None
     fault: str | None = None
@@ -41,40 +46,40 @@ class HypothesisView(BaseModel):
     details: dict[str, Any] = Field(default_factory=dict, description="factors, range and evidence as scored")
 
 
-class HypothesisList(BaseModel):
+class HypothesisList(_Body):
     incident_id: str
     hypotheses: list[HypothesisView]
 
 
-class TimelineEntry(BaseModel):
+class TimelineEntry(_Body):
     at: datetime
     kind: str = Field(description="transition, notification or action")
     summary: str
     actor: str | None = None
 
 
-class Timeline(BaseModel):
+class Timeline(_Body):
     incident_id: str
     entries: list[TimelineEntry]
 
 
-class Postmortem(BaseModel):
+class Postmortem(_Body):
     incident_id: str
     markdown: str
 
 
-class HistoryEntry(BaseModel):
+class HistoryEntry(_Body):
     at: datetime
     actor: str
     action: str
     details: dict[str, Any] = Field(default_factory=dict)
 
 
-class History(BaseModel):
+class History(_Body):
     incident_id: str
     records: list[HistoryEntry]
 
 
-class ActionResult(BaseModel):
+class ActionResult(_Body):
     incident_id: str
     result: str
