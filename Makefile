@@ -10,6 +10,8 @@ VENV := .venv
 BENCH_REPLAY_ALERTS ?= 5000
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+# `make demo` needs only the runtime and the embedded backend (moto); `make test` adds the dev tools.
+DEMO_STAMP := $(VENV)/.demo-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 NPM_STAMP := node_modules/.installed-$(shell cat package-lock.json 2>/dev/null | sha1sum | cut -c1-12)
 
 .PHONY: help setup demo test test-fast lint bench synth clean
@@ -17,10 +19,11 @@ NPM_STAMP := node_modules/.installed-$(shell cat package-lock.json 2>/dev/null |
 help:
 	@echo "make demo   replay the bundled incident end to end on the embedded backend"
 	@echo "make test   run every test (unit, conformance, property, replay, infrastructure)"
-	@echo "make bench  benchmarks: normalise cost, correlation throughput and baseline, retrieval, anomaly"
-	@echo "            detection and forecasts, storm replay"
+	@echo "make bench  benchmarks: normalise cost, correlation throughput and baseline, retrieval, RCA,"
+	@echo "            anomaly detection and forecasts, storm replay, cold start and size per function,"
+	@echo "            cost model against the synthesized template"
 	@echo "make lint   ruff and mypy"
-	@echo "make synth  npx cdk synth (no AWS credentials or Docker needed)"
+	@echo "make synth  npx cdk synth of the dev and prod stages (no AWS credentials or Docker needed)"
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.12+ not found; install python3.12"; exit 1; }
@@ -29,13 +32,20 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	@rm -f $(VENV)/.installed-*; touch $(STAMP)
 
+$(DEMO_STAMP): pyproject.toml
+	@test -n "$(PYTHON)" || { echo "Python 3.12+ not found; install python3.12"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@test -e $(STAMP) || { $(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip && \
+		$(BIN)/pip install --quiet --disable-pip-version-check -e '.[local]'; }
+	@rm -f $(VENV)/.demo-*; touch $(DEMO_STAMP)
+
 $(NPM_STAMP): package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@rm -f node_modules/.installed-*; touch $(NPM_STAMP)
 
 setup: $(STAMP) $(NPM_STAMP)
 
-demo: $(STAMP)
+demo: $(DEMO_STAMP)
 	$(BIN)/sre-copilot demo
 
 test: setup
@@ -57,9 +67,11 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_anomaly.py
 	$(BIN)/python benchmarks/bench_replay.py --alerts $(BENCH_REPLAY_ALERTS)
 	$(BIN)/python benchmarks/bench_replay.py --alerts $(BENCH_REPLAY_ALERTS) --backend memory
+	$(BIN)/python benchmarks/bench_cold_start.py
+	$(BIN)/python benchmarks/check_cost_model.py
 
 synth: setup
-	npx cdk synth --quiet
+	for stage in dev prod; do npx cdk synth --quiet -c stage=$$stage -o cdk.out/$$stage || exit 1; done
 
 clean:
 	rm -rf cdk.out .sre-copilot .pytest_cache .mypy_cache .ruff_cache

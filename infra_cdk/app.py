@@ -16,7 +16,7 @@ from typing import Any
 from aws_cdk import App, Validations
 from cdk_nag import AwsSolutionsChecks
 
-from infra_cdk import nag_suppressions
+from infra_cdk import nag_suppressions, stages
 from infra_cdk.config import ConfigError, DeploymentConfig, load_config
 from infra_cdk.stack import SreCopilotStack
 
@@ -43,6 +43,14 @@ class Built:
 
 
 def build(app: App, repo_root: Path = REPO_ROOT) -> Built:
+    stage = app.node.try_get_context(stages.STAGE_KEY)
+    if stage:
+        try:
+            chosen = stages.overrides(str(stage), app.node.get_all_context(), cdk_json_context(repo_root))
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        for key, value in chosen.items():
+            app.node.set_context(key, value)
     config = load_config(app.node.get_all_context())
     if not config.should_bundle_layer():
         # Same switch the CDK CLI uses for `cdk ls`: assets keep their source, nothing is pip-installed.

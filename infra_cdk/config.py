@@ -22,7 +22,7 @@ FunctionName = Literal[
     "score_confidence", "apply_policy", "recommend", "notify", "await_decision", "act", "verify", "check_recovery",
     "audit_export",
     "rollback", "document", "record_failure", "callbacks", "approval_sweeper", "pagerduty_sync",
-    "anomaly_detector", "escalation_page", "escalation_next",
+    "anomaly_detector", "escalation_page", "escalation_next", "api",
 ]
 FUNCTION_NAMES: tuple[str, ...] = get_args(FunctionName)
 Priority = Literal["P0", "P1", "P2", "P3"]
@@ -85,6 +85,7 @@ class ExecutorResources(BaseModel):
 class DeploymentConfig(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
+    stage: str = Field("", description="a stage file of infra_cdk/stages/ layered over this context (dev, prod)")
     tenant_id: str = Field("default", pattern=r"^[a-z0-9][a-z0-9-]{0,31}$",
                            description="the tenant the functions serve (SRE_COPILOT_TENANT_ID)")
     environment: str = Field("prod", pattern=r"^[a-z][a-z0-9-]{0,11}$",
@@ -135,6 +136,13 @@ class DeploymentConfig(BaseModel):
     raw_payload_ia_days: int = Field(30, ge=30)
     raw_payload_glacier_days: int = Field(365, ge=31)
     raw_payload_expire_days: int = Field(1095, ge=32)
+    api_jwt_issuer: str = Field("", pattern=r"^(https://\S+)?$",
+                                description="OIDC issuer of the read API's tokens; empty: a Cognito user pool is created")
+    api_jwt_audience: str = Field("", description="comma-separated audiences (client ids) the read API accepts; "
+                                                  "required with api_jwt_issuer")
+    api_tenant_claim: str = Field("custom:tenant_id", min_length=1, description="JWT claim naming the tenant")
+    api_roles_claim: str = Field("cognito:groups", min_length=1,
+                                 description="JWT claim listing viewer/responder/approver/admin")
     retain_data: bool = Field(True, description="keep the table, bucket and key when the stack is deleted")
     # Security (docs/security.md).
     insecure_sources: list[str] = Field(default_factory=list, description=(
@@ -231,6 +239,8 @@ class DeploymentConfig(BaseModel):
                                                        f"use at most {HTTP_INTEGRATION_TIMEOUT_S}"))
         if bool(self.vpc_subnet_ids) != bool(self.vpc_security_group_ids):
             problems.append(("vpc_security_group_ids", "set both vpc_subnet_ids and vpc_security_group_ids, or neither"))
+        if self.api_jwt_issuer and not self.api_jwt_audience.strip():
+            problems.append(("api_jwt_audience", "set the client id(s) your OIDC issuer puts in the 'aud' claim"))
         if problems:
             raise _Inconsistent(problems)
         return self

@@ -179,6 +179,13 @@ ACKNOWLEDGEMENTS: tuple[Acknowledgement, ...] = (
                "basic auth, Slack signing secret, Twilio signature. Those cover the body, which an HTTP API "
                "authorizer cannot see, and the senders cannot obtain IAM or JWT credentials.",
     ),
+    Acknowledgement(
+        rule=r"AwsSolutions-COG8",
+        paths=r"ReadApi/Users/Resource",
+        reason="The read API's pool has no self sign-up, requires TOTP MFA and a 12-character password; the Plus "
+               "feature plan's threat protection is billed per monthly active user, so it is the operator's "
+               "choice (or an own OIDC issuer through api_jwt_issuer).",
+    ),
 )
 
 

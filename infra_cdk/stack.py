@@ -24,7 +24,9 @@ from infra_cdk.constructs.events import Events
 from infra_cdk.constructs.executors import ExecutorAccess
 from infra_cdk.constructs.functions import FUNCTIONS, SreFunction, construct_id_for
 from infra_cdk.constructs.layer import SharedLayer
+from infra_cdk.constructs.monitoring import Monitoring
 from infra_cdk.constructs.queues import Queues
+from infra_cdk.constructs.read_api import ReadApi
 from infra_cdk.constructs.search import VectorSearch
 from infra_cdk.constructs.secrets import Secrets
 from infra_cdk.constructs.storage import SNAPSHOTS_PREFIX, Storage
@@ -56,7 +58,7 @@ class SreCopilotStack(Stack):
         functions_scope = Construct(self, "Functions")
         self.functions: dict[str, SreFunction] = {
             name: SreFunction(functions_scope, construct_id_for(name), name=name, spec=spec, config=config,
-                              repo_root=repo_root, layer=self.shared_layer.layer, key=key,
+                              repo_root=repo_root, layers=self.shared_layer.layers_for(spec, config), key=key,
                               async_failures=self.queues.async_failures)
             for name, spec in FUNCTIONS.items()
         }
@@ -64,6 +66,7 @@ class SreCopilotStack(Stack):
 
         self.api = HttpApi(self, "HttpApi", config=config, key=key, ingest=function["ingest"],
                            callbacks=function["callbacks"])
+        self.read_api = ReadApi(self, "ReadApi", config=config, api=self.api.api, function=function["api"])
         self.events = Events(self, "Events", config=config, key=key, ingest=function["ingest"],
                              pagerduty_sync=function["pagerduty_sync"],
                              approval_sweeper=function["approval_sweeper"],
@@ -89,6 +92,10 @@ class SreCopilotStack(Stack):
         self.alarms = Alarms(self, "Alarms", config=config, key=key, priority_queues=self.queues.priority,
                              dead_letter_queues=self.queues.dead_letter_queues,
                              state_machine=self.workflow.state_machine)
+        self.monitoring = Monitoring(self, "Monitoring", config=config, topic=self.alarms.topic, functions=function,
+                                     state_machine=self.workflow.state_machine, priority_queues=self.queues.priority,
+                                     dead_letter_queues=self.queues.dead_letter_queues, api=self.api.api,
+                                     existing_alarms=self.alarms.alarms)
 
         self._consume_priority_queues()
         for sre_function in self.functions.values():

@@ -159,6 +159,10 @@ FUNCTIONS: dict[str, FunctionSpec] = {
     "escalation_next": FunctionSpec(
         "Paging NextLevel: audits a timeout or key 2 and picks the next level, round, or gives up",
         secrets=("twilio", "slack"), knows_state_machine=True),
+    "api": FunctionSpec(
+        "Read API behind the JWT authorizer: incidents, hypotheses, timelines, postmortems, history",
+        # Acknowledging moves the lifecycle; approving resumes the parked execution.
+        reads=(), publishes_lifecycle=True, answers_task_tokens=True),
 }
 assert set(FUNCTIONS) == set(FUNCTION_NAMES), "FUNCTIONS and config.FunctionName must list the same functions"
 
@@ -172,7 +176,7 @@ class SreFunction(Construct):
     """A function with its own role (no managed policies), KMS-encrypted log group and environment."""
 
     def __init__(self, scope: Construct, construct_id: str, *, name: str, spec: FunctionSpec,
-                 config: DeploymentConfig, repo_root: Path, layer: lambda_.ILayerVersion, key: kms.IKey,
+                 config: DeploymentConfig, repo_root: Path, layers: list[lambda_.ILayerVersion], key: kms.IKey,
                  async_failures: sqs.IQueue) -> None:
         super().__init__(scope, construct_id)
         self.name = name
@@ -200,7 +204,7 @@ class SreFunction(Construct):
             handler="handler.handler",
             code=lambda_.Code.from_asset(str(repo_root / "functions" / name),
                                          exclude=["__pycache__", "*.pyc", "tests"]),
-            layers=[layer],
+            layers=layers,
             role=self.role,
             memory_size=config.memory_for(name),
             timeout=Duration.seconds(config.timeout_for(name)),

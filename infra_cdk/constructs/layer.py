@@ -20,12 +20,17 @@ import sys
 import tempfile
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jsii
 from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
+
+from infra_cdk.layer_partition import CORE, SDK_LAYERS, partition
+
+if TYPE_CHECKING:
+    from infra_cdk.config import DeploymentConfig
 
 PYTHON_VERSION = "3.13"
 RUNTIME = lambda_.Runtime.PYTHON_3_13
@@ -64,15 +69,27 @@ def _cache_root() -> Path:
 class PipLayerBundler:
     """`ILocalBundling` for the layer; CDK calls `try_bundle` instead of starting a container."""
 
-    def __init__(self, package_dir: Path, requirements: list[str]) -> None:
+    def __init__(self, package_dir: Path, requirements: list[str], layer: str = "all") -> None:
+        """`layer`: "all" bundles every dependency and the package in one layer; `core` or an SDK
+        layer name of `infra_cdk.layer_partition` bundles that part only (the package goes in core)."""
         self.package_dir = package_dir
         self.requirements = requirements
+        self.layer = layer
 
     def try_bundle(self, output_dir: str, *args: Any, **kwargs: Any) -> bool:
         site = Path(output_dir) / "python"
-        shutil.copytree(self._dependencies(), site, dirs_exist_ok=True, ignore=shutil.ignore_patterns(COMPLETE))
-        shutil.copytree(self.package_dir, site / self.package_dir.name, dirs_exist_ok=True,
-                        ignore=shutil.ignore_patterns(*EXCLUDED_PACKAGE_DIRS, "*.pyc"))
+        dependencies = self._dependencies()
+        if self.layer == "all":
+            shutil.copytree(dependencies, site, dirs_exist_ok=True, ignore=shutil.ignore_patterns(COMPLETE))
+        else:
+            for relative in partition(self.requirements, dependencies)[self.layer]:
+                source = dependencies / relative
+                if source.is_file():
+                    (site / relative).parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(source, site / relative)
+        if self.layer in ("all", CORE):
+            shutil.copytree(self.package_dir, site / self.package_dir.name, dirs_exist_ok=True,
+                            ignore=shutil.ignore_patterns(*EXCLUDED_PACKAGE_DIRS, "*.pyc"))
         return True
 
     def cache_dir(self) -> Path:
@@ -105,29 +122,66 @@ class PipLayerBundler:
         return cached
 
 
+def sdk_layers_for(spec: Any, config: DeploymentConfig) -> tuple[str, ...]:
+    """The SDK layers a function needs, read from its access spec (`FunctionSpec`): the heavy SDKs
+    are imported only by the adapters those accesses build (`services/container.py`)."""
+    wanted = {
+        "crypto": spec.enqueues_signals,  # SNS signature verification at ingestion
+        "slack": "slack" in spec.secrets,
+        "twilio": "twilio" in spec.secrets,
+        "llm": spec.llm and config.llm_provider != "none",
+        "opensearch": spec.vector_index != "none" and config.enable_opensearch,
+        "kubernetes": spec.executes_actions,
+    }
+    return tuple(name for name in SDK_LAYERS if wanted[name])
+
+
 class SharedLayer(Construct):
+    """`layer` (every function) holds our package and the core dependencies; `sdk_layers` one
+    layer per heavy SDK, attached only to the functions that use it."""
+
     def __init__(self, scope: Construct, construct_id: str, *, repo_root: Path) -> None:
         super().__init__(scope, construct_id)
         source = repo_root / "layers" / "common"
         requirements = runtime_requirements(repo_root / "pyproject.toml")
-        self.layer = lambda_.LayerVersion(
-            self, "Layer",
-            description="sre_copilot package and its runtime dependencies (Powertools, pydantic, SDK clients)",
+        self._source, self._requirements = source, requirements
+        self.layer = self._layer("Layer", CORE, source, requirements,
+                                 "sre_copilot package and its core dependencies (Powertools, pydantic, PyYAML)")
+        # Built on first use, so a deployment has no layer that no function attaches.
+        self.sdk_layers: dict[str, lambda_.LayerVersion] = {}
+
+    def layers_for(self, spec: Any, config: DeploymentConfig) -> list[lambda_.ILayerVersion]:
+        names = sdk_layers_for(spec, config)
+        for name in names:
+            if name not in self.sdk_layers:
+                self.sdk_layers[name] = self._layer(f"{name.capitalize()}Layer", name, self._source,
+                                                    self._requirements, f"SRE Copilot {name} SDK and its dependencies")
+        return [self.layer, *(self.sdk_layers[name] for name in names)]
+
+    def _layer(self, construct_id: str, layer: str, source: Path, requirements: list[str],
+               description: str) -> lambda_.LayerVersion:
+        with_package = layer == CORE
+        return lambda_.LayerVersion(
+            self, construct_id,
+            description=description,
             compatible_runtimes=[RUNTIME],
             compatible_architectures=[ARCHITECTURE],
             code=lambda_.Code.from_asset(
                 str(source),
                 exclude=SOURCE_EXCLUDES,
-                asset_hash_type=AssetHashType.SOURCE,
+                # An SDK layer changes only with the requirement set, not with our code.
+                asset_hash_type=AssetHashType.SOURCE if with_package else AssetHashType.CUSTOM,
+                asset_hash=None if with_package else hashlib.sha256(
+                    json.dumps([layer, requirements, PLATFORMS, PYTHON_VERSION]).encode()).hexdigest(),
                 bundling=BundlingOptions(
                     # Only used if local bundling declines, which it never does: it bundles or raises.
                     image=DockerImage.from_registry(f"public.ecr.aws/sam/build-python{PYTHON_VERSION}"),
-                    # The requirement list is part of the options, so it is part of the asset hash.
+                    # The requirement list and layer name are part of the options, so of the asset hash.
                     command=["bash", "-c", " ".join([
-                        "pip install --no-compile --only-binary=:all: -t /asset-output/python",
+                        f"echo layer={layer} && pip install --no-compile --only-binary=:all: -t /asset-output/python",
                         *map(shlex.quote, requirements),
                         "&& cp -r /asset-input/python/sre_copilot /asset-output/python/"])],
-                    local=PipLayerBundler(source / "python" / "sre_copilot", requirements),
+                    local=PipLayerBundler(source / "python" / "sre_copilot", requirements, layer),
                 ),
             ),
         )

@@ -64,7 +64,10 @@ class FakeServerless:
             spec = query["knn"]["vector"]
             q = spec["vector"]
             scored = []
+            wanted_tenant = spec.get("filter", {}).get("term", {}).get("tenant_id")
             for doc_id, doc in docs.items():
+                if wanted_tenant is not None and doc.get("tenant_id") != wanted_tenant:
+                    continue  # efficient k-NN filtering: applied during the search
                 d2 = sum((a - b) ** 2 for a, b in zip(doc["vector"], q, strict=True))
                 scored.append((1.0 / (1.0 + d2), doc_id))  # faiss l2 score
             scored.sort(reverse=True)
@@ -132,6 +135,20 @@ def test_knn_query_returns_cosine_similarities_best_first(serverless: Any) -> No
     assert found[0][0] == pytest.approx(expected_x, abs=1e-5)
     knn = server.requests[-1].json["query"]["knn"]["vector"]
     assert knn["k"] == 2 and len(knn["vector"]) == 3
+
+
+def test_tenant_filter_is_part_of_the_knn_search_and_tenants_are_indexed_as_keywords(serverless: Any) -> None:
+    # Given the same vector indexed for two tenants
+    fake, server = serverless
+    index = _index(server)
+    index.upsert("incidents", "acme:1", _unit([1.0, 0.0]), {"incident_id": "1", "tenant_id": "acme"})
+    index.upsert("incidents", "globex:1", _unit([1.0, 0.0]), {"incident_id": "1", "tenant_id": "globex"})
+    # When globex searches, then only its document comes back, and the filter was sent inside the k-NN query
+    found = index.query("incidents", _unit([1.0, 0.0]), 5, tenant_id="globex")
+    assert [doc["tenant_id"] for _, doc in found] == ["globex"]
+    assert server.requests[-1].json["query"]["knn"]["vector"]["filter"] == {"term": {"tenant_id": "globex"}}
+    mapping = fake.indices["sre-copilot-incidents"]["mappings"]["properties"]
+    assert mapping["tenant_id"] == {"type": "keyword"}
 
 
 def test_query_on_a_missing_index_is_empty(serverless: Any) -> None:

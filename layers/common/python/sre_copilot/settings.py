@@ -6,15 +6,22 @@ variables for its in-process handlers; the CLI reads them too.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+ENV_PREFIX = "SRE_COPILOT_"
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SRE_COPILOT_", extra="ignore", populate_by_name=True)
+class Settings(BaseModel):
+    """Each field reads SRE_COPILOT_<FIELD> (or its alias, e.g. AWS_REGION), case-insensitively,
+    unless the caller passes it. That is pydantic-settings' behaviour for flat fields, without
+    importing pydantic-settings (and asyncio with it): a fifth of a function's cold start."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
     tenant_id: str = "default"
     environment: str = "prod"
@@ -84,6 +91,9 @@ class Settings(BaseSettings):
                              f"unset it in the configuration of function {self.lambda_function_name}")
         return self
 
+    api_tenant_claim: str = Field(default="custom:tenant_id", description="JWT claim naming the caller's tenant")
+    api_roles_claim: str = Field(default="cognito:groups", description="JWT claim listing the caller's roles")
+
     dry_run: bool = Field(default=True, description="remediation plans only, unless policy and this allow")
     max_body_bytes: int = 262_144
     dedup_window_s: int = 900
@@ -122,6 +132,20 @@ class Settings(BaseSettings):
 
     def sns_topic_set(self) -> frozenset[str]:
         return frozenset(s.strip() for s in self.sns_topic_arns.split(",") if s.strip())
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_environment(cls, data: Any) -> Any:
+        given = dict(data) if isinstance(data, Mapping) else {}
+        environment = {name.upper(): value for name, value in os.environ.items()}
+        for name, field in cls.model_fields.items():
+            alias = field.validation_alias if isinstance(field.validation_alias, str) else None
+            if name in given or (alias is not None and alias in given):
+                continue
+            variable = (alias or ENV_PREFIX + name).upper()
+            if variable in environment:
+                given[name] = environment[variable]
+        return given
 
 
 @lru_cache(maxsize=1)

@@ -11,6 +11,7 @@ fenced as untrusted data. Any failure (HTTP error, timeout, malformed or truncat
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -133,6 +134,7 @@ class AnthropicAssistant:
         self.prices = prices or prices_for(model)
         self.usage = Usage()
         self.last_usage: dict[str, int] | None = None
+        self.last_cost_usd: float | None = None
         self.last_error: str | None = None
 
     # -- construction -----------------------------------------------------------------------------
@@ -207,12 +209,17 @@ class AnthropicAssistant:
     def propose(self, context: dict[str, Any]) -> list[dict[str, Any]]:
         self.last_error = None
         limit = int(context.get("max_hypotheses") or MAX_HYPOTHESES)
+        started = time.perf_counter()
+        self.last_usage, self.last_cost_usd = None, None
         try:
             message = self.client.messages.create(**self.request(context))
             self._record_usage(getattr(message, "usage", None))
+            self._emit_metrics(started, failed=False)
             return self._parse(message)[:limit]
         except Exception as exc:  # the assistant is optional: every failure falls back to deterministic hypotheses
             self._fail(exc)
+            if self.last_usage is None:
+                self._emit_metrics(started, failed=True)
             return []
         finally:
             self.usage.calls += 1
@@ -233,6 +240,15 @@ class AnthropicAssistant:
         if not isinstance(payload, dict) or not isinstance(payload.get("hypotheses"), list):
             raise AssistantFailure("tool input has no 'hypotheses' list")
         return [h for h in payload["hypotheses"] if isinstance(h, dict)]
+
+    def _emit_metrics(self, started: float, *, failed: bool) -> None:
+        from sre_copilot.services import telemetry
+
+        usage = self.last_usage or {}
+        telemetry.llm_call(latency_ms=(time.perf_counter() - started) * 1000, failed=failed,
+                           input_tokens=usage.get("input_tokens", 0) + usage.get("cache_read_input_tokens", 0)
+                           + usage.get("cache_creation_input_tokens", 0),
+                           output_tokens=usage.get("output_tokens", 0), cost_usd=self.last_cost_usd)
 
     def _fail(self, exc: Exception) -> None:
         kind = type(exc).__name__
@@ -256,6 +272,7 @@ class AnthropicAssistant:
                 + max(0, write_5m) * p.cache_write_5m + write_1h * p.cache_write_1h
                 + current["cache_read_input_tokens"] * p.cache_read) / 1_000_000
         self.last_usage = current
+        self.last_cost_usd = round(cost, 6)
         self.usage.input_tokens += current["input_tokens"]
         self.usage.output_tokens += current["output_tokens"]
         self.usage.cache_creation_input_tokens += current["cache_creation_input_tokens"]

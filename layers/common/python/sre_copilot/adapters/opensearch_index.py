@@ -45,6 +45,10 @@ class OpenSearchVectorIndex:
 
         from opensearchpy import AWSV4SignerAuth, OpenSearch, RequestsHttpConnection
 
+        from sre_copilot.services.observability import trace_requests
+
+        trace_requests()
+
         if not endpoint:
             from sre_copilot.errors import ConfigurationError
 
@@ -71,6 +75,7 @@ class OpenSearchVectorIndex:
                     FIELD: {"type": "knn_vector", "dimension": dimensions,
                             "method": {"name": "hnsw", "engine": "faiss", "space_type": "l2"}},
                     "doc_id": {"type": "keyword"},
+                    "tenant_id": {"type": "keyword"},
                     "document": {"type": "object", "enabled": False},
                 }},
             })
@@ -83,17 +88,23 @@ class OpenSearchVectorIndex:
                                                      "query": {"term": {"doc_id": doc_id}}})
         for hit in found.get("hits", {}).get("hits", []):
             self.client.delete(index=name, id=hit["_id"])
-        self.client.index(index=name, body={FIELD: list(vector), "doc_id": doc_id,
-                                            "document": json.loads(json.dumps(document, default=str))})
+        body = {FIELD: list(vector), "doc_id": doc_id, "document": json.loads(json.dumps(document, default=str))}
+        if document.get("tenant_id"):
+            body["tenant_id"] = str(document["tenant_id"])
+        self.client.index(index=name, body=body)
 
-    def query(self, collection: str, vector: list[float], k: int) -> list[tuple[float, dict[str, Any]]]:
+    def query(self, collection: str, vector: list[float], k: int, *,
+              tenant_id: str | None = None) -> list[tuple[float, dict[str, Any]]]:
         from opensearchpy.exceptions import NotFoundError
 
         name = _index_name(self.index_prefix, collection)
+        knn: dict[str, Any] = {"vector": list(vector), "k": k}
+        if tenant_id is not None:
+            # Efficient k-NN filtering (faiss): the filter applies during the search, not after it.
+            knn["filter"] = {"term": {"tenant_id": tenant_id}}
         try:
             found = self.client.search(index=name, body={
-                "size": k, "_source": ["doc_id", "document"],
-                "query": {"knn": {FIELD: {"vector": list(vector), "k": k}}},
+                "size": k, "_source": ["doc_id", "document"], "query": {"knn": {FIELD: knn}},
             })
         except NotFoundError:
             return []

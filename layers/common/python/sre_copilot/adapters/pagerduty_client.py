@@ -44,6 +44,9 @@ class PagerDutyClient:
         sleep: Callable[[float], None] = time.sleep,
         session: requests.Session | None = None,
     ) -> None:
+        from sre_copilot.services.observability import trace_requests
+
+        trace_requests()
         if not api_token:
             raise ConfigurationError("the PagerDuty API token is empty; set api_token in the pagerduty secret")
         if not from_email:

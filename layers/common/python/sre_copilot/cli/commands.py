@@ -31,8 +31,10 @@ def _save_run(state_dir: Path, run: Any) -> None:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
+    from sre_copilot.cli import preflight
     from sre_copilot.local.replay import Scenario, replay
 
+    preflight.writable_output(args.out)
     scenario = Scenario.load(args.scenario)
     progress = None if args.quiet else (lambda msg: print(msg, file=sys.stderr))
     from sre_copilot.local.learning import load as load_learning
@@ -128,15 +130,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.json:
         print(dump(report))
     else:
-        from sre_copilot.cli.narrative import render_eval
+        from sre_copilot.cli import eval_table
 
-        print(render_eval(report))
+        print(eval_table.render(report))
     return 0
 
 
 def cmd_catalog(args: argparse.Namespace) -> int:
+    from sre_copilot.cli import preflight
     from sre_copilot.domain.catalog import Catalog, load_catalog_files
 
+    preflight.writable_output(args.out)
     catalog: Catalog = load_catalog_files(args.files)
     args.out.write_text(dump(catalog.model_dump(mode="json", exclude_none=True)) + "\n")
     print(f"{len(catalog.services)} services -> {args.out}", file=sys.stderr)
@@ -165,10 +169,12 @@ def cmd_runbooks(args: argparse.Namespace) -> int:
 def cmd_silence(args: argparse.Namespace) -> int:
     from datetime import timedelta
 
+    from sre_copilot.cli import preflight
     from sre_copilot.ingest.silences import Silence
     from sre_copilot.ports import clock
     from sre_copilot.services.container import get_container
 
+    preflight.aws_credentials()
     container = get_container()
     tenant = container.settings.tenant_id
     if args.silence_command == "add":

@@ -13,7 +13,11 @@ class Embedder(Protocol):
 
 class VectorIndex(Protocol):
     def upsert(self, collection: str, doc_id: str, vector: list[float], document: dict[str, object]) -> None: ...
-    def query(self, collection: str, vector: list[float], k: int) -> list[tuple[float, dict[str, object]]]: ...
+    def query(self, collection: str, vector: list[float], k: int, *,
+              tenant_id: str | None = None) -> list[tuple[float, dict[str, object]]]:
+        """The k nearest documents; with `tenant_id`, only documents whose `tenant_id` is that tenant
+        (filtered before ranking, so another tenant's documents never take a place in the k)."""
+        ...
 
 
 class HypothesisAssistant(Protocol):

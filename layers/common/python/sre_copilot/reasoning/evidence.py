@@ -67,7 +67,10 @@ class VectorPrecedents:
 
     COLLECTION = "incidents"
 
-    def __init__(self, *, index: VectorIndex, embedder: Embedder, min_similarity: float = 0.35) -> None:
+    def __init__(self, *, index: VectorIndex, embedder: Embedder, min_similarity: float = 0.35,
+                 tenant_id: str | None = None) -> None:
+        """`tenant_id`: the tenant whose precedents `similar` may return (None: any, offline tools only)."""
+        self.tenant_id = tenant_id
         self.index = index
         self.embedder = embedder
         self.min_similarity = min_similarity
@@ -93,7 +96,7 @@ class VectorPrecedents:
     def similar(self, text: str, k: int = 20) -> list[Precedent]:
         vector = self.embedder.embed([text])[0]
         out: list[Precedent] = []
-        for score, doc in self.index.query(self.COLLECTION, vector, k):
+        for score, doc in self.index.query(self.COLLECTION, vector, k, tenant_id=self.tenant_id):
             if score < self.min_similarity:
                 continue
             out.append(Precedent(incident_id=str(doc.get("incident_id")), entity=str(doc.get("entity")),

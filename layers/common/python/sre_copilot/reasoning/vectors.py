@@ -193,8 +193,11 @@ class LocalVectorIndex:
         """Every stored (vector, document) of a collection by id (exports, e.g. replay learning)."""
         return {doc_id: (list(v), dict(d)) for doc_id, (v, d) in self._data.get(collection, {}).items()}
 
-    def query(self, collection: str, vector: list[float], k: int) -> list[tuple[float, dict[str, Any]]]:
+    def query(self, collection: str, vector: list[float], k: int, *,
+              tenant_id: str | None = None) -> list[tuple[float, dict[str, Any]]]:
         stored = self._data.get(collection, {})
+        if tenant_id is not None:
+            stored = {doc_id: entry for doc_id, entry in stored.items() if entry[1].get("tenant_id") == tenant_id}
         docs = list(stored.values())
         if not docs or k <= 0:
             return []

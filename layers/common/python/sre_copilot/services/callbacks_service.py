@@ -117,6 +117,7 @@ class SweeperService:
             reason = "verify" if waiting is not None and waiting[0].id == plan_id else "timed_out"
             self.c.workflow.send_success(token["token"], {"reason": reason})
             timed_out += 1
+
         correlate = CorrelateService(self.c)
         # The state is on the agenda for when its tick next has work; until then no minute loads it.
         if work.tick:

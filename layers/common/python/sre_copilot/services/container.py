@@ -229,7 +229,7 @@ class Container:
     def precedents(self) -> Any:
         from sre_copilot.reasoning.evidence import VectorPrecedents
 
-        return VectorPrecedents(index=self.vector_index, embedder=self.embedder)
+        return VectorPrecedents(index=self.vector_index, embedder=self.embedder, tenant_id=self.settings.tenant_id)
 
     def index_precedent(self, incident: Incident) -> None:
         self.precedents().add(incident)

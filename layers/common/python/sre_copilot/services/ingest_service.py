@@ -24,6 +24,7 @@ from sre_copilot.adapters import aws_clients
 from sre_copilot.domain.signal import Signal
 from sre_copilot.domain.types import Priority, format_time
 from sre_copilot.errors import InvalidPayload, PayloadTooLarge, SreCopilotError
+from sre_copilot.ingest import tenant_keys
 from sre_copilot.ingest.auth import authenticate, check_sns_origin, sns_messages
 from sre_copilot.ingest.changes import parse_change
 from sre_copilot.ingest.classify import classify
@@ -31,6 +32,7 @@ from sre_copilot.ingest.dedup import dedup_key
 from sre_copilot.ingest.normalize import SOURCES, NormalizedDelivery, normalize
 from sre_copilot.ingest.silences import matching_silence
 from sre_copilot.ports import clock
+from sre_copilot.services import telemetry
 from sre_copilot.services.container import Container
 from sre_copilot.services.observability import logger, metrics
 
@@ -106,6 +108,8 @@ class IngestService:
                 # SNS invoked us through IAM (a topic subscription): the topic and freshness still apply.
                 for message in sns_messages(raw):
                     check_sns_origin(message, policy, received_at)
+            # Per-tenant keys, on top of the source's own signature (off when no keys are listed).
+            tenant_keys.check(headers, self.c.secret("webhook").get("tenant_keys") or {}, self.c.settings.tenant_id)
         except SreCopilotError as exc:
             return self._refuse(source, exc)
         delivery_id = delivery_id_for(source, headers, raw)
@@ -122,6 +126,7 @@ class IngestService:
         })
         metrics.add_metric(name="IngestLatency", unit=MetricUnit.Milliseconds,
                            value=(time.perf_counter() - started) * 1000)
+        telemetry.delivery_accepted()
         if response.get("received_at") != format_time(received_at):
             metrics.add_metric(name="RetriedDeliveries", unit=MetricUnit.Count, value=1)
             response = {**response, "retry": True,
@@ -150,6 +155,7 @@ class IngestService:
             # Not cached as a success: the reject path archives it and answers 4xx.
             self._archive_rejection(source, delivery_id, raw_ref, exc)
             metrics.add_metric(name="ValidationErrors", unit=MetricUnit.Count, value=1)
+            telemetry.delivery_rejected(exc.code)
             return {"status": exc.status, "error": exc.message, "code": exc.code,
                     "received_at": delivery["received_at"], "delivery_id": delivery_id}
         return self._accept_normalized(source, result, delivery, raw_ref)
@@ -241,6 +247,7 @@ class IngestService:
         self._archive_rejection(source, delivery_id, ref, exc)
         metrics.add_metric(name="ValidationErrors" if exc.status != 401 else "AuthFailures",
                            unit=MetricUnit.Count, value=1)
+        telemetry.delivery_rejected(exc.code)
         return IngestResult(status=exc.status, body={"error": exc.message, "code": exc.code,
                                                      "delivery_id": delivery_id})
 

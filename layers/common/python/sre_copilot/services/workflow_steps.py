@@ -33,13 +33,7 @@ from sre_copilot.domain.types import (
 from sre_copilot.errors import ConfigurationError, NotFound
 from sre_copilot.messages.pagerduty import hypotheses_note
 from sre_copilot.ports import clock
-from sre_copilot.reasoning.confidence import score_hypotheses
-from sre_copilot.reasoning.context import assemble_context
-from sre_copilot.reasoning.evidence import aggregate_evidence
-from sre_copilot.reasoning.hypotheses import generate_hypotheses
-from sre_copilot.reasoning.policy import apply_policy
-from sre_copilot.reasoning.recommend import recommend
-from sre_copilot.services import lifecycle
+from sre_copilot.services import lifecycle, telemetry
 from sre_copilot.services.container import Container
 from sre_copilot.services.gate_inputs import GateInputs
 from sre_copilot.services.ids import short_hash
@@ -47,6 +41,8 @@ from sre_copilot.services.mutations import save_fields
 from sre_copilot.services.observability import logger, metrics
 from sre_copilot.services.remediation_steps import RemediationSteps, recovery_due
 
+# Each step imports its own reasoning, action and message modules when it runs, so a function's
+# cold start loads only its step's code (benchmarks/bench_cold_start.py).
 COPILOT = "copilot:workflow"
 
 
@@ -73,6 +69,8 @@ class WorkflowSteps:
 
     # -- analysis -----------------------------------------------------------------------------
     def assemble_context(self, event: dict[str, Any]) -> dict[str, Any]:
+        from sre_copilot.reasoning.context import assemble_context
+
         incident = self._incident(event)
         # This analysis takes in all evidence stored so far, so any pending re-analysis is served.
         self.c.store.clear_refresh(incident.tenant_id, incident.id)
@@ -92,6 +90,8 @@ class WorkflowSteps:
                 "missing": sorted(snapshot.missing)}
 
     def aggregate_evidence(self, event: dict[str, Any]) -> dict[str, Any]:
+        from sre_copilot.reasoning.evidence import aggregate_evidence
+
         incident = self._incident(event)
         snapshot = ContextSnapshot.model_validate(self.c.blobs.get_json(event["context"]["result"]["snapshot_ref"]))
         signals = self.c.store.signals_for_incident(incident.tenant_id, incident.id)
@@ -102,6 +102,8 @@ class WorkflowSteps:
         return {"evidence_ref": ref, "items": len(package.items), "kinds": kinds, "conflicts": len(package.conflicts)}
 
     def generate_hypotheses(self, event: dict[str, Any]) -> dict[str, Any]:
+        from sre_copilot.reasoning.hypotheses import generate_hypotheses
+
         incident = self._incident(event)
         snapshot = ContextSnapshot.model_validate(self.c.blobs.get_json(event["context"]["result"]["snapshot_ref"]))
         package = EvidencePackage.model_validate(self.c.blobs.get_json(event["evidence"]["result"]["evidence_ref"]))
@@ -114,6 +116,8 @@ class WorkflowSteps:
                 "generators": sorted({h.generator for h in hypotheses})}
 
     def score_confidence(self, event: dict[str, Any]) -> dict[str, Any]:
+        from sre_copilot.reasoning.confidence import score_hypotheses
+
         incident = self._incident(event)
         snapshot = ContextSnapshot.model_validate(self.c.blobs.get_json(event["context"]["result"]["snapshot_ref"]))
         package = EvidencePackage.model_validate(self.c.blobs.get_json(event["evidence"]["result"]["evidence_ref"]))
@@ -131,6 +135,8 @@ class WorkflowSteps:
             "confidence": round(top.confidence, 3)}}
 
     def apply_policy(self, event: dict[str, Any]) -> dict[str, Any]:
+        from sre_copilot.reasoning.policy import apply_policy
+
         incident = self._incident(event)
         hypotheses = [Hypothesis.model_validate(h) for h in incident.hypotheses]
         package = EvidencePackage.model_validate(self.c.blobs.get_json(event["evidence"]["result"]["evidence_ref"]))
@@ -147,6 +153,8 @@ class WorkflowSteps:
         return {"outcome": decision.outcome.value, "presented": decision.presented, "reasons": decision.reasons}
 
     def recommend(self, event: dict[str, Any]) -> dict[str, Any]:
+        from sre_copilot.reasoning.recommend import recommend
+
         incident = self._incident(event)
         hypotheses = [Hypothesis.model_validate(h) for h in incident.hypotheses]
         decision = Decision.model_validate({**_decision_from(event), "at": clock.now()})
@@ -259,6 +267,8 @@ class WorkflowSteps:
             text=text[:4000], provider_id=provider_id,
         )
         self.c.store.record_notification(notification)
+        if status == "failed":
+            telemetry.notification_failed(channel.value)
         self._audit(incident, f"notify.{channel.value}.{kind.value}", {"status": status, "target": target})
         return {"channel": channel.value, "kind": kind.value, "status": status}
 

@@ -1,0 +1,416 @@
+"""Cost model: dollars per million alerts and per incident workflow, from AWS list prices and the
+template's real settings, written to docs/cost.md and checked against it.
+
+Run: .venv/bin/python benchmarks/check_cost_model.py          # check docs/cost.md is current
+     .venv/bin/python benchmarks/check_cost_model.py --write  # regenerate docs/cost.md
+
+Where each number comes from:
+- The synthesized template (cdk.json's context, bundling off): every function's memory size and
+  architecture, the SQS batch size of the correlate event sources, whether the OpenSearch
+  collection has standby replicas, DynamoDB's billing mode, the count of alarms and dashboards.
+- One replay of the bundled demo incident on the embedded backend (`sre-copilot demo`'s scenario),
+  instrumented: every AWS request the functions and the local event-source pollers make (botocore
+  `_make_api_call`, by service and operation, DynamoDB items counted in batch and transaction
+  calls), every Lambda invocation per function, and the state transitions of each workflow
+  (`StateEntered` events of the execution history).
+- Prices: AWS list prices, us-east-1, arm64, on-demand, no free tier (PRICES below).
+- Assumptions, stated in the document: billed duration per invocation, log bytes per invocation,
+  X-Ray sampling, and how many alerts make one incident.
+
+Exit status 1 when docs/cost.md no longer matches what this computes (rerun with --write and
+review the diff), or when the variable cost is above $10 per million alerts before LLM cost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import re
+import sys
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+DOC = REPO / "docs" / "cost.md"
+BUDGET_PER_MILLION_ALERTS = 10.0
+
+# AWS list prices, us-east-1 (USD), checked 2026-12: first pricing tier, no free tier.
+PRICES = {
+    "lambda_request": 0.20 / 1e6,
+    "lambda_gb_second_arm64": 0.0000133334,
+    "http_api_request": 1.00 / 1e6,
+    "sqs_request": 0.40 / 1e6,
+    "dynamodb_wru": 0.625 / 1e6,
+    "dynamodb_rru": 0.125 / 1e6,
+    "s3_put": 0.005 / 1e3,
+    "s3_get": 0.0004 / 1e3,
+    "sfn_transition": 0.025 / 1e3,
+    "eventbridge_event": 1.00 / 1e6,
+    "cloudwatch_logs_gb": 0.50,
+    "xray_trace": 5.00 / 1e6,
+    "aoss_ocu_hour": 0.24,
+    "alarm_month": 0.10,
+    "dashboard_month": 3.00,
+    "secret_month": 0.40,
+    "kms_key_month": 1.00,
+    "custom_metric_month": 0.30,
+}
+HOURS_PER_MONTH = 730
+# Assumptions (not measurable without an AWS account): billed milliseconds per invocation. The
+# embedded backend runs the same handlers in-process much faster than Lambda's network round
+# trips; these are deliberately pessimistic for the per-step work the handlers do.
+BILLED_MS = {"ingest": 120, "correlate": 250, "generate_hypotheses": 800, "document": 600,
+             "approval_sweeper": 200}
+DEFAULT_BILLED_MS = 300
+XRAY_SAMPLED_SHARE = 0.05  # X-Ray's default rule beyond its 1 request/s reservoir
+ALERTS_PER_INCIDENT = 100  # the forge storm: 12,000 alerts, 78 labelled faults (~154 per fault)
+OCUS_WITH_STANDBY, OCUS_WITHOUT_STANDBY = 2.0, 1.0  # OpenSearch Serverless minimum per account
+EMF_METRIC_NAMES = 20  # distinct EMF metric names (telemetry + existing counters), one dimension set
+
+
+POLLER_OPERATIONS = ("ReceiveMessage", "DeleteMessage", "DeleteMessageBatch", "ChangeMessageVisibility",
+                     "ChangeMessageVisibilityBatch")
+# START, END and REPORT lines Lambda writes for every invocation.
+PLATFORM_LOG_BYTES = 350
+EDGE = ("ingest", "correlate", "callbacks", "pagerduty_sync")
+SWEEPER = "approval_sweeper"
+
+
+def _capacity_units(operation: str, params: dict[str, Any]) -> tuple[int, int]:
+    """(write, read) capacity units of one DynamoDB call, for items up to 1 KB written and 4 KB read."""
+    if operation == "BatchWriteItem":
+        return sum(len(v) for v in params.get("RequestItems", {}).values()), 0
+    if operation == "TransactWriteItems":
+        return 2 * len(params.get("TransactItems", [])), 0
+    if operation in ("PutItem", "UpdateItem", "DeleteItem"):
+        return 1, 0
+    if operation == "BatchGetItem":
+        return 0, sum(len(v.get("Keys", [])) for v in params.get("RequestItems", {}).values())
+    if operation == "TransactGetItems":
+        return 0, 2 * len(params.get("TransactItems", []))
+    if operation in ("GetItem", "Query", "Scan"):
+        return 0, 1
+    return 0, 0
+
+
+@dataclass
+class Measured:
+    deliveries: int = 0
+    incidents: int = 0
+    invocations: Counter[str] = field(default_factory=Counter)
+    # (function or "poller", "service:Operation") -> requests; DynamoDB in capacity units
+    requests: Counter[tuple[str, str]] = field(default_factory=Counter)
+    dynamodb_wru: Counter[str] = field(default_factory=Counter)
+    dynamodb_rru: Counter[str] = field(default_factory=Counter)
+    log_bytes: Counter[str] = field(default_factory=Counter)
+    transitions: list[int] = field(default_factory=list)
+
+
+
+def template_settings() -> dict[str, Any]:
+    from infra_cdk.app import BUNDLING_STACKS, cdk_json_context, create_app
+
+    context = cdk_json_context(REPO) | {BUNDLING_STACKS: [], "@aws-cdk/core:validateAgainstDefaultRules": False}
+    built = create_app(context)
+    template = built.app.synth().get_stack_artifact(built.stack.artifact_id).template
+    resources = template["Resources"]
+    names = {lid: r for lid, r in resources.items()}
+    memory: dict[str, int] = {}
+    architectures: set[str] = set()
+    for name, sre_function in built.stack.functions.items():
+        props = names[built.stack.get_logical_id(sre_function.function.node.default_child)]["Properties"]
+        memory[name] = int(props["MemorySize"])
+        architectures.update(props["Architectures"])
+    batch_sizes = sorted({int(r["Properties"]["BatchSize"]) for r in resources.values()
+                          if r["Type"] == "AWS::Lambda::EventSourceMapping"})
+    collections = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::OpenSearchServerless::Collection"]
+    tables = [r["Properties"].get("BillingMode") for r in resources.values() if r["Type"] == "AWS::DynamoDB::Table"]
+    count = Counter(r["Type"] for r in resources.values())
+    return {
+        "memory_mb": memory, "architectures": sorted(architectures), "sqs_batch_sizes": batch_sizes,
+        "opensearch": bool(collections),
+        "standby": bool(collections) and collections[0].get("StandbyReplicas") == "ENABLED",
+        "table_billing": sorted(set(tables)), "alarms": count["AWS::CloudWatch::Alarm"],
+        "dashboards": count["AWS::CloudWatch::Dashboard"], "secrets": count["AWS::SecretsManager::Secret"],
+        "kms_keys": count["AWS::KMS::Key"],
+    }
+
+
+def measure_demo() -> Measured:
+    import botocore.client
+
+    from sre_copilot.cli.commands import BUNDLED_DEMO
+    from sre_copilot.local import runtime
+    from sre_copilot.local.replay import Scenario, replay
+
+    measured = Measured()
+    original_call = botocore.client.BaseClient._make_api_call
+    original_load = runtime._load_handler
+
+    current: list[str] = []  # the function whose invocation is running (handlers run one at a time)
+
+    def counting_call(client: Any, operation: str, params: dict[str, Any]) -> Any:
+        service = client.meta.service_model.service_name
+        who = current[-1] if current else "poller"
+        # Outside an invocation only the event-source pollers' SQS calls are billed on AWS; the
+        # rest is the local runtime creating resources and moto's Step Functions invoking tasks.
+        if who != "poller" or (service == "sqs" and operation in POLLER_OPERATIONS):
+            measured.requests[(who, f"{service}:{operation}")] += 1
+            if service == "dynamodb":
+                writes, reads = _capacity_units(operation, params)
+                measured.dynamodb_wru[who] += writes
+                measured.dynamodb_rru[who] += reads
+        return original_call(client, operation, params)
+
+    def counting_load(name: str) -> Any:
+        module = original_load(name)
+        handler: Callable[..., Any] = module.handler
+
+        def counted(event: Any, context: Any) -> Any:
+            measured.invocations[name] += 1
+            current.append(name)
+            out = io.StringIO()
+            try:
+                with contextlib.redirect_stdout(out):
+                    return handler(event, context)
+            finally:
+                current.pop()
+                measured.log_bytes[name] += len(out.getvalue().encode()) + PLATFORM_LOG_BYTES
+
+        module.handler = counted
+        return module
+
+    botocore.client.BaseClient._make_api_call = counting_call  # type: ignore[method-assign]
+    runtime._load_handler = counting_load  # type: ignore[assignment]
+    try:
+        scenario = Scenario.load(BUNDLED_DEMO)
+        run = replay(scenario, approve="approve")
+    finally:
+        botocore.client.BaseClient._make_api_call = original_call  # type: ignore[method-assign]
+        runtime._load_handler = original_load
+    measured.deliveries = len(scenario.deliveries) + len(scenario.changes)
+
+    measured.incidents = len(run.result["incidents"])
+    measured.transitions = [sum(1 for e in history if str(e.get("type", "")).endswith("StateEntered"))
+                            for history in run.histories.values()]
+    return measured
+
+
+@dataclass
+class Line:
+    item: str
+    basis: str
+    usd: float
+
+
+def compute(settings: dict[str, Any], m: Measured) -> dict[str, Any]:
+    p = PRICES
+    workflow = tuple(sorted(set(settings["memory_mb"]) - {*EDGE, SWEEPER}))
+
+    def usage(functions: tuple[str, ...], per: float) -> dict[str, float]:
+        """Billable units of `functions`' invocations (and, for the edge, the pollers), divided by `per`."""
+        owners = set(functions) | ({"poller"} if functions == EDGE else set())
+
+        def requests(*operations: str, service: str = "") -> float:
+            return sum(v for (who, op), v in m.requests.items()
+                       if who in owners and (op in operations or (service and op.startswith(service + ":"))))
+
+        invocations = sum(m.invocations[n] for n in functions)
+        return {k: v / per for k, v in {
+            "invocations": invocations,
+            "gb_s": sum(m.invocations[n] * settings["memory_mb"][n] / 1024 * BILLED_MS.get(n, DEFAULT_BILLED_MS)
+                        / 1000 for n in functions),
+            "sqs": requests(service="sqs"),
+            "wru": sum(m.dynamodb_wru[w] for w in owners), "rru": sum(m.dynamodb_rru[w] for w in owners),
+            "s3_put": requests("s3:PutObject", "s3:CopyObject", "s3:ListObjectsV2", "s3:DeleteObject"),
+            "s3_get": requests("s3:GetObject", "s3:HeadObject"),
+            "events": requests("events:PutEvents"),
+            "log_gb": sum(m.log_bytes[n] for n in functions) / 1e9,
+        }.items()}
+
+    def lines(u: dict[str, float], scale: float) -> list[Line]:
+        return [
+            Line("Lambda requests", f"{u['invocations']:.3f} invocations", u["invocations"] * p["lambda_request"]),
+            Line("Lambda duration", f"{u['gb_s']:.4f} GB-s", u["gb_s"] * p["lambda_gb_second_arm64"]),
+            Line("SQS requests", f"{u['sqs']:.2f} requests", u["sqs"] * p["sqs_request"]),
+            Line("DynamoDB writes", f"{u['wru']:.2f} WRU", u["wru"] * p["dynamodb_wru"]),
+            Line("DynamoDB reads", f"{u['rru']:.2f} RRU", u["rru"] * p["dynamodb_rru"]),
+            Line("S3 PUT/LIST/DELETE", f"{u['s3_put']:.2f} requests", u["s3_put"] * p["s3_put"]),
+            Line("S3 GET", f"{u['s3_get']:.2f} requests", u["s3_get"] * p["s3_get"]),
+            Line("EventBridge events", f"{u['events']:.3f} events", u["events"] * p["eventbridge_event"]),
+            Line("CloudWatch Logs", f"{u['log_gb'] * 1e6:.1f} KB", u["log_gb"] * p["cloudwatch_logs_gb"]),
+        ]
+
+    edge = usage(EDGE, max(m.deliveries, 1))
+    alert_lines = [Line("HTTP API request", "1 request", p["http_api_request"]), *lines(edge, 1e6),
+                   Line("X-Ray traces", f"{XRAY_SAMPLED_SHARE:.0%} sampled", XRAY_SAMPLED_SHARE * p["xray_trace"])]
+    transitions = sum(m.transitions) / max(len(m.transitions), 1)
+    incident_lines = [Line("Step Functions transitions", f"{transitions:.0f} transitions",
+                           transitions * p["sfn_transition"]), *lines(usage(workflow, max(m.incidents, 1)), 1)]
+    sweeps_per_month = HOURS_PER_MONTH * 60
+    sweep = usage((SWEEPER,), max(m.invocations[SWEEPER], 1))
+    per_alert = sum(line.usd for line in alert_lines)
+    per_incident = sum(line.usd for line in incident_lines)
+    per_million = 1e6 * per_alert + 1e6 / ALERTS_PER_INCIDENT * per_incident
+    ocus = (OCUS_WITH_STANDBY if settings["standby"] else OCUS_WITHOUT_STANDBY) if settings["opensearch"] else 0.0
+    fixed = [
+        Line("OpenSearch Serverless minimum", f"{ocus:g} OCU x {HOURS_PER_MONTH} h", ocus * HOURS_PER_MONTH * p["aoss_ocu_hour"]),
+        Line("Approval sweeper, every minute", f"{sweeps_per_month} runs",
+             sweeps_per_month * sum(line.usd for line in lines(sweep, 1))),
+        Line("CloudWatch alarms", f"{settings['alarms']} alarms", settings["alarms"] * p["alarm_month"]),
+        Line("CloudWatch dashboard", f"{settings['dashboards']} dashboard", settings["dashboards"] * p["dashboard_month"]),
+        Line("EMF custom metrics", f"{EMF_METRIC_NAMES} metrics", EMF_METRIC_NAMES * p["custom_metric_month"]),
+        Line("Secrets Manager", f"{settings['secrets']} secrets", settings["secrets"] * p["secret_month"]),
+        Line("KMS key", f"{settings['kms_keys']} key", settings["kms_keys"] * p["kms_key_month"]),
+    ]
+    return {"alert_lines": alert_lines, "incident_lines": incident_lines, "per_alert": per_alert,
+            "per_incident": per_incident, "per_million": per_million, "fixed": fixed,
+            "fixed_total": sum(line.usd for line in fixed), "transitions": transitions}
+
+
+def render(settings: dict[str, Any], m: Measured, c: dict[str, Any]) -> str:
+    def table(lines: list[Line], scale: float, unit: str) -> str:
+        digits = 2 if unit == "month" else 4 if scale != 1 else 6
+        rows = [f"| {line.item} | {line.basis} | {line.usd * scale:.{digits}f} |" for line in lines]
+        return "\n".join([f"| item | per {unit} | USD per {unit if scale == 1 else 'million alerts'} |",
+                          "|---|---|---:|", *rows])
+
+    memory = ", ".join(f"{n} {mb}" for n, mb in sorted(settings["memory_mb"].items()))
+    by_operation: Counter[str] = Counter()
+    for (_who, operation), count in m.requests.items():
+        by_operation[operation] += count
+    top_requests = ", ".join(f"{k} {v}" for k, v in by_operation.most_common(12))
+    invocations = ", ".join(f"{k} {v}" for k, v in sorted(m.invocations.items()))
+    return f"""# Cost model
+
+Generated by `benchmarks/check_cost_model.py --write`; `make bench` recomputes it from the synthesized
+template and a fresh replay and fails when this page no longer matches, or when the variable cost is
+above ${BUDGET_PER_MILLION_ALERTS:.0f} per million alerts before LLM cost.
+
+## Result
+
+- **${c['per_million']:.2f} per million alerts** before LLM cost (variable: ingestion of every alert plus one
+  incident workflow per {ALERTS_PER_INCIDENT} alerts).
+- **${c['per_incident']:.5f} per incident workflow** (without LLM).
+- **${c['fixed_total']:.2f} per month fixed**, whatever the volume (table below); the OpenSearch Serverless
+  minimum dominates it. `-c enable_opensearch=false` removes it (precedents and runbooks then use the
+  in-function index, which does not persist between cold starts).
+
+## Inputs from the template (`cdk.json` context, as synthesized)
+
+- Memory (MB): {memory}; architecture {', '.join(settings['architectures'])}.
+- SQS batch size of the correlate event sources: {', '.join(map(str, settings['sqs_batch_sizes']))}.
+- DynamoDB billing: {', '.join(settings['table_billing'])}. OpenSearch collection:
+  {'yes' if settings['opensearch'] else 'no'}, standby replicas {'enabled' if settings['standby'] else 'disabled'}.
+- {settings['alarms']} alarms, {settings['dashboards']} dashboard, {settings['secrets']} secrets, {settings['kms_keys']} KMS key.
+
+## Inputs measured on the embedded backend
+
+One replay of the bundled demo incident (`make demo`'s scenario, approval granted so the whole
+workflow runs): {m.deliveries} deliveries, {m.incidents} incident(s).
+- Lambda invocations: {invocations}.
+- AWS requests (most frequent): {top_requests}.
+- DynamoDB: {sum(m.dynamodb_wru.values())} write units, {sum(m.dynamodb_rru.values())} read units in all
+  (items up to 1 KB written and 4 KB read; batch and transaction calls per item, transactions twice).
+- Log bytes each function wrote (plus {PLATFORM_LOG_BYTES} bytes of Lambda's START/END/REPORT lines per
+  invocation): {', '.join(f'{k} {v}' for k, v in sorted(m.log_bytes.items()))}.
+- State transitions per workflow: {', '.join(map(str, m.transitions)) or 'none'}.
+Each request is charged to the function whose invocation made it: ingest, correlate, callbacks and
+PagerDuty sync (and the SQS event-source pollers) per alert, the workflow's steps per incident, the
+approval sweeper (a schedule, every minute) per month.
+
+## Where the money goes, and the levers
+
+Per alert, the largest items are the raw delivery archived to S3 before the 2xx (one PUT, $5 per
+million), DynamoDB writes (idempotency record, fingerprint claim, signal, correlation state) and
+Lambda duration; per incident, Step Functions state transitions (a re-analysed incident passes the
+reasoning steps again). Levers, each a trade-off to decide deliberately: keep raw payloads in the
+signal item instead of S3 below a size threshold; batch the P2/P3 correlate polls harder
+(`sqs_batch_size`); lower `function_memory_mb` for ingest and correlate once their measured duration
+allows; express workflows for incidents that need no approval.
+
+## Assumptions
+
+- Billed duration per invocation (ms): {', '.join(f'{k} {v}' for k, v in BILLED_MS.items())}, every other
+  function {DEFAULT_BILLED_MS}. Not measurable without an account; deliberately pessimistic.
+- X-Ray samples {XRAY_SAMPLED_SHARE:.0%} of requests (its default rule after the 1 request/s reservoir).
+- One incident per {ALERTS_PER_INCIDENT} alerts (the forge storm has about 154 alerts per labelled fault).
+- Prices: AWS list prices in us-east-1, arm64, on demand, first tier, no free tier.
+
+## Per alert
+
+{table(c['alert_lines'], 1e6, 'alert')}
+
+## Per incident workflow
+
+{table(c['incident_lines'], 1, 'incident')}
+
+## Fixed per month
+
+{table(c['fixed'], 1, 'month')}
+
+## LLM, priced separately
+
+Tokens are priced from the model's list prices (`sre_copilot.adapters.anthropic_assistant.PRICES`)
+and emitted per call as EMF metrics (`LlmInputTokens`, `LlmOutputTokens`, `LlmCostUsd`) on the
+operations dashboard. At Claude Sonnet 4.5 list prices ($3 per million input tokens, $15 per million
+output), one hypothesis request of about 6,000 input and 800 output tokens costs
+${(6000 * 3 + 800 * 15) / 1e6:.3f}; with one request per incident and one incident per
+{ALERTS_PER_INCIDENT} alerts that is ${(6000 * 3 + 800 * 15) / 1e6 * 1e6 / ALERTS_PER_INCIDENT:.0f} per million alerts on top of the figures
+above (token counts are an example; the dashboard shows the real ones). The `LlmDailyCost` alarm fires
+at $25 a day.
+"""
+
+
+TEMPLATE_LINES = ("- Memory (MB):", "- SQS batch size", "- DynamoDB billing", "  yes, standby", "  no, standby",
+                  "- State transitions per workflow")
+HEADLINE = re.compile(r"\*\*\$([0-9.]+) per million alerts\*\*")
+# The replay's log lines carry timestamps and ids, so its byte counts move a little between runs.
+TOLERANCE = 0.05
+
+
+def stale(documented: str, computed: str) -> list[str]:
+    """What differs between the page and a fresh computation: any template-derived line exactly,
+    the headline figure beyond TOLERANCE."""
+    problems = [f"template changed: {line.strip()!r}" for line in computed.splitlines()
+                if line.startswith(TEMPLATE_LINES) and line not in documented.splitlines()]
+    old, new = HEADLINE.search(documented), HEADLINE.search(computed)
+    if old is None or new is None:
+        problems.append("no per-million-alerts figure in docs/cost.md")
+    elif abs(float(old.group(1)) - float(new.group(1))) > TOLERANCE * float(new.group(1)):
+        problems.append(f"per million alerts: documented ${old.group(1)}, computed ${new.group(1)}")
+    return problems
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--write", action="store_true", help="regenerate docs/cost.md (default: check it)")
+    args = parser.parse_args()
+    settings = template_settings()
+    measured = measure_demo()
+    computed = compute(settings, measured)
+    text = render(settings, measured, computed)
+    print(f"cost model: ${computed['per_million']:.2f} per million alerts before LLM cost, "
+          f"${computed['per_incident']:.4f} per incident workflow, ${computed['fixed_total']:.2f} per month fixed")
+    if args.write:
+        DOC.write_text(text, encoding="utf-8")
+        print(f"wrote {DOC.relative_to(REPO)}")
+    else:
+        problems = stale(DOC.read_text(encoding="utf-8") if DOC.exists() else "", text)
+        if problems:
+            print("docs/cost.md no longer matches; run with --write and review the diff:\n  " + "\n  ".join(problems))
+            return 1
+        print("docs/cost.md matches the template and the replay")
+    if computed["per_million"] > BUDGET_PER_MILLION_ALERTS:
+        print(f"over budget: ${computed['per_million']:.2f} > ${BUDGET_PER_MILLION_ALERTS:.0f} per million alerts")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

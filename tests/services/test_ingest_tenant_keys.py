@@ -1,0 +1,63 @@
+"""Per-tenant webhook keys through the real ingest handler on the embedded backend: on top of the
+source's own authentication, and off until the webhook secret lists tenant keys."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from test_ingest_service import CATALOG, T0, _alertmanager
+
+from sre_copilot.adapters.secrets import clear_secret_cache
+from sre_copilot.ingest import tenant_keys
+from sre_copilot.local.runtime import LOCAL_SECRETS, LocalDeployment
+
+
+@pytest.fixture()
+def deployment() -> Iterator[LocalDeployment]:
+    with LocalDeployment(start=T0) as d:
+        d.put_catalog(CATALOG)
+        yield d
+
+
+def _set_tenant_keys(d: LocalDeployment, keys: dict[str, list[str]]) -> None:
+    d.session.client("secretsmanager").put_secret_value(
+        SecretId="sre-copilot/webhook", SecretString=json.dumps({**LOCAL_SECRETS["webhook"], "tenant_keys": keys}))
+    clear_secret_cache()
+    d.container._secrets.clear()  # the container caches secrets per cold start, as on Lambda
+
+
+def _post(d: LocalDeployment, body: bytes, **headers: str) -> tuple[int, Any]:
+    return d.http("POST", "/webhooks/alertmanager", body, {"Content-Type": "application/json", **headers})
+
+
+def test_without_tenant_keys_the_source_authentication_alone_decides(deployment: LocalDeployment) -> None:
+    status, _ = _post(deployment, _alertmanager("fp1", T0))
+    assert status == 202
+
+
+def test_with_tenant_keys_a_delivery_needs_its_tenants_key(deployment: LocalDeployment) -> None:
+    # Given the deployment's tenant ("default") has a key, and another tenant has another
+    _set_tenant_keys(deployment, {"default": [tenant_keys.digest("k-default-1")],
+                                  "globex": [tenant_keys.digest("k-globex-1")]})
+    # Then no key, a wrong key, and another tenant's key are all refused before any work
+    status, body = _post(deployment, _alertmanager("fp1", T0))
+    assert status == 401 and "x-sre-copilot-tenant-key" in body["error"]
+    status, _ = _post(deployment, _alertmanager("fp2", T0), **{"X-Sre-Copilot-Tenant-Key": "guess"})
+    assert status == 401
+    status, _ = _post(deployment, _alertmanager("fp3", T0), **{"X-Sre-Copilot-Tenant-Key": "k-globex-1"})
+    assert status == 401
+    assert deployment.container.store.open_incidents("default") == []
+    # And the tenant's own key is accepted
+    status, body = _post(deployment, _alertmanager("fp4", T0), **{"X-Sre-Copilot-Tenant-Key": "k-default-1"})
+    assert status == 202 and body["signals"]
+
+
+def test_the_seam_names_the_tenant_a_key_belongs_to() -> None:
+    keys = {"acme": [tenant_keys.digest("a1"), tenant_keys.digest("a2")], "globex": [tenant_keys.digest("g1")]}
+    assert tenant_keys.tenant_for_key({"X-SRE-COPILOT-TENANT-KEY": "a2"}, keys) == "acme"
+    assert tenant_keys.tenant_for_key({"x-sre-copilot-tenant-key": "g1"}, keys) == "globex"
+    assert tenant_keys.tenant_for_key({}, keys) is None
+    assert tenant_keys.digest("a1").startswith("sha256:") and "a1" not in tenant_keys.digest("a1")
