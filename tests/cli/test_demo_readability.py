@@ -10,7 +10,8 @@ from pathlib import Path
 
 def test_demo_fits_100_columns_names_alerts_and_shows_one_card_and_the_postmortem(tmp_path: Path) -> None:
     # When the bundled demo runs
-    done = subprocess.run([sys.executable, "-m", "sre_copilot.cli.main", "demo"], cwd=tmp_path,
+    done = subprocess.run([sys.executable, "-m", "sre_copilot.cli.main", "--state-dir",
+                           ".sre-copilot", "demo"], cwd=tmp_path,
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     lines = done.stdout.splitlines()
@@ -31,7 +32,7 @@ def test_demo_fits_100_columns_names_alerts_and_shows_one_card_and_the_postmorte
     # And the postmortem is printed and written to the file it names
     [postmortem] = list((tmp_path / ".sre-copilot" / "postmortems").glob("*.md"))
     assert f"also written to {postmortem.relative_to(tmp_path)}" in done.stdout.replace("\n  ", " ")
-    assert "# Postmortem draft: CheckoutAPI 5xx rate above SLO" in done.stdout
+    assert "# Postmortem: CheckoutAPI 5xx rate above SLO" in done.stdout
     # And no MTTR saving is claimed
     assert "MTTR reduction" not in done.stdout
     # And the replay result holds one page-kind Slack notification (the card) for the incident

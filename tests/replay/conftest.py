@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,8 @@ def replayed() -> Any:
         key = (str(path), approve, backend)
         if key not in _cache:
             _cache[key] = replay(Scenario.load(path), approve=approve, backend=backend)
-        return _cache[key]
+        # Each test gets its own copy of the result: a test that writes postmortem files points the
+        # result at them (as `replay --out` does), which must not leak into another test's view.
+        return dataclasses.replace(_cache[key], result=copy.deepcopy(_cache[key].result))
 
     return run

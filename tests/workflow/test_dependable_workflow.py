@@ -51,6 +51,8 @@ def test_one_p1_alert_opens_one_incident_pages_and_ranks_hypotheses() -> None:
         assert store.open_incidents(tenant) == []  # held for its group wait
         # When its group wait passes with the alert still firing
         deployment.advance_to(START + timedelta(minutes=8))
+        # And the P1 phone delay (p1_page_delay_s, 5 min) passes with nobody acknowledging
+        deployment.advance_to(START + timedelta(minutes=14))
         # Then it opened one incident of its own, paged by phone and Slack, and ranked hypotheses
         [incident] = store.open_incidents(tenant)
         assert incident.priority.value == "P1" and len(incident.signal_ids) == 1
