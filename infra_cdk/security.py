@@ -73,7 +73,9 @@ def wire_security(stack: Any, f: SreFunction, env: dict[str, str]) -> None:
 
 def deny_audit_rewrites(role: iam.IRole, table: dynamodb.ITable, config: DeploymentConfig) -> None:
     """Runtime roles append audit records (a conditional PutItem that never replaces) but may not
-    update or delete them: an explicit deny on items whose partition key is an audit trail."""
+    update or delete them. New records go to the audit table (`AuditTrail.grant_append` denies every
+    rewrite there); this deny covers the main table's audit partitions, where a deployment that
+    predates the audit table still holds its older records."""
     role.add_to_principal_policy(iam.PolicyStatement(
         effect=iam.Effect.DENY, actions=AUDIT_REWRITE_ACTIONS, resources=[table.table_arn],
         conditions={"ForAnyValue:StringLike": {"dynamodb:LeadingKeys": [f"TENANT#{config.tenant_id}#AUDIT#*"]}}))

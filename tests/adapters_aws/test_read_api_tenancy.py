@@ -41,7 +41,12 @@ def world(settings: Settings, store: DynamoStore) -> Iterator[DynamoStore]:
     for tenant, incident_id in (("acme", "inc-acme-1"), ("globex", "inc-globex-1")):
         store.put_incident(_incident(tenant, incident_id, f"{tenant} checkout errors"))
         store.put_action(tenant, _plan(incident_id, f"plan-{tenant}"))
-    set_container(Container(settings))
+    container = Container(settings)
+    # The API must read and audit through the store under test (moto or the memory backend), not
+    # a DynamoStore of its own on moto: on the memory variant that table does not exist.
+    container.__dict__["store"] = store
+    container.__dict__["blobs"] = store.blobs
+    set_container(container)
     yield store
     set_container(None)
 

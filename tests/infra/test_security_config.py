@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from infra_synth import REPO, Synthesized
+from infra_synth import REPO, Synthesized, arn
 
 from infra_cdk.app import cdk_json_context, create_app
 from infra_cdk.config import ConfigError, load_config
@@ -53,19 +53,42 @@ def test_internet_facing_functions_read_no_api_token(synthesized: Synthesized) -
         assert all(any(a in r for a in allowed) for r in refs), refs
 
 
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+REWRITES = {"dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
+
+
 def test_every_function_is_denied_audit_updates_and_deletes(synthesized: Synthesized) -> None:
-    template = synthesized.template_json
+    # Given every function role, the audit table and the main table of the synthesized stack
+    template, stack = synthesized.template_json, synthesized.built.stack
+    audit_table = arn(synthesized.logical_id(stack.audit.table))
+    main_table = arn(synthesized.logical_id(stack.storage.table))
     roles = {lid for lid, r in template["Resources"].items()
              if r["Type"] == "AWS::IAM::Role" and lid.startswith("Functions") and "Role" in lid}
-    denied = set()
+    # When we collect the explicit denies of rewrites, by the table they cover
+    denied_audit_table: set[str] = set()
+    denied_main_audit_partitions: set[str] = set()
     for r in template["Resources"].values():
         if r["Type"] != "AWS::IAM::Policy":
             continue
         for st in r["Properties"]["PolicyDocument"]["Statement"]:
-            if st["Effect"] == "Deny" and "dynamodb:DeleteItem" in st["Action"]:
-                assert st["Condition"]["ForAnyValue:StringLike"]["dynamodb:LeadingKeys"] == ["TENANT#default#AUDIT#*"]
-                denied |= {role["Ref"] for role in r["Properties"]["Roles"]}
-    assert roles and roles <= denied
+            if st["Effect"] != "Deny" or not set(_as_list(st["Action"])) >= REWRITES:
+                continue
+            holders = {role["Ref"] for role in r["Properties"]["Roles"]}
+            resources = _as_list(st["Resource"])
+            if audit_table in resources:
+                # every record of the audit table, whatever its key
+                assert "Condition" not in st, st
+                denied_audit_table |= holders
+            if main_table in resources:
+                # only the main table's audit partitions (records written before the audit table)
+                assert st["Condition"] == {"ForAnyValue:StringLike": {"dynamodb:LeadingKeys": ["TENANT#default#AUDIT#*"]}}
+                denied_main_audit_partitions |= holders
+    # Then every function is denied rewriting audit records wherever they live
+    assert roles and roles <= denied_audit_table, roles - denied_audit_table
+    assert roles <= denied_main_audit_partitions, roles - denied_main_audit_partitions
 
 
 def test_run_time_controls_are_ssm_parameters_read_by_act(synthesized: Synthesized) -> None:

@@ -16,16 +16,18 @@ from typing import Any
 
 def add_parsers(sub: Any) -> None:
     p = sub.add_parser("postmortem", help="print the postmortem of a replayed incident")
-    p.add_argument("incident_id")
+    p.add_argument("incident_id", help="an incident id printed by replay or demo")
 
     p = sub.add_parser("resolve", help="resolve an incident now and write its postmortem (deployed stack)")
-    p.add_argument("incident_id")
-    p.add_argument("--reason", default="resolved from the CLI")
+    p.add_argument("incident_id", help="the deployed incident to resolve")
+    p.add_argument("--reason", default="resolved from the CLI",
+                   help="why, for the timeline and the audit trail (default: %(default)s)")
     p.add_argument("--by", default="", help="who resolves (default: your login name)")
 
     p = sub.add_parser("feedback", help="confirm or reject a hypothesis (deployed stack, or --learning FILE)")
-    p.add_argument("incident_id")
-    p.add_argument("verdict", choices=("confirm", "reject"))
+    p.add_argument("incident_id", help="the incident whose hypothesis you judge")
+    p.add_argument("verdict", choices=("confirm", "reject"),
+                   help="confirm: it was the cause; reject: it was not")
     p.add_argument("--rank", type=int, default=1, help="the hypothesis's rank (default: the top one)")
     p.add_argument("--by", default="", help="who gives the verdict (default: your login name)")
     p.add_argument("--learning", type=Path, help="local learning file that `replay --learning` loads")

@@ -20,7 +20,8 @@ LOCAL_CONTROLS_FILE = "controls.json"
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("kill-switch", help="stop every automated action (or one service's) within 60 s")
-    p.add_argument("state", choices=("on", "off", "status"))
+    p.add_argument("state", choices=("on", "off", "status"),
+                   help="on: stop automated actions; off: allow them again; status: show the controls")
     p.add_argument("--service", action="append", default=[],
                    help="only this service (glob, repeatable): add to / remove from disabled_services")
     p.add_argument("--local", action="store_true",

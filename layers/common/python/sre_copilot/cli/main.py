@@ -51,7 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("incident_id", help="an incident id printed by replay or demo")
 
     p = sub.add_parser("audit", help="the audit trail of an incident (a replayed one, or --aws: the deployed table)")
-    p.add_argument("incident_id")
+    p.add_argument("incident_id", help="an incident id printed by replay or demo (with --aws: a deployed one)")
     p.add_argument("--aws", action="store_true", help="read the deployed audit table instead")
 
     p = sub.add_parser("demo", help="replay a bundled incident with a readable narrative")
