@@ -18,11 +18,19 @@ from moto.ses.models import ses_backends
 from slack_sdk.signature import SignatureVerifier
 from twilio.request_validator import RequestValidator
 
+from sre_copilot.adapters.secrets import clear_secret_cache
 from sre_copilot.cli import history as history_view
 from sre_copilot.cli.commands import BUNDLED_DEMO
 from sre_copilot.domain.types import format_time, parse_time
 from sre_copilot.local.replay import Scenario
-from sre_copilot.local.runtime import ACCOUNT, LOCAL_API, LOCAL_SECRETS, LocalDeployment, Responders
+from sre_copilot.local.runtime import (
+    ACCOUNT,
+    LOCAL_API,
+    LOCAL_SECRETS,
+    LOCAL_SLACK_TEAM,
+    LocalDeployment,
+    Responders,
+)
 from sre_copilot.messages.slack import acknowledged_by
 from sre_copilot.services.escalation import execution_name
 
@@ -91,9 +99,18 @@ def _slack(deployment: LocalDeployment, path: str, body: bytes, *, age_s: int = 
                                                 "Content-Type": "application/x-www-form-urlencoded"})
 
 
+def _set_slack_secret(deployment: LocalDeployment, value: dict[str, Any]) -> None:
+    deployment.session.client("secretsmanager").put_secret_value(SecretId="sre-copilot/slack",
+                                                                 SecretString=json.dumps(value))
+    # The container reads secrets through Powertools Parameters, cached for `secrets_max_age_s`;
+    # forgetting the cached values stands in for that age passing (rotation is tested in tests/security/).
+    clear_secret_cache()
+
+
 def _click(deployment: LocalDeployment, action_id: str, value: str, user: str = "U0LOCAL",
            **kwargs: Any) -> tuple[int, Any]:
-    payload = {"type": "block_actions", "user": {"id": user, "username": "oncall"},
+    # Slack names the workspace in every block_actions payload; approvals and responses need ours.
+    payload = {"type": "block_actions", "user": {"id": user, "username": "oncall"}, "team": {"id": LOCAL_SLACK_TEAM},
                "actions": [{"action_id": action_id, "value": value}]}
     return _slack(deployment, "/callbacks/slack/interactions", urlencode({"payload": json.dumps(payload)}).encode(),
                   **kwargs)
@@ -295,7 +312,7 @@ def test_forged_stale_or_unauthorised_clicks_change_nothing(deployment: LocalDep
     # When Acknowledge arrives signed with the wrong secret, 6 minutes old, or from someone not
     # allowed to respond (responders are listed), and a confirm from a stranger
     # (the slack secret as the functions read it, with the responders listed)
-    deployment.container._secrets["slack"] = {**LOCAL_SECRETS["slack"], "responders": ["U0LOCAL"]}
+    _set_slack_secret(deployment, {**deployment.container.secret("slack"), "responders": ["U0LOCAL"]})
     forged = _click(deployment, "acknowledge", f"{incident_id}|", secret="not-the-secret")
     stale = _click(deployment, "acknowledge", f"{incident_id}|", age_s=360)
     stranger = _click(deployment, "acknowledge", f"{incident_id}|", user="U0STRANGER")
@@ -391,7 +408,8 @@ def test_a_rejection_ends_the_plan_and_nothing_runs(pending_plan: tuple[LocalDep
     status, _ = _click(deployment, "reject", f"{incident_id}|{plan_id}")
     deployment.settle()
     plan = _plan(deployment, incident_id, plan_id)
-    assert status == 200 and plan.approval.value == "rejected" and plan.status.value == "planned"
+    # A rejection ends that plan (issue 18): it is skipped, never run
+    assert status == 200 and plan.approval.value == "rejected" and plan.status.value == "skipped"
     assert "action.executed" not in [a.action for a in _audit(deployment, incident_id, "action.")]
     # A second answer to a decided plan changes nothing
     _click(deployment, "approve", f"{incident_id}|{plan_id}")
@@ -403,19 +421,23 @@ def test_forged_stale_or_unauthorised_approvals_change_nothing(
 ) -> None:
     deployment, incident_id, plan_id = pending_plan
     value = f"{incident_id}|{plan_id}"
-    answers = [_click(deployment, "approve", value, secret="forged")[0],
-               _click(deployment, "approve", value, age_s=301)[0],
-               _click(deployment, "approve", value, user="U0NOTANAPPROVER")[0]]
+    forged = _click(deployment, "approve", value, secret="forged")
+    stale = _click(deployment, "approve", value, age_s=301)
+    stranger = _click(deployment, "approve", value, user="U0NOTANAPPROVER")
     deployment.settle()
-    assert answers == [401, 401, 403]
+    # Forged and stale clicks are refused outright; a signed click from someone who is not an
+    # approver gets a refusal only they see (the card stays as it is)
+    assert (forged[0], stale[0]) == (401, 401)
+    assert stranger[0] == 200 and stranger[1]["response_type"] == "ephemeral"
+    assert "not an approver" in stranger[1]["text"]
     plan = _plan(deployment, incident_id, plan_id)
     assert (plan.approval.value, plan.status.value, plan.approver) == ("pending", "planned", None)
 
 
 def test_a_p0_can_open_its_own_channel_and_invite_the_on_call(deployment: LocalDeployment) -> None:
     # Given incident channels switched on, with the checkout on-call's Slack user
-    deployment.container._secrets["slack"] = {**deployment.container.secret("slack"), "incident_channel": True,
-                                              "oncall_users": {"checkout": ["U0ONCALL"]}}
+    _set_slack_secret(deployment, {**deployment.container.secret("slack"), "incident_channel": True,
+                                   "oncall_users": {"checkout": ["U0ONCALL"]}})
     # When a P0 opens
     incident_id = _alert(deployment)
     # Then it has its own channel with the on-call in it, the card lives there, and the team

@@ -46,6 +46,7 @@ class SlashCommand(BaseModel):
     text: str
     user: str
     channel: str | None = None
+    team: str | None = None  # the workspace (team_id) the command came from
 
 
 def _form(raw: bytes) -> dict[str, list[str]]:
@@ -86,4 +87,5 @@ def parse_slash_command(raw: bytes) -> SlashCommand:
     if not command.startswith("/") or not user:
         raise InvalidPayload("a slash command needs 'command' and 'user_id' fields")
     return SlashCommand(command=command, text=(form.get("text") or [""])[0].strip(), user=user,
-                        channel=(form.get("channel_id") or [""])[0] or None)
+                        channel=(form.get("channel_id") or [""])[0] or None,
+                        team=(form.get("team_id") or [""])[0] or None)

@@ -1,19 +1,21 @@
-"""Who may press which button: one call, `authorise`, at every human entry point.
+"""Who may press the card's other buttons: acknowledge, resolve and judge hypotheses.
 
-A minimal, config-driven check (the slack secret): `approvers` lists the Slack user ids that may
-approve or reject remediation, optionally per service (`approvers_by_service`); `responders`
-lists who may acknowledge, resolve and judge hypotheses (absent: anyone in the workspace, since
-Slack signed the request). Approval fails closed: with no approvers configured nobody approves.
+Approving or rejecting remediation is not decided here: it goes through
+`approval_service.decide_approval` (approvers from the run-time controls, workspace, two-person
+rule, expiry). Responding is checked the same way, failing closed: the click must come from the
+workspace the run-time controls name (`approvers.slack_team_id`; none named, nobody responds from
+Slack), and when the slack secret lists `responders`, the person must be one of them or an approver.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from sre_copilot.errors import SreCopilotError
+from sre_copilot.actions.approvers import ApproverIdentity
+from sre_copilot.errors import ConfigurationError, SreCopilotError
+from sre_copilot.runtime_settings import Approvers
 
-HumanAction = Literal["approve", "reject", "acknowledge", "resolve", "validate", "read"]
-APPROVAL_ACTIONS = frozenset({"approve", "reject"})
+ResponderAction = Literal["acknowledge", "resolve", "validate"]
 
 
 class Forbidden(SreCopilotError):
@@ -23,20 +25,27 @@ class Forbidden(SreCopilotError):
     code = "forbidden"
 
 
-def authorise(slack_secret: dict[str, Any], user_id: str, action: HumanAction, service: str | None) -> None:
-    """Raise `Forbidden` unless `user_id` may do `action` on an incident of `service`."""
-    if action == "read":
-        return
-    if action in APPROVAL_ACTIONS:
-        by_service: dict[str, list[str]] = slack_secret.get("approvers_by_service") or {}
-        allowed = set(slack_secret.get("approvers") or [])
-        if service and service in by_service:
-            allowed = set(by_service[service])
-        if user_id not in allowed:
-            raise Forbidden(f"Slack user {user_id} may not {action} remediation"
-                            f"{f' on {service}' if service else ''}; ask an approver listed in the slack secret")
-        return
+def authorise_responder(slack_secret: dict[str, Any], approvers: Approvers, who: ApproverIdentity,
+                        action: ResponderAction) -> None:
+    """Raise `Forbidden` unless `who` may `action` an incident from Slack."""
+    if not approvers.slack_team_id:
+        raise Forbidden(f"nobody may {action} from Slack until the run-time controls name the workspace "
+                        "(approvers.slack_team_id)")
+    if who.team != approvers.slack_team_id:
+        raise Forbidden(f"Slack clicks must come from workspace {approvers.slack_team_id}, "
+                        f"not {who.team or 'an unnamed workspace'}")
     responders = slack_secret.get("responders")
-    if responders is not None and user_id not in set(responders) | set(slack_secret.get("approvers") or []):
-        raise Forbidden(f"Slack user {user_id} is not an incident responder; "
+    if responders is None:
+        return  # anyone in our workspace may respond
+    allowed = {str(r) for r in responders} | {u for rule in approvers.rules for u in rule.slack_users}
+    if who.user not in allowed:
+        raise Forbidden(f"Slack user {who.user} is not an incident responder; "
                         "add them to 'responders' in the slack secret")
+
+
+def current_approvers(controls: Any) -> Approvers:
+    """The approvers from the run-time controls; unreadable controls refuse (fail closed)."""
+    try:
+        return controls().approvers  # type: ignore[no-any-return]
+    except ConfigurationError as exc:
+        raise Forbidden(f"the responder list cannot be read ({exc.message})") from exc

@@ -1,23 +1,20 @@
-"""Human answers: Slack approval buttons and phone keypresses, both verified before use."""
+"""Human answers by phone (keypresses, verified before use), the sweeper and PagerDuty sync.
+
+Slack's buttons and slash command are `slack_actions.SlackActions`."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 from urllib.parse import parse_qsl
 
-from sre_copilot.actions.approvers import ApproverIdentity, slack_team
 from sre_copilot.adapters.approval_writes import read_plan, replace_plan_if_unchanged
-from sre_copilot.adapters.slack_notifier import parse_interaction, verify_slack_request
 from sre_copilot.adapters.twilio_pager import parse_keypress, verify_twilio_request
 from sre_copilot.domain.notification import AuditRecord
 from sre_copilot.domain.types import Approval
 from sre_copilot.errors import NotFound, SourceNotConfigured
 from sre_copilot.ports import clock
-from sre_copilot.services.approval_service import decide_approval
 from sre_copilot.services.container import Container
 from sre_copilot.services.correlate_service import CorrelateService
-from sre_copilot.services.observability import logger
 from sre_copilot.services.remediation_steps import recovery_due
 from sre_copilot.services.resolution import ResolutionService
 
@@ -26,24 +23,6 @@ class CallbacksService:
     def __init__(self, container: Container) -> None:
         self.c = container
         self.tenant = container.settings.tenant_id
-
-    def slack_interaction(self, headers: Mapping[str, str], raw: bytes) -> dict[str, Any]:
-        signing_secret = self.c.slack_signing_secret()
-        if not signing_secret:
-            raise SourceNotConfigured("source not configured: no Slack signing secret is configured, so Slack "
-                                      "callbacks are refused")
-        verify_slack_request(headers, raw, signing_secret, clock.now())
-        answer = parse_interaction(raw)
-        who = ApproverIdentity("slack", answer.user, slack_team(raw))
-        return decide_approval(self.c, answer.incident_id, answer.plan_id, approved=answer.approved, who=who,
-                               group_members=self._slack_group_members)
-
-    def _slack_group_members(self, group: str) -> list[str]:
-        try:
-            return [str(u) for u in self.c.slack().client.usergroups_users_list(usergroup=group)["users"]]
-        except Exception as exc:  # unknown membership is no membership: fail closed
-            logger.warning("cannot list Slack user group", extra={"group": group, "error": str(exc)})
-            return []
 
     def twilio_voice(self, url: str, headers: Mapping[str, str], raw: bytes, incident_id: str) -> str:
         params = dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))

@@ -1,10 +1,15 @@
 """Slack's two ways in: card buttons and the `/sre` slash command.
 
-Slack gives an interactive request 3 seconds. Each handler verifies the signature, checks the
-user's rights (`approvers.authorise`, one call), records the click, and hands the work on: a
+Slack gives an interactive request 3 seconds. Each handler verifies the signature (no signing
+secret configured: refused), checks the user's rights, records the click, and hands the work on: a
 lifecycle move publishes on the bus (the card is edited by the transition handler), an approval
 resumes the parked execution with `SendTaskSuccess` (Step Functions then runs Act and Verify
 asynchronously). Nothing slow (remediation, Slack edits, phone calls) runs inside the request.
+
+Approve and Reject go through `approval_service.decide_approval`, the one approval path (approvers
+from the run-time controls, workspace, two-person rule, expiry, conditional write; a refusal is an
+ephemeral answer and an audit record). The other buttons need a responder
+(`approvers.authorise_responder`).
 """
 
 from __future__ import annotations
@@ -13,27 +18,29 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from sre_copilot.actions.approvers import ApproverIdentity, slack_team
 from sre_copilot.adapters.slack_interactions import CardAction, parse_card_action, parse_slash_command
 from sre_copilot.adapters.slack_notifier import verify_slack_request
 from sre_copilot.domain.incident import Incident, IncidentState
 from sre_copilot.domain.notification import AuditRecord
 from sre_copilot.domain.reasoning import Hypothesis
-from sre_copilot.domain.types import Approval, format_time
-from sre_copilot.errors import InvalidPayload, InvalidTransition, NotFound
+from sre_copilot.domain.types import format_time
+from sre_copilot.errors import InvalidPayload, InvalidTransition, NotFound, SourceNotConfigured
 from sre_copilot.messages.slack import age_text
 from sre_copilot.messages.text import confidence_phrase, hypothesis_title, ranked
 from sre_copilot.ports import clock
 from sre_copilot.services import lifecycle
-from sre_copilot.services.approvers import HumanAction, authorise
+from sre_copilot.services.approval_service import decide_approval
+from sre_copilot.services.approvers import ResponderAction, authorise_responder, current_approvers
 from sre_copilot.services.container import Container
 from sre_copilot.services.correlate_service import CorrelateService
 from sre_copilot.services.living_card import grouping_evidence
+from sre_copilot.services.observability import logger
 
 USAGE = ("Usage: `/sre status [service]` · `/sre incidents` · `/sre ack <incident id>` · "
          "`/sre ask <question>`")
-_NEEDS: dict[str, HumanAction] = {"approve": "approve", "reject": "reject", "acknowledge": "acknowledge",
-                                  "resolve": "resolve", "confirm_hypothesis": "validate",
-                                  "reject_hypothesis": "validate"}
+_NEEDS: dict[str, ResponderAction] = {"acknowledge": "acknowledge", "resolve": "resolve",
+                                      "confirm_hypothesis": "validate", "reject_hypothesis": "validate"}
 
 
 class SlackActions:
@@ -42,7 +49,21 @@ class SlackActions:
         self.tenant = container.settings.tenant_id
 
     def _verify(self, headers: Mapping[str, str], raw: bytes) -> None:
-        verify_slack_request(headers, raw, self.c.secret("slack").get("signing_secret", ""), clock.now())
+        signing_secret = self.c.slack_signing_secret()
+        if not signing_secret:
+            raise SourceNotConfigured("source not configured: no Slack signing secret is configured, so Slack "
+                                      "callbacks are refused")
+        verify_slack_request(headers, raw, signing_secret, clock.now())
+
+    def _authorise(self, who: ApproverIdentity, action: ResponderAction) -> None:
+        authorise_responder(self.c.secret("slack"), current_approvers(self.c.controls), who, action)
+
+    def _slack_group_members(self, group: str) -> list[str]:
+        try:
+            return [str(u) for u in self.c.slack().client.usergroups_users_list(usergroup=group)["users"]]
+        except Exception as exc:  # unknown membership is no membership: fail closed
+            logger.warning("cannot list Slack user group", extra={"group": group, "error": str(exc)})
+            return []
 
     def _incident(self, incident_id: str) -> Incident:
         incident = self.c.store.get_incident(self.tenant, incident_id)
@@ -55,14 +76,16 @@ class SlackActions:
                                         subject=incident_id, details=details))
 
     # -- card buttons ----------------------------------------------------------------------------
-    def card_action(self, headers: Mapping[str, str], raw: bytes) -> dict[str, str]:
+    def card_action(self, headers: Mapping[str, str], raw: bytes) -> dict[str, Any]:
         self._verify(headers, raw)
         click = parse_card_action(raw)
-        incident = self._incident(click.incident_id)
-        authorise(self.c.secret("slack"), click.user, _NEEDS[click.kind], incident.service)
-        who = f"slack:{click.user}"
+        identity = ApproverIdentity("slack", click.user, slack_team(raw))
         if click.kind in ("approve", "reject"):
-            return self._answer_plan(incident, click, who)
+            return decide_approval(self.c, click.incident_id, click.ref, approved=click.kind == "approve",
+                                   who=identity, group_members=self._slack_group_members)
+        incident = self._incident(click.incident_id)
+        self._authorise(identity, _NEEDS[click.kind])
+        who = identity.actor
         if click.kind == "acknowledge":
             return {"text": self._acknowledge(incident, who, "acknowledged in Slack")}
         if click.kind == "resolve":
@@ -84,21 +107,6 @@ class SlackActions:
         if acknowledge(self.c, incident, who, reason):
             return f"{incident.id} acknowledged by {who}; paging stops"
         return f"{incident.id} is already acknowledged or closed ({incident.state.value})"
-
-    def _answer_plan(self, incident: Incident, click: CardAction, who: str) -> dict[str, str]:
-        plan = next((p for p in self.c.store.actions_for(self.tenant, incident.id) if p.id == click.ref), None)
-        if plan is None:
-            raise NotFound(f"plan {click.ref} of incident {incident.id} does not exist")
-        if plan.approval is not Approval.PENDING:
-            return {"text": f"{plan.id} is already {plan.approval.value}"}
-        approved = click.kind == "approve"
-        approval = Approval.APPROVED if approved else Approval.REJECTED
-        plan = plan.model_copy(update={"approval": approval, "approver": who, "updated_at": clock.now()})
-        self.c.store.put_action(self.tenant, plan)
-        self._audit(who, f"approval.{approval.value}", incident.id,
-                    {"plan": plan.id, "action": plan.action, "target": plan.target})
-        CorrelateService(self.c).wake(incident.id, "approved" if approved else "rejected")
-        return {"text": f"{plan.action} {plan.target}: {approval.value} by <@{click.user}>"}
 
     def _validate(self, incident: Incident, click: CardAction, who: str) -> dict[str, str]:
         hypothesis = next((Hypothesis.model_validate(h) for h in incident.hypotheses if h.get("id") == click.ref), None)
@@ -129,7 +137,7 @@ class SlackActions:
             if not rest:
                 raise InvalidPayload("usage: /sre ack <incident id>")
             incident = self._incident(rest.split()[0])
-            authorise(self.c.secret("slack"), command.user, "acknowledge", incident.service)
+            self._authorise(ApproverIdentity("slack", command.user, command.team), "acknowledge")
             text = self._acknowledge(incident, f"slack:{command.user}", "acknowledged with /sre ack")
         elif verb == "ask":
             if not rest:

@@ -251,9 +251,9 @@ class WorkflowSteps:
         return {"sent": [f"{n['channel']}:{n['kind']}:{n['status']}" for n in out]}
 
     def _send_slack(self, incident: Incident, channel: str, text: str, blocks: list[dict[str, Any]],
-                    kind: NotificationKind) -> dict[str, Any]:
+                    kind: NotificationKind, thread_ts: str | None = None) -> dict[str, Any]:
         try:
-            ts = self.c.slack().post(channel, text, blocks)
+            ts = self.c.slack().post(channel, text, blocks, thread_ts=thread_ts)
             return self._record(incident, Channel.SLACK, channel, kind, "sent", text, ts)
         except Exception as exc:
             logger.warning("slack post failed", extra={"error": str(exc)})
@@ -368,7 +368,11 @@ class WorkflowSteps:
         text = (f"{incident.id}: {plan.action} {plan.target} (plan {plan.id}) {what}: {reason}. "
                 "A person needs to carry it out or choose another remedy; the copilot keeps watching "
                 "for resolution and new evidence.")
-        self._send_slack(incident, self.c.slack_channel_for(incident), text, [], NotificationKind.ESCALATION)
+        # One living card per incident: with a card, the hand-over is said in its thread (in full).
+        card = incident.slack_card
+        channel = str(card.get("channel") or self.c.slack_channel_for(incident))
+        self._send_slack(incident, channel, text, [], NotificationKind.ESCALATION,
+                         thread_ts=str(card["ts"]) if card.get("ts") else None)
         metrics.add_metric(name="ActionsHandedOver", unit=MetricUnit.Count, value=1)
         return {"plan_id": plan.id, "status": outcome, "dry_run": plan.dry_run, "reason": reason}
 
