@@ -360,8 +360,11 @@ class LocalDeployment:
         self.clock.set(at)
         self.settle()
 
-    def settle(self, timeout_s: float = 120.0) -> None:
-        """Run event sources and timers at the current simulated time until nothing moves."""
+    def settle(self, timeout_s: float = 600.0) -> None:
+        """Run event sources and timers at the current simulated time until nothing moves.
+
+        `timeout_s` is wall time and only catches a hang: on a loaded 2-core machine one simulated
+        instant of a busy scenario (two executions, paging and the sweeper) has taken over 120 s."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             moved = self._run_timers()
