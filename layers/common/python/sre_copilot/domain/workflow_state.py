@@ -95,10 +95,7 @@ class WorkflowState(BaseModel):
 
     @classmethod
     def parse(cls, event: Mapping[str, object]) -> WorkflowState:
-        try:
-            return cls.model_validate(event)
-        except ValidationError as exc:
-            raise WorkflowStateError(f"the workflow state does not have the expected shape: {exc}") from exc
+        return _parse(cls, event, "workflow")
 
     def incident(self) -> str:
         """The incident's id; every step but RecordFailure needs it."""
@@ -120,9 +117,7 @@ class WorkflowState(BaseModel):
         return value
 
     def task(self) -> str:
-        if not self.task_token:
-            raise WorkflowStateError("AwaitDecision was invoked without a task token ($$.Task.Token)")
-        return self.task_token
+        return _token(self.task_token, "AwaitDecision")
 
 
 class PagingState(BaseModel):
@@ -142,12 +137,20 @@ class PagingState(BaseModel):
 
     @classmethod
     def parse(cls, event: Mapping[str, object]) -> PagingState:
-        try:
-            return cls.model_validate(event)
-        except ValidationError as exc:
-            raise WorkflowStateError(f"the paging state does not have the expected shape: {exc}") from exc
+        return _parse(cls, event, "paging")
 
     def task(self) -> str:
-        if not self.task_token:
-            raise WorkflowStateError("PageLevel was invoked without a task token ($$.Task.Token)")
-        return self.task_token
+        return _token(self.task_token, "PageLevel")
+
+
+def _parse[M: BaseModel](model: type[M], event: Mapping[str, object], workflow: str) -> M:
+    try:
+        return model.model_validate(event)
+    except ValidationError as exc:
+        raise WorkflowStateError(f"the {workflow} state does not have the expected shape: {exc}") from exc
+
+
+def _token(token: str | None, state: str) -> str:
+    if not token:
+        raise WorkflowStateError(f"{state} was invoked without a task token ($$.Task.Token)")
+    return token
