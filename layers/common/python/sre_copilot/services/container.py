@@ -265,6 +265,7 @@ class Container(Dependencies):
         store = store or DynamoStore(settings=settings, blobs=blobs if isinstance(blobs, S3Blobs) else None)
         workflow = StepFunctionsEngine(settings=settings)
         catalog = Ttl(CATALOG_TTL_S, lambda: _read_catalog(settings, blobs))
+        silences = Ttl(SILENCES_TTL_S, lambda: list(store.list_silences(settings.tenant_id)))
         embedder = _embedder(settings)
         vector_index = _vector_index(settings)
         tenant = settings.tenant_id
@@ -289,7 +290,8 @@ class Container(Dependencies):
             runbooks=Once(lambda: _runbooks(vector_index, embedder)),
             precedents=lambda: _precedents(vector_index, embedder, tenant),
             catalog=catalog,
-            silences=Ttl(SILENCES_TTL_S, lambda: list(store.list_silences(tenant))),
+            # A copy each time: a caller that filters the list must not change the cached one.
+            silences=lambda: list(silences()),
             controls=lambda: _controls(settings),
         )
         object.__setattr__(self, "_catalog_cache", catalog)
