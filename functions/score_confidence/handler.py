@@ -1,18 +1,5 @@
 """Step Functions task `ScoreConfidence` of statemachines/incident.asl.json."""
 
-from __future__ import annotations
+from sre_copilot.services.step_lambda import workflow_step
 
-from typing import Any
-
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
-from sre_copilot.services.container import get_container
-from sre_copilot.services.observability import logger, metrics, tracer
-from sre_copilot.services.workflow_steps import WorkflowSteps
-
-
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return WorkflowSteps(get_container()).score_confidence(event)
+handler = workflow_step("score_confidence")

@@ -32,9 +32,16 @@ class EventBridgeBus:
     def __init__(self, settings: Settings | None = None, *, client: EventBridgeClient | None = None,
                  bus_name: str | None = None, source: str = SOURCE) -> None:
         self.settings = settings or get_settings()
-        self.client = client or aws_clients.events(self.settings)
+        self._client = client
         self.bus_name = bus_name or self.settings.event_bus_name
         self.source = source
+
+    @property
+    def client(self) -> EventBridgeClient:
+        # Created at first use: a function that never sends here pays no client at cold start.
+        if self._client is None:
+            self._client = aws_clients.events(self.settings)
+        return self._client
 
     def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
         body = json.dumps(detail, separators=(",", ":"), ensure_ascii=False, default=json_default)

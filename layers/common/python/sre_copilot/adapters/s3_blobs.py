@@ -55,9 +55,16 @@ class S3Blobs:
     def __init__(self, settings: Settings | None = None, *, client: S3Client | None = None,
                  bucket: str | None = None, kms_key_id: str | None = None) -> None:
         self.settings = settings or get_settings()
-        self.client = client or aws_clients.s3(self.settings)
+        self._client = client
         self.bucket = bucket or self.settings.bucket_name
         self.kms_key_id = kms_key_id or None
+
+    @property
+    def client(self) -> S3Client:
+        # Created at first use: a function that never reads or writes a blob pays no client.
+        if self._client is None:
+            self._client = aws_clients.s3(self.settings)
+        return self._client
 
     # -- writing ----------------------------------------------------------------------------
     def uri(self, key: str) -> str:

@@ -67,6 +67,9 @@ class SlackNotifier:
         """`blocks=None` keeps the message's blocks (Slack's rule when the field is absent); [] removes them."""
         self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
 
+    def usergroup_members(self, group: str) -> list[str]:
+        return [str(u) for u in self.client.usergroups_users_list(usergroup=group)["users"]]
+
 
 class _FixedClock(Clock):
     """Lets the verifier judge freshness against our clock (simulated in replay) instead of time.time()."""

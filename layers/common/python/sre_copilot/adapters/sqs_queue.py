@@ -35,7 +35,7 @@ class SqsSignalQueue:
                  queue_urls: Mapping[Priority, str] | None = None, review_queue_url: str | None = None,
                  delays: Mapping[Priority, int] | None = None) -> None:
         self.settings = settings or get_settings()
-        self.client = client or aws_clients.sqs(self.settings)
+        self._client = client
         self.queue_urls: dict[Priority, str] = dict(queue_urls) if queue_urls is not None else {
             Priority.P0: self.settings.queue_url_p0, Priority.P1: self.settings.queue_url_p1,
             Priority.P2: self.settings.queue_url_p2, Priority.P3: self.settings.queue_url_p3,
@@ -44,6 +44,13 @@ class SqsSignalQueue:
         # Overridable because an emulator that applies the delay itself (in simulated time) must not
         # also have SQS hold the message for a wall-clock minute.
         self.delays: Mapping[Priority, int] = DELIVERY_DELAY_S if delays is None else delays
+
+    @property
+    def client(self) -> SQSClient:
+        # Created at first use: a function that never sends here pays no client at cold start.
+        if self._client is None:
+            self._client = aws_clients.sqs(self.settings)
+        return self._client
 
     def queue_url(self, priority: Priority) -> str:
         url = self.queue_urls.get(Priority(priority), "")

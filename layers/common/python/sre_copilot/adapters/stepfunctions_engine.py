@@ -38,8 +38,15 @@ class StepFunctionsEngine:
     def __init__(self, settings: Settings | None = None, *, client: SFNClient | None = None,
                  state_machine_arn: str | None = None) -> None:
         self.settings = settings or get_settings()
-        self.client = client or aws_clients.stepfunctions(self.settings)
+        self._client = client
         self.state_machine_arn = state_machine_arn or self.settings.state_machine_arn
+
+    @property
+    def client(self) -> SFNClient:
+        # Created at first use: a function that never sends here pays no client at cold start.
+        if self._client is None:
+            self._client = aws_clients.stepfunctions(self.settings)
+        return self._client
 
     def start(self, name: str, payload: dict[str, Any]) -> str:
         """Start the execution called `name`, or return the ARN of the one already started under it."""

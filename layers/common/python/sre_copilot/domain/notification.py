@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
 
 from pydantic import BaseModel, Field
 
 from sre_copilot.domain.types import Channel, NotificationKind, UtcDateTime
+
+
+class SentSummary(TypedDict):
+    """What a step reports of one message it sent or failed to send (`channel:kind:status`)."""
+
+    channel: str
+    kind: str
+    status: str
 
 
 class Notification(BaseModel):

@@ -1,8 +1,8 @@
-"""Remediation executors (Kubernetes, AWS) and the metrics reader the verifier uses."""
+"""Remediation executors (Kubernetes, AWS), and what the verifier reads: metrics and alarm states."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -21,4 +21,10 @@ class MetricsReader(Protocol):
                     end: datetime) -> dict[tuple[str, str], list[tuple[datetime, float]]]:
         """The series of each (service, metric) in `wanted`, oldest point first; a series with no
         data is an empty list."""
+        ...
+
+
+class AlarmStates(Protocol):
+    def states(self, names: Iterable[str]) -> dict[str, str]:
+        """CloudWatch alarm states by name; alarms it does not know are absent."""
         ...

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from sre_copilot.domain.incident import Incident
+    from sre_copilot.reasoning.evidence import Precedent
 
 
 class Embedder(Protocol):
@@ -24,3 +28,10 @@ class HypothesisAssistant(Protocol):
     def propose(self, context: dict[str, object]) -> list[dict[str, object]]:
         """Return raw candidate hypotheses (untrusted; the caller validates and grounds them)."""
         ...
+
+
+class Precedents(Protocol):
+    """Past incidents of one tenant, searched by similarity (evidence) and added when one is learned."""
+
+    def similar(self, text: str, k: int = 20) -> list[Precedent]: ...
+    def add(self, incident: Incident) -> bool: ...

@@ -9,6 +9,9 @@ from sre_copilot.domain.types import Priority
 
 class SignalQueue(Protocol):
     def enqueue(self, priority: Priority, message: dict[str, object], dedup_id: str) -> None: ...
+    def send_to_review(self, reason: str, payload_ref: str) -> None:
+        """Park a delivery nobody could process (the review queue a human reads)."""
+        ...
 
 
 class EventBus(Protocol):

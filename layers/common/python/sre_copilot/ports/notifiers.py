@@ -19,6 +19,10 @@ class ChatNotifier(Protocol):
         """Create a channel for one incident, invite people; return the channel id."""
         ...
 
+    def usergroup_members(self, group: str) -> list[str]:
+        """The user ids in a user group (approver groups named by handle id)."""
+        ...
+
 
 class PhonePager(Protocol):
     def call(self, to: str, message: str, callback_url: str) -> str:

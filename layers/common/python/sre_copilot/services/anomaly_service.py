@@ -16,12 +16,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TypedDict
 
 from sre_copilot.anomaly.baseline import SeasonalBaseline, build_baseline
 from sre_copilot.anomaly.detector import DEFAULT_CONFIG, Anomaly, DetectorConfig, detect
 from sre_copilot.anomaly.forecast import CapacityForecast, forecast
+from sre_copilot.domain.json_types import as_object, strings
 from sre_copilot.domain.types import format_time
+from sre_copilot.ports.executors import MetricsReader
 from sre_copilot.services.container import Container
 from sre_copilot.services.observability import logger
 
@@ -48,14 +50,14 @@ def parse_capacity(text: str) -> list[CapacityRule]:
 
 
 class AnomalyService:
-    def __init__(self, container: Container, *, reader: Any | None = None,
+    def __init__(self, container: Container, *, reader: MetricsReader | None = None,
                  config: DetectorConfig = DEFAULT_CONFIG) -> None:
         self.c = container
         self.tenant = container.settings.tenant_id
         self.reader = reader or self._reader()
         self.config = config
 
-    def _reader(self) -> Any:
+    def _reader(self) -> MetricsReader:
         from sre_copilot.adapters import aws_clients
         from sre_copilot.adapters.cloudwatch_metrics import CloudWatchMetrics
 
@@ -71,7 +73,7 @@ class AnomalyService:
         recent = self.reader.series_many(
             watched + [(s, r.metric) for s in services for r in capacity],
             now - timedelta(hours=SCORE_HOURS + REFERENCE_HOURS), now)
-        alerts: list[dict[str, Any]] = []
+        alerts: list[GeneratedAlert] = []
         firing: set[str] = set()
         for key, baseline in baselines.items():
             points = recent.get(key, [])
@@ -113,7 +115,7 @@ class AnomalyService:
         stale: list[tuple[str, str]] = []
         for service, metric in watched:
             try:
-                baseline = SeasonalBaseline.from_json(self.c.blobs.get_json(self._key(service, metric)))
+                baseline = SeasonalBaseline.from_json(as_object(self.c.blobs.get_json(self._key(service, metric))))
             except Exception:  # missing or unreadable: rebuild it below
                 baseline = None
             if baseline is None or now - datetime.fromisoformat(baseline.built_at) >= REBUILD_AFTER:
@@ -132,14 +134,14 @@ class AnomalyService:
 
     def _open_fingerprints(self) -> set[str]:
         try:
-            return set(self.c.blobs.get_json(f"baselines/{self.tenant}/_open.json"))
+            return set(strings(self.c.blobs.get_json(f"baselines/{self.tenant}/_open.json")))
         except Exception:  # first run
             return set()
 
     def _save_open(self, firing: set[str]) -> None:
         self.c.blobs.put_json(f"baselines/{self.tenant}/_open.json", sorted(firing))
 
-    def _ingest(self, alerts: list[dict[str, Any]]) -> None:
+    def _ingest(self, alerts: list[GeneratedAlert]) -> None:
         from sre_copilot.services.ingest_service import IngestService
 
         raw = json.dumps({"alerts": alerts}, sort_keys=True).encode()
@@ -150,7 +152,24 @@ class AnomalyService:
             logger.error("anomaly signals rejected by ingestion", extra={"body": result.body})
 
 
-def anomaly_alert(found: Anomaly) -> dict[str, Any]:
+class _Alert(TypedDict):
+    title: str
+    status: str
+    severity: str
+    service: str
+    at: str
+    fingerprint: str
+
+
+class GeneratedAlert(_Alert, total=False):
+    """One alert the detector sends through the generic webhook (ingest/sources/generic)."""
+
+    description: str
+    metric_value: float
+    labels: dict[str, str]
+
+
+def anomaly_alert(found: Anomaly) -> GeneratedAlert:
     severity = "error" if abs(found.z) >= 8 else "warning"
     return {
         "title": f"Anomaly: {found.metric} of {found.service} {'high' if found.direction == 'up' else 'low'}",
@@ -165,7 +184,7 @@ def anomaly_alert(found: Anomaly) -> dict[str, Any]:
     }
 
 
-def forecast_alert(result: CapacityForecast) -> dict[str, Any]:
+def forecast_alert(result: CapacityForecast) -> GeneratedAlert:
     assert result.breach_at is not None
     hours = (result.breach_at - result.at).total_seconds() / 3600
     severity = "critical" if hours <= 3 else "error" if hours <= 6 else "warning"

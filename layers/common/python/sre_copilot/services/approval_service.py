@@ -12,7 +12,6 @@ Every approval path (Slack buttons today, a slash command or a phone keypress to
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -32,13 +31,13 @@ from sre_copilot.services.container import Container
 from sre_copilot.services.observability import metrics
 
 
-def _ephemeral(text: str) -> dict[str, Any]:
+def _ephemeral(text: str) -> dict[str, object]:
     # Slack shows an ephemeral answer to the clicker only and leaves the card as it is.
     return {"response_type": "ephemeral", "replace_original": False, "text": text}
 
 
 def decide_approval(c: Container, incident_id: str, plan_id: str, *, approved: bool, who: ApproverIdentity,
-                    group_members: GroupMembers | None = None) -> dict[str, Any]:
+                    group_members: GroupMembers | None = None) -> dict[str, object]:
     tenant = c.settings.tenant_id
     now = clock.now()
     read = read_plan(c.store, tenant, incident_id, plan_id)
@@ -46,7 +45,7 @@ def decide_approval(c: Container, incident_id: str, plan_id: str, *, approved: b
         raise NotFound(f"plan {plan_id} of incident {incident_id} does not exist")
     plan, doc = read
 
-    def audit(action: str, **details: Any) -> None:
+    def audit(action: str, **details: object) -> None:
         c.store.append(AuditRecord(at=now, tenant_id=tenant, actor=who.actor, action=action, subject=incident_id,
                                    details={"plan": plan.id, "action": plan.action, "target": plan.target, **details}))
 

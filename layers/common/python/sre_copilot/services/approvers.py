@@ -9,11 +9,13 @@ Slack), and when the slack secret lists `responders`, the person must be one of 
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from collections.abc import Callable, Mapping
+from typing import Literal
 
 from sre_copilot.actions.approvers import ApproverIdentity
+from sre_copilot.domain.json_types import strings
 from sre_copilot.errors import ConfigurationError, SreCopilotError
-from sre_copilot.runtime_settings import Approvers
+from sre_copilot.runtime_settings import Approvers, RuntimeControls
 
 ResponderAction = Literal["acknowledge", "resolve", "validate"]
 
@@ -25,7 +27,7 @@ class Forbidden(SreCopilotError):
     code = "forbidden"
 
 
-def authorise_responder(slack_secret: dict[str, Any], approvers: Approvers, who: ApproverIdentity,
+def authorise_responder(slack_secret: Mapping[str, object], approvers: Approvers, who: ApproverIdentity,
                         action: ResponderAction) -> None:
     """Raise `Forbidden` unless `who` may `action` an incident from Slack."""
     if not approvers.slack_team_id:
@@ -37,15 +39,15 @@ def authorise_responder(slack_secret: dict[str, Any], approvers: Approvers, who:
     responders = slack_secret.get("responders")
     if responders is None:
         return  # anyone in our workspace may respond
-    allowed = {str(r) for r in responders} | {u for rule in approvers.rules for u in rule.slack_users}
+    allowed = set(strings(responders)) | {u for rule in approvers.rules for u in rule.slack_users}
     if who.user not in allowed:
         raise Forbidden(f"Slack user {who.user} is not an incident responder; "
                         "add them to 'responders' in the slack secret")
 
 
-def current_approvers(controls: Any) -> Approvers:
+def current_approvers(controls: Callable[[], RuntimeControls]) -> Approvers:
     """The approvers from the run-time controls; unreadable controls refuse (fail closed)."""
     try:
-        return controls().approvers  # type: ignore[no-any-return]
+        return controls().approvers
     except ConfigurationError as exc:
         raise Forbidden(f"the responder list cannot be read ({exc.message})") from exc

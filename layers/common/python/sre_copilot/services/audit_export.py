@@ -11,15 +11,24 @@ Object Lock keeps both.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sre_copilot.adapters.dynamodb_store import _tenant, unmarshal
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import QueryInputTypeDef
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import PutObjectRequestTypeDef
+    from mypy_boto3_stepfunctions import SFNClient
+    from mypy_boto3_stepfunctions.type_defs import HistoryEventTypeDef
 
 AUDIT_DAY_INDEX = "audit_day"
 
 
-def audit_table_definition(name: str) -> dict[str, Any]:
+def audit_table_definition(name: str) -> dict[str, object]:
     """The audit table as infra_cdk declares it: records keyed by subject, indexed by day for the export."""
     return {
         "TableName": name, "BillingMode": "PAY_PER_REQUEST",
@@ -33,17 +42,17 @@ def audit_table_definition(name: str) -> dict[str, Any]:
 
 
 class AuditExport:
-    def __init__(self, *, dynamodb: Any, s3: Any, stepfunctions: Any, table: str, bucket: str,
+    def __init__(self, *, dynamodb: DynamoDBClient, s3: S3Client, stepfunctions: SFNClient, table: str, bucket: str,
                  state_machine_arn: str, tenant_id: str, retention_days: int | None = None) -> None:
         self.dynamodb, self.s3, self.sfn = dynamodb, s3, stepfunctions
         self.table, self.bucket, self.state_machine_arn = table, bucket, state_machine_arn
         self.tenant_id, self.retention_days = tenant_id, retention_days
 
-    def run(self, now: datetime) -> dict[str, Any]:
+    def run(self, now: datetime) -> dict[str, object]:
         """Export yesterday (the day that just ended)."""
         return self.export_day((now - timedelta(days=1)).date())
 
-    def export_day(self, day: date) -> dict[str, Any]:
+    def export_day(self, day: date) -> dict[str, object]:
         records = list(self._records(day))
         prefix = f"audit/{self.tenant_id}/{day.isoformat()}"
         body = "".join(json.dumps(r, sort_keys=True) + "\n" for r in records).encode()
@@ -51,15 +60,15 @@ class AuditExport:
         executions = 0
         if self.state_machine_arn:
             for execution in self._executions(day):
-                history = self._history(execution["executionArn"])
+                history = self._history(str(execution["executionArn"]))
                 keys.append(self._put(f"executions/{self.tenant_id}/{day.isoformat()}/{execution['name']}.json",
                                       json.dumps({"execution": execution, "events": history}, default=str).encode(),
                                       "application/json"))
                 executions += 1
         return {"day": day.isoformat(), "records": len(records), "executions": executions, "objects": keys}
 
-    def _records(self, day: date) -> Any:
-        arguments: dict[str, Any] = {
+    def _records(self, day: date) -> Iterator[dict[str, object]]:
+        arguments: QueryInputTypeDef = {
             "TableName": self.table, "IndexName": AUDIT_DAY_INDEX,
             "KeyConditionExpression": "audit_day = :day",
             "ExpressionAttributeValues": {":day": {"S": f"{_tenant(self.tenant_id)}#{day.isoformat()}"}}}
@@ -72,7 +81,7 @@ class AuditExport:
                 return
             arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def _executions(self, day: date) -> list[dict[str, Any]]:
+    def _executions(self, day: date) -> list[dict[str, object]]:
         start = datetime.combine(day, datetime.min.time(), UTC)
         end = start + timedelta(days=1)
         found = []
@@ -85,17 +94,18 @@ class AuditExport:
                                   for k, v in execution.items()})
         return found
 
-    def _history(self, execution_arn: str) -> list[dict[str, Any]]:
-        events: list[dict[str, Any]] = []
+    def _history(self, execution_arn: str) -> list[HistoryEventTypeDef]:
+        events: list[HistoryEventTypeDef] = []
         for page in self.sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn):
             events.extend(page["events"])
         return events
 
     def _put(self, key: str, body: bytes, content_type: str) -> str:
-        arguments: dict[str, Any] = {"Bucket": self.bucket, "Key": key, "Body": body, "ContentType": content_type}
+        arguments: PutObjectRequestTypeDef = {"Bucket": self.bucket, "Key": key, "Body": body,
+                                              "ContentType": content_type}
         if self.retention_days:
             # The bucket's default retention applies anyway; naming it makes each object's lock explicit.
-            arguments.update(ObjectLockMode="COMPLIANCE", ObjectLockRetainUntilDate=datetime.now(UTC)
-                             + timedelta(days=self.retention_days))
+            arguments["ObjectLockMode"] = "COMPLIANCE"
+            arguments["ObjectLockRetainUntilDate"] = datetime.now(UTC) + timedelta(days=self.retention_days)
         self.s3.put_object(**arguments)
         return f"s3://{self.bucket}/{key}"

@@ -6,14 +6,15 @@ concurrent batches never lose a grouping: a conflicting save re-runs the batch o
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
 from sre_copilot.correlation.engine import CorrelationEngine, CorrelationOutcome
+from sre_copilot.correlation.groups import IncidentGroup
 from sre_copilot.domain.incident import Incident, IncidentState
+from sre_copilot.domain.json_types import as_list, as_object
 from sre_copilot.domain.notification import AuditRecord
 from sre_copilot.domain.signal import Signal
 from sre_copilot.domain.types import SignalStatus
@@ -34,12 +35,12 @@ class CorrelateService:
         self.tenant = container.settings.tenant_id
 
     # -- entry points -------------------------------------------------------------------------
-    def process(self, messages: list[dict[str, Any]]) -> None:
+    def process(self, messages: list[dict[str, object]]) -> None:
         """Apply a batch of queue messages (signals and lifecycle hints) in event-time order."""
         hints = [m for m in messages if m.get("type") == "lifecycle"]
-        signal_ids = [m["signal_id"] for m in messages if m.get("type") == "signal"]
+        signal_ids = [str(m["signal_id"]) for m in messages if m.get("type") == "signal"]
         # Ingest puts the signal in its message as it stored it; only a signal sent by id is read back.
-        carried = {m["signal_id"]: Signal.model_validate(m["signal"])
+        carried = {str(m["signal_id"]): Signal.model_validate(m["signal"])
                    for m in messages if m.get("type") == "signal" and isinstance(m.get("signal"), dict)}
         signals = [s for s in (carried.get(sid) or self.c.store.get_signal(self.tenant, sid) for sid in signal_ids)
                    if s]
@@ -50,8 +51,8 @@ class CorrelateService:
         # A person's ack or resolve in PagerDuty/Opsgenie goes first, so the lifecycle credits them
         # rather than the copilot noticing the same resolve through the signals.
         for message in hints:
-            for hint in message.get("hints", []):
-                self.apply_external_lifecycle(message.get("source", "external"), hint)
+            for hint in as_list(message.get("hints")):
+                self.apply_external_lifecycle(str(message.get("source", "external")), as_object(hint))
         if signals:
             self._with_engine(lambda engine: [engine.ingest(s) for s in signals], signals)
 
@@ -60,7 +61,7 @@ class CorrelateService:
         self._with_engine(lambda engine: engine.tick(now), [])
 
     # -- engine state -------------------------------------------------------------------------
-    def _with_engine(self, run: Any, signals: list[Signal]) -> None:
+    def _with_engine(self, run: Callable[[CorrelationEngine], list[CorrelationOutcome]], signals: list[Signal]) -> None:
         for _attempt in range(MAX_STATE_RETRIES):
             state, version = self.c.store.load_correlation_state(self.tenant)
             catalog = self.c.catalog()
@@ -118,7 +119,7 @@ class CorrelateService:
             # alert storm costs one re-analysis per incident per minute, not one per alert.
             self.flag_refresh(incident_id)
 
-    def _open(self, group: Any, engine: CorrelationEngine, known: dict[str, Signal]) -> None:
+    def _open(self, group: IncidentGroup, engine: CorrelationEngine, known: dict[str, Signal]) -> None:
         existing = self.c.store.get_incident(self.tenant, group.id)
         if existing is not None:  # redelivered batch: already opened, execution already named
             return
@@ -273,7 +274,7 @@ class CorrelateService:
                 self.c.store.clear_refresh(self.tenant, incident_id)
         return woken
 
-    def wake(self, incident_id: str, reason: str, extra: dict[str, Any] | None = None) -> bool:
+    def wake(self, incident_id: str, reason: str, extra: dict[str, object] | None = None) -> bool:
         """Hand a reason to the incident's parked execution, or leave a note for it to find."""
         if self._resume(incident_id, reason, extra):
             return True
@@ -281,7 +282,7 @@ class CorrelateService:
             self.c.store.flag_refresh(self.tenant, incident_id)
         return False
 
-    def _resume(self, incident_id: str, reason: str, extra: dict[str, Any] | None = None) -> bool:
+    def _resume(self, incident_id: str, reason: str, extra: dict[str, object] | None = None) -> bool:
         """Resume the incident's execution if it is parked; False if it is not."""
         token = self.c.store.take_wait_token(self.tenant, incident_id)
         if not token:
@@ -290,7 +291,7 @@ class CorrelateService:
         return True
 
     # -- lifecycle from the outside (PagerDuty / Opsgenie) -------------------------------------
-    def apply_external_lifecycle(self, source: str, hint: dict[str, Any]) -> None:
+    def apply_external_lifecycle(self, source: str, hint: dict[str, object]) -> None:
         external_id = hint.get("external_id")
         incident = next((i for i in self.c.store.open_incidents(self.tenant)
                          if external_id and i.pagerduty_incident_id == external_id), None)

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
 
 from botocore.exceptions import ClientError
 
 from sre_copilot.adapters.dynamodb_store import marshal, tenant_key
 from sre_copilot.domain.incident import Incident
+from sre_copilot.domain.json_types import as_object, strings
 from sre_copilot.domain.notification import AuditRecord, Notification
 from sre_copilot.domain.types import Channel, NotificationKind
 from sre_copilot.ports import clock
@@ -98,7 +98,7 @@ def fallback_chat(c: Container, incident: Incident, why: str, *, sleep: Sleep = 
     from sre_copilot.messages.teams import adaptive_card, email
     from sre_copilot.services.escalation import incident_link
 
-    fallback: dict[str, Any] = c.secret("slack").get("fallback") or {}
+    fallback = as_object(c.secret("slack").get("fallback"))
     link = incident_link(c, incident)
     sent: list[Notification] = []
     url = fallback.get("teams_webhook_url")
@@ -108,7 +108,7 @@ def fallback_chat(c: Container, incident: Incident, why: str, *, sleep: Sleep = 
         card = adaptive_card(incident, link, why)
         sent.append(deliver(c, incident, Channel.TEAMS, "teams-webhook", NotificationKind.PAGE, why,
                             lambda: TeamsWebhook(str(url)).post(card), sleep=sleep))
-    recipients = [str(r) for r in fallback.get("email_to") or []]
+    recipients = strings(fallback.get("email_to"))
     if recipients:
         from sre_copilot.adapters import aws_clients
         from sre_copilot.adapters.ses_email import SesEmailer

@@ -13,23 +13,31 @@ state in the execution history.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
 from sre_copilot.adapters.paging_store import PagingStore
 from sre_copilot.domain.incident import Incident, IncidentState
-from sre_copilot.domain.notification import AuditRecord, Notification
+from sre_copilot.domain.json_types import StepEvent, as_object, strings
+from sre_copilot.domain.notification import AuditRecord, Notification, SentSummary
 from sre_copilot.domain.reasoning import Hypothesis
+from sre_copilot.domain.routing import oncall_phone_for
 from sre_copilot.domain.types import Channel, NotificationKind, Priority
+from sre_copilot.domain.workflow_state import PagingState
 from sre_copilot.errors import NotFound
 from sre_copilot.messages.phone import page_twiml, sms_text
 from sre_copilot.messages.text import ranked
 from sre_copilot.ports import clock
+from sre_copilot.ports.messaging import WorkflowEngine
 from sre_copilot.services.container import Container
 from sre_copilot.services.observability import logger
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 ACTOR = "copilot:paging"
 DEFAULT_LEVEL_TIMEOUT_S = 300
@@ -60,7 +68,7 @@ def execution_name(incident_id: str) -> str:
 
 
 @cache
-def _paging_store(client: Any, table_name: str) -> PagingStore:
+def _paging_store(client: DynamoDBClient, table_name: str) -> PagingStore:
     return PagingStore(client, table_name)
 
 
@@ -72,40 +80,37 @@ def policy_for(c: Container, incident: Incident) -> EscalationPolicy:
     """The service's policy, else its team's, else the default: the service's on-call, then the
     secondary on-call from the twilio secret (when one is configured)."""
     twilio = c.secret("twilio")
-    policies: dict[str, Any] = twilio.get("escalation_policies") or {}
+    policies = as_object(twilio.get("escalation_policies"))
     service = c.catalog().service(incident.service) if incident.service else None
     for key in (incident.service, service.team if service else None):
         if key and key in policies:
-            return EscalationPolicy.model_validate({"name": key, **policies[key]})
-    levels = [EscalationLevel(targets=[c.oncall_phone_for(incident)])]
+            return EscalationPolicy.model_validate({"name": key, **as_object(policies[key])})
+    levels = [EscalationLevel(targets=[oncall_phone_for(incident, c.catalog(), c.default_oncall_phone())])]
     secondary = twilio.get("secondary_oncall")
     if secondary:
-        levels.append(EscalationLevel(targets=[secondary] if isinstance(secondary, str) else list(secondary)))
+        levels.append(EscalationLevel(targets=strings(secondary)))
     return EscalationPolicy(levels=levels)
 
 
 def _state(incident_id: str, tenant_id: str, level: int, round_: int, timeout_s: int, outcome: str,
-           summary: str) -> dict[str, Any]:
+           summary: str) -> dict[str, object]:
     return {"incident_id": incident_id, "tenant_id": tenant_id, "level": level, "round": round_,
             "timeout_s": timeout_s, "native_timeout_s": timeout_s + NATIVE_TIMEOUT_MARGIN_S,
             "outcome": outcome, "summary": summary}
 
 
-def _engine(c: Container) -> Any:
-    from sre_copilot.adapters.stepfunctions_engine import StepFunctionsEngine
-
-    return StepFunctionsEngine(c.settings, client=c.workflow.client,
-                               state_machine_arn=c.settings.escalation_state_machine_arn)
+def _engine(c: Container) -> WorkflowEngine:
+    return c.escalation_workflow
 
 
-def _audit(c: Container, incident: Incident | str, tenant_id: str, action: str, details: dict[str, Any],
+def _audit(c: Container, incident: Incident | str, tenant_id: str, action: str, details: dict[str, object],
            actor: str = ACTOR) -> None:
     subject = incident if isinstance(incident, str) else incident.id
     c.store.append(AuditRecord(at=clock.now(), tenant_id=tenant_id, actor=actor, action=action,
                                subject=subject, details=details))
 
 
-def start_paging(c: Container, incident: Incident) -> dict[str, Any]:
+def start_paging(c: Container, incident: Incident) -> SentSummary:
     """Start the paging execution: P0 calls level 1 at once, P1 waits its delay first."""
     policy = policy_for(c, incident)
     delayed = incident.priority is Priority.P1
@@ -152,15 +157,16 @@ def send_sms(c: Container, incident: Incident, number: str, why: str) -> Notific
     return note
 
 
-def page_level(c: Container, event: dict[str, Any]) -> dict[str, Any]:
+def page_level(c: Container, event: StepEvent) -> dict[str, object]:
     """The `PageLevel` task: call this level's people once, then park the token until its timeout."""
-    tenant, incident_id = event["tenant_id"], event["incident_id"]
-    level, round_, timeout = int(event["level"]), int(event["round"]), int(event["timeout_s"])
+    state = PagingState.parse(event)
+    tenant, incident_id = state.tenant_id, state.incident_id
+    level, round_, timeout = state.level, state.round, state.timeout_s
     incident = c.store.get_incident(tenant, incident_id)
     if incident is None:
         raise NotFound(f"incident {incident_id} is not stored for tenant {tenant}")
     deadline = clock.now() + timedelta(seconds=timeout)
-    c.store.put_wait_token(tenant, paging_key(incident_id), event["task_token"], deadline, None)
+    c.store.put_wait_token(tenant, paging_key(incident_id), state.task(), deadline, None)
     paged: list[str] = []
     if human_engaged(incident) or not incident.is_open:
         # Acknowledged (or closed) before this level came round: nothing to call.
@@ -192,13 +198,13 @@ def page_level(c: Container, event: dict[str, Any]) -> dict[str, Any]:
     return {"level": level, "round": round_, "paged": paged, "until": deadline.isoformat()}
 
 
-def next_level(c: Container, event: dict[str, Any]) -> dict[str, Any]:
+def next_level(c: Container, event: StepEvent) -> dict[str, object]:
     """The `NextLevel` task: end on an acknowledgement, else move up a level (or a round)."""
-    tenant, incident_id = event["tenant_id"], event["incident_id"]
-    level, round_ = int(event["level"]), int(event["round"])
-    answer = event.get("answer") or {}
+    state = PagingState.parse(event)
+    tenant, incident_id = state.tenant_id, state.incident_id
+    level, round_ = state.level, state.round
     # No answer means the state timed out (its own timeout, caught) or failed: move on either way.
-    reason = str(answer.get("reason") or "timed_out")
+    reason = (state.answer.reason if state.answer else None) or "timed_out"
     store = paging_store(c)
     if reason in ("acknowledged", "closed"):
         store.set_status(tenant, incident_id, reason, level=level, round=round_)
@@ -294,7 +300,7 @@ def human_engaged(incident: Incident) -> bool:
         t.state is not IncidentState.DETECTED and not _by_copilot(t.actor) for t in incident.timeline)
 
 
-def on_transition(c: Container, detail: dict[str, Any]) -> bool:
+def on_transition(c: Container, detail: Mapping[str, object]) -> bool:
     """A person's move, or the incident closing, ends paging."""
     to, actor = str(detail.get("to") or ""), str(detail.get("actor") or "")
     closed = to in (IncidentState.RESOLVED.value, IncidentState.LEARNED.value)

@@ -14,8 +14,6 @@ symptom classes), the same description a live incident is searched with.
 
 from __future__ import annotations
 
-from typing import Any
-
 from sre_copilot.domain.incident import Incident, IncidentState
 from sre_copilot.domain.notification import AuditRecord
 from sre_copilot.domain.types import ActionStatus, Approval
@@ -27,7 +25,7 @@ from sre_copilot.services.mutations import save_fields
 PRECEDENTS = "incidents"  # the VectorPrecedents collection
 
 
-def validation_keys(hypothesis: dict[str, Any]) -> list[str]:
+def validation_keys(hypothesis: dict[str, object]) -> list[str]:
     """Fault class on the service, fault class, hypothesis kind: what factor 5 is kept by."""
     fault = str(hypothesis.get("fault") or "")
     where = str(hypothesis.get("service") or hypothesis.get("entity") or "")
@@ -41,7 +39,7 @@ class FeedbackService:
         self.tenant = container.settings.tenant_id
 
     # -- explicit verdicts ------------------------------------------------------------------------
-    def confirm(self, incident_id: str, *, actor: str, rank: int = 1) -> dict[str, Any]:
+    def confirm(self, incident_id: str, *, actor: str, rank: int = 1) -> dict[str, object]:
         """A person confirms hypothesis `rank` as the root cause."""
         incident, hypothesis = self._hypothesis(incident_id, rank)
         counted = self._count(incident, hypothesis, accepted=True, actor=actor, how="confirmed")
@@ -52,7 +50,7 @@ class FeedbackService:
         self.index_precedent(incident)
         return {"incident": incident.id, "confirmed": _label(hypothesis), "counted": counted}
 
-    def reject(self, incident_id: str, *, actor: str, rank: int = 1) -> dict[str, Any]:
+    def reject(self, incident_id: str, *, actor: str, rank: int = 1) -> dict[str, object]:
         """A person rejects hypothesis `rank`; a rejected confirmed cause leaves the corpus."""
         incident, hypothesis = self._hypothesis(incident_id, rank)
         counted = self._count(incident, hypothesis, accepted=False, actor=actor, how="rejected")
@@ -107,7 +105,7 @@ class FeedbackService:
             delete(PRECEDENTS, f"{incident.tenant_id}:{incident.id}")
 
     # -- helpers --------------------------------------------------------------------------------
-    def _hypothesis(self, incident_id: str, rank: int) -> tuple[Incident, dict[str, Any]]:
+    def _hypothesis(self, incident_id: str, rank: int) -> tuple[Incident, dict[str, object]]:
         incident = self.c.store.get_incident(self.tenant, incident_id)
         if incident is None:
             raise NotFound(f"incident {incident_id} does not exist for tenant {self.tenant}")
@@ -119,14 +117,14 @@ class FeedbackService:
             raise InvalidPayload(f"incident {incident_id} has no hypothesis ranked {rank}; ranks: {ranks}")
         return incident, dict(found)
 
-    def _acted_on(self, incident: Incident, hypothesis_id: Any) -> dict[str, Any] | None:
+    def _acted_on(self, incident: Incident, hypothesis_id: object) -> dict[str, object] | None:
         if hypothesis_id:
             found = next((h for h in incident.hypotheses if h.get("id") == hypothesis_id), None)
             if found is not None:
                 return dict(found)
         return dict(incident.hypotheses[0]) if incident.hypotheses else None
 
-    def _count(self, incident: Incident, hypothesis: dict[str, Any], *, accepted: bool, actor: str, how: str) -> bool:
+    def _count(self, incident: Incident, hypothesis: dict[str, object], *, accepted: bool, actor: str, how: str) -> bool:
         """Record one verdict per incident and hypothesis (a second click changes nothing)."""
         marker = f"{'+' if accepted else '-'}{hypothesis.get('id') or _label(hypothesis)}"
         if marker in incident.feedback:
@@ -143,15 +141,15 @@ class FeedbackService:
         return True
 
 
-def _label(h: dict[str, Any]) -> str:
+def _label(h: dict[str, object]) -> str:
     return f"{h.get('fault')} on {h.get('entity')}" + (f" (change {h.get('change_id')})" if h.get("change_id") else "")
 
 
-def _cause(h: dict[str, Any], *, how: str, by: str) -> dict[str, object]:
+def _cause(h: dict[str, object], *, how: str, by: str) -> dict[str, object]:
     return {"entity": h.get("entity"), "entity_kind": h.get("entity_kind"), "service": h.get("service"),
             "fault": h.get("fault"), "change_id": h.get("change_id"), "summary": h.get("summary"),
             "hypothesis_id": h.get("id"), "how": how, "by": by}
 
 
-def _same(cause: dict[str, object], h: dict[str, Any]) -> bool:
+def _same(cause: dict[str, object], h: dict[str, object]) -> bool:
     return cause.get("entity") == h.get("entity") and cause.get("fault") == h.get("fault")

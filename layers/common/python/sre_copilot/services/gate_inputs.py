@@ -12,12 +12,12 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from sre_copilot.actions.gates import SafetyContext
 from sre_copilot.actions.runtime_gates import manual_override_active
 from sre_copilot.domain.action import ActionPlan
 from sre_copilot.domain.incident import Incident
+from sre_copilot.domain.json_types import member
 from sre_copilot.domain.types import ActionStatus
 from sre_copilot.ports import clock
 from sre_copilot.services.container import Container
@@ -52,9 +52,7 @@ class GateInputs:
     def _burn_rate(self, incident: Incident, service: str) -> float | None:
         if not incident.snapshot_ref or not service:
             return None
-        snapshot: dict[str, Any] = self.c.blobs.get_json(incident.snapshot_ref)
-        entry = ((snapshot.get("slo_state") or {}).get("services") or {}).get(service) or {}
-        burn = entry.get("burn_rate")
+        burn = member(self.c.blobs.get_json(incident.snapshot_ref), "slo_state", "services", service, "burn_rate")
         return float(burn) if isinstance(burn, int | float) else None
 
     def _risk_budget_remaining(self, incident: Incident, service: str) -> float | None:

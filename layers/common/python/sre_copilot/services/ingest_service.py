@@ -11,16 +11,19 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Protocol, TypedDict
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from aws_lambda_powertools.utilities.idempotency.persistence.dynamodb import DynamoDBPersistenceLayer
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sre_copilot.adapters import aws_clients
+from sre_copilot.domain.catalog import Catalog
+from sre_copilot.domain.json_types import string_lists
 from sre_copilot.domain.signal import Signal
 from sre_copilot.domain.types import Priority, format_time
 from sre_copilot.errors import InvalidPayload, PayloadTooLarge, SreCopilotError
@@ -29,18 +32,36 @@ from sre_copilot.ingest.auth import authenticate, check_sns_origin, sns_messages
 from sre_copilot.ingest.changes import parse_change
 from sre_copilot.ingest.classify import classify
 from sre_copilot.ingest.dedup import dedup_key
+from sre_copilot.ingest.model import LifecycleHint
 from sre_copilot.ingest.normalize import SOURCES, NormalizedDelivery, normalize
-from sre_copilot.ingest.silences import matching_silence
+from sre_copilot.ingest.silences import Silence, matching_silence
 from sre_copilot.ports import clock
 from sre_copilot.services import telemetry
 from sre_copilot.services.container import Container
 from sre_copilot.services.observability import logger, metrics
 
 
+class Delivery(TypedDict):
+    """One accepted delivery as the idempotency layer stores it (its key is `delivery_id`)."""
+
+    delivery_id: str
+    source: str
+    raw: str
+    received_at: str
+    origin: int | str | None
+    headers: dict[str, str]
+
+
+class _Accept(Protocol):
+    """`_accept_delivery` behind Powertools Idempotency (called by keyword, the layer's rule)."""
+
+    def __call__(self, *, delivery: Delivery) -> dict[str, object]: ...
+
+
 @dataclass
 class IngestResult:
     status: int
-    body: dict[str, Any] = field(default_factory=dict)
+    body: dict[str, object] = field(default_factory=dict)
 
 
 def delivery_id_for(source: str, headers: Mapping[str, str], raw: bytes) -> str:
@@ -76,14 +97,14 @@ class IngestService:
         )
         config = IdempotencyConfig(event_key_jmespath="delivery_id", expires_after_seconds=24 * 3600)
         self._idempotency = config
-        self._accept: Callable[..., dict[str, Any]] = idempotent_function(
+        self._accept: _Accept = idempotent_function(
             data_keyword_argument="delivery", persistence_store=persistence, config=config,
         )(self._accept_delivery)
 
     # -- entry points -------------------------------------------------------------------------
     def handle_webhook(self, source: str, headers: Mapping[str, str], raw: bytes,
                        origin_delivery: int | str | None = None, *, iam_trusted: bool = False,
-                       lambda_context: Any = None) -> IngestResult:
+                       lambda_context: LambdaContext | None = None) -> IngestResult:
         """`iam_trusted`: invoked directly by EventBridge or SNS, whose identity IAM already checked
         (there are no HTTP headers to verify)."""
         if lambda_context is not None:
@@ -109,7 +130,7 @@ class IngestService:
                 for message in sns_messages(raw):
                     check_sns_origin(message, policy, received_at)
             # Per-tenant keys, on top of the source's own signature (off when no keys are listed).
-            tenant_keys.check(headers, self.c.secret("webhook").get("tenant_keys") or {}, self.c.settings.tenant_id)
+            tenant_keys.check(headers, string_lists(self.c.secret("webhook").get("tenant_keys")), self.c.settings.tenant_id)
         except SreCopilotError as exc:
             return self._refuse(source, exc)
         delivery_id = delivery_id_for(source, headers, raw)
@@ -119,11 +140,12 @@ class IngestService:
             # Authenticated, so kept for review; a replacement character would hide the bad bytes.
             return self._reject(source, delivery_id, raw,
                                 InvalidPayload(f"body is not valid UTF-8 (bad byte at offset {exc.start})"), received_at)
-        response = self._accept(delivery={
+        delivery: Delivery = {
             "delivery_id": delivery_id, "source": source, "raw": text,
             "received_at": format_time(received_at), "origin": origin_delivery,
             "headers": {k.lower(): v for k, v in headers.items()},
-        })
+        }
+        response = self._accept(delivery=delivery)
         metrics.add_metric(name="IngestLatency", unit=MetricUnit.Milliseconds,
                            value=(time.perf_counter() - started) * 1000)
         telemetry.delivery_accepted()
@@ -131,14 +153,15 @@ class IngestService:
             metrics.add_metric(name="RetriedDeliveries", unit=MetricUnit.Count, value=1)
             response = {**response, "retry": True,
                         "ignored": f"retry of delivery {delivery_id} first accepted at {response.get('received_at')}"}
-        return IngestResult(status=int(response.pop("status", 202)), body=response)
+        status = response.pop("status", 202)
+        return IngestResult(status=status if isinstance(status, int) else 202, body=response)
 
     # -- internals ----------------------------------------------------------------------------
-    def _accept_delivery(self, delivery: dict[str, Any]) -> dict[str, Any]:
-        source: str = delivery["source"]
-        raw: bytes = delivery["raw"].encode("utf-8")
+    def _accept_delivery(self, delivery: Delivery) -> dict[str, object]:
+        source = delivery["source"]
+        raw = delivery["raw"].encode("utf-8")
         received_at = datetime.fromisoformat(delivery["received_at"].replace("Z", "+00:00"))
-        delivery_id: str = delivery["delivery_id"]
+        delivery_id = delivery["delivery_id"]
         tenant = self.c.settings.tenant_id
         raw_ref = self.c.blobs.put_bytes(
             f"raw/{tenant}/{source}/{received_at:%Y/%m/%d}/{_safe(delivery_id)}.json", raw, "application/json"
@@ -160,8 +183,8 @@ class IngestService:
                     "received_at": delivery["received_at"], "delivery_id": delivery_id}
         return self._accept_normalized(source, result, delivery, raw_ref)
 
-    def _accept_change(self, delivery: dict[str, Any], raw: bytes, raw_ref: str,
-                       received_at: datetime) -> dict[str, Any]:
+    def _accept_change(self, delivery: Delivery, raw: bytes, raw_ref: str,
+                       received_at: datetime) -> dict[str, object]:
         headers = delivery.get("headers") or {}
         change = parse_change(raw, headers, tenant_id=self.c.settings.tenant_id)
         if change is None:
@@ -172,8 +195,8 @@ class IngestService:
         return {"status": 202, "change_id": change.id, "signals": [], "raw_ref": raw_ref,
                 "received_at": delivery["received_at"], "delivery_id": delivery["delivery_id"]}
 
-    def _accept_normalized(self, source: str, result: NormalizedDelivery, delivery: dict[str, Any],
-                           raw_ref: str) -> dict[str, Any]:
+    def _accept_normalized(self, source: str, result: NormalizedDelivery, delivery: Delivery,
+                           raw_ref: str) -> dict[str, object]:
         base = {"received_at": delivery["received_at"], "delivery_id": delivery["delivery_id"], "raw_ref": raw_ref}
         if result.lifecycle:
             # Lifecycle hints (an ack or resolve made in PagerDuty/Opsgenie) ride the P0 queue so the
@@ -187,7 +210,7 @@ class IngestService:
                     "subscribe_url": result.subscribe_url, **base}
         catalog = self.c.catalog()
         silences = self.c.silences()
-        out: list[dict[str, Any]] = []
+        out: list[dict[str, object]] = []
         for signal in result.signals:
             signal = self._prepare(signal, catalog, silences)
             if signal.duplicate_of is None:
@@ -205,7 +228,7 @@ class IngestService:
     def _enqueue_signal(self, signal: Signal) -> None:
         """Queue a new signal, carrying it as stored so correlation need not read it back; one too
         big for an SQS message (the queue adapter's check) goes by id alone."""
-        message: dict[str, Any] = {"type": "signal", "tenant_id": signal.tenant_id, "signal_id": signal.id,
+        message: dict[str, object] = {"type": "signal", "tenant_id": signal.tenant_id, "signal_id": signal.id,
                                    "event_time": format_time(signal.event_time)}
         try:
             self.c.queue.enqueue(signal.priority, {**message, "signal": signal.model_dump(mode="json")},
@@ -213,10 +236,10 @@ class IngestService:
         except PayloadTooLarge:
             self.c.queue.enqueue(signal.priority, message, dedup_id=signal.id)
 
-    def _prepare(self, signal: Signal, catalog: Any, silences: list[Any]) -> Signal:
+    def _prepare(self, signal: Signal, catalog: Catalog, silences: list[Silence]) -> Signal:
         silence = matching_silence(signal, silences, signal.event_time)
         priority = classify(signal, catalog, self.c.priority_rules())
-        update: dict[str, Any] = {"priority": priority}
+        update: dict[str, object] = {"priority": priority}
         if silence is not None:
             update["suppressed_by"] = silence.id
         else:
@@ -267,14 +290,10 @@ def _count_by_source(name: str, source: str, kind: str) -> None:
         metric.add_dimension(name="status", value=kind)
 
 
-def hint_to_dict(hint: Any) -> dict[str, Any]:
-    if hasattr(hint, "model_dump"):
-        return dict(hint.model_dump(mode="json"))
-    if hasattr(hint, "__dataclass_fields__"):
-        from dataclasses import asdict
+def hint_to_dict(hint: LifecycleHint) -> dict[str, object]:
+    from dataclasses import asdict
 
-        return {k: (format_time(v) if isinstance(v, datetime) else v) for k, v in asdict(hint).items()}
-    return dict(hint)
+    return {k: (format_time(v) if isinstance(v, datetime) else v) for k, v in asdict(hint).items()}
 
 
 def _safe(text: str) -> str:

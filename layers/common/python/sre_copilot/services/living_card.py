@@ -10,12 +10,13 @@ down must not stop the phone page or the workflow.
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from sre_copilot.domain.action import ActionPlan, Recommendation
 from sre_copilot.domain.incident import Incident
-from sre_copilot.domain.notification import AuditRecord, Notification
+from sre_copilot.domain.json_types import string_lists
+from sre_copilot.domain.notification import AuditRecord, Notification, SentSummary
 from sre_copilot.domain.reasoning import Decision, Hypothesis
+from sre_copilot.domain.routing import slack_channel_for
 from sre_copilot.domain.types import Channel, DecisionOutcome, NotificationKind, Priority
 from sre_copilot.messages.slack import incident_card
 from sre_copilot.messages.text import hypothesis_title, percent, ranked, truncate
@@ -72,7 +73,7 @@ class LivingCard:
 
     # -- rendering -----------------------------------------------------------------------------
     def render(self, incident: Incident, decision: Decision | None = None,
-               plan: ActionPlan | None = None) -> tuple[str, list[dict[str, Any]]]:
+               plan: ActionPlan | None = None) -> tuple[str, list[dict[str, object]]]:
         hypotheses = [Hypothesis.model_validate(h) for h in incident.hypotheses]
         if decision is None and incident.decision is not None:
             decision = Decision(outcome=incident.decision, reasons=list(incident.slack_card.get("reasons") or []),
@@ -89,12 +90,12 @@ class LivingCard:
                                                      incident.execution))
 
     # -- sending -------------------------------------------------------------------------------
-    def show(self, incident: Incident, text: str, blocks: list[dict[str, Any]],
-             kind: NotificationKind = NotificationKind.UPDATE) -> dict[str, Any]:
+    def show(self, incident: Incident, text: str, blocks: list[dict[str, object]],
+             kind: NotificationKind = NotificationKind.UPDATE) -> SentSummary:
         """Post the card the first time, edit it in place afterwards. The caller saves the incident
         (the card's channel and ts are set on it here)."""
         card = incident.slack_card
-        channel = str(card.get("channel") or self.c.slack_channel_for(incident))
+        channel = str(card.get("channel") or slack_channel_for(incident, self.c.catalog()))
         ts = card.get("ts")
         try:
             if not ts and kind is NotificationKind.PAGE:
@@ -122,7 +123,7 @@ class LivingCard:
         slack = self.c.secret("slack")
         if not slack.get("incident_channel") or incident.priority is not Priority.P0:
             return team_channel
-        users: dict[str, list[str]] = slack.get("oncall_users") or {}
+        users = string_lists(slack.get("oncall_users"))
         invite = list(users.get(incident.service or "", users.get("*", [])))
         name = re.sub(r"[^a-z0-9-]", "-", f"inc-{incident.id.removeprefix('inc-')}".lower())[:80]
         channel_id = self.c.slack().open_channel(name, invite)
@@ -133,11 +134,11 @@ class LivingCard:
         return channel_id
 
     def thread(self, incident: Incident, line: str,
-               kind: NotificationKind = NotificationKind.UPDATE) -> dict[str, Any] | None:
+               kind: NotificationKind = NotificationKind.UPDATE) -> SentSummary | None:
         """One short line under the card. Without a card (Slack was down at the page) there is no
         thread: the line is still kept as a failed notification, so nothing is silently lost."""
         card = incident.slack_card
-        channel = str(card.get("channel") or self.c.slack_channel_for(incident))
+        channel = str(card.get("channel") or slack_channel_for(incident, self.c.catalog()))
         line = truncate(line, THREAD_LINE_LIMIT)
         if not card.get("ts"):
             return self._record(incident, channel, kind, "failed", f"{line} (no card to thread under)")
@@ -149,7 +150,7 @@ class LivingCard:
             return self._record(incident, channel, kind, "failed", f"{line} ({exc})")
 
     def _record(self, incident: Incident, channel: str, kind: NotificationKind, status: str, text: str,
-                provider_id: str | None = None) -> dict[str, Any]:
+                provider_id: str | None = None) -> SentSummary:
         now = clock.now()
         notification = Notification(
             id=f"ntf-{short_hash(incident.id, 'slack', kind, status, now.isoformat(), text[:200])}",
@@ -217,7 +218,7 @@ def pagerduty_note_is_material(incident: Incident, hypotheses: list[Hypothesis],
     return True
 
 
-def transition_line(detail: dict[str, Any], incident: Incident, region: str) -> str:
+def transition_line(detail: dict[str, object], incident: Incident, region: str) -> str:
     """The thread line for a lifecycle move, with the postmortem link once it is written."""
     line = f"{detail.get('to')} by {detail.get('actor')}: {detail.get('reason')}"
     if detail.get("to") == "LEARNED" and incident.postmortem_ref:
@@ -232,7 +233,7 @@ class CardSync:
         self.c = container
         self.card = LivingCard(container)
 
-    def on_transition(self, detail: dict[str, Any]) -> dict[str, Any]:
+    def on_transition(self, detail: dict[str, object]) -> dict[str, object]:
         tenant = str(detail.get("tenant_id") or self.c.settings.tenant_id)
         incident = self.c.store.get_incident(tenant, str(detail.get("incident_id")))
         if incident is None or not incident.slack_card.get("ts"):

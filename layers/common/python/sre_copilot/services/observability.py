@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import numbers
 from collections.abc import AsyncGenerator, Generator, Sequence
-from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.tracing.base import BaseProvider, BaseSegment
@@ -25,19 +24,19 @@ class _NoSegment(BaseSegment):
     def close(self, end_time: int | None = None) -> None:
         return None
 
-    def add_subsegment(self, subsegment: Any) -> None:
+    def add_subsegment(self, subsegment: object) -> None:
         return None
 
-    def remove_subsegment(self, subsegment: Any) -> None:
+    def remove_subsegment(self, subsegment: object) -> None:
         return None
 
     def put_annotation(self, key: str, value: str | numbers.Number | bool) -> None:
         return None
 
-    def put_metadata(self, key: str, value: Any, namespace: str = "default") -> None:
+    def put_metadata(self, key: str, value: object, namespace: str = "default") -> None:
         return None
 
-    def add_exception(self, exception: BaseException, stack: Any, remote: bool = False) -> None:
+    def add_exception(self, exception: BaseException, stack: object, remote: bool = False) -> None:
         return None
 
 
@@ -45,17 +44,17 @@ class NoTracingProvider(BaseProvider):
     """What a disabled tracer calls: records nothing and imports nothing."""
 
     @contextlib.contextmanager
-    def in_subsegment(self, name: str | None = None, **kwargs: Any) -> Generator[BaseSegment, None, None]:
+    def in_subsegment(self, name: str | None = None, **kwargs: object) -> Generator[BaseSegment, None, None]:
         yield _NoSegment()
 
     @contextlib.asynccontextmanager
-    async def in_subsegment_async(self, name: str | None = None, **kwargs: Any) -> AsyncGenerator[BaseSegment, None]:
+    async def in_subsegment_async(self, name: str | None = None, **kwargs: object) -> AsyncGenerator[BaseSegment, None]:
         yield _NoSegment()
 
     def put_annotation(self, key: str, value: str | numbers.Number | bool) -> None:
         return None
 
-    def put_metadata(self, key: str, value: Any, namespace: str = "default") -> None:
+    def put_metadata(self, key: str, value: object, namespace: str = "default") -> None:
         return None
 
     def patch(self, modules: Sequence[str]) -> None:

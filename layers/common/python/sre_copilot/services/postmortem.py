@@ -16,12 +16,12 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from sre_copilot.domain.action import ActionPlan
 from sre_copilot.domain.catalog import Catalog
 from sre_copilot.domain.change import ChangeEvent
 from sre_copilot.domain.incident import Incident, IncidentState
+from sre_copilot.domain.json_types import as_list, as_object, member, strings
 from sre_copilot.domain.notification import AuditRecord, Notification
 from sre_copilot.domain.signal import Signal
 from sre_copilot.domain.types import (
@@ -32,6 +32,7 @@ from sre_copilot.domain.types import (
     SignalStatus,
     format_time,
 )
+from sre_copilot.services.container import Container
 
 SLOW_ACK_S = 5 * 60
 SLOW_DETECT_S = 5 * 60
@@ -48,8 +49,8 @@ class PostmortemFacts:
     notifications: list[Notification]
     audit: list[AuditRecord]
     changes: list[ChangeEvent] = field(default_factory=list)
-    evidence: list[dict[str, Any]] = field(default_factory=list)
-    slo_state: dict[str, Any] = field(default_factory=dict)
+    evidence: list[dict[str, object]] = field(default_factory=list)
+    slo_state: dict[str, object] = field(default_factory=dict)
     customer_facing: list[str] = field(default_factory=list)  # services nobody in the catalog calls
     polished: str | None = None
 
@@ -62,7 +63,7 @@ class Event:
 
 
 # -- reading ---------------------------------------------------------------------------------------
-def gather(container: Any, incident: Incident) -> PostmortemFacts:
+def gather(container: Container, incident: Incident) -> PostmortemFacts:
     store, tenant = container.store, incident.tenant_id
     signals = store.signals_for_incident(tenant, incident.id)
     start = min((s.event_time for s in signals), default=incident.opened_at)
@@ -70,14 +71,14 @@ def gather(container: Any, incident: Incident) -> PostmortemFacts:
     changes = [c for c in store.changes_between(tenant, start - timedelta(hours=24), end)
                if c.service in set(incident.services) | {incident.service}
                or any(c.id == h.get("change_id") for h in incident.hypotheses)]
-    evidence: list[dict[str, Any]] = []
-    slo: dict[str, Any] = {}
+    evidence: list[dict[str, object]] = []
+    slo: dict[str, object] = {}
     if incident.snapshot_ref:
         try:  # the analysis artefacts enrich the draft; a missing one must not stop it
             snapshot = container.blobs.get_json(incident.snapshot_ref)
-            slo = dict(snapshot.get("slo_state") or {})
+            slo = as_object(member(snapshot, "slo_state"))
             package = container.blobs.get_json(incident.snapshot_ref.replace("/context.json", "/evidence.json"))
-            evidence = list(package.get("items") or [])
+            evidence = [as_object(item) for item in as_list(member(package, "items"))]
         except Exception:  # absent or unreadable artefact: the section says so
             pass
     catalog: Catalog = container.catalog()
@@ -305,15 +306,16 @@ def render_postmortem(facts: PostmortemFacts) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _slo_text(slo: dict[str, Any]) -> str:
+def _slo_text(slo: dict[str, object]) -> str:
     """The context assembler's `slo_state`: per-service burn rate where an SLO and an error-rate
     series exist, and the services with a firing SLO-burn alert."""
     if not slo:
         return "not measured (no SLO data was readable during the analysis)"
-    services: dict[str, Any] = dict(slo.get("services") or {})
-    burning = list(slo.get("burn_alerts") or [])
+    services = as_object(slo.get("services"))
+    burning = strings(slo.get("burn_alerts"))
     parts = []
-    for name, entry in sorted(services.items()):
+    for name, value in sorted(services.items()):
+        entry = as_object(value)
         if entry.get("burn_rate") is not None:
             parts.append(f"{name}: burn rate {entry['burn_rate']}x of its error budget"
                          + (f", budget gone in {entry['time_to_breach_h']} h at this rate"
@@ -324,7 +326,7 @@ def _slo_text(slo: dict[str, Any]) -> str:
     return "; ".join(parts) or "no SLO burn alert or SLO metric was recorded for these services"
 
 
-def _root_cause(facts: PostmortemFacts, top: dict[str, Any] | None) -> list[str]:
+def _root_cause(facts: PostmortemFacts, top: dict[str, object] | None) -> list[str]:
     if top is None:
         return ["No hypothesis was generated."]
     lines = [f"**{top.get('fault')}** on **{top.get('entity')}** ({top.get('entity_kind')}"
@@ -345,7 +347,7 @@ def _root_cause(facts: PostmortemFacts, top: dict[str, Any] | None) -> list[str]
                      f"({validated.get('how')} by {validated.get('by')})")
     else:
         lines.append("- Validated: not yet; no person confirmed it and no approved action verified it")
-    rng = top.get("confidence_range") or []
+    rng = as_list(top.get("confidence_range"))
     lines.append(f"- Confidence: {top.get('confidence')} (range {rng[0] if rng else '?'} to {rng[1] if rng else '?'}), "
                  "deterministic weighted score of seed 001's five factors")
     factors = top.get("factors") or {}
@@ -354,7 +356,7 @@ def _root_cause(facts: PostmortemFacts, top: dict[str, Any] | None) -> list[str]
                                               if k in factors))
     names = {top.get("entity"), top.get("service"), top.get("change_id")}
     relevant = [e for e in facts.evidence if e.get("subject") in names
-                or any(n and n in str(e.get("subject") or "") for n in names)]
+                or any(isinstance(n, str) and n and n in str(e.get("subject") or "") for n in names)]
     lines += ["", "Evidence:", ""]
     lines += [f"- {'supports' if e.get('supports', True) else 'contradicts'}: [{e.get('kind')}] {e.get('summary')} "
               f"(source {e.get('source')}, strength {e.get('strength')})" for e in relevant[:12]] or [
@@ -370,7 +372,7 @@ def _root_cause(facts: PostmortemFacts, top: dict[str, Any] | None) -> list[str]
     return lines
 
 
-def _why_lower(top: dict[str, Any], other: dict[str, Any]) -> str:
+def _why_lower(top: dict[str, object], other: dict[str, object]) -> str:
     a, b = top.get("factors") or {}, other.get("factors") or {}
     if not isinstance(a, dict) or not isinstance(b, dict) or not a or not b:
         return "ranked lower"
@@ -380,23 +382,26 @@ def _why_lower(top: dict[str, Any], other: dict[str, Any]) -> str:
     return ("weaker " + ", ".join(weaker)) if weaker else "ranked lower on tie-breaks (structural fit)"
 
 
-def write_postmortem(container: Any, incident: Incident) -> str:
+def write_postmortem(container: Container, incident: Incident) -> str:
     """Render and store the draft (S3 `postmortems/<tenant>/<incident>.md`); return its URI."""
     facts = gather(container, incident)
     facts.polished = polish(container, facts)
     doc = render_postmortem(facts)
-    return str(container.blobs.put_bytes(f"postmortems/{incident.tenant_id}/{incident.id}.md", doc.encode(),
-                                         "text/markdown"))
+    return container.blobs.put_bytes(f"postmortems/{incident.tenant_id}/{incident.id}.md", doc.encode(),
+                                         "text/markdown")
 
 
-def polish(container: Any, facts: PostmortemFacts) -> str | None:
+def polish(container: Container, facts: PostmortemFacts) -> str | None:
     """Optional LLM prose over the deterministic draft; None without an LLM or on any failure."""
     if container.settings.llm_provider == "none":
         return None
     try:
+        from sre_copilot.adapters.anthropic_assistant import AnthropicAssistant
         from sre_copilot.adapters.anthropic_narrator import narrate
 
         assistant = container.assistant()
+        if not isinstance(assistant, AnthropicAssistant):  # the narrator speaks to Anthropic's API only
+            return None
         return narrate(assistant.client, assistant.model, render_postmortem(facts))
     except Exception:  # prose is optional; the deterministic draft stands alone
         return None

@@ -13,7 +13,7 @@ After an action's rollout is verified, the plan waits for its recovery criteria
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sre_copilot.actions.compensation import COMPENSATED
 from sre_copilot.actions.recovery import (
@@ -25,7 +25,10 @@ from sre_copilot.actions.recovery import (
 )
 from sre_copilot.domain.action import ActionPlan
 from sre_copilot.domain.incident import Incident, IncidentState
+from sre_copilot.domain.json_types import JSONObject, StepEvent
+from sre_copilot.domain.routing import oncall_phone_for, slack_channel_for
 from sre_copilot.domain.types import ActionStatus, Channel, NotificationKind, parse_time
+from sre_copilot.domain.workflow_state import WorkflowState
 from sre_copilot.ports import clock
 from sre_copilot.services import lifecycle
 
@@ -83,7 +86,7 @@ class RemediationSteps:
             "verification": f"{plan.verification}; recovery: {criteria.describe()}"})
 
     # -- Verify (after the rollout check) -----------------------------------------------------------
-    def await_recovery(self, incident: Incident, plan: ActionPlan, why: str) -> tuple[ActionPlan, dict[str, Any]] | None:
+    def await_recovery(self, incident: Incident, plan: ActionPlan, why: str) -> tuple[ActionPlan, JSONObject] | None:
         """Start the recovery wait for a live plan whose rollout is verified; None when the plan names
         nothing to recover (the rollout check is then the whole verification)."""
         criteria = criteria_of(plan)
@@ -99,8 +102,8 @@ class RemediationSteps:
                       "deadline": due.isoformat()}
 
     # -- CheckRecovery ------------------------------------------------------------------------------
-    def check_recovery(self, event: dict[str, Any]) -> dict[str, Any]:
-        incident = self.steps._incident(event)
+    def check_recovery(self, event: StepEvent) -> JSONObject:
+        incident = self.steps._incident(WorkflowState.parse(event))
         due = recovery_due(self.c.store.actions_for(incident.tenant_id, incident.id))
         closed = incident.state in (IncidentState.RESOLVED, IncidentState.LEARNED)
         if due is None:
@@ -139,9 +142,10 @@ class RemediationSteps:
                 "closed": closed}
 
     # -- Rollback -----------------------------------------------------------------------------------
-    def rollback(self, event: dict[str, Any]) -> dict[str, Any]:
-        incident = self.steps._incident(event)
-        plan_id = ((event.get("act") or {}).get("result") or {}).get("plan_id")
+    def rollback(self, event: StepEvent) -> dict[str, object]:
+        state = WorkflowState.parse(event)
+        incident = self.steps._incident(state)
+        plan_id = state.result("act").plan_id
         plans = self.c.store.actions_for(incident.tenant_id, incident.id)
         plan = next((p for p in reversed(plans) if p.id == plan_id), None)
         if plan is None:
@@ -149,7 +153,7 @@ class RemediationSteps:
             self.steps._audit(incident, "action.rollback_skipped", {"why": missing})
             return {"plan_id": plan_id, "status": "missing", "escalated": False}
         failure = _failure(plan)
-        restored: dict[str, Any] = {}
+        restored: dict[str, object] = {}
         if plan.dry_run:
             strategy, status, detail = "none", plan.status, "dry run: nothing was changed, nothing to undo"
         elif plan.status is ActionStatus.FAILED and COMPENSATED in plan.detail:
@@ -174,7 +178,7 @@ class RemediationSteps:
         return {"status": plan.status.value, "restore_verified": restored.get("verified"), "escalated": escalated,
                 "strategy": strategy, "plan_id": plan.id}
 
-    def _restore(self, incident: Incident, plan: ActionPlan, failure: str) -> tuple[ActionStatus, str, dict[str, Any]]:
+    def _restore(self, incident: Incident, plan: ActionPlan, failure: str) -> tuple[ActionStatus, str, dict[str, object]]:
         try:
             result = self.c.executor_for(plan).rollback(plan)
         except Exception as exc:
@@ -195,9 +199,9 @@ class RemediationSteps:
     def escalate(self, incident: Incident, plan: ActionPlan, what: str) -> bool:
         text = (f"Escalation for {incident.id} ({incident.title}): {plan.action} {plan.target} did not fix it. "
                 f"{what}. A human must take over.")
-        channel = self.c.slack_channel_for(incident)
+        channel = slack_channel_for(incident, self.c.catalog())
         sent = [self.steps._send_slack(incident, channel, text, [], NotificationKind.ESCALATION)]
-        number = self.c.oncall_phone_for(incident)
+        number = oncall_phone_for(incident, self.c.catalog(), self.c.default_oncall_phone())
         try:
             callback = (f"{self.c.settings.public_base_url.rstrip('/')}/callbacks/twilio/voice"
                         f"?incident={incident.id}")

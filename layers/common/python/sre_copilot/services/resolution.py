@@ -16,10 +16,10 @@ state machine is started (`document_only` in its input; the ASL's Start choice g
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
 from sre_copilot.domain.incident import Incident, IncidentState
 from sre_copilot.domain.notification import AuditRecord, Notification
+from sre_copilot.domain.routing import slack_channel_for
 from sre_copilot.domain.types import Channel, NotificationKind
 from sre_copilot.errors import NotFound
 from sre_copilot.ports import clock
@@ -106,7 +106,7 @@ class ResolutionService:
         save_fields(self.c.store, incident, resolution_proposed=True)
         text = (f"{incident.title}: {reason}. Resolve the incident? Reply with Resolve in this thread, "
                 f"`/sre resolve {incident.id}` or `sre-copilot resolve {incident.id}`.")
-        channel = self.c.slack_channel_for(incident)
+        channel = slack_channel_for(incident, self.c.catalog())
         try:
             ts = self.c.slack().post(channel, text, [])
             status: str = "sent"
@@ -125,6 +125,6 @@ class ResolutionService:
         incident.signals_clear_since = None
         incident.resolution_proposed = False
 
-    def _audit(self, incident: Incident, actor: str, action: str, details: dict[str, Any]) -> None:
+    def _audit(self, incident: Incident, actor: str, action: str, details: dict[str, object]) -> None:
         self.c.store.append(AuditRecord(at=clock.now(), tenant_id=incident.tenant_id, actor=actor,
                                         action=action, subject=incident.id, details=details))

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
 
 from sre_copilot.actions.approvers import ApproverIdentity, slack_team
 from sre_copilot.adapters.slack_interactions import CardAction, parse_card_action, parse_slash_command
@@ -60,7 +59,7 @@ class SlackActions:
 
     def _slack_group_members(self, group: str) -> list[str]:
         try:
-            return [str(u) for u in self.c.slack().client.usergroups_users_list(usergroup=group)["users"]]
+            return self.c.slack().usergroup_members(group)
         except Exception as exc:  # unknown membership is no membership: fail closed
             logger.warning("cannot list Slack user group", extra={"group": group, "error": str(exc)})
             return []
@@ -71,12 +70,12 @@ class SlackActions:
             raise NotFound(f"incident {incident_id} does not exist")
         return incident
 
-    def _audit(self, who: str, action: str, incident_id: str, details: dict[str, Any]) -> None:
+    def _audit(self, who: str, action: str, incident_id: str, details: dict[str, object]) -> None:
         self.c.store.append(AuditRecord(at=clock.now(), tenant_id=self.tenant, actor=who, action=action,
                                         subject=incident_id, details=details))
 
     # -- card buttons ----------------------------------------------------------------------------
-    def card_action(self, headers: Mapping[str, str], raw: bytes) -> dict[str, Any]:
+    def card_action(self, headers: Mapping[str, str], raw: bytes) -> dict[str, object]:
         self._verify(headers, raw)
         click = parse_card_action(raw)
         identity = ApproverIdentity("slack", click.user, slack_team(raw))
@@ -108,7 +107,7 @@ class SlackActions:
             return f"{incident.id} acknowledged by {who}; paging stops"
         return f"{incident.id} is already acknowledged or closed ({incident.state.value})"
 
-    def _validate(self, incident: Incident, click: CardAction, who: str) -> dict[str, str]:
+    def _validate(self, incident: Incident, click: CardAction, who: str) -> dict[str, object]:
         hypothesis = next((Hypothesis.model_validate(h) for h in incident.hypotheses if h.get("id") == click.ref), None)
         if hypothesis is None:
             raise NotFound(f"hypothesis {click.ref} is not among those shown for {incident.id}")

@@ -8,7 +8,6 @@ PagerDuty error (retried by EventBridge) cannot hold back the card or keep a pho
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from sre_copilot.services import escalation
 from sre_copilot.services.callbacks_service import PagerDutySyncService
@@ -17,9 +16,9 @@ from sre_copilot.services.living_card import CardSync
 from sre_copilot.services.observability import logger
 
 
-def on_transition(c: Container, detail: Mapping[str, Any]) -> dict[str, Any]:
+def on_transition(c: Container, detail: Mapping[str, object]) -> dict[str, object]:
     move = dict(detail)
-    out: dict[str, Any] = {}
+    out: dict[str, object] = {}
     try:
         out["paging_stopped"] = escalation.on_transition(c, move)
     except Exception as exc:

@@ -6,8 +6,8 @@ history in the console stays readable and far below the 256 KB payload limit.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -20,8 +20,10 @@ from sre_copilot.actions.runtime_gates import (
 )
 from sre_copilot.domain.action import ActionPlan
 from sre_copilot.domain.incident import Incident, IncidentState
-from sre_copilot.domain.notification import AuditRecord, Notification
+from sre_copilot.domain.json_types import JSONObject, StepEvent, as_list
+from sre_copilot.domain.notification import AuditRecord, Notification, SentSummary
 from sre_copilot.domain.reasoning import ContextSnapshot, Decision, EvidencePackage, Hypothesis
+from sre_copilot.domain.routing import slack_channel_for
 from sre_copilot.domain.types import (
     ActionStatus,
     Approval,
@@ -30,6 +32,7 @@ from sre_copilot.domain.types import (
     NotificationKind,
     Priority,
 )
+from sre_copilot.domain.workflow_state import WorkflowState
 from sre_copilot.errors import ConfigurationError, NotFound
 from sre_copilot.messages.pagerduty import hypotheses_note
 from sre_copilot.ports import clock
@@ -51,27 +54,28 @@ class WorkflowSteps:
         self.c = container
 
     # -- helpers ------------------------------------------------------------------------------
-    def _incident(self, event: dict[str, Any]) -> Incident:
-        incident = self.c.store.get_incident(event["tenant_id"], event["incident_id"])
+    def _incident(self, state: WorkflowState) -> Incident:
+        incident = self.c.store.get_incident(state.tenant_id, state.incident())
         if incident is None:
-            raise NotFound(f"incident {event['incident_id']} is not stored for tenant {event['tenant_id']}")
+            raise NotFound(f"incident {state.incident_id} is not stored for tenant {state.tenant_id}")
         return incident
 
-    def _save(self, incident: Incident, **fields: Any) -> None:
+    def _save(self, incident: Incident, **fields: object) -> None:
         save_fields(self.c.store, incident, **fields)
 
-    def _audit(self, incident: Incident, action: str, details: dict[str, Any]) -> None:
+    def _audit(self, incident: Incident, action: str, details: Mapping[str, object]) -> None:
         self.c.store.append(AuditRecord(at=clock.now(), tenant_id=incident.tenant_id, actor=COPILOT,
-                                        action=action, subject=incident.id, details=details))
+                                        action=action, subject=incident.id, details=dict(details)))
 
     def _key(self, incident: Incident, part: str) -> str:
         return f"incidents/{incident.tenant_id}/{incident.id}/v{incident.evidence_version}/{part}.json"
 
     # -- analysis -----------------------------------------------------------------------------
-    def assemble_context(self, event: dict[str, Any]) -> dict[str, Any]:
+    def assemble_context(self, event: StepEvent) -> JSONObject:
         from sre_copilot.reasoning.context import assemble_context
 
-        incident = self._incident(event)
+        state = WorkflowState.parse(event)
+        incident = self._incident(state)
         # This analysis takes in all evidence stored so far, so any pending re-analysis is served.
         self.c.store.clear_refresh(incident.tenant_id, incident.id)
         if incident.state is IncidentState.INCONCLUSIVE:
@@ -89,11 +93,12 @@ class WorkflowSteps:
         return {"snapshot_ref": ref, "signals": len(signals), "changes": len(snapshot.recent_changes),
                 "missing": sorted(snapshot.missing)}
 
-    def aggregate_evidence(self, event: dict[str, Any]) -> dict[str, Any]:
+    def aggregate_evidence(self, event: StepEvent) -> JSONObject:
         from sre_copilot.reasoning.evidence import aggregate_evidence
 
-        incident = self._incident(event)
-        snapshot = ContextSnapshot.model_validate(self.c.blobs.get_json(event["context"]["result"]["snapshot_ref"]))
+        state = WorkflowState.parse(event)
+        incident = self._incident(state)
+        snapshot = ContextSnapshot.model_validate(self.c.blobs.get_json(state.ref("context", "snapshot_ref")))
         signals = self.c.store.signals_for_incident(incident.tenant_id, incident.id)
         package = aggregate_evidence(snapshot=snapshot, signals=signals, catalog=self.c.catalog(),
                                      precedents=self.c.precedents())
@@ -101,12 +106,13 @@ class WorkflowSteps:
         kinds = sorted({e.kind for e in package.items})
         return {"evidence_ref": ref, "items": len(package.items), "kinds": kinds, "conflicts": len(package.conflicts)}
 
-    def generate_hypotheses(self, event: dict[str, Any]) -> dict[str, Any]:
+    def generate_hypotheses(self, event: StepEvent) -> JSONObject:
         from sre_copilot.reasoning.hypotheses import generate_hypotheses
 
-        incident = self._incident(event)
-        snapshot = ContextSnapshot.model_validate(self.c.blobs.get_json(event["context"]["result"]["snapshot_ref"]))
-        package = EvidencePackage.model_validate(self.c.blobs.get_json(event["evidence"]["result"]["evidence_ref"]))
+        state = WorkflowState.parse(event)
+        incident = self._incident(state)
+        snapshot = ContextSnapshot.model_validate(self.c.blobs.get_json(state.ref("context", "snapshot_ref")))
+        package = EvidencePackage.model_validate(self.c.blobs.get_json(state.ref("evidence", "evidence_ref")))
         signals = self.c.store.signals_for_incident(incident.tenant_id, incident.id)
         hypotheses = generate_hypotheses(snapshot=snapshot, evidence=package, signals=signals,
                                          catalog=self.c.catalog(), assistant=self.c.assistant())
@@ -115,14 +121,15 @@ class WorkflowSteps:
         return {"hypotheses_ref": ref, "count": len(hypotheses),
                 "generators": sorted({h.generator for h in hypotheses})}
 
-    def score_confidence(self, event: dict[str, Any]) -> dict[str, Any]:
+    def score_confidence(self, event: StepEvent) -> JSONObject:
         from sre_copilot.reasoning.confidence import score_hypotheses
 
-        incident = self._incident(event)
-        snapshot = ContextSnapshot.model_validate(self.c.blobs.get_json(event["context"]["result"]["snapshot_ref"]))
-        package = EvidencePackage.model_validate(self.c.blobs.get_json(event["evidence"]["result"]["evidence_ref"]))
-        raw = self.c.blobs.get_json(event["hypotheses"]["result"]["hypotheses_ref"])
-        hypotheses = [Hypothesis.model_validate(h) for h in raw]
+        state = WorkflowState.parse(event)
+        incident = self._incident(state)
+        snapshot = ContextSnapshot.model_validate(self.c.blobs.get_json(state.ref("context", "snapshot_ref")))
+        package = EvidencePackage.model_validate(self.c.blobs.get_json(state.ref("evidence", "evidence_ref")))
+        raw = self.c.blobs.get_json(state.ref("hypotheses", "hypotheses_ref"))
+        hypotheses = [Hypothesis.model_validate(h) for h in as_list(raw)]
         scored = score_hypotheses(hypotheses, evidence=package, snapshot=snapshot, weights=self.c.confidence_weights(),
                                   validation_history=self.c.store.validation_history(incident.tenant_id))
         self._save(incident, hypotheses=[h.model_dump(mode="json", exclude={"evidence"}) for h in scored])
@@ -134,12 +141,13 @@ class WorkflowSteps:
             "entity": top.entity, "fault": top.fault, "change_id": top.change_id,
             "confidence": round(top.confidence, 3)}}
 
-    def apply_policy(self, event: dict[str, Any]) -> dict[str, Any]:
+    def apply_policy(self, event: StepEvent) -> JSONObject:
         from sre_copilot.reasoning.policy import apply_policy
 
-        incident = self._incident(event)
+        state = WorkflowState.parse(event)
+        incident = self._incident(state)
         hypotheses = [Hypothesis.model_validate(h) for h in incident.hypotheses]
-        package = EvidencePackage.model_validate(self.c.blobs.get_json(event["evidence"]["result"]["evidence_ref"]))
+        package = EvidencePackage.model_validate(self.c.blobs.get_json(state.ref("evidence", "evidence_ref")))
         decision = apply_policy(hypotheses, evidence=package, thresholds=self.c.policy_thresholds(), now=clock.now())
         self._save(incident, decision=decision.outcome)
         self._audit(incident, "policy.decided", decision.model_dump(mode="json"))
@@ -152,12 +160,13 @@ class WorkflowSteps:
         metrics.add_metric(name=f"Decision_{decision.outcome.value}", unit=MetricUnit.Count, value=1)
         return {"outcome": decision.outcome.value, "presented": decision.presented, "reasons": decision.reasons}
 
-    def recommend(self, event: dict[str, Any]) -> dict[str, Any]:
+    def recommend(self, event: StepEvent) -> JSONObject:
         from sre_copilot.reasoning.recommend import recommend
 
-        incident = self._incident(event)
+        state = WorkflowState.parse(event)
+        incident = self._incident(state)
         hypotheses = [Hypothesis.model_validate(h) for h in incident.hypotheses]
-        decision = Decision.model_validate({**_decision_from(event), "at": clock.now()})
+        decision = Decision.model_validate({**_decision_from(state), "at": clock.now()})
         recs = recommend(hypotheses, decision=decision, catalog=self.c.catalog(), runbooks=self.c.runbooks())
         if not recs:
             self._save(incident, recommendation=None)
@@ -170,8 +179,8 @@ class WorkflowSteps:
             plan = existing[-1]
             self._save(incident, recommendation=recommendation)
             # Only a plan still waiting to run may route to Act again; anything else waits.
-            state = plan.approval.value if plan.status is ActionStatus.PLANNED else f"already_{plan.status.value}"
-            return {"approval": state,
+            approval_state = plan.approval.value if plan.status is ActionStatus.PLANNED else f"already_{plan.status.value}"
+            return {"approval": approval_state,
                     "plan_id": plan.id, "action": plan.action, "target": plan.target, "risk": plan.risk.value}
         plan = plan_from_recommendation(rec, incident, plan_id=f"plan-{short_hash(incident.id, rec.action, rec.target)}",
                                         now=clock.now(), dry_run=self.c.settings.dry_run, catalog=self.c.catalog(),
@@ -199,7 +208,7 @@ class WorkflowSteps:
         return GateInputs(self.c).safety_context(incident, plan, plans)
 
     # -- people ---------------------------------------------------------------------------------
-    def notify(self, event: dict[str, Any]) -> dict[str, Any]:
+    def notify(self, event: StepEvent) -> JSONObject:
         from sre_copilot.services.escalation import start_paging
         from sre_copilot.services.living_card import (
             LivingCard,
@@ -208,13 +217,14 @@ class WorkflowSteps:
             save_card,
         )
 
-        incident = self._incident(event)
+        state = WorkflowState.parse(event)
+        incident = self._incident(state)
         hypotheses = [Hypothesis.model_validate(h) for h in incident.hypotheses]
-        decision = Decision.model_validate({**_decision_from(event), "at": clock.now()})
-        plan = self._plan(incident, event)
+        decision = Decision.model_validate({**_decision_from(state), "at": clock.now()})
+        plan = self._plan(incident, state)
         sent_before = self.c.store.notifications_for(incident.tenant_id, incident.id)
         first = not incident.slack_card.get("ts") and not any(n.kind is NotificationKind.PAGE for n in sent_before)
-        out: list[dict[str, Any]] = []
+        out: list[SentSummary] = []
         digest = short_hash(decision.outcome.value, plan.approval.value if plan else "-",
                             *[f"{h.entity}:{h.change_id}:{h.confidence:.2f}" for h in hypotheses[:3]])
         if not first and digest == incident.last_card:
@@ -250,8 +260,8 @@ class WorkflowSteps:
                                         NotificationKind.UPDATE, "failed", str(exc)))
         return {"sent": [f"{n['channel']}:{n['kind']}:{n['status']}" for n in out]}
 
-    def _send_slack(self, incident: Incident, channel: str, text: str, blocks: list[dict[str, Any]],
-                    kind: NotificationKind, thread_ts: str | None = None) -> dict[str, Any]:
+    def _send_slack(self, incident: Incident, channel: str, text: str, blocks: list[dict[str, object]],
+                    kind: NotificationKind, thread_ts: str | None = None) -> SentSummary:
         try:
             ts = self.c.slack().post(channel, text, blocks, thread_ts=thread_ts)
             return self._record(incident, Channel.SLACK, channel, kind, "sent", text, ts)
@@ -260,7 +270,7 @@ class WorkflowSteps:
             return self._record(incident, Channel.SLACK, channel, kind, "failed", f"{text} ({exc})")
 
     def _record(self, incident: Incident, channel: Channel, target: str, kind: NotificationKind, status: str,
-                text: str, provider_id: str | None = None) -> dict[str, Any]:
+                text: str, provider_id: str | None = None) -> SentSummary:
         notification = Notification(
             id=f"ntf-{short_hash(incident.id, channel, kind, str(incident.evidence_version), text[:200])}",
             incident_id=incident.id, at=clock.now(), channel=channel, target=target, kind=kind, status=status,
@@ -272,15 +282,16 @@ class WorkflowSteps:
         self._audit(incident, f"notify.{channel.value}.{kind.value}", {"status": status, "target": target})
         return {"channel": channel.value, "kind": kind.value, "status": status}
 
-    def _plan(self, incident: Incident, event: dict[str, Any]) -> ActionPlan | None:
-        plan_id = ((event.get("recommendation") or {}).get("result") or {}).get("plan_id")
+    def _plan(self, incident: Incident, state: WorkflowState) -> ActionPlan | None:
+        plan_id = state.result("recommendation").plan_id
         if not plan_id:
             return None
         return next((p for p in self.c.store.actions_for(incident.tenant_id, incident.id) if p.id == plan_id), None)
 
     # -- waiting --------------------------------------------------------------------------------
-    def await_decision(self, event: dict[str, Any]) -> dict[str, Any]:
-        incident = self._incident(event)
+    def await_decision(self, event: StepEvent) -> JSONObject:
+        state = WorkflowState.parse(event)
+        incident = self._incident(state)
         plans = self.c.store.actions_for(incident.tenant_id, incident.id)
         for rejected in [p for p in plans if p.approval is Approval.REJECTED and p.status is ActionStatus.PLANNED]:
             # A rejection ends that plan: it is never run, and (same action and target, same plan)
@@ -299,7 +310,7 @@ class WorkflowSteps:
             limit = float(min(float(timeout), self.c.settings.approval_expiry_s) if timeout
                           else self.c.settings.approval_expiry_s)
             deadline = clock.now() + timedelta(seconds=limit)
-        self.c.store.put_wait_token(incident.tenant_id, incident.id, event["task_token"], deadline,
+        self.c.store.put_wait_token(incident.tenant_id, incident.id, state.task(), deadline,
                                     plan.id if plan else None)
         if incident.close_requested_at is not None:
             # Resolved while the analysis ran (services/resolution.py): go on to Document.
@@ -315,18 +326,19 @@ class WorkflowSteps:
                 "plan_id": plan.id if plan else None}
 
     # -- acting ---------------------------------------------------------------------------------
-    def act(self, event: dict[str, Any]) -> dict[str, Any]:
+    def act(self, event: StepEvent) -> JSONObject:
         """Run the approved plan. Never fails the execution over the plan itself: a plan no executor
         of this deployment can run is `not_executable`, an executor's error is `failed`; both are
         recorded on the plan, audited and handed to a human, and the execution goes on waiting
         (the ASL's `Acted` choice verifies only an `executed` plan). Only infrastructure faults
         (the store, the queue) still raise, to be retried and, failing that, recorded as Failed."""
-        incident = self._incident(event)
+        state = WorkflowState.parse(event)
+        incident = self._incident(state)
         all_plans = self.c.store.actions_for(incident.tenant_id, incident.id)
         plans = [p for p in all_plans
                  if p.approval in (Approval.AUTO, Approval.APPROVED) and p.status is ActionStatus.PLANNED]
         if not plans:  # woken for a plan that has already run, been retired or been replaced
-            self._audit(incident, "action.nothing_to_run", {"wake": event.get("wake")})
+            self._audit(incident, "action.nothing_to_run", {"wake": state.wake.model_dump() if state.wake else None})
             return {"plan_id": None, "status": "no_plan", "dry_run": None}
         plan = plans[-1]
         # Every safety gate again, at execution time: the kill switch, freezes and a superseded plan
@@ -358,7 +370,7 @@ class WorkflowSteps:
         return {"plan_id": plan.id, "status": plan.status.value, "dry_run": plan.dry_run}
 
     def _hand_over(self, incident: Incident, plan: ActionPlan, outcome: str, status: ActionStatus,
-                   reason: str) -> dict[str, Any]:
+                   reason: str) -> JSONObject:
         """Record that the copilot will not (or could not) carry out `plan` and tell people to."""
         plan = plan.model_copy(update={"status": status, "updated_at": clock.now(), "detail": f"{outcome}: {reason}"})
         self.c.store.put_action(incident.tenant_id, plan)
@@ -370,13 +382,13 @@ class WorkflowSteps:
                 "for resolution and new evidence.")
         # One living card per incident: with a card, the hand-over is said in its thread (in full).
         card = incident.slack_card
-        channel = str(card.get("channel") or self.c.slack_channel_for(incident))
+        channel = str(card.get("channel") or slack_channel_for(incident, self.c.catalog()))
         self._send_slack(incident, channel, text, [], NotificationKind.ESCALATION,
                          thread_ts=str(card["ts"]) if card.get("ts") else None)
         metrics.add_metric(name="ActionsHandedOver", unit=MetricUnit.Count, value=1)
         return {"plan_id": plan.id, "status": outcome, "dry_run": plan.dry_run, "reason": reason}
 
-    def _refuse(self, incident: Incident, plan: ActionPlan, check: ActCheck) -> dict[str, Any]:
+    def _refuse(self, incident: Incident, plan: ActionPlan, check: ActCheck) -> JSONObject:
         """Act refused at execution time: nothing ran; the plan says why (Verify and Rollback skip it)."""
         plan = plan.model_copy(update={"status": ActionStatus.SKIPPED, "updated_at": clock.now(),
                                        "gate_results": check.gate_results,
@@ -388,10 +400,11 @@ class WorkflowSteps:
         return {"plan_id": plan.id, "status": plan.status.value, "dry_run": plan.dry_run,
                 "refused": sorted(check.refusals)}
 
-    def verify(self, event: dict[str, Any]) -> dict[str, Any]:
-        incident = self._incident(event)
+    def verify(self, event: StepEvent) -> JSONObject:
+        state = WorkflowState.parse(event)
+        incident = self._incident(state)
         plan = next(p for p in reversed(self.c.store.actions_for(incident.tenant_id, incident.id))
-                    if p.id == event["act"]["result"]["plan_id"])
+                    if p.id == state.result("act").plan_id)
         if plan.status is ActionStatus.SKIPPED:  # refused at execution: nothing to verify or undo
             return {"ok": True, "plan_id": plan.id, "why": plan.detail, "executed": False}
         if plan.status is ActionStatus.EXECUTED:
@@ -418,21 +431,22 @@ class WorkflowSteps:
                                       reason=f"{plan.action} {plan.target} verified: {why}")
         return {"ok": ok, "plan_id": plan.id, "why": why}
 
-    def check_recovery(self, event: dict[str, Any]) -> dict[str, Any]:
+    def check_recovery(self, event: StepEvent) -> JSONObject:
         return RemediationSteps(self).check_recovery(event)
 
-    def rollback(self, event: dict[str, Any]) -> dict[str, Any]:
+    def rollback(self, event: StepEvent) -> dict[str, object]:  # the executor's restore report, as it gave it
         return RemediationSteps(self).rollback(event)
 
     # -- closing --------------------------------------------------------------------------------
-    def document(self, event: dict[str, Any]) -> dict[str, Any]:
+    def document(self, event: StepEvent) -> JSONObject:
         from sre_copilot.services.feedback import FeedbackService
         from sre_copilot.services.postmortem import write_postmortem
 
-        incident = self._incident(event)
+        state = WorkflowState.parse(event)
+        incident = self._incident(state)
         # The execution ends here: nothing is left to re-analyse.
         self.c.store.clear_refresh(incident.tenant_id, incident.id)
-        reason = (event.get("wake") or {}).get("reason") or ("timeout" if event.get("error") else "closed")
+        reason = (state.wake.reason if state.wake else None) or ("timeout" if state.error else "closed")
         if incident.merged_into:
             self._audit(incident, "incident.closed_by_merge", {"into": incident.merged_into})
             return {"merged_into": incident.merged_into}
@@ -448,15 +462,15 @@ class WorkflowSteps:
         if not incident.slack_card.get("ts"):
             # Without a card (Slack was down when it was due) the postmortem still gets its own post;
             # otherwise the LEARNED move threads it under the card (services/living_card.CardSync).
-            self._send_slack(incident, self.c.slack_channel_for(incident),
+            self._send_slack(incident, slack_channel_for(incident, self.c.catalog()),
                              f"{incident.id} {incident.state.value}: postmortem draft at {ref}", [],
                              NotificationKind.RESOLUTION)
         return {"postmortem_ref": ref, "state": incident.state.value}
 
-    def record_failure(self, event: dict[str, Any]) -> dict[str, Any]:
-        error = event.get("error") or {}
-        incident_id = event.get("incident_id")
-        tenant_id = event.get("tenant_id", "default")
+    def record_failure(self, event: StepEvent) -> JSONObject:
+        state = WorkflowState.parse(event)
+        error = state.error.model_dump(by_alias=True, exclude_unset=True) if state.error else {}
+        incident_id, tenant_id = state.incident_id, state.tenant_id
         if incident_id:
             self.c.store.clear_refresh(tenant_id, incident_id)  # the execution ends here
         subject = incident_id or "?"
@@ -468,8 +482,7 @@ class WorkflowSteps:
         return {"recorded": True, "error": error.get("Error")}
 
 
-def _decision_from(event: dict[str, Any]) -> dict[str, Any]:
-    result = (event.get("decision") or {}).get("result") or {}
-    return {"outcome": result.get("outcome", "needs_human"), "reasons": result.get("reasons", []),
-            "presented": result.get("presented", [])}
+def _decision_from(state: WorkflowState) -> dict[str, object]:
+    result = state.result("decision")
+    return {"outcome": result.outcome or "needs_human", "reasons": result.reasons, "presented": result.presented}
 
