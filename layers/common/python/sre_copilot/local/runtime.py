@@ -127,6 +127,8 @@ class LocalDeployment:
     """Secret values instead of LOCAL_SECRETS (security tests deploy them as the stack does: {})."""
     controls: Any = None
     """RuntimeControls written to (moto) SSM at deploy; None: `local_controls()`."""
+    confidence_calibration: str = ""
+    """JSON calibration record the functions score with (cdk.json confidence_calibration); "": identity."""
 
     def __post_init__(self) -> None:
         self.clock = SimClock(self.start)
@@ -308,6 +310,7 @@ class LocalDeployment:
             "SRE_COPILOT_AWS_UNSIGNED_SERVICES": "dynamodb,sqs,stepfunctions,events,cloudwatch",
             "SRE_COPILOT_INSECURE_SOURCES": ",".join(self.insecure_sources),
             "SRE_COPILOT_CONTROLS_PATH": LOCAL_CONTROLS_PATH,
+            "SRE_COPILOT_CONFIDENCE_CALIBRATION": self.confidence_calibration,
         }
         env.update({f"SRE_COPILOT_QUEUE_URL_{p}": url for p, url in self.queue_urls.items()})
         env.update({f"SRE_COPILOT_{name.upper()}_SECRET_ARN": arn for name, arn in secret_arns.items()})

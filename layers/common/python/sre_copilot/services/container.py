@@ -124,7 +124,13 @@ class Container:
     def confidence_weights(self) -> Any:
         from sre_copilot.reasoning.confidence import ConfidenceWeights
 
-        return ConfidenceWeights()
+        return self.confidence_calibration().weights or ConfidenceWeights()
+
+    def confidence_calibration(self) -> Any:
+        """The deployed calibration record (settings); the identity when none was applied."""
+        from sre_copilot.reasoning.calibrated import parse_calibration
+
+        return parse_calibration(self.settings.confidence_calibration)
 
     def policy_thresholds(self) -> Any:
         from sre_copilot.reasoning.policy import PolicyThresholds

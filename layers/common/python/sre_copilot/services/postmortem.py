@@ -346,8 +346,11 @@ def _root_cause(facts: PostmortemFacts, top: dict[str, Any] | None) -> list[str]
     else:
         lines.append("- Validated: not yet; no person confirmed it and no approved action verified it")
     rng = top.get("confidence_range") or []
+    how = ("deterministic weighted score of seed 001's five factors" if top.get("raw_confidence") is None else
+           f"calibrated ({top.get('calibration')}) from the weighted score {top.get('raw_confidence')} "
+           "of seed 001's five factors")
     lines.append(f"- Confidence: {top.get('confidence')} (range {rng[0] if rng else '?'} to {rng[1] if rng else '?'}), "
-                 "deterministic weighted score of seed 001's five factors")
+                 + how)
     factors = top.get("factors") or {}
     if isinstance(factors, dict):
         lines.append("- Factors: " + ", ".join(f"{k.replace('_', ' ')} {factors.get(k)}" for k in FACTOR_NAMES
