@@ -194,6 +194,8 @@ class SreCopilotStack(Stack):
             role.add_to_principal_policy(iam.PolicyStatement(actions=METRIC_READ_ACTIONS, resources=["*"]))
         for name in spec.secrets:
             self._grant_secret(f, name, env)
+        if spec.knows_llm:
+            env["SRE_COPILOT_LLM_PROVIDER"] = config.llm_provider
         if spec.llm:
             env["SRE_COPILOT_LLM_PROVIDER"] = config.llm_provider
             env["SRE_COPILOT_LLM_MODEL"] = config.llm_model

@@ -142,7 +142,7 @@ class SlackActions:
         elif verb == "ask":
             if not rest:
                 raise InvalidPayload("usage: /sre ask <question>")
-            text = self.ask(rest)
+            text = self.ask(rest, user=command.user, response_url=command.response_url)
         else:
             text = USAGE
         return {"response_type": "ephemeral", "text": text}
@@ -174,10 +174,13 @@ class SlackActions:
                 lines.append(f"    likely: {hypothesis_title(top[0])}, {confidence_phrase(top[0])}")
         return "\n".join(lines)
 
-    def ask(self, question: str) -> str:
+    def ask(self, question: str, *, user: str = "", response_url: str | None = None) -> str:
         """Answer from the incident's evidence and hypotheses: the incident named in the question
         (by id or service), else the most severe open one. Deterministic: every sentence is read
-        from stored analysis, nothing is generated."""
+        from stored analysis, nothing is generated. With an LLM configured, LLM prose over the same
+        facts follows through `response_url` (services/slack_ask.py), after this answer."""
+        from sre_copilot.services import slack_ask
+
         open_ = self._open()
         named = re.findall(r"inc-[A-Za-z0-9-]+", question)
         incident = (self.c.store.get_incident(self.tenant, named[0]) if named else None) or next(
@@ -185,6 +188,14 @@ class SlackActions:
             open_[0] if open_ else None)
         if incident is None:
             return "No open incident to answer about; name one with its id."
+        text = self.answer(incident)
+        if slack_ask.llm_configured(self.c) and response_url and slack_ask.allowed_response_url(self.c, response_url):
+            self.c.bus.publish(slack_ask.QUESTION_DETAIL_TYPE,
+                               slack_ask.question_event(incident, question, user, response_url))
+            text += "\n_An LLM answer over these facts follows in a moment._"
+        return text
+
+    def answer(self, incident: Incident) -> str:
         lines = [f"*{incident.id}* ({incident.priority.value}, {incident.state.value}, opened "
                  f"{format_time(incident.opened_at)}): {incident.title}"]
         hypotheses = ranked(Hypothesis.model_validate(h) for h in incident.hypotheses)[:3]
