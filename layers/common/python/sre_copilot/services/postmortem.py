@@ -6,9 +6,9 @@ test can check every section from plain data. Every figure in the draft is deriv
 time or value and says so. Optional LLM prose (`polish`) is appended in its own, marked section and
 never replaces the deterministic text.
 
-PDF: the Markdown is the artefact (S3, Slack link, local file). Rendering PDF in Lambda would need a
-browser or LaTeX engine far above the layer's size budget; docs/postmortems.md shows how to render
-one offline (`pandoc postmortem.md -o postmortem.pdf`).
+PDF: the Markdown is the artefact (S3, Slack link, local file). `sre-copilot postmortem ID --pdf FILE`
+renders one with fpdf2 (local/postmortem_pdf.py, the optional `pdf` extra): with Pillow and fontTools
+it is about 40 MB, so it stays out of the Lambda layer.
 """
 
 from __future__ import annotations
