@@ -38,7 +38,7 @@ from sre_copilot.services.living_card import grouping_evidence
 from sre_copilot.services.observability import logger
 
 USAGE = ("Usage: `/sre status [service]` · `/sre incidents` · `/sre ack <incident id>` · "
-         "`/sre ask <question>`")
+         "`/sre ask <question>` · `/sre confirm|reject <incident id> [rank]`")
 _NEEDS: dict[str, ResponderAction] = {"acknowledge": "acknowledge", "resolve": "resolve",
                                       "confirm_hypothesis": "validate", "reject_hypothesis": "validate"}
 
@@ -109,19 +109,24 @@ class SlackActions:
         return f"{incident.id} is already acknowledged or closed ({incident.state.value})"
 
     def _validate(self, incident: Incident, click: CardAction, who: str) -> dict[str, str]:
-        hypothesis = next((Hypothesis.model_validate(h) for h in incident.hypotheses if h.get("id") == click.ref), None)
-        if hypothesis is None:
+        found = next((h for h in incident.hypotheses if h.get("id") == click.ref), None)
+        if found is None:
             raise NotFound(f"hypothesis {click.ref} is not among those shown for {incident.id}")
-        accepted = click.kind == "confirm_hypothesis"
-        # The confidence scorer reads verdicts under this key (fault on the service) for the
-        # human-validation factor of this and later incidents.
-        key = f"{hypothesis.fault}|{hypothesis.service or hypothesis.entity}"
-        self.c.store.record_validation(self.tenant, key, accepted)
-        self._audit(who, "hypothesis.confirmed" if accepted else "hypothesis.rejected", incident.id,
-                    {"hypothesis": hypothesis.id, "key": key})
+        return {"text": self._verdict(incident, int(str(found.get("rank") or 0)),
+                                      click.kind == "confirm_hypothesis", who)}
+
+    def _verdict(self, incident: Incident, rank: int, accepted: bool, who: str) -> str:
+        """One path for every verdict (services/feedback.py): factor 5 by fault, service and kind; a
+        confirmed cause on the incident and in the precedent corpus; audited; counted once."""
+        from sre_copilot.services.feedback import FeedbackService
+
+        service = FeedbackService(self.c)
+        outcome = (service.confirm if accepted else service.reject)(incident.id, actor=who, rank=rank)
         CorrelateService(self.c).wake(incident.id, "refresh")  # re-score with the verdict
-        return {"text": f"{hypothesis_title(hypothesis)}: {'confirmed' if accepted else 'rejected'} by "
-                        f"<@{click.user}>"}
+        label = outcome.get("confirmed") or outcome.get("rejected")
+        verb = "confirmed" if accepted else "rejected"
+        return (f"{incident.id}: {label} {verb} by {who}" if outcome["counted"]
+                else f"{incident.id}: {label} was already {verb}; nothing changed")
 
     # -- /sre --------------------------------------------------------------------------------------
     def slash_command(self, headers: Mapping[str, str], raw: bytes) -> dict[str, str]:
@@ -139,6 +144,14 @@ class SlackActions:
             incident = self._incident(rest.split()[0])
             self._authorise(ApproverIdentity("slack", command.user, command.team), "acknowledge")
             text = self._acknowledge(incident, f"slack:{command.user}", "acknowledged with /sre ack")
+        elif verb in ("confirm", "reject"):
+            parts = rest.split()
+            if not parts or (len(parts) > 1 and not parts[1].isdigit()):
+                raise InvalidPayload(f"usage: /sre {verb} <incident id> [rank]")
+            incident = self._incident(parts[0])
+            self._authorise(ApproverIdentity("slack", command.user, command.team), "validate")
+            text = self._verdict(incident, int(parts[1]) if len(parts) > 1 else 1, verb == "confirm",
+                                 f"slack:{command.user}")
         elif verb == "ask":
             if not rest:
                 raise InvalidPayload("usage: /sre ask <question>")
