@@ -100,6 +100,8 @@ class DeploymentConfig(BaseModel):
     approval_timeout_s: int = Field(300, ge=30, le=86_400)
     auto_resolve_after_s: int = Field(300, ge=0, le=86_400, description="signals clear this long -> resolve")
     resolution_policy: Literal["auto", "propose"] = Field("auto", description="propose: ask in Slack first")
+    confidence_calibration: dict[str, Any] = Field(default_factory=dict, description=(
+        "the applied confidence calibration record (`sre-copilot eval --fit --apply`); {}: identity"))
     catalog_uri: str = Field("", description="empty: s3://<bucket>/catalog/<tenant>.json")
     public_base_url: str = Field("", description="empty: the HTTP API's own URL")
     kubernetes_api_url: str = Field("", description="API server the Act/Verify/Rollback executor talks to")
@@ -159,7 +161,7 @@ class DeploymentConfig(BaseModel):
         "auto", description="auto: pip-bundle the layer only when the CDK CLI found AWS credentials")
 
     @field_validator("function_memory_mb", "function_timeout_s", "reserved_concurrency", "queue_age_alarm_s",
-                     "approvers", "executor_resources", "vpc_subnet_ids", "vpc_security_group_ids",
+                     "approvers", "confidence_calibration", "executor_resources", "vpc_subnet_ids", "vpc_security_group_ids",
                      mode="before")
     @classmethod
     def _json_object(cls, value: Any) -> Any:
@@ -241,6 +243,14 @@ class DeploymentConfig(BaseModel):
             problems.append(("vpc_security_group_ids", "set both vpc_subnet_ids and vpc_security_group_ids, or neither"))
         if self.api_jwt_issuer and not self.api_jwt_audience.strip():
             problems.append(("api_jwt_audience", "set the client id(s) your OIDC issuer puts in the 'aud' claim"))
+        if self.confidence_calibration:
+            from sre_copilot.errors import ConfigurationError
+            from sre_copilot.reasoning.calibrated import parse_calibration
+
+            try:
+                parse_calibration(self.confidence_calibration)
+            except ConfigurationError as exc:
+                problems.append(("confidence_calibration", str(exc)))
         if problems:
             raise _Inconsistent(problems)
         return self

@@ -6,6 +6,7 @@ parameters, so `cdk synth` needs no AWS credentials.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -133,6 +134,9 @@ class SreCopilotStack(Stack):
             "SRE_COPILOT_AUTO_RESOLVE_AFTER_S": str(config.auto_resolve_after_s),
             "SRE_COPILOT_RESOLUTION_POLICY": config.resolution_policy,
         }
+        if config.confidence_calibration:
+            env["SRE_COPILOT_CONFIDENCE_CALIBRATION"] = json.dumps(config.confidence_calibration, sort_keys=True,
+                                                                   separators=(",", ":"))
         wire_security(self, f, env)
         if config.catalog_uri:
             env["SRE_COPILOT_CATALOG_URI"] = config.catalog_uri
@@ -190,6 +194,8 @@ class SreCopilotStack(Stack):
             role.add_to_principal_policy(iam.PolicyStatement(actions=METRIC_READ_ACTIONS, resources=["*"]))
         for name in spec.secrets:
             self._grant_secret(f, name, env)
+        if spec.knows_llm:
+            env["SRE_COPILOT_LLM_PROVIDER"] = config.llm_provider
         if spec.llm:
             env["SRE_COPILOT_LLM_PROVIDER"] = config.llm_provider
             env["SRE_COPILOT_LLM_MODEL"] = config.llm_model

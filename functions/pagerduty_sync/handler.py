@@ -1,5 +1,6 @@
 """EventBridge target for "Incident Lifecycle Transition": stops paging, edits the Slack card and
-mirrors our lifecycle into PagerDuty (services/transition_sync.py)."""
+mirrors our lifecycle into PagerDuty (services/transition_sync.py). Also "Slack Question Asked":
+the LLM answer to `/sre ask`, posted to Slack after the command's quick answer (services/slack_ask.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sre_copilot.services.container import get_container
 from sre_copilot.services.observability import logger, metrics, tracer
+from sre_copilot.services.slack_ask import QUESTION_DETAIL_TYPE, answer_question
 from sre_copilot.services.transition_sync import on_transition
 
 
@@ -18,4 +20,6 @@ from sre_copilot.services.transition_sync import on_transition
 @metrics.log_metrics
 @event_source(data_class=EventBridgeEvent)
 def handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
+    if event.detail_type == QUESTION_DETAIL_TYPE:
+        return answer_question(get_container(), event.detail)
     return on_transition(get_container(), event.detail)

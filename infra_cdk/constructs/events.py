@@ -18,6 +18,7 @@ from constructs import Construct
 from infra_cdk.config import DeploymentConfig
 
 LIFECYCLE_DETAIL_TYPE = "Incident Lifecycle Transition"  # sre_copilot.services.lifecycle
+QUESTION_DETAIL_TYPE = "Slack Question Asked"  # sre_copilot.services.slack_ask
 ALARM_DETAIL_TYPES = ["CloudWatch Alarm State Change", "CloudWatch Alarm Contributor State Change",
                       "CloudWatch Alarm Configuration Change"]
 DEPLOYMENT_SOURCES = ["aws.codedeploy", "aws.ecs"]
@@ -53,6 +54,13 @@ class Events(Construct):
             event_bus=self.bus,
             description="Mirror incident lifecycle transitions into PagerDuty",
             event_pattern=events.EventPattern(detail_type=[LIFECYCLE_DETAIL_TYPE]),
+            targets=[target(pagerduty_sync)],
+        )
+        self.questions_to_answer = events.Rule(
+            self, "SlackQuestions",
+            event_bus=self.bus,
+            description="/sre ask: the LLM answer, posted to Slack after the command's quick answer",
+            event_pattern=events.EventPattern(detail_type=[QUESTION_DETAIL_TYPE]),
             targets=[target(pagerduty_sync)],
         )
         self.alarms_to_ingest = events.Rule(

@@ -66,6 +66,7 @@ class FunctionSpec:
     vector_index: Literal["none", "read", "write"] = "none"
     idempotency: bool = False
     llm: bool = False
+    knows_llm: bool = False  # told whether an LLM is configured (llm_provider), without its credentials
     public_url: bool = False
     executes_actions: bool = False
     """Talks to the Kubernetes API server (SRE_COPILOT_KUBERNETES_API_URL)."""
@@ -138,8 +139,9 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         "Slack interactivity and Twilio voice keypresses: approvals and acknowledgements",
         # Internet-facing: webhook (Slack signing secret), twilio (its auth token is also what Twilio
         # signs with) and slack (bot token, to resolve approver user groups); no PagerDuty token.
+        # knows_llm: `/sre ask` hands the question to pagerduty_sync for LLM prose only when one is configured.
         secrets=("webhook", "twilio", "slack"), publishes_lifecycle=True, answers_task_tokens=True,
-        knows_state_machine=True, public_url=True, reads_controls=True),
+        knows_state_machine=True, public_url=True, reads_controls=True, knows_llm=True),
     "approval_sweeper": FunctionSpec(
         "Every minute: times out pending approvals, runs duration-based correlation opens, resolves "
         "incidents whose signals stayed clear (asking in Slack under resolution_policy=propose)",
@@ -151,8 +153,9 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         reads=(CATALOG_PREFIX, BASELINES_PREFIX), writes=(BASELINES_PREFIX, RAW_PREFIX, REVIEW_PREFIX),
         enqueues_signals=True, sends_to_review=True, idempotency=True, reads_metrics=True, invoked_async=True),
     "pagerduty_sync": FunctionSpec(
-        "Lifecycle transitions: stops paging, edits the Slack card, mirrors into PagerDuty",
-        secrets=("pagerduty", "slack"), answers_task_tokens=True, knows_state_machine=True, invoked_async=True),
+        "Lifecycle transitions: stops paging, edits the Slack card, mirrors into PagerDuty; /sre ask's LLM answer",
+        secrets=("pagerduty", "slack"), answers_task_tokens=True, knows_state_machine=True, invoked_async=True,
+        llm=True),
     "escalation_page": FunctionSpec(
         "Paging PageLevel: calls a level's people (SMS if a call fails), parks the token until its timeout",
         secrets=("twilio", "slack"), answers_task_tokens=True, knows_state_machine=True, public_url=True),

@@ -122,6 +122,22 @@ def test_secret_arns_go_only_to_functions_that_use_them(synthesized: Synthesized
     assert functions["generate_hypotheses"]["Environment"]["Variables"]["SRE_COPILOT_LLM_PROVIDER"] == "bedrock"
 
 
+def test_sre_ask_questions_reach_pagerduty_sync_and_callbacks_only_learns_whether_an_llm_is_configured(
+        synthesized: Synthesized) -> None:
+    functions = _functions(synthesized)
+    # callbacks answers /sre ask within Slack's 3 s: it knows an LLM is configured, never its credentials
+    assert functions["callbacks"]["Environment"]["Variables"]["SRE_COPILOT_LLM_PROVIDER"] == "bedrock"
+    assert "SRE_COPILOT_LLM_SECRET_ARN" not in functions["callbacks"]["Environment"]["Variables"]
+    assert functions["pagerduty_sync"]["Environment"]["Variables"]["SRE_COPILOT_LLM_PROVIDER"] == "bedrock"
+    # and the question event goes from our bus to pagerduty_sync, which posts the LLM answer
+    rules = [r["Properties"] for r in synthesized.resources("AWS::Events::Rule").values()
+             if r["Properties"].get("EventPattern", {}).get("detail-type") == ["Slack Question Asked"]]
+    [rule] = rules
+    [target] = rule["Targets"]
+    sync = synthesized.logical_id(synthesized.built.stack.functions["pagerduty_sync"].function)
+    assert "EventBusName" in rule and target["Arn"] == _arn(sync)
+
+
 def test_vector_index_users_get_the_collection_endpoint(synthesized: Synthesized) -> None:
     functions = _functions(synthesized)
     users = {n for n, p in functions.items() if "SRE_COPILOT_OPENSEARCH_ENDPOINT" in p["Environment"]["Variables"]}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from sre_copilot.domain.action import ActionPlan
 from sre_copilot.domain.change import ChangeEvent
@@ -20,6 +21,7 @@ from sre_copilot.domain.types import (
     Severity,
     SignalStatus,
 )
+from sre_copilot.local.postmortem_pdf import write_pdf
 from sre_copilot.services.postmortem import (
     PostmortemFacts,
     render_postmortem,
@@ -115,3 +117,33 @@ def test_retrospective_comes_from_the_timeline() -> None:
     _, badly, follow = retrospective(_facts(ack_after=9.0))
     assert "page acknowledged 9.0 min after it was sent" in badly
     assert any("unacknowledged for 9 min" in f for f in follow)
+
+
+def _pdf_text(pdf: bytes) -> str:
+    """The text-showing operands of every (Flate-compressed) content stream, as one string."""
+    import re
+    import zlib
+
+    shown = []
+    for stream in re.findall(rb"stream\r?\n(.*?)\r?\nendstream", pdf, flags=re.S):
+        try:
+            content = zlib.decompress(stream)
+        except zlib.error:
+            continue
+        shown += [m.decode("latin-1") for m in re.findall(rb"\((.*?)(?<!\\)\)\s*Tj", content)]
+    return " ".join(shown)
+
+
+def test_the_postmortem_renders_as_a_pdf_with_its_sections(tmp_path: Path) -> None:
+    # Given the Markdown postmortem of a deploy-caused incident
+    markdown = render_postmortem(_facts())
+    # When it is written as a PDF (sre-copilot postmortem ID --pdf FILE)
+    path = write_pdf(markdown, tmp_path / "pm" / "inc.pdf", title="Postmortem inc-1")
+    data = path.read_bytes()
+    # Then it is a PDF whose pages show every section heading and the named change
+    assert data.startswith(b"%PDF-") and data.rstrip().endswith(b"%%EOF")
+    text = _pdf_text(data)
+    for heading in ("Summary", "Impact", "Detection and response", "Timeline", "Root cause", "What was done",
+                    "What went well", "What went badly", "Follow-ups"):
+        assert heading in text, heading
+    assert "deploy-42" in text and "rollback deployment/checkout" in text

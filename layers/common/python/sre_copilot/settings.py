@@ -109,6 +109,9 @@ class Settings(BaseModel):
         "comma-separated CloudWatch metrics (namespace SRE/Services) baselined and scored per catalog service"))
     capacity_thresholds: str = Field(default="DiskUsedPercent=90,MemoryUsedPercent=90,DBConnectionsPercent=85",
                                      description="capacity metrics forecast 3-24 h ahead, with their thresholds")
+    confidence_calibration: str = Field(default="", description=(
+        "JSON confidence calibration record (reasoning.calibrated; cdk.json confidence_calibration); "
+        "empty: the identity mapping and seed 001's weights"))
     resolution_policy: str = Field(default="auto", pattern="^(auto|propose)$", description=(
         "auto: resolve once the signals stayed clear; propose: ask in Slack and wait for a person"))
 

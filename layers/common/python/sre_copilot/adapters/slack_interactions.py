@@ -47,6 +47,7 @@ class SlashCommand(BaseModel):
     user: str
     channel: str | None = None
     team: str | None = None  # the workspace (team_id) the command came from
+    response_url: str | None = None  # where a follow-up answer may be posted (30 min, 5 times)
 
 
 def _form(raw: bytes) -> dict[str, list[str]]:
@@ -88,4 +89,5 @@ def parse_slash_command(raw: bytes) -> SlashCommand:
         raise InvalidPayload("a slash command needs 'command' and 'user_id' fields")
     return SlashCommand(command=command, text=(form.get("text") or [""])[0].strip(), user=user,
                         channel=(form.get("channel_id") or [""])[0] or None,
-                        team=(form.get("team_id") or [""])[0] or None)
+                        team=(form.get("team_id") or [""])[0] or None,
+                        response_url=(form.get("response_url") or [""])[0] or None)

@@ -3,8 +3,16 @@
 Method: a robust local linear trend. The slope is Theil-Sen's (the median of pairwise slopes, on at
 most 64 evenly spaced points of the recent window, so it costs a few thousand float operations), the
 level is the median residual at the window's end, and the noise scale is the MAD of the residuals.
-Interval half-widths follow the ordinary least-squares prediction interval,
-z * s * sqrt(1 + 1/n + (t - t_mean)^2 / Sxx), whose last term is the slope's own uncertainty.
+
+Intervals widen with the horizon through the estimators' own uncertainty, not a least-squares formula
+they do not follow: the forecast variance at h hours is
+    s^2 * (1 + (pi/2) / k)  +  (h - x_L)^2 * se_slope^2
+where (pi/2)/k is the variance of a median of k residuals (the level), x_L their mean time, and
+se_slope comes from Sen's distribution-free confidence interval of the Theil-Sen slope (the ranks
+(N -/+ z * sqrt(n(n-1)(2n+5)/18)) / 2 among the N pairwise slopes), on the points the slope used.
+A backtest then checks that variance on the window itself: the model is refitted on its first two
+thirds and forecasts the last third; if those errors are larger than the variance predicts
+(autocorrelated noise, a bending trend), every interval is widened by that ratio (never narrowed).
 Capacity metrics fill and drain roughly linearly over hours; seasonal models (Prophet, ETS) need tens
 of MB of dependencies and seconds of cold start that a 5-minute Lambda cannot justify (they were not
 benchmarked here). docs/anomaly-detection.md gives this method's measured error and interval coverage.
@@ -22,6 +30,7 @@ HORIZONS_H = (3, 6, 12, 24)
 Z80, Z95 = 1.2816, 1.96
 MAD_TO_SIGMA = 1.4826
 MAX_PAIRS_POINTS = 64
+MAX_INFLATION = 4.0  # a backtest on a handful of points must not blow the intervals up without bound
 
 
 @dataclass(frozen=True)
@@ -59,12 +68,73 @@ class CapacityForecast:
         return "; ".join(lines)
 
 
-def theil_sen(xs: Sequence[float], ys: Sequence[float]) -> float:
-    n = len(xs)
+def _subsample(n: int) -> list[int]:
     step = max(1, n // MAX_PAIRS_POINTS)
-    idx = list(range(0, n, step))
+    return list(range(0, n, step))
+
+
+def _pair_slopes(xs: Sequence[float], ys: Sequence[float]) -> tuple[list[float], int]:
+    idx = _subsample(len(xs))
     slopes = [(ys[j] - ys[i]) / (xs[j] - xs[i]) for a, i in enumerate(idx) for j in idx[a + 1:] if xs[j] != xs[i]]
+    return slopes, len(idx)
+
+
+def theil_sen(xs: Sequence[float], ys: Sequence[float]) -> float:
+    slopes, _ = _pair_slopes(xs, ys)
     return median(slopes) if slopes else 0.0
+
+
+def _sen_slope_se(slopes: list[float], points: int) -> float:
+    """Standard error of the Theil-Sen slope from Sen's (1968) rank-based 95 % interval."""
+    ordered = sorted(slopes)
+    n_pairs = len(ordered)
+    if n_pairs < 3:
+        return 0.0
+    c = Z95 * math.sqrt(points * (points - 1) * (2 * points + 5) / 18)
+    lower = max(0, min(n_pairs - 1, math.floor((n_pairs - c) / 2)))
+    upper = max(0, min(n_pairs - 1, math.ceil((n_pairs + c) / 2)))
+    return (ordered[upper] - ordered[lower]) / (2 * Z95)
+
+
+@dataclass(frozen=True)
+class _Trend:
+    slope: float
+    level: float
+    level_x: float  # mean time (hours, <= 0) of the residuals the level is the median of
+    level_points: int
+    s: float
+    se_slope: float
+
+    def value(self, h: float) -> float:
+        return self.level + self.slope * h
+
+    def sd(self, h: float) -> float:
+        return math.sqrt(self.s ** 2 * (1 + (math.pi / 2) / self.level_points)
+                         + (h - self.level_x) ** 2 * self.se_slope ** 2)
+
+
+def _fit(xs: Sequence[float], ys: Sequence[float]) -> _Trend:
+    slopes, used = _pair_slopes(xs, ys)
+    slope = median(slopes) if slopes else 0.0
+    residuals = [y - slope * x for x, y in zip(xs, ys, strict=True)]
+    k = max(3, len(residuals) // 10)
+    level = median(residuals[-k:])  # the trend line's value at the last point, robustly
+    centre = median(residuals)
+    s = max(MAD_TO_SIGMA * median(abs(r - centre) for r in residuals), 1e-9)
+    return _Trend(slope=slope, level=level, level_x=sum(xs[-k:]) / k, level_points=k, s=s,
+                  se_slope=_sen_slope_se(slopes, used))
+
+
+def _backtest_inflation(xs: Sequence[float], ys: Sequence[float]) -> float:
+    """How much wider the intervals must be: refit on the first two thirds, forecast the rest, and
+    compare the standardised errors' spread with a unit normal's (robustly: median |z| / 0.6745)."""
+    cut = (2 * len(xs)) // 3
+    if cut < 6 or len(xs) - cut < 3:
+        return 1.0
+    origin = xs[cut - 1]
+    head = _fit([x - origin for x in xs[:cut]], ys[:cut])
+    z = [abs(y - head.value(x - origin)) / head.sd(x - origin) for x, y in zip(xs[cut:], ys[cut:], strict=True)]
+    return min(MAX_INFLATION, max(1.0, median(z) / 0.6745))
 
 
 def forecast(service: str, metric: str, points: Sequence[tuple[datetime, float]], *, threshold: float | None,
@@ -76,18 +146,13 @@ def forecast(service: str, metric: str, points: Sequence[tuple[datetime, float]]
     t0 = clean[-1][0]
     xs = [(t - t0).total_seconds() / 3600 for t, _ in clean]  # hours, <= 0
     ys = [v for _, v in clean]
-    slope = theil_sen(xs, ys)
-    residuals = [y - slope * x for x, y in zip(xs, ys, strict=True)]
-    level = median(residuals[-max(3, len(residuals) // 10):])  # the trend line's value now, robustly
-    spread = [abs(r - median(residuals)) for r in residuals]
-    s = max(MAD_TO_SIGMA * median(spread), 1e-9)
-    n = len(xs)
-    mean_x = sum(xs) / n
-    sxx = sum((x - mean_x) ** 2 for x in xs) or 1e-9
+    trend = _fit(xs, ys)
+    inflation = _backtest_inflation(xs, ys)
+    slope, level = trend.slope, trend.level
     out = []
     for h in horizons:
-        width = s * math.sqrt(1 + 1 / n + (h - mean_x) ** 2 / sxx)
-        value = level + slope * h
+        width = trend.sd(h) * inflation
+        value = trend.value(h)
         out.append(HorizonForecast(hours=h, value=value, low80=value - Z80 * width, high80=value + Z80 * width,
                                    low95=value - Z95 * width, high95=value + Z95 * width))
     breach = None

@@ -16,7 +16,9 @@ from typing import Any
 
 def add_parsers(sub: Any) -> None:
     p = sub.add_parser("postmortem", help="print the postmortem of a replayed incident")
-    p.add_argument("incident_id", help="an incident id printed by replay or demo")
+    p.add_argument("incident_id", help="an incident id printed by replay or demo, or a postmortem .md file "
+                                       "(e.g. copied from the deployed bucket)")
+    p.add_argument("--pdf", type=Path, help="also write it as a PDF to this file (needs the pdf extra: fpdf2)")
 
     p = sub.add_parser("resolve", help="resolve an incident now and write its postmortem (deployed stack)")
     p.add_argument("incident_id", help="the deployed incident to resolve")
@@ -41,7 +43,14 @@ def _actor(args: argparse.Namespace) -> str:
 def cmd_postmortem(args: argparse.Namespace) -> int:
     from sre_copilot.local.postmortem_files import read_postmortem
 
-    print(read_postmortem(args.state_dir, args.incident_id), end="")
+    given = Path(args.incident_id)
+    text = (given.read_text(encoding="utf-8") if given.suffix == ".md" and given.is_file()
+            else read_postmortem(args.state_dir, args.incident_id))
+    print(text, end="")
+    if getattr(args, "pdf", None):
+        from sre_copilot.local.postmortem_pdf import write_pdf
+
+        print(f"PDF written to {write_pdf(text, args.pdf, title=f'Postmortem {args.incident_id}')}")
     return 0
 
 

@@ -68,6 +68,11 @@ def _parser() -> argparse.ArgumentParser:
                                                       "write a proposed configuration, change nothing deployed")
     p.add_argument("--learn", action="store_true", help="show what confirming and rejecting hypotheses teaches")
     p.add_argument("--out", type=Path, help="where --fit writes its proposal (default: STATE_DIR/proposed-confidence.json)")
+    p.add_argument("--apply", action="store_true", help="with --fit: write the fitted calibration into "
+                                                        "cdk.json context confidence_calibration (next deploy ships it)")
+    p.add_argument("--cdk-json", type=Path, default=Path("cdk.json"), help="the cdk.json --apply writes")
+    p.add_argument("--check-applied", action="store_true", help="with --fit: replay each scenario with the "
+                                                                "calibration fitted on the others, through the scorer")
 
     p = sub.add_parser("catalog", help="service catalog tools")
     csub = p.add_subparsers(dest="catalog_command", required=True)

@@ -110,7 +110,9 @@ def _card(incident: dict[str, Any], titles: dict[str, str]) -> list[str]:
         low, high = h.get("confidence_range") or (0, 0)
         change = f" via {h['change_id']}" if h.get("change_id") else ""
         lines.append(f"│  {h['rank']}. {h['entity']} ({h['entity_kind']}) — {h['fault']}{change}: "
-                     f"{h['confidence']:.2f} [{low:.2f}-{high:.2f}]")
+                     f"{h['confidence']:.2f} [{low:.2f}-{high:.2f}]"
+                     + (f" calibrated (raw score {h['raw_confidence']:.2f})" if h.get("raw_confidence") is not None
+                        else ""))
         factors = h.get("factors") or {}
         lines.append("│     " + ", ".join(f"{FACTOR_LABELS.get(k, k)} {v:.2f}" for k, v in factors.items()))
         if h.get("summary"):

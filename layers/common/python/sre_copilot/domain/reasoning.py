@@ -72,6 +72,9 @@ class Hypothesis(BaseModel):
     confidence_range: tuple[float, float] = (0.0, 0.0)
     evidence: list[Evidence] = Field(default_factory=list)
     prior: float = Field(default=0.5, ge=0.0, le=1.0, description="generator's structural fit, breaks ties")
+    raw_confidence: float | None = Field(default=None, ge=0.0, le=1.0, description=(
+        "the weighted factor score before the deployed calibration mapping; None: no mapping applied"))
+    calibration: str | None = Field(default=None, description="the calibration that produced `confidence`")
 
     @model_validator(mode="after")
     def _range_brackets_confidence(self) -> Hypothesis:

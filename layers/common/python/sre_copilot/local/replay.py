@@ -85,10 +85,12 @@ Progress = Callable[[str], None]
 
 def replay(scenario: Scenario, *, approve: str = "none", progress: Progress | None = None,
            settle_after_s: int = SETTLE_AFTER_S, backend: str = "moto", controls: Any = None,
-           learning: dict[str, Any] | None = None, verdicts: list[dict[str, Any]] | None = None) -> ReplayRun:
+           learning: dict[str, Any] | None = None, verdicts: list[dict[str, Any]] | None = None,
+           calibration: str = "") -> ReplayRun:
     """`backend`: `moto`, or `memory` for the table, bucket and queues (see adapters/memory).
     `controls`: RuntimeControls for the local deployment (`sre-copilot kill-switch --local`).
-    `learning`/`verdicts`: what earlier replays learned, and verdicts to apply (local/learning.py)."""
+    `learning`/`verdicts`: what earlier replays learned, and verdicts to apply (local/learning.py).
+    `calibration`: the confidence calibration record (JSON) the deployment scores with."""
     from sre_copilot.local.runtime import LocalDeployment, Responders
 
     say = progress or (lambda _msg: None)
@@ -101,7 +103,7 @@ def replay(scenario: Scenario, *, approve: str = "none", progress: Progress | No
     start = (timeline[0][0] if timeline else datetime.now().astimezone()) - timedelta(minutes=1)
     outcomes: dict[int, tuple[int, Any]] = {}
     with LocalDeployment(start=start, responders=Responders(approve=approve), backend=backend,
-                         controls=controls) as deployment:
+                         controls=controls, confidence_calibration=calibration) as deployment:
         deployment.put_catalog(scenario.catalog)
         if learning:  # what people taught an earlier replay (local/learning.py)
             from sre_copilot.local.learning import import_learning

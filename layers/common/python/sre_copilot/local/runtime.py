@@ -127,6 +127,10 @@ class LocalDeployment:
     """Secret values instead of LOCAL_SECRETS (security tests deploy them as the stack does: {})."""
     controls: Any = None
     """RuntimeControls written to (moto) SSM at deploy; None: `local_controls()`."""
+    llm_provider: str = "none"
+    """`anthropic` with an `llm` secret whose base_url is a local Messages API server (tests)."""
+    confidence_calibration: str = ""
+    """JSON calibration record the functions score with (cdk.json confidence_calibration); "": identity."""
 
     def __post_init__(self) -> None:
         self.clock = SimClock(self.start)
@@ -257,6 +261,10 @@ class LocalDeployment:
                         EventPattern=json.dumps({"detail-type": ["Incident Lifecycle Transition"]}))
         events.put_targets(Rule="lifecycle-to-pagerduty", EventBusName="sre-copilot",
                            Targets=[{"Id": "pagerduty-sync", "Arn": self.function_arns["pagerduty_sync"]}])
+        events.put_rule(Name="slack-questions", EventBusName="sre-copilot",
+                        EventPattern=json.dumps({"detail-type": ["Slack Question Asked"]}))
+        events.put_targets(Rule="slack-questions", EventBusName="sre-copilot",
+                           Targets=[{"Id": "slack-questions", "Arn": self.function_arns["pagerduty_sync"]}])
         definition = substitute(ASL_PATH.read_text(), self.function_arns)
         sfn = self.session.client("stepfunctions")
         self.state_machine_arn = sfn.create_state_machine(name="sre-copilot-incident", definition=definition,
@@ -303,11 +311,12 @@ class LocalDeployment:
             "SRE_COPILOT_PUBLIC_BASE_URL": LOCAL_API,
             "SRE_COPILOT_EMAIL_FROM": "copilot@example.com",
             "SRE_COPILOT_DRY_RUN": "false",
-            "SRE_COPILOT_LLM_PROVIDER": "none",
+            "SRE_COPILOT_LLM_PROVIDER": self.llm_provider,
             "SRE_COPILOT_AWS_USER_AGENT": "sre-copilot-embedded",
             "SRE_COPILOT_AWS_UNSIGNED_SERVICES": "dynamodb,sqs,stepfunctions,events,cloudwatch",
             "SRE_COPILOT_INSECURE_SOURCES": ",".join(self.insecure_sources),
             "SRE_COPILOT_CONTROLS_PATH": LOCAL_CONTROLS_PATH,
+            "SRE_COPILOT_CONFIDENCE_CALIBRATION": self.confidence_calibration,
         }
         env.update({f"SRE_COPILOT_QUEUE_URL_{p}": url for p, url in self.queue_urls.items()})
         env.update({f"SRE_COPILOT_{name.upper()}_SECRET_ARN": arn for name, arn in secret_arns.items()})

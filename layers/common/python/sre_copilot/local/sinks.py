@@ -28,6 +28,7 @@ from sre_copilot.domain.types import format_time
 from sre_copilot.ports import clock
 
 SLACK_PREFIX = "/slack/api/"
+SLACK_HOOKS_PREFIX = "/slack/hooks/"  # a slash command's response_url (hooks.slack.com/commands/...)
 TWILIO_PREFIX = "/twilio"
 PAGERDUTY_PREFIX = "/pagerduty"
 TEAMS_PREFIX = "/teams"
@@ -200,6 +201,7 @@ class LocalSinks(LocalHttpServer):
         self.calls: list[dict[str, Any]] = []
         self.sms: list[dict[str, Any]] = []
         self.teams: list[dict[str, Any]] = []
+        self.slack_responses: list[dict[str, Any]] = []
         self.slack_channels: dict[str, dict[str, Any]] = {}
         self.pagerduty_incidents: dict[str, dict[str, Any]] = {}
         self.pagerduty_notes: list[dict[str, Any]] = []
@@ -215,6 +217,10 @@ class LocalSinks(LocalHttpServer):
     @property
     def slack_base_url(self) -> str:
         return self.base_url + SLACK_PREFIX
+
+    def slack_response_url(self, token: str = "T0LOCAL/1/local") -> str:
+        """A `response_url` as Slack sends with a slash command, served here."""
+        return f"{self.base_url}{SLACK_HOOKS_PREFIX}commands/{token}"
 
     @property
     def twilio_base_url(self) -> str:
@@ -254,6 +260,12 @@ class LocalSinks(LocalHttpServer):
         if failure is not None:
             self._failures.remove(failure)
             return Outgoing(failure.status, failure.body, failure.headers)
+        if request.path.startswith(SLACK_HOOKS_PREFIX):
+            body = request.parsed_body()
+            if not isinstance(body, dict) or not body.get("text"):
+                return Outgoing(400, "invalid_payload", content_type="text/plain")
+            self.slack_responses.append({"at": clock.now(), "url": request.path, **body, "seq": self._seq})
+            return Outgoing(200, "ok", content_type="text/plain")
         if request.path.startswith(SLACK_PREFIX):
             return self._slack(request.path[len(SLACK_PREFIX):], request)
         if request.path.startswith(TWILIO_PREFIX + "/"):

@@ -28,6 +28,9 @@ def confidence_phrase(h: Hypothesis) -> str:
     low, high = h.confidence_range
     if h.factors is None and low == high == 0.0:
         return f"{percent(h.confidence)} (not scored)"
+    if h.raw_confidence is not None:  # a fitted calibration mapped the weighted score (reasoning.calibrated)
+        return (f"{percent(h.confidence)} calibrated, raw score {percent(h.raw_confidence)} "
+                f"(range {percent(low)} to {percent(high)})")
     return f"{percent(h.confidence)} (range {percent(low)} to {percent(high)})"
 
 

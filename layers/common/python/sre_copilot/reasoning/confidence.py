@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -25,6 +26,9 @@ from sre_copilot.reasoning.factors import (
 )
 from sre_copilot.reasoning.support import Graph, SignalFact, direct, explained, facts
 from sre_copilot.reasoning.symptoms import Symptom
+
+if TYPE_CHECKING:
+    from sre_copilot.reasoning.calibrated import ConfidenceCalibration
 
 INFERRED_SIGMA = 1.5
 UPSTREAM_DISCOUNT = 0.6  # a quiet dependency: only its callers' symptoms speak for it
@@ -82,20 +86,35 @@ def score_hypotheses(
     weights: ConfidenceWeights = DEFAULT_WEIGHTS,
     validation_history: Mapping[str, tuple[int, int]] | None = None,
     precedent_counts: Mapping[str, int] | None = None,
+    calibration: ConfidenceCalibration | None = None,
 ) -> list[Hypothesis]:
     """Score and rank, best first. Ties (to 4 decimals) go to the better structural fit (`prior`),
-    so a root cause outranks the symptoms it produced."""
+    so a root cause outranks the symptoms it produced.
+
+    `calibration` (reasoning.calibrated, default the identity) maps the weighted score to the
+    reported confidence and its range; the raw score is kept as `raw_confidence`. Its weights,
+    when it has fitted ones, replace `weights`."""
+    mapping = calibration if calibration is not None and not calibration.identity else None
+    if mapping is not None and mapping.weights is not None:
+        weights = mapping.weights
     all_facts = facts(snapshot)
     graph = Graph(snapshot.topology)
     scored: list[Hypothesis] = []
     for h in hypotheses:
         factors, detail = compute_factors(h, evidence=evidence, snapshot=snapshot, all_facts=all_facts, graph=graph,
                                           validation_history=validation_history, precedent_counts=precedent_counts)
-        confidence = round(min(1.0, max(0.0, weights.combine(factors))), 4)
+        raw = round(min(1.0, max(0.0, weights.combine(factors))), 4)
         u = uncertainty(detail, snapshot, factors)
-        low, high = round(max(0.0, confidence - u), 4), round(min(1.0, confidence + u), 4)
-        scored.append(h.model_copy(update={"factors": factors, "confidence": confidence,
-                                           "confidence_range": (low, high)}))
+        low, high = max(0.0, raw - u), min(1.0, raw + u)
+        update: dict[str, object] = {"factors": factors}
+        if mapping is None:
+            update.update(confidence=raw, confidence_range=(round(low, 4), round(high, 4)))
+        else:  # the mapping is monotone: the range's ends map to the calibrated range's ends
+            confidence = round(mapping.apply(raw), 4)
+            update.update(confidence=confidence, raw_confidence=raw, calibration=mapping.label(),
+                          confidence_range=(min(confidence, round(mapping.apply(low), 4)),
+                                            max(confidence, round(mapping.apply(high), 4))))
+        scored.append(h.model_copy(update=update))
     scored.sort(key=lambda h: (-h.confidence, -h.prior, h.entity, h.change_id or ""))
     return [h.model_copy(update={"rank": i}) for i, h in enumerate(scored, start=1)]
 

@@ -47,6 +47,26 @@ class Fit:
                                        "formula": "1 / (1 + exp(-(a * weighted_score + b)))"}}
 
 
+    def as_calibration(self, *, version: int, fitted_on: str, fitted_at: str, examples: int,
+                       cross_validation: dict[str, Any]) -> dict[str, Any]:
+        """The record `eval --fit --apply` deploys (reasoning.calibrated.ConfidenceCalibration)."""
+        from sre_copilot.reasoning.calibrated import FORMAT, ConfidenceCalibration
+
+        weights = _normalised(self.weights)
+        record = {"format": FORMAT, "version": version, "kind": "logistic", "a": round(self.a, 4),
+                  "b": round(self.b, 4), "weights": dict(zip(FACTORS, weights, strict=True)),
+                  "fitted_on": fitted_on, "fitted_at": fitted_at, "examples": examples,
+                  "cross_validation": cross_validation}
+        return ConfidenceCalibration.model_validate(record).model_dump(mode="json")
+
+
+def _normalised(weights: Sequence[float]) -> list[float]:
+    """Rounded to 4 decimals and still summing to exactly 1 (ConfidenceWeights checks to 1e-6)."""
+    rounded = [round(w, 4) for w in weights]
+    rounded[rounded.index(max(rounded))] += round(1.0 - sum(rounded), 4)
+    return [round(w, 4) for w in rounded]
+
+
 def _project(weights: list[float], mass: float = 1.0) -> list[float]:
     """Euclidean projection onto the simplex of non-negative weights summing to `mass`."""
     if not weights:

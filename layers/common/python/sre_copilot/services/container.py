@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from sre_copilot.ingest.auth import AuthPolicy, SnsVerifier, WebhookSecrets
     from sre_copilot.ingest.classify import PriorityRules
     from sre_copilot.ingest.silences import Silence
+    from sre_copilot.reasoning.calibrated import ConfidenceCalibration
     from sre_copilot.reasoning.confidence import ConfidenceWeights
     from sre_copilot.reasoning.policy import PolicyThresholds
     from sre_copilot.reasoning.recommend import RunbookIndex
@@ -184,7 +185,13 @@ class Dependencies:
     def confidence_weights(self) -> ConfidenceWeights:
         from sre_copilot.reasoning.confidence import ConfidenceWeights
 
-        return ConfidenceWeights()
+        return self.confidence_calibration().weights or ConfidenceWeights()
+
+    def confidence_calibration(self) -> ConfidenceCalibration:
+        """The deployed calibration record (settings); the identity when none was applied."""
+        from sre_copilot.reasoning.calibrated import parse_calibration
+
+        return parse_calibration(self.settings.confidence_calibration)
 
     def policy_thresholds(self) -> PolicyThresholds:
         from sre_copilot.reasoning.policy import PolicyThresholds

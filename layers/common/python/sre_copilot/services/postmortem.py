@@ -6,9 +6,9 @@ test can check every section from plain data. Every figure in the draft is deriv
 time or value and says so. Optional LLM prose (`polish`) is appended in its own, marked section and
 never replaces the deterministic text.
 
-PDF: the Markdown is the artefact (S3, Slack link, local file). Rendering PDF in Lambda would need a
-browser or LaTeX engine far above the layer's size budget; docs/postmortems.md shows how to render
-one offline (`pandoc postmortem.md -o postmortem.pdf`).
+PDF: the Markdown is the artefact (S3, Slack link, local file). `sre-copilot postmortem ID --pdf FILE`
+renders one with fpdf2 (local/postmortem_pdf.py, the optional `pdf` extra): with Pillow and fontTools
+it is about 40 MB, so it stays out of the Lambda layer.
 """
 
 from __future__ import annotations
@@ -348,8 +348,11 @@ def _root_cause(facts: PostmortemFacts, top: dict[str, object] | None) -> list[s
     else:
         lines.append("- Validated: not yet; no person confirmed it and no approved action verified it")
     rng = as_list(top.get("confidence_range"))
+    how = ("deterministic weighted score of seed 001's five factors" if top.get("raw_confidence") is None else
+           f"calibrated ({top.get('calibration')}) from the weighted score {top.get('raw_confidence')} "
+           "of seed 001's five factors")
     lines.append(f"- Confidence: {top.get('confidence')} (range {rng[0] if rng else '?'} to {rng[1] if rng else '?'}), "
-                 "deterministic weighted score of seed 001's five factors")
+                 + how)
     factors = top.get("factors") or {}
     if isinstance(factors, dict):
         lines.append("- Factors: " + ", ".join(f"{k.replace('_', ' ')} {factors.get(k)}" for k in FACTOR_NAMES

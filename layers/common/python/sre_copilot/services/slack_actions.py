@@ -37,7 +37,7 @@ from sre_copilot.services.living_card import grouping_evidence
 from sre_copilot.services.observability import logger
 
 USAGE = ("Usage: `/sre status [service]` · `/sre incidents` · `/sre ack <incident id>` · "
-         "`/sre ask <question>`")
+         "`/sre ask <question>` · `/sre confirm|reject <incident id> [rank]`")
 _NEEDS: dict[str, ResponderAction] = {"acknowledge": "acknowledge", "resolve": "resolve",
                                       "confirm_hypothesis": "validate", "reject_hypothesis": "validate"}
 
@@ -108,19 +108,24 @@ class SlackActions:
         return f"{incident.id} is already acknowledged or closed ({incident.state.value})"
 
     def _validate(self, incident: Incident, click: CardAction, who: str) -> dict[str, object]:
-        hypothesis = next((Hypothesis.model_validate(h) for h in incident.hypotheses if h.get("id") == click.ref), None)
-        if hypothesis is None:
+        found = next((h for h in incident.hypotheses if h.get("id") == click.ref), None)
+        if found is None:
             raise NotFound(f"hypothesis {click.ref} is not among those shown for {incident.id}")
-        accepted = click.kind == "confirm_hypothesis"
-        # The confidence scorer reads verdicts under this key (fault on the service) for the
-        # human-validation factor of this and later incidents.
-        key = f"{hypothesis.fault}|{hypothesis.service or hypothesis.entity}"
-        self.c.store.record_validation(self.tenant, key, accepted)
-        self._audit(who, "hypothesis.confirmed" if accepted else "hypothesis.rejected", incident.id,
-                    {"hypothesis": hypothesis.id, "key": key})
+        return {"text": self._verdict(incident, int(str(found.get("rank") or 0)),
+                                      click.kind == "confirm_hypothesis", who)}
+
+    def _verdict(self, incident: Incident, rank: int, accepted: bool, who: str) -> str:
+        """One path for every verdict (services/feedback.py): factor 5 by fault, service and kind; a
+        confirmed cause on the incident and in the precedent corpus; audited; counted once."""
+        from sre_copilot.services.feedback import FeedbackService
+
+        service = FeedbackService(self.c)
+        outcome = (service.confirm if accepted else service.reject)(incident.id, actor=who, rank=rank)
         CorrelateService(self.c).wake(incident.id, "refresh")  # re-score with the verdict
-        return {"text": f"{hypothesis_title(hypothesis)}: {'confirmed' if accepted else 'rejected'} by "
-                        f"<@{click.user}>"}
+        label = outcome.get("confirmed") or outcome.get("rejected")
+        verb = "confirmed" if accepted else "rejected"
+        return (f"{incident.id}: {label} {verb} by {who}" if outcome["counted"]
+                else f"{incident.id}: {label} was already {verb}; nothing changed")
 
     # -- /sre --------------------------------------------------------------------------------------
     def slash_command(self, headers: Mapping[str, str], raw: bytes) -> dict[str, str]:
@@ -138,10 +143,18 @@ class SlackActions:
             incident = self._incident(rest.split()[0])
             self._authorise(ApproverIdentity("slack", command.user, command.team), "acknowledge")
             text = self._acknowledge(incident, f"slack:{command.user}", "acknowledged with /sre ack")
+        elif verb in ("confirm", "reject"):
+            parts = rest.split()
+            if not parts or (len(parts) > 1 and not parts[1].isdigit()):
+                raise InvalidPayload(f"usage: /sre {verb} <incident id> [rank]")
+            incident = self._incident(parts[0])
+            self._authorise(ApproverIdentity("slack", command.user, command.team), "validate")
+            text = self._verdict(incident, int(parts[1]) if len(parts) > 1 else 1, verb == "confirm",
+                                 f"slack:{command.user}")
         elif verb == "ask":
             if not rest:
                 raise InvalidPayload("usage: /sre ask <question>")
-            text = self.ask(rest)
+            text = self.ask(rest, user=command.user, response_url=command.response_url)
         else:
             text = USAGE
         return {"response_type": "ephemeral", "text": text}
@@ -173,10 +186,13 @@ class SlackActions:
                 lines.append(f"    likely: {hypothesis_title(top[0])}, {confidence_phrase(top[0])}")
         return "\n".join(lines)
 
-    def ask(self, question: str) -> str:
+    def ask(self, question: str, *, user: str = "", response_url: str | None = None) -> str:
         """Answer from the incident's evidence and hypotheses: the incident named in the question
         (by id or service), else the most severe open one. Deterministic: every sentence is read
-        from stored analysis, nothing is generated."""
+        from stored analysis, nothing is generated. With an LLM configured, LLM prose over the same
+        facts follows through `response_url` (services/slack_ask.py), after this answer."""
+        from sre_copilot.services import slack_ask
+
         open_ = self._open()
         named = re.findall(r"inc-[A-Za-z0-9-]+", question)
         incident = (self.c.store.get_incident(self.tenant, named[0]) if named else None) or next(
@@ -184,6 +200,14 @@ class SlackActions:
             open_[0] if open_ else None)
         if incident is None:
             return "No open incident to answer about; name one with its id."
+        text = self.answer(incident)
+        if slack_ask.llm_configured(self.c) and response_url and slack_ask.allowed_response_url(self.c, response_url):
+            self.c.bus.publish(slack_ask.QUESTION_DETAIL_TYPE,
+                               slack_ask.question_event(incident, question, user, response_url))
+            text += "\n_An LLM answer over these facts follows in a moment._"
+        return text
+
+    def answer(self, incident: Incident) -> str:
         lines = [f"*{incident.id}* ({incident.priority.value}, {incident.state.value}, opened "
                  f"{format_time(incident.opened_at)}): {incident.title}"]
         hypotheses = ranked(Hypothesis.model_validate(h) for h in incident.hypotheses)[:3]

@@ -131,10 +131,12 @@ class WorkflowSteps:
         raw = self.c.blobs.get_json(state.ref("hypotheses", "hypotheses_ref"))
         hypotheses = [Hypothesis.model_validate(h) for h in as_list(raw)]
         scored = score_hypotheses(hypotheses, evidence=package, snapshot=snapshot, weights=self.c.confidence_weights(),
-                                  validation_history=self.c.store.validation_history(incident.tenant_id))
+                                  validation_history=self.c.store.validation_history(incident.tenant_id),
+                                  calibration=self.c.confidence_calibration())
         self._save(incident, hypotheses=[h.model_dump(mode="json", exclude={"evidence"}) for h in scored])
         self._audit(incident, "hypotheses.scored", {"ranked": [
             {"entity": h.entity, "change_id": h.change_id, "confidence": h.confidence,
+             "raw_confidence": h.raw_confidence, "calibration": h.calibration,
              "factors": h.factors.model_dump() if h.factors else None} for h in scored[:5]]})
         top = scored[0] if scored else None
         return {"count": len(scored), "top": None if top is None else {
