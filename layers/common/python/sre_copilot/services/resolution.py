@@ -30,6 +30,8 @@ from sre_copilot.services.mutations import save_fields
 from sre_copilot.services.observability import logger
 
 RESOLVER = "copilot:resolution"
+RECOVERY_GRACE = timedelta(minutes=2)
+"""How long past a recovery deadline the stay-clear rule still waits for the verdict."""
 
 
 class ResolutionService:
@@ -79,7 +81,10 @@ class ResolutionService:
         from sre_copilot.services.correlate_service import CorrelateService
         from sre_copilot.services.remediation_steps import recovery_due
 
-        if recovery_due(self.c.store.actions_for(self.tenant, incident.id)) is None:
+        waiting = recovery_due(self.c.store.actions_for(self.tenant, incident.id))
+        # Past the deadline (plus two sweeps) nobody is coming to decide: an execution that ended
+        # while it waited must not hold the resolution forever.
+        if waiting is None or clock.now() > waiting[1] + RECOVERY_GRACE:
             return False
         CorrelateService(self.c).wake(incident.id, "verify")  # not parked: a later sweep asks again
         return True
