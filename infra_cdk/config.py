@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 FunctionName = Literal[
     "ingest", "correlate", "assemble_context", "aggregate_evidence", "generate_hypotheses",
     "score_confidence", "apply_policy", "recommend", "notify", "await_decision", "act", "verify", "check_recovery",
-    "audit_export",
+    "audit_export", "audit_writer",
     "rollback", "document", "record_failure", "callbacks", "approval_sweeper", "pagerduty_sync",
     "anomaly_detector", "escalation_page", "escalation_next", "api",
 ]

@@ -76,6 +76,7 @@ def deny_audit_rewrites(role: iam.IRole, table: dynamodb.ITable, config: Deploym
     update or delete them. New records go to the audit table (`AuditTrail.grant_append` denies every
     rewrite there); this deny covers the main table's audit partitions, where a deployment that
     predates the audit table still holds its older records."""
+    # PutItem too: new records never go there in AWS, so a PutItem on those keys could only replace one.
     role.add_to_principal_policy(iam.PolicyStatement(
-        effect=iam.Effect.DENY, actions=AUDIT_REWRITE_ACTIONS, resources=[table.table_arn],
+        effect=iam.Effect.DENY, actions=[*AUDIT_REWRITE_ACTIONS, "dynamodb:PutItem"], resources=[table.table_arn],
         conditions={"ForAnyValue:StringLike": {"dynamodb:LeadingKeys": [f"TENANT#{config.tenant_id}#AUDIT#*"]}}))

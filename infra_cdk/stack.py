@@ -75,7 +75,8 @@ class SreCopilotStack(Stack):
                              async_failures=self.queues.async_failures)
         self.workflow = Workflow(self, "Workflow", config=config, repo_root=repo_root, key=key, functions=function,
                                  workflow_dlq=self.queues.workflow_dlq)
-        self.audit = AuditTrail(self, "Audit", config=config, key=key, access_logs=self.storage.access_logs)
+        self.audit = AuditTrail(self, "Audit", config=config, key=key, access_logs=self.storage.access_logs,
+                                writer=function["audit_writer"], writer_role=self.functions["audit_writer"].role)
         self.audit.schedule_export(function["audit_export"], self.functions["audit_export"].role, key=key,
                                    state_machine_arn=state_machine_arn(self, config),
                                    async_failures=self.queues.async_failures)
@@ -146,8 +147,11 @@ class SreCopilotStack(Stack):
         if f.name == "audit_export":
             env["SRE_COPILOT_AUDIT_BUCKET_NAME"] = self.audit.bucket.bucket_name
             env["SRE_COPILOT_AUDIT_RETENTION_DAYS"] = str(config.audit_retention_days)
+        elif f.name == "audit_writer":
+            self.audit.grant_writer(role)
         else:
             self.audit.grant_append(role, read=f.name == "document")
+            env["SRE_COPILOT_AUDIT_WRITER_FUNCTION"] = self.audit.writer.function_name
 
         if spec.reads:
             role.add_to_principal_policy(iam.PolicyStatement(

@@ -1,10 +1,12 @@
 """The tamper-proof audit: an append-only table and a daily export to an Object Lock bucket.
 
-- The audit table is written only with conditional PutItem (every record a new key). Runtime roles
-  get PutItem and, where they read the trail, Query; an explicit Deny on every call that could change
-  or remove a record (UpdateItem, DeleteItem, BatchWriteItem, PartiQL writes) sits in each role, and
-  the table's resource policy denies the same calls to every principal, so not even an administrator
-  edits a record without first replacing the policy (itself a logged CloudTrail event).
+- The audit table is written only by the `audit_writer` function, with a conditional PutItem under a
+  key it chooses (every record a new key). IAM cannot require that condition of a caller, so no other
+  role holds PutItem there: runtime roles may invoke the writer and, where they read the trail,
+  Query; each carries an explicit Deny of PutItem and of every call that could change or remove a
+  record (UpdateItem, DeleteItem, BatchWriteItem, PartiQL writes). The table's resource policy denies
+  those calls to every principal, and PutItem to every principal but the writer's role, so not even an
+  administrator edits a record without first replacing the policy (itself a logged CloudTrail event).
 - Every day the audit_export function writes the previous day's records and the Step Functions
   execution histories to a bucket with Object Lock in compliance mode (retention from
   `audit_retention_days`, default 400): no one, root included, can delete or overwrite them early.
@@ -33,8 +35,9 @@ TAMPERING_ACTIONS = ["dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Bat
 
 class AuditTrail(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, config: DeploymentConfig, key: kms.IKey,
-                 access_logs: s3.IBucket) -> None:
+                 access_logs: s3.IBucket, writer: lambda_.IFunction, writer_role: iam.IRole) -> None:
         super().__init__(scope, construct_id)
+        self.writer = writer
         self.table = dynamodb.Table(
             self, "Table",
             partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
@@ -47,9 +50,12 @@ class AuditTrail(Construct):
                 point_in_time_recovery_enabled=True),
             deletion_protection=True,
             removal_policy=RemovalPolicy.RETAIN,
-            resource_policy=iam.PolicyDocument(statements=[iam.PolicyStatement(
-                sid="AuditIsAppendOnly", effect=iam.Effect.DENY, principals=[iam.AnyPrincipal()],
-                actions=TAMPERING_ACTIONS, resources=["*"])]),
+            resource_policy=iam.PolicyDocument(statements=[
+                iam.PolicyStatement(sid="AuditIsAppendOnly", effect=iam.Effect.DENY, principals=[iam.AnyPrincipal()],
+                                    actions=TAMPERING_ACTIONS, resources=["*"]),
+                iam.PolicyStatement(sid="OnlyTheWriterAppends", effect=iam.Effect.DENY,
+                                    principals=[iam.AnyPrincipal()], actions=["dynamodb:PutItem"], resources=["*"],
+                                    conditions={"ArnNotEquals": {"aws:PrincipalArn": writer_role.role_arn}})]),
         )
         self.table.add_global_secondary_index(
             index_name=AUDIT_DAY_INDEX,
@@ -75,12 +81,25 @@ class AuditTrail(Construct):
         )
 
     # -- grants -----------------------------------------------------------------------------------
-    def grant_append(self, role: iam.IRole, *, read: bool) -> None:
-        """PutItem (and Query where the trail is read); never a call that changes or removes a record."""
-        actions = ["dynamodb:PutItem", *(["dynamodb:Query", "dynamodb:GetItem"] if read else [])]
-        role.add_to_principal_policy(iam.PolicyStatement(actions=actions, resources=[self.table.table_arn]))
+    def grant_writer(self, role: iam.IRole) -> None:
+        """The writer's role: PutItem (its code always writes a new key, conditionally), nothing else."""
+        role.add_to_principal_policy(iam.PolicyStatement(actions=["dynamodb:PutItem"],
+                                                         resources=[self.table.table_arn]))
         role.add_to_principal_policy(iam.PolicyStatement(
             sid="AuditAppendOnly", effect=iam.Effect.DENY, actions=TAMPERING_ACTIONS,
+            resources=[self.table.table_arn, f"{self.table.table_arn}/index/*"]))
+
+    def grant_append(self, role: iam.IRole, *, read: bool) -> None:
+        """Append through the writer (and Query where the trail is read); PutItem itself is denied, with
+        every call that changes or removes a record."""
+        # The unqualified ARN only (grant_invoke adds `:*` for versions, which nothing here invokes).
+        role.add_to_principal_policy(iam.PolicyStatement(actions=["lambda:InvokeFunction"],
+                                                         resources=[self.writer.function_arn]))
+        if read:
+            role.add_to_principal_policy(iam.PolicyStatement(actions=["dynamodb:Query", "dynamodb:GetItem"],
+                                                             resources=[self.table.table_arn]))
+        role.add_to_principal_policy(iam.PolicyStatement(
+            sid="AuditAppendOnly", effect=iam.Effect.DENY, actions=["dynamodb:PutItem", *TAMPERING_ACTIONS],
             resources=[self.table.table_arn, f"{self.table.table_arn}/index/*"]))
 
     def schedule_export(self, export: lambda_.IFunction, role: iam.IRole, *, state_machine_arn: str,
@@ -91,7 +110,7 @@ class AuditTrail(Construct):
         role.add_to_principal_policy(iam.PolicyStatement(
             actions=["dynamodb:Query"], resources=[f"{self.table.table_arn}/index/{AUDIT_DAY_INDEX}"]))
         role.add_to_principal_policy(iam.PolicyStatement(
-            sid="AuditAppendOnly", effect=iam.Effect.DENY, actions=TAMPERING_ACTIONS,
+            sid="AuditAppendOnly", effect=iam.Effect.DENY, actions=["dynamodb:PutItem", *TAMPERING_ACTIONS],
             resources=[self.table.table_arn, f"{self.table.table_arn}/index/*"]))
         # PutObject only: versions, retention and legal holds are the bucket's, never the function's.
         role.add_to_principal_policy(iam.PolicyStatement(

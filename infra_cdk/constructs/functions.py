@@ -135,6 +135,9 @@ FUNCTIONS: dict[str, FunctionSpec] = {
     "audit_export": FunctionSpec(
         "Daily: the audit records and execution histories of the day before, to the Object Lock bucket",
         reads=(), knows_state_machine=True, invoked_async=True),
+    "audit_writer": FunctionSpec(
+        "Appends audit records for every other function: the only role with PutItem on the audit table",
+        reads=()),
     "callbacks": FunctionSpec(
         "Slack interactivity and Twilio voice keypresses: approvals and acknowledgements",
         # Internet-facing: webhook (Slack signing secret), twilio (its auth token is also what Twilio

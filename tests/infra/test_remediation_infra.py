@@ -39,9 +39,19 @@ def _audit_table(synthesized: Synthesized) -> tuple[str, dict[str, Any]]:
     return logical, synthesized.template_json["Resources"][logical]
 
 
+def _writes_audit(statement: dict[str, Any], audit_arn: dict[str, Any]) -> bool:
+    """An Allow of a write call on the audit table, including by wildcard (`*`, `dynamodb:*`, `dynamodb:Put*`)."""
+    if statement["Effect"] != "Allow" or not any(r == audit_arn or r == "*" for r in _resources(statement)):
+        return False
+    writes = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem")
+    return any(a == "*" or (a.endswith("*") and any(w.startswith(a[:-1]) for w in writes)) or a in writes
+               for a in _actions(statement))
+
+
 def test_audit_table_is_append_only_for_every_runtime_role(synthesized: Synthesized) -> None:
     logical, table = _audit_table(synthesized)
     audit_arn = {"Fn::GetAtt": [logical, "Arn"]}
+    writer = synthesized.built.stack.functions["audit_writer"]
     # Given every function role
     for name in synthesized.built.stack.functions:
         statements = _statements(synthesized, name)
@@ -52,12 +62,26 @@ def test_audit_table_is_append_only_for_every_runtime_role(synthesized: Synthesi
         assert not any(a.endswith("*") for a in allowed), name
         denied = {a for s in on_audit if s["Effect"] == "Deny" for a in _actions(s)}
         assert {"dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"} <= denied, name
-        if name != "audit_export":
-            assert "dynamodb:PutItem" in allowed, f"{name} must be able to append"
-    # And the table's own resource policy denies the same calls to everyone, and records never expire
+        # And only the audit writer may PutItem (IAM cannot force a caller's write to be conditional);
+        # every other role is denied it and appends by invoking the writer
+        writes = [s for s in statements if _writes_audit(s, audit_arn)]
+        if name == "audit_writer":
+            assert allowed == {"dynamodb:PutItem"}
+        else:
+            assert not writes, name
+            assert "dynamodb:PutItem" in denied, name
+            if name != "audit_export":
+                assert any(s["Effect"] == "Allow" and "lambda:InvokeFunction" in _actions(s)
+                           and {"Fn::GetAtt": [synthesized.logical_id(writer.function), "Arn"]} in _resources(s)
+                           for s in statements), f"{name} must be able to append through the writer"
+    # And the table's own resource policy denies the same calls to everyone, and PutItem to all but the
+    # writer's role, and records never expire
     policy = table["Properties"]["ResourcePolicy"]["PolicyDocument"]["Statement"]
     assert any(s["Effect"] == "Deny" and s["Principal"] == {"AWS": "*"} and set(TAMPERING_ACTIONS) <= set(_actions(s))
                for s in policy)
+    writer_role = {"Fn::GetAtt": [synthesized.logical_id(writer.role), "Arn"]}
+    assert any(s["Effect"] == "Deny" and s["Principal"] == {"AWS": "*"} and _actions(s) == ["dynamodb:PutItem"]
+               and s["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": writer_role}} for s in policy)
     assert "TimeToLiveSpecification" not in table["Properties"]
     assert table["Properties"]["DeletionProtectionEnabled"] is True
     assert table["DeletionPolicy"] == "Retain"
@@ -69,6 +93,12 @@ def test_functions_write_the_audit_to_its_table(synthesized: Synthesized) -> Non
         variables = synthesized.template_json["Resources"][synthesized.logical_id(f.function)]["Properties"][
             "Environment"]["Variables"]
         assert variables["SRE_COPILOT_AUDIT_TABLE_NAME"] == {"Ref": logical}, name
+        # And every function but the writer (and the read-only export) appends through the writer
+        writer = {"Ref": synthesized.logical_id(synthesized.built.stack.functions["audit_writer"].function)}
+        if name in ("audit_writer", "audit_export"):
+            assert "SRE_COPILOT_AUDIT_WRITER_FUNCTION" not in variables, name
+        else:
+            assert variables["SRE_COPILOT_AUDIT_WRITER_FUNCTION"] == writer, name
 
 
 def test_export_bucket_has_object_lock_in_compliance_mode_for_the_configured_retention(

@@ -29,6 +29,8 @@ class Settings(BaseModel):
 
     table_name: str = "sre-copilot"
     audit_table_name: str = Field(default="", description="append-only audit table; empty: the main table")
+    audit_writer_function: str = Field(default="", description=(
+        "function that alone may write the audit table; empty: write it directly (the writer itself, local)"))
     audit_bucket_name: str = Field(default="", description="Object Lock bucket of the daily audit export")
     audit_retention_days: int = Field(default=400, gt=0, description="Object Lock retention of exported audit")
     idempotency_table_name: str = "sre-copilot-idempotency"

@@ -1,10 +1,13 @@
-"""MetricsReader on CloudWatch GetMetricData (namespace SRE/Services, dimension Service)."""
+"""MetricsReader on CloudWatch GetMetricData (namespace SRE/Services, dimension Service), and any
+metric a recovery criterion names."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
+
+K = TypeVar("K")
 
 NAMESPACE = "SRE/Services"
 MAX_QUERIES = 500
@@ -20,15 +23,23 @@ class CloudWatchMetrics:
     def series_many(self, wanted: Sequence[tuple[str, str]], start: datetime,
                     end: datetime) -> dict[tuple[str, str], list[tuple[datetime, float]]]:
         """One GetMetricData request per 500 series (its limit), instead of one per series."""
-        out: dict[tuple[str, str], list[tuple[datetime, float]]] = {key: [] for key in wanted}
+        stats = {key: {"Metric": {"Namespace": self.namespace, "MetricName": key[1],
+                                  "Dimensions": [{"Name": "Service", "Value": key[0]}]},
+                       "Period": self.period_s, "Stat": "Average"} for key in wanted}
+        return self.metric_stats(stats, start, end)
+
+    def metric_stats(self, stats: Mapping[K, Mapping[str, Any]], start: datetime,
+                     end: datetime) -> dict[K, list[tuple[datetime, float]]]:
+        """Datapoints per GetMetricData `MetricStat` (any namespace, dimensions, statistic), oldest
+        first; verification by recovery reads the metrics a plan names this way."""
+        out: dict[K, list[tuple[datetime, float]]] = {key: [] for key in stats}
         keys = list(out)
         for first in range(0, len(keys), MAX_QUERIES):
             chunk = {f"m{first + i}": key for i, key in enumerate(keys[first:first + MAX_QUERIES])}
-            queries = [{"Id": query_id, "ReturnData": True, "MetricStat": {
-                "Metric": {"Namespace": self.namespace, "MetricName": metric,
-                           "Dimensions": [{"Name": "Service", "Value": service}]},
-                "Period": self.period_s, "Stat": "Average"}} for query_id, (service, metric) in chunk.items()]
-            kwargs: dict[str, Any] = {"MetricDataQueries": queries, "StartTime": start, "EndTime": end}
+            queries = [{"Id": query_id, "ReturnData": True, "MetricStat": dict(stats[key])}
+                       for query_id, key in chunk.items()]
+            kwargs: dict[str, Any] = {"MetricDataQueries": queries, "StartTime": start, "EndTime": end,
+                                      "ScanBy": "TimestampAscending"}
             while True:
                 page = self.client.get_metric_data(**kwargs)
                 for result in page.get("MetricDataResults", []):

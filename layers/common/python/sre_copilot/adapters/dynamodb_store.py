@@ -557,7 +557,14 @@ class DynamoStore:
     # == audit trail ===============================================================================
     def append(self, record: AuditRecord) -> None:
         """Append-only: each record gets a fresh sort key and the write refuses to replace anything.
-        The sequence keeps records of one process in order within the same millisecond."""
+        The sequence keeps records of one process in order within the same millisecond. Where an
+        audit writer is configured (AWS), it writes instead: this role holds no PutItem there."""
+        if self.settings.audit_writer_function:
+            from sre_copilot.adapters.audit_writer import LambdaAuditWriter
+
+            client = aws_clients.client("lambda", self.settings.region)
+            LambdaAuditWriter(client, self.settings.audit_writer_function).append(record)
+            return
         sk = f"AUDIT#{format_time(record.at)}#{next(_audit_sequence):012d}-{uuid.uuid4().hex[:12]}"
         key = {"pk": audit_pk(record.tenant_id, record.subject), "sk": sk}
         expires = record.at + timedelta(days=self.settings.incident_ttl_days)

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sre_copilot.errors import NotFound
+from sre_copilot.errors import ConfigurationError, NotFound
 
 WIDTH = 100
 
@@ -64,4 +64,26 @@ def render(incident_id: str, records: list[dict[str, Any]]) -> str:
 
 def print_trail(args: argparse.Namespace) -> int:
     print(render(args.incident_id, load_trail(args)))
+    if getattr(args, "verify", False):
+        return verify(args)
     return 0
+
+
+def verify(args: argparse.Namespace) -> int:
+    """Compare the deployed trail with its Object Lock export; exit 1 when it was tampered with."""
+    if not args.aws:
+        raise ConfigurationError("--verify compares the deployed audit table with its locked export: add --aws")
+    from sre_copilot.adapters import aws_clients
+    from sre_copilot.adapters.audit_verify import verify_trail
+    from sre_copilot.settings import get_settings
+
+    settings = get_settings()
+    if not settings.audit_bucket_name:
+        raise ConfigurationError("set SRE_COPILOT_AUDIT_BUCKET_NAME to the stack's AuditExportBucketName output")
+    result = verify_trail(dynamodb=aws_clients.client("dynamodb", settings.region),
+                          s3=aws_clients.client("s3", settings.region),
+                          table=settings.audit_table_name or settings.table_name, bucket=settings.audit_bucket_name,
+                          tenant_id=settings.tenant_id, subject=args.incident_id)
+    print("")
+    print(result.summary())
+    return 0 if result.intact else 1

@@ -53,6 +53,8 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("audit", help="the audit trail of an incident (a replayed one, or --aws: the deployed table)")
     p.add_argument("incident_id", help="an incident id printed by replay or demo (with --aws: a deployed one)")
     p.add_argument("--aws", action="store_true", help="read the deployed audit table instead")
+    p.add_argument("--verify", action="store_true", help="with --aws: compare the trail with its Object Lock "
+                                                         "export; exit 1 if a record changed or went")
 
     p = sub.add_parser("demo", help="replay a bundled incident with a readable narrative")
     p.add_argument("--scenario", type=Path, help="another scenario to narrate (default: the bundled checkout "

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from sre_copilot.domain.types import EntityKind
 
@@ -33,6 +33,33 @@ class Host(BaseModel):
     aliases: list[str] = Field(default_factory=list)
 
 
+class RecoveryMetric(BaseModel):
+    """A CloudWatch metric that must be back within bounds before an action counts as verified
+    (read with GetMetricData): the last `points` datapoints after the action all within bounds."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    metric: str = Field(min_length=1, max_length=255)
+    namespace: str = Field(default="SRE/Services", min_length=1, max_length=255)
+    dimensions: dict[str, str] = Field(default_factory=dict,
+                                       description="empty: {'Service': <the service>}, as the SRE/Services metrics")
+    stat: str = Field(default="Average", max_length=40, description="Average, Maximum, Sum, p99, ...")
+    period_s: int = Field(default=60, ge=1, le=86400)
+    max: float | None = Field(default=None, description="recovered when every value is at most this")
+    min: float | None = Field(default=None, description="recovered when every value is at least this")
+    points: int = Field(default=3, ge=1, le=100, description="consecutive latest datapoints that must be in bounds")
+
+    @model_validator(mode="after")
+    def _bounded(self) -> RecoveryMetric:
+        if self.max is None and self.min is None:
+            raise ValueError(f"recovery metric {self.metric} needs a bound: `max`, `min` or both")
+        return self
+
+    def bounds(self) -> str:
+        parts = [f">= {self.min:g}" if self.min is not None else "", f"<= {self.max:g}" if self.max is not None else ""]
+        return " and ".join(p for p in parts if p)
+
+
 class Service(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -45,6 +72,9 @@ class Service(BaseModel):
     aliases: list[str] = Field(default_factory=list)
     slo: dict[str, Any] = Field(default_factory=dict)
     runbooks: list[str] = Field(default_factory=list)
+    recovery_metrics: list[RecoveryMetric] = Field(
+        default_factory=list, max_length=20,
+        description="metrics that must recover after an action on this service, besides its alerts")
     oncall: dict[str, str] = Field(default_factory=dict, description="slack channel, phone, pagerduty service id")
 
 

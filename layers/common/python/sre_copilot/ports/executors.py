@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -21,6 +21,13 @@ class MetricsReader(Protocol):
                     end: datetime) -> dict[tuple[str, str], list[tuple[datetime, float]]]:
         """The series of each (service, metric) in `wanted`, oldest point first; a series with no
         data is an empty list."""
+        ...
+
+
+    def metric_stats[K: Hashable](self, stats: Mapping[K, Mapping[str, object]], start: datetime,
+                                  end: datetime) -> dict[K, list[tuple[datetime, float]]]:
+        """Datapoints per GetMetricData `MetricStat` (namespace, metric, dimensions, period, stat),
+        oldest first; keys are the caller's labels."""
         ...
 
 

@@ -12,7 +12,7 @@ After an action's rollout is verified, the plan waits for its recovery criteria
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sre_copilot.actions.compensation import COMPENSATED
@@ -24,6 +24,7 @@ from sre_copilot.actions.recovery import (
     deadline,
 )
 from sre_copilot.domain.action import ActionPlan
+from sre_copilot.domain.catalog import RecoveryMetric
 from sre_copilot.domain.incident import Incident, IncidentState
 from sre_copilot.domain.json_types import JSONObject, StepEvent
 from sre_copilot.domain.routing import oncall_phone_for, slack_channel_for
@@ -80,21 +81,45 @@ class RemediationSteps:
         signals = self.c.store.signals_for_incident(incident.tenant_id, incident.id)
         service = plan.params.get("service") or incident.service
         criteria = criteria_for(signals, str(service) if service else None,
-                                window_s=self.c.settings.verification_window_s)
+                                window_s=self.c.settings.verification_window_s,
+                                metrics=self._recovery_metrics(plan, str(service) if service else None))
         return plan.model_copy(update={
             "params": {**plan.params, RECOVERY: criteria.model_dump(mode="json")},
             "verification": f"{plan.verification}; recovery: {criteria.describe()}"})
+
+    def _recovery_metrics(self, plan: ActionPlan, service: str | None) -> list[RecoveryMetric]:
+        """The plan's own `recovery_metrics`, else those the catalog names for the service."""
+        raw = plan.params.get("recovery_metrics")
+        if isinstance(raw, list):
+            return [RecoveryMetric.model_validate(m) for m in raw]
+        if not service:
+            return []
+        entry = self.c.catalog().service(service)
+        return list(entry.recovery_metrics) if entry else []
+
+    def _metric_values(self, criteria: RecoveryCriteria, now: datetime) -> dict[str, list[tuple[datetime, float]]]:
+        """GetMetricData for each metric criterion, from the action to now."""
+        if not criteria.metrics:
+            return {}
+        since = criteria.since or now - timedelta(seconds=criteria.window_s)
+        stats = {m.label(): {"Metric": {"Namespace": m.namespace, "MetricName": m.metric, "Dimensions": [
+            {"Name": k, "Value": v} for k, v in sorted(m.dimensions.items())]}, "Period": m.period_s, "Stat": m.stat}
+            for m in criteria.metrics}
+        values: dict[str, list[tuple[datetime, float]]] = self.c.metrics_reader().metric_stats(stats, since, now)
+        return values
 
     # -- Verify (after the rollout check) -----------------------------------------------------------
     def await_recovery(self, incident: Incident, plan: ActionPlan, why: str) -> tuple[ActionPlan, JSONObject] | None:
         """Start the recovery wait for a live plan whose rollout is verified; None when the plan names
         nothing to recover (the rollout check is then the whole verification)."""
         criteria = criteria_of(plan)
-        if plan.dry_run or criteria is None or not criteria.alerts:
+        if plan.dry_run or criteria is None or criteria.empty():
             return None
         due = deadline(clock.now(), criteria)
+        criteria = criteria.model_copy(update={"since": clock.now()})
         plan = plan.model_copy(update={"updated_at": clock.now(), "detail": f"{why}; waiting for recovery",
-                                       "params": {**plan.params, RECOVERY_DUE: due.isoformat()}})
+                                       "params": {**plan.params, RECOVERY_DUE: due.isoformat(),
+                                                  RECOVERY: criteria.model_dump(mode="json")}})
         self.c.store.put_action(incident.tenant_id, plan)
         self.steps._audit(incident, "action.awaiting_recovery", {
             "plan": plan.id, "rollout": why, "deadline": due.isoformat(), "criteria": criteria.describe()})
@@ -114,8 +139,8 @@ class RemediationSteps:
         signals = self.c.store.signals_for_incident(incident.tenant_id, incident.id)
         alarms = [a.alarm for a in criteria.alerts if a.alarm]
         states = self.c.alarm_states(alarms) if alarms else {}
-        check = check_recovery(criteria, signals, states)
         now = clock.now()
+        check = check_recovery(criteria, signals, states, self._metric_values(criteria, now))
         if not check.recovered and now < at:
             # Resolved by a person before the alerts cleared: the window still decides the verdict.
             return {"ok": True, "outcome": "pending", "plan_id": plan.id, "deadline": at.isoformat(),
@@ -134,7 +159,8 @@ class RemediationSteps:
             "detail": check.summary(), "params": {**plan.params, RECOVERY_OUTCOME: check.model_dump(mode="json")}})
         self.c.store.put_action(incident.tenant_id, plan)
         self.steps._audit(incident, "action.verified" if check.recovered else "action.verification_failed",
-                          {"plan": plan.id, "why": check.summary(), "how": check.how, "deadline": at.isoformat()})
+                          {"plan": plan.id, "why": check.summary(), "how": check.how, "deadline": at.isoformat(),
+                           **({"metrics": [m.model_dump(mode="json") for m in check.metrics]} if check.metrics else {})})
         if check.recovered:
             lifecycle.move_if_allowed(self.c, incident, IncidentState.MITIGATED, actor=COPILOT,
                                       reason=f"{plan.action} {plan.target} verified by recovery: {check.summary()}")

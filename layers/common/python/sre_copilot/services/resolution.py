@@ -30,6 +30,8 @@ from sre_copilot.services.mutations import save_fields
 from sre_copilot.services.observability import logger
 
 RESOLVER = "copilot:resolution"
+RECOVERY_GRACE = timedelta(minutes=2)
+"""How long past a recovery deadline the stay-clear rule still waits for the verdict."""
 
 
 class ResolutionService:
@@ -46,6 +48,7 @@ class ResolutionService:
         save_fields(self.c.store, incident, signals_clear_since=clock.now())
         self._audit(incident, RESOLVER, "resolution.signals_clear",
                     {"auto_resolve_after_s": self.c.settings.auto_resolve_after_s})
+        self._recovery_first(incident)
         if self.c.settings.auto_resolve_after_s == 0:
             self.sweep_one(incident, clock.now())
 
@@ -61,11 +64,30 @@ class ResolutionService:
         since = incident.signals_clear_since
         if since is None or now - since < timedelta(seconds=self.c.settings.auto_resolve_after_s):
             return False
+        if self._recovery_first(incident):
+            return False
         minutes = (now - since).total_seconds() / 60
         reason = f"every alert of the incident clear for {minutes:.0f} min"
         if self.c.settings.resolution_policy == "propose":
             return self._propose(incident, reason)
         return self.resolve(incident.id, actor=RESOLVER, reason=reason)
+
+    def _recovery_first(self, incident: Incident) -> bool:
+        """An executed action still waiting for its recovery verdict: ask for the verdict now (the
+        parked execution goes to CheckRecovery, which moves the incident to MITIGATED when its criteria
+        are met), and let the stay-clear rule resolve only after it. Resolving first would skip
+        MITIGATED and leave the action's verdict to its deadline. The wait lasts at most the
+        verification window: at its deadline the sweeper wakes the check anyway."""
+        from sre_copilot.services.correlate_service import CorrelateService
+        from sre_copilot.services.remediation_steps import recovery_due
+
+        waiting = recovery_due(self.c.store.actions_for(self.tenant, incident.id))
+        # Past the deadline (plus two sweeps) nobody is coming to decide: an execution that ended
+        # while it waited must not hold the resolution forever.
+        if waiting is None or clock.now() > waiting[1] + RECOVERY_GRACE:
+            return False
+        CorrelateService(self.c).wake(incident.id, "verify")  # not parked: a later sweep asks again
+        return True
 
     # -- people -------------------------------------------------------------------------------
     def resolve(self, incident_id: str, *, actor: str, reason: str) -> bool:
