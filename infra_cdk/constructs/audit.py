@@ -75,10 +75,18 @@ class AuditTrail(Construct):
         )
 
     # -- grants -----------------------------------------------------------------------------------
-    def grant_append(self, role: iam.IRole, *, read: bool) -> None:
-        """PutItem (and Query where the trail is read); never a call that changes or removes a record."""
+    def grant_append(self, role: iam.IRole, *, read: bool, partition: str) -> None:
+        """PutItem (and Query where the trail is read) on audit partitions (`partition`, a
+        `dynamodb:LeadingKeys` pattern); never a call that changes or removes a record."""
         actions = ["dynamodb:PutItem", *(["dynamodb:Query", "dynamodb:GetItem"] if read else [])]
-        role.add_to_principal_policy(iam.PolicyStatement(actions=actions, resources=[self.table.table_arn]))
+        role.add_to_principal_policy(iam.PolicyStatement(
+            actions=actions, resources=[self.table.table_arn],
+            conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [partition]},
+                        "Null": {"dynamodb:LeadingKeys": "false"}}))
+        self.deny_rewrites(role)
+
+    def deny_rewrites(self, role: iam.IRole) -> None:
+        """The explicit deny every runtime role carries, whether or not it appends."""
         role.add_to_principal_policy(iam.PolicyStatement(
             sid="AuditAppendOnly", effect=iam.Effect.DENY, actions=TAMPERING_ACTIONS,
             resources=[self.table.table_arn, f"{self.table.table_arn}/index/*"]))
