@@ -104,7 +104,7 @@ TABLE_ACCESS: dict[str, TableAccess] = {
     "approval_sweeper": _access(("gsi1", "gsi2"), GetItem=("correlation", "incidents", "signals", "tenant"),
                                 BatchGetItem=("signals",), Query=("incidents", "tenant"),
                                 PutItem=("correlation", "incidents", "signals", "tenant", "executions"),
-                                UpdateItem=("signals", "tenant"), DeleteItem=("incidents", "tenant")),
+                                UpdateItem=("signals", "tenant", "incidents"), DeleteItem=("incidents", "tenant")),
     "anomaly_detector": _access(GetItem=("signals", "fingerprints"), Query=("tenant",),
                                 PutItem=("signals", "fingerprints"), UpdateItem=("signals", "fingerprints")),
     "pagerduty_sync": _access(("gsi1",), GetItem=("incidents",), Query=("incidents",), PutItem=("incidents",),

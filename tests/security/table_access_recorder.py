@@ -68,7 +68,7 @@ def recording() -> Iterator[Recorder]:
     """Record every DynamoDB call made inside a Lambda handler while the block runs."""
     recorder = Recorder()
     original_invoke = InProcessLambdas.invoke
-    original_call = BaseClient._make_api_call
+    original_call = BaseClient._make_api_call  # type: ignore[attr-defined]
 
     def invoke(self: InProcessLambdas, function_name: str, event: Any) -> tuple[str, bool, str]:
         outer = getattr(_current, "function", None)
@@ -89,9 +89,9 @@ def recording() -> Iterator[Recorder]:
         return original_call(self, operation_name, api_params)
 
     InProcessLambdas.invoke = invoke  # type: ignore[method-assign]
-    BaseClient._make_api_call = make_api_call  # type: ignore[method-assign]
+    setattr(BaseClient, "_make_api_call", make_api_call)  # noqa: B010 (botocore's private hook point)
     try:
         yield recorder
     finally:
         InProcessLambdas.invoke = original_invoke  # type: ignore[method-assign]
-        BaseClient._make_api_call = original_call  # type: ignore[method-assign]
+        setattr(BaseClient, "_make_api_call", original_call)  # noqa: B010
