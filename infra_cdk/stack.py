@@ -30,7 +30,7 @@ from infra_cdk.constructs.read_api import ReadApi
 from infra_cdk.constructs.search import VectorSearch
 from infra_cdk.constructs.secrets import Secrets
 from infra_cdk.constructs.storage import SNAPSHOTS_PREFIX, Storage
-from infra_cdk.constructs.table_access import AUDIT_APPENDERS, IDEMPOTENCY_ACTIONS, TableGrants
+from infra_cdk.constructs.table_access import AUDIT_APPENDERS, AUDIT_READERS, IDEMPOTENCY_ACTIONS, TableGrants
 from infra_cdk.constructs.workflow import Workflow, execution_arns, state_machine_arn
 from infra_cdk.security import Controls, deny_audit_rewrites, wire_security
 
@@ -148,7 +148,7 @@ class SreCopilotStack(Stack):
         elif f.name not in AUDIT_APPENDERS:
             self.audit.deny_rewrites(role)
         else:
-            self.audit.grant_append(role, read=f.name == "document",
+            self.audit.grant_append(role, read=f.name in AUDIT_READERS,
                                     partition="TENANT#*#AUDIT#*" if f.name == "api" else f"TENANT#{config.tenant_id}#AUDIT#*")
 
         if spec.reads:

@@ -69,18 +69,16 @@ def _access(indexes: tuple[Index, ...] = (), **items: tuple[Family, ...]) -> Tab
 # One entry per function, from the store calls its code path makes (services/*, adapters/*).
 TABLE_ACCESS: dict[str, TableAccess] = {
     # Internet-facing: signals, their dedup windows and change events; reads silences (tenant).
-    "ingest": _access(GetItem=("signals", "fingerprints"), Query=("tenant",),
+    "ingest": _access(GetItem=("fingerprints",), Query=("tenant",),
                       PutItem=("signals", "fingerprints", "changes"), UpdateItem=("signals", "fingerprints")),
-    "correlate": _access(("gsi1",), GetItem=("correlation", "incidents", "signals", "executions"),
-                         BatchGetItem=("signals",), Query=("tenant", "incidents"),
+    "correlate": _access(("gsi1",), GetItem=("correlation", "incidents", "signals"), Query=("tenant", "incidents"),
                          PutItem=("correlation", "incidents", "signals", "executions", "tenant"),
                          UpdateItem=("signals",), DeleteItem=("incidents", "tenant")),
-    "assemble_context": _access(("gsi1",), GetItem=("incidents",), Query=("incidents", "changes"),
-                                PutItem=("incidents",), DeleteItem=("tenant",)),
-    "aggregate_evidence": _access(("gsi1",), GetItem=("incidents",), Query=("incidents", "changes")),
-    "generate_hypotheses": _access(("gsi1",), GetItem=("incidents",), Query=("incidents", "tenant")),
-    "score_confidence": _access(GetItem=("incidents",), Query=("tenant", "incidents"), PutItem=("incidents",)),
-    "apply_policy": _access(GetItem=("incidents",), Query=("incidents",), PutItem=("incidents",)),
+    "assemble_context": _access(("gsi1",), GetItem=("incidents",), PutItem=("incidents",), DeleteItem=("tenant",)),
+    "aggregate_evidence": _access(("gsi1",), GetItem=("incidents",)),
+    "generate_hypotheses": _access(("gsi1",), GetItem=("incidents",)),
+    "score_confidence": _access(GetItem=("incidents",), Query=("tenant",), PutItem=("incidents",)),  # verdict counts
+    "apply_policy": _access(GetItem=("incidents",), PutItem=("incidents",)),
     "recommend": _access(("gsi1",), GetItem=("incidents", "risk_budget"), Query=("incidents", "changes"),
                          PutItem=("incidents",)),
     "notify": _access(("gsi1",), GetItem=("incidents",), Query=("incidents",), PutItem=("incidents",),
@@ -98,14 +96,16 @@ TABLE_ACCESS: dict[str, TableAccess] = {
                         PutItem=("incidents",), UpdateItem=("tenant",), DeleteItem=("tenant",)),
     "record_failure": _access(DeleteItem=("tenant",)),  # clears the re-analysis flag
     "audit_export": _access(),
-    "callbacks": _access(GetItem=("incidents", "tenant"), Query=("incidents", "tenant"),
+    # Slack buttons and /sre (open incidents, the card's signals), approvals (the conditional plan
+    # write), hypothesis verdicts (tenant validation counters), keypresses, waking the execution.
+    "callbacks": _access(("gsi1",), GetItem=("incidents", "tenant"), Query=("incidents", "tenant", "changes"),
                          PutItem=("incidents", "tenant"), UpdateItem=("incidents", "tenant"),
-                         DeleteItem=("incidents",)),
+                         DeleteItem=("incidents", "tenant")),
     "approval_sweeper": _access(("gsi1", "gsi2"), GetItem=("correlation", "incidents", "signals", "tenant"),
-                                BatchGetItem=("signals",), Query=("incidents", "tenant"),
+                                Query=("incidents", "tenant"),
                                 PutItem=("correlation", "incidents", "signals", "tenant", "executions"),
                                 UpdateItem=("signals", "tenant", "incidents"), DeleteItem=("incidents", "tenant")),
-    "anomaly_detector": _access(GetItem=("signals", "fingerprints"), Query=("tenant",),
+    "anomaly_detector": _access(GetItem=("fingerprints",), Query=("tenant",),
                                 PutItem=("signals", "fingerprints"), UpdateItem=("signals", "fingerprints")),
     "pagerduty_sync": _access(("gsi1",), GetItem=("incidents",), Query=("incidents",), PutItem=("incidents",),
                               UpdateItem=("tenant",), DeleteItem=("incidents",)),
@@ -114,14 +114,19 @@ TABLE_ACCESS: dict[str, TableAccess] = {
     "escalation_next": _access(GetItem=("incidents",), Query=("incidents",), PutItem=("incidents",),
                                UpdateItem=("tenant",)),
     # The read API serves the tenant in the caller's token (api/access.py), so its keys name any tenant.
-    "api": _access(("gsi1",), GetItem=("incidents",), Query=("incidents",), PutItem=("incidents",),
-                   DeleteItem=("incidents",)),
+    # Reads incidents, plans, notifications and (for a draft postmortem) changes; acknowledging moves
+    # the lifecycle (PutItem), approving is the conditional plan write (UpdateItem) and takes the
+    # parked execution's wait token (DeleteItem).
+    "api": _access(("gsi1",), GetItem=("incidents",), Query=("incidents", "changes"), PutItem=("incidents",),
+                   UpdateItem=("incidents",), DeleteItem=("incidents",)),
 }
 ANY_TENANT_FUNCTIONS = frozenset({"api"})
 AUDIT_APPENDERS = frozenset(TABLE_ACCESS) - {"ingest", "anomaly_detector", "aggregate_evidence",
                                              "generate_hypotheses", "audit_export"}
 """Functions that append audit records (a conditional PutItem on the audit table). Ingestion and
 the two pure analysis steps record nothing there; audit_export only reads the trail."""
+AUDIT_READERS = frozenset({"document", "api"})
+"""Functions that read the audit trail: Document and the read API (timelines, postmortem drafts)."""
 
 
 def leading_keys(tenant_id: str, families: frozenset[Family] | set[Family], *, any_tenant: bool = False) -> list[str]:

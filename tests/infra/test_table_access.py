@@ -13,7 +13,7 @@ import pytest
 from aws_cdk.assertions import Match
 from infra_synth import Synthesized, arn
 
-from infra_cdk.constructs.table_access import AUDIT_APPENDERS, PARTITIONS, TABLE_ACCESS
+from infra_cdk.constructs.table_access import AUDIT_APPENDERS, AUDIT_READERS, PARTITIONS, TABLE_ACCESS
 
 pytestmark = pytest.mark.infra
 
@@ -152,6 +152,7 @@ def test_only_appenders_write_the_audit_trail_and_none_rewrites_it(synthesized: 
         role = Role(synthesized, function)
         key = f"{T}#AUDIT#inc-1"
         assert role.allows("dynamodb:PutItem", key, table="audit") is (function in AUDIT_APPENDERS), function
+        assert role.allows("dynamodb:Query", key, table="audit") is (function in AUDIT_READERS), function
         for action in ("dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"):
             assert not role.allows(action, key, table="audit"), (function, action)
             assert not role.allows(action, key), (function, action)

@@ -25,7 +25,7 @@ from sre_copilot.local.runtime import LocalDeployment, Responders
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))  # infra_cdk runs from the repository root and is not installed
-from infra_cdk.constructs.table_access import AUDIT_APPENDERS, PARTITIONS, TABLE_ACCESS  # noqa: E402
+from infra_cdk.constructs.table_access import AUDIT_APPENDERS, AUDIT_READERS, PARTITIONS, TABLE_ACCESS  # noqa: E402
 
 DEMO = REPO / "layers/common/python/sre_copilot/data/demo-checkout-bad-deploy.json"
 TABLE, AUDIT_TABLE, IDEMPOTENCY_TABLE = "sre-copilot", "sre-copilot-audit", "sre-copilot-idempotency"
@@ -36,7 +36,7 @@ pytestmark = pytest.mark.slow
 def _granted(call: Call) -> bool:
     access = TABLE_ACCESS[call.function]
     if call.table == AUDIT_TABLE:
-        reads = call.function == "document" and call.operation in ("Query", "GetItem")
+        reads = call.function in AUDIT_READERS and call.operation in ("Query", "GetItem")
         return call.partition_key.split("#")[2:3] == ["AUDIT"] and (
             reads or (call.operation == "PutItem" and call.function in AUDIT_APPENDERS))
     if call.table == IDEMPOTENCY_TABLE:
