@@ -9,6 +9,7 @@ from infra_synth import Synthesized
 
 from infra_cdk.constructs.audit import TAMPERING_ACTIONS
 from infra_cdk.constructs.executors import UNSCOPED_ACTIONS
+from infra_cdk.constructs.table_access import AUDIT_APPENDERS
 from infra_cdk.stack import METRIC_READ_ACTIONS
 
 EXECUTORS = ("act", "verify", "rollback")
@@ -52,8 +53,8 @@ def test_audit_table_is_append_only_for_every_runtime_role(synthesized: Synthesi
         assert not any(a.endswith("*") for a in allowed), name
         denied = {a for s in on_audit if s["Effect"] == "Deny" for a in _actions(s)}
         assert {"dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"} <= denied, name
-        if name != "audit_export":
-            assert "dynamodb:PutItem" in allowed, f"{name} must be able to append"
+        # Functions that audit append (least privilege: ingest and the pure analysis steps never do)
+        assert ("dynamodb:PutItem" in allowed) is (name in AUDIT_APPENDERS), name
     # And the table's own resource policy denies the same calls to everyone, and records never expire
     policy = table["Properties"]["ResourcePolicy"]["PolicyDocument"]["Statement"]
     assert any(s["Effect"] == "Deny" and s["Principal"] == {"AWS": "*"} and set(TAMPERING_ACTIONS) <= set(_actions(s))
