@@ -109,8 +109,9 @@ TABLE_ACCESS: dict[str, TableAccess] = {
                                 PutItem=("signals", "fingerprints"), UpdateItem=("signals", "fingerprints")),
     "pagerduty_sync": _access(("gsi1",), GetItem=("incidents",), Query=("incidents",), PutItem=("incidents",),
                               UpdateItem=("tenant",), DeleteItem=("incidents",)),
+    # Parks the paging token, and takes it back at once when the incident was answered meanwhile.
     "escalation_page": _access(GetItem=("incidents",), Query=("incidents",), PutItem=("incidents",),
-                               UpdateItem=("tenant",)),
+                               UpdateItem=("tenant",), DeleteItem=("incidents",)),
     "escalation_next": _access(GetItem=("incidents",), Query=("incidents",), PutItem=("incidents",),
                                UpdateItem=("tenant",)),
     # The read API serves the tenant in the caller's token (api/access.py), so its keys name any tenant.
