@@ -92,13 +92,13 @@ TABLE_ACCESS: dict[str, TableAccess] = {
     "check_recovery": _access(("gsi1",), GetItem=("incidents",), Query=("incidents",), PutItem=("incidents",)),
     "rollback": _access(GetItem=("incidents",), Query=("incidents",), PutItem=("incidents",),
                         UpdateItem=("tenant", "risk_budget")),
-    "document": _access(("gsi1",), GetItem=("incidents",), Query=("incidents", "changes", "tenant"),
+    "document": _access(("gsi1",), GetItem=("incidents",), Query=("incidents", "tenant"),
                         PutItem=("incidents",), UpdateItem=("tenant",), DeleteItem=("tenant",)),
     "record_failure": _access(DeleteItem=("tenant",)),  # clears the re-analysis flag
     "audit_export": _access(),
     # Slack buttons and /sre (open incidents, the card's signals), approvals (the conditional plan
     # write), hypothesis verdicts (tenant validation counters), keypresses, waking the execution.
-    "callbacks": _access(("gsi1",), GetItem=("incidents", "tenant"), Query=("incidents", "tenant", "changes"),
+    "callbacks": _access(("gsi1",), GetItem=("incidents", "tenant"), Query=("incidents", "tenant"),
                          PutItem=("incidents", "tenant"), UpdateItem=("incidents", "tenant"),
                          DeleteItem=("incidents", "tenant")),
     "approval_sweeper": _access(("gsi1", "gsi2"), GetItem=("correlation", "incidents", "signals", "tenant"),
@@ -115,10 +115,10 @@ TABLE_ACCESS: dict[str, TableAccess] = {
     "escalation_next": _access(GetItem=("incidents",), Query=("incidents",), PutItem=("incidents",),
                                UpdateItem=("tenant",)),
     # The read API serves the tenant in the caller's token (api/access.py), so its keys name any tenant.
-    # Reads incidents, plans, notifications and (for a draft postmortem) changes; acknowledging moves
+    # Reads incidents, plans, notifications (changes for a draft postmortem, through gsi1); acknowledging moves
     # the lifecycle (PutItem), approving is the conditional plan write (UpdateItem) and takes the
     # parked execution's wait token (DeleteItem).
-    "api": _access(("gsi1",), GetItem=("incidents",), Query=("incidents", "changes"), PutItem=("incidents",),
+    "api": _access(("gsi1",), GetItem=("incidents",), Query=("incidents",), PutItem=("incidents",),
                    UpdateItem=("incidents",), DeleteItem=("incidents",)),
 }
 ANY_TENANT_FUNCTIONS = frozenset({"api"})
