@@ -5,7 +5,7 @@ Every partition key starts `TENANT#<tenant>` (`adapters/dynamodb_store.py`, docs
 the kind of record follows: `#SIGNAL#<id>`, `#INCIDENT#<id>` (the incident and its item collection:
 notifications, action plans, the wait token, paging claims), ... `TABLE_ACCESS` is derived from the
 code each function runs and checked against what the functions really call on the embedded backend
-(tests/security/test_table_access.py records every DynamoDB call per function and asserts each is
+(tests/security/test_table_access_recorded.py records every DynamoDB call per function and asserts each is
 granted here); tests/infra/test_table_access.py asserts the synthesized roles say exactly this.
 
 What the key design does not allow, stated plainly: plans, notifications and the wait token share

@@ -3,7 +3,7 @@
 The local runtime runs every handler in-process (`InProcessLambdas.invoke`), so the function on the
 current thread is known; every DynamoDB call botocore makes (moto serves it) is then recorded as
 (function, operation, table, index, partition-key family). `infra_cdk.constructs.table_access`
-grants exactly such families; `test_table_access.py` checks every recorded call against it.
+grants exactly such families; `test_table_access_recorded.py` checks every recorded call against it.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 The attack: the internet-facing ingest function (or any step) writes an incident, a plan or the
 correlation state it has no business with. Here at the level of the grant table the stack renders
 (`infra_cdk.constructs.table_access`); tests/infra/test_table_access.py evaluates the synthesized
-roles themselves, and test_table_access.py here checks the grants cover every real call.
+roles themselves, and test_table_access_recorded.py here checks the grants cover every real call.
 """
 
 from __future__ import annotations
