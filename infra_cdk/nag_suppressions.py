@@ -99,12 +99,6 @@ ACKNOWLEDGEMENTS: tuple[Acknowledgement, ...] = (
                "still runs; the wildcard covers only executions of the one incident state machine.",
     ),
     Acknowledgement(
-        rule=r"AwsSolutions-IAM5\[Resource::<StorageTable[0-9A-F]{8}\.Arn>/index/\*\]",
-        paths=FUNCTION_POLICY.format(names=ANY_FUNCTION),
-        reason="Queries on the single table's GSI1 need its index ARNs; the wildcard covers only indexes of "
-               "that one table.",
-    ),
-    Acknowledgement(
         rule=rf"AwsSolutions-IAM5\[Resource::<StorageArtifacts[0-9A-F]{{8}}\.Arn>/({BUCKET_PREFIXES})/\*\]",
         paths=FUNCTION_POLICY.format(names=ANY_FUNCTION),
         reason="Object access is scoped to one key prefix of the artifact bucket (catalog, raw, review, "

@@ -31,6 +31,7 @@ from infra_cdk.constructs.read_api import ReadApi
 from infra_cdk.constructs.search import VectorSearch
 from infra_cdk.constructs.secrets import Secrets
 from infra_cdk.constructs.storage import SNAPSHOTS_PREFIX, Storage
+from infra_cdk.constructs.table_access import AUDIT_APPENDERS, AUDIT_READERS, IDEMPOTENCY_ACTIONS, TableGrants
 from infra_cdk.constructs.workflow import Workflow, execution_arns, state_machine_arn
 from infra_cdk.security import Controls, deny_audit_rewrites, wire_security
 
@@ -55,6 +56,8 @@ class SreCopilotStack(Stack):
         self.secrets = Secrets(self, "Secrets", config=config, key=key)
         self.controls = Controls(self, "Controls", config=config)
         self.shared_layer = SharedLayer(self, "SharedLayer", repo_root=repo_root)
+        self.table_grants = TableGrants(self, "TableAccess", table=self.storage.table, key=key,
+                                        tenant_id=config.tenant_id)
 
         functions_scope = Construct(self, "Functions")
         self.functions: dict[str, SreFunction] = {
@@ -141,7 +144,7 @@ class SreCopilotStack(Stack):
         wire_security(self, f, env)
         if config.catalog_uri:
             env["SRE_COPILOT_CATALOG_URI"] = config.catalog_uri
-        storage.table.grant_read_write_data(role)
+        self.table_grants.grant(f.name, role)  # least privilege per function (constructs/table_access.py)
         deny_audit_rewrites(role, storage.table, config)
         env["SRE_COPILOT_AUDIT_TABLE_NAME"] = self.audit.table.table_name
         if f.name == "audit_export":
@@ -149,8 +152,11 @@ class SreCopilotStack(Stack):
             env["SRE_COPILOT_AUDIT_RETENTION_DAYS"] = str(config.audit_retention_days)
         elif f.name == "audit_writer":
             self.audit.grant_writer(role)
+        elif f.name not in AUDIT_APPENDERS:
+            self.audit.deny_rewrites(role)
         else:
-            self.audit.grant_append(role, read=f.name == "document")
+            self.audit.grant_append(role, read=f.name in AUDIT_READERS,
+                                    partition="TENANT#*#AUDIT#*" if f.name == "api" else f"TENANT#{config.tenant_id}#AUDIT#*")
             env["SRE_COPILOT_AUDIT_WRITER_FUNCTION"] = self.audit.writer.function_name
 
         if spec.reads:
@@ -166,7 +172,8 @@ class SreCopilotStack(Stack):
                 role.add_to_principal_policy(iam.PolicyStatement(
                     actions=["s3:DeleteObject"], resources=[storage.bucket.arn_for_objects(f"{SNAPSHOTS_PREFIX}*")]))
         if spec.idempotency:
-            storage.idempotency_table.grant_read_write_data(role)
+            role.add_to_principal_policy(iam.PolicyStatement(  # what Powertools Idempotency calls, no Scan
+                actions=IDEMPOTENCY_ACTIONS, resources=[storage.idempotency_table.table_arn]))
             env["SRE_COPILOT_IDEMPOTENCY_TABLE_NAME"] = storage.idempotency_table.table_name
         if spec.enqueues_signals:
             for priority, pq in queues.priority.items():

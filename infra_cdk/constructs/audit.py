@@ -83,23 +83,33 @@ class AuditTrail(Construct):
     # -- grants -----------------------------------------------------------------------------------
     def grant_writer(self, role: iam.IRole) -> None:
         """The writer's role: PutItem (its code always writes a new key, conditionally), nothing else."""
-        role.add_to_principal_policy(iam.PolicyStatement(actions=["dynamodb:PutItem"],
-                                                         resources=[self.table.table_arn]))
         role.add_to_principal_policy(iam.PolicyStatement(
-            sid="AuditAppendOnly", effect=iam.Effect.DENY, actions=TAMPERING_ACTIONS,
-            resources=[self.table.table_arn, f"{self.table.table_arn}/index/*"]))
+            actions=["dynamodb:PutItem"], resources=[self.table.table_arn],
+            conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["TENANT#*#AUDIT#*"]},
+                        "Null": {"dynamodb:LeadingKeys": "false"}}))
+        self._deny(role, TAMPERING_ACTIONS)
 
-    def grant_append(self, role: iam.IRole, *, read: bool) -> None:
-        """Append through the writer (and Query where the trail is read); PutItem itself is denied, with
-        every call that changes or removes a record."""
+    def grant_append(self, role: iam.IRole, *, read: bool, partition: str) -> None:
+        """Append through the writer, and Query where the trail is read, on audit partitions only
+        (`partition`, a `dynamodb:LeadingKeys` pattern). PutItem itself is denied, with every call
+        that changes or removes a record."""
         # The unqualified ARN only (grant_invoke adds `:*` for versions, which nothing here invokes).
         role.add_to_principal_policy(iam.PolicyStatement(actions=["lambda:InvokeFunction"],
                                                          resources=[self.writer.function_arn]))
         if read:
-            role.add_to_principal_policy(iam.PolicyStatement(actions=["dynamodb:Query", "dynamodb:GetItem"],
-                                                             resources=[self.table.table_arn]))
+            role.add_to_principal_policy(iam.PolicyStatement(
+                actions=["dynamodb:Query", "dynamodb:GetItem"], resources=[self.table.table_arn],
+                conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [partition]},
+                            "Null": {"dynamodb:LeadingKeys": "false"}}))
+        self.deny_rewrites(role)
+
+    def deny_rewrites(self, role: iam.IRole) -> None:
+        """The explicit deny every runtime role but the writer carries, whether or not it appends."""
+        self._deny(role, ["dynamodb:PutItem", *TAMPERING_ACTIONS])
+
+    def _deny(self, role: iam.IRole, actions: list[str]) -> None:
         role.add_to_principal_policy(iam.PolicyStatement(
-            sid="AuditAppendOnly", effect=iam.Effect.DENY, actions=["dynamodb:PutItem", *TAMPERING_ACTIONS],
+            sid="AuditAppendOnly", effect=iam.Effect.DENY, actions=actions,
             resources=[self.table.table_arn, f"{self.table.table_arn}/index/*"]))
 
     def schedule_export(self, export: lambda_.IFunction, role: iam.IRole, *, state_machine_arn: str,

@@ -167,8 +167,10 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         secrets=("twilio", "slack"), knows_state_machine=True),
     "api": FunctionSpec(
         "Read API behind the JWT authorizer: incidents, hypotheses, timelines, postmortems, history",
-        # Acknowledging moves the lifecycle; approving resumes the parked execution.
-        reads=(), publishes_lifecycle=True, answers_task_tokens=True),
+        # Acknowledging moves the lifecycle; approving resumes the parked execution. Postmortems (and a
+        # draft's context and evidence, and the catalog) are read from the bucket.
+        reads=(CATALOG_PREFIX, INCIDENTS_PREFIX, POSTMORTEMS_PREFIX), publishes_lifecycle=True,
+        answers_task_tokens=True),
 }
 assert set(FUNCTIONS) == set(FUNCTION_NAMES), "FUNCTIONS and config.FunctionName must list the same functions"
 

@@ -18,8 +18,10 @@ from sre_copilot.api.routes import app
 from sre_copilot.domain.action import ActionPlan
 from sre_copilot.domain.incident import Incident, IncidentState
 from sre_copilot.domain.types import Approval, Priority, Risk
+from sre_copilot.local.clock import SimClock
 from sre_copilot.reasoning.evidence import VectorPrecedents
 from sre_copilot.reasoning.vectors import HashingEmbedder, LocalVectorIndex
+from sre_copilot.runtime_settings import ApproverRule, Approvers, RuntimeControls, write_controls
 from sre_copilot.services.container import Container, set_container
 from sre_copilot.settings import Settings
 
@@ -102,7 +104,17 @@ def test_a_tenant_cannot_act_on_another_tenants_incident_or_plan(world: DynamoSt
 
 
 # -- roles ----------------------------------------------------------------------------------------
-def test_roles_grant_read_acknowledge_and_approve_in_order(world: DynamoStore) -> None:
+def _api_approvers(settings: Settings, *subjects: str) -> None:
+    """The approvers control naming read-API token subjects (issue 13: the role lets a caller ask,
+    the approvers control decides)."""
+    write_controls(settings, RuntimeControls(approvers=Approvers(rules=[
+        ApproverRule(services=["*"], max_risk=Risk.CRITICAL, api_users=list(subjects))])),
+        boto3.client("ssm", region_name=REGION))
+
+
+def test_roles_grant_read_acknowledge_and_approve_in_order(world: DynamoStore, settings: Settings,
+                                                           clock: SimClock) -> None:
+    _api_approvers(settings, "lead-7")
     status, body = _call("POST", "/v1/incidents/inc-acme-1/acknowledge", tenant="acme", roles=["viewer"])
     assert status == 403 and body["code"] == "forbidden" and "responder" in body["error"]
     status, body = _call("POST", "/v1/incidents/inc-acme-1/acknowledge", tenant="acme", roles=["responder"])
@@ -111,6 +123,11 @@ def test_roles_grant_read_acknowledge_and_approve_in_order(world: DynamoStore) -
                          roles=["responder"])
     assert status == 403 and "approver" in body["error"]
     # API Gateway flattens array claims to "[a b]" text: the highest role listed counts.
+    # An approver role alone is not enough: the approvers control must name the caller.
+    status, body = _call("POST", "/v1/incidents/inc-acme-1/plans/plan-acme/approve", tenant="acme",
+                         roles=["approver"], sub="intern-3")
+    assert status == 403 and "not an approver" in body["error"]
+    assert [p.approval for p in world.actions_for("acme", "inc-acme-1")] == [Approval.PENDING]
     status, body = _call("POST", "/v1/incidents/inc-acme-1/plans/plan-acme/approve", tenant="acme",
                          roles="[viewer approver]", sub="lead-7")
     assert status == 200 and body["result"].endswith("approved")

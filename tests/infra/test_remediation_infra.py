@@ -9,6 +9,7 @@ from infra_synth import Synthesized
 
 from infra_cdk.constructs.audit import TAMPERING_ACTIONS
 from infra_cdk.constructs.executors import UNSCOPED_ACTIONS
+from infra_cdk.constructs.table_access import AUDIT_APPENDERS
 from infra_cdk.stack import METRIC_READ_ACTIONS
 
 EXECUTORS = ("act", "verify", "rollback")
@@ -63,17 +64,18 @@ def test_audit_table_is_append_only_for_every_runtime_role(synthesized: Synthesi
         denied = {a for s in on_audit if s["Effect"] == "Deny" for a in _actions(s)}
         assert {"dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"} <= denied, name
         # And only the audit writer may PutItem (IAM cannot force a caller's write to be conditional);
-        # every other role is denied it and appends by invoking the writer
+        # every other role is denied it, and those that audit append by invoking the writer
         writes = [s for s in statements if _writes_audit(s, audit_arn)]
         if name == "audit_writer":
             assert allowed == {"dynamodb:PutItem"}
         else:
             assert not writes, name
             assert "dynamodb:PutItem" in denied, name
-            if name != "audit_export":
-                assert any(s["Effect"] == "Allow" and "lambda:InvokeFunction" in _actions(s)
-                           and {"Fn::GetAtt": [synthesized.logical_id(writer.function), "Arn"]} in _resources(s)
-                           for s in statements), f"{name} must be able to append through the writer"
+            invokes = any(s["Effect"] == "Allow" and "lambda:InvokeFunction" in _actions(s)
+                          and {"Fn::GetAtt": [synthesized.logical_id(writer.function), "Arn"]} in _resources(s)
+                          for s in statements)
+            # Least privilege: ingest and the pure analysis steps never audit
+            assert invokes is (name in AUDIT_APPENDERS), f"{name}: appends through the writer iff it audits"
     # And the table's own resource policy denies the same calls to everyone, and PutItem to all but the
     # writer's role, and records never expire
     policy = table["Properties"]["ResourcePolicy"]["PolicyDocument"]["Statement"]
@@ -93,9 +95,10 @@ def test_functions_write_the_audit_to_its_table(synthesized: Synthesized) -> Non
         variables = synthesized.template_json["Resources"][synthesized.logical_id(f.function)]["Properties"][
             "Environment"]["Variables"]
         assert variables["SRE_COPILOT_AUDIT_TABLE_NAME"] == {"Ref": logical}, name
-        # And every function but the writer (and the read-only export) appends through the writer
+        # And every function that audits appends through the writer; the writer, the read-only export,
+        # ingestion and the pure analysis steps get no writer to call
         writer = {"Ref": synthesized.logical_id(synthesized.built.stack.functions["audit_writer"].function)}
-        if name in ("audit_writer", "audit_export"):
+        if name not in AUDIT_APPENDERS:
             assert "SRE_COPILOT_AUDIT_WRITER_FUNCTION" not in variables, name
         else:
             assert variables["SRE_COPILOT_AUDIT_WRITER_FUNCTION"] == writer, name

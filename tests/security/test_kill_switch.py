@@ -84,6 +84,9 @@ def test_dry_run_comes_from_the_current_setting() -> None:
     assert _check(_plan(), RuntimeControls(dry_run=True)).dry_run is True
     assert _check(_plan(), RuntimeControls()).dry_run is False
     assert _check(_plan(), RuntimeControls(), deployed_dry_run=True).dry_run is True
+    # A plan made as a dry run runs live once the setting says live: the current setting alone decides.
+    assert _check(_plan(dry_run=True), RuntimeControls(dry_run=False)).dry_run is False
+    assert _check(_plan(dry_run=True), RuntimeControls(), deployed_dry_run=False).dry_run is False
 
 
 def test_controls_round_trip_through_ssm_and_a_bad_value_fails_closed() -> None:

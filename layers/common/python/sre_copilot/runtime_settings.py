@@ -57,6 +57,8 @@ class ApproverRule(BaseModel):
     slack_users: list[str] = Field(default_factory=list, description="Slack user ids (U...)")
     slack_groups: list[str] = Field(default_factory=list, description="Slack user-group ids (S...)")
     phones: list[str] = Field(default_factory=list, description="E.164 numbers allowed to approve by phone")
+    api_users: list[str] = Field(default_factory=list, description=(
+        "read-API token subjects (JWT 'sub') allowed to approve through the API, besides their approver role"))
 
 
 class Approvers(BaseModel):

@@ -28,9 +28,10 @@ GroupMembers = Callable[[str], Iterable[str]]
 
 @dataclass(frozen=True)
 class ApproverIdentity:
-    """A verified person: a Slack user (with the workspace the click came from) or a phone number."""
+    """A verified person: a Slack user (with the workspace the click came from), a phone number, or
+    the subject of a read-API token (its signature checked by the API's JWT authorizer)."""
 
-    channel: Literal["slack", "phone"]
+    channel: Literal["slack", "phone", "api"]
     user: str
     team: str | None = None
 
@@ -68,6 +69,8 @@ def may_approve(approvers: Approvers, plan: ActionPlan, who: ApproverIdentity, *
         return Authorisation(False, f"no approver rule covers a {plan.risk.value}-risk {plan.action} on {service}")
     for rule in rules:
         if who.channel == "phone" and who.user in rule.phones:
+            return Authorisation(True, f"{who.user} approves {service} up to {rule.max_risk.value} risk")
+        if who.channel == "api" and who.user in rule.api_users:
             return Authorisation(True, f"{who.user} approves {service} up to {rule.max_risk.value} risk")
         if who.channel == "slack":
             if who.user in rule.slack_users:

@@ -106,7 +106,8 @@ def check_at_execution(plan: ActionPlan, *, ctx: SafetyContext, policy: ActionPo
             f"the {'approval' if plan.approval is Approval.APPROVED else 'plan'} is from "
             f"{decided_at:%H:%M:%S} UTC, older than {approval_expiry_s} s")
     results.update({k: v for k, v in refusals.items() if k not in results})
-    dry_run = plan.dry_run or (controls.effective_dry_run(deployed_dry_run) if controls else True)
+    # The current setting alone decides, in both directions: what the plan was made as is history.
+    dry_run = controls.effective_dry_run(deployed_dry_run) if controls is not None else True
     return ActCheck(gate_results=results, refusals=refusals, dry_run=dry_run)
 
 
@@ -120,6 +121,13 @@ def load_controls(container: Any) -> tuple[RuntimeControls | None, str | None]:
         return container.controls(), None
     except ConfigurationError as exc:
         return None, exc.message
+
+
+def current_dry_run(container: Any) -> bool:
+    """Dry run as set now: the `dry_run` control, else the deployment's; unreadable controls mean
+    dry run (nothing runs then anyway: Act refuses with `controls_unavailable`)."""
+    controls, _ = load_controls(container)
+    return controls.effective_dry_run(container.settings.dry_run) if controls is not None else True
 
 
 def check_before_act(container: Any, incident: Any, plan: ActionPlan, ctx: SafetyContext,

@@ -23,8 +23,7 @@ from sre_copilot.api.models import (
 )
 from sre_copilot.domain.incident import Incident, IncidentState
 from sre_copilot.domain.notification import AuditRecord
-from sre_copilot.domain.types import Approval
-from sre_copilot.errors import NotFound, SreCopilotError
+from sre_copilot.errors import ConcurrentUpdate, NotFound, SreCopilotError
 from sre_copilot.ports import clock
 
 T = TypeVar("T")
@@ -130,22 +129,21 @@ class ReadApi:
         return ActionResult(incident_id=i.id, result="acknowledged" if moved else f"already {i.state.value}")
 
     def decide(self, principal: Principal, incident_id: str, plan_id: str, approve: bool) -> ActionResult:
-        from sre_copilot.services.correlate_service import CorrelateService
+        """The one approval path (`approval_service.decide`): the approver role lets a caller ask;
+        the approvers control decides whether they may (`api_users` per service and risk), with
+        expiry, the two-person rule and one conditional write, exactly as for a Slack click."""
+        from sre_copilot.actions.approvers import ApproverIdentity
+        from sre_copilot.services.approval_service import decide
+        from sre_copilot.services.approvers import Forbidden
 
         principal.require(APPROVE, "approving or rejecting a plan")
         i = self._incident(principal, incident_id)
-        plan = next((p for p in self.c.store.actions_for(principal.tenant_id, i.id) if p.id == plan_id), None)
-        if plan is None:
-            raise NotFound(f"plan {plan_id} of incident {incident_id} does not exist")
-        if plan.approval is not Approval.PENDING:
-            return ActionResult(incident_id=i.id, result=f"{plan.id} is already {plan.approval.value}")
-        approval = Approval.APPROVED if approve else Approval.REJECTED
-        self.c.store.put_action(principal.tenant_id, plan.model_copy(update={
-            "approval": approval, "approver": principal.actor, "updated_at": clock.now()}))
-        self.c.store.append(AuditRecord(at=clock.now(), tenant_id=principal.tenant_id, actor=principal.actor,
-                                        action=f"approval.{approval.value}", subject=i.id,
-                                        details={"plan": plan.id, "action": plan.action, "target": plan.target}))
-        correlate = CorrelateService(self.c)
-        correlate.tenant = principal.tenant_id  # the parked execution's token is stored under the caller's tenant
-        correlate.wake(i.id, "approved" if approve else "rejected")
-        return ActionResult(incident_id=i.id, result=f"{plan.action} {plan.target}: {approval.value}")
+        outcome = decide(self.c, i.id, plan_id, approved=approve, who=ApproverIdentity("api", principal.subject),
+                         tenant=principal.tenant_id)
+        if outcome.outcome == "refused":
+            raise Forbidden(outcome.text)
+        if outcome.outcome == "lost_race":
+            raise ConcurrentUpdate(outcome.text)
+        if outcome.outcome == "decided":
+            return ActionResult(incident_id=i.id, result=f"{outcome.plan}: {'approved' if approve else 'rejected'}")
+        return ActionResult(incident_id=i.id, result=outcome.text)

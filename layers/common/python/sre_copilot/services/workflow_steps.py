@@ -16,6 +16,7 @@ from sre_copilot.actions.routing import plan_from_recommendation, route_approval
 from sre_copilot.actions.runtime_gates import (
     ActCheck,
     check_before_act,
+    current_dry_run,
     plan_time_gates,
 )
 from sre_copilot.domain.action import ActionPlan
@@ -185,7 +186,7 @@ class WorkflowSteps:
             return {"approval": approval_state,
                     "plan_id": plan.id, "action": plan.action, "target": plan.target, "risk": plan.risk.value}
         plan = plan_from_recommendation(rec, incident, plan_id=f"plan-{short_hash(incident.id, rec.action, rec.target)}",
-                                        now=clock.now(), dry_run=self.c.settings.dry_run, catalog=self.c.catalog(),
+                                        now=clock.now(), dry_run=current_dry_run(self.c), catalog=self.c.catalog(),
                                         environment=self.c.settings.environment)
         plan = RemediationSteps(self).with_recovery_criteria(plan, incident)
         safety = self._safety_context(incident, plan, plans)
@@ -342,7 +343,10 @@ class WorkflowSteps:
         if not plans:  # woken for a plan that has already run, been retired or been replaced
             self._audit(incident, "action.nothing_to_run", {"wake": state.wake.model_dump() if state.wake else None})
             return {"plan_id": None, "status": "no_plan", "dry_run": None}
-        plan = plans[-1]
+        # Dry run is the current setting's (runtime_gates.current_dry_run), whatever the plan was made
+        # as; the gates below (the risk budget counts live changes only) see the plan as it would run.
+        planned_dry_run = plans[-1].dry_run
+        plan = plans[-1].model_copy(update={"dry_run": current_dry_run(self.c)})
         # Every safety gate again, at execution time: the kill switch, freezes and a superseded plan
         # may have changed since the plan was made or approved.
         check = check_before_act(self.c, incident, plan, self._safety_context(incident, plan, all_plans),
@@ -367,6 +371,7 @@ class WorkflowSteps:
                                        "params": {**plan.params, **result}, "detail": str(result.get("detail", ""))})
         self.c.store.put_action(incident.tenant_id, plan)
         self._audit(incident, "action.executed", {"plan": plan.id, "status": plan.status, "dry_run": plan.dry_run,
+                                                  "planned_dry_run": planned_dry_run,
                                                   "approver": plan.approver, "detail": plan.detail})
         metrics.add_metric(name="ActionsExecuted", unit=MetricUnit.Count, value=1)
         return {"plan_id": plan.id, "status": plan.status.value, "dry_run": plan.dry_run}
