@@ -788,6 +788,14 @@ def faster_dynamodb_expressions() -> Iterator[None]:
         yield
 
 
+class _SimulatedWait:
+    """`time` as a Retrier sees it: its wait takes no wall time (see `faster_step_functions`)."""
+
+    @staticmethod
+    def sleep(seconds: float) -> None:
+        return None
+
+
 @contextmanager
 def faster_step_functions() -> Iterator[None]:
     """Step Functions work repeated per execution or per task.
@@ -801,6 +809,10 @@ def faster_step_functions() -> Iterator[None]:
     - Every JSONPath a state evaluates (parameters, selectors, result paths) is parsed again with
       jsonpath-ng's PLY parser, about 0.25 ms each and some 30 per analysis. Parsed paths are
       kept per path text; `find` and `update_or_create` only read them.
+    - A Retrier waits its IntervalSeconds (with backoff) in wall time, `time.sleep`: a step that
+      hit a version conflict held its execution, and the settle of that simulated instant, for
+      2 + 4 + 8 s. The embedded backend's time is simulated and moves only between settled
+      instants, so the retry runs at the same simulated time either way; it runs at once.
     """
     import functools
 
@@ -808,6 +820,7 @@ def faster_step_functions() -> Iterator[None]:
     from botocore import UNSIGNED
     from botocore.config import Config
     from moto.stepfunctions.parser.asl.component.common.path import result_path
+    from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
     from moto.stepfunctions.parser.asl.utils import json_path
     from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
@@ -840,7 +853,8 @@ def faster_step_functions() -> Iterator[None]:
     with _replaced((ExecutionWorker, "_get_evaluation_entrypoint", entrypoint),
                    (lambda_eval_utils, "boto_client_for", client_for),
                    (json_path, "parse", functools.lru_cache(maxsize=1024)(json_path.parse)),
-                   (result_path, "parse", functools.lru_cache(maxsize=1024)(result_path.parse))):
+                   (result_path, "parse", functools.lru_cache(maxsize=1024)(result_path.parse)),
+                   (retrier_decl, "time", _SimulatedWait)):
         yield
 
 
