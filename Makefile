@@ -67,6 +67,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_anomaly.py
 	$(BIN)/python benchmarks/bench_replay.py --alerts $(BENCH_REPLAY_ALERTS)
 	$(BIN)/python benchmarks/bench_replay.py --alerts $(BENCH_REPLAY_ALERTS) --backend memory
+	$(BIN)/python benchmarks/bench_forge.py --backend memory
 	$(BIN)/python benchmarks/bench_cold_start.py
 	$(BIN)/python benchmarks/check_cost_model.py
 

@@ -61,6 +61,27 @@ def test_open_incidents_lists_only_open_ones_oldest_first(store: DynamoStore) ->
     assert [i.id for i in store.open_incidents("acme")] == ["inc-old", "inc-new"]
 
 
+def test_the_resolution_sweep_lists_only_open_incidents_whose_alerts_cleared(store: DynamoStore) -> None:
+    # Given three open incidents: one whose alerts cleared, one firing again after clearing, one firing
+    cleared, again, firing = make_incident("inc-cleared"), make_incident("inc-again"), make_incident("inc-firing")
+    cleared.signals_clear_since = again.signals_clear_since = START + timedelta(minutes=5)
+    for incident in (cleared, again, firing):
+        store.put_incident(incident)
+    again.signals_clear_since = None
+    store.put_incident(again)
+    # And a closed incident whose alerts had cleared
+    closed = make_incident("inc-closed")
+    closed.signals_clear_since = START + timedelta(minutes=5)
+    closed.transition(IncidentState.RESOLVED, at=START + timedelta(minutes=30), actor="sre", reason="fixed")
+    store.put_incident(closed)
+    # When the sweep lists the open incidents whose alerts cleared
+    listed = store.open_incidents_clearing("acme")
+    # Then only the first comes back, whole, and every open one is still listed as open
+    assert [i.id for i in listed] == ["inc-cleared"]
+    assert listed[0] == store.get_incident("acme", "inc-cleared")
+    assert {i.id for i in store.open_incidents("acme")} == {"inc-cleared", "inc-again", "inc-firing"}
+
+
 def test_closing_an_incident_removes_it_from_the_open_index(store: DynamoStore) -> None:
     # Given an open incident
     incident = make_incident("inc-close")

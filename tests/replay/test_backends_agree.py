@@ -20,16 +20,6 @@ SCENARIOS = sorted(p for p in (Path(__file__).resolve().parents[3] / "shared" / 
                    if not p.name.endswith(".truth.json"))
 
 
-def _decisions(result: dict[str, Any]) -> dict[str, Any]:
-    """The result without each incident's execution ARN. The correlator records the ARN with a
-    blind `put_incident` after `StartExecution`, racing the execution's first step, which saves the
-    incident it read before that write: whichever thread is slower wins, so on either backend the
-    ARN can be lost (a lost update the store's version condition with retry removes; issue 18).
-    Everything decided about the incident is compared."""
-    return {**result, "incidents": [{k: v for k, v in incident.items() if k != "execution"}
-                                    for incident in result["incidents"]]}
-
-
 def _states(history: list[dict[str, Any]]) -> list[str]:
     return [e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e]
 
@@ -55,10 +45,9 @@ def test_both_backends_give_the_same_result(replayed: Any, path: Path) -> None:
     # Given a shared scenario replayed on moto and on the memory backend
     on_moto = replayed(path)
     in_memory = replayed(path, backend="memory")
-    # Then the result documents are identical, incidents and all they hold
+    # Then the result documents are identical, incidents and all they hold (execution ARNs too)
     assert on_moto.result["incidents"], "a scenario that opens no incident shows nothing here"
-    moto_decisions, memory_decisions = _decisions(on_moto.result), _decisions(in_memory.result)
-    assert moto_decisions == memory_decisions, _first_difference(moto_decisions, memory_decisions)
+    assert on_moto.result == in_memory.result, _first_difference(on_moto.result, in_memory.result)
     # And every execution both know of ran the same states in the same order
     both = set(on_moto.histories) & set(in_memory.histories)
     assert both, "no execution history to compare"
@@ -74,5 +63,4 @@ def test_approved_actions_run_the_same_on_both_backends(replayed: Any) -> None:
     path = SCENARIOS[0]
     on_moto, in_memory = replayed(path, approve="all"), replayed(path, approve="all", backend="memory")
     # Then the approved actions, verifications and lifecycle are the same
-    moto_decisions, memory_decisions = _decisions(on_moto.result), _decisions(in_memory.result)
-    assert moto_decisions == memory_decisions, _first_difference(moto_decisions, memory_decisions)
+    assert on_moto.result == in_memory.result, _first_difference(on_moto.result, in_memory.result)

@@ -465,6 +465,9 @@ class DynamoStore:
         attributes = {"doc": _doc(document), "id": incident.id,
                       "state": incident.state.value, "execution": incident.execution, "service": incident.service,
                       "item_type": "incident", "ttl": _epoch(expires)}
+        if incident.signals_clear_since is not None:
+            # Beside the document too, so the sweeper's query filters on it (pattern 8).
+            attributes["signals_clear_since"] = document["signals_clear_since"]
         if incident.is_open:
             attributes["gsi1pk"] = open_incidents_gsi1pk(incident.tenant_id)
             attributes["gsi1sk"] = f"{format_time(incident.opened_at)}#{incident.id}"
@@ -508,6 +511,14 @@ class DynamoStore:
         items = self._query("listing open incidents", index=GSI1, pk=("gsi1pk", open_incidents_gsi1pk(tenant_id)))
         incidents = [Incident.model_validate(_document(item)) for item in items]
         return [i for i in incidents if i.is_open]
+
+    def open_incidents_clearing(self, tenant_id: str) -> list[Incident]:
+        """The open incidents whose signals have all cleared (`signals_clear_since` set): what the
+        resolution sweep looks at every minute, without reading every open incident's document."""
+        items = self._query("listing open incidents with cleared signals", index=GSI1,
+                            pk=("gsi1pk", open_incidents_gsi1pk(tenant_id)), present="signals_clear_since")
+        incidents = [Incident.model_validate(_document(item)) for item in items]
+        return [i for i in incidents if i.is_open and i.signals_clear_since is not None]
 
     def open_incident_services(self, tenant_id: str) -> dict[str, str | None]:
         """incident id -> primary service of the open incidents, without loading their documents."""
@@ -870,8 +881,9 @@ class DynamoStore:
     def _query(self, action: str, *, pk: tuple[str, str], index: str | None = None,
                begins_with: tuple[str, str] | None = None, between: tuple[str, str, str] | None = None,
                less_than: tuple[str, str] | None = None, consistent: bool = False,
-               table: str | None = None) -> Iterator[dict[str, Any]]:
-        """All pages of one key-condition query, ascending by sort key."""
+               table: str | None = None, present: str | None = None) -> Iterator[dict[str, Any]]:
+        """All pages of one key-condition query, ascending by sort key (only items that have the
+        attribute `present`, when given)."""
         expression = _Expression()
         condition = f"{expression.name(pk[0])} = {expression.value(pk[1])}"
         if begins_with:
@@ -881,8 +893,9 @@ class DynamoStore:
                           f"AND {expression.value(between[2])}")
         if less_than:
             condition += f" AND {expression.name(less_than[0])} < {expression.value(less_than[1])}"
+        filtered = {"FilterExpression": f"attribute_exists({expression.name(present)})"} if present else {}
         arguments: dict[str, Any] = {"TableName": table or self.table_name, "KeyConditionExpression": condition,
-                                     **expression.arguments()}
+                                     **filtered, **expression.arguments()}
         if index:
             arguments["IndexName"] = index
         else:

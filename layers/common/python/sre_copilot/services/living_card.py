@@ -83,7 +83,10 @@ class LivingCard:
             plans = self.c.store.actions_for(incident.tenant_id, incident.id)
             plan = plans[-1] if plans else None
         settings = self.c.settings
-        titles = {s.id: s.title for s in self.c.store.signals_for_incident(incident.tenant_id, incident.id)}
+        # Only the alerts the evidence names (a storm's incident holds thousands), still in this incident.
+        named = [i for g in incident.grouping if g.evidence for i in (g.signal_id, *SIGNAL_ID.findall(g.evidence))]
+        titles = {s.id: s.title for s in self.c.store.signals_by_id(incident.tenant_id, named).values()
+                  if s.incident_id == incident.id}
         return incident_card(incident, hypotheses, decision, rec, plan, now=clock.now(),
                              evidence=grouping_evidence(incident, titles),
                              console_url=console_url(settings.region, settings.state_machine_arn,

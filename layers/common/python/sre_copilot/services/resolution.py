@@ -55,8 +55,8 @@ class ResolutionService:
     def sweep(self, now: datetime) -> int:
         """Resolve (or propose resolving) every open incident whose signals stayed clear long enough."""
         done = 0
-        for incident in self.c.store.open_incidents(self.tenant):
-            if incident.signals_clear_since is not None and self.sweep_one(incident, now):
+        for incident in self.c.store.open_incidents_clearing(self.tenant):
+            if self.sweep_one(incident, now):
                 done += 1
         return done
 
