@@ -586,33 +586,66 @@ class DynamoStore:
 
     # == notifications and actions (item collection of the incident) ==============================
     def record_notification(self, notification: Notification, tenant_id: str | None = None) -> None:
-        """Insert or update (same id and time: e.g. status -> acknowledged). `Notification` carries no
-        tenant, so it defaults to this deployment's tenant."""
+        """Insert (version 0: only if no such notification is stored) or update one read earlier
+        (only over the version read, e.g. status -> acknowledged), else `ConcurrentUpdate`; callers
+        go through `services.mutations`. `Notification` carries no tenant, so it defaults to this
+        deployment's tenant."""
         tenant = tenant_id or self.settings.tenant_id
         expires = notification.at + timedelta(days=self.settings.incident_ttl_days)
-        self._put({"pk": incident_pk(tenant, notification.incident_id),
-                   "sk": f"NOTIFICATION#{format_time(notification.at)}#{notification.id}"},
-                  {"doc": _doc(notification.model_dump(mode="json")), "item_type": "notification",
-                   "ttl": _epoch(expires)},
-                  f"recording notification {notification.id}")
+        self._versioned_put(notification_key(tenant, notification),
+                            {"doc": _doc(notification.model_dump(mode="json")), "item_type": "notification",
+                             "ttl": _epoch(expires)}, notification, f"notification {notification.id}")
+
+    def get_notification(self, tenant_id: str, incident_id: str, notification: Notification) -> Notification | None:
+        """The stored copy of `notification` (same id and time), with its version."""
+        item = self._get(notification_key(tenant_id, notification), f"reading notification {notification.id}")
+        return _versioned(Notification, item) if item else None
 
     def notifications_for(self, tenant_id: str, incident_id: str) -> list[Notification]:
         items = self._query(f"listing notifications of {incident_id}", pk=("pk", incident_pk(tenant_id, incident_id)),
                             begins_with=("sk", "NOTIFICATION#"), consistent=True)
-        return [Notification.model_validate(_document(item)) for item in items]
+        return [_versioned(Notification, item) for item in items]
 
     def put_action(self, tenant_id: str, plan: ActionPlan) -> None:
+        """Write a new plan (version 0: only if none is stored under its id) or one read earlier (only
+        over the version read), bumping `plan.version`; else `ConcurrentUpdate`. Callers change plans
+        through `services.mutations.mutate_plan`, which re-reads and re-applies on a conflict."""
         expires = plan.updated_at + timedelta(days=self.settings.incident_ttl_days)
-        self._put({"pk": incident_pk(tenant_id, plan.incident_id), "sk": f"ACTION#{plan.id}"},
-                  {"doc": _doc(plan.model_dump(mode="json")), "item_type": "action_plan", "ttl": _epoch(expires)},
-                  f"writing action plan {plan.id}")
+        self._versioned_put({"pk": incident_pk(tenant_id, plan.incident_id), "sk": f"ACTION#{plan.id}"},
+                            {"doc": _doc(plan.model_dump(mode="json")), "item_type": "action_plan",
+                             "ttl": _epoch(expires)}, plan, f"action plan {plan.id}")
+
+    def get_action(self, tenant_id: str, incident_id: str, plan_id: str) -> ActionPlan | None:
+        item = self._get({"pk": incident_pk(tenant_id, incident_id), "sk": f"ACTION#{plan_id}"},
+                         f"reading action plan {plan_id}")
+        return _versioned(ActionPlan, item) if item else None
 
     def actions_for(self, tenant_id: str, incident_id: str) -> list[ActionPlan]:
         """Plans of the incident in creation order (callers take the last one as the latest)."""
         items = self._query(f"listing action plans of {incident_id}", pk=("pk", incident_pk(tenant_id, incident_id)),
                             begins_with=("sk", "ACTION#"), consistent=True)
-        plans = [ActionPlan.model_validate(_document(item)) for item in items]
+        plans = [_versioned(ActionPlan, item) for item in items]
         return sorted(plans, key=lambda p: (p.created_at, p.id))
+
+    def _versioned_put(self, key: Mapping[str, str], attributes: Mapping[str, Any], record: Any, what: str) -> None:
+        """Write `record`'s item only over the version it was read at (0: only if there is none, or
+        a legacy item without a version), then bump `record.version`; else `ConcurrentUpdate`."""
+        expected = int(record.version)
+        placed = _Expression()
+        version = placed.name("version")
+        condition = (f"attribute_not_exists({version})" if expected == 0
+                     else f"{version} = {placed.value(expected)}")
+        try:
+            with self._errors(f"writing {what}"):
+                self.client.put_item(TableName=self.table_name,
+                                     Item=marshal({**attributes, "version": expected + 1, **key}),
+                                     ConditionExpression=condition, **placed.arguments())
+        except ClientError as exc:
+            if aws_clients.error_code(exc) != "ConditionalCheckFailedException":
+                raise
+            raise ConcurrentUpdate(f"{what} was saved by another writer since it was read (yours: version "
+                                   f"{expected}); read it again, re-apply the change and save") from exc
+        record.version = expected + 1
 
     # == wait tokens ===============================================================================
     def put_wait_token(self, tenant_id: str, incident_id: str, token: str, deadline: datetime | None,
@@ -888,6 +921,18 @@ class DynamoStore:
             if "LastEvaluatedKey" not in page:
                 return
             arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def notification_key(tenant_id: str, notification: Notification) -> dict[str, str]:
+    return {"pk": incident_pk(tenant_id, notification.incident_id),
+            "sk": f"NOTIFICATION#{format_time(notification.at)}#{notification.id}"}
+
+
+def _versioned(model: Any, item: Mapping[str, Any]) -> Any:
+    """A record kept as a document plus a `version` attribute beside it (legacy items: version 0)."""
+    record = model.model_validate(_document(item))
+    record.version = int(item.get("version", 0))
+    return record
 
 
 def _old_item(exc: ClientError) -> dict[str, Any] | None:

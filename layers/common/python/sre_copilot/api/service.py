@@ -21,6 +21,7 @@ from sre_copilot.api.models import (
     Timeline,
     TimelineEntry,
 )
+from sre_copilot.domain.action import ActionPlan
 from sre_copilot.domain.incident import Incident, IncidentState
 from sre_copilot.domain.notification import AuditRecord
 from sre_copilot.domain.types import Approval
@@ -131,17 +132,24 @@ class ReadApi:
 
     def decide(self, principal: Principal, incident_id: str, plan_id: str, approve: bool) -> ActionResult:
         from sre_copilot.services.correlate_service import CorrelateService
+        from sre_copilot.services.mutations import mutate_plan
 
         principal.require(APPROVE, "approving or rejecting a plan")
         i = self._incident(principal, incident_id)
         plan = next((p for p in self.c.store.actions_for(principal.tenant_id, i.id) if p.id == plan_id), None)
         if plan is None:
             raise NotFound(f"plan {plan_id} of incident {incident_id} does not exist")
-        if plan.approval is not Approval.PENDING:
-            return ActionResult(incident_id=i.id, result=f"{plan.id} is already {plan.approval.value}")
         approval = Approval.APPROVED if approve else Approval.REJECTED
-        self.c.store.put_action(principal.tenant_id, plan.model_copy(update={
-            "approval": approval, "approver": principal.actor, "updated_at": clock.now()}))
+
+        def decide(fresh: ActionPlan) -> bool:  # re-checked on every re-read: one decision wins
+            if fresh.approval is not Approval.PENDING:
+                return False
+            fresh.approval, fresh.approver, fresh.updated_at = approval, principal.actor, clock.now()
+            return True
+
+        stored = mutate_plan(self.c.store, principal.tenant_id, i.id, plan.id, decide)
+        if stored.approval is not approval or stored.approver != principal.actor:
+            return ActionResult(incident_id=i.id, result=f"{plan.id} is already {stored.approval.value}")
         self.c.store.append(AuditRecord(at=clock.now(), tenant_id=principal.tenant_id, actor=principal.actor,
                                         action=f"approval.{approval.value}", subject=i.id,
                                         details={"plan": plan.id, "action": plan.action, "target": plan.target}))
