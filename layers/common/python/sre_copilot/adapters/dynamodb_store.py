@@ -14,12 +14,12 @@ consistent, so their callers re-check what they read (e.g. `is_open`).
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import logging
 import math
 import time
-import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -74,6 +74,7 @@ def table_definition(name: str) -> dict[str, Any]:
 META = frozenset({"pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "ttl", "item_type", "doc"})
 STATE_INLINE_LIMIT_BYTES = 350 * 1024  # DynamoDB items stop at 400 KB, keys and bookkeeping included
 SPILL_READ_ATTEMPTS = 3
+AUDIT_KEY_ATTEMPTS = 8
 BATCH_GET_LIMIT = 100  # keys per BatchGetItem request
 ONE_MS = timedelta(milliseconds=1)
 SILENCE_GRACE = timedelta(days=1)
@@ -557,13 +558,24 @@ class DynamoStore:
     # == audit trail ===============================================================================
     def append(self, record: AuditRecord) -> None:
         """Append-only: each record gets a fresh sort key and the write refuses to replace anything.
-        The sequence keeps records of one process in order within the same millisecond."""
-        sk = f"AUDIT#{format_time(record.at)}#{next(_audit_sequence):012d}-{uuid.uuid4().hex[:12]}"
-        key = {"pk": audit_pk(record.tenant_id, record.subject), "sk": sk}
+        The key is the record's time, the process's sequence (records of one process stay in order
+        within the same millisecond) and a digest of the record, so a replay derives the same keys
+        and no random id enters the trail. Two processes can reach the same time and sequence; their
+        records then differ in the digest, and an exact repeat takes the next sequence number."""
+        document = _doc(record.model_dump(mode="json"))
+        digest = hashlib.sha256(f"{record.tenant_id}|{record.subject}|{document}".encode()).hexdigest()[:12]
         expires = record.at + timedelta(days=self.settings.incident_ttl_days)
-        self.put_audit_item(key, {"doc": _doc(record.model_dump(mode="json")), "subject": record.subject,
-                                  "item_type": "audit", "ttl": _epoch(expires),
-                                  "audit_day": f"{_tenant(record.tenant_id)}#{record.at:%Y-%m-%d}"})
+        attributes = {"doc": document, "subject": record.subject, "item_type": "audit", "ttl": _epoch(expires),
+                      "audit_day": f"{_tenant(record.tenant_id)}#{record.at:%Y-%m-%d}"}
+        for _attempt in range(AUDIT_KEY_ATTEMPTS):
+            sk = f"AUDIT#{format_time(record.at)}#{next(_audit_sequence):012d}-{digest}"
+            try:
+                self.put_audit_item({"pk": audit_pk(record.tenant_id, record.subject), "sk": sk}, attributes)
+                return
+            except ConcurrentUpdate:
+                continue  # the same record at the same instant and sequence from another process
+        raise ConcurrentUpdate(f"could not find a free audit key for {record.action} on {record.subject} "
+                               f"in {AUDIT_KEY_ATTEMPTS} attempts; the step will be retried")
 
     def put_audit_item(self, key: Mapping[str, str], attributes: Mapping[str, Any]) -> None:
         """The conditional write behind `append` (exposed so the never-overwrite rule is testable)."""
@@ -746,7 +758,11 @@ class DynamoStore:
         spilled: str | None = None
         if attributes["size_bytes"] > STATE_INLINE_LIMIT_BYTES:
             spilled = self.blobs.put_bytes(
-                f"snapshots/{tenant_id}/correlation-state/v{new_version:010d}-{uuid.uuid4().hex[:8]}.json",
+                # Named by version and content (a replay names it the same); a concurrent save of the
+                # same version with other content gets another name, and with the same content the
+                # loser sees its key is the winner's and leaves it in place.
+                f"snapshots/{tenant_id}/correlation-state/v{new_version:010d}-"
+                f"{hashlib.sha256(body.encode('utf-8')).hexdigest()[:12]}.json",
                 body.encode("utf-8"), "application/json")
             attributes["document_ref"] = spilled
         else:
@@ -760,11 +776,11 @@ class DynamoStore:
             with self._errors("saving the correlation state"):
                 response = self.client.put_item(
                     TableName=self.table_name, Item=marshal({**attributes, **correlation_key(tenant_id)}),
-                    ReturnValues="ALL_OLD", **arguments)
+                    ReturnValues="ALL_OLD", ReturnValuesOnConditionCheckFailure="ALL_OLD", **arguments)
         except ClientError as exc:
             if aws_clients.error_code(exc) != "ConditionalCheckFailedException":
                 raise
-            if spilled:
+            if spilled and (_old_item(exc) or {}).get("document_ref") != spilled:
                 self._discard(spilled)
             raise ConcurrentUpdate(
                 f"the correlation state of tenant {tenant_id} moved past version {expected_version}; "
