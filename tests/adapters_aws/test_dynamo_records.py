@@ -87,7 +87,9 @@ def test_notifications_per_incident_in_time_order_and_updatable(store: DynamoSto
     # Given two notifications of inc-1, the page later acknowledged
     store.record_notification(make_notification("n-2", 60))
     store.record_notification(make_notification("n-1", 0))
-    store.record_notification(make_notification("n-1", 0, status="acknowledged"))
+    sent = store.get_notification("acme", "inc-1", make_notification("n-1", 0))
+    assert sent is not None and sent.version == 1
+    store.record_notification(sent.model_copy(update={"status": "acknowledged"}))
     # When the incident's notifications are listed
     notifications = store.notifications_for("acme", "inc-1")
     # Then each appears once, in time order, with its latest status
@@ -131,5 +133,44 @@ def test_records_are_one_document_attribute_and_older_plain_items_still_read(sto
     plans = store.actions_for("acme", "inc-1")
     # Then the new one is stored as a single JSON document, and both read as they were written
     stored = raw_item("TENANT#acme#INCIDENT#inc-1", "ACTION#plan-new")
-    assert set(stored) == {"pk", "sk", "doc", "item_type", "ttl"}
+    assert set(stored) == {"pk", "sk", "doc", "item_type", "ttl", "version"}
     assert plans == [plan, old]
+
+
+def test_plans_and_notifications_are_written_only_over_the_version_read(store: DynamoStore) -> None:
+    # Given a plan and a notification, each read by two writers
+    store.put_action("acme", make_plan("plan-v", 0))
+    store.record_notification(make_notification("n-v", 0))
+    plan_a, plan_b = (store.get_action("acme", "inc-1", "plan-v") for _ in range(2))
+    page_a, page_b = (store.get_notification("acme", "inc-1", make_notification("n-v", 0)) for _ in range(2))
+    assert plan_a is not None and plan_b is not None and page_a is not None and page_b is not None
+    # When the first writer of each saves its change
+    store.put_action("acme", plan_a.model_copy(update={"approval": Approval.APPROVED}))
+    store.record_notification(page_a.model_copy(update={"status": "acknowledged"}))
+    # Then the second, writing from the copy it read before, is refused, and the first change stays
+    with pytest.raises(ConcurrentUpdate):
+        store.put_action("acme", plan_b.model_copy(update={"approval": Approval.TIMED_OUT}))
+    with pytest.raises(ConcurrentUpdate):
+        store.record_notification(page_b.model_copy(update={"status": "no-answer"}))
+    # And a new record under an existing id is refused too (a blind insert never replaces)
+    with pytest.raises(ConcurrentUpdate):
+        store.put_action("acme", make_plan("plan-v", 0))
+    stored_plan = store.get_action("acme", "inc-1", "plan-v")
+    assert stored_plan is not None and (stored_plan.approval, stored_plan.version) == (Approval.APPROVED, 2)
+    assert [n.status for n in store.notifications_for("acme", "inc-1")] == ["acknowledged"]
+
+
+def test_an_ended_escalation_is_never_brought_back_to_paging(store: DynamoStore) -> None:
+    from sre_copilot.adapters.paging_store import PagingStore
+
+    paging = PagingStore(store.client, store.table_name)
+    # Given an escalation paging at level 1, then acknowledged
+    assert paging.set_status("acme", "inc-1", "paging", level=1, round=1)
+    assert paging.set_status("acme", "inc-1", "acknowledged", level=1, round=1)
+    # When a late page step (a retry) and a later ending try to write
+    late = paging.set_status("acme", "inc-1", "paging", level=2, round=1)
+    closed = paging.set_status("acme", "inc-1", "closed", level=1, round=1)
+    # Then neither replaces the ending first recorded
+    assert (late, closed) == (False, False)
+    status = paging.status("acme", "inc-1")
+    assert status is not None and (status["status"], status["level"]) == ("acknowledged", 1)

@@ -14,12 +14,12 @@ consistent, so their callers re-check what they read (e.g. `is_open`).
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import logging
 import math
 import time
-import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -74,6 +74,7 @@ def table_definition(name: str) -> dict[str, Any]:
 META = frozenset({"pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "ttl", "item_type", "doc"})
 STATE_INLINE_LIMIT_BYTES = 350 * 1024  # DynamoDB items stop at 400 KB, keys and bookkeeping included
 SPILL_READ_ATTEMPTS = 3
+AUDIT_KEY_ATTEMPTS = 8
 BATCH_GET_LIMIT = 100  # keys per BatchGetItem request
 ONE_MS = timedelta(milliseconds=1)
 SILENCE_GRACE = timedelta(days=1)
@@ -568,20 +569,31 @@ class DynamoStore:
     # == audit trail ===============================================================================
     def append(self, record: AuditRecord) -> None:
         """Append-only: each record gets a fresh sort key and the write refuses to replace anything.
-        The sequence keeps records of one process in order within the same millisecond. Where an
-        audit writer is configured (AWS), it writes instead: this role holds no PutItem there."""
+        The key is the record's time, the process's sequence (records of one process stay in order
+        within the same millisecond) and a digest of the record, so a replay derives the same keys
+        and no random id enters the trail. Two processes can reach the same time and sequence; their
+        records then differ in the digest, and an exact repeat takes the next sequence number.
+        Where an audit writer is configured (AWS), it writes instead: this role holds no PutItem there."""
         if self.settings.audit_writer_function:
             from sre_copilot.adapters.audit_writer import LambdaAuditWriter
 
             client = aws_clients.client("lambda", self.settings.region)
             LambdaAuditWriter(client, self.settings.audit_writer_function).append(record)
             return
-        sk = f"AUDIT#{format_time(record.at)}#{next(_audit_sequence):012d}-{uuid.uuid4().hex[:12]}"
-        key = {"pk": audit_pk(record.tenant_id, record.subject), "sk": sk}
+        document = _doc(record.model_dump(mode="json"))
+        digest = hashlib.sha256(f"{record.tenant_id}|{record.subject}|{document}".encode()).hexdigest()[:12]
         expires = record.at + timedelta(days=self.settings.incident_ttl_days)
-        self.put_audit_item(key, {"doc": _doc(record.model_dump(mode="json")), "subject": record.subject,
-                                  "item_type": "audit", "ttl": _epoch(expires),
-                                  "audit_day": f"{_tenant(record.tenant_id)}#{record.at:%Y-%m-%d}"})
+        attributes = {"doc": document, "subject": record.subject, "item_type": "audit", "ttl": _epoch(expires),
+                      "audit_day": f"{_tenant(record.tenant_id)}#{record.at:%Y-%m-%d}"}
+        for _attempt in range(AUDIT_KEY_ATTEMPTS):
+            sk = f"AUDIT#{format_time(record.at)}#{next(_audit_sequence):012d}-{digest}"
+            try:
+                self.put_audit_item({"pk": audit_pk(record.tenant_id, record.subject), "sk": sk}, attributes)
+                return
+            except ConcurrentUpdate:
+                continue  # the same record at the same instant and sequence from another process
+        raise ConcurrentUpdate(f"could not find a free audit key for {record.action} on {record.subject} "
+                               f"in {AUDIT_KEY_ATTEMPTS} attempts; the step will be retried")
 
     def put_audit_item(self, key: Mapping[str, str], attributes: Mapping[str, Any]) -> None:
         """The conditional write behind `append` (exposed so the never-overwrite rule is testable)."""
@@ -604,33 +616,66 @@ class DynamoStore:
 
     # == notifications and actions (item collection of the incident) ==============================
     def record_notification(self, notification: Notification, tenant_id: str | None = None) -> None:
-        """Insert or update (same id and time: e.g. status -> acknowledged). `Notification` carries no
-        tenant, so it defaults to this deployment's tenant."""
+        """Insert (version 0: only if no such notification is stored) or update one read earlier
+        (only over the version read, e.g. status -> acknowledged), else `ConcurrentUpdate`; callers
+        go through `services.mutations`. `Notification` carries no tenant, so it defaults to this
+        deployment's tenant."""
         tenant = tenant_id or self.settings.tenant_id
         expires = notification.at + timedelta(days=self.settings.incident_ttl_days)
-        self._put({"pk": incident_pk(tenant, notification.incident_id),
-                   "sk": f"NOTIFICATION#{format_time(notification.at)}#{notification.id}"},
-                  {"doc": _doc(notification.model_dump(mode="json")), "item_type": "notification",
-                   "ttl": _epoch(expires)},
-                  f"recording notification {notification.id}")
+        self._versioned_put(notification_key(tenant, notification),
+                            {"doc": _doc(notification.model_dump(mode="json")), "item_type": "notification",
+                             "ttl": _epoch(expires)}, notification, f"notification {notification.id}")
+
+    def get_notification(self, tenant_id: str, incident_id: str, notification: Notification) -> Notification | None:
+        """The stored copy of `notification` (same id and time), with its version."""
+        item = self._get(notification_key(tenant_id, notification), f"reading notification {notification.id}")
+        return _versioned(Notification, item) if item else None
 
     def notifications_for(self, tenant_id: str, incident_id: str) -> list[Notification]:
         items = self._query(f"listing notifications of {incident_id}", pk=("pk", incident_pk(tenant_id, incident_id)),
                             begins_with=("sk", "NOTIFICATION#"), consistent=True)
-        return [Notification.model_validate(_document(item)) for item in items]
+        return [_versioned(Notification, item) for item in items]
 
     def put_action(self, tenant_id: str, plan: ActionPlan) -> None:
+        """Write a new plan (version 0: only if none is stored under its id) or one read earlier (only
+        over the version read), bumping `plan.version`; else `ConcurrentUpdate`. Callers change plans
+        through `services.mutations.mutate_plan`, which re-reads and re-applies on a conflict."""
         expires = plan.updated_at + timedelta(days=self.settings.incident_ttl_days)
-        self._put({"pk": incident_pk(tenant_id, plan.incident_id), "sk": f"ACTION#{plan.id}"},
-                  {"doc": _doc(plan.model_dump(mode="json")), "item_type": "action_plan", "ttl": _epoch(expires)},
-                  f"writing action plan {plan.id}")
+        self._versioned_put({"pk": incident_pk(tenant_id, plan.incident_id), "sk": f"ACTION#{plan.id}"},
+                            {"doc": _doc(plan.model_dump(mode="json")), "item_type": "action_plan",
+                             "ttl": _epoch(expires)}, plan, f"action plan {plan.id}")
+
+    def get_action(self, tenant_id: str, incident_id: str, plan_id: str) -> ActionPlan | None:
+        item = self._get({"pk": incident_pk(tenant_id, incident_id), "sk": f"ACTION#{plan_id}"},
+                         f"reading action plan {plan_id}")
+        return _versioned(ActionPlan, item) if item else None
 
     def actions_for(self, tenant_id: str, incident_id: str) -> list[ActionPlan]:
         """Plans of the incident in creation order (callers take the last one as the latest)."""
         items = self._query(f"listing action plans of {incident_id}", pk=("pk", incident_pk(tenant_id, incident_id)),
                             begins_with=("sk", "ACTION#"), consistent=True)
-        plans = [ActionPlan.model_validate(_document(item)) for item in items]
+        plans = [_versioned(ActionPlan, item) for item in items]
         return sorted(plans, key=lambda p: (p.created_at, p.id))
+
+    def _versioned_put(self, key: Mapping[str, str], attributes: Mapping[str, Any], record: Any, what: str) -> None:
+        """Write `record`'s item only over the version it was read at (0: only if there is none, or
+        a legacy item without a version), then bump `record.version`; else `ConcurrentUpdate`."""
+        expected = int(record.version)
+        placed = _Expression()
+        version = placed.name("version")
+        condition = (f"attribute_not_exists({version})" if expected == 0
+                     else f"{version} = {placed.value(expected)}")
+        try:
+            with self._errors(f"writing {what}"):
+                self.client.put_item(TableName=self.table_name,
+                                     Item=marshal({**attributes, "version": expected + 1, **key}),
+                                     ConditionExpression=condition, **placed.arguments())
+        except ClientError as exc:
+            if aws_clients.error_code(exc) != "ConditionalCheckFailedException":
+                raise
+            raise ConcurrentUpdate(f"{what} was saved by another writer since it was read (yours: version "
+                                   f"{expected}); read it again, re-apply the change and save") from exc
+        record.version = expected + 1
 
     # == wait tokens ===============================================================================
     def put_wait_token(self, tenant_id: str, incident_id: str, token: str, deadline: datetime | None,
@@ -731,7 +776,11 @@ class DynamoStore:
         spilled: str | None = None
         if attributes["size_bytes"] > STATE_INLINE_LIMIT_BYTES:
             spilled = self.blobs.put_bytes(
-                f"snapshots/{tenant_id}/correlation-state/v{new_version:010d}-{uuid.uuid4().hex[:8]}.json",
+                # Named by version and content (a replay names it the same); a concurrent save of the
+                # same version with other content gets another name, and with the same content the
+                # loser sees its key is the winner's and leaves it in place.
+                f"snapshots/{tenant_id}/correlation-state/v{new_version:010d}-"
+                f"{hashlib.sha256(body.encode('utf-8')).hexdigest()[:12]}.json",
                 body.encode("utf-8"), "application/json")
             attributes["document_ref"] = spilled
         else:
@@ -745,11 +794,11 @@ class DynamoStore:
             with self._errors("saving the correlation state"):
                 response = self.client.put_item(
                     TableName=self.table_name, Item=marshal({**attributes, **correlation_key(tenant_id)}),
-                    ReturnValues="ALL_OLD", **arguments)
+                    ReturnValues="ALL_OLD", ReturnValuesOnConditionCheckFailure="ALL_OLD", **arguments)
         except ClientError as exc:
             if aws_clients.error_code(exc) != "ConditionalCheckFailedException":
                 raise
-            if spilled:
+            if spilled and (_old_item(exc) or {}).get("document_ref") != spilled:
                 self._discard(spilled)
             raise ConcurrentUpdate(
                 f"the correlation state of tenant {tenant_id} moved past version {expected_version}; "
@@ -908,6 +957,18 @@ class DynamoStore:
             if "LastEvaluatedKey" not in page:
                 return
             arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def notification_key(tenant_id: str, notification: Notification) -> dict[str, str]:
+    return {"pk": incident_pk(tenant_id, notification.incident_id),
+            "sk": f"NOTIFICATION#{format_time(notification.at)}#{notification.id}"}
+
+
+def _versioned(model: Any, item: Mapping[str, Any]) -> Any:
+    """A record kept as a document plus a `version` attribute beside it (legacy items: version 0)."""
+    record = model.model_validate(_document(item))
+    record.version = int(item.get("version", 0))
+    return record
 
 
 def _old_item(exc: ClientError) -> dict[str, Any] | None:

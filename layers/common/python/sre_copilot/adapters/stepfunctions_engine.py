@@ -79,8 +79,12 @@ class StepFunctionsEngine:
     def send_success(self, task_token: str, output: dict[str, Any]) -> None:
         """Resume a parked task. A task that is no longer waiting is already where this would have
         moved it (ended or timed out), so that is not an error."""
+        from sre_copilot.services.held_wakes import hold_or_send
+
         document = json.dumps(output, separators=(",", ":"), default=json_default)
-        self._answer("resuming a task", lambda: self.client.send_task_success(taskToken=task_token, output=document))
+        # Inside a correlate batch, sent once the whole batch is applied (services/held_wakes.py).
+        hold_or_send(lambda: self._answer("resuming a task",
+                                          lambda: self.client.send_task_success(taskToken=task_token, output=document)))
 
     def send_failure(self, task_token: str, error: str, cause: str) -> None:
         # Step Functions caps error at 256 and cause at 32768 characters.

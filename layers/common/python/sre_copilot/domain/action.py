@@ -39,3 +39,6 @@ class ActionPlan(BaseModel):
     detail: str = ""
     created_at: UtcDateTime
     updated_at: UtcDateTime
+    version: int = Field(default=0, ge=0, exclude=True, description=(
+        "The stored version this copy was read at (0: never stored). Not part of the plan's "
+        "document: the store keeps it beside it and writes only over the version read."))

@@ -27,6 +27,8 @@ class Notification(BaseModel):
     status: str = Field(description="sent, failed, acknowledged, suppressed")
     text: str = ""
     provider_id: str | None = Field(default=None, description="Slack ts, Twilio call SID, ...")
+    version: int = Field(default=0, ge=0, exclude=True, description=(
+        "The stored version this copy was read at (0: a new notification); kept beside the document."))
 
 
 class AuditRecord(BaseModel):

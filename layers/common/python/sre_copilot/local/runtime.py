@@ -34,6 +34,7 @@ from sre_copilot.local.moto_patches import (
     in_process_lambda,
     moto_speedups,
 )
+from sre_copilot.local.seeded_ids import derived_task_tokens
 from sre_copilot.workflow_definition import substitute, task_functions
 
 REPO_ROOT = Path(__file__).resolve().parents[5]
@@ -172,6 +173,7 @@ class LocalDeployment:
         self._stack.enter_context(mock_aws(config=MOTO_CONFIG))  # type: ignore[call-overload]
         self._stack.enter_context(in_process_lambda(self.lambdas))
         self._stack.enter_context(moto_speedups())
+        self._stack.enter_context(derived_task_tokens())  # replays get the same history, token and all
         self._stack.enter_context(eventbridge_lambda_targets(lambda fn, ev: self._async_events.append((fn, ev))))
         from sre_copilot.local.k8s_api import LocalKubernetesApi
         from sre_copilot.local.sinks import LocalSinks

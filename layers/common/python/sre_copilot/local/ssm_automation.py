@@ -36,9 +36,13 @@ def _start(self: SimpleSystemManagerResponse) -> ActionResult:
     declared = {p["Name"] for p in document.get("Parameters", [])}
     if set(parameters) - declared:
         raise ValidationException(f"Parameters {sorted(set(parameters) - declared)} are not defined in {name}")
-    execution_id = str(uuid.uuid4())
+    # Derived, not random, so a replay's execution ids are the same every run: from the ClientToken
+    # when there is one (the executors always send one), else from the request and its repeat count.
+    request = json.dumps({"name": name, "parameters": parameters}, sort_keys=True)
+    seed = f"token:{token}" if token else f"{request}#{sum(1 for e in _executions.values() if e.get('request') == request)}"
+    execution_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"ssm-automation:{seed}"))
     _executions[execution_id] = {"AutomationExecutionId": execution_id, "DocumentName": name,
-                                 "Parameters": parameters,
+                                 "Parameters": parameters, "request": request,
                                  "AutomationExecutionStatus": "Failed" if name in fail_documents else "Success"}
     if token:
         _tokens[token] = execution_id
@@ -49,7 +53,8 @@ def _get(self: SimpleSystemManagerResponse) -> ActionResult:
     execution_id = self._get_param("AutomationExecutionId")
     if execution_id not in _executions:
         raise ValidationException(f"Automation execution {execution_id} does not exist")
-    return ActionResult({"AutomationExecution": json.loads(json.dumps(_executions[execution_id]))})
+    execution = {k: v for k, v in _executions[execution_id].items() if k != "request"}  # ours, not the API's
+    return ActionResult({"AutomationExecution": json.loads(json.dumps(execution))})
 
 
 def _stop(self: SimpleSystemManagerResponse) -> ActionResult:

@@ -6,7 +6,8 @@ Every approval path (Slack buttons through `decide_approval`, the read API throu
   else gets an ephemeral refusal and an audit record, and the plan does not change;
 - a request older than `approval_expiry_s` has lapsed and can no longer be approved;
 - risks in `two_person_rule` need two distinct approvers; the first approval is recorded on the plan;
-- the write is conditional on the plan being exactly as read, so one decision wins.
+- the write is conditional on the plan's version as read, so one decision wins; a lost write
+  re-reads and decides again on the fresh plan.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from sre_copilot.domain.types import ActionStatus, Approval, format_time
 from sre_copilot.errors import ConfigurationError, NotFound
 from sre_copilot.ports import clock
 from sre_copilot.services.container import Container
+from sre_copilot.services.mutations import MUTATE_ATTEMPTS
 from sre_copilot.services.observability import metrics
 
 Outcome = Literal["decided", "first_of_two", "refused", "not_pending", "expired", "lost_race", "repeat"]
@@ -65,12 +67,25 @@ def decide(c: Container, incident_id: str, plan_id: str, *, approved: bool, who:
            group_members: GroupMembers | None = None, tenant: str | None = None) -> ApprovalOutcome:
     """Authorise `who`, then approve or reject the plan with one conditional write. `tenant`
     defaults to the deployment's (the read API passes its caller's)."""
-    tenant = tenant or c.settings.tenant_id
+    # A lost conditional write re-reads and decides again on the fresh plan: a write that only
+    # touched something else (a recovery deadline, a gate result) does not cost the person their
+    # click, and a decision that landed first is reported as such ("already approved").
+    for _attempt in range(MUTATE_ATTEMPTS):
+        answer = _decide_once(c, incident_id, plan_id, approved=approved, who=who, group_members=group_members,
+                              tenant=tenant or c.settings.tenant_id)
+        if answer is not None:
+            return answer
+    return ApprovalOutcome("lost_race", f"{plan_id} kept changing while you clicked; look at the card again.")
+
+
+def _decide_once(c: Container, incident_id: str, plan_id: str, *, approved: bool, who: ApproverIdentity,
+                 group_members: GroupMembers | None, tenant: str) -> ApprovalOutcome | None:
+    """One read-decide-write; None when the conditional write lost to another writer."""
     now = clock.now()
     read = read_plan(c.store, tenant, incident_id, plan_id)
     if read is None:
         raise NotFound(f"plan {plan_id} of incident {incident_id} does not exist")
-    plan, doc = read
+    plan, version = read
 
     def audit(action: str, **details: object) -> None:
         c.store.append(AuditRecord(at=now, tenant_id=tenant, actor=who.actor, action=action, subject=incident_id,
@@ -92,7 +107,7 @@ def decide(c: Container, incident_id: str, plan_id: str, *, approved: bool, who:
     if now - requested_at > timedelta(seconds=c.settings.approval_expiry_s):
         lapsed = plan.model_copy(update={"approval": Approval.TIMED_OUT, "status": ActionStatus.SKIPPED,
                                          "updated_at": now, "detail": "the approval request expired"})
-        if replace_plan_if_unchanged(c.store, tenant, lapsed, doc):
+        if replace_plan_if_unchanged(c.store, tenant, lapsed, version):
             audit("approval.expired", requested_at=format_time(requested_at))
         return ApprovalOutcome("expired", f"The request to {plan.action} {plan.target} expired "
                                           f"({c.settings.approval_expiry_s} s after it was made); nothing will run.")
@@ -104,8 +119,8 @@ def decide(c: Container, incident_id: str, plan_id: str, *, approved: bool, who:
         needed = approvals_needed(approvers, plan)
         if len(approvals) < needed:
             updated = plan.model_copy(update={"params": {**plan.params, "approvals": approvals}, "updated_at": now})
-            if not replace_plan_if_unchanged(c.store, tenant, updated, doc):
-                return ApprovalOutcome("lost_race", f"{plan.id} changed while you clicked; look at the card again.")
+            if not replace_plan_if_unchanged(c.store, tenant, updated, version):
+                return None
             audit("approval.first_of_two", approvals=approvals)
             return ApprovalOutcome("first_of_two", f"{plan.action} {plan.target}: approved by {who.user}; "
                                                    f"{needed - len(approvals)} more distinct approver(s) needed")
@@ -114,8 +129,8 @@ def decide(c: Container, incident_id: str, plan_id: str, *, approved: bool, who:
             "params": {**plan.params, "approvals": approvals, "approved_at": format_time(now)}})
     else:
         decided = plan.model_copy(update={"approval": Approval.REJECTED, "approver": who.actor, "updated_at": now})
-    if not replace_plan_if_unchanged(c.store, tenant, decided, doc):
-        return ApprovalOutcome("lost_race", f"{plan.id} was decided by someone else a moment ago.")
+    if not replace_plan_if_unchanged(c.store, tenant, decided, version):
+        return None
     audit(f"approval.{decided.approval.value}", reason=verdict.reason)
     from sre_copilot.services.correlate_service import CorrelateService
 

@@ -5,16 +5,18 @@ Slack's buttons and slash command are `slack_actions.SlackActions`."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from urllib.parse import parse_qsl
 
-from sre_copilot.adapters.approval_writes import read_plan, replace_plan_if_unchanged
 from sre_copilot.adapters.twilio_pager import parse_keypress, verify_twilio_request
+from sre_copilot.domain.action import ActionPlan
 from sre_copilot.domain.notification import AuditRecord
-from sre_copilot.domain.types import Approval
+from sre_copilot.domain.types import ActionStatus, Approval
 from sre_copilot.errors import NotFound, SourceNotConfigured
 from sre_copilot.ports import clock
 from sre_copilot.services.container import Container
 from sre_copilot.services.correlate_service import CorrelateService
+from sre_copilot.services.mutations import mutate_plan, set_notification_status
 from sre_copilot.services.remediation_steps import recovery_due
 from sre_copilot.services.resolution import ResolutionService
 
@@ -61,7 +63,7 @@ class CallbacksService:
     def _mark_phone_acknowledged(self, incident_id: str, call_sid: str | None) -> None:
         for notification in self.c.store.notifications_for(self.tenant, incident_id):
             if notification.channel.value == "phone" and (call_sid is None or notification.provider_id == call_sid):
-                self.c.store.record_notification(notification.model_copy(update={"status": "acknowledged"}))
+                set_notification_status(self.c.store, self.tenant, notification, "acknowledged")
 
 
 class SweeperService:
@@ -81,16 +83,10 @@ class SweeperService:
                 continue  # someone answered first
             plan_id = token.get("plan_id")
             plans = self.c.store.actions_for(self.tenant, due["incident_id"])
-            read = read_plan(self.c.store, self.tenant, due["incident_id"], plan_id) if plan_id else None
-            if read is not None and read[0].approval is Approval.PENDING:
-                plan, doc = read
-                # Conditional: a click that landed first keeps its decision.
-                if replace_plan_if_unchanged(self.c.store, self.tenant, plan.model_copy(update={
-                        "approval": Approval.TIMED_OUT, "updated_at": now,
-                        "status": plan.status.SKIPPED, "detail": "no approval before the timeout"}), doc):
-                    self.c.store.append(AuditRecord(at=now, tenant_id=self.tenant, actor="copilot:sweeper",
-                                                    action="approval.timed_out", subject=due["incident_id"],
-                                                    details={"plan": plan.id}))
+            if plan_id and self._time_out(due["incident_id"], plan_id, now):
+                self.c.store.append(AuditRecord(at=now, tenant_id=self.tenant, actor="copilot:sweeper",
+                                                action="approval.timed_out", subject=due["incident_id"],
+                                                details={"plan": plan_id}))
             # A deadline on an executed plan is its recovery check's (Verify waits), not an approval's.
             waiting = recovery_due(plans)
             reason = "verify" if waiting is not None and waiting[0].id == plan_id else "timed_out"
@@ -104,6 +100,26 @@ class SweeperService:
         refreshed = correlate.wake_flagged(work.refresh)
         resolved = ResolutionService(self.c).sweep(now)
         return {"timed_out": timed_out, "refreshed": refreshed, "resolved": resolved}
+
+
+    def _time_out(self, incident_id: str, plan_id: str, now: datetime) -> bool:
+        """Time the plan out if it still waits for a decision (re-checked on every re-read: a click
+        that landed first keeps its decision); True if this call timed it out."""
+        timed_out = False
+
+        def lapse(plan: ActionPlan) -> bool:
+            nonlocal timed_out
+            timed_out = plan.approval is Approval.PENDING
+            if timed_out:
+                plan.approval, plan.status, plan.updated_at = Approval.TIMED_OUT, ActionStatus.SKIPPED, now
+                plan.detail = "no approval before the timeout"
+            return timed_out
+
+        try:
+            mutate_plan(self.c.store, self.tenant, incident_id, plan_id, lapse)
+        except NotFound:
+            return False
+        return timed_out
 
 
 class PagerDutySyncService:

@@ -22,6 +22,7 @@ from sre_copilot.errors import ConcurrentUpdate, InvalidTransition, NotFound
 from sre_copilot.ports import clock
 from sre_copilot.services import lifecycle
 from sre_copilot.services.container import Container
+from sre_copilot.services.held_wakes import held_wakes
 from sre_copilot.services.mutations import mutate_incident
 from sre_copilot.services.observability import logger, metrics
 from sre_copilot.services.resolution import ResolutionService
@@ -36,7 +37,12 @@ class CorrelateService:
 
     # -- entry points -------------------------------------------------------------------------
     def process(self, messages: list[dict[str, object]]) -> None:
-        """Apply a batch of queue messages (signals and lifecycle hints) in event-time order."""
+        """Apply a batch of queue messages (signals and lifecycle hints) in event-time order; the
+        executions it wakes resume once the whole batch is applied (services/held_wakes.py)."""
+        with held_wakes():
+            self._process(messages)
+
+    def _process(self, messages: list[dict[str, object]]) -> None:
         hints = [m for m in messages if m.get("type") == "lifecycle"]
         signal_ids = [str(m["signal_id"]) for m in messages if m.get("type") == "signal"]
         # Ingest puts the signal in its message as it stored it; only a signal sent by id is read back.

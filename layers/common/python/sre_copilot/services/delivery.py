@@ -22,6 +22,7 @@ from sre_copilot.domain.types import Channel, NotificationKind
 from sre_copilot.ports import clock
 from sre_copilot.services.container import Container
 from sre_copilot.services.ids import short_hash
+from sre_copilot.services.mutations import record_notification
 from sre_copilot.services.observability import logger
 
 ATTEMPTS = 3
@@ -88,7 +89,7 @@ def _record(c: Container, incident: Incident, channel: Channel, target: str, kin
         id=f"ntf-{short_hash(incident.id, channel, kind, target, now.isoformat(), status)}",
         incident_id=incident.id, at=now, channel=channel, target=target, kind=kind, status=status,
         text=text[:4000], provider_id=provider_id)
-    c.store.record_notification(notification, incident.tenant_id)
+    record_notification(c.store, incident.tenant_id, notification)
     return notification
 
 

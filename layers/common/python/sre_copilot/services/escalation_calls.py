@@ -13,6 +13,7 @@ from sre_copilot.messages.text import ranked
 from sre_copilot.ports import clock
 from sre_copilot.services.container import Container
 from sre_copilot.services.escalation import send_sms, voice_callback_url
+from sre_copilot.services.mutations import set_notification_status
 
 
 def hear_details(c: Container, incident: Incident) -> str:
@@ -29,7 +30,7 @@ def call_failed(c: Container, incident: Incident, params: Mapping[str, str], sta
     sid = params.get("CallSid")
     for notification in c.store.notifications_for(incident.tenant_id, incident.id):
         if notification.channel.value == "phone" and sid and notification.provider_id == sid:
-            c.store.record_notification(notification.model_copy(update={"status": status}), incident.tenant_id)
+            set_notification_status(c.store, incident.tenant_id, notification, status)
     c.store.append(AuditRecord(at=clock.now(), tenant_id=incident.tenant_id, actor=f"twilio:{sid or 'call'}",
                                action="page.call_failed", subject=incident.id,
                                details={"to": number, "status": status}))

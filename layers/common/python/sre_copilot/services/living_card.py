@@ -23,6 +23,7 @@ from sre_copilot.messages.text import hypothesis_title, percent, ranked, truncat
 from sre_copilot.ports import clock
 from sre_copilot.services.container import Container
 from sre_copilot.services.ids import short_hash
+from sre_copilot.services.mutations import record_notification
 from sre_copilot.services.observability import logger
 
 ACTOR = "copilot:slack"
@@ -159,7 +160,7 @@ class LivingCard:
             id=f"ntf-{short_hash(incident.id, 'slack', kind, status, now.isoformat(), text[:200])}",
             incident_id=incident.id, at=now, channel=Channel.SLACK, target=channel, kind=kind, status=status,
             text=text[:4000], provider_id=provider_id)
-        self.c.store.record_notification(notification, incident.tenant_id)
+        record_notification(self.c.store, incident.tenant_id, notification)
         self.c.store.append(AuditRecord(at=now, tenant_id=incident.tenant_id, actor=ACTOR,
                                         action=f"notify.slack.{kind.value}",
                                         subject=incident.id, details={"status": status, "target": channel}))

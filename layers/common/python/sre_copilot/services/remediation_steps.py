@@ -32,6 +32,7 @@ from sre_copilot.domain.types import ActionStatus, Channel, NotificationKind, pa
 from sre_copilot.domain.workflow_state import WorkflowState
 from sre_copilot.ports import clock
 from sre_copilot.services import lifecycle
+from sre_copilot.services.mutations import save_plan
 
 if TYPE_CHECKING:
     from sre_copilot.services.workflow_steps import WorkflowSteps
@@ -117,10 +118,9 @@ class RemediationSteps:
             return None
         due = deadline(clock.now(), criteria)
         criteria = criteria.model_copy(update={"since": clock.now()})
-        plan = plan.model_copy(update={"updated_at": clock.now(), "detail": f"{why}; waiting for recovery",
-                                       "params": {**plan.params, RECOVERY_DUE: due.isoformat(),
-                                                  RECOVERY: criteria.model_dump(mode="json")}})
-        self.c.store.put_action(incident.tenant_id, plan)
+        plan = save_plan(self.c.store, incident.tenant_id, plan,
+                         params={RECOVERY_DUE: due.isoformat(), RECOVERY: criteria.model_dump(mode="json")},
+                         updated_at=clock.now(), detail=f"{why}; waiting for recovery")
         self.steps._audit(incident, "action.awaiting_recovery", {
             "plan": plan.id, "rollout": why, "deadline": due.isoformat(), "criteria": criteria.describe()})
         return plan, {"ok": True, "plan_id": plan.id, "why": why, "awaiting_recovery": True,
@@ -147,17 +147,16 @@ class RemediationSteps:
                     "why": check.summary(), "closed": closed}
         if not check.recovered and closed:
             # A person closed the incident; nothing to roll back or escalate, but it stays unverified.
-            plan = plan.model_copy(update={"updated_at": now, "detail": f"unverified: {check.summary()}",
-                                           "params": {**plan.params, RECOVERY_OUTCOME: check.model_dump(mode="json")}})
-            self.c.store.put_action(incident.tenant_id, plan)
+            plan = save_plan(self.c.store, incident.tenant_id, plan, updated_at=now,
+                             detail=f"unverified: {check.summary()}",
+                             params={RECOVERY_OUTCOME: check.model_dump(mode="json")})
             self.steps._audit(incident, "action.unverified", {"plan": plan.id, "why": check.summary(),
                                                               "how": check.how, "closed_by": "a person"})
             return {"ok": True, "outcome": "unverified", "plan_id": plan.id, "why": check.summary(), "closed": True}
         outcome = "recovered" if check.recovered else "unrecovered"
-        plan = plan.model_copy(update={
-            "status": ActionStatus.VERIFIED if check.recovered else plan.status, "updated_at": now,
-            "detail": check.summary(), "params": {**plan.params, RECOVERY_OUTCOME: check.model_dump(mode="json")}})
-        self.c.store.put_action(incident.tenant_id, plan)
+        plan = save_plan(self.c.store, incident.tenant_id, plan,
+                         status=ActionStatus.VERIFIED if check.recovered else plan.status, updated_at=now,
+                         detail=check.summary(), params={RECOVERY_OUTCOME: check.model_dump(mode="json")})
         self.steps._audit(incident, "action.verified" if check.recovered else "action.verification_failed",
                           {"plan": plan.id, "why": check.summary(), "how": check.how, "deadline": at.isoformat(),
                            **({"metrics": [m.model_dump(mode="json") for m in check.metrics]} if check.metrics else {})})
@@ -194,10 +193,8 @@ class RemediationSteps:
         else:
             strategy = "restore_pre_state"
             status, detail, restored = self._restore(incident, plan, failure)
-        plan = plan.model_copy(update={"status": status, "updated_at": clock.now(), "detail": detail,
-                                       "params": {**plan.params, "rollback_result": {
-                                           "strategy": strategy, **restored}}})
-        self.c.store.put_action(incident.tenant_id, plan)
+        plan = save_plan(self.c.store, incident.tenant_id, plan, status=status, updated_at=clock.now(),
+                         detail=detail, params={"rollback_result": {"strategy": strategy, **restored}})
         self.steps._audit(incident, "action.rolled_back", {"plan": plan.id, "status": plan.status, "strategy": strategy,
                                                            "detail": detail, **restored})
         escalated = self.escalate(incident, plan, f"{failure}. Rollback strategy: {strategy}: {detail}")

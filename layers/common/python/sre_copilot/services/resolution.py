@@ -26,7 +26,7 @@ from sre_copilot.ports import clock
 from sre_copilot.services import lifecycle
 from sre_copilot.services.container import Container
 from sre_copilot.services.ids import short_hash
-from sre_copilot.services.mutations import save_fields
+from sre_copilot.services.mutations import record_notification, save_fields
 from sre_copilot.services.observability import logger
 
 RESOLVER = "copilot:resolution"
@@ -135,7 +135,7 @@ class ResolutionService:
         except Exception as exc:  # Slack down: the proposal stays recorded as failed, nothing else stops
             ts, status = None, "failed"
             logger.warning("slack resolution proposal failed", extra={"error": str(exc)})
-        self.c.store.record_notification(Notification(
+        record_notification(self.c.store, incident.tenant_id, Notification(
             id=f"ntf-{short_hash(incident.id, 'resolution-proposal')}", incident_id=incident.id, at=clock.now(),
             channel=Channel.SLACK, target=channel, kind=NotificationKind.APPROVAL_REQUEST, status=status,
             text=text, provider_id=ts))

@@ -41,7 +41,13 @@ from sre_copilot.services import lifecycle, telemetry
 from sre_copilot.services.container import Container
 from sre_copilot.services.gate_inputs import GateInputs
 from sre_copilot.services.ids import short_hash
-from sre_copilot.services.mutations import save_fields
+from sre_copilot.services.mutations import (
+    create_plan,
+    mutate_plan,
+    record_notification,
+    save_fields,
+    save_plan,
+)
 from sre_copilot.services.observability import logger, metrics
 from sre_copilot.services.remediation_steps import RemediationSteps, recovery_due
 
@@ -200,9 +206,10 @@ class WorkflowSteps:
                                                   "gate_inputs": safety.model_dump(mode="json")}})
         if approval is Approval.BLOCKED:
             plan = plan.model_copy(update={"status": ActionStatus.SKIPPED})
-        self.c.store.put_action(incident.tenant_id, plan)
+        plan, created = create_plan(self.c.store, incident.tenant_id, plan)  # a racing analysis's plan wins
         self._save(incident, recommendation=recommendation)
-        self._audit(incident, "action.planned", plan.model_dump(mode="json"))
+        if created:
+            self._audit(incident, "action.planned", plan.model_dump(mode="json"))
         return {"approval": approval.value, "plan_id": plan.id, "action": plan.action, "target": plan.target,
                 "risk": plan.risk.value, "runbook": rec.runbook,
                 "blocked_by": sorted(name for name, result in gates.items() if result.startswith("fail"))}
@@ -279,7 +286,7 @@ class WorkflowSteps:
             incident_id=incident.id, at=clock.now(), channel=channel, target=target, kind=kind, status=status,
             text=text[:4000], provider_id=provider_id,
         )
-        self.c.store.record_notification(notification)
+        record_notification(self.c.store, incident.tenant_id, notification)
         if status == "failed":
             telemetry.notification_failed(channel.value)
         self._audit(incident, f"notify.{channel.value}.{kind.value}", {"status": status, "target": target})
@@ -299,9 +306,7 @@ class WorkflowSteps:
         for rejected in [p for p in plans if p.approval is Approval.REJECTED and p.status is ActionStatus.PLANNED]:
             # A rejection ends that plan: it is never run, and (same action and target, same plan)
             # Recommend finds it ended and does not ask for it again.
-            ended = rejected.model_copy(update={"status": ActionStatus.SKIPPED, "updated_at": clock.now(),
-                                                "detail": f"rejected by {rejected.approver or 'a person'}"})
-            self.c.store.put_action(incident.tenant_id, ended)
+            ended = mutate_plan(self.c.store, incident.tenant_id, incident.id, rejected.id, _end_rejected)
             self._audit(incident, "action.rejected", {"plan": ended.id, "approver": ended.approver})
         plan = next((p for p in plans if p.approval is Approval.PENDING), None)
         deadline = None
@@ -367,9 +372,9 @@ class WorkflowSteps:
         except Exception as exc:  # the executor's fault (API refused, target gone): a person takes over
             logger.warning("action execution failed", extra={"plan": plan.id, "error": str(exc)})
             return self._hand_over(incident, plan, "failed", ActionStatus.FAILED, f"execution failed: {exc}")
-        plan = plan.model_copy(update={"status": ActionStatus.EXECUTED, "updated_at": clock.now(),
-                                       "params": {**plan.params, **result}, "detail": str(result.get("detail", ""))})
-        self.c.store.put_action(incident.tenant_id, plan)
+        plan = save_plan(self.c.store, incident.tenant_id, plan, params=dict(result), status=ActionStatus.EXECUTED,
+                         updated_at=clock.now(), detail=str(result.get("detail", "")), dry_run=plan.dry_run,
+                         gate_results=plan.gate_results)
         self._audit(incident, "action.executed", {"plan": plan.id, "status": plan.status, "dry_run": plan.dry_run,
                                                   "planned_dry_run": planned_dry_run,
                                                   "approver": plan.approver, "detail": plan.detail})
@@ -379,8 +384,8 @@ class WorkflowSteps:
     def _hand_over(self, incident: Incident, plan: ActionPlan, outcome: str, status: ActionStatus,
                    reason: str) -> JSONObject:
         """Record that the copilot will not (or could not) carry out `plan` and tell people to."""
-        plan = plan.model_copy(update={"status": status, "updated_at": clock.now(), "detail": f"{outcome}: {reason}"})
-        self.c.store.put_action(incident.tenant_id, plan)
+        plan = save_plan(self.c.store, incident.tenant_id, plan, status=status, updated_at=clock.now(),
+                         detail=f"{outcome}: {reason}", dry_run=plan.dry_run, gate_results=plan.gate_results)
         self._audit(incident, f"action.{outcome}", {"plan": plan.id, "action": plan.action, "target": plan.target,
                                                      "approver": plan.approver, "reason": reason})
         what = "cannot be run by SRE Copilot here" if outcome == "not_executable" else "failed"
@@ -397,10 +402,8 @@ class WorkflowSteps:
 
     def _refuse(self, incident: Incident, plan: ActionPlan, check: ActCheck) -> JSONObject:
         """Act refused at execution time: nothing ran; the plan says why (Verify and Rollback skip it)."""
-        plan = plan.model_copy(update={"status": ActionStatus.SKIPPED, "updated_at": clock.now(),
-                                       "gate_results": check.gate_results,
-                                       "detail": f"refused at execution: {check.summary()}"})
-        self.c.store.put_action(incident.tenant_id, plan)
+        plan = save_plan(self.c.store, incident.tenant_id, plan, status=ActionStatus.SKIPPED, updated_at=clock.now(),
+                         gate_results=check.gate_results, detail=f"refused at execution: {check.summary()}")
         self._audit(incident, "action.refused", {"plan": plan.id, "reasons": check.refusals,
                                                  "approver": plan.approver})
         metrics.add_metric(name="ActionsRefused", unit=MetricUnit.Count, value=1)
@@ -430,8 +433,7 @@ class WorkflowSteps:
         if ok and (waiting := RemediationSteps(self).await_recovery(incident, plan, why)) is not None:
             return waiting[1]
         status = ActionStatus.VERIFIED if ok else plan.status
-        plan = plan.model_copy(update={"status": status, "updated_at": clock.now(), "detail": why})
-        self.c.store.put_action(incident.tenant_id, plan)
+        plan = save_plan(self.c.store, incident.tenant_id, plan, status=status, updated_at=clock.now(), detail=why)
         self._audit(incident, "action.verified" if ok else "action.verification_failed", {"plan": plan.id, "why": why})
         if ok and not plan.dry_run:  # a dry run changed nothing, so it mitigated nothing
             lifecycle.move_if_allowed(self.c, incident, IncidentState.MITIGATED, actor=COPILOT,
@@ -487,6 +489,15 @@ class WorkflowSteps:
                                     f"{str(error.get('Cause'))[:500]}", f"incident:{subject}")
         metrics.add_metric(name="WorkflowFailures", unit=MetricUnit.Count, value=1)
         return {"recorded": True, "error": error.get("Error")}
+
+
+def _end_rejected(plan: ActionPlan) -> bool:
+    """A rejected plan that has not run ends (re-checked on the fresh copy on every re-read)."""
+    if plan.approval is not Approval.REJECTED or plan.status is not ActionStatus.PLANNED:
+        return False
+    plan.status, plan.updated_at = ActionStatus.SKIPPED, clock.now()
+    plan.detail = f"rejected by {plan.approver or 'a person'}"
+    return True
 
 
 def _decision_from(state: WorkflowState) -> dict[str, object]:

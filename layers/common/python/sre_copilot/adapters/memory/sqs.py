@@ -59,6 +59,7 @@ class MemorySQS:
         self.region, self.account = region, account
         self._queues: dict[str, _Queue] = {}
         self._lock = threading.Lock()
+        self._sent = 0  # message ids derive from it: a replay's ids are the same every run
 
     def create_queue(self, *, QueueName: str, Attributes: dict[str, str] | None = None, **_: Any) -> dict[str, Any]:
         url = f"https://sqs.{self.region}.amazonaws.com/{self.account}/{QueueName}"
@@ -88,7 +89,8 @@ class MemorySQS:
         with self._lock:
             queue = self._queue(QueueUrl, "SendMessage")
             delay = int(DelaySeconds if DelaySeconds is not None else queue.attributes.get("DelaySeconds", 0))
-            message = _Message(str(uuid.uuid4()), MessageBody, dict(MessageAttributes or {}), time.time(),
+            self._sent += 1
+            message = _Message(str(uuid.uuid5(uuid.NAMESPACE_URL, f"{QueueUrl}#{self._sent}")), MessageBody, dict(MessageAttributes or {}), time.time(),
                                now + delay)
             queue.messages[message.id] = message
         return {"MessageId": message.id, "MD5OfMessageBody": _md5(MessageBody)}
