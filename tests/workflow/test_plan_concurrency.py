@@ -41,7 +41,8 @@ from sre_copilot.services.workflow_steps import _end_rejected
 T0 = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
 TEAM = "T0OURS"
 CONTROLS = RuntimeControls(approvers=Approvers(slack_team_id=TEAM, rules=[
-    ApproverRule(services=["checkout"], max_risk=Risk.CRITICAL, slack_users=["U-ALICE", "U-BOB"])]))
+    ApproverRule(services=["checkout"], max_risk=Risk.CRITICAL, slack_users=["U-ALICE", "U-BOB"],
+                 api_users=["lead"])]))
 TENANT = "default"
 Writer = Callable[[], Any]
 
