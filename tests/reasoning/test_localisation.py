@@ -96,3 +96,16 @@ def test_a_chronic_anomaly_yields_to_an_unusual_one_when_weights_say_so() -> Non
     # And switching the `rarity` feature off ignores the weights
     without = localise(signals, CATALOG, weights=weights, features=[f for f in FEATURES if f != "rarity"])
     assert without[0].entity == "cart-1"
+
+
+def test_several_replicas_slow_for_their_callers_make_the_service_a_suspect() -> None:
+    # Given both replicas of cart slow for the front pods
+    signals = [call("front-0", "cart-0", 0), call("front-1", "cart-1", 5), call("front-0", "cart-1", 10)]
+    # When the anomalies are ranked
+    ranked = localise(signals, CATALOG)
+    # Then the service itself leads, as a service suspect, ahead of either replica
+    assert (ranked[0].entity, ranked[0].kind) == ("cart", EntityKind.SERVICE)
+    assert {s.entity for s in ranked[1:]} >= {"cart-0", "cart-1"}
+    # And one slow replica alone stays an instance suspect
+    alone = localise([call("front-0", "cart-0", 0), call("front-1", "cart-0", 5)], CATALOG)
+    assert all(s.kind is not EntityKind.SERVICE for s in alone)

@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -182,6 +182,8 @@ def localise(signals: Iterable[Signal], catalog: Catalog, *, features: Iterable[
             profiles[callee_name].calls_in += call_weight[(caller_name, callee_name)] / len(callees)
     if not profiles:
         return []
+    if "trace" in use:
+        _service_slowness(profiles, profile)
 
     first_at = min((p.first for p in profiles.values() if p.first), default=None)
     last_at = max((p.first for p in profiles.values() if p.first), default=None)
@@ -237,6 +239,26 @@ def localise(signals: Iterable[Signal], catalog: Catalog, *, features: Iterable[
                            fault=fault, features={k: round(v, 3) for k, v in raw[p.name].items()},
                            summary=_summary(p, fault, raw[p.name])))
     return out
+
+
+def _service_slowness(profiles: dict[str, EntityProfile],
+                      profile: Callable[[str, EntityKind, str | None], EntityProfile]) -> None:
+    """Several replicas of one service slow for their callers point at the service (its network,
+    its shared dependency, a bad rollout), not at any one replica: the service becomes a suspect
+    with their (rarity-weighted) call evidence summed. One slow replica stays an instance suspect."""
+    spread: dict[str, list[EntityProfile]] = defaultdict(list)
+    for p in list(profiles.values()):
+        if p.kind is EntityKind.INSTANCE and p.service and p.calls_in > 0:
+            spread[p.service].append(p)
+    for service, slow in spread.items():
+        if len(slow) < 2:
+            continue
+        sp = profile(service, EntityKind.SERVICE, service)
+        sp.calls_in += sum(x.calls_in for x in slow)
+        for x in slow:
+            sp.callers |= x.callers
+            if x.first:
+                sp.saw(x.first)
 
 
 def _diversified(ordered: list[EntityProfile], anomaly: dict[str, float]) -> list[tuple[EntityProfile, float]]:
