@@ -16,6 +16,11 @@ them symptoms. This module ranks the entities they name with the signals publish
 - `pagerank`: a personalised PageRank over the dependency graph of the incident's entities (caller
   -> callee, instance -> host, instance -> service), started from the anomaly scores, so scores
   flow from symptoms towards what they depend on.
+- `rarity`: each alert counts at its weight, how unusual its key was before the incident
+  (`correlation.alert_history`, learned online), so anomalies that recur in every incident stop
+  outranking the one that started this one.
+
+Two or more replicas of a service slow for their callers also make the service itself a suspect.
 
 It ranks what anomaly detectors send: alerts that say which way a metric moved (a `direction`
 label) or which call degraded (`client` and `server`). Everything is structural (labels, catalog,
