@@ -93,7 +93,8 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         writes=(INCIDENTS_PREFIX,), publishes_lifecycle=True, reads_metrics=True),
     "aggregate_evidence": FunctionSpec(
         "ASL AggregateEvidence: temporal correlation, precedents, signal strength",
-        reads=(CATALOG_PREFIX, INCIDENTS_PREFIX), writes=(INCIDENTS_PREFIX,), vector_index="read"),
+        # SNAPSHOTS_PREFIX: the correlation state (its alert history) when it spilled to S3.
+        reads=(CATALOG_PREFIX, INCIDENTS_PREFIX, SNAPSHOTS_PREFIX), writes=(INCIDENTS_PREFIX,), vector_index="read"),
     "generate_hypotheses": FunctionSpec(
         "ASL GenerateHypotheses: deterministic generators plus grounded LLM candidates",
         reads=(CATALOG_PREFIX, INCIDENTS_PREFIX), writes=(INCIDENTS_PREFIX,), llm=True),

@@ -75,7 +75,7 @@ TABLE_ACCESS: dict[str, TableAccess] = {
                          PutItem=("correlation", "incidents", "signals", "executions", "tenant"),
                          UpdateItem=("signals",), DeleteItem=("incidents", "tenant")),
     "assemble_context": _access(("gsi1",), GetItem=("incidents",), PutItem=("incidents",), DeleteItem=("tenant",)),
-    "aggregate_evidence": _access(("gsi1",), GetItem=("incidents",)),
+    "aggregate_evidence": _access(("gsi1",), GetItem=("correlation", "incidents")),  # alert history
     "generate_hypotheses": _access(("gsi1",), GetItem=("incidents",)),
     "score_confidence": _access(GetItem=("incidents",), Query=("tenant",), PutItem=("incidents",)),  # verdict counts
     "apply_policy": _access(GetItem=("incidents",), PutItem=("incidents",)),

@@ -163,3 +163,12 @@ def test_executor_functions_run_in_the_configured_vpc_and_get_the_eks_cluster(sy
             assert properties["Environment"]["Variables"]["SRE_COPILOT_EKS_CLUSTER_NAME"] == "prod-eks"
         else:
             assert "VpcConfig" not in properties, name
+
+
+def test_the_evidence_step_may_read_a_spilled_correlation_state(synthesized: Synthesized) -> None:
+    # Given the evidence step weighs alerts by the correlation state's alert history, which the
+    # store spills to S3 under snapshots/ when it is large
+    reads = [r for s in _statements(synthesized, "aggregate_evidence") if "s3:GetObject" in _actions(s)
+             for r in _resources(s)]
+    # Then its role may read that prefix
+    assert any("/snapshots/*" in str(r) for r in reads)

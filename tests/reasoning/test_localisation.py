@@ -81,3 +81,31 @@ def test_metric_names_map_to_fault_classes() -> None:
     assert fault_class("container_fs_reads_bytes") == "disk I/O"
     assert fault_class("container_network_receive_packets") == "network"
     assert fault_class("grpc-mrt") == "latency"
+
+
+def test_a_chronic_anomaly_yields_to_an_unusual_one_when_weights_say_so() -> None:
+    # Given a pod with many alerts that fire in every incident, and one with fewer unusual ones
+    chronic = [metric("cart-1", name, 0) for name in ("mem_usage", "cpu_usage", "fs_reads", "threads")]
+    unusual = [metric("shop-0", name, 30) for name in ("net_receive", "cpu_usage")]
+    signals = chronic + unusual
+    # When nothing is known about how usual they are, the busier pod leads
+    assert localise(signals, CATALOG)[0].entity == "cart-1"
+    # Then with the history's weights (chronic 0.1, unusual 1.0) the unusual pod leads
+    weights = {s.id: 0.1 for s in chronic} | {s.id: 1.0 for s in unusual}
+    assert localise(signals, CATALOG, weights=weights)[0].entity == "shop-0"
+    # And switching the `rarity` feature off ignores the weights
+    without = localise(signals, CATALOG, weights=weights, features=[f for f in FEATURES if f != "rarity"])
+    assert without[0].entity == "cart-1"
+
+
+def test_several_replicas_slow_for_their_callers_make_the_service_a_suspect() -> None:
+    # Given both replicas of cart slow for the front pods
+    signals = [call("front-0", "cart-0", 0), call("front-1", "cart-1", 5), call("front-0", "cart-1", 10)]
+    # When the anomalies are ranked
+    ranked = localise(signals, CATALOG)
+    # Then the service itself leads, as a service suspect, ahead of either replica
+    assert (ranked[0].entity, ranked[0].kind) == ("cart", EntityKind.SERVICE)
+    assert {s.entity for s in ranked[1:]} >= {"cart-0", "cart-1"}
+    # And one slow replica alone stays an instance suspect
+    alone = localise([call("front-0", "cart-0", 0), call("front-1", "cart-0", 5)], CATALOG)
+    assert all(s.kind is not EntityKind.SERVICE for s in alone)

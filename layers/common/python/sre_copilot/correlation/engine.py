@@ -43,6 +43,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sre_copilot.correlation import actionable
+from sre_copilot.correlation.alert_history import AlertHistory
 from sre_copilot.correlation.config import CorrelationConfig, OpenRule
 from sre_copilot.correlation.groups import (
     ALERT,
@@ -140,6 +141,8 @@ class CorrelationEngine:
         self._due: list[tuple[float, str]] = []
         self._awaiting_tick: set[str] = set()
         self._watermark = 0.0
+        # How usual each alert key is (reasoning weighs alerts by it); learned from every alert seen.
+        self.history = AlertHistory()
 
     # -- public API ----------------------------------------------------------------------------
     def ingest(self, signal: Signal) -> CorrelationOutcome:
@@ -147,6 +150,7 @@ class CorrelationEngine:
         if t > self._watermark:
             self._watermark = t
             self._expire(t, None)
+        self.history.observe(signal)
         if signal.suppressed_by:
             return CorrelationOutcome(signal.id, explanation=explanation(
                 signal.id, "suppressed", f"silenced by {signal.suppressed_by}: recorded, never opens, joins or pages"))
@@ -195,7 +199,7 @@ class CorrelationEngine:
     def to_state(self) -> dict[str, Any]:
         return {"format": STATE_FORMAT, "watermark": self._watermark,
                 "groups": [g.to_json() for g in self._groups.values()],
-                "awaiting_tick": sorted(self._awaiting_tick)}
+                "awaiting_tick": sorted(self._awaiting_tick), "alert_history": self.history.to_json()}
 
     @classmethod
     def from_state(cls, catalog: Catalog, state: dict[str, Any], config: CorrelationConfig | None = None, *,
@@ -207,6 +211,7 @@ class CorrelationEngine:
             raise ValueError(f"correlation state is {state.get('format')!r}, expected {STATE_FORMAT}; "
                              "start from an empty state")
         engine._watermark = float(state.get("watermark") or 0.0)
+        engine.history = AlertHistory.from_json(state.get("alert_history"))
         for data in state.get("groups", []):
             group = Group.from_json(data)
             engine._groups[group.id] = group

@@ -68,6 +68,7 @@ def correlate(signals: list[Signal], catalog: Catalog, config: Any = None, scena
 def analyse(result: dict[str, Any], signals: list[Signal], catalog: Catalog,
             changes: list[ChangeEvent], features: Any = None) -> dict[str, Any]:
     """Fill each incident's `hypotheses` as the workflow's analysis steps would at its end."""
+    from sre_copilot.correlation.alert_history import AlertHistory
     from sre_copilot.domain.incident import Incident
     from sre_copilot.reasoning.confidence import score_hypotheses
     from sre_copilot.reasoning.context import assemble_context
@@ -76,12 +77,21 @@ def analyse(result: dict[str, Any], signals: list[Signal], catalog: Catalog,
     from sre_copilot.reasoning.localisation import FEATURES
 
     by_id = {s.id: s for s in signals}
-    for incident in result["incidents"]:
+    # The alert history as the correlation engine holds it when the incident opens: every alert
+    # received up to then (the engine observes in arrival order), queried for before its first alert.
+    arrivals = sorted(signals, key=lambda s: s.received_at)
+    history, fed = AlertHistory(), 0
+    for incident in sorted(result["incidents"], key=lambda i: min((by_id[s].received_at for s in i["signal_ids"]
+                                                                     if s in by_id), default=datetime.max)):
         members = [by_id[i] for i in incident["signal_ids"] if i in by_id and by_id[i].duplicate_of is None]
         if not members:
             continue
         members = [s.model_copy(update={"incident_id": incident["id"]}) for s in members]
         first = min(s.event_time for s in members)
+        opened = min(s.received_at for s in members)
+        while fed < len(arrivals) and arrivals[fed].received_at <= opened:
+            history.observe(arrivals[fed])
+            fed += 1
         now = max(s.received_at for s in members) + timedelta(minutes=1)
         record = Incident(id=incident["id"], title=members[0].title[:200], priority=incident["priority"],
                           opened_at=first, updated_at=now, services=sorted({s.service for s in members if s.service}),
@@ -90,7 +100,8 @@ def analyse(result: dict[str, Any], signals: list[Signal], catalog: Catalog,
         snapshot = assemble_context(incident=record, signals=members, catalog=catalog, changes=window,
                                     metrics=None, now=now)
         package = aggregate_evidence(snapshot=snapshot, signals=members, catalog=catalog, precedents=None,
-                                     localisation_features=FEATURES if features is None else features)
+                                     localisation_features=FEATURES if features is None else features,
+                                     alert_weights=history.weights(members, first))
         hypotheses = generate_hypotheses(snapshot=snapshot, evidence=package, signals=members, catalog=catalog)
         scored = score_hypotheses(hypotheses, evidence=package, snapshot=snapshot)
         incident["hypotheses"] = [h.model_dump(mode="json", exclude={"evidence"}) for h in scored]

@@ -17,7 +17,7 @@ Item kinds and what their numbers mean (scoring reads them back, see docs/reason
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -124,7 +124,10 @@ def describe(*, titles: Iterable[str], services: Iterable[str], entities: Iterab
 # -- aggregation ----------------------------------------------------------------------------------
 def aggregate_evidence(*, snapshot: ContextSnapshot, signals: list[Signal], catalog: Catalog,
                        precedents: PrecedentLookup | None,
-                       localisation_features: Iterable[str] = LOCALISATION_FEATURES) -> EvidencePackage:
+                       localisation_features: Iterable[str] = LOCALISATION_FEATURES,
+                       alert_weights: Mapping[str, float] | None = None) -> EvidencePackage:
+    """`alert_weights`: signal id -> how unusual the alert was before the incident
+    (`correlation.alert_history`); None ranks suspects as if every alert were rare."""
     all_facts = facts(snapshot)
     graph = Graph(snapshot.topology)
     items: list[Evidence] = []
@@ -137,7 +140,7 @@ def aggregate_evidence(*, snapshot: ContextSnapshot, signals: list[Signal], cata
     items += _common_dependencies(all_facts, graph)
     items += _hosts(all_facts, snapshot)
     items += _precedents(snapshot, all_facts, signals, precedents)
-    items += localisation_items(signals, catalog, localisation_features)
+    items += localisation_items(signals, catalog, localisation_features, alert_weights)
     conflicts += _change_conflicts(temporal)
     metric_items, metric_conflicts = _metric_contradictions(all_facts, snapshot)
     items += metric_items
@@ -145,13 +148,14 @@ def aggregate_evidence(*, snapshot: ContextSnapshot, signals: list[Signal], cata
     return EvidencePackage(incident_id=snapshot.incident_id, items=items, conflicts=conflicts)
 
 
-def localisation_items(signals: list[Signal], catalog: Catalog, features: Iterable[str]) -> list[Evidence]:
+def localisation_items(signals: list[Signal], catalog: Catalog, features: Iterable[str],
+                       weights: Mapping[str, float] | None = None) -> list[Evidence]:
     """`localisation`: the anomaly ranking's suspects (reasoning/localisation.py), strength relative
     to the best; `refs` = [entity kind, owning service or "", fault class]."""
     return [Evidence(kind="localisation", summary=s.summary, source="anomaly ranking", subject=s.entity,
                      strength=max(0.0, min(1.0, s.score)), refs=[s.kind.value, s.service or "", s.fault,
                                                                  *(f"{k}={v}" for k, v in s.features.items())])
-            for s in localise(signals, catalog, features=features)]
+            for s in localise(signals, catalog, features=features, weights=weights)]
 
 
 def _cap(sigma: float) -> float:

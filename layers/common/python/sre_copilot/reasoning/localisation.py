@@ -16,6 +16,11 @@ them symptoms. This module ranks the entities they name with the signals publish
 - `pagerank`: a personalised PageRank over the dependency graph of the incident's entities (caller
   -> callee, instance -> host, instance -> service), started from the anomaly scores, so scores
   flow from symptoms towards what they depend on.
+- `rarity`: each alert counts at its weight, how unusual its key was before the incident
+  (`correlation.alert_history`, learned online), so anomalies that recur in every incident stop
+  outranking the one that started this one.
+
+Two or more replicas of a service slow for their callers also make the service itself a suspect.
 
 It ranks what anomaly detectors send: alerts that say which way a metric moved (a `direction`
 label) or which call degraded (`client` and `server`). Everything is structural (labels, catalog,
@@ -27,7 +32,7 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -35,7 +40,7 @@ from sre_copilot.domain.catalog import Catalog
 from sre_copilot.domain.signal import Signal
 from sre_copilot.domain.types import EntityKind
 
-FEATURES: tuple[str, ...] = ("onset", "density", "breadth", "resource", "trace", "host", "pagerank")
+FEATURES: tuple[str, ...] = ("onset", "density", "breadth", "resource", "trace", "host", "pagerank", "rarity")
 
 # Metric-name tokens -> fault class. Matched on whole tokens of the metric name (split on . _ - /).
 _CLASSES: tuple[tuple[str, frozenset[str]], ...] = (
@@ -54,6 +59,7 @@ _SPLIT = re.compile(r"[^a-z0-9]+")
 PR_DAMPING = 0.85
 PR_ITERATIONS = 30
 DIVERSITY = 0.7
+DENSITY = 4.0
 
 
 def fault_class(metric: str) -> str:
@@ -72,7 +78,9 @@ class EntityProfile:
     service: str | None
     host: str | None = None
     alerts: int = 0
+    weight: float = 0.0  # the alerts' summed rarity weights (alerts, when rarity is off)
     metrics: dict[str, str] = field(default_factory=dict)  # metric -> direction
+    metric_weight: dict[str, float] = field(default_factory=dict)  # metric -> its rarest alert's weight
     first: datetime | None = None
     callers: set[str] = field(default_factory=set)  # distinct callers slow towards it
     callees: set[str] = field(default_factory=set)  # distinct callees it is slow towards
@@ -83,9 +91,24 @@ class EntityProfile:
         if self.first is None or at < self.first:
             self.first = at
 
+    def note(self, metric: str, direction: str, w: float) -> None:
+        self.alerts += 1
+        self.weight += w
+        self.metrics.setdefault(metric, direction)
+        self.metric_weight[metric] = max(w, self.metric_weight.get(metric, 0.0))
+
     @property
     def classes(self) -> set[str]:
         return {fault_class(m) for m in self.metrics}
+
+    def class_weight(self, classes: frozenset[str]) -> float:
+        """Per fault class in `classes` the weight of its rarest metric, summed."""
+        best: dict[str, float] = {}
+        for metric, w in self.metric_weight.items():
+            c = fault_class(metric)
+            if c in classes:
+                best[c] = max(w, best.get(c, 0.0))
+        return sum(best.values())
 
 
 @dataclass(frozen=True)
@@ -108,9 +131,13 @@ def _metric(signal: Signal) -> str:
 
 
 def localise(signals: Iterable[Signal], catalog: Catalog, *, features: Iterable[str] = FEATURES,
-             limit: int = 8) -> list[Suspect]:
-    """Rank the entities the incident's alerts name, best first (scores relative to the best)."""
+             limit: int = 8, weights: Mapping[str, float] | None = None) -> list[Suspect]:
+    """Rank the entities the incident's alerts name, best first (scores relative to the best).
+
+    `weights`: signal id -> how unusual that alert was before the incident (the `rarity` feature,
+    `correlation.alert_history`); an alert missing from it weighs 1."""
     use = set(features)
+    rarity = weights if weights is not None and "rarity" in use else {}
     # Anomaly detectors say which way a metric moved (`direction`) or which call degraded (client and
     # server); threshold alerts (a name and a severity) are the structural generators' evidence.
     alerts = [s for s in signals if s.is_alert and not s.background and s.duplicate_of is None
@@ -126,7 +153,9 @@ def localise(signals: Iterable[Signal], catalog: Catalog, *, features: Iterable[
         return found
 
     call_edges: dict[str, set[str]] = defaultdict(set)
+    call_weight: dict[tuple[str, str], float] = {}
     for s in alerts:
+        w = rarity.get(s.id, 1.0)
         if _is_call(s):
             caller = catalog.find_instance(s.labels["client"])
             callee = catalog.find_instance(s.labels["server"])
@@ -138,6 +167,8 @@ def localise(signals: Iterable[Signal], catalog: Catalog, *, features: Iterable[
             dst.callers.add(src.name)
             dst.saw(s.event_time)
             call_edges[src.name].add(dst.name)
+            edge = (src.name, dst.name)
+            call_weight[edge] = max(w, call_weight.get(edge, 0.0))
             continue
         if not s.entity:
             continue
@@ -146,17 +177,18 @@ def localise(signals: Iterable[Signal], catalog: Catalog, *, features: Iterable[
         if kind is EntityKind.HOST:
             host = catalog.find_host(s.entity) or s.entity
         p = profile(host if kind is EntityKind.HOST and host else s.entity, kind, s.service, host)
-        p.alerts += 1
-        p.metrics.setdefault(_metric(s), s.labels.get("direction", ""))
+        p.note(_metric(s), s.labels.get("direction", ""), w)
         p.saw(s.event_time)
         if kind is EntityKind.HOST:
             p.node_level += 1
     # A caller slow towards many callees votes less for each of them: the slowness is likely its own.
-    for callees in call_edges.values():
+    for caller_name, callees in call_edges.items():
         for callee_name in callees:
-            profiles[callee_name].calls_in += 1.0 / len(callees)
+            profiles[callee_name].calls_in += call_weight[(caller_name, callee_name)] / len(callees)
     if not profiles:
         return []
+    if "trace" in use:
+        _service_slowness(profiles, profile)
 
     first_at = min((p.first for p in profiles.values() if p.first), default=None)
     last_at = max((p.first for p in profiles.values() if p.first), default=None)
@@ -167,15 +199,19 @@ def localise(signals: Iterable[Signal], catalog: Catalog, *, features: Iterable[
         if p.kind is EntityKind.INSTANCE and p.host and p.alerts:
             pod_alerting[p.host].add(p.name)
 
+    top_weight = max((p.weight for p in profiles.values()), default=0.0) or 1.0
     raw: dict[str, dict[str, float]] = {}
     for p in profiles.values():
         f: dict[str, float] = {}
         if "density" in use:
-            f["density"] = 0.5 * math.log1p(p.alerts)
+            # Relative to the incident's busiest entity, and linear: on a storm where every entity
+            # alerts, the one with clearly more (unusual) alerts is the anchor the other features
+            # adjust; a log scale flattened that margin away.
+            f["density"] = DENSITY * p.weight / top_weight
         if "breadth" in use:
-            f["breadth"] = 0.5 * len(p.metrics)
+            f["breadth"] = 0.5 * sum(p.metric_weight.values())
         if "resource" in use:
-            f["resource"] = 0.75 * len(p.classes & RESOURCE_CLASSES)
+            f["resource"] = 0.75 * p.class_weight(RESOURCE_CLASSES)
         if "trace" in use:
             own_slowness = len(p.callees) >= 3 and not p.callers
             f["trace"] = math.log1p(p.calls_in) + (0.5 * math.log1p(len(p.callees)) if own_slowness else 0.0)
@@ -184,7 +220,7 @@ def localise(signals: Iterable[Signal], catalog: Catalog, *, features: Iterable[
             # node whose pods alert too is more likely a bystander of a pod fault than the cause.
             placed = len(catalog.instances_on_host(p.name)) or 1
             share = min(1.0, sum(len(v) for k, v in pod_alerting.items() if k == p.name) / placed)
-            f["host"] = (0.5 * math.log1p(p.node_level) + 0.5 * len(p.metrics)) * (1.0 - share)
+            f["host"] = (0.5 * math.log1p(p.weight) + 0.5 * sum(p.metric_weight.values())) * (1.0 - share)
         if "onset" in use and p.first and first_at:
             f["onset"] = 1.0 - (p.first - first_at).total_seconds() / span
         raw[p.name] = f
@@ -208,6 +244,26 @@ def localise(signals: Iterable[Signal], catalog: Catalog, *, features: Iterable[
                            fault=fault, features={k: round(v, 3) for k, v in raw[p.name].items()},
                            summary=_summary(p, fault, raw[p.name])))
     return out
+
+
+def _service_slowness(profiles: dict[str, EntityProfile],
+                      profile: Callable[[str, EntityKind, str | None], EntityProfile]) -> None:
+    """Several replicas of one service slow for their callers point at the service (its network,
+    its shared dependency, a bad rollout), not at any one replica: the service becomes a suspect
+    with their (rarity-weighted) call evidence summed. One slow replica stays an instance suspect."""
+    spread: dict[str, list[EntityProfile]] = defaultdict(list)
+    for p in list(profiles.values()):
+        if p.kind is EntityKind.INSTANCE and p.service and p.calls_in > 0:
+            spread[p.service].append(p)
+    for service, slow in spread.items():
+        if len(slow) < 2:
+            continue
+        sp = profile(service, EntityKind.SERVICE, service)
+        sp.calls_in += sum(x.calls_in for x in slow)
+        for x in slow:
+            sp.callers |= x.callers
+            if x.first:
+                sp.saw(x.first)
 
 
 def _diversified(ordered: list[EntityProfile], anomaly: dict[str, float]) -> list[tuple[EntityProfile, float]]:

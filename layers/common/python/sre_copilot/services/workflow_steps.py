@@ -101,14 +101,18 @@ class WorkflowSteps:
                 "missing": sorted(snapshot.missing)}
 
     def aggregate_evidence(self, event: StepEvent) -> JSONObject:
+        from sre_copilot.correlation.alert_history import weights_from_state
         from sre_copilot.reasoning.evidence import aggregate_evidence
 
         state = WorkflowState.parse(event)
         incident = self._incident(state)
         snapshot = ContextSnapshot.model_validate(self.c.blobs.get_json(state.ref("context", "snapshot_ref")))
         signals = self.c.store.signals_for_incident(incident.tenant_id, incident.id)
+        # How usual each alert was before the incident, from the correlation engine's alert history.
+        engine_state, _version = self.c.store.load_correlation_state(incident.tenant_id)
         package = aggregate_evidence(snapshot=snapshot, signals=signals, catalog=self.c.catalog(),
-                                     precedents=self.c.precedents())
+                                     precedents=self.c.precedents(),
+                                     alert_weights=weights_from_state(engine_state, signals))
         ref = self.c.blobs.put_json(self._key(incident, "evidence"), package.model_dump(mode="json"))
         kinds = sorted({e.kind for e in package.items})
         return {"evidence_ref": ref, "items": len(package.items), "kinds": kinds, "conflicts": len(package.conflicts)}
