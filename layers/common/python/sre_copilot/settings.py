@@ -21,7 +21,7 @@ class Settings(BaseModel):
     unless the caller passes it. That is pydantic-settings' behaviour for flat fields, without
     importing pydantic-settings (and asyncio with it): a fifth of a function's cold start."""
 
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(defer_build=True, extra="ignore", populate_by_name=True)
 
     tenant_id: str = "default"
     environment: str = "prod"

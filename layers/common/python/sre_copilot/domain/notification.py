@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from sre_copilot.domain.types import Channel, NotificationKind, UtcDateTime
 
 
 class Notification(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     id: str
     incident_id: str
     at: UtcDateTime
@@ -22,6 +24,8 @@ class Notification(BaseModel):
 
 
 class AuditRecord(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     at: UtcDateTime
     tenant_id: str = "default"
     actor: str

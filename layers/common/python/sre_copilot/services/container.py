@@ -9,14 +9,16 @@ import json
 import time
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sre_copilot.domain.action import ActionPlan
-from sre_copilot.domain.catalog import Catalog
-from sre_copilot.domain.incident import Incident
 from sre_copilot.errors import ConfigurationError
-from sre_copilot.ports.stores import Store
 from sre_copilot.settings import Settings, get_settings
+
+if TYPE_CHECKING:  # the domain models load with the step that uses them (cold start)
+    from sre_copilot.domain.action import ActionPlan
+    from sre_copilot.domain.catalog import Catalog
+    from sre_copilot.domain.incident import Incident
+    from sre_copilot.ports.stores import Store
 
 CATALOG_TTL_S = 60.0
 SILENCES_TTL_S = 30.0
@@ -89,6 +91,8 @@ class Container:
 
     # -- catalog and configuration ---------------------------------------------------------------
     def catalog(self) -> Catalog:
+        from sre_copilot.domain.catalog import Catalog
+
         now = time.monotonic()
         if self._catalog and now - self._catalog[0] < CATALOG_TTL_S:
             return self._catalog[1]

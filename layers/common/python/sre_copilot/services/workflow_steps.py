@@ -7,17 +7,10 @@ history in the console stays readable and far below the 256 KB payload limit.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from sre_copilot.actions.gates import SafetyContext, evaluate_gates
-from sre_copilot.actions.routing import plan_from_recommendation, route_approval
-from sre_copilot.actions.runtime_gates import (
-    ActCheck,
-    check_before_act,
-    plan_time_gates,
-)
 from sre_copilot.domain.action import ActionPlan
 from sre_copilot.domain.incident import Incident, IncidentState
 from sre_copilot.domain.notification import AuditRecord, Notification
@@ -31,15 +24,16 @@ from sre_copilot.domain.types import (
     Priority,
 )
 from sre_copilot.errors import ConfigurationError, NotFound
-from sre_copilot.messages.pagerduty import hypotheses_note
 from sre_copilot.ports import clock
 from sre_copilot.services import lifecycle, telemetry
 from sre_copilot.services.container import Container
-from sre_copilot.services.gate_inputs import GateInputs
 from sre_copilot.services.ids import short_hash
 from sre_copilot.services.mutations import save_fields
 from sre_copilot.services.observability import logger, metrics
-from sre_copilot.services.remediation_steps import RemediationSteps, recovery_due
+
+if TYPE_CHECKING:
+    from sre_copilot.actions.gates import SafetyContext
+    from sre_copilot.actions.runtime_gates import ActCheck
 
 # Each step imports its own reasoning, action and message modules when it runs, so a function's
 # cold start loads only its step's code (benchmarks/bench_cold_start.py).
@@ -153,7 +147,11 @@ class WorkflowSteps:
         return {"outcome": decision.outcome.value, "presented": decision.presented, "reasons": decision.reasons}
 
     def recommend(self, event: dict[str, Any]) -> dict[str, Any]:
+        from sre_copilot.actions.gates import evaluate_gates
+        from sre_copilot.actions.routing import plan_from_recommendation, route_approval
+        from sre_copilot.actions.runtime_gates import plan_time_gates
         from sre_copilot.reasoning.recommend import recommend
+        from sre_copilot.services.remediation_steps import RemediationSteps
 
         incident = self._incident(event)
         hypotheses = [Hypothesis.model_validate(h) for h in incident.hypotheses]
@@ -196,10 +194,13 @@ class WorkflowSteps:
                 "blocked_by": sorted(name for name, result in gates.items() if result.startswith("fail"))}
 
     def _safety_context(self, incident: Incident, plan: ActionPlan, plans: list[ActionPlan]) -> SafetyContext:
+        from sre_copilot.services.gate_inputs import GateInputs
+
         return GateInputs(self.c).safety_context(incident, plan, plans)
 
     # -- people ---------------------------------------------------------------------------------
     def notify(self, event: dict[str, Any]) -> dict[str, Any]:
+        from sre_copilot.messages.pagerduty import hypotheses_note
         from sre_copilot.services.escalation import start_paging
         from sre_copilot.services.living_card import (
             LivingCard,
@@ -280,6 +281,8 @@ class WorkflowSteps:
 
     # -- waiting --------------------------------------------------------------------------------
     def await_decision(self, event: dict[str, Any]) -> dict[str, Any]:
+        from sre_copilot.services.remediation_steps import recovery_due
+
         incident = self._incident(event)
         plans = self.c.store.actions_for(incident.tenant_id, incident.id)
         for rejected in [p for p in plans if p.approval is Approval.REJECTED and p.status is ActionStatus.PLANNED]:
@@ -321,6 +324,8 @@ class WorkflowSteps:
         recorded on the plan, audited and handed to a human, and the execution goes on waiting
         (the ASL's `Acted` choice verifies only an `executed` plan). Only infrastructure faults
         (the store, the queue) still raise, to be retried and, failing that, recorded as Failed."""
+        from sre_copilot.actions.runtime_gates import check_before_act
+
         incident = self._incident(event)
         all_plans = self.c.store.actions_for(incident.tenant_id, incident.id)
         plans = [p for p in all_plans
@@ -389,6 +394,9 @@ class WorkflowSteps:
                 "refused": sorted(check.refusals)}
 
     def verify(self, event: dict[str, Any]) -> dict[str, Any]:
+        from sre_copilot.services.gate_inputs import GateInputs
+        from sre_copilot.services.remediation_steps import RemediationSteps
+
         incident = self._incident(event)
         plan = next(p for p in reversed(self.c.store.actions_for(incident.tenant_id, incident.id))
                     if p.id == event["act"]["result"]["plan_id"])
@@ -419,9 +427,13 @@ class WorkflowSteps:
         return {"ok": ok, "plan_id": plan.id, "why": why}
 
     def check_recovery(self, event: dict[str, Any]) -> dict[str, Any]:
+        from sre_copilot.services.remediation_steps import RemediationSteps
+
         return RemediationSteps(self).check_recovery(event)
 
     def rollback(self, event: dict[str, Any]) -> dict[str, Any]:
+        from sre_copilot.services.remediation_steps import RemediationSteps
+
         return RemediationSteps(self).rollback(event)
 
     # -- closing --------------------------------------------------------------------------------
