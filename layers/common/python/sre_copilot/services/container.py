@@ -45,6 +45,14 @@ class Container:
         return S3Blobs(settings=self.settings)
 
     @cached_property
+    def raw_archive(self) -> Any:
+        from sre_copilot.adapters.raw_archive import BlobRawArchive, FirehoseRawArchive
+
+        if self.settings.raw_archive_stream:
+            return FirehoseRawArchive(stream=self.settings.raw_archive_stream, region=self.settings.region)
+        return BlobRawArchive(self.blobs)
+
+    @cached_property
     def queue(self) -> Any:
         from sre_copilot.adapters.sqs_queue import SqsSignalQueue
 
