@@ -373,21 +373,29 @@ class DynamoStore:
         None: the caller holds the window now (or already did: a retried delivery re-claims its own
         window); else the signal id holding it, and this call counted one more repeat of it.
 
-        A repeat, the common case in a storm, is one small UpdateItem on the open window (`seen`,
-        the deliveries it absorbed). A first delivery, or one after the window's end, finds no open
-        window and opens one with a conditional PutItem; a closed window's repeats are then added
-        to its original signal's `duplicate_count`. The window item lives as long as a signal, so
-        the repeats of an open window are never lost to TTL."""
+        One conditional UpdateItem (one write) both counts a repeat on the open window (`seen`, the
+        deliveries it absorbed; the common case in a storm) and opens a window for a fingerprint
+        that has none: every attribute is set only if absent, so an open window keeps its holder.
+        Only a delivery after a window's end fails the condition and replaces that window with a
+        conditional PutItem; the closed window's repeats are then added to its original signal's
+        `duplicate_count`. The window item lives as long as a signal, so the repeats of an open
+        window are never lost to TTL."""
         now = clock.now()
         expression = _Expression()
         seen, expires_at = expression.name("seen"), expression.name("expires_at")
-        one = expression.value(1)
+        zero, one = expression.value(0), expression.value(1)
+        opened = {"holder": signal_id, "item_type": "dedup_claim", "fingerprint": fingerprint,
+                  "claimed_at": format_time(now), "expires_at": Decimal(str(until.timestamp())),
+                  "ttl": self._claim_ttl(now, until)}
+        if_absent = ", ".join(f"{expression.name(k)} = if_not_exists({expression.name(k)}, {expression.value(v)})"
+                              for k, v in opened.items())
         try:
             with self._errors(f"claiming fingerprint {fingerprint}"):
                 response = self.client.update_item(
                     TableName=self.table_name, Key=marshal(fingerprint_key(tenant_id, fingerprint)),
-                    UpdateExpression=f"SET {seen} = if_not_exists({seen}, {one}) + {one}",
-                    ConditionExpression=f"{expires_at} >= {expression.value(Decimal(str(now.timestamp())))}",
+                    UpdateExpression=f"SET {seen} = if_not_exists({seen}, {zero}) + {one}, {if_absent}",
+                    ConditionExpression=(f"attribute_not_exists(pk) OR "
+                                         f"{expires_at} >= {expression.value(Decimal(str(now.timestamp())))}"),
                     ReturnValues="ALL_NEW", **expression.arguments())
         except ClientError as exc:
             if aws_clients.error_code(exc) != "ConditionalCheckFailedException":
