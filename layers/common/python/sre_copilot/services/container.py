@@ -236,7 +236,7 @@ class Container:
     def _runbooks(self) -> Any:
         from sre_copilot.reasoning.recommend import RunbookIndex
 
-        return RunbookIndex(index=self.vector_index, embedder=self.embedder)
+        return RunbookIndex(index=self.vector_index, embedder=self.embedder, tenant_id=self.settings.tenant_id)
 
     def precedents(self) -> Any:
         from sre_copilot.reasoning.evidence import VectorPrecedents
