@@ -1,9 +1,9 @@
 """Webhook ingestion: authenticate, keep the raw body, normalise, silence, classify, dedup, queue.
 
-Every accepted delivery is durable (raw body in S3, signals in DynamoDB, messages in SQS) before
-the 2xx. Bad input is archived for review and answered with a 4xx naming the reason. A retried
-delivery (same delivery id) returns the first answer again through Powertools Idempotency, so it
-never yields a second signal.
+Every accepted delivery is durable (raw body in the Firehose archive stream, which writes it to S3
+in batches; signals in DynamoDB; messages in SQS) before the 2xx. Bad input is archived for review
+and answered with a 4xx naming the reason. A retried delivery (same delivery id) returns the first
+answer again through Powertools Idempotency, so it never yields a second signal.
 """
 
 from __future__ import annotations
