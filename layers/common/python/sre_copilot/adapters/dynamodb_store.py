@@ -14,6 +14,7 @@ consistent, so their callers re-check what they read (e.g. `is_open`).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import logging
@@ -27,7 +28,6 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypedDict
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from sre_copilot.adapters import aws_clients
@@ -44,6 +44,7 @@ from sre_copilot.ports import clock
 from sre_copilot.settings import Settings, get_settings
 
 if TYPE_CHECKING:
+    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
     from mypy_boto3_dynamodb import DynamoDBClient
 
 logger = logging.getLogger(__name__)
@@ -78,8 +79,16 @@ BATCH_GET_LIMIT = 100  # keys per BatchGetItem request
 ONE_MS = timedelta(milliseconds=1)
 SILENCE_GRACE = timedelta(days=1)
 
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
+
+@functools.cache
+def _codec() -> tuple[TypeSerializer, TypeDeserializer]:
+    """boto3's item codec, built on first use: importing boto3's package loads botocore's session
+    and client machinery, the heaviest part of a cold start for a function that never needs it."""
+    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+    return TypeSerializer(), TypeDeserializer()
+
+
 _audit_sequence = itertools.count()
 
 
@@ -215,11 +224,13 @@ def from_dynamo(value: Any) -> Any:
 
 
 def marshal(attributes: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: _serializer.serialize(to_dynamo(v)) for k, v in attributes.items()}
+    serializer = _codec()[0]
+    return {k: serializer.serialize(to_dynamo(v)) for k, v in attributes.items()}
 
 
 def unmarshal(item: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: from_dynamo(_deserializer.deserialize(v)) for k, v in item.items()}
+    deserializer = _codec()[1]
+    return {k: from_dynamo(deserializer.deserialize(v)) for k, v in item.items()}
 
 
 def _doc(document: Mapping[str, Any]) -> str:

@@ -8,7 +8,6 @@ from collections.abc import Mapping
 from urllib.parse import parse_qsl
 
 from sre_copilot.adapters.approval_writes import read_plan, replace_plan_if_unchanged
-from sre_copilot.adapters.twilio_pager import parse_keypress, verify_twilio_request
 from sre_copilot.domain.notification import AuditRecord
 from sre_copilot.domain.types import Approval
 from sre_copilot.errors import NotFound, SourceNotConfigured
@@ -25,6 +24,10 @@ class CallbacksService:
         self.tenant = container.settings.tenant_id
 
     def twilio_voice(self, url: str, headers: Mapping[str, str], raw: bytes, incident_id: str) -> str:
+        # Twilio's SDK (and requests) load with the voice callback only, not with the sweeper or the
+        # PagerDuty sync that share this module.
+        from sre_copilot.adapters.twilio_pager import parse_keypress, verify_twilio_request
+
         params = dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
         signature = next((v for k, v in headers.items() if k.lower() == "x-twilio-signature"), "")
         auth_token = str(self.c.secret("twilio").get("auth_token", ""))
