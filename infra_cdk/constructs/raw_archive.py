@@ -10,7 +10,7 @@ bucket's tiering and expiry rules for raw payloads apply unchanged.
 
 from __future__ import annotations
 
-from aws_cdk import Duration, Size
+from aws_cdk import Duration, Size, Stack
 from aws_cdk import aws_kinesisfirehose as firehose
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -40,3 +40,6 @@ class RawArchive(Construct):
             ),
             encryption=firehose.StreamEncryption.customer_managed_key(key),
         )
+        # The L2 always adds a mapping of Firehose's CIDR blocks, used only by destinations that
+        # allow-list them (Redshift, Splunk); an S3 destination leaves it unused (cfn-lint W7001).
+        Stack.of(self).node.try_remove_child("@aws-cdk--aws-kinesisfirehose.CidrBlocks")
