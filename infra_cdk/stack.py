@@ -51,7 +51,8 @@ class SreCopilotStack(Stack):
         self.encryption = Encryption(self, "Encryption", config=config)
         key = self.encryption.key
         self.storage = Storage(self, "Storage", config=config, key=key)
-        self.raw_archive = RawArchive(self, "RawArchive", bucket=self.storage.bucket, key=key)
+        self.raw_archive = RawArchive(self, "RawArchive", config=config, bucket=self.storage.bucket,
+                                      key=key)
         self.queues = Queues(self, "Queues", config=config, key=key)
         self.secrets = Secrets(self, "Secrets", config=config, key=key)
         self.controls = Controls(self, "Controls", config=config)

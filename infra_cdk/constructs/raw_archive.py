@@ -10,12 +10,15 @@ bucket's tiering and expiry rules for raw payloads apply unchanged.
 
 from __future__ import annotations
 
-from aws_cdk import Duration, Size, Stack
+from aws_cdk import Duration, RemovalPolicy, Size, Stack
 from aws_cdk import aws_kinesisfirehose as firehose
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from infra_cdk.config import DeploymentConfig
+from infra_cdk.constructs.functions import RETENTION
 from infra_cdk.constructs.storage import RAW_PREFIX
 
 BUFFER_INTERVAL_S = 60
@@ -25,8 +28,13 @@ ERROR_PREFIX = RAW_PREFIX + "errors/!{firehose:error-output-type}/!{timestamp:yy
 
 
 class RawArchive(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, bucket: s3.IBucket, key: kms.IKey) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, config: DeploymentConfig, bucket: s3.IBucket,
+                 key: kms.IKey) -> None:
         super().__init__(scope, construct_id)
+        # Delivery errors are logged like every other log of the stack: its retention, its key.
+        self.log_group = logs.LogGroup(
+            self, "Logs", retention=RETENTION[config.log_retention_days], encryption_key=key,
+            removal_policy=RemovalPolicy.RETAIN if config.retain_data else RemovalPolicy.DESTROY)
         self.stream = firehose.DeliveryStream(
             self, "Stream",
             destination=firehose.S3Bucket(
@@ -37,6 +45,7 @@ class RawArchive(Construct):
                 buffering_size=Size.mebibytes(BUFFER_MB),
                 compression=firehose.Compression.GZIP,
                 encryption_key=key,
+                logging_config=firehose.EnableLogging(self.log_group),
             ),
             encryption=firehose.StreamEncryption.customer_managed_key(key),
         )
