@@ -13,7 +13,6 @@ from sre_copilot.domain.types import Approval
 from sre_copilot.errors import NotFound, SourceNotConfigured
 from sre_copilot.ports import clock
 from sre_copilot.services.container import Container
-from sre_copilot.services.correlate_service import CorrelateService
 from sre_copilot.services.remediation_steps import recovery_due
 from sre_copilot.services.resolution import ResolutionService
 
@@ -99,6 +98,10 @@ class SweeperService:
             reason = "verify" if waiting is not None and waiting[0].id == plan_id else "timed_out"
             self.c.workflow.send_success(token["token"], {"reason": reason})
             timed_out += 1
+
+        # The correlation engine loads with the sweeper's run, not with the PagerDuty sync and the
+        # Twilio callback that share this module.
+        from sre_copilot.services.correlate_service import CorrelateService
 
         correlate = CorrelateService(self.c)
         # The state is on the agenda for when its tick next has work; until then no minute loads it.
