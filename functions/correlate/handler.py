@@ -35,5 +35,5 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
     processor = BatchProcessor(event_type=EventType.SQS)
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor,
-                                    context=context)
+    return dict(process_partial_response(event=event, record_handler=record_handler, processor=processor,
+                                         context=context))
