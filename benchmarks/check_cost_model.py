@@ -51,6 +51,7 @@ PRICES = {
     "s3_get": 0.0004 / 1e3,
     "sfn_transition": 0.025 / 1e3,
     "eventbridge_event": 1.00 / 1e6,
+    "firehose_gb": 0.029,  # Direct PUT ingestion, first 500 TB a month; each record rounded up to 5 KB
     "cloudwatch_logs_gb": 0.50,
     "xray_trace": 5.00 / 1e6,
     "aoss_ocu_hour": 0.24,
@@ -77,7 +78,11 @@ POLLER_OPERATIONS = ("ReceiveMessage", "DeleteMessage", "DeleteMessageBatch", "C
                      "ChangeMessageVisibilityBatch")
 # START, END and REPORT lines Lambda writes for every invocation.
 PLATFORM_LOG_BYTES = 350
-EDGE = ("ingest", "correlate", "callbacks", "pagerduty_sync")
+# Per alert: the webhook's ingestion and its correlation. PagerDuty sync (a lifecycle transition's
+# EventBridge target) and callbacks (a person's button or keypress) run per incident event, so they
+# are charged with the incident's workflow, not multiplied by the alerts of the demo's one incident.
+EDGE = ("ingest", "correlate")
+FIREHOSE_RECORD_UNIT = 5 * 1024
 SWEEPER = "approval_sweeper"
 
 
@@ -108,6 +113,7 @@ class Measured:
     dynamodb_wru: Counter[str] = field(default_factory=Counter)
     dynamodb_rru: Counter[str] = field(default_factory=Counter)
     log_bytes: Counter[str] = field(default_factory=Counter)
+    firehose_bytes: Counter[str] = field(default_factory=Counter)  # billed: records rounded up to 5 KB
     transitions: list[int] = field(default_factory=list)
 
 
@@ -131,13 +137,16 @@ def template_settings() -> dict[str, Any]:
     collections = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::OpenSearchServerless::Collection"]
     tables = [r["Properties"].get("BillingMode") for r in resources.values() if r["Type"] == "AWS::DynamoDB::Table"]
     count = Counter(r["Type"] for r in resources.values())
+    streams = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::KinesisFirehose::DeliveryStream"]
+    buffer_intervals = sorted(int(st["ExtendedS3DestinationConfiguration"]["BufferingHints"]["IntervalInSeconds"])
+                              for st in streams)
     return {
         "memory_mb": memory, "architectures": sorted(architectures), "sqs_batch_sizes": batch_sizes,
         "opensearch": bool(collections),
         "standby": bool(collections) and collections[0].get("StandbyReplicas") == "ENABLED",
         "table_billing": sorted(set(tables)), "alarms": count["AWS::CloudWatch::Alarm"],
         "dashboards": count["AWS::CloudWatch::Dashboard"], "secrets": count["AWS::SecretsManager::Secret"],
-        "kms_keys": count["AWS::KMS::Key"],
+        "kms_keys": count["AWS::KMS::Key"], "raw_archive_buffer_s": buffer_intervals,
     }
 
 
@@ -161,6 +170,10 @@ def measure_demo() -> Measured:
         # rest is the local runtime creating resources and moto's Step Functions invoking tasks.
         if who != "poller" or (service == "sqs" and operation in POLLER_OPERATIONS):
             measured.requests[(who, f"{service}:{operation}")] += 1
+            if service == "firehose" and operation in ("PutRecord", "PutRecordBatch"):
+                records = [params["Record"]] if operation == "PutRecord" else params.get("Records", [])
+                measured.firehose_bytes[who] += sum(-(-len(r["Data"]) // FIREHOSE_RECORD_UNIT) * FIREHOSE_RECORD_UNIT
+                                                    for r in records)
             if service == "dynamodb":
                 writes, reads = _capacity_units(operation, params)
                 measured.dynamodb_wru[who] += writes
@@ -231,6 +244,7 @@ def compute(settings: dict[str, Any], m: Measured) -> dict[str, Any]:
             "s3_get": requests("s3:GetObject", "s3:HeadObject"),
             "events": requests("events:PutEvents"),
             "log_gb": sum(m.log_bytes[n] for n in functions) / 1e9,
+            "firehose_gb": sum(m.firehose_bytes[w] for w in owners) / 2**30,
         }.items()}
 
     def lines(u: dict[str, float], scale: float) -> list[Line]:
@@ -244,6 +258,8 @@ def compute(settings: dict[str, Any], m: Measured) -> dict[str, Any]:
             Line("S3 GET", f"{u['s3_get']:.2f} requests", u["s3_get"] * p["s3_get"]),
             Line("EventBridge events", f"{u['events']:.3f} events", u["events"] * p["eventbridge_event"]),
             Line("CloudWatch Logs", f"{u['log_gb'] * 1e6:.1f} KB", u["log_gb"] * p["cloudwatch_logs_gb"]),
+            Line("Firehose (raw archive)", f"{u['firehose_gb'] * 2**20:.1f} KB billed",
+                 u["firehose_gb"] * p["firehose_gb"]),
         ]
 
     edge = usage(EDGE, max(m.deliveries, 1))
@@ -253,6 +269,8 @@ def compute(settings: dict[str, Any], m: Measured) -> dict[str, Any]:
     incident_lines = [Line("Step Functions transitions", f"{transitions:.0f} transitions",
                            transitions * p["sfn_transition"]), *lines(usage(workflow, max(m.incidents, 1)), 1)]
     sweeps_per_month = HOURS_PER_MONTH * 60
+    # Firehose writes at most one object per buffer interval (more only above 5 MB a buffer).
+    archive_puts = sum(HOURS_PER_MONTH * 3600 // s for s in settings["raw_archive_buffer_s"])
     sweep = usage((SWEEPER,), max(m.invocations[SWEEPER], 1))
     per_alert = sum(line.usd for line in alert_lines)
     per_incident = sum(line.usd for line in incident_lines)
@@ -262,6 +280,7 @@ def compute(settings: dict[str, Any], m: Measured) -> dict[str, Any]:
         Line("OpenSearch Serverless minimum", f"{ocus:g} OCU x {HOURS_PER_MONTH} h", ocus * HOURS_PER_MONTH * p["aoss_ocu_hour"]),
         Line("Approval sweeper, every minute", f"{sweeps_per_month} runs",
              sweeps_per_month * sum(line.usd for line in lines(sweep, 1))),
+        Line("Raw archive objects (Firehose to S3)", f"{archive_puts} PUTs", archive_puts * p["s3_put"]),
         Line("CloudWatch alarms", f"{settings['alarms']} alarms", settings["alarms"] * p["alarm_month"]),
         Line("CloudWatch dashboard", f"{settings['dashboards']} dashboard", settings["dashboards"] * p["dashboard_month"]),
         Line("EMF custom metrics", f"{EMF_METRIC_NAMES} metrics", EMF_METRIC_NAMES * p["custom_metric_month"]),
@@ -305,6 +324,7 @@ above ${BUDGET_PER_MILLION_ALERTS:.0f} per million alerts before LLM cost.
 
 - Memory (MB): {memory}; architecture {', '.join(settings['architectures'])}.
 - SQS batch size of the correlate event sources: {', '.join(map(str, settings['sqs_batch_sizes']))}.
+- Raw-archive Firehose buffer interval (s): {', '.join(map(str, settings['raw_archive_buffer_s'])) or 'no stream'}.
 - DynamoDB billing: {', '.join(settings['table_billing'])}. OpenSearch collection:
   {'yes' if settings['opensearch'] else 'no'}, standby replicas {'enabled' if settings['standby'] else 'disabled'}.
 - {settings['alarms']} alarms, {settings['dashboards']} dashboard, {settings['secrets']} secrets, {settings['kms_keys']} KMS key.
@@ -320,19 +340,22 @@ workflow runs): {m.deliveries} deliveries, {m.incidents} incident(s).
 - Log bytes each function wrote (plus {PLATFORM_LOG_BYTES} bytes of Lambda's START/END/REPORT lines per
   invocation): {', '.join(f'{k} {v}' for k, v in sorted(m.log_bytes.items()))}.
 - State transitions per workflow: {', '.join(map(str, m.transitions)) or 'none'}.
-Each request is charged to the function whose invocation made it: ingest, correlate, callbacks and
-PagerDuty sync (and the SQS event-source pollers) per alert, the workflow's steps per incident, the
-approval sweeper (a schedule, every minute) per month.
+Each request is charged to the function whose invocation made it: ingest and correlate (and the
+SQS event-source pollers) per alert; the workflow's steps, PagerDuty sync (a lifecycle transition's
+EventBridge target) and callbacks (a person's button or keypress) per incident; the approval
+sweeper (a schedule, every minute) per month.
 
 ## Where the money goes, and the levers
 
-Per alert, the largest items are the raw delivery archived to S3 before the 2xx (one PUT, $5 per
-million), DynamoDB writes (idempotency record, fingerprint claim, signal, correlation state) and
-Lambda duration; per incident, Step Functions state transitions (a re-analysed incident passes the
-reasoning steps again). Levers, each a trade-off to decide deliberately: keep raw payloads in the
-signal item instead of S3 below a size threshold; batch the P2/P3 correlate polls harder
-(`sqs_batch_size`); lower `function_memory_mb` for ingest and correlate once their measured duration
-allows; express workflows for incidents that need no approval.
+The raw delivery is archived through Firehose (one record, durable when PutRecord returns, before
+the 2xx), which writes the records to S3 in batches: about $0.15 per million alerts instead of one
+S3 PUT per delivery ($5 per million). Per alert, the largest items left are DynamoDB writes
+(idempotency record, fingerprint claim, signal, correlation state) and Lambda duration; per
+incident, Step Functions state transitions (a re-analysed incident passes the reasoning steps
+again). Levers not taken yet, each a trade-off to decide deliberately: an Express child workflow
+for the reasoning steps (AssembleContext to Notify), leaving only the waits and actions to the
+standard workflow; batch the P2/P3 correlate polls harder (`sqs_batch_size`); lower
+`function_memory_mb` for ingest and correlate once their measured duration allows.
 
 ## Assumptions
 
@@ -367,7 +390,7 @@ at $25 a day.
 """
 
 
-TEMPLATE_LINES = ("- Memory (MB):", "- SQS batch size", "- DynamoDB billing", "  yes, standby", "  no, standby",
+TEMPLATE_LINES = ("- Memory (MB):", "- SQS batch size", "- Raw-archive Firehose", "- DynamoDB billing", "  yes, standby", "  no, standby",
                   "- State transitions per workflow")
 HEADLINE = re.compile(r"\*\*\$([0-9.]+) per million alerts\*\*")
 # The replay's log lines carry timestamps and ids, so its byte counts move a little between runs.

@@ -40,8 +40,13 @@ PROVIDED_BY_RUNTIME = frozenset({"boto3", "botocore", "s3transfer"})
 UNUSED_BY_US = frozenset({"opensearch-protobufs"})
 # kubernetes >= 35 also ships an asyncio client (`kubernetes/aio`, larger than the sync client) that
 # alone needs aiohttp; the executor uses the sync client, so neither is shipped.
-UNUSED_PATHS: tuple[str, ...] = ("kubernetes/aio/",)
-UNUSED_EDGES = frozenset({("kubernetes", "aiohttp"), ("kubernetes", "aiohttp-retry")})
+# Likewise twilio's AsyncTwilioHttpClient (`twilio/http/async_http_client.py`) is the only module of
+# twilio that imports aiohttp; the pager uses the sync client. Dropping aiohttp and its compiled
+# closure (multidict, yarl, frozenlist, propcache) keeps a function with Slack, Twilio and Kubernetes
+# (Rollback) within 15 MB zipped.
+UNUSED_PATHS: tuple[str, ...] = ("kubernetes/aio/", "twilio/http/async_http_client.py")
+UNUSED_EDGES = frozenset({("kubernetes", "aiohttp"), ("kubernetes", "aiohttp-retry"),
+                          ("twilio", "aiohttp"), ("twilio", "aiohttp-retry")})
 # Lambda python3.13 on arm64 (Amazon Linux 2023): the environment `Requires-Dist` markers see.
 LAMBDA_MARKER_ENV: dict[str, str] = {
     "python_version": "3.13", "python_full_version": "3.13.0", "implementation_name": "cpython",

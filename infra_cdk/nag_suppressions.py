@@ -55,6 +55,15 @@ class Acknowledgement:
 
 ACKNOWLEDGEMENTS: tuple[Acknowledgement, ...] = (
     Acknowledgement(
+        rule=r"AwsSolutions-IAM5\[(Action::(kms:GenerateDataKey\*|kms:ReEncrypt\*|s3:Abort\*|s3:DeleteObject\*"
+             r"|s3:GetBucket\*|s3:GetObject\*|s3:List\*)|Resource::<StorageArtifacts[0-9A-F]+\.Arn>/\*)\]",
+        paths=r"RawArchive/Stream/(Service Role|S3 Destination Role)/DefaultPolicy/Resource",
+        reason="The raw-archive Firehose stream's roles, as the aws_kinesisfirehose L2 grants them: its "
+               "S3 destination writes (and on a failed delivery cleans up multipart uploads in) the "
+               "artifact bucket, whose object names Firehose chooses under raw/; the KMS actions are "
+               "on the deployment's one key, for the stream's and the bucket's encryption.",
+    ),
+    Acknowledgement(
         rule=r"AwsSolutions-L1",
         paths=rf"Functions/({ANY_FUNCTION})/Function/Resource",
         reason="Functions run python3.13 on purpose: the shared layer's compiled wheels (pydantic-core, "

@@ -27,10 +27,11 @@ from infra_cdk.constructs.functions import FUNCTIONS, SreFunction, construct_id_
 from infra_cdk.constructs.layer import SharedLayer
 from infra_cdk.constructs.monitoring import Monitoring
 from infra_cdk.constructs.queues import Queues
+from infra_cdk.constructs.raw_archive import RawArchive
 from infra_cdk.constructs.read_api import ReadApi
 from infra_cdk.constructs.search import VectorSearch
 from infra_cdk.constructs.secrets import Secrets
-from infra_cdk.constructs.storage import SNAPSHOTS_PREFIX, Storage
+from infra_cdk.constructs.storage import RAW_PREFIX, SNAPSHOTS_PREFIX, Storage
 from infra_cdk.constructs.table_access import AUDIT_APPENDERS, AUDIT_READERS, IDEMPOTENCY_ACTIONS, TableGrants
 from infra_cdk.constructs.workflow import Workflow, execution_arns, state_machine_arn
 from infra_cdk.security import Controls, deny_audit_rewrites, wire_security
@@ -52,6 +53,8 @@ class SreCopilotStack(Stack):
         self.encryption = Encryption(self, "Encryption", config=config)
         key = self.encryption.key
         self.storage = Storage(self, "Storage", config=config, key=key)
+        self.raw_archive = RawArchive(self, "RawArchive", config=config, bucket=self.storage.bucket,
+                                      key=key)
         self.queues = Queues(self, "Queues", config=config, key=key)
         self.secrets = Secrets(self, "Secrets", config=config, key=key)
         self.controls = Controls(self, "Controls", config=config)
@@ -167,6 +170,9 @@ class SreCopilotStack(Stack):
                 actions=["s3:PutObject"], resources=[storage.bucket.arn_for_objects(f"{p}*") for p in spec.writes]))
             role.add_to_principal_policy(iam.PolicyStatement(
                 actions=["kms:GenerateDataKey"], resources=[self.encryption.key.key_arn]))
+            if RAW_PREFIX in spec.writes:  # raw deliveries go to S3 in batches, through Firehose
+                self.raw_archive.stream.grant_put_records(role)
+                env["SRE_COPILOT_RAW_ARCHIVE_STREAM"] = self.raw_archive.stream.delivery_stream_name
             if SNAPSHOTS_PREFIX in spec.writes:
                 # Spilled correlation state replaces and deletes its previous object.
                 role.add_to_principal_policy(iam.PolicyStatement(

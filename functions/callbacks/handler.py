@@ -7,11 +7,12 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from sre_copilot.services.callbacks_service import CallbacksService
 from sre_copilot.services.container import get_container
 from sre_copilot.services.edge import error_response, raw_body, to_response
 from sre_copilot.services.observability import logger, metrics, tracer
-from sre_copilot.services.slack_actions import SlackActions
+
+# Each route imports its own service (Slack SDK and card code, or Twilio's voice flow) when it
+# runs, so the cold start loads only the code of the callback that woke the function.
 
 app = APIGatewayHttpResolver()
 app.exception_handler(Exception)(error_response)
@@ -19,6 +20,8 @@ app.exception_handler(Exception)(error_response)
 
 @app.post("/callbacks/slack/interactions")
 def slack_interactions() -> Response[Any]:
+    from sre_copilot.services.slack_actions import SlackActions
+
     event = app.current_event
     body = SlackActions(get_container()).card_action(dict(event.headers), raw_body(event))
     return to_response(200, body)
@@ -26,6 +29,8 @@ def slack_interactions() -> Response[Any]:
 
 @app.post("/callbacks/slack/commands")
 def slack_commands() -> Response[Any]:
+    from sre_copilot.services.slack_actions import SlackActions
+
     event = app.current_event
     body = SlackActions(get_container()).slash_command(dict(event.headers), raw_body(event))
     return to_response(200, body)
@@ -33,6 +38,8 @@ def slack_commands() -> Response[Any]:
 
 @app.post("/callbacks/twilio/voice")
 def twilio_voice() -> Response[Any]:
+    from sre_copilot.services.callbacks_service import CallbacksService
+
     event = app.current_event
     settings = get_container().settings
     query = event.raw_query_string

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sre_copilot.services.container import get_container
 from sre_copilot.services.correlate_service import CorrelateService
 from sre_copilot.services.observability import logger, metrics, tracer
 
-processor = BatchProcessor(event_type=EventType.SQS)
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 
 def record_handler(record: SQSRecord) -> None:
@@ -32,5 +31,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     except Exception:
         logger.exception("batch failed as a whole; retrying record by record to isolate failures")
     # ...and record-by-record with Powertools' partial failure report isolates a poison message.
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor,
-                                    context=context)
+    # Imported here, on this rare path only: the batch utility loads asyncio and every event class.
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
+    processor = BatchProcessor(event_type=EventType.SQS)
+    return dict(process_partial_response(event=event, record_handler=record_handler, processor=processor,
+                                         context=context))

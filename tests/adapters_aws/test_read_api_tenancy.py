@@ -171,3 +171,27 @@ def test_precedent_search_returns_only_the_callers_tenant(tmp_path: Any) -> None
         assert [p.incident_id for p in found] == [f"inc-{tenant}-old"], tenant
     # And a tenant with no history finds nothing, even though the index is not empty
     assert VectorPrecedents(index=index, embedder=embedder, tenant_id="initech").similar("checkout 5xx") == []
+
+
+def test_runbook_search_returns_only_the_callers_tenants_runbooks(tmp_path: Any) -> None:
+    # Given one shared index where acme indexed its own runbook for crash-looping pods
+    from pathlib import Path
+
+    from sre_copilot.reasoning.recommend import RunbookIndex, index_runbooks
+
+    index, embedder = LocalVectorIndex(tmp_path / "vectors.json"), HashingEmbedder()
+    example = Path(__file__).resolve().parents[2] / "docs" / "examples" / "runbooks" / "restart-crashlooping-pods.md"
+    assert index_runbooks([example], index, embedder, tenant_id="acme") == 1
+    query = "pods crash looping restart checkout"
+    acme = RunbookIndex(index=index, embedder=embedder, tenant_id="acme")
+    globex = RunbookIndex(index=index, embedder=embedder, tenant_id="globex")
+    acme_ids = {r.id for _, r in acme.search(query, k=20)}
+    globex_ids = {r.id for _, r in globex.search(query, k=20)}
+    custom = acme_ids - globex_ids
+    # Then acme finds its runbook, globex never does, and both still find the starter runbooks
+    assert len(custom) == 1 and {r.id for r in acme.runbooks} >= custom
+    assert not custom & {r.id for r in globex.runbooks}
+    assert globex_ids and globex_ids <= acme_ids
+    # And every runbook document in the index is scoped to one tenant
+    stored = index.query("runbooks", embedder.embed([query])[0], 1000)
+    assert {doc.get("tenant_id") for _, doc in stored} == {"acme", "globex"}

@@ -191,7 +191,8 @@ def test_function_roles_carry_no_managed_policies(synthesized: Synthesized) -> N
 def test_every_log_group_has_retention_and_the_stack_key(synthesized: Synthesized) -> None:
     key = _arn(synthesized.logical_id(synthesized.built.stack.encryption.key))
     groups = synthesized.resources("AWS::Logs::LogGroup")
-    assert len(groups) == len(FUNCTION_NAMES) + 3  # + API access logs + incident and paging state machines
+    # + API access logs, the incident and paging state machines, the raw archive's delivery errors
+    assert len(groups) == len(FUNCTION_NAMES) + 4
     for logical_id, group in groups.items():
         assert group["Properties"]["RetentionInDays"] == 90, logical_id
         assert group["Properties"]["KmsKeyId"] == key, logical_id

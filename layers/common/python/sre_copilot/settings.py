@@ -21,7 +21,7 @@ class Settings(BaseModel):
     unless the caller passes it. That is pydantic-settings' behaviour for flat fields, without
     importing pydantic-settings (and asyncio with it): a fifth of a function's cold start."""
 
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(defer_build=True, extra="ignore", populate_by_name=True)
 
     tenant_id: str = "default"
     environment: str = "prod"
@@ -35,6 +35,8 @@ class Settings(BaseModel):
     audit_retention_days: int = Field(default=400, gt=0, description="Object Lock retention of exported audit")
     idempotency_table_name: str = "sre-copilot-idempotency"
     bucket_name: str = "sre-copilot-artifacts"
+    raw_archive_stream: str = Field(default="", description="Firehose stream archiving raw deliveries in "
+                                    "batches; empty: one S3 object per delivery")
     event_bus_name: str = "sre-copilot"
     queue_url_p0: str = ""
     queue_url_p1: str = ""

@@ -13,15 +13,15 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any, NoReturn
 
-import boto3
 from botocore import UNSIGNED
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from sre_copilot.errors import ConfigurationError, SreCopilotError
 from sre_copilot.settings import Settings, get_settings
 
 if TYPE_CHECKING:
+    import boto3
+    from botocore.config import Config
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_s3 import S3Client
@@ -32,12 +32,12 @@ if TYPE_CHECKING:
     from sre_copilot.adapters.memory import MemoryAws
 
 MAX_ATTEMPTS = 5
-CLIENT_CONFIG = Config(
-    retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
-    connect_timeout=5,
-    read_timeout=30,
-    user_agent_extra="sre-copilot",
-)
+CLIENT_OPTIONS: dict[str, Any] = {
+    "retries": {"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
+    "connect_timeout": 5,
+    "read_timeout": 30,
+    "user_agent_extra": "sre-copilot",
+}
 
 # Codes botocore's standard mode already retried; seeing one here means the retries ran out.
 THROTTLING_CODES = frozenset({
@@ -53,10 +53,13 @@ _sessions: dict[str, boto3.session.Session] = {}
 
 
 def client_config(settings: Settings | None = None, service: str = "") -> Config:
-    """CLIENT_CONFIG, with the fixed User-Agent of `Settings.aws_user_agent` where one is set, and
+    """CLIENT_OPTIONS, with the fixed User-Agent of `Settings.aws_user_agent` where one is set, and
     unsigned for a service listed in `Settings.aws_unsigned_services` (the embedded backend only)."""
+    # botocore's Config loads urllib3 and botocore's endpoint code: with the first client, not at import.
+    from botocore.config import Config
+
     settings = settings or get_settings()
-    config = CLIENT_CONFIG
+    config = Config(**CLIENT_OPTIONS)
     if settings.aws_user_agent:
         config = config.merge(Config(user_agent=settings.aws_user_agent))
     if service and service in _unsigned(settings):
@@ -85,6 +88,8 @@ def client(service: str, region: str, endpoint_url: str | None = None) -> Any:
         if cached is None:
             session = _sessions.get(region)
             if session is None:
+                import boto3  # on first use: boto3 (and s3transfer) is the heaviest import of a cold start
+
                 session = _sessions[region] = boto3.session.Session(region_name=region)
             cached = session.client(service, region_name=region, endpoint_url=endpoint_url or None,  # type: ignore[call-overload]
                                     config=client_config(settings, service))

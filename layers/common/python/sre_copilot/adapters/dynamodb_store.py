@@ -14,6 +14,7 @@ consistent, so their callers re-check what they read (e.g. `is_open`).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import json
@@ -27,7 +28,6 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypedDict
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from sre_copilot.adapters import aws_clients
@@ -44,6 +44,7 @@ from sre_copilot.ports import clock
 from sre_copilot.settings import Settings, get_settings
 
 if TYPE_CHECKING:
+    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
     from mypy_boto3_dynamodb import DynamoDBClient
 
 logger = logging.getLogger(__name__)
@@ -79,8 +80,16 @@ BATCH_GET_LIMIT = 100  # keys per BatchGetItem request
 ONE_MS = timedelta(milliseconds=1)
 SILENCE_GRACE = timedelta(days=1)
 
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
+
+@functools.cache
+def _codec() -> tuple[TypeSerializer, TypeDeserializer]:
+    """boto3's item codec, built on first use: importing boto3's package loads botocore's session
+    and client machinery, the heaviest part of a cold start for a function that never needs it."""
+    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+    return TypeSerializer(), TypeDeserializer()
+
+
 _audit_sequence = itertools.count()
 
 
@@ -216,11 +225,13 @@ def from_dynamo(value: Any) -> Any:
 
 
 def marshal(attributes: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: _serializer.serialize(to_dynamo(v)) for k, v in attributes.items()}
+    serializer = _codec()[0]
+    return {k: serializer.serialize(to_dynamo(v)) for k, v in attributes.items()}
 
 
 def unmarshal(item: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: from_dynamo(_deserializer.deserialize(v)) for k, v in item.items()}
+    deserializer = _codec()[1]
+    return {k: from_dynamo(deserializer.deserialize(v)) for k, v in item.items()}
 
 
 def _doc(document: Mapping[str, Any]) -> str:
@@ -374,21 +385,29 @@ class DynamoStore:
         None: the caller holds the window now (or already did: a retried delivery re-claims its own
         window); else the signal id holding it, and this call counted one more repeat of it.
 
-        A repeat, the common case in a storm, is one small UpdateItem on the open window (`seen`,
-        the deliveries it absorbed). A first delivery, or one after the window's end, finds no open
-        window and opens one with a conditional PutItem; a closed window's repeats are then added
-        to its original signal's `duplicate_count`. The window item lives as long as a signal, so
-        the repeats of an open window are never lost to TTL."""
+        One conditional UpdateItem (one write) both counts a repeat on the open window (`seen`, the
+        deliveries it absorbed; the common case in a storm) and opens a window for a fingerprint
+        that has none: every attribute is set only if absent, so an open window keeps its holder.
+        Only a delivery after a window's end fails the condition and replaces that window with a
+        conditional PutItem; the closed window's repeats are then added to its original signal's
+        `duplicate_count`. The window item lives as long as a signal, so the repeats of an open
+        window are never lost to TTL."""
         now = clock.now()
         expression = _Expression()
         seen, expires_at = expression.name("seen"), expression.name("expires_at")
-        one = expression.value(1)
+        zero, one = expression.value(0), expression.value(1)
+        opened = {"holder": signal_id, "item_type": "dedup_claim", "fingerprint": fingerprint,
+                  "claimed_at": format_time(now), "expires_at": Decimal(str(until.timestamp())),
+                  "ttl": self._claim_ttl(now, until)}
+        if_absent = ", ".join(f"{expression.name(k)} = if_not_exists({expression.name(k)}, {expression.value(v)})"
+                              for k, v in opened.items())
         try:
             with self._errors(f"claiming fingerprint {fingerprint}"):
                 response = self.client.update_item(
                     TableName=self.table_name, Key=marshal(fingerprint_key(tenant_id, fingerprint)),
-                    UpdateExpression=f"SET {seen} = if_not_exists({seen}, {one}) + {one}",
-                    ConditionExpression=f"{expires_at} >= {expression.value(Decimal(str(now.timestamp())))}",
+                    UpdateExpression=f"SET {seen} = if_not_exists({seen}, {zero}) + {one}, {if_absent}",
+                    ConditionExpression=(f"attribute_not_exists(pk) OR "
+                                         f"{expires_at} >= {expression.value(Decimal(str(now.timestamp())))}"),
                     ReturnValues="ALL_NEW", **expression.arguments())
         except ClientError as exc:
             if aws_clients.error_code(exc) != "ConditionalCheckFailedException":

@@ -158,10 +158,10 @@ def cmd_runbooks(args: argparse.Namespace) -> int:
         paths = sorted(args.directory.glob("*.md"))
         if not paths:
             raise InvalidPayload(f"no Markdown runbooks (*.md) in {args.directory}")
-        count = index_runbooks(paths, index, embedder)
-        print(f"indexed {count} runbooks into {args.index}")
+        count = index_runbooks(paths, index, embedder, tenant_id=args.tenant)
+        print(f"indexed {count} runbooks for tenant {args.tenant} into {args.index}")
         return 0
-    for score, runbook in RunbookIndex(index=index, embedder=embedder).search(args.text, 5):
+    for score, runbook in RunbookIndex(index=index, embedder=embedder, tenant_id=args.tenant).search(args.text, 5):
         print(f"{score:.3f}  {getattr(runbook, 'id', runbook)}  {getattr(runbook, 'title', '')}")
     return 0
 

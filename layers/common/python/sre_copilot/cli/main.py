@@ -105,9 +105,11 @@ def _parser() -> argparse.ArgumentParser:
     r = rsub.add_parser("index", help="index a directory of Markdown runbooks into the local vector index")
     r.add_argument("directory", type=Path, help="Markdown runbooks with front matter (see docs/examples/runbooks/)")
     r.add_argument("--index", type=Path, default=state_dir / "vectors.json", help="the local vector index file")
+    r.add_argument("--tenant", default="default", help="the tenant whose runbooks these are (only its searches find them)")
     r = rsub.add_parser("search", help="search the runbooks")
     r.add_argument("text", help="what to look for, e.g. 'checkout errors after deploy'")
     r.add_argument("--index", type=Path, default=state_dir / "vectors.json", help="the local vector index file")
+    r.add_argument("--tenant", default="default", help="search this tenant's runbooks")
 
     from sre_copilot.cli.closing import add_parsers
 

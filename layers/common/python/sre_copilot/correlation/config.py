@@ -21,7 +21,7 @@ class OpenRule(BaseModel):
     firing for `after_s` without resolving. `min_signals=1` opens at once.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
     priority: Priority
     min_signals: int = Field(default=1, ge=1, le=1000)
@@ -46,7 +46,7 @@ def default_open_rules() -> list[OpenRule]:
 
 
 class CorrelationConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
     window_s: int = Field(default=480, ge=10, le=86_400,
                           description="two alerts fold only if their event times are at most this far apart")

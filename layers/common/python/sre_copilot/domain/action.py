@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from sre_copilot.domain.types import ActionStatus, Approval, Risk, UtcDateTime
 
 
 class Recommendation(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     hypothesis_id: str
     action: str = Field(description="rollback, restart, scale_out, failover, drain_host, escalate, ...")
     target: str
@@ -22,6 +24,8 @@ class Recommendation(BaseModel):
 
 
 class ActionPlan(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     id: str
     incident_id: str
     action: str

@@ -19,14 +19,14 @@ from sre_copilot.domain.types import EntityKind
 
 
 class Instance(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(defer_build=True, extra="ignore")
 
     name: str
     host: str | None = None
 
 
 class Host(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(defer_build=True, extra="ignore")
 
     name: str
     kind: str = "node"
@@ -61,7 +61,7 @@ class RecoveryMetric(BaseModel):
 
 
 class Service(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(defer_build=True, extra="ignore")
 
     name: str
     depends_on: list[str] = Field(default_factory=list)
@@ -79,7 +79,7 @@ class Service(BaseModel):
 
 
 class Resolution(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     service: str | None = None
     entity: str | None = None
@@ -96,7 +96,7 @@ _SUFFIXES = ("service", "svc", "api", "app", "server", "prod", "production")
 
 
 class Catalog(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(defer_build=True, extra="ignore")
 
     services: list[Service] = Field(default_factory=list)
     hosts: list[Host] = Field(default_factory=list)

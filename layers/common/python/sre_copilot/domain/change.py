@@ -8,7 +8,7 @@ from sre_copilot.domain.types import ChangeKind, UtcDateTime
 
 
 class ChangeEvent(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(defer_build=True, extra="ignore")
 
     id: str = Field(min_length=1, max_length=256)
     tenant_id: str = "default"

@@ -42,7 +42,7 @@ OPEN_STATES = frozenset({S.DETECTED, S.ACKNOWLEDGED, S.INVESTIGATING, S.MITIGATE
 
 
 class Transition(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     at: UtcDateTime
     state: IncidentState
@@ -53,6 +53,7 @@ class Transition(BaseModel):
 
 class GroupingExplanation(BaseModel):
     """Why a signal joined (or opened) this incident: the rule, the evidence and the graph path."""
+    model_config = ConfigDict(defer_build=True)
 
     signal_id: str
     rule: str
@@ -62,7 +63,7 @@ class GroupingExplanation(BaseModel):
 
 
 class Incident(BaseModel):
-    model_config = ConfigDict(extra="ignore", validate_assignment=True)
+    model_config = ConfigDict(defer_build=True, extra="ignore", validate_assignment=True)
 
     id: str
     tenant_id: str = "default"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, TypedDict
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from sre_copilot.domain.types import Channel, NotificationKind, UtcDateTime
 
@@ -18,6 +18,8 @@ class SentSummary(TypedDict):
 
 
 class Notification(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     id: str
     incident_id: str
     at: UtcDateTime
@@ -32,6 +34,8 @@ class Notification(BaseModel):
 
 
 class AuditRecord(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     at: UtcDateTime
     tenant_id: str = "default"
     actor: str

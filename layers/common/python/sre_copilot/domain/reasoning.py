@@ -12,7 +12,7 @@ from sre_copilot.domain.types import DecisionOutcome, EntityKind, UtcDateTime
 class ContextSnapshot(BaseModel):
     """Immutable capture of what was known when analysis ran (seed 001's six parts)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     incident_id: str
     tenant_id: str = "default"
@@ -28,7 +28,7 @@ class ContextSnapshot(BaseModel):
 
 
 class Evidence(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     kind: str = Field(description="temporal, precedent, signal_strength, dependency, host, saturation, ...")
     summary: str
@@ -40,6 +40,8 @@ class Evidence(BaseModel):
 
 
 class EvidencePackage(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     incident_id: str
     items: list[Evidence] = Field(default_factory=list)
     conflicts: list[str] = Field(default_factory=list)
@@ -48,7 +50,7 @@ class EvidencePackage(BaseModel):
 class ConfidenceFactors(BaseModel):
     """Seed 001's five factors, each in [0, 1]."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     signal_strength: float = Field(ge=0.0, le=1.0)
     temporal_correlation: float = Field(ge=0.0, le=1.0)
@@ -58,6 +60,8 @@ class ConfidenceFactors(BaseModel):
 
 
 class Hypothesis(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     id: str
     rank: int = 0
     entity: str
@@ -85,6 +89,8 @@ class Hypothesis(BaseModel):
 
 
 class Decision(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     outcome: DecisionOutcome
     reasons: list[str] = Field(default_factory=list)
     presented: list[str] = Field(default_factory=list, description="ids of hypotheses shown to people")

@@ -10,14 +10,14 @@ from sre_copilot.domain.types import EntityKind, Priority, Severity, SignalStatu
 class Origin(BaseModel):
     """Where a signal came from: the delivery (replay index or webhook delivery id) and the item in it."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     delivery: int | str | None = None
     item: int = 0
 
 
 class Signal(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     id: str = Field(min_length=1, max_length=128)
     tenant_id: str = Field(default="default", min_length=1, max_length=64)

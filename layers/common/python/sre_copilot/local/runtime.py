@@ -43,6 +43,7 @@ FUNCTIONS_DIR = REPO_ROOT / "functions"
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 LOCAL_API = "https://sre-copilot.local"
+RAW_ARCHIVE_STREAM = "sre-copilot-raw-archive"
 
 ASL_FUNCTIONS = task_functions(ASL_PATH.read_text())
 ESCALATION_ASL_PATH = REPO_ROOT / "statemachines" / "escalation.asl.json"
@@ -216,6 +217,7 @@ class LocalDeployment:
                          AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
                          KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])
         s3.create_bucket(Bucket="sre-copilot-artifacts")
+        self._create_raw_archive()
         self._sqs = sqs
         for spec in QUEUES:
             name = f"sre-copilot-{spec.priority.lower()}"
@@ -283,6 +285,18 @@ class LocalDeployment:
         set_container(self.container)
         self._track_workflows()
 
+    def _create_raw_archive(self) -> None:
+        """The Firehose stream ingest archives raw deliveries to, as deployed (moto writes each
+        record at once to its own S3; on the memory backend that bucket holds only the archive)."""
+        if self.backend == "memory":
+            self.session.client("s3").create_bucket(Bucket="sre-copilot-artifacts")
+        self.session.client("firehose").create_delivery_stream(
+            DeliveryStreamName=RAW_ARCHIVE_STREAM, DeliveryStreamType="DirectPut",
+            ExtendedS3DestinationConfiguration={
+                "RoleARN": "arn:aws:iam::123456789012:role/sre-copilot-raw-archive",
+                "BucketARN": "arn:aws:s3:::sre-copilot-artifacts", "Prefix": "raw/",
+                "BufferingHints": {"IntervalInSeconds": 60, "SizeInMBs": 5}})
+
     def _storage_clients(self) -> tuple[Any, Any, Any]:
         """DynamoDB, S3 and SQS clients of the chosen backend (a fresh in-memory AWS per deployment)."""
         if self.backend == "memory":
@@ -304,6 +318,7 @@ class LocalDeployment:
             "SRE_COPILOT_AUDIT_TABLE_NAME": "sre-copilot-audit",
             "SRE_COPILOT_IDEMPOTENCY_TABLE_NAME": "sre-copilot-idempotency",
             "SRE_COPILOT_BUCKET_NAME": "sre-copilot-artifacts",
+            "SRE_COPILOT_RAW_ARCHIVE_STREAM": RAW_ARCHIVE_STREAM,
             "SRE_COPILOT_EVENT_BUS_NAME": "sre-copilot",
             "SRE_COPILOT_REVIEW_QUEUE_URL": self.review_queue_url,
             "SRE_COPILOT_SLACK_API_URL": self.sinks.slack_base_url,

@@ -14,17 +14,17 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
-from sre_copilot.domain.action import ActionPlan
-from sre_copilot.domain.change import ChangeEvent
-from sre_copilot.domain.incident import Incident
-from sre_copilot.domain.notification import AuditRecord, Notification
-from sre_copilot.domain.signal import Signal
-
 if TYPE_CHECKING:
-    # Small value types the store returns; they live beside the adapter today.
+    # Small value types the store returns live beside the adapter today. The domain models are
+    # annotations only here, so a function that never touches one does not load it at import.
     from mypy_boto3_dynamodb import DynamoDBClient
 
     from sre_copilot.adapters.dynamodb_store import DedupWindow, DueWork, WaitToken
+    from sre_copilot.domain.action import ActionPlan
+    from sre_copilot.domain.change import ChangeEvent
+    from sre_copilot.domain.incident import Incident
+    from sre_copilot.domain.notification import AuditRecord, Notification
+    from sre_copilot.domain.signal import Signal
     from sre_copilot.ingest.silences import Silence
 
 JsonObject = dict[str, object]
@@ -153,6 +153,14 @@ class BlobStore(Protocol):
     def get_bytes(self, uri: str) -> bytes: ...
     def get_json(self, uri: str) -> object: ...
     def delete(self, uri: str) -> None: ...
+
+
+class RawArchive(Protocol):
+    """Where ingest keeps each accepted delivery's raw body, durably, before it answers 2xx."""
+
+    def put(self, *, tenant_id: str, source: str, delivery_id: str, received_at: datetime, raw: bytes) -> str:
+        """Archive one delivery; returns its reference (`raw_ref`)."""
+        ...
 
 
 class RiskBudget(Protocol):

@@ -96,30 +96,40 @@ def starter_runbooks() -> list[Runbook]:
 COLLECTION = "runbooks"
 
 
-def _upsert(runbooks: Iterable[Runbook], index: VectorIndex, embedder: Embedder) -> int:
+def _upsert(runbooks: Iterable[Runbook], index: VectorIndex, embedder: Embedder, tenant_id: str | None = None) -> int:
+    """With a tenant, each runbook is that tenant's own document (`<tenant>:<id>`, `tenant_id` set),
+    which only that tenant's searches find; without one, an unscoped document (one team per index)."""
     batch = list(runbooks)
     if not batch:
         return 0
     vectors = embedder.embed([r.embedding_text() for r in batch])
     for runbook, vector in zip(batch, vectors, strict=True):
-        index.upsert(COLLECTION, runbook.id, vector, {**runbook.model_dump(mode="json"), "digest": runbook.digest})
+        document = {**runbook.model_dump(mode="json"), "digest": runbook.digest}
+        if tenant_id is None:
+            index.upsert(COLLECTION, runbook.id, vector, document)
+        else:
+            index.upsert(COLLECTION, f"{tenant_id}:{runbook.id}", vector, {**document, "tenant_id": tenant_id})
     return len(batch)
 
 
-def index_runbooks(paths: list[Path], index: VectorIndex, embedder: Embedder) -> int:
-    """Index Markdown runbooks (`sre-copilot runbooks index DIR`); a user runbook with the id of a
-    starter one replaces it. Raises InvalidPayload naming the first file that does not parse."""
-    return _upsert([load_runbook(p) for p in paths], index, embedder)
+def index_runbooks(paths: list[Path], index: VectorIndex, embedder: Embedder, tenant_id: str | None = None) -> int:
+    """Index Markdown runbooks (`sre-copilot runbooks index DIR --tenant T`) for `tenant_id`; a user
+    runbook with the id of a starter one replaces it. Raises InvalidPayload naming the first file
+    that does not parse."""
+    return _upsert([load_runbook(p) for p in paths], index, embedder, tenant_id)
 
 
 class RunbookIndex:
     """Runbook search on the vector index: starter runbooks (indexed on first use) plus any the
-    user indexed with `index_runbooks` or passed as `paths`."""
+    user indexed with `index_runbooks` or passed as `paths`. With `tenant_id`, every read and write
+    is that tenant's: the starter runbooks are indexed as the tenant's own, and a search finds only
+    the tenant's runbooks (the vector index's tenant filter), never another tenant's."""
 
     def __init__(self, *, index: VectorIndex, embedder: Embedder, paths: Sequence[Path] = (),
-                 include_starter: bool = True) -> None:
+                 include_starter: bool = True, tenant_id: str | None = None) -> None:
         self.index = index
         self.embedder = embedder
+        self.tenant_id = tenant_id
         self._pending: list[Runbook] = [*(starter_runbooks() if include_starter else []),
                                         *(load_runbook(p) for p in paths)]
         self._known: dict[str, Runbook] = {r.id: r for r in self._pending}
@@ -138,23 +148,23 @@ class RunbookIndex:
             present = self._present(self._pending)
             stale = [r for r in self._pending if r.id not in present or (
                 present[r.id][0] != r.digest and (r.source != "starter" or present[r.id][1] == "starter"))]
-            _upsert(stale, self.index, self.embedder)
+            _upsert(stale, self.index, self.embedder, self.tenant_id)
         self._ready = True
 
     def _present(self, runbooks: list[Runbook]) -> dict[str, tuple[str, str]]:
         """id -> (digest, source) of the runbooks already in the index."""
         probe = self.embedder.embed([runbooks[0].embedding_text()])[0]
         return {str(doc.get("id")): (str(doc.get("digest")), str(doc.get("source", "starter")))
-                for _, doc in self.index.query(COLLECTION, probe, len(runbooks) + 64)}
+                for _, doc in self.index.query(COLLECTION, probe, len(runbooks) + 64, tenant_id=self.tenant_id)}
 
     def search(self, text: str, k: int = 3) -> list[tuple[float, Runbook]]:
         self.ensure_indexed()
         vector = self.embedder.embed([text])[0]
         out: list[tuple[float, Runbook]] = []
         seen: set[str] = set()
-        for score, doc in self.index.query(COLLECTION, vector, k + 4):
+        for score, doc in self.index.query(COLLECTION, vector, k + 4, tenant_id=self.tenant_id):
             try:
-                runbook = Runbook.model_validate({k_: v for k_, v in doc.items() if k_ != "digest"})
+                runbook = Runbook.model_validate({k_: v for k_, v in doc.items() if k_ not in ("digest", "tenant_id")})
             except ValidationError:
                 continue
             if runbook.id in seen:

@@ -8,14 +8,12 @@ from collections.abc import Mapping
 from datetime import datetime
 from urllib.parse import parse_qsl
 
-from sre_copilot.adapters.twilio_pager import parse_keypress, verify_twilio_request
 from sre_copilot.domain.action import ActionPlan
 from sre_copilot.domain.notification import AuditRecord
 from sre_copilot.domain.types import ActionStatus, Approval
 from sre_copilot.errors import NotFound, SourceNotConfigured
 from sre_copilot.ports import clock
 from sre_copilot.services.container import Container
-from sre_copilot.services.correlate_service import CorrelateService
 from sre_copilot.services.mutations import mutate_plan, set_notification_status
 from sre_copilot.services.remediation_steps import recovery_due
 from sre_copilot.services.resolution import ResolutionService
@@ -27,6 +25,10 @@ class CallbacksService:
         self.tenant = container.settings.tenant_id
 
     def twilio_voice(self, url: str, headers: Mapping[str, str], raw: bytes, incident_id: str) -> str:
+        # Twilio's SDK (and requests) load with the voice callback only, not with the sweeper or the
+        # PagerDuty sync that share this module.
+        from sre_copilot.adapters.twilio_pager import parse_keypress, verify_twilio_request
+
         params = dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
         signature = next((v for k, v in headers.items() if k.lower() == "x-twilio-signature"), "")
         auth_token = str(self.c.secret("twilio").get("auth_token", ""))
@@ -92,6 +94,10 @@ class SweeperService:
             reason = "verify" if waiting is not None and waiting[0].id == plan_id else "timed_out"
             self.c.workflow.send_success(token["token"], {"reason": reason})
             timed_out += 1
+
+        # The correlation engine loads with the sweeper's run, not with the PagerDuty sync and the
+        # Twilio callback that share this module.
+        from sre_copilot.services.correlate_service import CorrelateService
 
         correlate = CorrelateService(self.c)
         # The state is on the agenda for when its tick next has work; until then no minute loads it.

@@ -27,11 +27,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sre_copilot.actions.policy import ActionPolicy
-from sre_copilot.domain.action import ActionPlan
-from sre_copilot.domain.catalog import Catalog
-from sre_copilot.domain.incident import Incident
-from sre_copilot.domain.routing import with_approval_timeout
 from sre_copilot.errors import ConfigurationError
 from sre_copilot.ports.clock import Clock, current_clock
 from sre_copilot.ports.executors import ActionExecutor, AlarmStates, MetricsReader
@@ -39,11 +34,15 @@ from sre_copilot.ports.knowledge import Embedder, HypothesisAssistant, Precedent
 from sre_copilot.ports.messaging import EventBus, SignalQueue, WorkflowEngine
 from sre_copilot.ports.notifiers import ChatNotifier, IncidentManagementSync, PhonePager
 from sre_copilot.ports.secrets import SecretSource
-from sre_copilot.ports.stores import BlobStore, RiskBudget, Store
+from sre_copilot.ports.stores import BlobStore, RawArchive, RiskBudget, Store
 from sre_copilot.settings import Settings, get_settings
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the domain models load with the step that uses them (cold start)
+    from sre_copilot.actions.policy import ActionPolicy
     from sre_copilot.correlation.config import CorrelationConfig
+    from sre_copilot.domain.action import ActionPlan
+    from sre_copilot.domain.catalog import Catalog
+    from sre_copilot.domain.incident import Incident
     from sre_copilot.ingest.auth import AuthPolicy, SnsVerifier, WebhookSecrets
     from sre_copilot.ingest.classify import PriorityRules
     from sre_copilot.ingest.silences import Silence
@@ -131,6 +130,8 @@ class Dependencies:
     escalation_workflow: WorkflowEngine
     """The paging workflow (statemachines/escalation.asl.json)."""
     secret: SecretSource
+    raw_archive: Callable[[], RawArchive]
+    """Raw deliveries: a Firehose stream in AWS (batched to S3), else one S3 object each."""
     clock: Clock = field(default_factory=ProcessClock)
     embedder: Embedder
     vector_index: VectorIndex
@@ -199,6 +200,9 @@ class Dependencies:
         return PolicyThresholds()
 
     def action_policy(self) -> ActionPolicy:
+        from sre_copilot.actions.policy import ActionPolicy
+        from sre_copilot.domain.routing import with_approval_timeout
+
         return with_approval_timeout(ActionPolicy(), self.settings.approval_timeout_s)
 
     def webhook_secrets(self) -> WebhookSecrets:
@@ -287,6 +291,7 @@ class Container(Dependencies):
             escalation_workflow=StepFunctionsEngine(settings=settings,
                                                     state_machine_arn=settings.escalation_state_machine_arn),
             secret=secret, embedder=embedder, vector_index=vector_index,
+            raw_archive=Once(lambda: _raw_archive(settings, blobs)),
             slack=_slack(settings, secret), pager=_pager(settings, secret),
             pagerduty=_pagerduty(settings, secret),
             executors=_executors(settings, secret),
@@ -294,7 +299,7 @@ class Container(Dependencies):
             metrics_reader=Once(lambda: _cloudwatch_metrics(settings)),
             alarms=lambda: _cloudwatch_alarms(settings),
             risk_budget=Once(lambda: _risk_budget(store)),
-            runbooks=Once(lambda: _runbooks(vector_index, embedder)),
+            runbooks=Once(lambda: _runbooks(vector_index, embedder, tenant)),
             precedents=lambda: _precedents(vector_index, embedder, tenant),
             catalog=catalog,
             # A copy each time: a caller that filters the list must not change the cached one.
@@ -341,6 +346,8 @@ class _Secrets:
 
 
 def _read_catalog(settings: Settings, blobs: BlobStore) -> Catalog:
+    from sre_copilot.domain.catalog import Catalog
+
     uri = settings.catalog_uri or f"s3://{settings.bucket_name}/catalog/{settings.tenant_id}.json"
     try:
         document = (blobs.get_json(uri) if uri.startswith("s3://")
@@ -379,10 +386,18 @@ def _vector_index(settings: Settings) -> VectorIndex:
     return LocalVectorIndex(path=settings.vector_index_path or None)
 
 
-def _runbooks(index: VectorIndex, embedder: Embedder) -> RunbookIndex:
+def _runbooks(index: VectorIndex, embedder: Embedder, tenant_id: str) -> RunbookIndex:
     from sre_copilot.reasoning.recommend import RunbookIndex
 
-    return RunbookIndex(index=index, embedder=embedder)
+    return RunbookIndex(index=index, embedder=embedder, tenant_id=tenant_id)
+
+
+def _raw_archive(settings: Settings, blobs: BlobStore) -> RawArchive:
+    from sre_copilot.adapters.raw_archive import BlobRawArchive, FirehoseRawArchive
+
+    if settings.raw_archive_stream:
+        return FirehoseRawArchive(stream=settings.raw_archive_stream, region=settings.region)
+    return BlobRawArchive(blobs)
 
 
 def _precedents(index: VectorIndex, embedder: Embedder, tenant_id: str) -> Precedents:

@@ -1,9 +1,9 @@
 """Webhook ingestion: authenticate, keep the raw body, normalise, silence, classify, dedup, queue.
 
-Every accepted delivery is durable (raw body in S3, signals in DynamoDB, messages in SQS) before
-the 2xx. Bad input is archived for review and answered with a 4xx naming the reason. A retried
-delivery (same delivery id) returns the first answer again through Powertools Idempotency, so it
-never yields a second signal.
+Every accepted delivery is durable (raw body in the Firehose archive stream, which writes it to S3
+in batches; signals in DynamoDB; messages in SQS) before the 2xx. Bad input is archived for review
+and answered with a 4xx naming the reason. A retried delivery (same delivery id) returns the first
+answer again through Powertools Idempotency, so it never yields a second signal.
 """
 
 from __future__ import annotations
@@ -163,9 +163,10 @@ class IngestService:
         received_at = datetime.fromisoformat(delivery["received_at"].replace("Z", "+00:00"))
         delivery_id = delivery["delivery_id"]
         tenant = self.c.settings.tenant_id
-        raw_ref = self.c.blobs.put_bytes(
-            f"raw/{tenant}/{source}/{received_at:%Y/%m/%d}/{_safe(delivery_id)}.json", raw, "application/json"
-        )
+        # Durable before the 2xx: Firehose holds the record when PutRecord returns, and writes it to
+        # S3 in batches (adapters/raw_archive.py).
+        raw_ref = self.c.raw_archive().put(tenant_id=tenant, source=source, delivery_id=delivery_id,
+                                         received_at=received_at, raw=raw)
         try:
             if source == "changes":
                 return self._accept_change(delivery, raw, raw_ref, received_at)

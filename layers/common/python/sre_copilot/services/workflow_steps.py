@@ -8,17 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from sre_copilot.actions.gates import SafetyContext, evaluate_gates
-from sre_copilot.actions.routing import plan_from_recommendation, route_approval
-from sre_copilot.actions.runtime_gates import (
-    ActCheck,
-    check_before_act,
-    current_dry_run,
-    plan_time_gates,
-)
 from sre_copilot.domain.action import ActionPlan
 from sre_copilot.domain.incident import Incident, IncidentState
 from sre_copilot.domain.json_types import JSONObject, StepEvent, as_list
@@ -35,11 +28,9 @@ from sre_copilot.domain.types import (
 )
 from sre_copilot.domain.workflow_state import WorkflowState
 from sre_copilot.errors import ConfigurationError, NotFound
-from sre_copilot.messages.pagerduty import hypotheses_note
 from sre_copilot.ports import clock
 from sre_copilot.services import lifecycle, telemetry
 from sre_copilot.services.container import Container
-from sre_copilot.services.gate_inputs import GateInputs
 from sre_copilot.services.ids import short_hash
 from sre_copilot.services.mutations import (
     create_plan,
@@ -49,7 +40,10 @@ from sre_copilot.services.mutations import (
     save_plan,
 )
 from sre_copilot.services.observability import logger, metrics
-from sre_copilot.services.remediation_steps import RemediationSteps, recovery_due
+
+if TYPE_CHECKING:
+    from sre_copilot.actions.gates import SafetyContext
+    from sre_copilot.actions.runtime_gates import ActCheck
 
 # Each step imports its own reasoning, action and message modules when it runs, so a function's
 # cold start loads only its step's code (benchmarks/bench_cold_start.py).
@@ -174,7 +168,11 @@ class WorkflowSteps:
         return {"outcome": decision.outcome.value, "presented": decision.presented, "reasons": decision.reasons}
 
     def recommend(self, event: StepEvent) -> JSONObject:
+        from sre_copilot.actions.gates import evaluate_gates
+        from sre_copilot.actions.routing import plan_from_recommendation, route_approval
+        from sre_copilot.actions.runtime_gates import current_dry_run, plan_time_gates
         from sre_copilot.reasoning.recommend import recommend
+        from sre_copilot.services.remediation_steps import RemediationSteps
 
         state = WorkflowState.parse(event)
         incident = self._incident(state)
@@ -219,10 +217,13 @@ class WorkflowSteps:
                 "blocked_by": sorted(name for name, result in gates.items() if result.startswith("fail"))}
 
     def _safety_context(self, incident: Incident, plan: ActionPlan, plans: list[ActionPlan]) -> SafetyContext:
+        from sre_copilot.services.gate_inputs import GateInputs
+
         return GateInputs(self.c).safety_context(incident, plan, plans)
 
     # -- people ---------------------------------------------------------------------------------
     def notify(self, event: StepEvent) -> JSONObject:
+        from sre_copilot.messages.pagerduty import hypotheses_note
         from sre_copilot.services.escalation import start_paging
         from sre_copilot.services.living_card import (
             LivingCard,
@@ -304,6 +305,8 @@ class WorkflowSteps:
 
     # -- waiting --------------------------------------------------------------------------------
     def await_decision(self, event: StepEvent) -> JSONObject:
+        from sre_copilot.services.remediation_steps import recovery_due
+
         state = WorkflowState.parse(event)
         incident = self._incident(state)
         plans = self.c.store.actions_for(incident.tenant_id, incident.id)
@@ -344,6 +347,8 @@ class WorkflowSteps:
         recorded on the plan, audited and handed to a human, and the execution goes on waiting
         (the ASL's `Acted` choice verifies only an `executed` plan). Only infrastructure faults
         (the store, the queue) still raise, to be retried and, failing that, recorded as Failed."""
+        from sre_copilot.actions.runtime_gates import check_before_act, current_dry_run
+
         state = WorkflowState.parse(event)
         incident = self._incident(state)
         all_plans = self.c.store.actions_for(incident.tenant_id, incident.id)
@@ -415,6 +420,9 @@ class WorkflowSteps:
                 "refused": sorted(check.refusals)}
 
     def verify(self, event: StepEvent) -> JSONObject:
+        from sre_copilot.services.gate_inputs import GateInputs
+        from sre_copilot.services.remediation_steps import RemediationSteps
+
         state = WorkflowState.parse(event)
         incident = self._incident(state)
         plan = next(p for p in reversed(self.c.store.actions_for(incident.tenant_id, incident.id))
@@ -445,9 +453,13 @@ class WorkflowSteps:
         return {"ok": ok, "plan_id": plan.id, "why": why}
 
     def check_recovery(self, event: StepEvent) -> JSONObject:
+        from sre_copilot.services.remediation_steps import RemediationSteps
+
         return RemediationSteps(self).check_recovery(event)
 
     def rollback(self, event: StepEvent) -> dict[str, object]:  # the executor's restore report, as it gave it
+        from sre_copilot.services.remediation_steps import RemediationSteps
+
         return RemediationSteps(self).rollback(event)
 
     # -- closing --------------------------------------------------------------------------------
