@@ -109,7 +109,10 @@ def test_eval_prints_tables_not_a_dict() -> None:
         "scenarios": [{"scenario": "sample-1", "grouping": {"f1": 0.9, "precision": 1.0, "recall": 0.82},
                        "noise_reduction": 0.95, "root_cause": {"top1": 1.0, "top3": 1.0, "change_top1": None},
                        "incidents": 2}],
-        "summary": {"f1": 0.9, "top1": 1.0, "scenarios": 1},
+        "summary": {"f1": 0.9, "top1": 1.0, "scenarios": 1,
+                    "micro": {"precision": 1.0, "recall": 1.0, "f1": 1.0, "tp": 172, "fp": 0, "fn": 0,
+                              "noise_reduction": 0.85, "incidents": 16, "alert_signals": 107, "top1": 1.0,
+                              "top3": 1.0, "service_top1": 1.0, "service_top3": 1.0, "change_top1": 1.0}},
         "calibration": {"brier": 0.12, "buckets": [{"range": "0.8-1.0", "accuracy": 0.9, "count": 10},
                                                    {"range": "0.0-0.2", "accuracy": 0.0, "count": 0}]},
     }
@@ -117,6 +120,9 @@ def test_eval_prints_tables_not_a_dict() -> None:
     assert "{" not in text and "summary" in text and "calibration (Brier 0.120)" in text
     assert any(line.startswith("grouping F1") and line.rstrip().endswith("0.900") for line in text.splitlines())
     assert "0.0-0.2" not in text, "empty buckets are left out"
+    # And the micro figures, one measure per row, still fit 100 columns
+    assert any(line.strip().startswith("noise reduction") and line.rstrip().endswith("0.850")
+               for line in text.splitlines())
     assert max(len(line) for line in text.splitlines()) <= 100
 
 

@@ -35,7 +35,12 @@ def render(report: dict[str, Any]) -> str:
     summary = report.get("summary", {})
     if summary:
         lines += ["", f"{'summary':<30} {'value':>12}"]
-        lines += [f"{SUMMARY_LABELS.get(k, k.replace('_', ' ')):<30} {_cell(v):>12}" for k, v in summary.items()]
+        for key, value in summary.items():
+            if isinstance(value, dict):  # micro / macro: one row per measure, to stay within 100 columns
+                lines.append(f"{key} (over {'all pairs and incidents' if key == 'micro' else 'scenarios, averaged'})")
+                lines += [f"  {SUMMARY_LABELS.get(k, k.replace('_', ' ')):<28} {_cell(v):>12}" for k, v in value.items()]
+            else:
+                lines.append(f"{SUMMARY_LABELS.get(key, key.replace('_', ' ')):<30} {_cell(value):>12}")
     buckets = [b for b in report.get("calibration", {}).get("buckets", []) if b.get("count")]
     if buckets:
         brier = report["calibration"].get("brier")
