@@ -81,8 +81,9 @@ TABLE_ACCESS: dict[str, TableAccess] = {
     "apply_policy": _access(GetItem=("incidents",), PutItem=("incidents",)),
     "recommend": _access(("gsi1",), GetItem=("incidents", "risk_budget"), Query=("incidents", "changes"),
                          PutItem=("incidents",)),
-    "notify": _access(("gsi1",), GetItem=("incidents",), Query=("incidents",), PutItem=("incidents",),
-                      UpdateItem=("tenant",)),
+    # The card reads the titles of the alerts its evidence names (BatchGetItem on signals).
+    "notify": _access(("gsi1",), GetItem=("incidents",), BatchGetItem=("signals",), Query=("incidents",),
+                      PutItem=("incidents",), UpdateItem=("tenant",)),
     "await_decision": _access(GetItem=("incidents", "tenant"), Query=("incidents",), PutItem=("incidents",),
                               DeleteItem=("incidents",)),
     "act": _access(("gsi1",), GetItem=("incidents", "risk_budget"), Query=("incidents", "changes"),
@@ -108,8 +109,8 @@ TABLE_ACCESS: dict[str, TableAccess] = {
                                 UpdateItem=("signals", "tenant", "incidents"), DeleteItem=("incidents", "tenant")),
     "anomaly_detector": _access(GetItem=("fingerprints",), Query=("tenant",),
                                 PutItem=("signals", "fingerprints"), UpdateItem=("signals", "fingerprints")),
-    "pagerduty_sync": _access(("gsi1",), GetItem=("incidents",), Query=("incidents",), PutItem=("incidents",),
-                              UpdateItem=("tenant",), DeleteItem=("incidents",)),
+    "pagerduty_sync": _access(("gsi1",), GetItem=("incidents",), BatchGetItem=("signals",), Query=("incidents",),
+                              PutItem=("incidents",), UpdateItem=("tenant",), DeleteItem=("incidents",)),
     # Parks the paging token, and takes it back at once when the incident was answered meanwhile.
     "escalation_page": _access(GetItem=("incidents",), Query=("incidents",), PutItem=("incidents",),
                                UpdateItem=("tenant",), DeleteItem=("incidents",)),

@@ -15,11 +15,13 @@ from sre_copilot.services.container import Dependencies, Once, PerCredentials, T
 def test_every_dependency_is_a_port_or_a_provider_of_one_never_any() -> None:
     # Given the dependencies' declared fields, resolved as mypy sees them (with the names the
     # module imports for type checking only)
+    from sre_copilot.domain.catalog import Catalog
     from sre_copilot.ingest.silences import Silence
     from sre_copilot.reasoning.recommend import RunbookIndex
     from sre_copilot.runtime_settings import RuntimeControls
 
-    names = {"Silence": Silence, "RunbookIndex": RunbookIndex, "RuntimeControls": RuntimeControls}
+    # Names the container imports for type checking only (its cold start loads them on first use)
+    names = {"Silence": Silence, "RunbookIndex": RunbookIndex, "RuntimeControls": RuntimeControls, "Catalog": Catalog}
     hints = typing.get_type_hints(Dependencies, localns=names)
     fields = [f.name for f in dataclasses.fields(Dependencies)]
     # Then none of them is Any, and each is a Protocol, a provider (a callable) or the settings

@@ -80,6 +80,7 @@ def test_check_recovery_step_reads_the_catalogs_recovery_metric_from_cloudwatch(
     from sre_copilot.domain.incident import Incident, IncidentState
     from sre_copilot.domain.types import ActionStatus, Approval, Priority, Risk
     from sre_copilot.local.runtime import LocalDeployment
+    from sre_copilot.services.mutations import create_plan
     from sre_copilot.services.remediation_steps import RemediationSteps
     from sre_copilot.services.workflow_steps import WorkflowSteps
 
@@ -99,6 +100,7 @@ def test_check_recovery_step_reads_the_catalogs_recovery_metric_from_cloudwatch(
                           params={"service": "search"}, created_at=T0, updated_at=T0)
         plan = remediation.with_recovery_criteria(plan, incident)
         assert "ErrorRate Average <= 1 for 3 datapoint(s)" in plan.verification
+        plan, _created = create_plan(store, "default", plan)
         waiting = remediation.await_recovery(incident, plan, "rollout complete")
         assert waiting is not None
         # And ErrorRate datapoints after the action in CloudWatch (moto)
