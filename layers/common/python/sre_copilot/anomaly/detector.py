@@ -15,10 +15,11 @@ Before any of that, the baseline must hold `min_days` days of data (seed 001: a 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from statistics import median
+from statistics import NormalDist, median
 
 from sre_copilot.anomaly.baseline import SeasonalBaseline, hour_of_week
 
@@ -35,6 +36,10 @@ class DetectorConfig:
     min_rel_change: float = 0.2
     min_days: float = 7.0
     direction: str = "both"  # up, down or both: error rates and latency only matter going up
+    # Multiple testing: a clean series is scored `points_per_day` times a day; persistent-deviation
+    # thresholds are set so that it raises a drift at most this often (see `drift_threshold`).
+    false_alarms_per_day: float = 0.01
+    points_per_day: int = 288
 
 
 @dataclass(frozen=True)
@@ -107,12 +112,31 @@ def detect(baseline: SeasonalBaseline, points: Sequence[tuple[datetime, float]],
     expected, sigma = baseline.expected(at)
     expected_recent = median(baseline.expected(t)[0] for t, _ in recent) + offset
     change = abs(observed - expected_recent)
+    if kind == "drift" and change < drift_threshold(baseline, sigma, config):
+        return None  # gate 1 for drifts: within what a clean day's level and noise reach
     if change < config.min_abs_change or change < config.min_rel_change * abs(expected_recent):
         return None  # gate 3: statistically clear, but too small to matter
     hour = hour_of_week(at)
     return Anomaly(service=baseline.service, metric=baseline.metric, kind=kind, direction=direction, at=at,
                    observed=observed, expected=expected + offset, sigma=sigma, z=round(median(z[-config.persist:]), 2),
                    p05=baseline.p05[hour], p95=baseline.p95[hour], since=points[start][0])
+
+
+def drift_threshold(baseline: SeasonalBaseline, sigma: float, config: DetectorConfig = DEFAULT_CONFIG) -> float:
+    """The smallest persistent deviation, in the metric's unit, a drift must reach.
+
+    The median of the last `persist` points, less the expected value at the current level, errs
+    on a clean series by the day's level error (one draw a day, shared by all its points: the
+    baseline's `level_sigma`) plus the points' own noise (sigma times sqrt(pi / 2 persist) for a
+    median, drawn `points_per_day` times a day). A union bound gives half of the false-alarm
+    budget to each: the level term at that two-sided tail once a day, the noise term at the
+    Sidak per-test tail of 288 tests."""
+    alpha = config.false_alarms_per_day / 2
+    z_level = NormalDist().inv_cdf(1 - alpha / 2)
+    per_point = 1 - (1 - alpha) ** (1 / config.points_per_day)
+    z_point = NormalDist().inv_cdf(1 - per_point / 2)
+    level = baseline.level_sigma or baseline.residual_sigma  # baselines stored before level_sigma
+    return z_level * level + z_point * sigma * math.sqrt(math.pi / (2 * config.persist))
 
 
 def _deviation(z: list[float], config: DetectorConfig) -> tuple[str, int, int] | None:
