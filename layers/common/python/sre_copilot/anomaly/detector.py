@@ -26,7 +26,7 @@ from sre_copilot.anomaly.baseline import SeasonalBaseline, hour_of_week
 
 @dataclass(frozen=True)
 class DetectorConfig:
-    z_threshold: float = 4.0
+    z_threshold: float = 3.0  # floor under the calibrated run threshold (see `deviation_threshold`)
     window: int = 5
     persist: int = 4
     cusum_k: float = 1.5
@@ -99,7 +99,8 @@ def detect(baseline: SeasonalBaseline, points: Sequence[tuple[datetime, float]],
         return None
     offset = level_offset(baseline, reference)
     z = zscores(baseline, points, offset)
-    found = _deviation(z, config) or _drift(z, config)
+    found = _deviation(z, deviation_threshold(baseline, baseline.expected(points[-1][0])[1], config),
+                       config) or _drift(z, config)
     if found is None:
         return None
     kind, sign, start = found
@@ -139,13 +140,31 @@ def drift_threshold(baseline: SeasonalBaseline, sigma: float, config: DetectorCo
     return z_level * level + z_point * sigma * math.sqrt(math.pi / (2 * config.persist))
 
 
-def _deviation(z: list[float], config: DetectorConfig) -> tuple[str, int, int] | None:
+def deviation_threshold(baseline: SeasonalBaseline, sigma: float,
+                        config: DetectorConfig = DEFAULT_CONFIG) -> float:
+    """The robust z `persist` of the last `window` points must pass to be a deviation.
+
+    On a clean series a point's z errs by the day's level error (one draw a day) and its own
+    noise. A union bound gives half of the daily false-alarm budget to each: the level term at
+    its two-sided tail once a day; the run term so that `points_per_day` tests of "`persist` of
+    `window` beyond z" (C(window, persist) p^persist each, independent noise) stay in budget
+    (Sidak). Never below `z_threshold`: real noise has heavier tails than the Gaussian."""
+    alpha = config.false_alarms_per_day / 2
+    z_level = NormalDist().inv_cdf(1 - alpha / 2)
+    per_test = 1 - (1 - alpha) ** (1 / config.points_per_day)
+    per_point = (per_test / math.comb(config.window, config.persist)) ** (1 / config.persist)
+    z_run = NormalDist().inv_cdf(1 - per_point / 2)
+    level = (baseline.level_sigma or baseline.residual_sigma) / sigma if sigma > 0 else 0.0
+    return max(config.z_threshold, z_level * level + z_run)
+
+
+def _deviation(z: list[float], threshold: float, config: DetectorConfig) -> tuple[str, int, int] | None:
     tail = z[-config.window:]
     for sign in (1, -1):
-        hits = [i for i, value in enumerate(tail) if sign * value >= config.z_threshold]
-        if len(hits) >= config.persist and sign * tail[-1] >= config.z_threshold / 2:
+        hits = [i for i, value in enumerate(tail) if sign * value >= threshold]
+        if len(hits) >= config.persist and sign * tail[-1] >= threshold / 2:
             start = len(z) - config.window + hits[0]
-            while start > 0 and sign * z[start - 1] >= config.z_threshold:
+            while start > 0 and sign * z[start - 1] >= threshold:
                 start -= 1
             return "deviation", sign, start
     return None
