@@ -84,7 +84,7 @@ def run_clean(series: int, seeds: Sequence[int]) -> dict[str, object]:
 
 def run_detection(series_per_kind: int, seed: int) -> dict[str, object]:
     rng = random.Random(seed)
-    per_kind: dict[str, dict[str, float]] = {}
+    per_kind: dict[str, dict[str, float | None]] = {}
     build_ms: list[float] = []
     score_ms: list[float] = []
     sizes: list[int] = []
@@ -119,7 +119,7 @@ def run_detection(series_per_kind: int, seed: int) -> dict[str, object]:
         per_kind[kind] = {"series": series_per_kind, "detected": detected, "false_alerts": alerts_fp,
                           "median_delay_min": round(median(delays), 1) if delays else None}
     injected = series_per_kind * (len(KINDS) - 1)
-    found_anomalies = sum(int(per_kind[k]["detected"]) for k in KINDS if k != "none")
+    found_anomalies = sum(int(per_kind[k]["detected"] or 0) for k in KINDS if k != "none")
     return {"precision": round(tp / (tp + fp), 3) if tp + fp else None,
             "recall": round(found_anomalies / injected, 3),
             "seasonal_without_anomaly_alerting": f"{per_kind['none']['false_alerts']} alerts on "
