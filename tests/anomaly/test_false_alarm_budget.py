@@ -17,9 +17,11 @@ from sre_copilot.anomaly.detector import (
 )
 from sre_copilot.anomaly.synthetic import STEP, seasonal_series
 
-START = datetime(2026, 3, 2, tzinfo=UTC)
+START = datetime(2026, 1, 5, tzinfo=UTC)
 CUT = START + timedelta(days=30)
 PER_HOUR = int(timedelta(hours=1) / STEP)
+# Materiality gate at 10 % of the level, as in the bench, so the statistical gates are what is tested
+STATISTICAL = DetectorConfig(min_rel_change=0.1)
 
 
 def _strongly_seasonal(seed: int, days: int) -> list[tuple[datetime, float]]:
@@ -34,14 +36,15 @@ def _baseline(points: list[tuple[datetime, float]]) -> SeasonalBaseline:
     return baseline
 
 
-def _alerts(baseline: SeasonalBaseline, points: list[tuple[datetime, float]]) -> list[datetime]:
+def _alerts(baseline: SeasonalBaseline, points: list[tuple[datetime, float]],
+            config: DetectorConfig = DEFAULT_CONFIG) -> list[datetime]:
     """Score every 5 minutes after the baseline: 6 h window, the 24 h before it as the level."""
     first = next(i for i, (t, _) in enumerate(points) if t >= CUT)
     hits = []
     for i in range(first, len(points)):
         window = points[i + 1 - 6 * PER_HOUR:i + 1]
         reference = points[i + 1 - 30 * PER_HOUR:i + 1 - 6 * PER_HOUR]
-        if detect(baseline, window, DEFAULT_CONFIG, reference) is not None:
+        if detect(baseline, window, config, reference) is not None:
             hits.append(points[i][0])
     return hits
 
@@ -52,7 +55,7 @@ def test_clean_strongly_seasonal_series_raise_nothing_over_several_days() -> Non
         points = _strongly_seasonal(seed, 34)
         baseline = _baseline(points)
         # When the 4 days after the baseline are scored every 5 minutes (1,152 scores)
-        hits = _alerts(baseline, points)
+        hits = _alerts(baseline, points, STATISTICAL)
         # Then nothing is raised
         assert hits == [], f"seed {seed}: {hits[:3]}"
 
@@ -93,3 +96,21 @@ def test_thresholds_spend_the_daily_false_alarm_budget() -> None:
     assert deviation_threshold(baseline, sigma, strict) > z
     assert drift_threshold(baseline, sigma, strict) > drift_threshold(baseline, sigma, config)
     assert deviation_threshold(baseline, sigma, DetectorConfig(false_alarms_per_day=0.5)) == 3.0
+
+
+def test_clean_series_across_the_range_of_seasonality_and_noise_raise_nothing() -> None:
+    # Given clean series drawn across the bench's range: level 50-500, daily cycle 20-50 % of it,
+    # weekends 0-20 % quieter, noise 1-5 % (low noise makes the day-to-day level change, 2 %, loom
+    # large: the step-per-hour profile and fixed thresholds raised a drift on the first of seed 7)
+    for seed in (7, 8):
+        rng = random.Random(seed)
+        for _ in range(3):
+            base = rng.uniform(50, 500)
+            noise = base * rng.uniform(0.01, 0.05)
+            points = seasonal_series(rng, START, 31, base=base, daily_amp=base * rng.uniform(0.2, 0.5),
+                                     weekly_amp=base * rng.uniform(0.0, 0.2), noise=noise)
+            rng.uniform(0.12, 0.35)  # the bench draws an anomaly's magnitude here; keep the same series
+            # When the day after the baseline is scored every 5 minutes
+            hits = _alerts(_baseline(points), points, STATISTICAL)
+            # Then nothing is raised
+            assert hits == [], f"seed {seed}, level {base:.0f}, noise {noise / base:.1%}: {hits[:3]}"
