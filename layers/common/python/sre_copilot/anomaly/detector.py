@@ -19,6 +19,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from statistics import NormalDist, median
 
 from sre_copilot.anomaly.baseline import SeasonalBaseline, hour_of_week
@@ -123,6 +124,19 @@ def detect(baseline: SeasonalBaseline, points: Sequence[tuple[datetime, float]],
                    p05=baseline.p05[hour], p95=baseline.p95[hour], since=points[start][0])
 
 
+@lru_cache(maxsize=16)
+def _budget_z(config: DetectorConfig) -> tuple[float, float, float]:
+    """(z_level, z_point, z_run) for the daily false-alarm budget, half to the level, half to the noise:
+    the level's two-sided tail once a day; one point's Sidak tail over `points_per_day` tests; and
+    the per-point tail that makes `points_per_day` tests of "`persist` of `window`" spend it."""
+    alpha = config.false_alarms_per_day / 2
+    z_level = NormalDist().inv_cdf(1 - alpha / 2)
+    per_test = 1 - (1 - alpha) ** (1 / config.points_per_day)
+    z_point = NormalDist().inv_cdf(1 - per_test / 2)
+    per_point = (per_test / math.comb(config.window, config.persist)) ** (1 / config.persist)
+    return z_level, z_point, NormalDist().inv_cdf(1 - per_point / 2)
+
+
 def drift_threshold(baseline: SeasonalBaseline, sigma: float, config: DetectorConfig = DEFAULT_CONFIG) -> float:
     """The smallest persistent deviation, in the metric's unit, a drift must reach.
 
@@ -132,10 +146,7 @@ def drift_threshold(baseline: SeasonalBaseline, sigma: float, config: DetectorCo
     median, drawn `points_per_day` times a day). A union bound gives half of the false-alarm
     budget to each: the level term at that two-sided tail once a day, the noise term at the
     Sidak per-test tail of 288 tests."""
-    alpha = config.false_alarms_per_day / 2
-    z_level = NormalDist().inv_cdf(1 - alpha / 2)
-    per_point = 1 - (1 - alpha) ** (1 / config.points_per_day)
-    z_point = NormalDist().inv_cdf(1 - per_point / 2)
+    z_level, z_point, _ = _budget_z(config)
     level = baseline.level_sigma or baseline.residual_sigma  # baselines stored before level_sigma
     return z_level * level + z_point * sigma * math.sqrt(math.pi / (2 * config.persist))
 
@@ -149,11 +160,7 @@ def deviation_threshold(baseline: SeasonalBaseline, sigma: float,
     its two-sided tail once a day; the run term so that `points_per_day` tests of "`persist` of
     `window` beyond z" (C(window, persist) p^persist each, independent noise) stay in budget
     (Sidak). Never below `z_threshold`: real noise has heavier tails than the Gaussian."""
-    alpha = config.false_alarms_per_day / 2
-    z_level = NormalDist().inv_cdf(1 - alpha / 2)
-    per_test = 1 - (1 - alpha) ** (1 / config.points_per_day)
-    per_point = (per_test / math.comb(config.window, config.persist)) ** (1 / config.persist)
-    z_run = NormalDist().inv_cdf(1 - per_point / 2)
+    z_level, _, z_run = _budget_z(config)
     level = (baseline.level_sigma or baseline.residual_sigma) / sigma if sigma > 0 else 0.0
     return max(config.z_threshold, z_level * level + z_run)
 
