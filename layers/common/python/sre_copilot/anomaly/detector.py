@@ -3,8 +3,11 @@
 A point's deviation is its robust z-score: (value - the hour-of-week median) / the hour's noise
 sigma. An anomaly is raised only when all three gates pass:
 
-1. statistically large: the recent points sit at least `z_threshold` robust sigmas from the
-   baseline, or (for slow drifts, which never jump) a one-sided CUSUM of the z-scores passes `cusum_h`;
+1. statistically large: the recent points sit beyond `deviation_threshold` robust sigmas from the
+   baseline, or (for slow drifts, which never jump) a one-sided CUSUM of the z-scores passes `cusum_h`
+   and the deviation passes `drift_threshold`. Both thresholds are derived from a false-alarm budget
+   per series-day (`false_alarms_per_day`): 288 scores a day are 288 tests, and a day's level error
+   is shared by all of them;
 2. persistent: `persist` of the last `window` points agree (same direction), so one odd sample
    never pages anyone; the CUSUM is persistent by construction and must also hold for `persist` points;
 3. material: the deviation matters in absolute terms, at least `min_abs_change` in the metric's
