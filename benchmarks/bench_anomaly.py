@@ -6,11 +6,14 @@ the next day is scored every 5 minutes over the last 6 hours, against the level 
 before them, as the scheduled function does.
 Consecutive alerting steps form one alert; an alert is a true positive when it starts inside an
 injected anomaly (or up to 30 minutes after a spike ends), else a false positive.
+False alarm rate: further clean series (200 per seed, 3 seeds by default), one day scored each,
+counted per series-day (288 scores a day). The materiality gate is 10 % of the level here (20 % by
+default), so the statistical gates are what is measured.
 
 Forecasting: disks filling linearly (with noise) at random rates: error of the 3/6/12/24 h point
 forecasts and how often the 80 % and 95 % intervals hold the true value.
 
-    .venv/bin/python benchmarks/bench_anomaly.py [--series 30] [--seed 7]
+    .venv/bin/python benchmarks/bench_anomaly.py [--series 30] [--seed 7] [--clean-series 200] [--clean-seeds 3]
 """
 
 from __future__ import annotations
@@ -19,10 +22,12 @@ import argparse
 import json
 import random
 import time
+from bisect import bisect_left
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from statistics import median
 
-from sre_copilot.anomaly.baseline import build_baseline
+from sre_copilot.anomaly.baseline import SeasonalBaseline, build_baseline
 from sre_copilot.anomaly.detector import DetectorConfig, detect
 from sre_copilot.anomaly.forecast import HORIZONS_H, forecast
 from sre_copilot.anomaly.synthetic import STEP, inject, seasonal_series
@@ -32,9 +37,57 @@ START = datetime(2026, 1, 5, tzinfo=UTC)
 CONFIG = DetectorConfig(min_rel_change=0.1)
 
 
+def score_day(baseline: SeasonalBaseline, points: list[tuple[datetime, float]], cut: datetime,
+              score_ms: list[float]) -> list[datetime]:
+    """Score each 5-minute step of the day after `cut` over the last 6 hours, against the level of
+    the 24 hours before them, as the scheduled function does; the starts of alerting runs."""
+    per_hour = int(timedelta(hours=1) / STEP)
+    first = bisect_left([t for t, _ in points], cut)
+    events: list[datetime] = []
+    alerting = False
+    for i in range(first, len(points)):
+        window = points[i + 1 - 6 * per_hour:i + 1]
+        reference = points[i + 1 - 30 * per_hour:i + 1 - 6 * per_hour]
+        started = time.perf_counter()
+        found = detect(baseline, window, CONFIG, reference)
+        score_ms.append((time.perf_counter() - started) * 1000)
+        if found is not None and not alerting:
+            events.append(points[i][0])
+        alerting = found is not None
+    return events
+
+
+def _series(rng: random.Random) -> tuple[list[tuple[datetime, float]], float]:
+    base = rng.uniform(50, 500)
+    noise = base * rng.uniform(0.01, 0.05)
+    return seasonal_series(rng, START, 31, base=base, daily_amp=base * rng.uniform(0.2, 0.5),
+                           weekly_amp=base * rng.uniform(0.0, 0.2), noise=noise), base
+
+
+def run_clean(series: int, seeds: Sequence[int]) -> dict[str, object]:
+    """False alarms per series-day on strongly seasonal series without any anomaly, over several seeds."""
+    cut = START + timedelta(days=30)
+    alarms = days = scored = 0
+    alarmed_series = 0
+    for seed in seeds:
+        rng = random.Random(seed * 1000 + 1)
+        for _ in range(series):
+            points, _ = _series(rng)
+            baseline = build_baseline("svc", "RequestCount", [p for p in points if p[0] < cut], cut)
+            assert baseline is not None
+            ms: list[float] = []
+            events = score_day(baseline, points, cut, ms)
+            alarms += len(events)
+            alarmed_series += bool(events)
+            days += 1
+            scored += len(ms)
+    return {"series_days": days, "scored_points": scored, "false_alarms": alarms, "series_alarmed": alarmed_series,
+            "seeds": list(seeds), "rate_per_series_day": alarms / days}
+
+
 def run_detection(series_per_kind: int, seed: int) -> dict[str, object]:
     rng = random.Random(seed)
-    per_kind: dict[str, dict[str, float]] = {}
+    per_kind: dict[str, dict[str, float | None]] = {}
     build_ms: list[float] = []
     score_ms: list[float] = []
     sizes: list[int] = []
@@ -43,10 +96,7 @@ def run_detection(series_per_kind: int, seed: int) -> dict[str, object]:
         detected = alerts_fp = 0
         delays: list[float] = []
         for _ in range(series_per_kind):
-            base = rng.uniform(50, 500)
-            noise = base * rng.uniform(0.01, 0.05)
-            points = seasonal_series(rng, START, 31, base=base, daily_amp=base * rng.uniform(0.2, 0.5),
-                                     weekly_amp=base * rng.uniform(0.0, 0.2), noise=noise)
+            points, base = _series(rng)
             cut = START + timedelta(days=30)
             magnitude = base * rng.uniform(0.12, 0.35)
             points, label = inject(rng, points, kind, after=cut, magnitude=magnitude)
@@ -55,20 +105,7 @@ def run_detection(series_per_kind: int, seed: int) -> dict[str, object]:
             build_ms.append((time.perf_counter() - started) * 1000)
             assert baseline is not None
             sizes.append(len(json.dumps(baseline.to_json(), separators=(",", ":"))))
-            events = []
-            alerting = False
-            day = [p for p in points if p[0] >= cut]
-            history = [p for p in points if p[0] >= cut - timedelta(hours=30)]
-            for i in range(len(day)):
-                now = day[i][0]
-                window = [p for p in history if now - timedelta(hours=6) < p[0] <= now]
-                reference = [p for p in history if now - timedelta(hours=30) < p[0] <= now - timedelta(hours=6)]
-                started = time.perf_counter()
-                found = detect(baseline, window, CONFIG, reference)
-                score_ms.append((time.perf_counter() - started) * 1000)
-                if found is not None and not alerting:
-                    events.append(now)
-                alerting = found is not None
+            events = score_day(baseline, points, cut, score_ms)
             hit = False
             for at in events:
                 inside = (label.start is not None and label.end is not None
@@ -85,11 +122,11 @@ def run_detection(series_per_kind: int, seed: int) -> dict[str, object]:
         per_kind[kind] = {"series": series_per_kind, "detected": detected, "false_alerts": alerts_fp,
                           "median_delay_min": round(median(delays), 1) if delays else None}
     injected = series_per_kind * (len(KINDS) - 1)
-    found_anomalies = sum(int(per_kind[k]["detected"]) for k in KINDS if k != "none")
+    found_anomalies = sum(int(per_kind[k]["detected"] or 0) for k in KINDS if k != "none")
     return {"precision": round(tp / (tp + fp), 3) if tp + fp else None,
             "recall": round(found_anomalies / injected, 3),
             "seasonal_without_anomaly_alerting": f"{per_kind['none']['false_alerts']} alerts on "
-                                                  f"{series_per_kind} clean series",
+                                                  f"{series_per_kind} clean series-days",
             "per_kind": per_kind,
             "baseline_build_ms_median": round(median(build_ms), 1),
             "score_ms_median": round(median(score_ms), 3),
@@ -128,6 +165,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--series", type=int, default=30, help="series per anomaly kind")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--clean-series", type=int, default=200, help="clean series per seed (false alarm rate)")
+    parser.add_argument("--clean-seeds", type=int, default=3, help="seeds for the clean series")
     args = parser.parse_args()
     detection = run_detection(args.series, args.seed)
     print("anomaly detection (synthetic seasonal series, 5-min points, 30-day baseline, next day scored):")
@@ -138,6 +177,12 @@ def main() -> None:
               f"median delay {row['median_delay_min']} min")
     print(f"  baseline build {detection['baseline_build_ms_median']} ms, stored {detection['baseline_json_bytes_median']}"
           f" bytes; scoring {detection['score_ms_median']} ms per series and step (medians)")
+    seeds = range(args.seed, args.seed + args.clean_seeds)
+    clean = run_clean(args.clean_series, seeds)
+    print(f"  false alarms on clean strongly seasonal series: {clean['false_alarms']} on "
+          f"{clean['series_days']} series-days, {clean['rate_per_series_day']:.4f} per series-day")
+    print(f"    ({clean['scored_points']} points scored, seeds {seeds.start}-{seeds.stop - 1}; "
+          f"{clean['series_alarmed']} series alarmed; budget {CONFIG.false_alarms_per_day} per series-day)")
     # 400 series: a coverage share measured on 60 moves by +-5 points between seeds
     fc = run_forecast(max(400, args.series * 2), args.seed)
     print(f"capacity forecast (linear fill with noise, 12 h of 5-min history, {fc['series']} series, "

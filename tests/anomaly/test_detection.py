@@ -44,7 +44,11 @@ def test_baseline_learns_the_hour_of_week_profile_and_stays_compact() -> None:
     assert max(baseline.median) - min(baseline.median) > 100
     monday_noon = START.replace(hour=12)
     observed = [v for t, v in points if t < CUT and hour_of_week(t) == hour_of_week(monday_noon)]
-    assert abs(baseline.expected(monday_noon)[0] - median(observed)) < 1e-6
+    assert abs(baseline.median[hour_of_week(monday_noon)] - median(observed)) < 1e-6
+    # And the expected value is that median at the hour's centre, interpolated between centres
+    assert abs(baseline.expected(monday_noon.replace(minute=30))[0] - median(observed)) < 1e-6
+    eleven_thirty = baseline.median[hour_of_week(monday_noon) - 1]
+    assert abs(baseline.expected(monday_noon)[0] - (eleven_thirty + median(observed)) / 2) < 1e-6
     # And its noise scale is near the series' own noise, not the seasonal swing
     assert 3.0 < baseline.residual_sigma < 25.0
     # And it round-trips through a small JSON document

@@ -27,6 +27,19 @@ def hour_of_week(at: datetime) -> int:
     return at.weekday() * 24 + at.hour
 
 
+def interpolate(profile: Sequence[float], at: datetime) -> float:
+    """The hour-of-week profile at `at`, linear between the hours' centres (h:30).
+
+    A step per hour would misplace every point of a rising or falling hour by up to half the
+    hour's change: on a daily cycle of 50 % that bias is several times the noise, and it is
+    autocorrelated, so it both widens the noise scale (missed spikes) and feeds the drift CUSUM
+    (false alarms on clean series)."""
+    position = hour_of_week(at) + (at.minute + at.second / 60) / 60 - 0.5
+    low = math.floor(position)
+    frac = position - low
+    return profile[low % HOURS_PER_WEEK] * (1 - frac) + profile[(low + 1) % HOURS_PER_WEEK] * frac
+
+
 def percentile(sorted_values: Sequence[float], q: float) -> float:
     """Linear-interpolated percentile of already sorted values (q in [0, 1])."""
     if not sorted_values:
@@ -50,14 +63,15 @@ class SeasonalBaseline:
     count: list[int]
     residual_sigma: float
     overall_median: float
+    # How much a day's level moves from the day before's (robust sigma); 0 in baselines built before it.
+    level_sigma: float = 0.0
     unit: str = "None"
     format: int = BASELINE_FORMAT
     extra: dict[str, Any] = field(default_factory=dict)
 
     def expected(self, at: datetime) -> tuple[float, float]:
-        """(median, noise sigma) expected at `at`."""
-        h = hour_of_week(at)
-        return self.median[h], self.sigma[h]
+        """(median, noise sigma) expected at `at`, interpolated between hour centres."""
+        return interpolate(self.median, at), interpolate(self.sigma, at)
 
     def to_json(self) -> dict[str, Any]:
         doc = asdict(self)
@@ -65,6 +79,7 @@ class SeasonalBaseline:
             doc[key] = [_compact(v) for v in doc[key]]
         doc["residual_sigma"] = _compact(self.residual_sigma)
         doc["overall_median"] = _compact(self.overall_median)
+        doc["level_sigma"] = _compact(self.level_sigma)
         return doc
 
     @classmethod
@@ -93,19 +108,41 @@ def build_baseline(service: str, metric: str, points: Sequence[tuple[datetime, f
         if math.isnan(medians[h]):
             near = [medians[(h + d * 24) % HOURS_PER_WEEK] for d in (1, -1, 2, -2, 3, -3)]
             medians[h] = next((m for m in near if not math.isnan(m)), overall)
-    residuals = sorted(abs(v - medians[hour_of_week(t)]) for t, v in usable)
-    residual_sigma = MAD_TO_SIGMA * percentile(residuals, 0.5)
+    deviations: list[list[float]] = [[] for _ in range(HOURS_PER_WEEK)]
+    for t, v in usable:
+        deviations[hour_of_week(t)].append(abs(v - interpolate(medians, t)))
+    residual_sigma = MAD_TO_SIGMA * median(d for bucket in deviations for d in bucket)
     floor = max(residual_sigma, 1e-9 + 1e-3 * abs(overall))
     sigmas, p05, p95 = [], [], []
     for h, values in enumerate(buckets):
         ordered = sorted(values)
-        mad = MAD_TO_SIGMA * median(abs(v - medians[h]) for v in ordered) if ordered else 0.0
+        mad = MAD_TO_SIGMA * median(deviations[h]) if ordered else 0.0
         # Few points per hour: its own MAD is noisy, so it may widen the band but never narrow it
         # below the series' residual scale.
         sigmas.append(max(mad, floor))
         p05.append(percentile(ordered, 0.05) if ordered else medians[h] - 1.645 * floor)
         p95.append(percentile(ordered, 0.95) if ordered else medians[h] + 1.645 * floor)
+    level_sigma = _day_to_day_level_sigma(usable, medians, residual_sigma)
     days = (max(t for t, _ in usable) - min(t for t, _ in usable)).total_seconds() / 86400
     return SeasonalBaseline(service=service, metric=metric, built_at=now.isoformat(), days=round(days, 2),
                             median=medians, sigma=sigmas, p05=p05, p95=p95, count=[len(b) for b in buckets],
-                            residual_sigma=residual_sigma, overall_median=overall, unit=unit)
+                            residual_sigma=residual_sigma, overall_median=overall, level_sigma=level_sigma,
+                            unit=unit)
+
+
+def _day_to_day_level_sigma(usable: Sequence[tuple[datetime, float]], medians: Sequence[float],
+                            fallback: float) -> float:
+    """Robust sigma of the change in a day's level (its median residual) from the previous day's.
+
+    The detector scores against the level of the 24 hours before, so this is the error it keeps
+    on a clean day: one draw per day, shared by every point of the day. A CUSUM or a median over
+    many points does not average it away, so a persistent-deviation threshold must include it."""
+    by_day: dict[Any, list[float]] = {}
+    for t, v in usable:
+        by_day.setdefault(t.date(), []).append(v - interpolate(medians, t))
+    full = {d: median(r) for d, r in by_day.items() if len(r) >= 144}  # half a day of 5-min points
+    changes = [full[d] - full[d - timedelta(days=1)] for d in full if d - timedelta(days=1) in full]
+    if len(changes) < 3:
+        return fallback
+    centre = median(changes)
+    return MAD_TO_SIGMA * median(abs(c - centre) for c in changes)
