@@ -8,12 +8,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from checkout_payments import CATALOG, START
 from moto.ses.models import ses_backends
 from slack_sdk.signature import SignatureVerifier
 from twilio.request_validator import RequestValidator
@@ -34,13 +35,6 @@ from sre_copilot.local.runtime import (
 from sre_copilot.messages.slack import acknowledged_by
 from sre_copilot.services.escalation import execution_name
 
-START = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
-CATALOG = {"services": [
-    {"name": "checkout", "depends_on": ["payments"], "team": "t", "tier": 1,
-     "instances": [{"name": "checkout-0", "host": "ip-10-0-0-1"}]},
-    {"name": "payments", "depends_on": [], "team": "t", "tier": 1,
-     "instances": [{"name": "payments-0", "host": "ip-10-0-0-2"}]}],
-    "hosts": [{"name": "ip-10-0-0-1"}, {"name": "ip-10-0-0-2"}]}
 ONCALL, SECONDARY = LOCAL_SECRETS["twilio"]["default_oncall"], LOCAL_SECRETS["twilio"]["secondary_oncall"]
 
 

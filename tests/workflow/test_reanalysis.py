@@ -4,21 +4,14 @@ folded in by the same execution, and refresh flags do not outlive the analysis t
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import boto3
+from checkout_payments import CATALOG, START
 
 from sre_copilot.domain.types import format_time
 from sre_copilot.local.runtime import LocalDeployment, Responders
-
-START = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
-CATALOG = {"services": [
-    {"name": "checkout", "depends_on": ["payments"], "team": "t", "tier": 1,
-     "instances": [{"name": "checkout-0", "host": "ip-10-0-0-1"}]},
-    {"name": "payments", "depends_on": [], "team": "t", "tier": 1,
-     "instances": [{"name": "payments-0", "host": "ip-10-0-0-2"}]}],
-    "hosts": [{"name": "ip-10-0-0-1"}, {"name": "ip-10-0-0-2"}]}
 
 
 def _alert(deployment: LocalDeployment, alertname: str, service: str, severity: str = "critical") -> None:

@@ -10,25 +10,18 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from checkout_payments import CATALOG, START
 from slack_sdk.signature import SignatureVerifier
 
 from sre_copilot.domain.types import format_time
 from sre_copilot.local.runtime import LOCAL_SECRETS, LOCAL_SLACK_TEAM, LocalDeployment, Responders
 from sre_copilot.services.slack_ask import ASK_INSTRUCTIONS, LLM_MARK
 
-START = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
-CATALOG = {"services": [
-    {"name": "checkout", "depends_on": ["payments"], "team": "t", "tier": 1,
-     "instances": [{"name": "checkout-0", "host": "ip-10-0-0-1"}]},
-    {"name": "payments", "depends_on": [], "team": "t", "tier": 1,
-     "instances": [{"name": "payments-0", "host": "ip-10-0-0-2"}]}],
-    "hosts": [{"name": "ip-10-0-0-1"}, {"name": "ip-10-0-0-2"}]}
 Answer = Callable[[dict[str, Any]], tuple[int, dict[str, Any], float]]
 
 
