@@ -130,6 +130,90 @@ def in_process_lambda(registry: InProcessLambdas) -> Iterator[InProcessLambdas]:
         yield registry
 
 
+class ExecutionActivity:
+    """How many Step Functions executions are moving: started and neither ended nor parked on a
+    task token. The embedded runtime moves simulated time only when this is 0 and no handler is in
+    flight, so every step of every execution (the incident's and its paging execution beside it)
+    runs at the simulated instant it was due, whatever the machine's load.
+
+    Counted where the change happens, in the thread that causes it: StartExecution counts before
+    its thread exists, and SendTaskSuccess/Failure (or a stop) counts the woken execution before it
+    returns to the handler that sent it. No window is left in which an execution is about to move
+    but counted as still, which is what made replays load-dependent when activity was inferred from
+    the store."""
+
+    def __init__(self, condition: threading.Condition) -> None:
+        self.condition = condition
+        self.busy = 0
+
+    def change(self, delta: int) -> None:
+        with self.condition:
+            self.busy += delta
+            self.condition.notify_all()
+
+
+@contextmanager
+def counted_executions(activity: ExecutionActivity) -> Iterator[ExecutionActivity]:
+    """Keep `activity` current while the block runs (see ExecutionActivity), and take task-token
+    waits off the wall clock: a parked task wakes only by its token or a stop. Its timeout in the
+    embedded runtime is the sweeper's, on simulated time; moto's own wall-clock timeout would fire
+    after a number of real seconds, which depends on the machine's load."""
+    from moto.stepfunctions.parser.asl.component.state.exec import execute_state
+    from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+    from moto.stepfunctions.parser.utils import TMP_THREADS
+
+    original_notify, original_interrupt = CallbackEndpoint.notify, CallbackEndpoint.interrupt_all
+
+    def start(self: Any) -> None:
+        activity.change(+1)
+
+        def run() -> None:
+            try:
+                self._execution_logic()
+            finally:
+                activity.change(-1)
+
+        thread = threading.Thread(target=run, daemon=True)
+        TMP_THREADS.append(thread)
+        thread.start()
+
+    def wait(self: Any, timeout: float | None = None) -> Any:
+        with activity.condition:
+            if self._notify_event.is_set():
+                return self._outcome  # woken before it parked: it never stopped moving
+            self._sre_parked = True
+            activity.change(-1)
+        self._notify_event.wait()
+        with activity.condition:
+            if getattr(self, "_sre_parked", False):  # not counted by a waker (cannot happen; kept balanced)
+                self._sre_parked = False
+                activity.change(+1)
+        return self._outcome
+
+    def woken(original: Callable[..., None]) -> Callable[..., None]:
+        def wake(self: Any, *args: Any, **kwargs: Any) -> None:
+            with activity.condition:
+                original(self, *args, **kwargs)
+                if getattr(self, "_sre_parked", False):
+                    self._sre_parked = False
+                    activity.change(+1)
+        return wake
+
+    class _UntimedEvent(threading.Event):
+        def wait(self, timeout: float | None = None) -> bool:
+            return super().wait()
+
+    class _UntimedThreading:
+        Event = _UntimedEvent
+
+    with _replaced((ExecutionWorker, "start", start), (CallbackEndpoint, "wait", wait),
+                   (CallbackEndpoint, "notify", woken(original_notify)),
+                   (CallbackEndpoint, "interrupt_all", woken(original_interrupt)),
+                   (execute_state, "threading", _UntimedThreading)):
+        yield activity
+
+
 MOTO_CONFIG: dict[str, Any] = {
     "stepfunctions": {"execute_state_machine": True},
     "lambda": {"use_docker": True},

@@ -29,7 +29,9 @@ from urllib.parse import urlencode
 from sre_copilot.local.clock import SimClock
 from sre_copilot.local.moto_patches import (
     MOTO_CONFIG,
+    ExecutionActivity,
     InProcessLambdas,
+    counted_executions,
     eventbridge_lambda_targets,
     in_process_lambda,
     moto_speedups,
@@ -138,13 +140,13 @@ class LocalDeployment:
         self.clock = SimClock(self.start)
         self.lambdas = InProcessLambdas()
         self._moved = threading.Condition()
+        self.executions = ExecutionActivity(self._moved)
         self._stack = ExitStack()
         self._async_events: list[tuple[str, dict[str, Any]]] = []
         self._timers: list[_Timer] = []
         self._first_seen: dict[str, datetime] = {}
         self._buffers: dict[str, dict[str, dict[str, Any]]] = {}
         self._notified: set[str] = set()
-        self._active: set[str] = set()
         self._dirty: set[str] = set()
         self._answered: set[str] = set()
         self._next_sweep = self.start
@@ -173,6 +175,7 @@ class LocalDeployment:
         self._stack.enter_context(_fewer_collections())
         self._stack.enter_context(mock_aws(config=MOTO_CONFIG))  # type: ignore[call-overload]
         self._stack.enter_context(in_process_lambda(self.lambdas))
+        self._stack.enter_context(counted_executions(self.executions))
         self._stack.enter_context(moto_speedups())
         self._stack.enter_context(derived_task_tokens())  # replays get the same history, token and all
         self._stack.enter_context(eventbridge_lambda_targets(lambda fn, ev: self._async_events.append((fn, ev))))
@@ -505,41 +508,14 @@ class LocalDeployment:
         return moved
 
     def _track_workflows(self) -> None:
-        """Know which executions are moving without asking Step Functions: an execution becomes
-        active when it starts or its token is taken (to wake it), and inactive when AwaitDecision
-        has parked it or Document/RecordFailure has ended it."""
-        from sre_copilot.services.escalation import paging_key, runtime_activity
-
-        store, workflow = self.container.store, self.container.workflow
-        take, start = store.take_wait_token, workflow.start
-
-        def take_wait_token(tenant_id: str, incident_id: str, token: str | None = None) -> Any:
-            taken = take(tenant_id, incident_id, token=token)
-            if taken:
-                self._active.add(incident_id)
-            return taken
-
-        def start_execution(name: str, payload: dict[str, Any]) -> str:
-            # Tracked by incident: a documentation-only execution has a name of its own.
-            self._active.add(str(payload.get("incident_id") or name))
-            return str(start(name, payload))
-
+        """Know which incidents may have new asks for the simulated people (their Notify step or
+        paging execution ran) and which queues were sent to, without asking the services. Whether
+        executions are moving is counted in moto itself (`counted_executions`)."""
         def on_return(function: str, event: Any) -> None:
             try:
                 incident_id = event.get("incident_id") if isinstance(event, dict) else None
-                if not incident_id:
-                    return
-                if function == "notify":
+                if incident_id and function in ("notify", "escalation_page", "escalation_next"):
                     self._notified.add(incident_id)
-                ended = function in ("document", "record_failure")
-                if ended or (function == "await_decision" and store.is_parked(self.tenant_id, incident_id)):
-                    self._active.discard(incident_id)
-                # The incident's paging execution (statemachines/escalation.asl.json) moves on its own.
-                paging = runtime_activity(self.container, self.tenant_id, function, incident_id)
-                if paging is True:
-                    self._active.add(paging_key(incident_id))
-                elif paging is False:
-                    self._active.discard(paging_key(incident_id))
             finally:
                 with self._moved:
                     self._moved.notify_all()
@@ -551,13 +527,11 @@ class LocalDeployment:
             enqueue(priority, message, dedup_id)
             self._dirty.add(str(getattr(priority, "value", priority)))
 
-        store.take_wait_token = take_wait_token  # type: ignore[method-assign]
-        workflow.start = start_execution  # type: ignore[method-assign]
         queue.enqueue = enqueue_signal  # type: ignore[method-assign]
         self.lambdas.on_return = on_return
 
     def _workflows_idle(self) -> bool:
-        return self.lambdas.in_flight == 0 and not self._active
+        return self.lambdas.in_flight == 0 and self.executions.busy == 0
 
     def _wait_workflows(self, deadline: float) -> None:
         # Woken by every handler return (see on_return) rather than polling on a timer.

@@ -308,19 +308,3 @@ def on_transition(c: Container, detail: Mapping[str, object]) -> bool:
         return False
     tenant = str(detail.get("tenant_id") or c.settings.tenant_id)
     return _answer(c, tenant, str(detail.get("incident_id")), "closed" if closed else "acknowledged", actor)
-
-
-def runtime_activity(c: Container, tenant_id: str, function: str, incident_id: str) -> bool | None:
-    """For the embedded runtime's idle tracking: True if the paging execution is moving after
-    `function` returned, False if it is parked or over, None if `function` says nothing about it."""
-    if function not in ("notify", "escalation_page", "escalation_next"):
-        return None
-    parked = c.store.is_parked(tenant_id, paging_key(incident_id))
-    if parked:
-        return False
-    status = paging_store(c).status(tenant_id, incident_id)
-    if status is None:
-        return None
-    if status.get("status") in ENDED or status.get("status") == "failed":
-        return False if function != "notify" else None
-    return True
