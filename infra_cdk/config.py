@@ -17,6 +17,8 @@ from typing import Any, Literal, cast, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from sre_copilot.deployment_routes import QueueRoute, queue_routes
+
 FunctionName = Literal[
     "ingest", "correlate", "assemble_context", "aggregate_evidence", "generate_hypotheses",
     "score_confidence", "apply_policy", "recommend", "notify", "await_decision", "act", "verify", "check_recovery",
@@ -283,6 +285,14 @@ class DeploymentConfig(BaseModel):
     def prefix(self) -> str:
         """Physical-name prefix for the few resources that need a fixed name."""
         return f"sre-copilot-{self.environment}"
+
+    def queue_routes(self) -> tuple[QueueRoute, ...]:
+        """The priority queues and their event source mappings, as CDK builds them and the
+        embedded runtime polls them (one description: `sre_copilot.deployment_routes`)."""
+        return queue_routes(batch_size=self.sqs_batch_size, p1_delivery_delay_s=self.p1_delivery_delay_s,
+                            p2_batching_window_s=self.p2_batching_window_s,
+                            p3_batching_window_s=self.p3_batching_window_s,
+                            max_receive_count=self.max_receive_count, p3_max_concurrency=self.p3_max_concurrency)
 
 
 # Our keys are snake_case; CDK's own context keys contain ':', '@', '/' or '-'.

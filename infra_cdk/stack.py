@@ -114,15 +114,14 @@ class SreCopilotStack(Stack):
     def _consume_priority_queues(self) -> None:
         """Seed 001's routing: P0 at once, P1 after the queue's delivery delay, P2 in five-minute
         batches, P3 in background batches with capped concurrency."""
-        config, correlate = self.config, self.functions["correlate"].function
-        windows = {"P2": config.p2_batching_window_s, "P3": config.p3_batching_window_s}
-        for priority, pq in self.queues.priority.items():
-            window = windows.get(priority, 0)
+        correlate = self.functions["correlate"].function
+        for pq in self.queues.priority.values():
+            route = pq.route
             correlate.add_event_source(event_sources.SqsEventSource(
                 pq.queue,
-                batch_size=config.sqs_batch_size,
-                max_batching_window=Duration.seconds(window) if window else None,
-                max_concurrency=config.p3_max_concurrency if priority == "P3" else None,
+                batch_size=route.batch_size,
+                max_batching_window=Duration.seconds(route.batching_window_s) if route.batching_window_s else None,
+                max_concurrency=route.max_concurrency,
                 report_batch_item_failures=True,
             ))
 

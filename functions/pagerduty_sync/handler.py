@@ -9,9 +9,10 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from sre_copilot.deployment_routes import QUESTION_DETAIL_TYPE
 from sre_copilot.services.container import get_container
 from sre_copilot.services.observability import logger, metrics, tracer
-from sre_copilot.services.slack_ask import QUESTION_DETAIL_TYPE, answer_question
+from sre_copilot.services.slack_ask import answer_question
 from sre_copilot.services.transition_sync import on_transition
 
 

@@ -16,9 +16,8 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra_cdk.config import DeploymentConfig
+from sre_copilot.deployment_routes import LIFECYCLE_DETAIL_TYPE, QUESTION_DETAIL_TYPE
 
-LIFECYCLE_DETAIL_TYPE = "Incident Lifecycle Transition"  # sre_copilot.services.lifecycle
-QUESTION_DETAIL_TYPE = "Slack Question Asked"  # sre_copilot.services.slack_ask
 ALARM_DETAIL_TYPES = ["CloudWatch Alarm State Change", "CloudWatch Alarm Contributor State Change",
                       "CloudWatch Alarm Configuration Change"]
 DEPLOYMENT_SOURCES = ["aws.codedeploy", "aws.ecs"]

@@ -15,8 +15,8 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra_cdk.config import DeploymentConfig
+from sre_copilot.deployment_routes import QueueRoute
 
-PRIORITIES = ("P0", "P1", "P2", "P3")
 DLQ_RETENTION = Duration.days(14)
 
 
@@ -25,6 +25,7 @@ class PriorityQueue:
     priority: str
     queue: sqs.Queue
     dlq: sqs.Queue
+    route: QueueRoute
 
 
 class Queues(Construct):
@@ -32,16 +33,17 @@ class Queues(Construct):
         super().__init__(scope, construct_id)
         self._key = key
         self.priority: dict[str, PriorityQueue] = {}
-        for priority in PRIORITIES:
+        for route in config.queue_routes():
+            priority = route.priority
             dlq = self._queue(f"{priority}Dlq", retention=DLQ_RETENTION)
             queue = self._queue(
                 priority,
                 retention=Duration.days(config.queue_retention_days),
                 visibility_timeout=Duration.seconds(config.queue_visibility_timeout_s),
-                delivery_delay=Duration.seconds(config.p1_delivery_delay_s if priority == "P1" else 0),
-                dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=config.max_receive_count),
+                delivery_delay=Duration.seconds(route.delivery_delay_s),
+                dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=route.max_receive_count),
             )
-            self.priority[priority] = PriorityQueue(priority, queue, dlq)
+            self.priority[priority] = PriorityQueue(priority, queue, dlq, route)
 
         # Rejected webhook deliveries and workflow failures, each pointing at the payload kept in S3.
         self.review = self._queue("Review", retention=DLQ_RETENTION)

@@ -14,6 +14,7 @@ import importlib.util
 import io
 import json
 import os
+import sys
 import threading
 import time
 import zipfile
@@ -26,6 +27,7 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import urlencode
 
+from sre_copilot.deployment_routes import BUS_ROUTES, QueueRoute
 from sre_copilot.local.clock import SimClock
 from sre_copilot.local.moto_patches import (
     MOTO_CONFIG,
@@ -50,26 +52,30 @@ RAW_ARCHIVE_STREAM = "sre-copilot-raw-archive"
 ASL_FUNCTIONS = task_functions(ASL_PATH.read_text())
 ESCALATION_ASL_PATH = REPO_ROOT / "statemachines" / "escalation.asl.json"
 ESCALATION_FUNCTIONS = task_functions(ESCALATION_ASL_PATH.read_text())
+CDK_CONFIG_PATH = REPO_ROOT / "infra_cdk" / "config.py"
 OTHER_FUNCTIONS = ("ingest", "correlate", "callbacks", "approval_sweeper", "pagerduty_sync")
 
 
-@dataclass(frozen=True)
-class QueueSpec:
-    """Mirrors the CDK event source mapping of each priority queue (seed 001's routing)."""
+def deployment_config() -> Any:
+    """`cdk.json`'s context, validated by the CDK app's own pydantic model (`infra_cdk/config.py`,
+    which needs no CDK import): the embedded deployment takes its queues and event source
+    mappings from the same description `cdk deploy` does."""
+    name = "sre_copilot_local_deployment_config"
+    module = sys.modules.get(name)
+    if module is None:
+        spec = importlib.util.spec_from_file_location(name, CDK_CONFIG_PATH)
+        if spec is None or spec.loader is None:
+            raise FileNotFoundError(f"the CDK app's configuration model is missing: {CDK_CONFIG_PATH}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # pydantic resolves the model's annotations in its module
+        spec.loader.exec_module(module)
+    context = json.loads((REPO_ROOT / "cdk.json").read_text(encoding="utf-8"))["context"]
+    return module.load_config(context)
 
-    priority: str
-    delay_s: int
-    batch_size: int
-    batching_window_s: int
-    max_receive_count: int = 3
 
+def cdk_queue_routes() -> tuple[QueueRoute, ...]:
+    return tuple(deployment_config().queue_routes())
 
-QUEUES = (
-    QueueSpec("P0", 0, 10, 0),
-    QueueSpec("P1", 60, 10, 0),
-    QueueSpec("P2", 0, 10, 300),
-    QueueSpec("P3", 0, 10, 300),
-)
 
 LOCAL_SECRETS: dict[str, dict[str, Any]] = {
     "pagerduty": {"webhook_secrets": ["local-pagerduty-webhook-secret"], "api_token": "local-pd-token",
@@ -135,6 +141,8 @@ class LocalDeployment:
     """`anthropic` with an `llm` secret whose base_url is a local Messages API server (tests)."""
     confidence_calibration: str = ""
     """JSON calibration record the functions score with (cdk.json confidence_calibration); "": identity."""
+    queue_routes: tuple[QueueRoute, ...] = field(default_factory=cdk_queue_routes)
+    """The priority queues and how correlate consumes them: cdk.json's, as deployed."""
 
     def __post_init__(self) -> None:
         self.clock = SimClock(self.start)
@@ -222,8 +230,8 @@ class LocalDeployment:
         s3.create_bucket(Bucket="sre-copilot-artifacts")
         self._create_raw_archive()
         self._sqs = sqs
-        for spec in QUEUES:
-            name = f"sre-copilot-{spec.priority.lower()}"
+        for spec in self.queue_routes:
+            name = f"sre-copilot-{spec.queue_name_suffix}"
             dlq = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
             dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
             # DelaySeconds and batching windows are applied in simulated time by the poller below.
@@ -264,14 +272,11 @@ class LocalDeployment:
                 Code={"ZipFile": package.getvalue()}, Architectures=["arm64"], Timeout=60,
                 Environment={"Variables": environment})["FunctionArn"]
             self.lambdas.register(name, _load_handler(name).handler)
-        events.put_rule(Name="lifecycle-to-pagerduty", EventBusName="sre-copilot",
-                        EventPattern=json.dumps({"detail-type": ["Incident Lifecycle Transition"]}))
-        events.put_targets(Rule="lifecycle-to-pagerduty", EventBusName="sre-copilot",
-                           Targets=[{"Id": "pagerduty-sync", "Arn": self.function_arns["pagerduty_sync"]}])
-        events.put_rule(Name="slack-questions", EventBusName="sre-copilot",
-                        EventPattern=json.dumps({"detail-type": ["Slack Question Asked"]}))
-        events.put_targets(Rule="slack-questions", EventBusName="sre-copilot",
-                           Targets=[{"Id": "slack-questions", "Arn": self.function_arns["pagerduty_sync"]}])
+        for route in BUS_ROUTES:
+            events.put_rule(Name=route.name, EventBusName="sre-copilot",
+                            EventPattern=json.dumps({"detail-type": [route.detail_type]}))
+            events.put_targets(Rule=route.name, EventBusName="sre-copilot",
+                               Targets=[{"Id": route.name, "Arn": self.function_arns[route.function]}])
         definition = substitute(ASL_PATH.read_text(), self.function_arns)
         sfn = self.session.client("stepfunctions")
         self.state_machine_arn = sfn.create_state_machine(name="sre-copilot-incident", definition=definition,
@@ -426,7 +431,7 @@ class LocalDeployment:
         sqs = self._sqs
         moved = False
         now = self.clock.now()
-        for spec in QUEUES:
+        for spec in self.queue_routes:
             url = self.queue_urls[spec.priority]
             buffer = self._buffers.setdefault(spec.priority, {})
             # Receive only from queues something was sent to (or returned to) since the last poll;
@@ -447,14 +452,14 @@ class LocalDeployment:
                     if len(page) < 10:
                         break  # moto answers with every visible message up to the limit: nothing is left
             eligible = [m for m in buffer.values()
-                        if self._first_seen[m["MessageId"]] + timedelta(seconds=spec.delay_s) <= now]
-            later = [self._first_seen[m["MessageId"]] + timedelta(seconds=spec.delay_s)
+                        if self._first_seen[m["MessageId"]] + timedelta(seconds=spec.delivery_delay_s) <= now]
+            later = [self._first_seen[m["MessageId"]] + timedelta(seconds=spec.delivery_delay_s)
                      for m in buffer.values() if m not in eligible]
             if later:
                 self._wake_at(min(later))
             if not eligible:
                 continue
-            oldest = min(self._first_seen[m["MessageId"]] + timedelta(seconds=spec.delay_s) for m in eligible)
+            oldest = min(self._first_seen[m["MessageId"]] + timedelta(seconds=spec.delivery_delay_s) for m in eligible)
             window_ends = oldest + timedelta(seconds=spec.batching_window_s)
             if len(eligible) < spec.batch_size and window_ends > now:
                 self._wake_at(window_ends)
@@ -471,7 +476,7 @@ class LocalDeployment:
         if not any(t.due == due and t.name == "poller" for t in self._timers):
             self._timers.append(_Timer(due, "poller", lambda: None))
 
-    def _invoke_correlate(self, url: str, spec: QueueSpec, batch: list[dict[str, Any]]) -> bool:
+    def _invoke_correlate(self, url: str, spec: QueueRoute, batch: list[dict[str, Any]]) -> bool:
         sqs = self._sqs
         records = [{"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
                     "attributes": m.get("Attributes", {}), "messageAttributes": {},
@@ -493,7 +498,7 @@ class LocalDeployment:
             self._collect_dead_letters(spec)
         return True
 
-    def _collect_dead_letters(self, spec: QueueSpec) -> None:
+    def _collect_dead_letters(self, spec: QueueRoute) -> None:
         sqs = self._sqs
         for m in sqs.receive_message(QueueUrl=self.dlq_urls[spec.priority], MaxNumberOfMessages=10,
                                      VisibilityTimeout=3600).get("Messages", []):

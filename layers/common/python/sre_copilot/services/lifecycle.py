@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from sre_copilot.deployment_routes import LIFECYCLE_DETAIL_TYPE
 from sre_copilot.domain.incident import Incident, IncidentState, Transition
 from sre_copilot.domain.notification import AuditRecord
 from sre_copilot.errors import InvalidTransition
@@ -11,8 +12,6 @@ from sre_copilot.ports import clock
 from sre_copilot.services.container import Container
 from sre_copilot.services.mutations import mutate_incident, refresh
 from sre_copilot.services.observability import metrics
-
-LIFECYCLE_DETAIL_TYPE = "Incident Lifecycle Transition"
 
 
 def move(container: Container, incident: Incident, to: IncidentState, *, actor: str, reason: str,

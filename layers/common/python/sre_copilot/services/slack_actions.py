@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from sre_copilot.actions.approvers import ApproverIdentity, slack_team
 from sre_copilot.adapters.slack_interactions import CardAction, parse_card_action, parse_slash_command
 from sre_copilot.adapters.slack_notifier import verify_slack_request
+from sre_copilot.deployment_routes import QUESTION_DETAIL_TYPE
 from sre_copilot.domain.incident import Incident, IncidentState
 from sre_copilot.domain.notification import AuditRecord
 from sre_copilot.domain.reasoning import Hypothesis
@@ -202,7 +203,7 @@ class SlackActions:
             return "No open incident to answer about; name one with its id."
         text = self.answer(incident)
         if slack_ask.llm_configured(self.c) and response_url and slack_ask.allowed_response_url(self.c, response_url):
-            self.c.bus.publish(slack_ask.QUESTION_DETAIL_TYPE,
+            self.c.bus.publish(QUESTION_DETAIL_TYPE,
                                slack_ask.question_event(incident, question, user, response_url))
             text += "\n_An LLM answer over these facts follows in a moment._"
         return text

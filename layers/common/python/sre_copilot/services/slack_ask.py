@@ -34,7 +34,6 @@ if TYPE_CHECKING:
     from sre_copilot.domain.json_types import JSONObject
     from sre_copilot.services.container import Container
 
-QUESTION_DETAIL_TYPE = "Slack Question Asked"
 SLACK_HOOKS_HOST = "hooks.slack.com"
 LLM_MARK = "*LLM answer*"
 ASK_INSTRUCTIONS = (

@@ -1,0 +1,65 @@
+"""How work reaches the functions: one description for the deployed and the embedded stack.
+
+- Priority queues to correlate: `infra_cdk` builds the SQS queues and their Lambda event source
+  mappings from `queue_routes`, and the embedded runtime (`local/runtime.py`) polls its moto queues
+  by it, both from the same validated `cdk.json` context (`DeploymentConfig.queue_routes`).
+- Our bus to functions: `BUS_ROUTES`, the EventBridge rules on the copilot's own bus.
+
+`tests/infra/test_local_matches_template.py` compares the synthesized template with what the
+embedded runtime builds, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PRIORITIES = ("P0", "P1", "P2", "P3")
+
+
+@dataclass(frozen=True)
+class QueueRoute:
+    """Seed 001's routing of one priority: P0 at once, P1 after a delivery delay (a lone alert
+    that clears within it never wakes anyone), P2 and P3 in batches."""
+
+    priority: str
+    delivery_delay_s: int
+    batch_size: int
+    batching_window_s: int
+    max_receive_count: int
+    max_concurrency: int | None = None
+    """Lambda's cap on concurrent batches for this source (P3 only: background work)."""
+
+    @property
+    def queue_name_suffix(self) -> str:
+        return self.priority.lower()
+
+
+def queue_routes(*, batch_size: int, p1_delivery_delay_s: int, p2_batching_window_s: int,
+                 p3_batching_window_s: int, max_receive_count: int,
+                 p3_max_concurrency: int) -> tuple[QueueRoute, ...]:
+    windows = {"P2": p2_batching_window_s, "P3": p3_batching_window_s}
+    return tuple(QueueRoute(
+        priority=p,
+        delivery_delay_s=p1_delivery_delay_s if p == "P1" else 0,
+        batch_size=batch_size,
+        batching_window_s=windows.get(p, 0),
+        max_receive_count=max_receive_count,
+        max_concurrency=p3_max_concurrency if p == "P3" else None,
+    ) for p in PRIORITIES)
+
+
+@dataclass(frozen=True)
+class BusRoute:
+    """An EventBridge rule on the copilot's bus: events of `detail_type` go to `function`."""
+
+    name: str
+    detail_type: str
+    function: str
+
+
+LIFECYCLE_DETAIL_TYPE = "Incident Lifecycle Transition"  # services/lifecycle.py publishes it
+QUESTION_DETAIL_TYPE = "Slack Question Asked"  # services/slack_ask.py publishes it
+BUS_ROUTES = (
+    BusRoute("lifecycle-to-pagerduty", LIFECYCLE_DETAIL_TYPE, "pagerduty_sync"),
+    BusRoute("slack-questions", QUESTION_DETAIL_TYPE, "pagerduty_sync"),
+)
