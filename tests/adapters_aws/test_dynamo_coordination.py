@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from aws_test_support import BUCKET, START, raw_item, raw_objects
 
-from sre_copilot.adapters.dynamodb_store import ConcurrentUpdate, DynamoStore
-from sre_copilot.errors import InvalidPayload
+from sre_copilot.adapters.dynamodb_store import DynamoStore
+from sre_copilot.errors import ConcurrentUpdate, InvalidPayload
 from sre_copilot.ingest.silences import Silence
 from sre_copilot.local.clock import SimClock
 

@@ -7,9 +7,10 @@ from datetime import timedelta
 import pytest
 from aws_test_support import START, raw_item
 
-from sre_copilot.adapters.dynamodb_store import ConcurrentUpdate, DynamoStore
+from sre_copilot.adapters.dynamodb_store import DynamoStore
 from sre_copilot.domain.incident import GroupingExplanation, Incident, IncidentState
 from sre_copilot.domain.types import Priority
+from sre_copilot.errors import ConcurrentUpdate
 
 ARN = "arn:aws:states:eu-west-1:123456789012:execution:sre-copilot-incident:"
 

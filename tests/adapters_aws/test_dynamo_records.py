@@ -7,11 +7,12 @@ from datetime import timedelta
 import pytest
 from aws_test_support import START, raw_item, raw_query
 
-from sre_copilot.adapters.dynamodb_store import ConcurrentUpdate, DynamoStore
+from sre_copilot.adapters.dynamodb_store import DynamoStore
 from sre_copilot.domain.action import ActionPlan
 from sre_copilot.domain.change import ChangeEvent
 from sre_copilot.domain.notification import AuditRecord, Notification
 from sre_copilot.domain.types import ActionStatus, Approval, ChangeKind, Channel, NotificationKind, Risk
+from sre_copilot.errors import ConcurrentUpdate
 
 
 def make_change(change_id: str, service: str, at_s: float, tenant: str = "acme") -> ChangeEvent:

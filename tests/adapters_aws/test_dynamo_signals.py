@@ -183,7 +183,7 @@ def test_unprocessed_batch_keys_are_asked_for_again(store: DynamoStore, monkeypa
         store.put_signal(make_signal(signal_id))
     if not hasattr(store.client, "meta"):
         pytest.skip("answers through botocore's request hooks, which only a boto3 client has")
-    monkeypatch.setattr("sre_copilot.adapters.dynamodb_store.time.sleep", lambda _s: None)
+    monkeypatch.setattr("sre_copilot.adapters.dynamo.signals.time.sleep", lambda _s: None)
     first_item = store.client.get_item(TableName=store.table_name, Key=raw_key("sig-a"))["Item"]
     answered = []
 

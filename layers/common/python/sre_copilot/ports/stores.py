@@ -1,6 +1,7 @@
 """Persistence ports: one Protocol per aggregate, and `Store`, everything the services call.
 
-`adapters/dynamodb_store.py` (`DynamoStore`) implements every one of them on the single table, on
+Each is implemented by one repository of `adapters/dynamo/` on the single table; `DynamoStore`
+(`adapters/dynamodb_store.py`) composes them all, on
 AWS, on moto and on the memory backend (`adapters/memory`). `tests/ports/test_store_ports.py`
 checks that the Protocols and `DynamoStore`'s public methods are the same list with the same
 signatures, so a service typed against these Protocols can call nothing the store lacks.
