@@ -1,17 +1,6 @@
 """Every store port on one DynamoDB table: the repositories of `adapters/dynamo/`, one per aggregate,
-composed into the one object the container hands to services (docs/data-model.md is the reference).
-
-Table: `pk` (S) / `sk` (S), one overloaded sparse index `gsi1` on `gsi1pk` / `gsi1sk`, TTL attribute
-`ttl` (epoch seconds). Every partition key starts with `TENANT#<tenant>`, so no query can cross
-tenants. Times inside keys are `format_time` strings (fixed-width RFC 3339, milliseconds, `Z`), which
-sort lexicographically in time order.
-
-Models are stored as top-level attributes (`model_dump(mode="json")`, floats as Decimal) next to the
-key and bookkeeping attributes in `META`, which are stripped before validation on the way back.
-Reads of single items are strongly consistent, because they feed read-modify-write cycles (a signal
-read right after ingest, an incident updated by the workflow); index queries are eventually
-consistent, so their callers re-check what they read (e.g. `is_open`).
-"""
+composed into the one object the container hands to services. The single-table design, keys and
+consistency rules are in `adapters/dynamo/table.py` and docs/data-model.md."""
 
 from __future__ import annotations
 
