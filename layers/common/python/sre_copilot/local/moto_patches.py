@@ -126,38 +126,93 @@ def in_process_lambda(registry: InProcessLambdas) -> Iterator[InProcessLambdas]:
     def _invoke_lambda(self: Any, event: Any = None) -> tuple[str, bool, str]:
         return registry.invoke(self.function_name, event)
 
-    with _replaced((LambdaFunction, "_invoke_lambda", _invoke_lambda)):
+    def task_invoke(parameters: dict[str, Any], region: str, state_credentials: Any) -> dict[str, Any]:
+        """A Step Functions Lambda task, answered as moto's Lambda answers it (the same
+        InvocationResponse: status, payload, `Handled` function error), without the round trip
+        through botocore and moto's Lambda API that each of the ~10 tasks per analysis paid."""
+        name = str(parameters["FunctionName"]).rsplit(":function:", 1)[-1].split(":", 1)[0]
+        if name not in registry.handlers:  # not ours: moto's own path and its errors
+            return original_task_invoke(parameters=parameters, region=region, state_credentials=state_credentials)
+        payload = parameters.get("Payload")
+        raw, errored, _ = registry.invoke(name, json.loads(payload) if payload else {})
+        try:
+            body: Any = json.loads(raw)
+        except ValueError:
+            body = raw
+        response: dict[str, Any] = {"StatusCode": 200, "LogResult": "", "ExecutedVersion": "$LATEST", "Payload": body}
+        if errored:
+            response["FunctionError"] = "Handled"
+        return response
+
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+
+    original_task_invoke = lambda_eval_utils._invoke_lambda_function
+    with _replaced((LambdaFunction, "_invoke_lambda", _invoke_lambda),
+                   (lambda_eval_utils, "_invoke_lambda_function", task_invoke)):
         yield registry
 
 
 class ExecutionActivity:
-    """How many Step Functions executions are moving: started and neither ended nor parked on a
-    task token. The embedded runtime moves simulated time only when this is 0 and no handler is in
-    flight, so every step of every execution (the incident's and its paging execution beside it)
-    runs at the simulated instant it was due, whatever the machine's load.
+    """A baton that lets one thing move at a time, in the order it became able to move.
 
-    Counted where the change happens, in the thread that causes it: StartExecution counts before
-    its thread exists, and SendTaskSuccess/Failure (or a stop) counts the woken execution before it
-    returns to the handler that sent it. No window is left in which an execution is about to move
-    but counted as still, which is what made replays load-dependent when activity was inferred from
-    the store."""
+    The things are the embedded runtime's own work at a simulated instant (polling a queue and
+    invoking correlate, a timer, an EventBridge delivery: `turn()`) and the segments of Step
+    Functions executions: from StartExecution, or from the wake of a parked task token, to the next
+    park or the end. Each gets a ticket where it becomes able to move, in the thread that causes it
+    (StartExecution and SendTaskSuccess/Failure take the ticket before they return), and tickets are
+    served first come, first served. So a correlate batch that starts two executions finishes
+    before either runs, the incident's execution reaches AwaitDecision before the paging
+    execution it started places its call, and every read sees the same writes on every run, under
+    any load: replays are deterministic, not merely usually so.
+
+    `busy` counts tickets issued and not yet released; simulated time moves only when it is 0."""
 
     def __init__(self, condition: threading.Condition) -> None:
         self.condition = condition
         self.busy = 0
+        self._issued = 0
+        self._serving = 0
+        self._holder = threading.local()
 
-    def change(self, delta: int) -> None:
+    def issue(self) -> int:
         with self.condition:
-            self.busy += delta
+            ticket = self._issued
+            self._issued += 1
+            self.busy += 1
+            return ticket
+
+    def wait_turn(self, ticket: int) -> None:
+        with self.condition:
+            while self._serving != ticket:
+                self.condition.wait()
+
+    def release(self) -> None:
+        with self.condition:
+            self._serving += 1
+            self.busy -= 1
             self.condition.notify_all()
+
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        """Run the block as one ticket (re-entrant in the thread that holds it)."""
+        if getattr(self._holder, "held", False):
+            yield
+            return
+        self.wait_turn(self.issue())
+        self._holder.held = True
+        try:
+            yield
+        finally:
+            self._holder.held = False
+            self.release()
 
 
 @contextmanager
 def counted_executions(activity: ExecutionActivity) -> Iterator[ExecutionActivity]:
-    """Keep `activity` current while the block runs (see ExecutionActivity), and take task-token
-    waits off the wall clock: a parked task wakes only by its token or a stop. Its timeout in the
-    embedded runtime is the sweeper's, on simulated time; moto's own wall-clock timeout would fire
-    after a number of real seconds, which depends on the machine's load."""
+    """Run Step Functions executions under `activity`'s baton (see ExecutionActivity), and take
+    task-token waits off the wall clock: a parked task wakes only by its token or a stop. Its
+    timeout in the embedded runtime is the sweeper's, on simulated time; moto's own wall-clock
+    timeout would fire after a number of real seconds, which depends on the machine's load."""
     from moto.stepfunctions.parser.asl.component.state.exec import execute_state
     from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint
     from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
@@ -166,13 +221,14 @@ def counted_executions(activity: ExecutionActivity) -> Iterator[ExecutionActivit
     original_notify, original_interrupt = CallbackEndpoint.notify, CallbackEndpoint.interrupt_all
 
     def start(self: Any) -> None:
-        activity.change(+1)
+        ticket = activity.issue()
 
         def run() -> None:
+            activity.wait_turn(ticket)
             try:
                 self._execution_logic()
             finally:
-                activity.change(-1)
+                activity.release()  # an execution ends only while it holds the baton
 
         thread = threading.Thread(target=run, daemon=True)
         TMP_THREADS.append(thread)
@@ -181,14 +237,17 @@ def counted_executions(activity: ExecutionActivity) -> Iterator[ExecutionActivit
     def wait(self: Any, timeout: float | None = None) -> Any:
         with activity.condition:
             if self._notify_event.is_set():
-                return self._outcome  # woken before it parked: it never stopped moving
+                return self._outcome  # woken before it parked: it keeps the baton
             self._sre_parked = True
-            activity.change(-1)
+            self._sre_ticket = None
+            activity.release()
         self._notify_event.wait()
         with activity.condition:
-            if getattr(self, "_sre_parked", False):  # not counted by a waker (cannot happen; kept balanced)
+            ticket = self._sre_ticket
+            if ticket is None:  # woken without a waker's ticket (cannot happen; kept balanced)
                 self._sre_parked = False
-                activity.change(+1)
+                ticket = activity.issue()
+        activity.wait_turn(ticket)
         return self._outcome
 
     def woken(original: Callable[..., None]) -> Callable[..., None]:
@@ -197,7 +256,7 @@ def counted_executions(activity: ExecutionActivity) -> Iterator[ExecutionActivit
                 original(self, *args, **kwargs)
                 if getattr(self, "_sre_parked", False):
                     self._sre_parked = False
-                    activity.change(+1)
+                    self._sre_ticket = activity.issue()
         return wake
 
     class _UntimedEvent(threading.Event):

@@ -362,7 +362,8 @@ class LocalDeployment:
                                "timeEpoch": int(self.clock.now().timestamp() * 1000)},
             "body": base64.b64encode(body).decode(), "isBase64Encoded": True,
         }
-        raw, errored, _ = self.lambdas.invoke(function, event)
+        with self.executions.turn():
+            raw, errored, _ = self.lambdas.invoke(function, event)
         if errored:
             return 500, {"error": json.loads(raw).get("errorMessage", "function error")}
         response = json.loads(raw)
@@ -400,20 +401,27 @@ class LocalDeployment:
         `timeout_s` is wall time and only catches a hang: on a loaded 2-core machine one simulated
         instant of a busy scenario (two executions, paging and the sweeper) has taken over 120 s."""
         deadline = time.monotonic() + timeout_s
+        turn = self.executions.turn  # one thing moves at a time, in order (see ExecutionActivity)
         while time.monotonic() < deadline:
-            moved = self._run_timers()
-            moved |= self._poll_queues()
-            moved |= self._deliver_events()
+            with turn():
+                moved = self._run_timers()
+            with turn():
+                moved |= self._poll_queues()
+            with turn():
+                moved |= self._deliver_events()
             self._wait_workflows(deadline)
-            moved |= self._answer_people()
-            moved |= self._deliver_events()
+            with turn():
+                moved |= self._answer_people()
+            with turn():
+                moved |= self._deliver_events()
             if not moved and self._workflows_idle():
                 return
         raise TimeoutError("the local deployment did not settle; see LocalDeployment.lambdas.errors")
 
     def _sweep(self) -> None:
-        self.lambdas.invoke("approval_sweeper", {"source": "aws.events", "detail-type": "Scheduled Event",
-                                                 "time": self.clock.now().isoformat()})
+        with self.executions.turn():
+            self.lambdas.invoke("approval_sweeper", {"source": "aws.events", "detail-type": "Scheduled Event",
+                                                     "time": self.clock.now().isoformat()})
         self._next_sweep = self.clock.now() + timedelta(seconds=60)
         self.settle()
 
