@@ -5,6 +5,7 @@ validated `cdk.json` context); these tests fail if either side stops using it.""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -13,7 +14,7 @@ import pytest
 from infra_synth import Synthesized
 
 from infra_cdk.config import FUNCTION_NAMES
-from sre_copilot.local.runtime import LocalDeployment
+from sre_copilot.local.runtime import BEHAVIOUR_SETTINGS, LocalDeployment
 
 pytestmark = pytest.mark.infra
 
@@ -98,3 +99,19 @@ def test_given_both_deployments_then_the_bus_routes_the_same_events_to_the_same_
 
 def test_every_function_the_embedded_runtime_runs_is_deployed(local: LocalDeployment) -> None:
     assert set(local.function_arns) <= set(FUNCTION_NAMES)
+
+
+def test_given_both_deployments_then_functions_behave_by_the_same_settings(
+        synthesized: Synthesized, local: LocalDeployment) -> None:
+    # Given the behaviour settings the template gives its functions (timeouts, resolution policy)
+    names = [f"SRE_COPILOT_{key.upper()}" for key in BEHAVIOUR_SETTINGS]
+    deployed: dict[str, set[str]] = {name: set() for name in names}
+    for resource in synthesized.resources("AWS::Lambda::Function").values():
+        variables = resource["Properties"].get("Environment", {}).get("Variables", {})
+        for name in names:
+            if name in variables:
+                deployed[name].add(str(variables[name]))
+    # When the embedded deployment's functions read theirs
+    embedded = {name: {os.environ[name]} for name in names}
+    # Then each has one value everywhere, and it is the same
+    assert embedded == deployed

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from sre_copilot.domain.incident import IncidentState
 from sre_copilot.domain.types import format_time
 from sre_copilot.local.runtime import LocalDeployment, Responders
@@ -49,11 +47,10 @@ def test_a_human_resolve_closes_a_parked_incident_at_once_with_a_postmortem() ->
         assert not ResolutionService(deployment.container).resolve(incident.id, actor="cli:bob", reason="again")
 
 
-def test_signals_must_stay_clear_and_propose_asks_before_resolving(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The dependencies are frozen once built, so the policy is deployed the way a user sets it: in
-    # the functions' environment (the local runtime keeps what it does not set itself).
-    monkeypatch.setenv("SRE_COPILOT_RESOLUTION_POLICY", "propose")
-    with LocalDeployment(start=START, responders=Responders(ack_pages_after_s=None)) as deployment:
+def test_signals_must_stay_clear_and_propose_asks_before_resolving() -> None:
+    # The policy is deployed the way a user sets it: in the cdk.json context (here `-c`-style)
+    with LocalDeployment(start=START, responders=Responders(ack_pages_after_s=None),
+                         context={"resolution_policy": "propose"}) as deployment:
         deployment.put_catalog(CATALOG)
         container = deployment.container
         assert container.settings.resolution_policy == "propose"

@@ -56,7 +56,7 @@ CDK_CONFIG_PATH = REPO_ROOT / "infra_cdk" / "config.py"
 OTHER_FUNCTIONS = ("ingest", "correlate", "callbacks", "approval_sweeper", "pagerduty_sync")
 
 
-def deployment_config() -> Any:
+def deployment_config(overrides: dict[str, Any] | None = None) -> Any:
     """`cdk.json`'s context, validated by the CDK app's own pydantic model (`infra_cdk/config.py`,
     which needs no CDK import): the embedded deployment takes its queues and event source
     mappings from the same description `cdk deploy` does."""
@@ -70,11 +70,17 @@ def deployment_config() -> Any:
         sys.modules[name] = module  # pydantic resolves the model's annotations in its module
         spec.loader.exec_module(module)
     context = json.loads((REPO_ROOT / "cdk.json").read_text(encoding="utf-8"))["context"]
-    return module.load_config(context)
+    return module.load_config({**context, **(overrides or {})})
 
 
-def cdk_queue_routes() -> tuple[QueueRoute, ...]:
-    return tuple(deployment_config().queue_routes())
+BEHAVIOUR_SETTINGS = ("approval_timeout_s", "approval_expiry_s", "auto_resolve_after_s", "resolution_policy")
+"""cdk.json keys the stack passes to every function unchanged (`SRE_COPILOT_<KEY>`), and so does the
+embedded deployment. Its deliberate differences from a deployed stage are elsewhere: dry run off,
+the insecure sources of a dev stage, local endpoints for Slack, Twilio, PagerDuty and Kubernetes."""
+
+
+def behaviour_settings(config: Any) -> dict[str, str]:
+    return {f"SRE_COPILOT_{key.upper()}": str(getattr(config, key)) for key in BEHAVIOUR_SETTINGS}
 
 
 LOCAL_SECRETS: dict[str, dict[str, Any]] = {
@@ -141,10 +147,13 @@ class LocalDeployment:
     """`anthropic` with an `llm` secret whose base_url is a local Messages API server (tests)."""
     confidence_calibration: str = ""
     """JSON calibration record the functions score with (cdk.json confidence_calibration); "": identity."""
-    queue_routes: tuple[QueueRoute, ...] = field(default_factory=cdk_queue_routes)
-    """The priority queues and how correlate consumes them: cdk.json's, as deployed."""
+    context: dict[str, Any] = field(default_factory=dict)
+    """cdk.json context values to deploy with instead, as `cdk deploy -c key=value` would."""
 
     def __post_init__(self) -> None:
+        self.config = deployment_config(self.context)
+        self.queue_routes: tuple[QueueRoute, ...] = tuple(self.config.queue_routes())
+        """The priority queues and how correlate consumes them, as deployed."""
         self.clock = SimClock(self.start)
         self.lambdas = InProcessLambdas()
         self._moved = threading.Condition()
@@ -342,6 +351,7 @@ class LocalDeployment:
             "SRE_COPILOT_INSECURE_SOURCES": ",".join(self.insecure_sources),
             "SRE_COPILOT_CONTROLS_PATH": LOCAL_CONTROLS_PATH,
             "SRE_COPILOT_CONFIDENCE_CALIBRATION": self.confidence_calibration,
+            **behaviour_settings(self.config),
         }
         env.update({f"SRE_COPILOT_QUEUE_URL_{p}": url for p, url in self.queue_urls.items()})
         env.update({f"SRE_COPILOT_{name.upper()}_SECRET_ARN": arn for name, arn in secret_arns.items()})
