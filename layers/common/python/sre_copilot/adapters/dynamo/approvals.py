@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -25,8 +24,6 @@ from sre_copilot.adapters.dynamo.table import (
 from sre_copilot.domain.types import format_time
 from sre_copilot.ports import clock
 from sre_copilot.ports.stores import ApprovalStore
-
-logger = logging.getLogger(__name__)
 
 
 class DynamoApprovals(SingleTable):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import logging
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -26,8 +25,6 @@ from sre_copilot.domain.notification import AuditRecord
 from sre_copilot.domain.types import format_time
 from sre_copilot.errors import ConcurrentUpdate
 from sre_copilot.ports.stores import AuditLog
-
-logger = logging.getLogger(__name__)
 
 
 class DynamoAudit(SingleTable):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -20,8 +19,6 @@ from sre_copilot.adapters.dynamo.table import (
 from sre_copilot.domain.change import ChangeEvent
 from sre_copilot.domain.types import format_time
 from sre_copilot.ports.stores import ChangeStore
-
-logger = logging.getLogger(__name__)
 
 
 class DynamoChanges(SingleTable):

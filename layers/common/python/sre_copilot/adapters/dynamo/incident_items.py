@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -17,8 +16,6 @@ from sre_copilot.adapters.dynamo.table import (
 from sre_copilot.domain.action import ActionPlan
 from sre_copilot.domain.notification import Notification
 from sre_copilot.ports.stores import ActionStore, NotificationLog
-
-logger = logging.getLogger(__name__)
 
 
 class DynamoNotifications(SingleTable):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -29,8 +28,6 @@ from sre_copilot.domain.incident import Incident
 from sre_copilot.domain.types import format_time
 from sre_copilot.errors import ConcurrentUpdate
 from sre_copilot.ports.stores import IncidentStore
-
-logger = logging.getLogger(__name__)
 
 
 class DynamoIncidents(SingleTable):

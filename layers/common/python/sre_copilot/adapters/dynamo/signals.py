@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import logging
 import time
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
@@ -34,8 +33,6 @@ from sre_copilot.domain.types import format_time
 from sre_copilot.errors import ConcurrentUpdate
 from sre_copilot.ports import clock
 from sre_copilot.ports.stores import DedupStore, SignalStore
-
-logger = logging.getLogger(__name__)
 
 
 class DynamoSignals(SingleTable):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -21,8 +20,6 @@ from sre_copilot.errors import InvalidPayload
 from sre_copilot.ingest.silences import Silence
 from sre_copilot.ports import clock
 from sre_copilot.ports.stores import CatalogPointer, RefreshFlags, SilenceStore, ValidationHistory
-
-logger = logging.getLogger(__name__)
 
 
 class DynamoSilences(SingleTable):

@@ -21,7 +21,6 @@ from __future__ import annotations
 import functools
 import itertools
 import json
-import logging
 import math
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -44,7 +43,6 @@ if TYPE_CHECKING:
     from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
     from mypy_boto3_dynamodb import DynamoDBClient
 
-logger = logging.getLogger(__name__)
 
 GSI1 = "gsi1"
 AGENDA = "gsi2"
@@ -88,7 +86,6 @@ def _codec() -> tuple[TypeSerializer, TypeDeserializer]:
 
 
 _audit_sequence = itertools.count()
-
 
 
 @dataclass(frozen=True)
@@ -272,7 +269,6 @@ class _Expression:
         if self.values:
             arguments["ExpressionAttributeValues"] = marshal(self.values)
         return arguments
-
 
 
 class SingleTable:
