@@ -13,6 +13,7 @@ from sre_copilot.domain.notification import AuditRecord
 from sre_copilot.domain.types import ActionStatus, Approval
 from sre_copilot.errors import NotFound, SourceNotConfigured
 from sre_copilot.ports import clock
+from sre_copilot.services import tenancy
 from sre_copilot.services.container import Container
 from sre_copilot.services.mutations import mutate_plan, set_notification_status
 from sre_copilot.services.remediation_steps import recovery_due
@@ -22,7 +23,7 @@ from sre_copilot.services.resolution import ResolutionService
 class CallbacksService:
     def __init__(self, container: Container) -> None:
         self.c = container
-        self.tenant = container.settings.tenant_id
+        self.tenant = tenancy.current(container.settings.tenant_id)
 
     def twilio_voice(self, url: str, headers: Mapping[str, str], raw: bytes, incident_id: str) -> str:
         # Twilio's SDK (and requests) load with the voice callback only, not with the sweeper or the
@@ -73,7 +74,7 @@ class SweeperService:
 
     def __init__(self, container: Container) -> None:
         self.c = container
-        self.tenant = container.settings.tenant_id
+        self.tenant = tenancy.current(container.settings.tenant_id)
 
     def run(self) -> dict[str, int]:
         now = clock.now()

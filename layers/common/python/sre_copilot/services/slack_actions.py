@@ -28,7 +28,7 @@ from sre_copilot.errors import InvalidPayload, InvalidTransition, NotFound, Sour
 from sre_copilot.messages.slack import age_text
 from sre_copilot.messages.text import confidence_phrase, hypothesis_title, ranked
 from sre_copilot.ports import clock
-from sre_copilot.services import lifecycle
+from sre_copilot.services import lifecycle, tenancy
 from sre_copilot.services.approval_service import decide_approval
 from sre_copilot.services.approvers import ResponderAction, authorise_responder, current_approvers
 from sre_copilot.services.container import Container
@@ -45,7 +45,7 @@ _NEEDS: dict[str, ResponderAction] = {"acknowledge": "acknowledge", "resolve": "
 class SlackActions:
     def __init__(self, container: Container) -> None:
         self.c = container
-        self.tenant = container.settings.tenant_id
+        self.tenant = tenancy.current(container.settings.tenant_id)
 
     def _verify(self, headers: Mapping[str, str], raw: bytes) -> None:
         signing_secret = self.c.slack_signing_secret()

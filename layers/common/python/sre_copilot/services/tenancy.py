@@ -1,0 +1,56 @@
+"""Which tenant a piece of work belongs to, and per-tenant caches of what is configured per tenant.
+
+A deployment serves its own tenant (`Settings.tenant_id`) and, when the webhook secret lists
+`tenant_keys`, every tenant named there (ingest/tenant_keys.py). The tenant of a piece of work is
+the record's own: the delivery's key at ingest, the queue message's `tenant_id` at correlation, the
+execution's state at every workflow step. Code that handles records reads the tenant from the record.
+
+The configuration a service reads through the container's providers (the catalog, the silences,
+the runbooks, the precedents) is per tenant too, and those providers take no argument; the entry
+points therefore run each record's work inside `scope(tenant)`, and the providers read `current()`.
+Outside any scope, `current()` is the deployment's tenant, so a single-tenant deployment behaves
+exactly as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+_current: ContextVar[str | None] = ContextVar("sre_copilot_tenant", default=None)
+
+
+def current(deployment_tenant: str) -> str:
+    """The tenant of the work in progress; the deployment's tenant outside any `scope`."""
+    return _current.get() or deployment_tenant
+
+
+@contextmanager
+def scope(tenant_id: str) -> Iterator[None]:
+    """Run the block as work of `tenant_id` (nested scopes restore the outer tenant on exit)."""
+    token = _current.set(tenant_id)
+    try:
+        yield
+    finally:
+        _current.reset(token)
+
+
+class PerTenant[T]:
+    """A provider with one value per tenant (the tenant of the current `scope`), each built by
+    `build(tenant)` on first use; `invalidate()` forgets them all (e.g. after a catalog import)."""
+
+    def __init__(self, deployment_tenant: str, build: Callable[[str], Callable[[], T]]) -> None:
+        self._deployment_tenant = deployment_tenant
+        self._build = build
+        self._providers: dict[str, Callable[[], T]] = {}
+
+    def __call__(self) -> T:
+        tenant = current(self._deployment_tenant)
+        provider = self._providers.get(tenant)
+        if provider is None:
+            provider = self._providers[tenant] = self._build(tenant)
+        return provider()
+
+    def invalidate(self) -> None:
+        self._providers.clear()
