@@ -14,6 +14,7 @@ import pytest
 
 from sre_copilot.adapters.secrets import clear_secret_cache
 from sre_copilot.api.routes import app
+from sre_copilot.domain.incident import IncidentState
 from sre_copilot.domain.types import format_time
 from sre_copilot.ingest import tenant_keys
 from sre_copilot.local.runtime import LOCAL_SECRETS, LocalDeployment, Responders
@@ -23,12 +24,13 @@ CATALOG = {"services": [{"name": "checkout", "depends_on": [], "team": "t", "tie
 KEYS = {"acme": "k-acme-1", "globex": "k-globex-1"}
 
 
-def _alert(at: datetime, *, receiver: str = "r", labels: dict[str, str] | None = None) -> bytes:
+def _alert(at: datetime, *, receiver: str = "r", labels: dict[str, str] | None = None,
+           status: str = "firing") -> bytes:
     labels = {"alertname": "HighErrorRate", "severity": "critical", "service": "checkout", **(labels or {})}
-    alert = {"status": "firing", "labels": labels, "annotations": {"summary": "errors"},
+    alert = {"status": status, "labels": labels, "annotations": {"summary": "errors"},
              "startsAt": format_time(at), "generatorURL": "http://prom", "fingerprint": "f1",
-             "endsAt": "0001-01-01T00:00:00Z"}
-    return json.dumps({"receiver": receiver, "status": "firing", "version": "4", "groupKey": "{}",
+             "endsAt": format_time(at) if status == "resolved" else "0001-01-01T00:00:00Z"}
+    return json.dumps({"receiver": receiver, "status": status, "version": "4", "groupKey": "{}",
                        "truncatedAlerts": 0, "groupLabels": {}, "commonLabels": labels, "commonAnnotations": {},
                        "externalURL": "http://am", "alerts": [alert]}).encode()
 
@@ -178,3 +180,18 @@ def test_each_tenant_is_classified_with_its_own_catalog(deployment: LocalDeploym
     _, globex = _post(deployment, _alert(START), KEYS["globex"])
     # Then each is classified against its own tenant's catalog
     assert (acme["signals"][0]["priority"], globex["signals"][0]["priority"]) == ("P0", "P2")
+
+
+def test_the_sweeper_serves_every_tenant_not_only_the_deployments(deployment: LocalDeployment) -> None:
+    store = deployment.container.store
+    # Given an incident of acme (not the deployment's tenant), analysed and parked
+    assert _post(deployment, _alert(START), KEYS["acme"])[0] == 202
+    deployment.advance_to(START + timedelta(minutes=2))
+    [incident] = store.open_incidents("acme")
+    # When its alert clears and stays clear past the resolution window (the sweeper's job, each minute)
+    assert _post(deployment, _alert(START + timedelta(minutes=2), status="resolved"), KEYS["acme"])[0] == 202
+    deployment.advance_to(START + timedelta(minutes=10))
+    # Then the sweeper resolved and documented it as acme's
+    closed = store.get_incident("acme", incident.id)
+    assert closed is not None and closed.state is IncidentState.LEARNED
+    assert "incident.opened" in [r.action for r in store.for_subject("acme", incident.id)]

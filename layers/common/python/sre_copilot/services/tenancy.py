@@ -17,6 +17,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sre_copilot.adapters.tenant_registry import TenantRegistry
+    from sre_copilot.services.container import Dependencies
 
 _current: ContextVar[str | None] = ContextVar("sre_copilot_tenant", default=None)
 
@@ -34,6 +39,19 @@ def scope(tenant_id: str) -> Iterator[None]:
         yield
     finally:
         _current.reset(token)
+
+
+def registry(c: Dependencies) -> TenantRegistry:
+    """The tenants this deployment has served (adapters/tenant_registry.py)."""
+    from sre_copilot.adapters.tenant_registry import TenantRegistry
+
+    return TenantRegistry(c.store.client, c.store.table_name, c.settings.tenant_id)
+
+
+def served(c: Dependencies) -> list[str]:
+    """Every tenant the scheduled work must visit: the deployment's, then each one correlation has
+    recorded (the only ones that can have incidents, approvals or correlation state)."""
+    return registry(c).served()
 
 
 class PerTenant[T]:
