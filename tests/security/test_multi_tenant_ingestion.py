@@ -195,3 +195,14 @@ def test_the_sweeper_serves_every_tenant_not_only_the_deployments(deployment: Lo
     closed = store.get_incident("acme", incident.id)
     assert closed is not None and closed.state is IncidentState.LEARNED
     assert "incident.opened" in [r.action for r in store.for_subject("acme", incident.id)]
+
+
+def test_a_tenants_malformed_delivery_is_kept_for_review_as_that_tenants(deployment: LocalDeployment) -> None:
+    # When globex's key delivers a body that is not an Alertmanager payload
+    status, _ = _post(deployment, b'{"receiver": "r", "alerts": "not a list"}', KEYS["globex"])
+    # Then it is answered 4xx, archived as globex's, and the review message names globex
+    assert 400 <= status < 500
+    assert [r["tenant_id"] for r in _archived(deployment)] == ["globex"]
+    sqs = deployment.session.client("sqs")
+    [review] = sqs.receive_message(QueueUrl=deployment.review_queue_url).get("Messages", [])
+    assert json.loads(review["Body"])["tenant_id"] == "globex"
