@@ -17,7 +17,14 @@ from sre_copilot.api.routes import app
 from sre_copilot.domain.incident import IncidentState
 from sre_copilot.domain.types import format_time
 from sre_copilot.ingest import tenant_keys
-from sre_copilot.local.runtime import LOCAL_SECRETS, LocalDeployment, Responders
+from sre_copilot.local.runtime import (
+    LOCAL_APPROVER,
+    LOCAL_SECRETS,
+    LOCAL_SLACK_TEAM,
+    LocalDeployment,
+    Responders,
+)
+from sre_copilot.messages.slack import ACK_ACTION_ID
 
 START = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
 CATALOG = {"services": [{"name": "checkout", "depends_on": [], "team": "t", "tier": 1}]}
@@ -206,3 +213,45 @@ def test_a_tenants_malformed_delivery_is_kept_for_review_as_that_tenants(deploym
     sqs = deployment.session.client("sqs")
     [review] = sqs.receive_message(QueueUrl=deployment.review_queue_url).get("Messages", [])
     assert json.loads(review["Body"])["tenant_id"] == "globex"
+
+
+def _slack_click(d: LocalDeployment, action_id: str, value: str) -> tuple[int, Any]:
+    """A signed Slack button click, as Slack sends it (the card's value names only the incident)."""
+    from urllib.parse import urlencode
+
+    from slack_sdk.signature import SignatureVerifier
+
+    payload = {"type": "block_actions", "user": {"id": LOCAL_APPROVER, "username": "oncall"},
+               "team": {"id": LOCAL_SLACK_TEAM}, "actions": [{"action_id": action_id, "value": value}]}
+    body = urlencode({"payload": json.dumps(payload)})
+    timestamp = str(int(d.clock.now().timestamp()))
+    signature = SignatureVerifier(LOCAL_SECRETS["slack"]["signing_secret"]).generate_signature(
+        timestamp=timestamp, body=body) or ""
+    return d.http("POST", "/callbacks/slack/interactions", body.encode(), {
+        "X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": signature,
+        "Content-Type": "application/x-www-form-urlencoded"})
+
+
+def test_slack_clicks_and_phone_keypresses_reach_the_incidents_own_tenant(deployment: LocalDeployment) -> None:
+    store = deployment.container.store
+    # Given one paged incident in each tenant
+    for key in KEYS.values():
+        assert _post(deployment, _alert(START), key)[0] == 202
+    deployment.advance_to(START + timedelta(minutes=1))
+    acme, globex = (store.open_incidents(t)[0] for t in KEYS)
+    # When the on-call clicks Acknowledge on globex's Slack card
+    status, _ = _slack_click(deployment, ACK_ACTION_ID, f"{globex.id}|")
+    assert status == 200
+    deployment.settle()
+    # Then globex's incident is acknowledged, by them, and audited under globex
+    acked = store.get_incident("globex", globex.id)
+    assert acked is not None and acked.state is IncidentState.ACKNOWLEDGED
+    assert ("lifecycle.acknowledged", f"slack:{LOCAL_APPROVER}") in [
+        (r.action, r.actor) for r in store.for_subject("globex", globex.id)]
+    # And when acme's on-call presses 1 on the paging call, acme's incident is acknowledged
+    [call] = [n for n in store.notifications_for("acme", acme.id) if n.channel.value == "phone"][:1]
+    deployment._press_key(acme.id, call.provider_id or "", call.target)
+    deployment.settle()
+    acked = store.get_incident("acme", acme.id)
+    assert acked is not None and acked.state is IncidentState.ACKNOWLEDGED
+    assert store.get_incident("default", acme.id) is None

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
 from sre_copilot.domain.action import ActionPlan
@@ -18,6 +19,9 @@ from sre_copilot.services.container import Container
 from sre_copilot.services.mutations import mutate_plan, set_notification_status
 from sre_copilot.services.remediation_steps import recovery_due
 from sre_copilot.services.resolution import ResolutionService
+
+if TYPE_CHECKING:  # Twilio's SDK loads with the voice callback only
+    from sre_copilot.adapters.twilio_pager import KeypressAnswer
 
 
 class CallbacksService:
@@ -38,6 +42,11 @@ class CallbacksService:
                                       "callbacks are refused")
         verify_twilio_request(url, params, signature, auth_token)
         answer = parse_keypress(params)
+        self.tenant = tenancy.tenant_of_incident(self.c, incident_id)  # verified first: nothing read before
+        with tenancy.scope(self.tenant):
+            return self._keypress(answer, params, incident_id)
+
+    def _keypress(self, answer: KeypressAnswer, params: dict[str, str], incident_id: str) -> str:
         incident = self.c.store.get_incident(self.tenant, incident_id)
         if incident is None:
             raise NotFound(f"incident {incident_id} does not exist")

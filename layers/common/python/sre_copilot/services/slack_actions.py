@@ -78,7 +78,12 @@ class SlackActions:
     def card_action(self, headers: Mapping[str, str], raw: bytes) -> dict[str, object]:
         self._verify(headers, raw)
         click = parse_card_action(raw)
-        identity = ApproverIdentity("slack", click.user, slack_team(raw))
+        # The card names only the incident: its tenant is the served tenant that holds it.
+        self.tenant = tenancy.tenant_of_incident(self.c, click.incident_id)
+        with tenancy.scope(self.tenant):
+            return self._card_action(click, ApproverIdentity("slack", click.user, slack_team(raw)))
+
+    def _card_action(self, click: CardAction, identity: ApproverIdentity) -> dict[str, object]:
         if click.kind in ("approve", "reject"):
             return decide_approval(self.c, click.incident_id, click.ref, approved=click.kind == "approve",
                                    who=identity, group_members=self._slack_group_members)

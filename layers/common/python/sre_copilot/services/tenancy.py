@@ -54,6 +54,18 @@ def served(c: Dependencies) -> list[str]:
     return registry(c).served()
 
 
+def tenant_of_incident(c: Dependencies, incident_id: str) -> str:
+    """The served tenant that holds `incident_id` (a Slack click or a phone keypress names only the
+    incident; its id derives from a tenant-scoped signal id, so at most one tenant holds it); the
+    deployment's tenant when none does, where the caller then answers "no such incident"."""
+    tenants = served(c)
+    if len(tenants) > 1:
+        for tenant in tenants:
+            if c.store.get_incident(tenant, incident_id) is not None:
+                return tenant
+    return c.settings.tenant_id
+
+
 class PerTenant[T]:
     """A provider with one value per tenant (the tenant of the current `scope`), each built by
     `build(tenant)` on first use; `invalidate()` forgets them all (e.g. after a catalog import)."""
