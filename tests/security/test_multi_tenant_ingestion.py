@@ -43,9 +43,12 @@ def _alert(at: datetime, *, receiver: str = "r", labels: dict[str, str] | None =
 
 
 @pytest.fixture()
-def deployment() -> Iterator[LocalDeployment]:
-    """Given a deployment (tenant "default") whose webhook secret lists keys of acme and globex,
-    each tenant with its own catalog."""
+def deployment(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalDeployment]:
+    """Given a deployment (tenant "default") deployed to serve acme and globex too (cdk.json
+    `tenants`), whose webhook secret lists a key of each (and of initech, which it does not serve),
+    each served tenant with its own catalog."""
+    # Deployed as the stack sets it (the local runtime keeps what it does not set itself).
+    monkeypatch.setenv("SRE_COPILOT_SERVED_TENANTS", ",".join(KEYS))
     with LocalDeployment(start=START, responders=Responders(ack_pages_after_s=None)) as d:
         d.put_catalog(CATALOG)
         for tenant in KEYS:
@@ -53,7 +56,7 @@ def deployment() -> Iterator[LocalDeployment]:
         d.session.client("secretsmanager").put_secret_value(
             SecretId="sre-copilot/webhook", SecretString=json.dumps(
                 {**LOCAL_SECRETS["webhook"],
-                 "tenant_keys": {t: [tenant_keys.digest(k)] for t, k in KEYS.items()}}))
+                 "tenant_keys": {t: [tenant_keys.digest(k)] for t, k in {**KEYS, "initech": "k-initech-1"}.items()}}))
         clear_secret_cache()  # stands in for the secrets' max age passing
         yield d
 
@@ -150,13 +153,18 @@ def test_the_key_decides_the_tenant_not_the_payload(deployment: LocalDeployment)
     assert body["raw_ref"] and "k-acme-1" not in json.dumps(body)
 
 
-@pytest.mark.parametrize("key", [None, "", "k-initech-1", "K-ACME-1"])
-def test_a_missing_or_unknown_key_is_refused_before_anything_is_stored(deployment: LocalDeployment,
+@pytest.mark.parametrize("key", [None, "", "k-umbrella-1", "K-ACME-1", "k-initech-1"])
+def test_a_missing_unknown_or_unserved_key_is_refused_before_anything_is_stored(deployment: LocalDeployment,
                                                                        key: str | None) -> None:
     # When a delivery carries no key, or a key of no tenant
     status, body = _post(deployment, _alert(START), key)
     # Then it is refused with 401 and nothing of it is archived, queued or remembered
-    assert status == 401 and body["code"] == "unauthorized"
+    if key == "k-initech-1":
+        # (a valid key of a tenant the stack was not deployed for: the operator's error, said so,
+        # and a 5xx so that the sender retries once the stack serves it)
+        assert status == 500 and body["code"] == "configuration_error" and "`tenants`" in body["error"]
+    else:
+        assert status == 401 and body["code"] == "unauthorized"
     assert _archived(deployment) == [] and _queued(deployment) == []
     idempotency = deployment.session.client("dynamodb").scan(TableName="sre-copilot-idempotency")["Items"]
     assert idempotency == []

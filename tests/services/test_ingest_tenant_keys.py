@@ -17,7 +17,8 @@ from sre_copilot.local.runtime import LOCAL_SECRETS, LocalDeployment
 
 
 @pytest.fixture()
-def deployment() -> Iterator[LocalDeployment]:
+def deployment(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalDeployment]:
+    monkeypatch.setenv("SRE_COPILOT_SERVED_TENANTS", "globex")  # cdk.json tenants, as the stack deploys it
     with LocalDeployment(start=T0) as d:
         d.put_catalog(CATALOG)
         yield d

@@ -90,8 +90,6 @@ class CorrelateService:
             if before is not None and after == before:
                 return  # a tick that changed nothing needs no write
             next_tick = engine.next_tick_at()
-            if state is None:  # this tenant's first state: the sweeper must visit it from now on
-                tenancy.registry(self.c).record(self.tenant)
             try:
                 self.c.store.save_correlation_state(
                     self.tenant, after, version,

@@ -26,7 +26,7 @@ from sre_copilot.domain.catalog import Catalog
 from sre_copilot.domain.json_types import string_lists
 from sre_copilot.domain.signal import Signal
 from sre_copilot.domain.types import Priority, format_time
-from sre_copilot.errors import InvalidPayload, PayloadTooLarge, SreCopilotError
+from sre_copilot.errors import ConfigurationError, InvalidPayload, PayloadTooLarge, SreCopilotError
 from sre_copilot.ingest import tenant_keys
 from sre_copilot.ingest.auth import authenticate, check_sns_origin, sns_messages
 from sre_copilot.ingest.changes import parse_change
@@ -135,6 +135,10 @@ class IngestService:
             # (the deployment's when no keys are listed).
             tenant = tenant_keys.resolve(headers, string_lists(self.c.secret("webhook").get("tenant_keys")),
                                          self.c.settings.tenant_id)
+            if tenant not in tenancy.served(self.c):
+                # A valid key of a tenant the stack was not deployed for (IAM would refuse its writes).
+                raise ConfigurationError(f"tenant_keys names tenant {tenant}, which this deployment does not "
+                                         "serve; add it to the cdk.json context `tenants` and deploy")
         except SreCopilotError as exc:
             return self._refuse(source, exc)
         delivery_id = delivery_id_for(source, headers, raw)

@@ -1,7 +1,8 @@
 """Which tenant a piece of work belongs to, and per-tenant caches of what is configured per tenant.
 
-A deployment serves its own tenant (`Settings.tenant_id`) and, when the webhook secret lists
-`tenant_keys`, every tenant named there (ingest/tenant_keys.py). The tenant of a piece of work is
+A deployment serves its own tenant (`Settings.tenant_id`) and the tenants listed in
+`Settings.served_tenants` (cdk.json `tenants`, which also grants each its table partitions in IAM),
+each through its key in the webhook secret's `tenant_keys` (ingest/tenant_keys.py). The tenant of a piece of work is
 the record's own: the delivery's key at ingest, the queue message's `tenant_id` at correlation, the
 execution's state at every workflow step. Code that handles records reads the tenant from the record.
 
@@ -20,7 +21,6 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from sre_copilot.adapters.tenant_registry import TenantRegistry
     from sre_copilot.services.container import Dependencies
 
 _current: ContextVar[str | None] = ContextVar("sre_copilot_tenant", default=None)
@@ -41,17 +41,10 @@ def scope(tenant_id: str) -> Iterator[None]:
         _current.reset(token)
 
 
-def registry(c: Dependencies) -> TenantRegistry:
-    """The tenants this deployment has served (adapters/tenant_registry.py)."""
-    from sre_copilot.adapters.tenant_registry import TenantRegistry
-
-    return TenantRegistry(c.store.client, c.store.table_name, c.settings.tenant_id)
-
-
 def served(c: Dependencies) -> list[str]:
-    """Every tenant the scheduled work must visit: the deployment's, then each one correlation has
-    recorded (the only ones that can have incidents, approvals or correlation state)."""
-    return registry(c).served()
+    """Every tenant this deployment serves, its own first: the ones ingest may accept deliveries for
+    and the scheduled work (the sweeper) visits."""
+    return c.settings.served_tenant_list()
 
 
 def tenant_of_incident(c: Dependencies, incident_id: str) -> str:
