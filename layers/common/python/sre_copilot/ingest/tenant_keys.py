@@ -14,8 +14,10 @@ Only digests are stored, so the secret never holds a usable key. With no `tenant
 off and every delivery belongs to the deployment's tenant (`Settings.tenant_id`), as before. With
 any, the delivery belongs to the tenant its key resolves to (`resolve`), and everything downstream
 (raw archive, signals, dedup, correlation, the incident workflow, notifications, audit) is that
-tenant's. A delivery with no key or an unknown one is refused with 401 before any work (fail
-closed). The key alone decides: a tenant named inside the payload is never trusted.
+tenant's (services/tenancy.py). A delivery with no key or an unknown one is refused with 401 before
+any work (fail closed). The key alone decides: a tenant named inside the payload is never trusted.
+Ingest serves only the tenants the stack was deployed for (`Settings.served_tenant_list`, cdk.json
+`tenants`), because IAM grants the functions those tenants' table partitions and no others.
 """
 
 from __future__ import annotations
