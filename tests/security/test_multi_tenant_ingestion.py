@@ -263,3 +263,17 @@ def test_slack_clicks_and_phone_keypresses_reach_the_incidents_own_tenant(deploy
     acked = store.get_incident("acme", acme.id)
     assert acked is not None and acked.state is IncidentState.ACKNOWLEDGED
     assert store.get_incident("default", acme.id) is None
+
+
+def test_a_tenants_postmortem_draft_reads_that_tenants_catalog(deployment: LocalDeployment) -> None:
+    # Given the deployment's own catalog, where web calls checkout, and acme's, where nothing does
+    deployment.put_catalog({"services": [{"name": "web", "depends_on": ["checkout"], "tier": 1},
+                                         {"name": "checkout", "depends_on": [], "tier": 1}]})
+    assert _post(deployment, _alert(START), KEYS["acme"])[0] == 202
+    deployment.advance_to(START + timedelta(minutes=2))
+    [incident] = deployment.container.store.open_incidents("acme")
+    # When acme reads the open incident's postmortem draft through the read API
+    status, body = _api("acme", f"/v1/incidents/{incident.id}/postmortem")
+    # Then the draft judges checkout by acme's catalog (customer-facing: nobody calls it there)
+    assert status == 200
+    assert "Customer-facing services (no caller in the catalog): checkout" in body["markdown"]
