@@ -70,8 +70,3 @@ def resolve(headers: Mapping[str, str], tenant_keys: Mapping[str, list[str]], de
                                  "1 to 64 letters, digits, '-' or '_'")
     return tenant
 
-
-def check(headers: Mapping[str, str], tenant_keys: Mapping[str, list[str]], tenant_id: str) -> None:
-    """Require the delivery's key to be `tenant_id`'s (when any tenant keys are configured)."""
-    if tenant_keys and resolve(headers, tenant_keys, tenant_id) != tenant_id:
-        raise Unauthorized(f"the {HEADER} header is not a valid key for tenant {tenant_id}")
