@@ -13,9 +13,17 @@ import json
 import os
 import re
 from collections.abc import Mapping
-from typing import Any, Literal, cast, get_args
+from typing import Annotated, Any, Literal, cast, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from sre_copilot.deployment_routes import QueueRoute, queue_routes
 
@@ -90,6 +98,10 @@ class DeploymentConfig(BaseModel):
     stage: str = Field("", description="a stage file of infra_cdk/stages/ layered over this context (dev, prod)")
     tenant_id: str = Field("default", pattern=r"^[a-z0-9][a-z0-9-]{0,31}$",
                            description="the tenant the functions serve (SRE_COPILOT_TENANT_ID)")
+    tenants: list[Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")]] = Field(
+        default_factory=list, description=(
+            "other tenants served by this deployment, each through its key in the webhook secret's "
+            "tenant_keys (SRE_COPILOT_SERVED_TENANTS); IAM grants each its own table partitions"))
     environment: str = Field("prod", pattern=r"^[a-z][a-z0-9-]{0,11}$",
                              description="short environment name; part of the stack, bus and collection names")
     log_retention_days: int = Field(90, description="retention of every log group")

@@ -60,7 +60,7 @@ class SreCopilotStack(Stack):
         self.controls = Controls(self, "Controls", config=config)
         self.shared_layer = SharedLayer(self, "SharedLayer", repo_root=repo_root)
         self.table_grants = TableGrants(self, "TableAccess", table=self.storage.table, key=key,
-                                        tenant_id=config.tenant_id)
+                                        tenant_id=config.tenant_id, served=tuple(config.tenants))
 
         functions_scope = Construct(self, "Functions")
         self.functions: dict[str, SreFunction] = {
@@ -146,6 +146,8 @@ class SreCopilotStack(Stack):
         wire_security(self, f, env)
         if config.catalog_uri:
             env["SRE_COPILOT_CATALOG_URI"] = config.catalog_uri
+        if config.tenants:  # multi-tenant ingestion (ingest/tenant_keys.py)
+            env["SRE_COPILOT_SERVED_TENANTS"] = ",".join(config.tenants)
         self.table_grants.grant(f.name, role)  # least privilege per function (constructs/table_access.py)
         deny_audit_rewrites(role, storage.table, config)
         env["SRE_COPILOT_AUDIT_TABLE_NAME"] = self.audit.table.table_name
@@ -158,7 +160,8 @@ class SreCopilotStack(Stack):
             self.audit.deny_rewrites(role)
         else:
             self.audit.grant_append(role, read=f.name in AUDIT_READERS,
-                                    partition="TENANT#*#AUDIT#*" if f.name == "api" else f"TENANT#{config.tenant_id}#AUDIT#*")
+                                    partitions=["TENANT#*#AUDIT#*"] if f.name == "api" else
+                                    [f"TENANT#{t}#AUDIT#*" for t in sorted({config.tenant_id, *config.tenants})])
             env["SRE_COPILOT_AUDIT_WRITER_FUNCTION"] = self.audit.writer.function_name
 
         if spec.reads:

@@ -10,6 +10,7 @@ from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sre_copilot.deployment_routes import QUESTION_DETAIL_TYPE
+from sre_copilot.services import tenancy
 from sre_copilot.services.container import get_container
 from sre_copilot.services.observability import logger, metrics, tracer
 from sre_copilot.services.slack_ask import answer_question
@@ -21,6 +22,9 @@ from sre_copilot.services.transition_sync import on_transition
 @metrics.log_metrics
 @event_source(data_class=EventBridgeEvent)
 def handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
-    if event.detail_type == QUESTION_DETAIL_TYPE:
-        return answer_question(get_container(), event.detail)
-    return on_transition(get_container(), event.detail)
+    container = get_container()
+    # The event's tenant (the incident's): its catalog names the Slack channel a card falls back to.
+    with tenancy.scope(str(event.detail.get("tenant_id") or container.settings.tenant_id)):
+        if event.detail_type == QUESTION_DETAIL_TYPE:
+            return answer_question(container, event.detail)
+        return on_transition(container, event.detail)

@@ -89,9 +89,9 @@ class AuditTrail(Construct):
                         "Null": {"dynamodb:LeadingKeys": "false"}}))
         self._deny(role, TAMPERING_ACTIONS)
 
-    def grant_append(self, role: iam.IRole, *, read: bool, partition: str) -> None:
+    def grant_append(self, role: iam.IRole, *, read: bool, partitions: list[str]) -> None:
         """Append through the writer, and Query where the trail is read, on audit partitions only
-        (`partition`, a `dynamodb:LeadingKeys` pattern). PutItem itself is denied, with every call
+        (`partitions`, `dynamodb:LeadingKeys` patterns: one per tenant served, or any tenant). PutItem itself is denied, with every call
         that changes or removes a record."""
         # The unqualified ARN only (grant_invoke adds `:*` for versions, which nothing here invokes).
         role.add_to_principal_policy(iam.PolicyStatement(actions=["lambda:InvokeFunction"],
@@ -99,7 +99,7 @@ class AuditTrail(Construct):
         if read:
             role.add_to_principal_policy(iam.PolicyStatement(
                 actions=["dynamodb:Query", "dynamodb:GetItem"], resources=[self.table.table_arn],
-                conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [partition]},
+                conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": partitions},
                             "Null": {"dynamodb:LeadingKeys": "false"}}))
         self.deny_rewrites(role)
 

@@ -133,20 +133,24 @@ AUDIT_READERS = frozenset({"document", "api"})
 """Functions that read the audit trail: Document and the read API (timelines, postmortem drafts)."""
 
 
-def leading_keys(tenant_id: str, families: frozenset[Family] | set[Family], *, any_tenant: bool = False) -> list[str]:
-    tenant = "TENANT#*" if any_tenant else f"TENANT#{tenant_id}"
-    return sorted(tenant + PARTITIONS[f] for f in families)
+def leading_keys(tenant_id: str, families: frozenset[Family] | set[Family], *, any_tenant: bool = False,
+                 served: tuple[str, ...] = ()) -> list[str]:
+    """The partition-key patterns of `families` for the deployment's tenant and the other tenants it
+    `served` (cdk.json tenants), or of any tenant."""
+    tenants = ["*"] if any_tenant else sorted({tenant_id, *served})
+    return sorted(f"TENANT#{tenant}{PARTITIONS[f]}" for tenant in tenants for f in families)
 
 
 class TableGrants(Construct):
     """Grants each function's `TableAccess` on the main table, one statement per family set."""
 
     def __init__(self, scope: Construct, construct_id: str, *, table: dynamodb.ITable, key: kms.IKey,
-                 tenant_id: str) -> None:
+                 tenant_id: str, served: tuple[str, ...] = ()) -> None:
         super().__init__(scope, construct_id)
         self.table = table
         self.key = key
         self.tenant_id = tenant_id
+        self.served = served
 
     def grant(self, name: str, role: iam.IRole) -> None:
         access = TABLE_ACCESS[name]
@@ -159,7 +163,7 @@ class TableGrants(Construct):
                 actions=sorted(actions), resources=[self.table.table_arn],
                 conditions={
                     "ForAllValues:StringLike": {"dynamodb:LeadingKeys": leading_keys(
-                        self.tenant_id, families, any_tenant=name in ANY_TENANT_FUNCTIONS)},
+                        self.tenant_id, families, any_tenant=name in ANY_TENANT_FUNCTIONS, served=self.served)},
                     # ForAllValues alone holds for a request without keys; require them.
                     "Null": {"dynamodb:LeadingKeys": "false"},
                 }))

@@ -75,3 +75,38 @@ def test_daily_export_writes_the_days_records_and_histories_under_object_lock(aw
     with pytest.raises(ClientError, match="AccessDenied"):
         s3.delete_object(Bucket="audit-export", Key="audit/default/2026-03-04/records.jsonl",
                          VersionId=head["VersionId"])
+
+
+@pytest.mark.filterwarnings("ignore:No application metrics to publish")
+def test_the_daily_export_keeps_each_served_tenants_trail_apart(aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+    from pathlib import Path
+
+    from sre_copilot.local.moto_patches import LambdaContext
+    from sre_copilot.services.container import Container, set_container
+
+    # Given a deployment serving acme too, with a record of each tenant on the day
+    store, machine = _setup()
+    for tenant in ("default", "acme"):
+        store.append(AuditRecord(at=DAY, tenant_id=tenant, actor="copilot", action=f"{tenant}.acted", subject="inc-1"))
+    for name, value in {"SERVED_TENANTS": "acme", "TABLE_NAME": "main", "AUDIT_TABLE_NAME": "audit",
+                        "AUDIT_BUCKET_NAME": "audit-export", "STATE_MACHINE_ARN": machine}.items():
+        monkeypatch.setenv(f"SRE_COPILOT_{name}", value)
+    monkeypatch.setenv("AWS_REGION", REGION)
+    set_container(Container(Settings()))
+    try:
+        path = Path(__file__).resolve().parents[2] / "functions" / "audit_export" / "handler.py"
+        spec = importlib.util.spec_from_file_location("audit_export_handler", path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        # When the export function re-runs that day
+        out = module.handler({"day": "2026-03-04"}, LambdaContext(function_name="audit_export"))
+    finally:
+        set_container(None)
+    # Then each tenant's records are under its own prefix, and only its own
+    s3 = boto3.client("s3", region_name=REGION)
+    for tenant in ("default", "acme"):
+        body = s3.get_object(Bucket="audit-export", Key=f"audit/{tenant}/2026-03-04/records.jsonl")["Body"].read()
+        assert [json.loads(line)["record"]["action"] for line in body.splitlines()] == [f"{tenant}.acted"]
+    assert out["tenants"]["acme"]["records"] == 1 and out["records"] == 1

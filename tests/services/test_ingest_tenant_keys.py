@@ -11,12 +11,14 @@ import pytest
 from test_ingest_service import CATALOG, T0, _alertmanager
 
 from sre_copilot.adapters.secrets import clear_secret_cache
+from sre_copilot.errors import ConfigurationError, Unauthorized
 from sre_copilot.ingest import tenant_keys
 from sre_copilot.local.runtime import LOCAL_SECRETS, LocalDeployment
 
 
 @pytest.fixture()
-def deployment() -> Iterator[LocalDeployment]:
+def deployment(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalDeployment]:
+    monkeypatch.setenv("SRE_COPILOT_SERVED_TENANTS", "globex")  # cdk.json tenants, as the stack deploys it
     with LocalDeployment(start=T0) as d:
         d.put_catalog(CATALOG)
         yield d
@@ -39,21 +41,27 @@ def test_without_tenant_keys_the_source_authentication_alone_decides(deployment:
     assert status == 202
 
 
-def test_with_tenant_keys_a_delivery_needs_its_tenants_key(deployment: LocalDeployment) -> None:
+def test_with_tenant_keys_a_delivery_needs_a_tenants_key_and_lands_in_that_tenant(deployment: LocalDeployment) -> None:
     # Given the deployment's tenant ("default") has a key, and another tenant has another
     _set_tenant_keys(deployment, {"default": [tenant_keys.digest("k-default-1")],
                                   "globex": [tenant_keys.digest("k-globex-1")]})
-    # Then no key, a wrong key, and another tenant's key are all refused before any work
+    deployment.container.blobs.put_json("catalog/globex.json", CATALOG)
+    # Then no key and a wrong key are refused before any work
     status, body = _post(deployment, _alertmanager("fp1", T0))
     assert status == 401 and "x-sre-copilot-tenant-key" in body["error"]
     status, _ = _post(deployment, _alertmanager("fp2", T0), **{"X-Sre-Copilot-Tenant-Key": "guess"})
     assert status == 401
-    status, _ = _post(deployment, _alertmanager("fp3", T0), **{"X-Sre-Copilot-Tenant-Key": "k-globex-1"})
-    assert status == 401
     assert deployment.container.store.open_incidents("default") == []
-    # And the tenant's own key is accepted
+    # And the deployment tenant's own key is accepted into that tenant
     status, body = _post(deployment, _alertmanager("fp4", T0), **{"X-Sre-Copilot-Tenant-Key": "k-default-1"})
     assert status == 202 and body["signals"]
+    assert deployment.container.store.get_signal("default", body["signals"][0]["id"]) is not None
+    # And another tenant's key is accepted into that other tenant (multi-tenant ingestion), never the
+    # deployment's (tests/security/test_multi_tenant_ingestion.py follows it downstream)
+    status, body = _post(deployment, _alertmanager("fp3", T0), **{"X-Sre-Copilot-Tenant-Key": "k-globex-1"})
+    assert status == 202
+    assert deployment.container.store.get_signal("globex", body["signals"][0]["id"]) is not None
+    assert deployment.container.store.get_signal("default", body["signals"][0]["id"]) is None
 
 
 def test_the_seam_names_the_tenant_a_key_belongs_to() -> None:
@@ -62,3 +70,18 @@ def test_the_seam_names_the_tenant_a_key_belongs_to() -> None:
     assert tenant_keys.tenant_for_key({"x-sre-copilot-tenant-key": "g1"}, keys) == "globex"
     assert tenant_keys.tenant_for_key({}, keys) is None
     assert tenant_keys.digest("a1").startswith("sha256:") and "a1" not in tenant_keys.digest("a1")
+
+
+def test_the_key_resolves_the_tenant_and_fails_closed() -> None:
+    keys = {"acme": [tenant_keys.digest("a1")], "globex": [tenant_keys.digest("g1")]}
+    # Without tenant keys every delivery is the deployment's tenant's, key or not
+    assert tenant_keys.resolve({}, {}, "default") == "default"
+    assert tenant_keys.resolve({"X-Sre-Copilot-Tenant-Key": "a1"}, {}, "default") == "default"
+    # With them, the key names the tenant; none, an empty one, or one of no tenant is a 401
+    assert tenant_keys.resolve({"X-Sre-Copilot-Tenant-Key": "g1"}, keys, "default") == "globex"
+    for headers in ({}, {"X-Sre-Copilot-Tenant-Key": " "}, {"X-Sre-Copilot-Tenant-Key": "a1x"}):
+        with pytest.raises(Unauthorized):
+            tenant_keys.resolve(headers, keys, "default")
+    # And a secret naming a tenant that cannot key the store is the operator's error, said plainly
+    with pytest.raises(ConfigurationError, match="tenant_keys"):
+        tenant_keys.resolve({"X-Sre-Copilot-Tenant-Key": "b1"}, {"bad#tenant": [tenant_keys.digest("b1")]}, "d")

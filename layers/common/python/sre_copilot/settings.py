@@ -24,6 +24,8 @@ class Settings(BaseModel):
     model_config = ConfigDict(defer_build=True, extra="ignore", populate_by_name=True)
 
     tenant_id: str = "default"
+    served_tenants: str = Field(default="", description=(
+        "comma-separated other tenants this deployment serves, each through its webhook key (cdk.json tenants)"))
     environment: str = "prod"
     region: str = Field(default="us-east-1", validation_alias="AWS_REGION")
 
@@ -136,6 +138,11 @@ class Settings(BaseModel):
 
     def insecure_source_set(self) -> frozenset[str]:
         return frozenset(s.strip() for s in self.insecure_sources.split(",") if s.strip())
+
+    def served_tenant_list(self) -> list[str]:
+        """The deployment's tenant first, then the other tenants it serves, each once."""
+        others = (s.strip() for s in self.served_tenants.split(","))
+        return list(dict.fromkeys([self.tenant_id, *(t for t in others if t)]))
 
     def sns_topic_set(self) -> frozenset[str]:
         return frozenset(s.strip() for s in self.sns_topic_arns.split(",") if s.strip())

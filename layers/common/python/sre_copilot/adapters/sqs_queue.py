@@ -20,6 +20,7 @@ from sre_copilot.adapters.s3_blobs import json_default
 from sre_copilot.domain.types import Priority, format_time
 from sre_copilot.errors import ConfigurationError, PayloadTooLarge
 from sre_copilot.ports import clock
+from sre_copilot.services import tenancy
 from sre_copilot.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -88,9 +89,10 @@ class SqsSignalQueue:
         if not self.review_queue_url:
             raise ConfigurationError("no review queue configured; set SRE_COPILOT_REVIEW_QUEUE_URL")
         at = format_time(clock.now())
-        body = _body({"reason": reason, "payload_ref": payload_ref, "tenant_id": self.settings.tenant_id,
+        tenant = tenancy.current(self.settings.tenant_id)  # the delivery's tenant (its key named it)
+        body = _body({"reason": reason, "payload_ref": payload_ref, "tenant_id": tenant,
                       "at": at}, f"review of {payload_ref}")
-        attributes = _attributes({"reason": reason, "tenant": self.settings.tenant_id, "payload_ref": payload_ref})
+        attributes = _attributes({"reason": reason, "tenant": tenant, "payload_ref": payload_ref})
         self._send({"QueueUrl": self.review_queue_url, "MessageBody": body, "MessageAttributes": attributes},
                    f"sending {payload_ref} to review", "SRE_COPILOT_REVIEW_QUEUE_URL")
 

@@ -25,6 +25,7 @@ from sre_copilot.domain.incident import Incident, IncidentState
 from sre_copilot.domain.notification import AuditRecord
 from sre_copilot.errors import ConcurrentUpdate, NotFound, SreCopilotError
 from sre_copilot.ports import clock
+from sre_copilot.services import tenancy
 
 T = TypeVar("T")
 
@@ -38,7 +39,8 @@ class ReadApi:
         """Run one API call and record who asked what and how it ended, refusals included."""
         outcome = "ok"
         try:
-            return run()
+            with tenancy.scope(principal.tenant_id):  # e.g. a postmortem draft reads the caller's catalog
+                return run()
         except SreCopilotError as exc:
             outcome = exc.code
             raise

@@ -100,6 +100,10 @@ def _parser() -> argparse.ArgumentParser:
 
     add_kill_switch(sub)
 
+    from sre_copilot.cli.tenant_key import add_parser as add_tenant_key
+
+    add_tenant_key(sub)
+
     p = sub.add_parser("runbooks", help="runbook tools")
     rsub = p.add_subparsers(dest="runbooks_command", required=True)
     r = rsub.add_parser("index", help="index a directory of Markdown runbooks into the local vector index")

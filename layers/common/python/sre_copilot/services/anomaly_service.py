@@ -24,6 +24,7 @@ from sre_copilot.anomaly.forecast import CapacityForecast, forecast
 from sre_copilot.domain.json_types import as_object, strings
 from sre_copilot.domain.types import format_time
 from sre_copilot.ports.executors import MetricsReader
+from sre_copilot.services import tenancy
 from sre_copilot.services.container import Container
 from sre_copilot.services.observability import logger
 
@@ -53,7 +54,7 @@ class AnomalyService:
     def __init__(self, container: Container, *, reader: MetricsReader | None = None,
                  config: DetectorConfig = DEFAULT_CONFIG) -> None:
         self.c = container
-        self.tenant = container.settings.tenant_id
+        self.tenant = tenancy.current(container.settings.tenant_id)
         self.reader = reader or self._reader()
         self.config = config
 

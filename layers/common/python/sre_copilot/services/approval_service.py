@@ -30,6 +30,7 @@ from sre_copilot.domain.notification import AuditRecord
 from sre_copilot.domain.types import ActionStatus, Approval, format_time
 from sre_copilot.errors import ConfigurationError, NotFound
 from sre_copilot.ports import clock
+from sre_copilot.services import tenancy
 from sre_copilot.services.container import Container
 from sre_copilot.services.mutations import MUTATE_ATTEMPTS
 from sre_copilot.services.observability import metrics
@@ -66,13 +67,13 @@ def decide_approval(c: Container, incident_id: str, plan_id: str, *, approved: b
 def decide(c: Container, incident_id: str, plan_id: str, *, approved: bool, who: ApproverIdentity,
            group_members: GroupMembers | None = None, tenant: str | None = None) -> ApprovalOutcome:
     """Authorise `who`, then approve or reject the plan with one conditional write. `tenant`
-    defaults to the deployment's (the read API passes its caller's)."""
+    defaults to the current one (services/tenancy.py; the read API passes its caller's)."""
     # A lost conditional write re-reads and decides again on the fresh plan: a write that only
     # touched something else (a recovery deadline, a gate result) does not cost the person their
     # click, and a decision that landed first is reported as such ("already approved").
     for _attempt in range(MUTATE_ATTEMPTS):
         answer = _decide_once(c, incident_id, plan_id, approved=approved, who=who, group_members=group_members,
-                              tenant=tenant or c.settings.tenant_id)
+                              tenant=tenant or tenancy.current(c.settings.tenant_id))
         if answer is not None:
             return answer
     return ApprovalOutcome("lost_race", f"{plan_id} kept changing while you clicked; look at the card again.")

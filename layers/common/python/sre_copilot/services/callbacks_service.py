@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
 from sre_copilot.domain.action import ActionPlan
@@ -13,16 +14,20 @@ from sre_copilot.domain.notification import AuditRecord
 from sre_copilot.domain.types import ActionStatus, Approval
 from sre_copilot.errors import NotFound, SourceNotConfigured
 from sre_copilot.ports import clock
+from sre_copilot.services import tenancy
 from sre_copilot.services.container import Container
 from sre_copilot.services.mutations import mutate_plan, set_notification_status
 from sre_copilot.services.remediation_steps import recovery_due
 from sre_copilot.services.resolution import ResolutionService
 
+if TYPE_CHECKING:  # Twilio's SDK loads with the voice callback only
+    from sre_copilot.adapters.twilio_pager import KeypressAnswer
+
 
 class CallbacksService:
     def __init__(self, container: Container) -> None:
         self.c = container
-        self.tenant = container.settings.tenant_id
+        self.tenant = tenancy.current(container.settings.tenant_id)
 
     def twilio_voice(self, url: str, headers: Mapping[str, str], raw: bytes, incident_id: str) -> str:
         # Twilio's SDK (and requests) load with the voice callback only, not with the sweeper or the
@@ -37,6 +42,11 @@ class CallbacksService:
                                       "callbacks are refused")
         verify_twilio_request(url, params, signature, auth_token)
         answer = parse_keypress(params)
+        self.tenant = tenancy.tenant_of_incident(self.c, incident_id)  # verified first: nothing read before
+        with tenancy.scope(self.tenant):
+            return self._keypress(answer, params, incident_id)
+
+    def _keypress(self, answer: KeypressAnswer, params: dict[str, str], incident_id: str) -> str:
         incident = self.c.store.get_incident(self.tenant, incident_id)
         if incident is None:
             raise NotFound(f"incident {incident_id} does not exist")
@@ -73,9 +83,19 @@ class SweeperService:
 
     def __init__(self, container: Container) -> None:
         self.c = container
-        self.tenant = container.settings.tenant_id
+        self.tenant = tenancy.current(container.settings.tenant_id)
 
     def run(self) -> dict[str, int]:
+        """Every served tenant's agenda, each as that tenant's work (services/tenancy.py)."""
+        totals = {"timed_out": 0, "refreshed": 0, "resolved": 0}
+        for tenant in tenancy.served(self.c):
+            self.tenant = tenant
+            with tenancy.scope(tenant):
+                for name, count in self._run_tenant().items():
+                    totals[name] += count
+        return totals
+
+    def _run_tenant(self) -> dict[str, int]:
         now = clock.now()
         timed_out = 0
         work = self.c.store.due_work(self.tenant, now)

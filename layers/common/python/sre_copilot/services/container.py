@@ -35,6 +35,7 @@ from sre_copilot.ports.messaging import EventBus, SignalQueue, WorkflowEngine
 from sre_copilot.ports.notifiers import ChatNotifier, IncidentManagementSync, PhonePager
 from sre_copilot.ports.secrets import SecretSource
 from sre_copilot.ports.stores import BlobStore, RawArchive, RiskBudget, Store
+from sre_copilot.services.tenancy import PerTenant
 from sre_copilot.settings import Settings, get_settings
 
 if TYPE_CHECKING:  # the domain models load with the step that uses them (cold start)
@@ -148,9 +149,10 @@ class Dependencies:
     runbooks: Callable[[], RunbookIndex]
     precedents: Callable[[], Precedents]
     catalog: Callable[[], Catalog]
-    """The tenant's service catalog, re-read at most every 60 s."""
+    """The service catalog of the current tenant (services/tenancy.py), re-read at most every 60 s."""
     silences: Callable[[], list[Silence]]
-    """Active silences, re-read at most every 30 s: a new silence takes effect within that."""
+    """The current tenant's active silences, re-read at most every 30 s: a new silence takes effect
+    within that."""
     controls: Callable[[], RuntimeControls]
     """The run-time controls (kill switch, disabled services, freezes, approvers), <= 60 s old.
     Raises ConfigurationError when they cannot be read: callers then refuse to act (fail closed)."""
@@ -275,11 +277,12 @@ class Container(Dependencies):
         blobs = blobs or (store.blobs if isinstance(store, DynamoStore) else S3Blobs(settings=settings))
         store = store or DynamoStore(settings=settings, blobs=blobs if isinstance(blobs, S3Blobs) else None)
         workflow = StepFunctionsEngine(settings=settings)
-        catalog = Ttl(CATALOG_TTL_S, lambda: _read_catalog(settings, blobs))
-        silences = Ttl(SILENCES_TTL_S, lambda: list(store.list_silences(settings.tenant_id)))
+        # Per tenant: the tenant of the record being handled (services/tenancy.py).
+        tenant = settings.tenant_id
+        catalog = PerTenant(tenant, lambda t: Ttl(CATALOG_TTL_S, lambda: _read_catalog(settings, blobs, t)))
+        silences = PerTenant(tenant, lambda t: Ttl(SILENCES_TTL_S, lambda: list(store.list_silences(t))))
         embedder = _embedder(settings)
         vector_index = _vector_index(settings)
-        tenant = settings.tenant_id
         super().__init__(
             settings=settings, store=store, blobs=blobs,
             # P1's one-minute delay is the queue's DelaySeconds attribute (infra_cdk), not per
@@ -299,8 +302,8 @@ class Container(Dependencies):
             metrics_reader=Once(lambda: _cloudwatch_metrics(settings)),
             alarms=lambda: _cloudwatch_alarms(settings),
             risk_budget=Once(lambda: _risk_budget(store)),
-            runbooks=Once(lambda: _runbooks(vector_index, embedder, tenant)),
-            precedents=lambda: _precedents(vector_index, embedder, tenant),
+            runbooks=PerTenant(tenant, lambda t: Once(lambda: _runbooks(vector_index, embedder, t))),
+            precedents=PerTenant(tenant, lambda t: lambda: _precedents(vector_index, embedder, t)),
             catalog=catalog,
             # A copy each time: a caller that filters the list must not change the cached one.
             silences=lambda: list(silences()),
@@ -324,7 +327,7 @@ class Container(Dependencies):
         """`container._catalog = None` (the local runtime after importing a catalog): re-read it."""
         self._catalog_cache.invalidate()
 
-    _catalog_cache: Ttl[Catalog]
+    _catalog_cache: PerTenant[Catalog]
 
 
 # -- wiring: one function per adapter, imported only when first used (cold start) -----------------
@@ -345,10 +348,13 @@ class _Secrets:
         return dict(get_secret_json(arn, settings=self.settings, max_age_s=self.settings.secrets_max_age_s))
 
 
-def _read_catalog(settings: Settings, blobs: BlobStore) -> Catalog:
+def _read_catalog(settings: Settings, blobs: BlobStore, tenant_id: str) -> Catalog:
     from sre_copilot.domain.catalog import Catalog
 
-    uri = settings.catalog_uri or f"s3://{settings.bucket_name}/catalog/{settings.tenant_id}.json"
+    # catalog_uri names the deployment tenant's catalog (or every tenant's, with a {tenant} in it).
+    configured = settings.catalog_uri if tenant_id == settings.tenant_id or "{tenant}" in settings.catalog_uri else ""
+    uri = (configured.replace("{tenant}", tenant_id)
+           or f"s3://{settings.bucket_name}/catalog/{tenant_id}.json")
     try:
         document = (blobs.get_json(uri) if uri.startswith("s3://")
                     else json.loads(Path(uri).read_text(encoding="utf-8")))

@@ -2,6 +2,10 @@
 
 The engine is pure and its state lives in DynamoDB (one item per tenant, optimistic locking), so
 concurrent batches never lose a grouping: a conflicting save re-runs the batch on fresh state.
+
+Every queue message names its tenant (ingest put it there from the delivery's key); a batch is
+applied tenant by tenant, each on its own state, incidents and catalog, so one tenant's signals
+never join, open or dedupe against another's.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from sre_copilot.domain.signal import Signal
 from sre_copilot.domain.types import SignalStatus
 from sre_copilot.errors import ConcurrentUpdate, InvalidTransition, NotFound
 from sre_copilot.ports import clock
-from sre_copilot.services import lifecycle
+from sre_copilot.services import lifecycle, tenancy
 from sre_copilot.services.container import Container
 from sre_copilot.services.held_wakes import held_wakes
 from sre_copilot.services.mutations import mutate_incident
@@ -33,14 +37,20 @@ MAX_STATE_RETRIES = 5
 class CorrelateService:
     def __init__(self, container: Container) -> None:
         self.c = container
-        self.tenant = container.settings.tenant_id
+        self.tenant = tenancy.current(container.settings.tenant_id)
 
     # -- entry points -------------------------------------------------------------------------
     def process(self, messages: list[dict[str, object]]) -> None:
         """Apply a batch of queue messages (signals and lifecycle hints) in event-time order; the
         executions it wakes resume once the whole batch is applied (services/held_wakes.py)."""
+        by_tenant: dict[str, list[dict[str, object]]] = {}
+        for message in messages:
+            by_tenant.setdefault(str(message.get("tenant_id") or self.c.settings.tenant_id), []).append(message)
         with held_wakes():
-            self._process(messages)
+            for tenant, own in sorted(by_tenant.items()):
+                self.tenant = tenant
+                with tenancy.scope(tenant):
+                    self._process(own)
 
     def _process(self, messages: list[dict[str, object]]) -> None:
         hints = [m for m in messages if m.get("type") == "lifecycle"]

@@ -19,6 +19,7 @@ from sre_copilot.domain.notification import AuditRecord
 from sre_copilot.domain.types import ActionStatus, Approval
 from sre_copilot.errors import InvalidPayload, NotFound
 from sre_copilot.ports import clock
+from sre_copilot.services import tenancy
 from sre_copilot.services.container import Container
 from sre_copilot.services.mutations import save_fields
 
@@ -36,7 +37,7 @@ def validation_keys(hypothesis: dict[str, object]) -> list[str]:
 class FeedbackService:
     def __init__(self, container: Container) -> None:
         self.c = container
-        self.tenant = container.settings.tenant_id
+        self.tenant = tenancy.current(container.settings.tenant_id)
 
     # -- explicit verdicts ------------------------------------------------------------------------
     def confirm(self, incident_id: str, *, actor: str, rank: int = 1) -> dict[str, object]:

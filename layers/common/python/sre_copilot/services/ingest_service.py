@@ -26,7 +26,7 @@ from sre_copilot.domain.catalog import Catalog
 from sre_copilot.domain.json_types import string_lists
 from sre_copilot.domain.signal import Signal
 from sre_copilot.domain.types import Priority, format_time
-from sre_copilot.errors import InvalidPayload, PayloadTooLarge, SreCopilotError
+from sre_copilot.errors import ConfigurationError, InvalidPayload, PayloadTooLarge, SreCopilotError
 from sre_copilot.ingest import tenant_keys
 from sre_copilot.ingest.auth import authenticate, check_sns_origin, sns_messages
 from sre_copilot.ingest.changes import parse_change
@@ -36,7 +36,7 @@ from sre_copilot.ingest.model import LifecycleHint
 from sre_copilot.ingest.normalize import SOURCES, NormalizedDelivery, normalize
 from sre_copilot.ingest.silences import Silence, matching_silence
 from sre_copilot.ports import clock
-from sre_copilot.services import telemetry
+from sre_copilot.services import telemetry, tenancy
 from sre_copilot.services.container import Container
 from sre_copilot.services.observability import logger, metrics
 
@@ -45,6 +45,8 @@ class Delivery(TypedDict):
     """One accepted delivery as the idempotency layer stores it (its key is `delivery_id`)."""
 
     delivery_id: str
+    tenant_id: str
+    """The tenant its key resolved to (ingest/tenant_keys.py); the deployment's without tenant keys."""
     source: str
     raw: str
     received_at: str
@@ -129,21 +131,39 @@ class IngestService:
                 # SNS invoked us through IAM (a topic subscription): the topic and freshness still apply.
                 for message in sns_messages(raw):
                     check_sns_origin(message, policy, received_at)
-            # Per-tenant keys, on top of the source's own signature (off when no keys are listed).
-            tenant_keys.check(headers, string_lists(self.c.secret("webhook").get("tenant_keys")), self.c.settings.tenant_id)
+            # Per-tenant keys, on top of the source's own signature: the key alone names the tenant
+            # (the deployment's when no keys are listed).
+            tenant = tenant_keys.resolve(headers, string_lists(self.c.secret("webhook").get("tenant_keys")),
+                                         self.c.settings.tenant_id)
+            if tenant not in tenancy.served(self.c):
+                # A valid key of a tenant the stack was not deployed for (IAM would refuse its writes).
+                raise ConfigurationError(f"tenant_keys names tenant {tenant}, which this deployment does not "
+                                         "serve; add it to the cdk.json context `tenants` and deploy")
         except SreCopilotError as exc:
             return self._refuse(source, exc)
         delivery_id = delivery_id_for(source, headers, raw)
+        if tenant != self.c.settings.tenant_id:
+            # Two tenants may send byte-identical bodies: neither is a retry of the other's.
+            delivery_id = f"{tenant}/{delivery_id}"
+        with tenancy.scope(tenant):
+            return self._accept_authenticated(source, headers, raw, delivery_id, tenant, origin_delivery,
+                                              received_at, started)
+
+    def _accept_authenticated(self, source: str, headers: Mapping[str, str], raw: bytes, delivery_id: str,
+                              tenant: str, origin_delivery: int | str | None, received_at: datetime,
+                              started: float) -> IngestResult:
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             # Authenticated, so kept for review; a replacement character would hide the bad bytes.
             return self._reject(source, delivery_id, raw,
-                                InvalidPayload(f"body is not valid UTF-8 (bad byte at offset {exc.start})"), received_at)
+                                InvalidPayload(f"body is not valid UTF-8 (bad byte at offset {exc.start})"), received_at,
+                                tenant)
         delivery: Delivery = {
-            "delivery_id": delivery_id, "source": source, "raw": text,
+            "delivery_id": delivery_id, "tenant_id": tenant, "source": source, "raw": text,
             "received_at": format_time(received_at), "origin": origin_delivery,
-            "headers": {k.lower(): v for k, v in headers.items()},
+            # The tenant key is a credential: it has done its work and goes no further.
+            "headers": {k.lower(): v for k, v in headers.items() if k.lower() != tenant_keys.HEADER},
         }
         response = self._accept(delivery=delivery)
         metrics.add_metric(name="IngestLatency", unit=MetricUnit.Milliseconds,
@@ -162,7 +182,7 @@ class IngestService:
         raw = delivery["raw"].encode("utf-8")
         received_at = datetime.fromisoformat(delivery["received_at"].replace("Z", "+00:00"))
         delivery_id = delivery["delivery_id"]
-        tenant = self.c.settings.tenant_id
+        tenant = delivery["tenant_id"]
         # Durable before the 2xx: Firehose holds the record when PutRecord returns, and writes it to
         # S3 in batches (adapters/raw_archive.py).
         raw_ref = self.c.raw_archive().put(tenant_id=tenant, source=source, delivery_id=delivery_id,
@@ -187,7 +207,7 @@ class IngestService:
     def _accept_change(self, delivery: Delivery, raw: bytes, raw_ref: str,
                        received_at: datetime) -> dict[str, object]:
         headers = delivery.get("headers") or {}
-        change = parse_change(raw, headers, tenant_id=self.c.settings.tenant_id)
+        change = parse_change(raw, headers, tenant_id=delivery["tenant_id"])
         if change is None:
             return {"status": 202, "ignored": "not a completed change event", "signals": [],
                     "received_at": delivery["received_at"], "delivery_id": delivery["delivery_id"]}
@@ -202,7 +222,7 @@ class IngestService:
         if result.lifecycle:
             # Lifecycle hints (an ack or resolve made in PagerDuty/Opsgenie) ride the P0 queue so the
             # correlate function applies them in order with the signals.
-            self.c.queue.enqueue(Priority.P0, {"type": "lifecycle", "tenant_id": self.c.settings.tenant_id,
+            self.c.queue.enqueue(Priority.P0, {"type": "lifecycle", "tenant_id": delivery["tenant_id"],
                                                "source": source,
                                                "hints": [hint_to_dict(h) for h in result.lifecycle]},
                                  dedup_id=f"lifecycle-{_safe(delivery['delivery_id'])}")
@@ -263,8 +283,7 @@ class IngestService:
         return IngestResult(status=exc.status, body={"error": exc.message, "code": exc.code})
 
     def _reject(self, source: str, delivery_id: str, raw: bytes, exc: SreCopilotError,
-                received_at: datetime) -> IngestResult:
-        tenant = self.c.settings.tenant_id
+                received_at: datetime, tenant: str) -> IngestResult:
         ref = self.c.blobs.put_bytes(
             f"review/{tenant}/{source}/{received_at:%Y/%m/%d}/{_safe(delivery_id)}.bin", raw[: 1024 * 1024],
         )

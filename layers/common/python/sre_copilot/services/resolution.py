@@ -23,7 +23,7 @@ from sre_copilot.domain.routing import slack_channel_for
 from sre_copilot.domain.types import Channel, NotificationKind
 from sre_copilot.errors import NotFound
 from sre_copilot.ports import clock
-from sre_copilot.services import lifecycle
+from sre_copilot.services import lifecycle, tenancy
 from sre_copilot.services.container import Container
 from sre_copilot.services.ids import short_hash
 from sre_copilot.services.mutations import record_notification, save_fields
@@ -37,7 +37,7 @@ RECOVERY_GRACE = timedelta(minutes=2)
 class ResolutionService:
     def __init__(self, container: Container) -> None:
         self.c = container
-        self.tenant = container.settings.tenant_id
+        self.tenant = tenancy.current(container.settings.tenant_id)
 
     # -- signals ------------------------------------------------------------------------------
     def signals_cleared(self, incident_id: str) -> None:

@@ -29,7 +29,7 @@ from sre_copilot.errors import InvalidPayload, InvalidTransition, NotFound, Sour
 from sre_copilot.messages.slack import age_text
 from sre_copilot.messages.text import confidence_phrase, hypothesis_title, ranked
 from sre_copilot.ports import clock
-from sre_copilot.services import lifecycle
+from sre_copilot.services import lifecycle, tenancy
 from sre_copilot.services.approval_service import decide_approval
 from sre_copilot.services.approvers import ResponderAction, authorise_responder, current_approvers
 from sre_copilot.services.container import Container
@@ -46,7 +46,7 @@ _NEEDS: dict[str, ResponderAction] = {"acknowledge": "acknowledge", "resolve": "
 class SlackActions:
     def __init__(self, container: Container) -> None:
         self.c = container
-        self.tenant = container.settings.tenant_id
+        self.tenant = tenancy.current(container.settings.tenant_id)
 
     def _verify(self, headers: Mapping[str, str], raw: bytes) -> None:
         signing_secret = self.c.slack_signing_secret()
@@ -79,7 +79,12 @@ class SlackActions:
     def card_action(self, headers: Mapping[str, str], raw: bytes) -> dict[str, object]:
         self._verify(headers, raw)
         click = parse_card_action(raw)
-        identity = ApproverIdentity("slack", click.user, slack_team(raw))
+        # The card names only the incident: its tenant is the served tenant that holds it.
+        self.tenant = tenancy.tenant_of_incident(self.c, click.incident_id)
+        with tenancy.scope(self.tenant):
+            return self._card_action(click, ApproverIdentity("slack", click.user, slack_team(raw)))
+
+    def _card_action(self, click: CardAction, identity: ApproverIdentity) -> dict[str, object]:
         if click.kind in ("approve", "reject"):
             return decide_approval(self.c, click.incident_id, click.ref, approved=click.kind == "approve",
                                    who=identity, group_members=self._slack_group_members)

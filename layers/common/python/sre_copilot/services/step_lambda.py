@@ -18,6 +18,7 @@ from typing import Literal, Protocol
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sre_copilot.domain.json_types import StepEvent
+from sre_copilot.services import tenancy
 from sre_copilot.services.container import Container, get_container
 from sre_copilot.services.observability import logger, metrics, tracer
 from sre_copilot.services.workflow_steps import WorkflowSteps
@@ -50,13 +51,17 @@ class LambdaHandler(Protocol):
 
 
 def lambda_handler(run: Callable[[Container, StepEvent], Mapping[str, object]]) -> LambdaHandler:
-    """A Lambda handler that runs `run` with this sandbox's dependencies (built at cold start)."""
+    """A Lambda handler that runs `run` with this sandbox's dependencies (built at cold start), as
+    work of the execution's tenant (its state's `tenant_id`): the catalog, silences, runbooks and
+    precedents it reads are that tenant's (services/tenancy.py)."""
 
     @logger.inject_lambda_context
     @tracer.capture_lambda_handler
     @metrics.log_metrics
     def handler(event: dict[str, object], context: LambdaContext) -> Mapping[str, object]:
-        return run(get_container(), event)
+        container = get_container()
+        with tenancy.scope(str(event.get("tenant_id") or container.settings.tenant_id)):
+            return run(container, event)
 
     return handler
 
