@@ -4,7 +4,7 @@ Real monitoring sends many anomaly alerts about pods, nodes, services and calls 
 them symptoms. This module ranks the entities they name with the signals published RCA methods use
 (MicroRank, MonitorRank, RCD, BARO), each one a named feature that can be switched off to measure it:
 
-- `onset`: the time of each entity's first anomaly (causes start first);
+- `onset`: the time of each entity's first anomaly (causes start first), exp(-t / DECAY_S);
 - `density`: how many alerts are about the entity itself (log scale);
 - `breadth`: how many distinct metrics are anomalous on it;
 - `resource`: resource metrics (CPU, memory, disk I/O, network) on the entity itself, against only
@@ -210,8 +210,6 @@ def localise(signals: Iterable[Signal], catalog: Catalog, *, features: Iterable[
         _service_slowness(profiles, profile)
 
     first_at = min((p.first for p in profiles.values() if p.first), default=None)
-    last_at = max((p.first for p in profiles.values() if p.first), default=None)
-    span = max(1.0, (last_at - first_at).total_seconds()) if first_at and last_at else 1.0
     # Pods of several services alerting on one node point at the node (pods of one service don't).
     pod_alerting: dict[str, set[str]] = defaultdict(set)
     for p in profiles.values():
@@ -241,7 +239,9 @@ def localise(signals: Iterable[Signal], catalog: Catalog, *, features: Iterable[
             share = min(1.0, sum(len(v) for k, v in pod_alerting.items() if k == p.name) / placed)
             f["host"] = (0.5 * math.log1p(p.weight) + 0.5 * sum(p.metric_weight.values())) * (1.0 - share)
         if "onset" in use and p.first and first_at:
-            f["onset"] = 1.0 - (p.first - first_at).total_seconds() / span
+            # On the decay's clock, not relative to the span of first anomalies: one late straggler
+            # would otherwise squeeze every other entity's lead towards the first.
+            f["onset"] = math.exp(-(p.first - first_at).total_seconds() / DECAY_S)
         raw[p.name] = f
     anomaly = {name: sum(f.values()) for name, f in raw.items()}
 
