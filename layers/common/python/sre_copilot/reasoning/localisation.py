@@ -68,7 +68,7 @@ DIVERSITY = 0.7
 DENSITY = 4.0
 # `decay`: an alert's evidence halves about every 3.5 minutes after the incident's first alert
 # (exp(-t / DECAY_S)). Five minutes is the unit detectors and paging work in, not a fitted value:
-# 2 to 5 minutes score alike on the labelled storm, 15 minutes loses most of the gain.
+# 2 to 5 minutes score alike on the labelled storm; 10 to 15 minutes keep less of the gain.
 DECAY_S = 300.0
 SPECIFICITY_FLOOR = 0.1
 
