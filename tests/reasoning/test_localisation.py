@@ -109,3 +109,47 @@ def test_several_replicas_slow_for_their_callers_make_the_service_a_suspect() ->
     # And one slow replica alone stays an instance suspect
     alone = localise([call("front-0", "cart-0", 0), call("front-1", "cart-0", 5)], CATALOG)
     assert all(s.kind is not EntityKind.SERVICE for s in alone)
+
+
+def service_metric(service: str, name: str, at_s: float) -> Signal:
+    return Signal(id=f"s{next(_n)}", source="alertmanager", status=SignalStatus.FIRING, severity=Severity.WARNING,
+                  event_time=T0 + timedelta(seconds=at_s), received_at=T0 + timedelta(seconds=at_s),
+                  title=f"{name} up on {service}", labels={"metric": name, "direction": "up"}, service=service,
+                  entity=service, entity_kind=EntityKind.SERVICE, fingerprint=f"fp-{service}-{name}")
+
+
+def test_anomalies_that_start_minutes_after_the_first_alert_count_less() -> None:
+    # Given shop-0 with two resource anomalies at the incident's start, and cart-1 with three that
+    # start ten minutes later (where a fault's symptoms have had time to spread)
+    signals = [metric("shop-0", "container_cpu_usage_seconds", 0), metric("shop-0", "container_memory_rss", 5),
+               *(metric("cart-1", m, 600) for m in ("container_fs_reads", "container_threads", "container_net_rx"))]
+    # When the entities are ranked, with and without the decay
+    ranked = localise(signals, CATALOG)
+    undecayed = localise(signals, CATALOG, features=[f for f in FEATURES if f != "decay"])
+    # Then the early one comes first; counted flat, the later one's extra alert would win
+    assert ranked[0].entity == "shop-0"
+    assert undecayed[0].entity == "cart-1"
+
+
+def test_an_anomaly_most_pods_share_counts_less_than_one_only_a_single_pod_shows() -> None:
+    # Given four pods with the same memory and thread anomalies, and shop-0 alone with a CPU anomaly
+    signals = [metric(pod, m, 0) for pod in ("front-0", "front-1", "cart-0", "cart-1")
+               for m in ("container_memory_usage_MB", "container_threads")]
+    signals.append(metric("shop-0", "container_cpu_usage_seconds", 0))
+    # When the entities are ranked, with and without within-incident specificity
+    ranked = localise(signals, CATALOG)
+    flat = localise(signals, CATALOG, features=[f for f in FEATURES if f != "specificity"])
+    # Then the pod with the anomaly nobody else shows comes first; by count, the shared ones win
+    assert ranked[0].entity == "shop-0"
+    assert flat[0].entity != "shop-0"
+
+
+def test_a_service_gathers_pagerank_from_its_alerting_pods() -> None:
+    # Given the same service-level anomaly on cart and on shop, and anomalies on shop's only pod
+    signals = [service_metric("cart", "grpc_mrt", 0), service_metric("shop", "grpc_mrt", 0),
+               metric("shop-0", "container_cpu_usage_seconds", 0)]
+    # When the entities are ranked
+    ranked = {s.entity: s for s in localise(signals, CATALOG)}
+    # Then shop's pod passes part of its score to shop, which now outranks cart
+    assert ranked["shop"].features["pagerank"] > ranked["cart"].features["pagerank"]
+    assert ranked["shop"].score > ranked["cart"].score

@@ -178,7 +178,8 @@ def compute_factors(
         temporal = ONSET_LEAD
     if not h.change_id and localised > 0.0:
         # Ordering evidence only, as above: the ranking's onset (1.0 for the first entity to turn
-        # anomalous, 0.0 for the last) places the suspect between no correlation and ONSET_LEAD.
+        # anomalous, falling towards 0 minutes later) places the suspect between no correlation and
+        # ONSET_LEAD.
         onset = _localised_feature(evidence, h.entity, "onset")
         if onset is not None:
             temporal = max(temporal, round(NO_TEMPORAL + (ONSET_LEAD - NO_TEMPORAL) * onset, 4))
