@@ -147,3 +147,21 @@ def test_the_postmortem_renders_as_a_pdf_with_its_sections(tmp_path: Path) -> No
                     "What went well", "What went badly", "Follow-ups"):
         assert heading in text, heading
     assert "deploy-42" in text and "rollback deployment/checkout" in text
+
+
+def test_grouping_names_alerts_by_title_not_signal_id() -> None:
+    from sre_copilot.domain.incident import GroupingExplanation
+
+    # Given an incident whose grouping explanation refers to another alert by its signal id
+    facts = _facts()
+    facts.signals[0].id, facts.signals[1].id = "sig-00aa11bb22", "sig-33cc44dd55"
+    facts.signals[1].title = "KubePodCrashLooping checkout-1"
+    facts.incident.grouping = [GroupingExplanation(
+        signal_id="sig-33cc44dd55", rule="service",
+        evidence="both alerts are on checkout; sig-00aa11bb22 on checkout alerted 23s earlier")]
+    # When the postmortem is drafted
+    grouping = render_postmortem(facts).split("## Grouping", 1)[1]
+    # Then both alerts are named by their titles, as people know them
+    assert ("- KubePodCrashLooping checkout-1 [service]: both alerts are on checkout; "
+            "'HighErrorRate checkout' on checkout alerted 23s earlier") in grouping
+    assert "sig-" not in grouping

@@ -74,9 +74,7 @@ def narrate(run: Any, state_dir: Path | None = None) -> str:
 
 
 def _named(text: str, titles: dict[str, str]) -> str:
-    # Imported here: loading the services package early would configure its logger before the
-    # embedded runtime quietens it.
-    from sre_copilot.services.living_card import name_alerts
+    from sre_copilot.messages.text import name_alerts
 
     return name_alerts(text, titles)
 

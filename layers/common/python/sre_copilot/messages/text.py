@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from sre_copilot.domain.reasoning import ConfidenceFactors, Hypothesis
+
+SIGNAL_ID = re.compile(r"\bsig-[0-9a-f]{8,}\b")
+
+
+def name_alerts(text: str, titles: dict[str, str]) -> str:
+    """People know alerts by their titles, not our signal ids."""
+    return SIGNAL_ID.sub(lambda m: f"'{titles[m.group(0)]}'" if m.group(0) in titles else m.group(0), text)
 
 FACTOR_LABELS: dict[str, str] = {
     "signal_strength": "signal strength",

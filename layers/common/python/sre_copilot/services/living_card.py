@@ -19,7 +19,7 @@ from sre_copilot.domain.reasoning import Decision, Hypothesis
 from sre_copilot.domain.routing import slack_channel_for
 from sre_copilot.domain.types import Channel, DecisionOutcome, NotificationKind, Priority
 from sre_copilot.messages.slack import incident_card
-from sre_copilot.messages.text import hypothesis_title, percent, ranked, truncate
+from sre_copilot.messages.text import SIGNAL_ID, hypothesis_title, name_alerts, percent, ranked, truncate
 from sre_copilot.ports import clock
 from sre_copilot.services.container import Container
 from sre_copilot.services.ids import short_hash
@@ -45,14 +45,6 @@ def s3_console_url(region: str, ref: str) -> str:
         return ref
     bucket, _, key = ref[5:].partition("/")
     return f"https://s3.console.aws.amazon.com/s3/object/{bucket}?region={region}&prefix={key}"
-
-
-SIGNAL_ID = re.compile(r"\bsig-[0-9a-f]{8,}\b")
-
-
-def name_alerts(text: str, titles: dict[str, str]) -> str:
-    """People know alerts by their titles, not our signal ids."""
-    return SIGNAL_ID.sub(lambda m: f"'{titles[m.group(0)]}'" if m.group(0) in titles else m.group(0), text)
 
 
 def grouping_evidence(incident: Incident, titles: dict[str, str] | None = None) -> list[str]:

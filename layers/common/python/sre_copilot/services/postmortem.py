@@ -32,6 +32,7 @@ from sre_copilot.domain.types import (
     SignalStatus,
     format_time,
 )
+from sre_copilot.messages.text import name_alerts
 from sre_copilot.services.container import Container
 
 SLOW_ACK_S = 5 * 60
@@ -295,7 +296,10 @@ def render_postmortem(facts: PostmortemFacts) -> str:
     lines += ["", "## What went badly", ""] + [f"- {b}" for b in badly]
     lines += ["", "## Follow-ups", ""] + [f"- [ ] {f}" for f in follow]
     lines += ["", "## Grouping", ""]
-    lines += [f"- {g.rule}: {g.evidence}" + (f" ({' → '.join(g.path)})" if g.path else "")
+    # Named as people know the alerts (their titles), like the Slack card, not by our signal ids.
+    titles = {s.id: s.title for s in facts.signals if s.title}
+    lines += [f"- {titles.get(g.signal_id, g.signal_id)} [{g.rule}]: {name_alerts(g.evidence, titles)}"
+              + (f" ({' → '.join(g.path)})" if g.path else "")
               for g in inc.grouping[:30]] or ["- none recorded"]
     if len(inc.grouping) > 30:
         lines.append(f"- … {len(inc.grouping) - 30} more in the audit trail")
