@@ -15,8 +15,6 @@ from sre_copilot.errors import NotFound, SourceNotConfigured
 from sre_copilot.ports import clock
 from sre_copilot.services.container import Container
 from sre_copilot.services.mutations import mutate_plan, set_notification_status
-from sre_copilot.services.remediation_steps import recovery_due
-from sre_copilot.services.resolution import ResolutionService
 
 
 class CallbacksService:
@@ -76,6 +74,11 @@ class SweeperService:
         self.tenant = container.settings.tenant_id
 
     def run(self) -> dict[str, int]:
+        # Loaded with the sweeper's run, not with the PagerDuty sync and the Twilio callback that
+        # share this module (cold start: they pull in the remediation steps and the catalog).
+        from sre_copilot.services.remediation_steps import recovery_due
+        from sre_copilot.services.resolution import ResolutionService
+
         now = clock.now()
         timed_out = 0
         work = self.c.store.due_work(self.tenant, now)
