@@ -9,7 +9,8 @@ the Lambda runtime's own bootstrap are not included. The Python packages come fr
 (same versions as the layer, x86_64 instead of arm64); `sre_copilot` is byte-compiled first, as
 pip compiles the virtualenv's packages. Modes:
 - plain (the budget): no Lambda variables, so the tracer is off, as in tests, replays and the CLI;
-- lambda: LAMBDA_TASK_ROOT and AWS_LAMBDA_FUNCTION_NAME set, so Powertools Tracer is on. It
+- lambda: the functions' environment (`infra_cdk/constructs/functions.py`: no pydantic plugin scan)
+  with LAMBDA_TASK_ROOT and AWS_LAMBDA_FUNCTION_NAME set, so Powertools Tracer is on. It
   imports the X-Ray SDK, whose sampler imports botocore's session and client (with its docs
   machinery); the first AWS call of every function needs those anyway. The child imports them
   first, timed on their own (`botocore`), then the handler (`ours`); `cpu` is the sum;
@@ -114,7 +115,7 @@ def environment(name: str, on_lambda: bool) -> dict[str, str]:
     return {**keep, "LAMBDA_TASK_ROOT": str(function_dir), "AWS_LAMBDA_FUNCTION_NAME": f"sre-copilot-prod-{name}",
             "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1", "AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR",
             "POWERTOOLS_SERVICE_NAME": "sre-copilot", "POWERTOOLS_METRICS_NAMESPACE": "SreCopilot",
-            "PYTHONDONTWRITEBYTECODE": "1"}
+            "PYDANTIC_DISABLE_PLUGINS": "__all__", "PYTHONDONTWRITEBYTECODE": "1"}
 
 
 @dataclass(frozen=True)
