@@ -44,7 +44,12 @@ UNUSED_BY_US = frozenset({"opensearch-protobufs"})
 # twilio that imports aiohttp; the pager uses the sync client. Dropping aiohttp and its compiled
 # closure (multidict, yarl, frozenlist, propcache) keeps a function with Slack, Twilio and Kubernetes
 # (Rollback) within 15 MB zipped.
-UNUSED_PATHS: tuple[str, ...] = ("kubernetes/aio/", "twilio/http/async_http_client.py")
+# Powertools' Swagger UI assets (1.7 MB of JavaScript and CSS) are served only by `enable_swagger()`
+# without a `swagger_base_url`; no resolver of ours enables Swagger. Type stubs (`*.pyi`) are read by
+# type checkers, never imported. Both make room for the bytecode the layers carry (layer.py).
+UNUSED_PATHS: tuple[str, ...] = ("kubernetes/aio/", "twilio/http/async_http_client.py",
+                                 "aws_lambda_powertools/event_handler/openapi/swagger_ui/swagger-ui")
+UNUSED_SUFFIXES: tuple[str, ...] = (".pyi",)
 UNUSED_EDGES = frozenset({("kubernetes", "aiohttp"), ("kubernetes", "aiohttp-retry"),
                           ("twilio", "aiohttp"), ("twilio", "aiohttp-retry")})
 # Lambda python3.13 on arm64 (Amazon Linux 2023): the environment `Requires-Dist` markers see.
@@ -143,6 +148,6 @@ def partition(requirements: Iterable[str], site: Path) -> dict[str, list[str]]:
     core = closure(roots[CORE], installed)
     members = {CORE: core, **{name: closure(roots[name], installed) - core for name in SDK_LAYERS}}
     return {name: sorted(f for dist in sorted(dists) for f in installed[dist].files
-                         if not f.startswith(UNUSED_PATHS))
+                         if not f.startswith(UNUSED_PATHS) and not f.endswith(UNUSED_SUFFIXES))
             for name, dists in members.items()}
 

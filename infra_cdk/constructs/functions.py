@@ -226,6 +226,9 @@ class SreFunction(Construct):
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
                 "LOG_LEVEL": "INFO",
                 "POWERTOOLS_LOG_LEVEL": "INFO",
+                # No pydantic plugin ships; without this, building the first model scans every
+                # installed distribution's entry points at each cold start (benchmarks/bench_cold_start.py).
+                "PYDANTIC_DISABLE_PLUGINS": "__all__",
             },
             on_failure=destinations.SqsDestination(async_failures) if spec.invoked_async else None,
             retry_attempts=2 if spec.invoked_async else None,

@@ -6,6 +6,15 @@ requirement set (under the user cache directory), so a re-synth after a code cha
 boto3/botocore/s3transfer are left out because the Lambda runtime provides them and they would
 take the layer past Lambda's 250 MB unzipped limit. Powertools is bundled, so no public
 Powertools layer ARN is needed.
+
+Bytecode: Lambda's /opt is read-only, so Python cannot cache what it compiles and a layer without
+`.pyc` files is compiled again at every cold start (three to five times the import itself:
+`benchmarks/bench_cold_start.py`, column "shipped"). The bundler byte-compiles the modules that the
+functions import at init, listed in `layers/common/bytecode-modules.txt` (written by the benchmark);
+compiling everything would take a function with Slack, Twilio and Kubernetes past 15 MB zipped. The `.pyc` files are unchecked-hash based (PEP 552): the layer
+never changes under them, and zip extraction does not keep the source mtimes a timestamp check
+needs. Bytecode is only valid for the interpreter version that wrote it, so it is written only when
+the bundling interpreter is CPython 3.13, Lambda's; any other leaves the layer as source.
 """
 
 from __future__ import annotations
@@ -13,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import py_compile
 import shlex
 import shutil
 import subprocess
@@ -45,6 +55,35 @@ SOURCE_EXCLUDES = ["**/__pycache__", "**/*.pyc", "*.egg-info", "**/*.egg-info", 
 
 
 COMPLETE = ".complete"  # marks a finished dependency install in the cache
+BYTECODE_MODULES = Path(__file__).resolve().parents[2] / "layers" / "common" / "bytecode-modules.txt"
+
+
+def bytecode_modules(listing: Path = BYTECODE_MODULES) -> list[str]:
+    """The module files (relative to the layer's `python/`) that the functions import at init."""
+    if not listing.exists():
+        return []
+    return [line.strip() for line in listing.read_text().splitlines() if line.strip() and not line.startswith("#")]
+
+
+def writes_lambda_bytecode() -> bool:
+    """Whether this interpreter writes bytecode Lambda's python3.13 loads (same magic number)."""
+    return sys.implementation.name == "cpython" and f"{sys.version_info[0]}.{sys.version_info[1]}" == PYTHON_VERSION
+
+
+def compile_layer(site: Path, modules: list[str]) -> int:
+    """Byte-compile, in place, the listed module files present under `site` (a layer holds only
+    some of them); returns how many files were compiled."""
+    if not writes_lambda_bytecode():
+        print(f"bundling with Python {sys.version_info[0]}.{sys.version_info[1]}, not {PYTHON_VERSION}: "
+              "the layer ships without bytecode (slower cold starts)", file=sys.stderr)
+        return 0
+    compiled = 0
+    for source in sorted({site / relative for relative in modules}):
+        if source.is_file():
+            py_compile.compile(str(source), doraise=True,
+                               invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+            compiled += 1
+    return compiled
 
 
 def runtime_requirements(pyproject: Path) -> list[str]:
@@ -69,12 +108,15 @@ def _cache_root() -> Path:
 class PipLayerBundler:
     """`ILocalBundling` for the layer; CDK calls `try_bundle` instead of starting a container."""
 
-    def __init__(self, package_dir: Path, requirements: list[str], layer: str = "all") -> None:
+    def __init__(self, package_dir: Path, requirements: list[str], layer: str = "all",
+                 bytecode: list[str] | None = None) -> None:
         """`layer`: "all" bundles every dependency and the package in one layer; `core` or an SDK
-        layer name of `infra_cdk.layer_partition` bundles that part only (the package goes in core)."""
+        layer name of `infra_cdk.layer_partition` bundles that part only (the package goes in core).
+        `bytecode`: the module files to byte-compile (default: `layers/common/bytecode-modules.txt`)."""
         self.package_dir = package_dir
         self.requirements = requirements
         self.layer = layer
+        self.bytecode = bytecode_modules() if bytecode is None else bytecode
 
     def try_bundle(self, output_dir: str, *args: Any, **kwargs: Any) -> bool:
         site = Path(output_dir) / "python"
@@ -90,6 +132,7 @@ class PipLayerBundler:
         if self.layer in ("all", CORE):
             shutil.copytree(self.package_dir, site / self.package_dir.name, dirs_exist_ok=True,
                             ignore=shutil.ignore_patterns(*EXCLUDED_PACKAGE_DIRS, "*.pyc"))
+        compile_layer(site, self.bytecode)
         return True
 
     def cache_dir(self) -> Path:
@@ -171,8 +214,10 @@ class SharedLayer(Construct):
                 exclude=SOURCE_EXCLUDES,
                 # An SDK layer changes only with the requirement set, not with our code.
                 asset_hash_type=AssetHashType.SOURCE if with_package else AssetHashType.CUSTOM,
+                # The bytecode list is in `source`; an SDK layer's hash names it as well.
                 asset_hash=None if with_package else hashlib.sha256(
-                    json.dumps([layer, requirements, PLATFORMS, PYTHON_VERSION]).encode()).hexdigest(),
+                    json.dumps([layer, requirements, PLATFORMS, PYTHON_VERSION, bytecode_modules()]).encode()
+                ).hexdigest(),
                 bundling=BundlingOptions(
                     # Only used if local bundling declines, which it never does: it bundles or raises.
                     image=DockerImage.from_registry(f"public.ecr.aws/sam/build-python{PYTHON_VERSION}"),

@@ -28,9 +28,11 @@ def _dist(site: Path, name: str, requires: list[str], files: list[str]) -> None:
 def site(tmp_path: Path) -> Path:
     site = tmp_path / "site"
     _dist(site, "pydantic", ["typing-extensions"], ["pydantic/__init__.py"])
-    _dist(site, "typing-extensions", [], ["typing_extensions.py"])
+    _dist(site, "typing-extensions", [], ["typing_extensions.py", "typing_extensions.pyi"])
     _dist(site, "aws-lambda-powertools", ['aws-xray-sdk; extra == "tracer"', 'boto3; extra == "aws-sdk"'],
-          ["aws_lambda_powertools/__init__.py"])
+          ["aws_lambda_powertools/__init__.py", "aws_lambda_powertools/event_handler/openapi/swagger_ui/html.py",
+           "aws_lambda_powertools/event_handler/openapi/swagger_ui/swagger-ui-bundle.min.js",
+           "aws_lambda_powertools/event_handler/openapi/swagger_ui/swagger-ui.min.css"])
     _dist(site, "aws-xray-sdk", ["botocore", "wrapt"], ["aws_xray_sdk/__init__.py"])
     _dist(site, "wrapt", [], ["wrapt/__init__.py"])
     _dist(site, "kubernetes", ["pydantic", "aiohttp", 'pywin32; sys_platform == "win32"'],
@@ -53,6 +55,24 @@ def test_given_an_install_when_partitioned_then_core_follows_extras_and_skips_wh
     assert "wrapt/__init__.py" in layers["core"]
     assert not any(f.startswith(("boto", "botocore")) for files in layers.values() for f in files)
     assert not any(f.startswith("../") or "__pycache__" in f for files in layers.values() for f in files)
+
+
+def test_given_swagger_assets_and_stubs_then_no_layer_ships_them_but_their_modules_stay(site: Path) -> None:
+    # Given Powertools' Swagger UI assets and a type stub, when partitioned, then the JavaScript,
+    # CSS and .pyi are left out, while the Python module beside them (imported by Event Handler) ships.
+    shipped = {f for files in partition(REQUIREMENTS, site).values() for f in files}
+    assert "aws_lambda_powertools/event_handler/openapi/swagger_ui/html.py" in shipped
+    assert not any(f.endswith((".js", ".css", ".pyi")) for f in shipped)
+    assert "typing_extensions.py" in shipped
+
+
+def test_no_resolver_of_ours_serves_swagger_ui() -> None:
+    # The pruned assets are served only by `enable_swagger()`; nothing we ship calls it.
+    package = Path(__file__).resolve().parents[2] / "layers" / "common" / "python" / "sre_copilot"
+    functions = Path(__file__).resolve().parents[2] / "functions"
+    sources = [*package.rglob("*.py"), *functions.rglob("*.py")]
+    assert len(sources) > 100
+    assert not [str(p) for p in sources if "enable_swagger" in p.read_text(encoding="utf-8")]
 
 
 def test_given_sdk_layers_then_each_carries_its_closure_minus_core_and_the_pruned_parts(site: Path) -> None:

@@ -54,6 +54,7 @@ def test_every_function_runs_python312_on_arm64_with_tracing_layer_and_encrypted
         assert env["POWERTOOLS_SERVICE_NAME"] == "sre-copilot"
         assert env["POWERTOOLS_METRICS_NAMESPACE"] == "SreCopilot"
         assert env["LOG_LEVEL"] == "INFO"
+        assert env["PYDANTIC_DISABLE_PLUGINS"] == "__all__", "no entry-point scan at cold start"
         assert "LogGroup" in props["LoggingConfig"], f"{name} must log to its explicit log group"
 
 

@@ -4,9 +4,12 @@ settings, so they are tested without any adapter (they were the composition root
 
 from __future__ import annotations
 
-from sre_copilot.actions.policy import ActionPolicy
-from sre_copilot.domain.catalog import Catalog
-from sre_copilot.domain.incident import Incident
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # annotations only (cold start: a step that never routes does not load them)
+    from sre_copilot.actions.policy import ActionPolicy
+    from sre_copilot.domain.catalog import Catalog
+    from sre_copilot.domain.incident import Incident
 
 TRIAGE_SERVICE = "triage"
 """The channel suffix of an incident no catalog service owns: `#inc-triage`."""

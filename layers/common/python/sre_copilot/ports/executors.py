@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from sre_copilot.domain.action import ActionPlan
+if TYPE_CHECKING:  # annotations only: the model loads with the step that builds a plan
+    from sre_copilot.domain.action import ActionPlan
 
 
 class ActionExecutor(Protocol):

@@ -17,8 +17,6 @@ from sre_copilot.ports import clock
 from sre_copilot.services import tenancy
 from sre_copilot.services.container import Container
 from sre_copilot.services.mutations import mutate_plan, set_notification_status
-from sre_copilot.services.remediation_steps import recovery_due
-from sre_copilot.services.resolution import ResolutionService
 
 if TYPE_CHECKING:  # Twilio's SDK loads with the voice callback only
     from sre_copilot.adapters.twilio_pager import KeypressAnswer
@@ -96,6 +94,11 @@ class SweeperService:
         return totals
 
     def _run_tenant(self) -> dict[str, int]:
+        # Loaded with the sweeper's run, not with the PagerDuty sync and the Twilio callback that
+        # share this module (cold start: they pull in the remediation steps and the catalog).
+        from sre_copilot.services.remediation_steps import recovery_due
+        from sre_copilot.services.resolution import ResolutionService
+
         now = clock.now()
         timed_out = 0
         work = self.c.store.due_work(self.tenant, now)

@@ -15,21 +15,23 @@ version check, because the store's write itself is conditional.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from pydantic import BaseModel
-
-from sre_copilot.domain.action import ActionPlan
-from sre_copilot.domain.incident import Incident
-from sre_copilot.domain.notification import Notification
 from sre_copilot.errors import ConcurrentUpdate, NotFound
 from sre_copilot.services.observability import logger
+
+if TYPE_CHECKING:  # annotations only: each model loads with the step that reads it
+    from pydantic import BaseModel
+
+    from sre_copilot.domain.action import ActionPlan
+    from sre_copilot.domain.incident import Incident
+    from sre_copilot.domain.notification import Notification
 
 MUTATE_ATTEMPTS = 8
 """Each retry re-reads; a conflict needs another writer to land between our read and write, so
 eight in a row means something writes the record in a loop, which is a bug worth surfacing."""
 
-Change = Callable[[Incident], bool | None]
+type Change = Callable[[Incident], bool | None]
 """Applies one change to a freshly read record, in place. Return False when, on this copy, there
 is nothing to change (nothing is written); anything else writes it. It must be safe to call again
 on a newer copy: it re-derives the change from what it reads rather than from an earlier copy."""

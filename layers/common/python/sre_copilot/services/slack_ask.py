@@ -20,17 +20,12 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from sre_copilot.adapters.anthropic_narrator import unsupported_numbers
-from sre_copilot.domain.incident import Incident
-from sre_copilot.domain.notification import AuditRecord
-from sre_copilot.domain.reasoning import Hypothesis
 from sre_copilot.errors import InvalidPayload
-from sre_copilot.messages.text import confidence_phrase, factor_breakdown, hypothesis_title, ranked
 from sre_copilot.ports import clock
-from sre_copilot.reasoning.redact import redact
 from sre_copilot.services.observability import logger
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the models and the LLM's grounding check load with the question they answer
+    from sre_copilot.domain.incident import Incident
     from sre_copilot.domain.json_types import JSONObject
     from sre_copilot.services.container import Container
 
@@ -64,6 +59,9 @@ def allowed_response_url(container: Container, url: str | None) -> bool:
 
 def incident_facts(container: Container, incident: Incident, deterministic: str) -> str:
     """What the model may use: the deterministic answer, then the top hypotheses in full."""
+    from sre_copilot.domain.reasoning import Hypothesis
+    from sre_copilot.messages.text import confidence_phrase, factor_breakdown, hypothesis_title, ranked
+
     lines = [deterministic, "", "Hypotheses in detail:"]
     for n, h in enumerate(ranked(Hypothesis.model_validate(h) for h in incident.hypotheses)[:3], start=1):
         lines.append(f"{n}. {hypothesis_title(h)}, {confidence_phrase(h)}; {factor_breakdown(h.factors)}")
@@ -73,6 +71,9 @@ def incident_facts(container: Container, incident: Incident, deterministic: str)
 
 def ask_llm(container: Container, question: str, facts: str) -> tuple[str | None, str]:
     """(prose, why not) from the configured model; prose None on any failure or ungrounded answer."""
+    from sre_copilot.adapters.anthropic_narrator import unsupported_numbers
+    from sre_copilot.reasoning.redact import redact
+
     try:
         from sre_copilot.adapters.anthropic_assistant import AnthropicAssistant
 
@@ -107,6 +108,8 @@ def answer_question(container: Container, detail: Mapping[str, object]) -> JSONO
     """The bus subscriber: ask the model, post the answer (or the deterministic one) to Slack."""
     from slack_sdk.webhook import WebhookClient
 
+    from sre_copilot.domain.notification import AuditRecord
+    from sre_copilot.reasoning.redact import redact
     from sre_copilot.services.slack_actions import SlackActions
 
     url = str(detail.get("response_url") or "")
