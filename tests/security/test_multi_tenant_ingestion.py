@@ -85,14 +85,6 @@ def _api(tenant: str, path: str) -> tuple[int, dict[str, Any]]:
     return response["statusCode"], json.loads(response["body"] or "{}")
 
 
-def _archived(d: LocalDeployment) -> list[dict[str, Any]]:
-    s3 = d.session.client("s3")
-    records = []
-    for item in s3.list_objects_v2(Bucket="sre-copilot-artifacts", Prefix="raw/").get("Contents", []):
-        data = s3.get_object(Bucket="sre-copilot-artifacts", Key=item["Key"])["Body"].read()
-        records += [json.loads(line) for line in data.splitlines() if line.strip()]
-    return records
-
 
 def _queued(d: LocalDeployment) -> list[dict[str, Any]]:
     sqs = d.session.client("sqs")
@@ -148,7 +140,7 @@ def test_the_key_decides_the_tenant_not_the_payload(deployment: LocalDeployment)
     [signal_id] = [s["id"] for s in body["signals"]]
     assert deployment.container.store.get_signal("acme", signal_id) is not None
     assert deployment.container.store.get_signal("globex", signal_id) is None
-    assert [r["tenant_id"] for r in _archived(deployment)] == ["acme"]
+    assert [r["tenant_id"] for r in deployment.raw_archive_records()] == ["acme"]
     assert [m["tenant_id"] for m in _queued(deployment)] == ["acme"]
     assert body["raw_ref"] and "k-acme-1" not in json.dumps(body)
 
@@ -165,7 +157,7 @@ def test_a_missing_unknown_or_unserved_key_is_refused_before_anything_is_stored(
         assert status == 500 and body["code"] == "configuration_error" and "`tenants`" in body["error"]
     else:
         assert status == 401 and body["code"] == "unauthorized"
-    assert _archived(deployment) == [] and _queued(deployment) == []
+    assert deployment.raw_archive_records() == [] and _queued(deployment) == []
     idempotency = deployment.session.client("dynamodb").scan(TableName="sre-copilot-idempotency")["Items"]
     assert idempotency == []
     deployment.settle()
@@ -217,7 +209,7 @@ def test_a_tenants_malformed_delivery_is_kept_for_review_as_that_tenants(deploym
     status, _ = _post(deployment, b'{"receiver": "r", "alerts": "not a list"}', KEYS["globex"])
     # Then it is answered 4xx, archived as globex's, and the review message names globex
     assert 400 <= status < 500
-    assert [r["tenant_id"] for r in _archived(deployment)] == ["globex"]
+    assert [r["tenant_id"] for r in deployment.raw_archive_records()] == ["globex"]
     sqs = deployment.session.client("sqs")
     [review] = sqs.receive_message(QueueUrl=deployment.review_queue_url).get("Messages", [])
     assert json.loads(review["Body"])["tenant_id"] == "globex"

@@ -37,15 +37,6 @@ def _post(d: LocalDeployment, body: bytes, source: str = "alertmanager") -> tupl
     return d.http("POST", f"/webhooks/{source}", body, {"Content-Type": "application/json"})
 
 
-def _archived_records(d: LocalDeployment) -> list[dict[str, Any]]:
-    """Every record the raw-archive stream wrote under raw/ (one JSON line per delivery)."""
-    s3 = d.session.client("s3")
-    records = []
-    for item in s3.list_objects_v2(Bucket="sre-copilot-artifacts", Prefix="raw/").get("Contents", []):
-        data = s3.get_object(Bucket="sre-copilot-artifacts", Key=item["Key"])["Body"].read()
-        records += [json.loads(line) for line in data.splitlines() if line.strip()]
-    return records
-
 
 def test_accepted_delivery_is_durable_before_the_2xx(deployment: LocalDeployment) -> None:
     # When an alert is accepted
@@ -55,7 +46,7 @@ def test_accepted_delivery_is_durable_before_the_2xx(deployment: LocalDeployment
     assert status == 202
     signal_id = body["signals"][0]["id"]
     assert body["raw_ref"].startswith("firehose://sre-copilot-raw-archive/")
-    archived = _archived_records(deployment)
+    archived = deployment.raw_archive_records()
     assert [r["raw"][:11] for r in archived if r["delivery_id"] == body["delivery_id"]] == ['{"receiver"']
     assert deployment.container.store.get_signal("default", signal_id) is not None
     sqs = deployment.session.client("sqs")

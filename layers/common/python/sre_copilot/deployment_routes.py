@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-PRIORITIES = ("P0", "P1", "P2", "P3")
+from sre_copilot.domain.types import Priority
 
 
 @dataclass(frozen=True)
@@ -29,10 +29,6 @@ class QueueRoute:
     max_concurrency: int | None = None
     """Lambda's cap on concurrent batches for this source (P3 only: background work)."""
 
-    @property
-    def queue_name_suffix(self) -> str:
-        return self.priority.lower()
-
 
 def queue_routes(*, batch_size: int, p1_delivery_delay_s: int, p2_batching_window_s: int,
                  p3_batching_window_s: int, max_receive_count: int,
@@ -45,7 +41,7 @@ def queue_routes(*, batch_size: int, p1_delivery_delay_s: int, p2_batching_windo
         batching_window_s=windows.get(p, 0),
         max_receive_count=max_receive_count,
         max_concurrency=p3_max_concurrency if p == "P3" else None,
-    ) for p in PRIORITIES)
+    ) for p in (q.value for q in Priority))
 
 
 @dataclass(frozen=True)

@@ -208,7 +208,7 @@ class ExecutionActivity:
 
 
 @contextmanager
-def counted_executions(activity: ExecutionActivity) -> Iterator[ExecutionActivity]:
+def executions_in_turn(activity: ExecutionActivity) -> Iterator[ExecutionActivity]:
     """Run Step Functions executions under `activity`'s baton (see ExecutionActivity), and take
     task-token waits off the wall clock: a parked task wakes only by its token or a stop. Its
     timeout in the embedded runtime is the sweeper's, on simulated time; moto's own wall-clock

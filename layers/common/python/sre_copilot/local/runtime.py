@@ -33,8 +33,8 @@ from sre_copilot.local.moto_patches import (
     MOTO_CONFIG,
     ExecutionActivity,
     InProcessLambdas,
-    counted_executions,
     eventbridge_lambda_targets,
+    executions_in_turn,
     in_process_lambda,
     moto_speedups,
 )
@@ -192,7 +192,7 @@ class LocalDeployment:
         self._stack.enter_context(_fewer_collections())
         self._stack.enter_context(mock_aws(config=MOTO_CONFIG))  # type: ignore[call-overload]
         self._stack.enter_context(in_process_lambda(self.lambdas))
-        self._stack.enter_context(counted_executions(self.executions))
+        self._stack.enter_context(executions_in_turn(self.executions))
         self._stack.enter_context(moto_speedups())
         self._stack.enter_context(derived_task_tokens())  # replays get the same history, token and all
         self._stack.enter_context(eventbridge_lambda_targets(lambda fn, ev: self._async_events.append((fn, ev))))
@@ -240,7 +240,7 @@ class LocalDeployment:
         self._create_raw_archive()
         self._sqs = sqs
         for spec in self.queue_routes:
-            name = f"sre-copilot-{spec.queue_name_suffix}"
+            name = f"sre-copilot-{spec.priority.lower()}"
             dlq = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
             dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
             # DelaySeconds and batching windows are applied in simulated time by the poller below.
@@ -533,7 +533,7 @@ class LocalDeployment:
     def _track_workflows(self) -> None:
         """Know which incidents may have new asks for the simulated people (their Notify step or
         paging execution ran) and which queues were sent to, without asking the services. Whether
-        executions are moving is counted in moto itself (`counted_executions`)."""
+        executions are moving is counted in moto itself (`executions_in_turn`)."""
         def on_return(function: str, event: Any) -> None:
             try:
                 incident_id = event.get("incident_id") if isinstance(event, dict) else None
@@ -619,6 +619,15 @@ class LocalDeployment:
             "Content-Type": "application/x-www-form-urlencoded"})
 
     # -- reading back ------------------------------------------------------------------------------
+    def raw_archive_records(self) -> list[dict[str, Any]]:
+        """Every record the raw-archive stream wrote under `raw/` (one JSON line per delivery)."""
+        s3 = self.session.client("s3")
+        records = []
+        for item in s3.list_objects_v2(Bucket="sre-copilot-artifacts", Prefix="raw/").get("Contents", []):
+            data = s3.get_object(Bucket="sre-copilot-artifacts", Key=item["Key"])["Body"].read()
+            records += [json.loads(line) for line in data.splitlines() if line.strip()]
+        return records
+
     def execution_history(self, execution_arn: str) -> list[dict[str, Any]]:
         sfn = self.session.client("stepfunctions")
         events: list[dict[str, Any]] = []
