@@ -55,7 +55,7 @@ def _table_records(dynamodb: Any, table: str, tenant_id: str, subject: str) -> d
         page = dynamodb.query(**arguments)
         for item in page.get("Items", []):
             row = unmarshal(item)
-            out[row["sk"]] = json.loads(row["doc"])
+            out[str(row["sk"])] = json.loads(str(row["doc"]))
         if "LastEvaluatedKey" not in page:
             return out
         arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]

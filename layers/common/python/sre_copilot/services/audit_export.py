@@ -76,7 +76,7 @@ class AuditExport:
             page = self.dynamodb.query(**arguments)
             for item in page.get("Items", []):
                 row = unmarshal(item)
-                yield {"pk": row["pk"], "sk": row["sk"], "record": json.loads(row["doc"])}
+                yield {"pk": row["pk"], "sk": row["sk"], "record": json.loads(str(row["doc"]))}
             if "LastEvaluatedKey" not in page:
                 return
             arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
@@ -11,6 +11,7 @@ from sre_copilot.adapters import aws_clients
 from sre_copilot.adapters.dynamo.table import (
     AGENDA,
     ONE_MS,
+    ConditionArguments,
     DueWork,
     SingleTable,
     WaitToken,
@@ -34,7 +35,7 @@ class DynamoApprovals(SingleTable):
         """Park the incident's execution: one token per incident (a newer park replaces an older one,
         whose execution has moved on). With a deadline, the token is in the due-deadline index."""
         parked_at = clock.now()
-        attributes: dict[str, Any] = {
+        attributes: dict[str, object] = {
             "item_type": "wait_token", "tenant_id": tenant_id, "incident_id": incident_id, "token": token,
             "plan_id": plan_id, "parked_at": format_time(parked_at),
             "ttl": _epoch(parked_at + timedelta(days=self.settings.incident_ttl_days)),
@@ -49,7 +50,7 @@ class DynamoApprovals(SingleTable):
         """Atomically remove and return the parked token, or None if there is none (someone else took
         it). Pass `token` to take it only if it is still that one (a sweeper acting on a listing
         must not take a token parked after the listing)."""
-        arguments: dict[str, Any] = {"ConditionExpression": "attribute_exists(pk)"}
+        arguments: ConditionArguments = {"ConditionExpression": "attribute_exists(pk)"}
         if token is not None:
             arguments = {"ConditionExpression": "attribute_exists(pk) AND #token = :token",
                          "ExpressionAttributeNames": {"#token": "token"},

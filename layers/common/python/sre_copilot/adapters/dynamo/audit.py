@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
@@ -58,7 +58,7 @@ class DynamoAudit(SingleTable):
         raise ConcurrentUpdate(f"could not find a free audit key for {record.action} on {record.subject} "
                                f"in {AUDIT_KEY_ATTEMPTS} attempts; the step will be retried")
 
-    def put_audit_item(self, key: Mapping[str, str], attributes: Mapping[str, Any]) -> None:
+    def put_audit_item(self, key: Mapping[str, str], attributes: Mapping[str, object]) -> None:
         """The conditional write behind `append` (exposed so the never-overwrite rule is testable)."""
         try:
             with self._errors(f"appending to the audit trail of {attributes.get('subject')}"):

@@ -7,7 +7,7 @@ import json
 import logging
 from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
@@ -15,8 +15,10 @@ from sre_copilot.adapters import aws_clients
 from sre_copilot.adapters.dynamo.table import (
     SPILL_READ_ATTEMPTS,
     STATE_INLINE_LIMIT_BYTES,
+    ConditionArguments,
     SingleTable,
     _old_item,
+    as_int,
     correlation_key,
     due_gsi2pk,
     marshal,
@@ -34,15 +36,15 @@ logger = logging.getLogger(__name__)
 class DynamoCorrelationState(SingleTable):
     """CorrelationStateStore: The engine state, conditional on its version."""
 
-    def load_correlation_state(self, tenant_id: str) -> tuple[dict[str, Any] | None, int]:
+    def load_correlation_state(self, tenant_id: str) -> tuple[dict[str, object] | None, int]:
         """(state, version); (None, 0) before the first save. Pass the version back to save."""
         for _attempt in range(SPILL_READ_ATTEMPTS):
             item = self._get(correlation_key(tenant_id), "reading the correlation state")
             if item is None:
                 return None, 0
-            version = int(item["version"])
+            version = as_int(item["version"])
             if "document" in item:
-                return json.loads(item["document"]), version
+                return json.loads(str(item["document"])), version
             try:
                 return self.blobs.get_json(str(item["document_ref"])), version
             except NotFound:
@@ -50,7 +52,7 @@ class DynamoCorrelationState(SingleTable):
         raise NotFound(f"the correlation state of tenant {tenant_id} points at an S3 object that keeps "
                        "disappearing; check the bucket's lifecycle rules on snapshots/")
 
-    def save_correlation_state(self, tenant_id: str, state: Mapping[str, Any], expected_version: int, *,
+    def save_correlation_state(self, tenant_id: str, state: Mapping[str, object], expected_version: int, *,
                                next_tick: datetime | None = None) -> int:
         """Save if the stored version is still `expected_version`; return the new version, else raise
         `ConcurrentUpdate` (reload and re-run). States over 350 KB go to S3 with a pointer kept here.
@@ -59,13 +61,14 @@ class DynamoCorrelationState(SingleTable):
         `AGENDA_ATTRIBUTES`, so the document stays out of it."""
         body = json.dumps(state, separators=(",", ":"), ensure_ascii=False, default=json_default)
         new_version = expected_version + 1
-        attributes: dict[str, Any] = {"item_type": "correlation_state", "tenant_id": tenant_id,
-                                      "version": new_version, "saved_at": format_time(clock.now()),
-                                      "size_bytes": len(body.encode("utf-8"))}
+        size_bytes = len(body.encode("utf-8"))
+        attributes: dict[str, object] = {"item_type": "correlation_state", "tenant_id": tenant_id,
+                                         "version": new_version, "saved_at": format_time(clock.now()),
+                                         "size_bytes": size_bytes}
         if next_tick is not None:
             attributes.update(gsi2pk=due_gsi2pk(tenant_id), gsi2sk=f"{format_time(next_tick)}#TICK")
         spilled: str | None = None
-        if attributes["size_bytes"] > STATE_INLINE_LIMIT_BYTES:
+        if size_bytes > STATE_INLINE_LIMIT_BYTES:
             spilled = self.blobs.put_bytes(
                 # Named by version and content (a replay names it the same); a concurrent save of the
                 # same version with other content gets another name, and with the same content the
@@ -77,10 +80,10 @@ class DynamoCorrelationState(SingleTable):
         else:
             attributes["document"] = body
         condition = ("attribute_not_exists(pk)" if expected_version == 0 else "#version = :expected")
-        arguments: dict[str, Any] = {"ConditionExpression": condition}
+        arguments: ConditionArguments = {"ConditionExpression": condition}
         if expected_version:
-            arguments.update(ExpressionAttributeNames={"#version": "version"},
-                             ExpressionAttributeValues=marshal({":expected": expected_version}))
+            arguments["ExpressionAttributeNames"] = {"#version": "version"}
+            arguments["ExpressionAttributeValues"] = marshal({":expected": expected_version})
         try:
             with self._errors("saving the correlation state"):
                 response = self.client.put_item(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
@@ -17,6 +17,7 @@ from sre_copilot.adapters.dynamo.table import (
     _epoch,
     _Expression,
     _old_item,
+    as_int,
     execution_key,
     execution_name,
     incident_key,
@@ -28,6 +29,9 @@ from sre_copilot.domain.incident import Incident
 from sre_copilot.domain.types import format_time
 from sre_copilot.errors import ConcurrentUpdate
 from sre_copilot.ports.stores import IncidentStore
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import QueryInputTypeDef
 
 
 class DynamoIncidents(SingleTable):
@@ -75,9 +79,9 @@ class DynamoIncidents(SingleTable):
             ) from exc
         self._placed(incident, unmarshal(response.get("Attributes", {})), expires)
 
-    def _placed(self, incident: Incident, old: Mapping[str, Any], expires: datetime) -> None:
+    def _placed(self, incident: Incident, old: Mapping[str, object], expires: datetime) -> None:
         """After a write of `incident` over `old`: its new version, and the execution pointer."""
-        incident.version = int(old.get("version", 0)) + 1
+        incident.version = as_int(old.get("version", 0)) + 1
         if incident.execution and old.get("execution") != incident.execution:
             self._put(execution_key(incident.tenant_id, execution_name(incident.execution)),
                       {"item_type": "execution_pointer", "incident_id": incident.id, "execution": incident.execution,
@@ -103,7 +107,7 @@ class DynamoIncidents(SingleTable):
 
     def open_incident_services(self, tenant_id: str) -> dict[str, str | None]:
         """incident id -> primary service of the open incidents, without loading their documents."""
-        arguments: dict[str, Any] = {
+        arguments: QueryInputTypeDef = {
             "TableName": self.table_name, "IndexName": GSI1,
             "KeyConditionExpression": "gsi1pk = :pk", "ProjectionExpression": "id, service",
             "ExpressionAttributeValues": marshal({":pk": open_incidents_gsi1pk(tenant_id)})}
@@ -113,7 +117,8 @@ class DynamoIncidents(SingleTable):
                 page = self.client.query(**arguments)
             for item in page.get("Items", []):
                 row = unmarshal(item)
-                out[str(row["id"])] = row.get("service")
+                service = row.get("service")
+                out[str(row["id"])] = str(service) if service is not None else None
             if "LastEvaluatedKey" not in page:
                 return out
             arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]

@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
@@ -17,11 +17,14 @@ from sre_copilot.adapters.dynamo.table import (
     GSI1,
     DedupWindow,
     SingleTable,
+    WireItem,
     _doc,
     _document,
     _epoch,
     _Expression,
     _old_item,
+    as_float,
+    as_int,
     fingerprint_key,
     incident_signals_gsi1pk,
     marshal,
@@ -89,7 +92,7 @@ class DynamoSignals(SingleTable):
         wanted = list(dict.fromkeys(signal_ids))
         out: dict[str, Signal] = {}
         for first in range(0, len(wanted), BATCH_GET_LIMIT):
-            keys: list[dict[str, Any]] = [marshal(signal_key(tenant_id, signal_id))
+            keys: list[WireItem] = [marshal(signal_key(tenant_id, signal_id))
                                           for signal_id in wanted[first:first + BATCH_GET_LIMIT]]
             for attempt in itertools.count():
                 if not keys:
@@ -107,8 +110,8 @@ class DynamoSignals(SingleTable):
                     if "id" in row:  # not a counter-only item (see get_signal)
                         signal = Signal.model_validate(_document(row))
                         out[signal.id] = signal
-                unprocessed: dict[str, Any] = dict(response.get("UnprocessedKeys") or {})
-                keys = list(unprocessed.get(self.table_name, {}).get("Keys", []))
+                unprocessed = response.get("UnprocessedKeys", {}).get(self.table_name)
+                keys = list(unprocessed["Keys"]) if unprocessed else []
         return out
 
     def signals_for_incident(self, tenant_id: str, incident_id: str) -> list[Signal]:
@@ -184,7 +187,7 @@ class DynamoDedup(SingleTable):
                     return str(current["holder"])
                 continue  # the holder's item vanished between the failed write and the read (TTL): claim again
             previous = unmarshal(response.get("Attributes") or {})
-            repeats = int(previous.get("seen", 1)) - 1
+            repeats = as_int(previous.get("seen", 1)) - 1
             if repeats > 0 and previous.get("holder") and previous["holder"] != signal_id:
                 self.count_duplicate(tenant_id, str(previous["holder"]), repeats)
             return None
@@ -198,8 +201,8 @@ class DynamoDedup(SingleTable):
         item = self._get(fingerprint_key(tenant_id, fingerprint), f"reading the claim on {fingerprint}")
         if item is None:
             return None
-        return DedupWindow(holder=str(item["holder"]), until=datetime.fromtimestamp(float(item["expires_at"]), UTC),
-                           repeats=int(item.get("seen", 1)) - 1)
+        return DedupWindow(holder=str(item["holder"]), until=datetime.fromtimestamp(as_float(item["expires_at"]), UTC),
+                           repeats=as_int(item.get("seen", 1)) - 1)
 
     def count_duplicate(self, tenant_id: str, signal_id: str, repeats: int = 1) -> int:
         """Atomically add `repeats` duplicates to the original signal; return the new count."""
@@ -212,7 +215,7 @@ class DynamoDedup(SingleTable):
             response = self.client.update_item(
                 TableName=self.table_name, Key=marshal(signal_key(tenant_id, signal_id)), UpdateExpression=update,
                 ReturnValues="UPDATED_NEW", **expression.arguments())
-        return int(unmarshal(response.get("Attributes", {})).get("duplicate_count", 0))
+        return as_int(unmarshal(response.get("Attributes", {})).get("duplicate_count", 0))
 
 
 if TYPE_CHECKING:

@@ -11,6 +11,7 @@ from sre_copilot.adapters.dynamo.table import (
     _epoch,
     _Expression,
     _tenant,
+    as_int,
     due_gsi2pk,
     marshal,
     tenant_key,
@@ -98,7 +99,7 @@ class DynamoValidationHistory(SingleTable):
                             begins_with=("sk", "VALIDATION#"), consistent=True)
         history: dict[str, tuple[int, int]] = {}
         for item in items:
-            accepted, rejected = int(item.get("accepted", 0)), int(item.get("rejected", 0))
+            accepted, rejected = as_int(item.get("accepted", 0)), as_int(item.get("rejected", 0))
             history[str(item["hypothesis_key"])] = (accepted, accepted + rejected)
         return history
 

@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, TypedDict
 
 from botocore.exceptions import ClientError
 
@@ -42,6 +42,34 @@ from sre_copilot.settings import Settings, get_settings
 if TYPE_CHECKING:
     from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import (
+        AttributeValueTypeDef,
+        CreateTableInputTypeDef,
+        GlobalSecondaryIndexTypeDef,
+        QueryInputTypeDef,
+        UniversalAttributeValueTypeDef,
+    )
+
+    from sre_copilot.domain.action import ActionPlan
+
+Item = dict[str, object]
+"""An item as repositories read it: JSON-mode values (numbers int or float), validated by a model
+before use."""
+WireItem = dict[str, "AttributeValueTypeDef"]
+"""An item in DynamoDB's wire format, as the client sends and returns it."""
+
+
+class ExpressionArguments(TypedDict, total=False):
+    """The placeholder maps of one expression, as keyword arguments of the client's calls."""
+
+    ExpressionAttributeNames: Mapping[str, str]
+    ExpressionAttributeValues: Mapping[str, UniversalAttributeValueTypeDef]
+
+
+class ConditionArguments(ExpressionArguments, total=False):
+    """A conditional write's condition and its placeholders, as keyword arguments."""
+
+    ConditionExpression: str
 
 
 GSI1 = "gsi1"
@@ -51,19 +79,20 @@ AGENDA_ATTRIBUTES = ("item_type", "tenant_id", "incident_id", "token", "plan_id"
 flag. It projects nothing else, so the correlation state's document never lands in an index."""
 
 
-def table_definition(name: str) -> dict[str, Any]:
+def table_definition(name: str) -> CreateTableInputTypeDef:
     """`CreateTable` arguments of the single table, as infra_cdk/constructs/storage.py declares it."""
-    indexes = (("gsi1", "gsi1pk", "gsi1sk", {"ProjectionType": "ALL"}),
-               (AGENDA, "gsi2pk", "gsi2sk", {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(AGENDA_ATTRIBUTES)}))
+    indexes: list[GlobalSecondaryIndexTypeDef] = [
+        {"IndexName": GSI1, "Projection": {"ProjectionType": "ALL"},
+         "KeySchema": [{"AttributeName": "gsi1pk", "KeyType": "HASH"}, {"AttributeName": "gsi1sk", "KeyType": "RANGE"}]},
+        {"IndexName": AGENDA, "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(AGENDA_ATTRIBUTES)},
+         "KeySchema": [{"AttributeName": "gsi2pk", "KeyType": "HASH"}, {"AttributeName": "gsi2sk", "KeyType": "RANGE"}]},
+    ]
     return {
         "TableName": name, "BillingMode": "PAY_PER_REQUEST",
         "AttributeDefinitions": [{"AttributeName": n, "AttributeType": "S"}
                                  for n in ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk")],
         "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        "GlobalSecondaryIndexes": [{"IndexName": index, "Projection": projection,
-                                    "KeySchema": [{"AttributeName": hash_key, "KeyType": "HASH"},
-                                                  {"AttributeName": range_key, "KeyType": "RANGE"}]}
-                                   for index, hash_key, range_key, projection in indexes],
+        "GlobalSecondaryIndexes": indexes,
     }
 
 
@@ -191,7 +220,7 @@ def _epoch(at: datetime) -> int:
     return math.ceil(at.timestamp())
 
 
-def to_dynamo(value: Any) -> Any:
+def to_dynamo(value: object) -> object:
     """JSON-mode values -> what TypeSerializer accepts (no floats; NaN/inf have no DynamoDB form)."""
     if isinstance(value, bool) or value is None or isinstance(value, str | int | Decimal):
         return value
@@ -206,7 +235,7 @@ def to_dynamo(value: Any) -> Any:
     return value
 
 
-def from_dynamo(value: Any) -> Any:
+def from_dynamo(value: object) -> object:
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, dict):
@@ -214,31 +243,45 @@ def from_dynamo(value: Any) -> Any:
     if isinstance(value, list):
         return [from_dynamo(v) for v in value]
     if isinstance(value, set):
-        return sorted(from_dynamo(v) for v in value)
+        return [from_dynamo(v) for v in sorted(value)]
     return value
 
 
-def marshal(attributes: Mapping[str, Any]) -> dict[str, Any]:
+def as_int(value: object) -> int:
+    """A numeric attribute read back (`from_dynamo` gives int or float)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"expected a number, got {value!r}")
+    return int(value)
+
+
+def as_float(value: object) -> float:
+    """A numeric attribute read back, as a float (times kept as epoch seconds with a fraction)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"expected a number, got {value!r}")
+    return float(value)
+
+
+def marshal(attributes: Mapping[str, object]) -> WireItem:
     serializer = _codec()[0]
     return {k: serializer.serialize(to_dynamo(v)) for k, v in attributes.items()}
 
 
-def unmarshal(item: Mapping[str, Any]) -> dict[str, Any]:
+def unmarshal(item: Mapping[str, AttributeValueTypeDef]) -> Item:
     deserializer = _codec()[1]
     return {k: from_dynamo(deserializer.deserialize(v)) for k, v in item.items()}
 
 
-def _doc(document: Mapping[str, Any]) -> str:
+def _doc(document: Mapping[str, object]) -> str:
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
 
 
-def _document(item: Mapping[str, Any]) -> dict[str, Any]:
+def _document(item: Mapping[str, object]) -> Item:
     """The model document of an item. Signals, incidents, changes, notifications, action plans and
     audit records keep theirs as one JSON string (`doc`): one attribute to write and read instead
     of dozens of nested ones (no query filters on their fields), which is what makes them cheap;
     the attributes beside it (counters, index keys) are merged over it. An item written with
     plain attributes reads the same."""
-    base: dict[str, Any] = json.loads(item["doc"]) if "doc" in item else {}
+    base: Item = json.loads(str(item["doc"])) if "doc" in item else {}
     base.update({k: v for k, v in item.items() if k not in META})
     return base
 
@@ -249,7 +292,7 @@ class _Expression:
 
     def __init__(self) -> None:
         self.names: dict[str, str] = {}
-        self.values: dict[str, Any] = {}
+        self.values: dict[str, object] = {}
         self._counter = itertools.count()
 
     def name(self, attribute: str) -> str:
@@ -257,13 +300,13 @@ class _Expression:
         self.names[placeholder] = attribute
         return placeholder
 
-    def value(self, value: Any) -> str:
+    def value(self, value: object) -> str:
         placeholder = f":v{next(self._counter)}"
         self.values[placeholder] = value
         return placeholder
 
-    def arguments(self) -> dict[str, Any]:
-        arguments: dict[str, Any] = {}
+    def arguments(self) -> ExpressionArguments:
+        arguments: ExpressionArguments = {}
         if self.names:
             arguments["ExpressionAttributeNames"] = self.names
         if self.values:
@@ -290,7 +333,8 @@ class SingleTable:
             self._blobs = S3Blobs(self.settings)
         return self._blobs
 
-    def _versioned_put(self, key: Mapping[str, str], attributes: Mapping[str, Any], record: Any, what: str) -> None:
+    def _versioned_put(self, key: Mapping[str, str], attributes: Mapping[str, object],
+                       record: Notification | ActionPlan, what: str) -> None:
         """Write `record`'s item only over the version it was read at (0: only if there is none, or
         a legacy item without a version), then bump `record.version`; else `ConcurrentUpdate`."""
         expected = int(record.version)
@@ -327,20 +371,20 @@ class SingleTable:
             aws_clients.raise_domain_error(exc, action=action, resource=f"DynamoDB table {self.table_name}",
                                            setting="SRE_COPILOT_TABLE_NAME")
 
-    def _get(self, key: Mapping[str, str], action: str) -> dict[str, Any] | None:
+    def _get(self, key: Mapping[str, str], action: str) -> Item | None:
         with self._errors(action):
             response = self.client.get_item(TableName=self.table_name, Key=marshal(key), ConsistentRead=True)
         item = response.get("Item")
         return unmarshal(item) if item else None
 
-    def _put(self, key: Mapping[str, str], attributes: Mapping[str, Any], action: str) -> None:
+    def _put(self, key: Mapping[str, str], attributes: Mapping[str, object], action: str) -> None:
         with self._errors(action):
             self.client.put_item(TableName=self.table_name, Item=marshal({**attributes, **key}))
 
     def _query(self, action: str, *, pk: tuple[str, str], index: str | None = None,
                begins_with: tuple[str, str] | None = None, between: tuple[str, str, str] | None = None,
                less_than: tuple[str, str] | None = None, consistent: bool = False,
-               table: str | None = None, present: str | None = None) -> Iterator[dict[str, Any]]:
+               table: str | None = None, present: str | None = None) -> Iterator[Item]:
         """All pages of one key-condition query, ascending by sort key (only items that have the
         attribute `present`, when given)."""
         expression = _Expression()
@@ -352,9 +396,10 @@ class SingleTable:
                           f"AND {expression.value(between[2])}")
         if less_than:
             condition += f" AND {expression.name(less_than[0])} < {expression.value(less_than[1])}"
-        filtered = {"FilterExpression": f"attribute_exists({expression.name(present)})"} if present else {}
-        arguments: dict[str, Any] = {"TableName": table or self.table_name, "KeyConditionExpression": condition,
-                                     **filtered, **expression.arguments()}
+        arguments: QueryInputTypeDef = {"TableName": table or self.table_name, "KeyConditionExpression": condition}
+        if present:
+            arguments["FilterExpression"] = f"attribute_exists({expression.name(present)})"
+        arguments.update(expression.arguments())
         if index:
             arguments["IndexName"] = index
         else:
@@ -374,21 +419,21 @@ def notification_key(tenant_id: str, notification: Notification) -> dict[str, st
             "sk": f"NOTIFICATION#{format_time(notification.at)}#{notification.id}"}
 
 
-def _versioned(model: Any, item: Mapping[str, Any]) -> Any:
+def _versioned[R: (Notification, ActionPlan)](model: type[R], item: Mapping[str, object]) -> R:
     """A record kept as a document plus a `version` attribute beside it (legacy items: version 0)."""
     record = model.model_validate(_document(item))
-    record.version = int(item.get("version", 0))
+    record.version = as_int(item.get("version", 0))
     return record
 
 
-def _old_item(exc: ClientError) -> dict[str, Any] | None:
+def _old_item(exc: ClientError) -> Item | None:
     """The item a failed conditional write found (ReturnValuesOnConditionCheckFailure=ALL_OLD)."""
-    response: dict[str, Any] = dict(exc.response)
+    response: Mapping[str, object] = exc.response  # botocore's error shape does not declare `Item`
     item = response.get("Item")
-    return unmarshal(item) if item else None
+    return unmarshal(item) if isinstance(item, dict) and item else None
 
 
-def _wait_token(item: Mapping[str, Any]) -> WaitToken:
+def _wait_token(item: Mapping[str, object]) -> WaitToken:
     return WaitToken(
         tenant_id=str(item["tenant_id"]), incident_id=str(item["incident_id"]), token=str(item["token"]),
         deadline=parse_time(item["deadline"]) if item.get("deadline") else None,
