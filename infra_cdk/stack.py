@@ -148,6 +148,9 @@ class SreCopilotStack(Stack):
             env["SRE_COPILOT_CATALOG_URI"] = config.catalog_uri
         if config.tenants:  # multi-tenant ingestion (ingest/tenant_keys.py)
             env["SRE_COPILOT_SERVED_TENANTS"] = ",".join(config.tenants)
+        if config.slack_channel_tenants and f.name == "callbacks":  # `/sre` (services/tenancy.py)
+            env["SRE_COPILOT_SLACK_CHANNEL_TENANTS"] = ",".join(
+                f"{channel}={tenant}" for channel, tenant in sorted(config.slack_channel_tenants.items()))
         self.table_grants.grant(f.name, role)  # least privilege per function (constructs/table_access.py)
         deny_audit_rewrites(role, storage.table, config)
         env["SRE_COPILOT_AUDIT_TABLE_NAME"] = self.audit.table.table_name

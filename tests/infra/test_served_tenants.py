@@ -20,7 +20,8 @@ pytestmark = pytest.mark.infra
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     # Given the stack deployed for tenant "default" serving acme and globex too
-    context = cdk_json_context() | TEST_OVERRIDES | {"tenants": ["acme", "globex"]}
+    context = cdk_json_context() | TEST_OVERRIDES | {"tenants": ["acme", "globex"],
+                                                     "slack_channel_tenants": {"C0ACME": "acme"}}
     built = create_app(context, outdir=str(tmp_path_factory.mktemp("cdk.out.tenants")))
     assembly = built.app.synth()
     artifact = assembly.get_stack_artifact(built.stack.artifact_id)
@@ -53,3 +54,6 @@ def test_the_functions_are_told_which_tenants_they_serve(served: Synthesized) ->
             if "SRE_COPILOT_TENANT_ID" in f["Properties"].get("Environment", {}).get("Variables", {})]
     assert ours and all(f["Properties"]["Environment"]["Variables"]["SRE_COPILOT_SERVED_TENANTS"] == "acme,globex"
                         for f in ours)
+    # And the Slack callbacks (the `/sre` command) know which channel answers for which tenant
+    callbacks = served.resources("AWS::Lambda::Function")[served.logical_id(served.built.stack.functions["callbacks"].function)]
+    assert callbacks["Properties"]["Environment"]["Variables"]["SRE_COPILOT_SLACK_CHANNEL_TENANTS"] == "C0ACME=acme"

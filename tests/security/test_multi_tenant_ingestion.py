@@ -29,6 +29,7 @@ from sre_copilot.messages.slack import ACK_ACTION_ID
 START = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
 CATALOG = {"services": [{"name": "checkout", "depends_on": [], "team": "t", "tier": 1}]}
 KEYS = {"acme": "k-acme-1", "globex": "k-globex-1"}
+ACME_CHANNEL = "C0ACME"
 
 
 def _alert(at: datetime, *, receiver: str = "r", labels: dict[str, str] | None = None,
@@ -49,6 +50,7 @@ def deployment(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalDeployment]:
     each served tenant with its own catalog."""
     # Deployed as the stack sets it (the local runtime keeps what it does not set itself).
     monkeypatch.setenv("SRE_COPILOT_SERVED_TENANTS", ",".join(KEYS))
+    monkeypatch.setenv("SRE_COPILOT_SLACK_CHANNEL_TENANTS", f"{ACME_CHANNEL}=acme")  # cdk.json slack_channel_tenants
     with LocalDeployment(start=START, responders=Responders(ack_pages_after_s=None)) as d:
         d.put_catalog(CATALOG)
         for tenant in KEYS:
@@ -255,6 +257,55 @@ def test_slack_clicks_and_phone_keypresses_reach_the_incidents_own_tenant(deploy
     acked = store.get_incident("acme", acme.id)
     assert acked is not None and acked.state is IncidentState.ACKNOWLEDGED
     assert store.get_incident("default", acme.id) is None
+
+
+def _slash(d: LocalDeployment, text: str, channel: str) -> tuple[int, Any]:
+    """A signed `/sre` command, as Slack sends it from `channel`."""
+    from urllib.parse import urlencode
+
+    from slack_sdk.signature import SignatureVerifier
+
+    body = urlencode({"command": "/sre", "text": text, "user_id": LOCAL_APPROVER, "channel_id": channel,
+                      "team_id": LOCAL_SLACK_TEAM})
+    timestamp = str(int(d.clock.now().timestamp()))
+    signature = SignatureVerifier(LOCAL_SECRETS["slack"]["signing_secret"]).generate_signature(
+        timestamp=timestamp, body=body) or ""
+    return d.http("POST", "/callbacks/slack/commands", body.encode(), {
+        "X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": signature,
+        "Content-Type": "application/x-www-form-urlencoded"})
+
+
+def test_sre_commands_in_a_tenants_channel_see_and_act_on_that_tenants_incidents_only(
+        deployment: LocalDeployment) -> None:
+    store = deployment.container.store
+    # Given one open incident in acme and one in globex, and acme's channel mapped to acme
+    for key in KEYS.values():
+        assert _post(deployment, _alert(START), key)[0] == 202
+    deployment.advance_to(START + timedelta(minutes=1))
+    acme, globex = (store.open_incidents(t)[0] for t in KEYS)
+    # When someone runs `/sre incidents` in acme's channel
+    status, body = _slash(deployment, "incidents", ACME_CHANNEL)
+    # Then it lists acme's incident and not globex's
+    assert status == 200 and acme.id in body["text"] and globex.id not in body["text"]
+    # And in a channel no tenant is mapped to, it lists the deployment's own tenant's (none here)
+    assert _slash(deployment, "incidents", "C0OTHER")[1]["text"] == "No open incidents."
+    # When someone in acme's channel tries to acknowledge globex's incident
+    status, body = _slash(deployment, f"ack {globex.id}", ACME_CHANNEL)
+    # Then it is refused as unknown there, and globex's incident is untouched
+    assert status == 404, body
+    assert store.get_incident("globex", globex.id).state is IncidentState.DETECTED  # type: ignore[union-attr]
+    # And acknowledging acme's own incident there works, audited under acme
+    status, body = _slash(deployment, f"ack {acme.id}", ACME_CHANNEL)
+    assert status == 200, body
+    acked = store.get_incident("acme", acme.id)
+    assert acked is not None and acked.state is IncidentState.ACKNOWLEDGED
+    assert ("lifecycle.acknowledged", f"slack:{LOCAL_APPROVER}") in [
+        (r.action, r.actor) for r in store.for_subject("acme", acme.id)]
+    # And in an unmapped channel, a command naming globex's incident works on globex's (as a card click)
+    status, body = _slash(deployment, f"ack {globex.id}", "C0OTHER")
+    assert status == 200, body
+    acked = store.get_incident("globex", globex.id)
+    assert acked is not None and acked.state is IncidentState.ACKNOWLEDGED
 
 
 def test_a_tenants_postmortem_draft_reads_that_tenants_catalog(deployment: LocalDeployment) -> None:

@@ -26,6 +26,8 @@ class Settings(BaseModel):
     tenant_id: str = "default"
     served_tenants: str = Field(default="", description=(
         "comma-separated other tenants this deployment serves, each through its webhook key (cdk.json tenants)"))
+    slack_channel_tenants: str = Field(default="", description=(
+        "comma-separated channel=tenant pairs: the served tenant `/sre` answers for in that Slack channel"))
     environment: str = "prod"
     region: str = Field(default="us-east-1", validation_alias="AWS_REGION")
 
@@ -143,6 +145,11 @@ class Settings(BaseModel):
         """The deployment's tenant first, then the other tenants it serves, each once."""
         others = (s.strip() for s in self.served_tenants.split(","))
         return list(dict.fromkeys([self.tenant_id, *(t for t in others if t)]))
+
+    def slack_channel_tenant_map(self) -> dict[str, str]:
+        """Slack channel id -> tenant, from `slack_channel_tenants`."""
+        pairs = (p.split("=", 1) for p in self.slack_channel_tenants.split(",") if "=" in p)
+        return {channel.strip(): tenant.strip() for channel, tenant in pairs if channel.strip() and tenant.strip()}
 
     def sns_topic_set(self) -> frozenset[str]:
         return frozenset(s.strip() for s in self.sns_topic_arns.split(",") if s.strip())

@@ -18,7 +18,12 @@ import re
 from collections.abc import Mapping
 
 from sre_copilot.actions.approvers import ApproverIdentity, slack_team
-from sre_copilot.adapters.slack_interactions import CardAction, parse_card_action, parse_slash_command
+from sre_copilot.adapters.slack_interactions import (
+    CardAction,
+    SlashCommand,
+    parse_card_action,
+    parse_slash_command,
+)
 from sre_copilot.adapters.slack_notifier import verify_slack_request
 from sre_copilot.deployment_routes import QUESTION_DETAIL_TYPE
 from sre_copilot.domain.incident import Incident, IncidentState
@@ -139,6 +144,12 @@ class SlackActions:
         command = parse_slash_command(raw)
         verb, _, rest = command.text.partition(" ")
         verb, rest = verb.lower(), rest.strip()
+        named = rest.split()[0] if verb in ("ack", "confirm", "reject") and rest else None
+        self.tenant = tenancy.tenant_of_slack_command(self.c, command.channel, named)
+        with tenancy.scope(self.tenant):
+            return {"response_type": "ephemeral", "text": self._command(command, verb, rest)}
+
+    def _command(self, command: SlashCommand, verb: str, rest: str) -> str:
         if verb == "status":
             text = self.status(rest or None)
         elif verb == "incidents":
@@ -163,7 +174,7 @@ class SlackActions:
             text = self.ask(rest, user=command.user, response_url=command.response_url)
         else:
             text = USAGE
-        return {"response_type": "ephemeral", "text": text}
+        return text
 
     def _open(self) -> list[Incident]:
         return sorted(self.c.store.open_incidents(self.tenant), key=lambda i: (i.priority.value, i.opened_at))

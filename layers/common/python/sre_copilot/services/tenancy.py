@@ -59,6 +59,17 @@ def tenant_of_incident(c: Dependencies, incident_id: str) -> str:
     return c.settings.tenant_id
 
 
+def tenant_of_slack_command(c: Dependencies, channel: str | None, incident_id: str | None) -> str:
+    """The tenant a `/sre` command works for. A channel mapped to a tenant (`slack_channel_tenants`)
+    sees only that tenant's incidents, so one team's channel cannot list or act on another's; in
+    other channels a command naming an incident works on the incident's own tenant (as a card
+    click does), and listings show the deployment's tenant."""
+    mapped = c.settings.slack_channel_tenant_map().get(channel or "")
+    if mapped is not None:
+        return mapped
+    return tenant_of_incident(c, incident_id) if incident_id else c.settings.tenant_id
+
+
 class PerTenant[T]:
     """A provider with one value per tenant (the tenant of the current `scope`), each built by
     `build(tenant)` on first use; `invalidate()` forgets them all (e.g. after a catalog import)."""
