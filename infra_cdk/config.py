@@ -106,6 +106,10 @@ class DeploymentConfig(BaseModel):
         default_factory=dict, description=(
             "Slack channel id -> the served tenant whose incidents `/sre` answers for in that channel "
             "(SRE_COPILOT_SLACK_CHANNEL_TENANTS); other channels answer for tenant_id"))
+    aws_source_tenants: dict[str, Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")]] = Field(
+        default_factory=dict, description=(
+            "AWS account id (EventBridge events) or SNS topic ARN -> the served tenant of its alarms, which "
+            "carry no tenant key (SRE_COPILOT_AWS_SOURCE_TENANTS); unmapped: tenant_id"))
     environment: str = Field("prod", pattern=r"^[a-z][a-z0-9-]{0,11}$",
                              description="short environment name; part of the stack, bus and collection names")
     log_retention_days: int = Field(90, description="retention of every log group")
@@ -246,10 +250,12 @@ class DeploymentConfig(BaseModel):
         if not self.raw_payload_ia_days < self.raw_payload_glacier_days < self.raw_payload_expire_days:
             problems.append(("raw_payload_glacier_days", "needs raw_payload_ia_days < raw_payload_glacier_days "
                                                          "< raw_payload_expire_days"))
-        unserved = sorted(set(self.slack_channel_tenants.values()) - {self.tenant_id, *self.tenants})
-        if unserved:
-            problems.append(("slack_channel_tenants", f"names tenants this deployment does not serve ({', '.join(unserved)}); "
-                                                      "add them to tenants"))
+        for key, mapping in (("slack_channel_tenants", self.slack_channel_tenants),
+                             ("aws_source_tenants", self.aws_source_tenants)):
+            unserved = sorted(set(mapping.values()) - {self.tenant_id, *self.tenants})
+            if unserved:
+                problems.append((key, f"names tenants this deployment does not serve ({', '.join(unserved)}); "
+                                      "add them to tenants"))
         if self.insecure_sources and self.environment == "prod":
             problems.append(("insecure_sources", f"the prod stage refuses unauthenticated sources "
                                                  f"({', '.join(self.insecure_sources)}); configure their credentials"))

@@ -148,6 +148,9 @@ class SreCopilotStack(Stack):
             env["SRE_COPILOT_CATALOG_URI"] = config.catalog_uri
         if config.tenants:  # multi-tenant ingestion (ingest/tenant_keys.py)
             env["SRE_COPILOT_SERVED_TENANTS"] = ",".join(config.tenants)
+        if config.aws_source_tenants and f.name == "ingest":  # EventBridge/SNS (ingest/aws_origin_tenants.py)
+            env["SRE_COPILOT_AWS_SOURCE_TENANTS"] = ",".join(
+                f"{origin}={tenant}" for origin, tenant in sorted(config.aws_source_tenants.items()))
         if config.slack_channel_tenants and f.name == "callbacks":  # `/sre` (services/tenancy.py)
             env["SRE_COPILOT_SLACK_CHANNEL_TENANTS"] = ",".join(
                 f"{channel}={tenant}" for channel, tenant in sorted(config.slack_channel_tenants.items()))

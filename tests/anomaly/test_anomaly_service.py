@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from sre_copilot.adapters.cloudwatch_metrics import CloudWatchMetrics
+from sre_copilot.adapters.secrets import clear_secret_cache
 from sre_copilot.anomaly.synthetic import STEP, seasonal_series
-from sre_copilot.local.runtime import LocalDeployment, Responders
+from sre_copilot.ingest import tenant_keys
+from sre_copilot.local.runtime import LOCAL_SECRETS, LocalDeployment, Responders
+from sre_copilot.services import tenancy
 from sre_copilot.services.anomaly_service import STEP_S, AnomalyService
 
 START = datetime(2026, 3, 2, tzinfo=UTC)
@@ -58,3 +64,32 @@ def _generic_signals(deployment: LocalDeployment) -> list:  # type: ignore[type-
     items = table.scan(TableName=store.table_name)["Items"]
     ids = [i["id"]["S"] for i in items if i.get("item_type", {}).get("S") == "signal" and "id" in i]
     return [s for s in store.signals_by_id(deployment.tenant_id, ids).values() if s.source == "generic"]
+
+
+def test_a_tenants_detector_signals_land_in_that_tenant_even_with_tenant_keys_in_force(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a deployment serving acme too, with per-tenant webhook keys in force (the detector's own
+    # deliveries carry none: EventBridge invokes it under IAM)
+    monkeypatch.setenv("SRE_COPILOT_SERVED_TENANTS", "acme")
+    with LocalDeployment(start=NOW - timedelta(minutes=1), responders=Responders(ack_pages_after_s=None)) as deployment:
+        deployment.container.blobs.put_json("catalog/acme.json", CATALOG)
+        deployment.session.client("secretsmanager").put_secret_value(
+            SecretId="sre-copilot/webhook", SecretString=json.dumps(
+                {**LOCAL_SECRETS["webhook"], "tenant_keys": {"acme": [tenant_keys.digest("k-acme")]}}))
+        clear_secret_cache()
+        writer = CloudWatchMetrics(deployment.session.client("cloudwatch"), period_s=STEP_S)
+        # And acme's orders-db disk filling 2 points an hour
+        disk = [(NOW - timedelta(hours=12) + i * STEP, 46.0 + 2.0 * i * STEP.total_seconds() / 3600)
+                for i in range(12 * 12 + 1)]
+        writer.put_series("orders-db", "DiskUsedPercent", "Percent", disk)
+        deployment.advance_to(NOW)
+        # When acme's detector runs
+        with tenancy.scope("acme"):
+            outcome = AnomalyService(deployment.container, reader=writer).run(NOW)
+        deployment.settle()
+        # Then its forecast was accepted by ingestion as acme's signal, and none is the deployment's
+        assert outcome["forecasts"] == 1
+        table = deployment.session.client("dynamodb")
+        items = table.scan(TableName=deployment.container.store.table_name)["Items"]
+        pks = [i["pk"]["S"] for i in items if i.get("item_type", {}).get("S") == "signal"]
+        assert pks and all(pk.startswith("TENANT#acme#") for pk in pks), pks

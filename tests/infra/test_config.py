@@ -50,6 +50,7 @@ def test_cdk_json_sets_every_configuration_key_and_they_validate() -> None:
     ({"confidence_calibration": {"kind": "logistic", "a": -1.0}}, "confidence_calibration"),
     ({"tenants": ["acme", "bad#tenant"]}, "tenants"),  # '#' would reach into another tenant's keys
     ({"tenants": ["acme"], "slack_channel_tenants": {"C1": "initech"}}, "slack_channel_tenants"),  # not served
+    ({"aws_source_tenants": {"123456789012": "initech"}}, "aws_source_tenants"),
 ])
 def test_a_bad_value_is_reported_with_its_key(values: dict[str, Any], key: str) -> None:
     assert f"cdk.json context '{key}" in _error_for(values)

@@ -21,7 +21,8 @@ pytestmark = pytest.mark.infra
 def served(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     # Given the stack deployed for tenant "default" serving acme and globex too
     context = cdk_json_context() | TEST_OVERRIDES | {"tenants": ["acme", "globex"],
-                                                     "slack_channel_tenants": {"C0ACME": "acme"}}
+                                                     "slack_channel_tenants": {"C0ACME": "acme"},
+                                                     "aws_source_tenants": {"210987654321": "globex"}}
     built = create_app(context, outdir=str(tmp_path_factory.mktemp("cdk.out.tenants")))
     assembly = built.app.synth()
     artifact = assembly.get_stack_artifact(built.stack.artifact_id)
@@ -57,3 +58,6 @@ def test_the_functions_are_told_which_tenants_they_serve(served: Synthesized) ->
     # And the Slack callbacks (the `/sre` command) know which channel answers for which tenant
     callbacks = served.resources("AWS::Lambda::Function")[served.logical_id(served.built.stack.functions["callbacks"].function)]
     assert callbacks["Properties"]["Environment"]["Variables"]["SRE_COPILOT_SLACK_CHANNEL_TENANTS"] == "C0ACME=acme"
+    # And ingest knows which AWS account's alarms (which carry no tenant key) are whose
+    ingest = served.resources("AWS::Lambda::Function")[served.logical_id(served.built.stack.functions["ingest"].function)]
+    assert ingest["Properties"]["Environment"]["Variables"]["SRE_COPILOT_AWS_SOURCE_TENANTS"] == "210987654321=globex"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,6 +31,9 @@ START = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
 CATALOG = {"services": [{"name": "checkout", "depends_on": [], "team": "t", "tier": 1}]}
 KEYS = {"acme": "k-acme-1", "globex": "k-globex-1"}
 ACME_CHANNEL = "C0ACME"
+GLOBEX_ACCOUNT = "210987654321"
+ALARM_EVENT = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "webhooks" / (
+    "cloudwatch_eventbridge_state_change_single_metric_awsdocs.json")
 
 
 def _alert(at: datetime, *, receiver: str = "r", labels: dict[str, str] | None = None,
@@ -51,6 +55,7 @@ def deployment(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalDeployment]:
     # Deployed as the stack sets it (the local runtime keeps what it does not set itself).
     monkeypatch.setenv("SRE_COPILOT_SERVED_TENANTS", ",".join(KEYS))
     monkeypatch.setenv("SRE_COPILOT_SLACK_CHANNEL_TENANTS", f"{ACME_CHANNEL}=acme")  # cdk.json slack_channel_tenants
+    monkeypatch.setenv("SRE_COPILOT_AWS_SOURCE_TENANTS", f"{GLOBEX_ACCOUNT}=globex")  # cdk.json aws_source_tenants
     with LocalDeployment(start=START, responders=Responders(ack_pages_after_s=None)) as d:
         d.put_catalog(CATALOG)
         for tenant in KEYS:
@@ -306,6 +311,27 @@ def test_sre_commands_in_a_tenants_channel_see_and_act_on_that_tenants_incidents
     assert status == 200, body
     acked = store.get_incident("globex", globex.id)
     assert acked is not None and acked.state is IncidentState.ACKNOWLEDGED
+
+
+def test_aws_alarms_carry_no_key_so_their_account_names_the_tenant(deployment: LocalDeployment) -> None:
+    store = deployment.container.store
+    # Given tenant keys in force, and globex's AWS account mapped to globex (cdk.json aws_source_tenants)
+    results = {}
+    for account in (GLOBEX_ACCOUNT, "123456789012"):
+        event = json.loads(ALARM_EVENT.read_text())
+        event["account"] = account
+        # When an EventBridge rule invokes ingest with a CloudWatch alarm (no HTTP headers, no key)
+        with deployment.executions.turn():
+            raw, errored, _ = deployment.lambdas.invoke("ingest", event)
+        assert not errored
+        results[account] = json.loads(raw)
+    # Then both are accepted, not refused for want of a key
+    assert [r["status"] for r in results.values()] == [202, 202], results
+    # And the mapped account's alarm is globex's, the unmapped one the deployment's own
+    for account, tenant in ((GLOBEX_ACCOUNT, "globex"), ("123456789012", "default")):
+        [signal] = results[account]["signals"]
+        assert store.get_signal(tenant, signal["id"]) is not None, (account, tenant)
+        assert all(store.get_signal(other, signal["id"]) is None for other in ("default", *KEYS) if other != tenant)
 
 
 def test_a_tenants_postmortem_draft_reads_that_tenants_catalog(deployment: LocalDeployment) -> None:

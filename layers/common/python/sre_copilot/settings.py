@@ -28,6 +28,9 @@ class Settings(BaseModel):
         "comma-separated other tenants this deployment serves, each through its webhook key (cdk.json tenants)"))
     slack_channel_tenants: str = Field(default="", description=(
         "comma-separated channel=tenant pairs: the served tenant `/sre` answers for in that Slack channel"))
+    aws_source_tenants: str = Field(default="", description=(
+        "comma-separated origin=tenant pairs: the served tenant of EventBridge events from an AWS account, "
+        "or of messages of an SNS topic (ingest/aws_origin_tenants.py)"))
     environment: str = "prod"
     region: str = Field(default="us-east-1", validation_alias="AWS_REGION")
 
@@ -148,8 +151,11 @@ class Settings(BaseModel):
 
     def slack_channel_tenant_map(self) -> dict[str, str]:
         """Slack channel id -> tenant, from `slack_channel_tenants`."""
-        pairs = (p.split("=", 1) for p in self.slack_channel_tenants.split(",") if "=" in p)
-        return {channel.strip(): tenant.strip() for channel, tenant in pairs if channel.strip() and tenant.strip()}
+        return _pairs(self.slack_channel_tenants)
+
+    def aws_source_tenant_map(self) -> dict[str, str]:
+        """AWS account id or SNS topic ARN -> tenant, from `aws_source_tenants`."""
+        return _pairs(self.aws_source_tenants)
 
     def sns_topic_set(self) -> frozenset[str]:
         return frozenset(s.strip() for s in self.sns_topic_arns.split(",") if s.strip())
@@ -177,3 +183,9 @@ def get_settings() -> Settings:
 def reset_settings() -> None:
     """Forget cached settings (the local runtime changes the environment between deployments)."""
     get_settings.cache_clear()
+
+
+def _pairs(text: str) -> dict[str, str]:
+    """`key=value,key=value` -> dict; SNS topic ARNs hold ':' but never '=' or ','."""
+    pairs = (p.split("=", 1) for p in text.split(",") if "=" in p)
+    return {key.strip(): value.strip() for key, value in pairs if key.strip() and value.strip()}

@@ -42,6 +42,10 @@ def _presented(headers: Mapping[str, str]) -> str:
     return next((v for k, v in headers.items() if k.lower() == HEADER), "").strip()
 
 
+def carries_key(headers: Mapping[str, str]) -> bool:
+    return bool(_presented(headers))
+
+
 def tenant_for_key(headers: Mapping[str, str], tenant_keys: Mapping[str, list[str]]) -> str | None:
     """The tenant whose key the delivery carries, or None."""
     presented = _presented(headers)

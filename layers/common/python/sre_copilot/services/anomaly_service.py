@@ -148,7 +148,7 @@ class AnomalyService:
         raw = json.dumps({"alerts": alerts}, sort_keys=True).encode()
         # Invoked by EventBridge under its own IAM role: no webhook secret to check.
         result = IngestService(self.c).handle_webhook("generic", {"user-agent": "sre-copilot-anomaly"}, raw,
-                                                      iam_trusted=True)
+                                                      iam_trusted=True, tenant=self.tenant)
         if result.status >= 400:
             logger.error("anomaly signals rejected by ingestion", extra={"body": result.body})
 

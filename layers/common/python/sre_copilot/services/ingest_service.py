@@ -27,7 +27,7 @@ from sre_copilot.domain.json_types import string_lists
 from sre_copilot.domain.signal import Signal
 from sre_copilot.domain.types import Priority, format_time
 from sre_copilot.errors import ConfigurationError, InvalidPayload, PayloadTooLarge, SreCopilotError
-from sre_copilot.ingest import tenant_keys
+from sre_copilot.ingest import aws_origin_tenants, tenant_keys
 from sre_copilot.ingest.auth import authenticate, check_sns_origin, sns_messages
 from sre_copilot.ingest.changes import parse_change
 from sre_copilot.ingest.classify import classify
@@ -106,9 +106,10 @@ class IngestService:
     # -- entry points -------------------------------------------------------------------------
     def handle_webhook(self, source: str, headers: Mapping[str, str], raw: bytes,
                        origin_delivery: int | str | None = None, *, iam_trusted: bool = False,
-                       lambda_context: LambdaContext | None = None) -> IngestResult:
+                       lambda_context: LambdaContext | None = None, tenant: str | None = None) -> IngestResult:
         """`iam_trusted`: invoked directly by EventBridge or SNS, whose identity IAM already checked
-        (there are no HTTP headers to verify)."""
+        (there are no HTTP headers to verify). `tenant`: with `iam_trusted`, set by our own producers
+        that run as a tenant (the anomaly detector); else the delivery's origin decides."""
         if lambda_context is not None:
             # Lets Idempotency expire an in-progress record if this invocation times out mid-way.
             self._idempotency.register_lambda_context(lambda_context)
@@ -133,8 +134,17 @@ class IngestService:
                     check_sns_origin(message, policy, received_at)
             # Per-tenant keys, on top of the source's own signature: the key alone names the tenant
             # (the deployment's when no keys are listed).
-            tenant = tenant_keys.resolve(headers, string_lists(self.c.secret("webhook").get("tenant_keys")),
-                                         self.c.settings.tenant_id)
+            keys = string_lists(self.c.secret("webhook").get("tenant_keys"))
+            if iam_trusted and tenant is not None:
+                pass  # our own producer, already running as this tenant
+            elif iam_trusted or (source == "cloudwatch-sns" and not tenant_keys.carries_key(headers)):
+                # EventBridge and SNS cannot send a key: the account or topic IAM or the SNS
+                # signature vouched for names the tenant.
+                tenant = aws_origin_tenants.resolve(
+                    source, raw, self.c.settings.aws_source_tenant_map(), self.c.settings.tenant_id,
+                    invoked_by_iam=iam_trusted, keys_in_force=bool(keys))
+            else:
+                tenant = tenant_keys.resolve(headers, keys, self.c.settings.tenant_id)
             if tenant not in tenancy.served(self.c):
                 # A valid key of a tenant the stack was not deployed for (IAM would refuse its writes).
                 raise ConfigurationError(f"tenant_keys names tenant {tenant}, which this deployment does not "
