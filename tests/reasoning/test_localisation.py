@@ -153,3 +153,23 @@ def test_a_service_gathers_pagerank_from_its_alerting_pods() -> None:
     # Then shop's pod passes part of its score to shop, which now outranks cart
     assert ranked["shop"].features["pagerank"] > ranked["cart"].features["pagerank"]
     assert ranked["shop"].score > ranked["cart"].score
+
+
+def test_an_entry_service_with_only_errors_and_latency_yields_to_what_it_depends_on() -> None:
+    # Given the entry service front (nothing calls it) with three error and latency anomalies, and
+    # cart, which front depends on, with one latency anomaly and a CPU anomaly on its pod cart-1
+    edge = [service_metric("front", m, 0) for m in ("http_error_rate", "http_latency_p99", "http_success_rate")]
+    below = [service_metric("cart", "grpc_latency", 0), metric("cart-1", "container_cpu_usage_seconds", 0)]
+    # When the entities are ranked, with and without the `entry` feature
+    ranked = localise(edge + below, CATALOG)
+    flat = localise(edge + below, CATALOG, features=[f for f in FEATURES if f != "entry"])
+    # Then front's errors count as the symptom users see: counted in full it leads, discounted it
+    # falls behind cart's anomalies
+    assert flat[0].entity == "front"
+    assert ranked[0].entity in {"cart", "cart-1"}
+    # And with a resource anomaly of its own, or with nothing anomalous behind it, it is not discounted
+    own = localise([*edge, service_metric("front", "cpu_usage", 0), *below], CATALOG)
+    assert own[0].entity == "front"
+    alone = {s.entity: s for s in localise(edge, CATALOG)}
+    alone_flat = {s.entity: s for s in localise(edge, CATALOG, features=[f for f in FEATURES if f != "entry"])}
+    assert alone["front"].features["density"] == alone_flat["front"].features["density"]

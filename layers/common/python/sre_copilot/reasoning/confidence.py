@@ -163,7 +163,9 @@ def compute_factors(
         sigma = max(sigma, 3.0 * localised)
     if ranked and not h.change_id:
         # ...and bounds what structure alone claims: a node hosting every pod "explains" them all.
-        sigma = min(sigma, 1.0 + 3.0 * localised)
+        # No more than the ranking gives it (1 sigma for an entity it does not name), so a suspect
+        # with a wide structural reach never outranks one the anomaly evidence places higher.
+        sigma = min(sigma, max(1.0, 3.0 * localised))
     signal_strength = signal_strength_value(sigma)
 
     # 2. temporal correlation
@@ -204,7 +206,10 @@ def compute_factors(
     against += sum(1 for e in evidence.items if not e.supports and e.subject in subjects and e.kind != "temporal")
     if h.change_id and not change_supported:
         against += 2
-    contradiction = (1.0 - max(coverage, localised)) + 0.25 * against
+    # With an anomaly ranking, what the evidence leaves unexplained is what the ranking says: the
+    # structural coverage counts every alert of a node's pods, or a deep service's callers, for it.
+    explains = localised if ranked and not h.change_id else max(coverage, localised)
+    contradiction = (1.0 - explains) + 0.25 * against
     if blames_below and graph.deps.get(subject):
         contradiction += 0.5 * len(blames_below) / len(own)
     quality = evidence_quality_value(len(sources), strong, contradiction)

@@ -24,6 +24,10 @@ them symptoms. This module ranks the entities they name with the signals publish
   shows first where it is, and its symptoms spread to callers, hosts and neighbours over minutes.
 - `specificity`: within the incident, an anomaly (metric and direction) that most entities of one
   kind share is a system-wide swing (load, a scrape gap), not a local fault; it counts less.
+- `entry`: an entry service (nothing in the catalog calls it) whose own anomalies are only latency
+  or errors while a service it depends on is anomalous keeps ENTRY_SHARE of its density and
+  breadth: the edge shows every fault behind it, so its errors are the symptom users see, not a
+  place (resource metrics on it, or its pods' anomalies, still count in full).
 
 Two or more replicas of a service slow for their callers also make the service itself a suspect.
 
@@ -46,7 +50,7 @@ from sre_copilot.domain.signal import Signal
 from sre_copilot.domain.types import EntityKind
 
 FEATURES: tuple[str, ...] = ("onset", "density", "breadth", "resource", "trace", "host", "pagerank", "rarity",
-                             "decay", "specificity")
+                             "decay", "specificity", "entry")
 
 # Metric-name tokens -> fault class. Matched on whole tokens of the metric name (split on . _ - /).
 _CLASSES: tuple[tuple[str, frozenset[str]], ...] = (
@@ -71,6 +75,8 @@ DENSITY = 4.0
 # 2 to 5 minutes score alike on the labelled storm; 10 to 15 minutes keep less of the gain.
 DECAY_S = 300.0
 SPECIFICITY_FLOOR = 0.1
+# `entry`: half, as for evidence two places explain equally; 0 to 0.75 score alike on the labelled storm.
+ENTRY_SHARE = 0.5
 
 
 def fault_class(metric: str) -> str:
@@ -217,16 +223,18 @@ def localise(signals: Iterable[Signal], catalog: Catalog, *, features: Iterable[
             pod_alerting[p.host].add(p.name)
 
     top_weight = max((p.weight for p in profiles.values()), default=0.0) or 1.0
+    symptoms = _entry_symptoms(profiles, catalog) if "entry" in use else set()
     raw: dict[str, dict[str, float]] = {}
     for p in profiles.values():
         f: dict[str, float] = {}
+        own = ENTRY_SHARE if p.name in symptoms else 1.0
         if "density" in use:
             # Relative to the incident's busiest entity, and linear: on a storm where every entity
             # alerts, the one with clearly more (unusual) alerts is the anchor the other features
             # adjust; a log scale flattened that margin away.
-            f["density"] = DENSITY * p.weight / top_weight
+            f["density"] = own * DENSITY * p.weight / top_weight
         if "breadth" in use:
-            f["breadth"] = 0.5 * sum(p.metric_weight.values())
+            f["breadth"] = own * 0.5 * sum(p.metric_weight.values())
         if "resource" in use:
             f["resource"] = 0.75 * p.class_weight(RESOURCE_CLASSES)
         if "trace" in use:
@@ -310,6 +318,22 @@ def _service_slowness(profiles: dict[str, EntityProfile],
             sp.callers |= x.callers
             if x.first:
                 sp.saw(x.first)
+
+
+def _entry_symptoms(profiles: dict[str, EntityProfile], catalog: Catalog) -> set[str]:
+    """Entry services (nothing in the catalog calls them) whose own anomalies are only latency or
+    errors while a service they depend on is anomalous: what users see at the edge is the sum of
+    every fault behind it, so the edge's errors say little about where the fault is."""
+    anomalous = {p.service for p in profiles.values() if p.service and (p.alerts or p.calls_in > 0)}
+    out: set[str] = set()
+    for p in profiles.values():
+        if p.kind is not EntityKind.SERVICE or not p.service or not p.metrics or catalog.callers(p.service):
+            continue
+        if not all(fault_class(m) in {"latency", "errors"} for m in p.metrics):
+            continue
+        if (set(catalog.dependencies(p.service)) - {p.service}) & anomalous:
+            out.add(p.name)
+    return out
 
 
 def _diversified(ordered: list[EntityProfile], anomaly: dict[str, float]) -> list[tuple[EntityProfile, float]]:
