@@ -22,6 +22,7 @@ import functools
 import itertools
 import json
 import math
+import zlib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -67,7 +68,7 @@ def table_definition(name: str) -> dict[str, Any]:
     }
 
 
-META = frozenset({"pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "ttl", "item_type", "doc"})
+META = frozenset({"pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "ttl", "item_type", "doc", "doc_z"})
 STATE_INLINE_LIMIT_BYTES = 350 * 1024  # DynamoDB items stop at 400 KB, keys and bookkeeping included
 SPILL_READ_ATTEMPTS = 3
 AUDIT_KEY_ATTEMPTS = 8
@@ -232,13 +233,20 @@ def _doc(document: Mapping[str, Any]) -> str:
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
 
 
+def _packed_doc(document: Mapping[str, Any]) -> bytes:
+    """`_doc` zlib-compressed, for items rewritten whole as they grow (an incident gains every
+    alert that joins it): on-demand DynamoDB bills a write per started KB of the item."""
+    return zlib.compress(_doc(document).encode("utf-8"), 6)
+
+
 def _document(item: Mapping[str, Any]) -> dict[str, Any]:
     """The model document of an item. Signals, incidents, changes, notifications, action plans and
     audit records keep theirs as one JSON string (`doc`): one attribute to write and read instead
     of dozens of nested ones (no query filters on their fields), which is what makes them cheap;
     the attributes beside it (counters, index keys) are merged over it. An item written with
-    plain attributes reads the same."""
-    base: dict[str, Any] = json.loads(item["doc"]) if "doc" in item else {}
+    plain attributes reads the same. Incidents keep theirs compressed (`doc_z`, see `_packed_doc`)."""
+    base: dict[str, Any] = (json.loads(zlib.decompress(bytes(item["doc_z"]))) if "doc_z" in item
+                            else json.loads(item["doc"]) if "doc" in item else {})
     base.update({k: v for k, v in item.items() if k not in META})
     return base
 
