@@ -8,8 +8,8 @@ Where each number comes from:
 - The synthesized template (cdk.json's context, bundling off): every function's memory size and
   architecture, the SQS batch size of the correlate event sources, whether the OpenSearch
   collection has standby replicas, DynamoDB's billing mode, the count of alarms and dashboards.
-- One replay of `make bench`'s generated alert storm (STORM_ALERTS alerts of bench_replay.storm) on
-  the embedded backend, instrumented: every AWS request the functions and the local event-source pollers make (botocore
+- One replay of a workload (WORKLOADS: a slice of the real FORGE storm by default) on the embedded
+  backend, instrumented: every AWS request the functions and the local event-source pollers make (botocore
   `_make_api_call`, by service and operation; DynamoDB in request units by the size of each item
   written or read, see CapacityMeter), every Lambda invocation per function, and the state
   transitions of each workflow (`StateEntered` events of the execution history).
@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import json
 import re
 import sys
 from collections import Counter, defaultdict
@@ -69,8 +70,11 @@ BILLED_MS = {"ingest": 120, "correlate": 250, "generate_hypotheses": 800, "docum
              "approval_sweeper": 200}
 DEFAULT_BILLED_MS = 300
 XRAY_SAMPLED_SHARE = 0.05  # X-Ray's default rule beyond its 1 request/s reservoir
-# The workload: `make bench`'s generated storm (benchmarks/bench_replay.py, seed 7), cut to a size
-# that replays in about a minute. Alerts and incidents per alert are measured on it.
+# The workloads (--workload): a slice of the real FORGE storm (the default, and docs/cost.md's), or
+# `make bench`'s generated storm; each cut to replay in a minute or two of CPU. Alerts per
+# delivery, per correlate batch and per incident are measured on it, not assumed.
+FORGE = REPO.parent / "shared" / "forge" / "forge-Online-Boutique-cloudbed-2.json"
+FORGE_DELIVERIES = 150
 STORM_ALERTS = 300
 OCUS_WITH_STANDBY, OCUS_WITHOUT_STANDBY = 2.0, 1.0  # OpenSearch Serverless minimum per account
 EMF_METRIC_NAMES = 20  # distinct EMF metric names (telemetry + existing counters), one dimension set
@@ -189,7 +193,8 @@ class CapacityMeter:
 
 @dataclass
 class Measured:
-    alerts: int = 0  # alert deliveries (one alert each); change events are charged to them too
+    alerts: int = 0  # alerts in the deliveries (an Alertmanager delivery carries a group of them)
+    deliveries: int = 0  # HTTP requests: alert deliveries and change events (charged to the alerts)
     changes: int = 0
     incidents: int = 0
     correlate_batches: Counter[int] = field(default_factory=Counter)  # records per correlate invocation
@@ -236,13 +241,46 @@ def template_settings() -> dict[str, Any]:
     }
 
 
-def measure_storm(alerts: int = STORM_ALERTS) -> Measured:
+def _alerts_in(body: Any) -> int:
+    """Alerts in one delivery: an Alertmanager or Grafana group carries a list, the rest one each."""
+    if isinstance(body, dict) and isinstance(body.get("alerts"), list):
+        return max(len(body["alerts"]), 1)
+    return 1
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    description: str
+    scenario: Callable[[], dict[str, Any]]
+
+
+def _forge_slice() -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(FORGE.read_text(encoding="utf-8"))
+    document["deliveries"] = document["deliveries"][:FORGE_DELIVERIES]
+    return document
+
+
+def _generated_storm() -> dict[str, Any]:
     from bench_replay import storm
 
+    return storm(STORM_ALERTS)
+
+
+WORKLOADS = {
+    "forge": Workload("forge", f"""the first {FORGE_DELIVERIES} deliveries of the FORGE storm (`../shared/forge`: real anomaly
+alerts of Online Boutique, Alertmanager grouping several alerts per delivery)""", _forge_slice),
+    "storm": Workload("storm", f"""`make bench`'s generated alert storm (`benchmarks/bench_replay.py`, seed 7, its first
+{STORM_ALERTS} alerts: bursts of 20 to 60 alerts on one service every 12 to 25 minutes, one alert per
+delivery, some noise, half the bursts after a deploy)""", _generated_storm),
+}
+
+
+def measure_workload(workload: Workload) -> Measured:
     from sre_copilot.local.replay import Scenario
 
     # Approval granted so every incident's workflow runs to its end (acts, verifies, documents).
-    return measure(Scenario.model_validate(storm(alerts)), approve="approve", settle_after_s=600)
+    return measure(Scenario.model_validate(workload.scenario()), approve="approve", settle_after_s=600)
 
 
 def measure(scenario: Any, approve: str = "approve", **replay_args: Any) -> Measured:
@@ -311,7 +349,9 @@ def measure(scenario: Any, approve: str = "approve", **replay_args: Any) -> Meas
     finally:
         botocore.client.BaseClient._make_api_call = original_call  # type: ignore[method-assign]
         runtime._load_handler = original_load
-    measured.alerts, measured.changes = len(scenario.deliveries), len(scenario.changes)
+    measured.alerts = sum(_alerts_in(d.body) for d in scenario.deliveries)
+    measured.changes = len(scenario.changes)
+    measured.deliveries = len(scenario.deliveries) + measured.changes
 
     measured.incidents = len(run.result["incidents"])
     measured.transitions = [sum(1 for e in history if str(e.get("type", "")).endswith("StateEntered"))
@@ -339,11 +379,15 @@ def compute(settings: dict[str, Any], m: Measured) -> dict[str, Any]:
                        if who in owners and (op in operations or (service and op.startswith(service + ":"))))
 
         invocations = sum(m.invocations[n] for n in functions)
+        poller_deletes = m.requests[("poller", "sqs:DeleteMessage")]
+        batches = min(poller_deletes, sum(m.correlate_batches.values()))
         return {k: v / per for k, v in {
             "invocations": invocations,
             "gb_s": sum(m.invocations[n] * settings["memory_mb"][n] / 1024 * BILLED_MS.get(n, DEFAULT_BILLED_MS)
                         / 1000 for n in functions),
-            "sqs": requests(service="sqs"),
+            # Lambda's SQS poller deletes each processed batch with one DeleteMessageBatch; the local
+            # poller deletes message by message, so its deletes count once per correlate batch.
+            "sqs": requests(service="sqs") - (poller_deletes - batches if functions == EDGE else 0),
             "wru": sum(m.dynamodb_wru[w] for w in owners), "rru": sum(m.dynamodb_rru[w] for w in owners),
             "s3_put": requests("s3:PutObject", "s3:CopyObject", "s3:ListObjectsV2", "s3:DeleteObject"),
             "s3_get": requests("s3:GetObject", "s3:HeadObject"),
@@ -368,8 +412,10 @@ def compute(settings: dict[str, Any], m: Measured) -> dict[str, Any]:
         ]
 
     edge = usage(EDGE, max(m.alerts, 1))
-    alert_lines = [Line("HTTP API request", "1 request", p["http_api_request"]), *lines(edge, 1e6),
-                   Line("X-Ray traces", f"{XRAY_SAMPLED_SHARE:.0%} sampled", XRAY_SAMPLED_SHARE * p["xray_trace"])]
+    http = m.deliveries / max(m.alerts, 1)  # one API request per delivery (an alert group or a change)
+    alert_lines = [Line("HTTP API request", f"{http:.3f} requests", http * p["http_api_request"]), *lines(edge, 1e6),
+                   Line("X-Ray traces", f"{XRAY_SAMPLED_SHARE:.0%} of {http:.3f} requests sampled",
+                        XRAY_SAMPLED_SHARE * http * p["xray_trace"])]
     transitions = sum(m.transitions) / max(len(m.transitions), 1)
     incident_lines = [Line("Step Functions transitions", f"{transitions:.0f} transitions",
                            transitions * p["sfn_transition"]), *lines(usage(workflow, max(m.incidents, 1)), 1)]
@@ -399,7 +445,7 @@ def compute(settings: dict[str, Any], m: Measured) -> dict[str, Any]:
             "alerts_per_incident": 1 / incidents_per_alert if incidents_per_alert else float("inf")}
 
 
-def render(settings: dict[str, Any], m: Measured, c: dict[str, Any]) -> str:
+def render(settings: dict[str, Any], m: Measured, c: dict[str, Any], workload: Workload) -> str:
     def table(lines: list[Line], scale: float, unit: str) -> str:
         digits = 2 if unit == "month" else 4 if scale != 1 else 6
         rows = [f"| {line.item} | {line.basis} | {line.usd * scale:.{digits}f} |" for line in lines]
@@ -438,11 +484,9 @@ above ${BUDGET_PER_MILLION_ALERTS:.0f} per million alerts before LLM cost.
 
 ## Inputs measured on the embedded backend
 
-One replay of `make bench`'s generated alert storm (`benchmarks/bench_replay.py`, seed 7, its first
-{m.alerts} alerts: bursts of 20 to 60 Alertmanager alerts on one service every 12 to 25 minutes, some
-background noise, half the bursts after a deploy), approval granted so every workflow runs to its
-end: {m.alerts} alert deliveries (one alert each) and {m.changes} change events, {m.incidents} incidents
-(one per {c['alerts_per_incident']:.0f} alerts; the forge storm has about 154 alerts per labelled fault).
+One replay of {workload.description}, approval granted so every workflow runs to its end:
+{m.alerts} alerts in {m.deliveries - m.changes} deliveries, {m.changes} change events, {m.incidents} incidents
+(one per {c['alerts_per_incident']:.0f} alerts).
 - Alerts per correlate invocation: {', '.join(f'{k} alert(s) x {v}' for k, v in sorted(m.correlate_batches.items()))}.
 - Lambda invocations: {invocations}.
 - AWS requests (most frequent): {top_requests}.
@@ -523,17 +567,25 @@ def stale(documented: str, computed: str) -> list[str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--write", action="store_true", help="regenerate docs/cost.md (default: check it)")
+    parser.add_argument("--workload", choices=sorted(WORKLOADS), default="forge",
+                        help="what to replay (default forge; docs/cost.md is generated from forge)")
     args = parser.parse_args()
+    if args.workload == "forge" and not FORGE.exists():
+        print(f"cost model: {FORGE} not found, skipped (use --workload storm)")
+        return 0
+    if args.workload != "forge" and args.write:
+        parser.error("docs/cost.md is generated from the forge workload")
+    workload = WORKLOADS[args.workload]
     settings = template_settings()
-    measured = measure_storm()
+    measured = measure_workload(workload)
     computed = compute(settings, measured)
-    text = render(settings, measured, computed)
+    text = render(settings, measured, computed, workload)
     print(f"cost model: ${computed['per_million']:.2f} per million alerts before LLM cost, "
           f"${computed['per_incident']:.4f} per incident workflow, ${computed['fixed_total']:.2f} per month fixed")
     if args.write:
         DOC.write_text(text, encoding="utf-8")
         print(f"wrote {DOC.relative_to(REPO)}")
-    else:
+    elif args.workload == "forge":  # the page is the forge workload's
         problems = stale(DOC.read_text(encoding="utf-8") if DOC.exists() else "", text)
         if problems:
             print("docs/cost.md no longer matches; run with --write and review the diff:\n  " + "\n  ".join(problems))
