@@ -51,6 +51,8 @@ PRICES = {
     "s3_put": 0.005 / 1e3,
     "s3_get": 0.0004 / 1e3,
     "sfn_transition": 0.025 / 1e3,
+    "sfn_express_request": 1.00 / 1e6,
+    "sfn_express_gb_second": 0.00001667,  # billed in 64 MB steps
     "eventbridge_event": 1.00 / 1e6,
     "firehose_gb": 0.029,  # Direct PUT ingestion, first 500 TB a month; each record rounded up to 5 KB
     "cloudwatch_logs_gb": 0.50,
@@ -359,6 +361,36 @@ def measure(scenario: Any, approve: str = "approve", **replay_args: Any) -> Meas
     return measured
 
 
+ASL = REPO / "statemachines" / "incident.asl.json"
+REASONING = ("AssembleContext", "Notify")  # first and last state of one analysis pass
+
+
+def reasoning_chain() -> list[str]:
+    """The incident workflow's states from AssembleContext to Notify, following `Next`."""
+    states = json.loads(ASL.read_text(encoding="utf-8"))["States"]
+    chain = [REASONING[0]]
+    while chain[-1] != REASONING[1]:
+        chain.append(states[chain[-1]]["Next"])
+    return chain
+
+
+def express_lever(settings: dict[str, Any], m: Measured, per_incident_transitions: float) -> dict[str, float]:
+    """What moving one analysis pass (AssembleContext to Notify) into an Express child workflow would
+    save per incident: the standard workflow keeps one task state for the whole pass, and the
+    Express run is billed a request plus its duration (64 MB, the pass's billed Lambda time)."""
+    chain = reasoning_chain()
+    passes = m.invocations[_snake(REASONING[0])] / max(m.incidents, 1)
+    pass_s = sum(BILLED_MS.get(_snake(state), DEFAULT_BILLED_MS) for state in chain) / 1000
+    express = PRICES["sfn_express_request"] + 64 / 1024 * pass_s * PRICES["sfn_express_gb_second"]
+    saved = passes * ((len(chain) - 1) * PRICES["sfn_transition"] - express)
+    return {"passes": passes, "states": len(chain), "saved_per_incident": saved,
+            "standard_left": per_incident_transitions - passes * (len(chain) - 1)}
+
+
+def _snake(state: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", state).lower()
+
+
 @dataclass
 class Line:
     item: str
@@ -439,7 +471,10 @@ def compute(settings: dict[str, Any], m: Measured) -> dict[str, Any]:
         Line("Secrets Manager", f"{settings['secrets']} secrets", settings["secrets"] * p["secret_month"]),
         Line("KMS key", f"{settings['kms_keys']} key", settings["kms_keys"] * p["kms_key_month"]),
     ]
-    return {"alert_lines": alert_lines, "incident_lines": incident_lines, "per_alert": per_alert,
+    lever = express_lever(settings, m, transitions)
+    lever["per_million_after"] = per_million - 1e6 * incidents_per_alert * lever["saved_per_incident"]
+    lever["transitions_share"] = 1e6 * incidents_per_alert * incident_lines[0].usd / per_million
+    return {"lever": lever, "alert_lines": alert_lines, "incident_lines": incident_lines, "per_alert": per_alert,
             "per_incident": per_incident, "per_million": per_million, "fixed": fixed,
             "fixed_total": sum(line.usd for line in fixed), "transitions": transitions,
             "alerts_per_incident": 1 / incidents_per_alert if incidents_per_alert else float("inf")}
@@ -502,15 +537,27 @@ sweeper (a schedule, every minute) per month.
 
 ## Where the money goes, and the levers
 
-The raw delivery is archived through Firehose (one record, durable when PutRecord returns, before
-the 2xx), which writes the records to S3 in batches: about $0.15 per million alerts instead of one
-S3 PUT per delivery ($5 per million). Per alert, the largest items left are DynamoDB writes
-(idempotency record, fingerprint claim, signal, correlation state) and Lambda duration; per
-incident, Step Functions state transitions (a re-analysed incident passes the reasoning steps
-again). Levers not taken yet, each a trade-off to decide deliberately: an Express child workflow
-for the reasoning steps (AssembleContext to Notify), leaving only the waits and actions to the
-standard workflow; batch the P2/P3 correlate polls harder (`sqs_batch_size`); lower
-`function_memory_mb` for ingest and correlate once their measured duration allows.
+Taken: the raw delivery is archived through Firehose (one record, durable when PutRecord returns,
+before the 2xx), which writes to S3 in batches instead of one S3 PUT per delivery ($5 per million).
+DynamoDB bills a write per started KB of the item, so the items written for every alert keep their
+document zlib-compressed: the correlation state (rewritten by every correlate batch), the incident
+(rewritten whole for every alert that joins it) and the signal (written at ingest and again when
+correlated).
+
+Left, largest first:
+- Step Functions transitions, {c['lever']['transitions_share']:.0%} of the variable cost: each incident went through
+  {c['lever']['passes']:.1f} analysis passes on average (a re-analysis each time new evidence arrives, at most
+  one a minute), each of {c['lever']['states']} states ({REASONING[0]} to {REASONING[1]}). An Express child
+  workflow for the pass would leave one task state of it in the standard workflow and bill the rest
+  per request and duration: about {c['lever']['standard_left']:.0f} standard transitions per incident, and
+  **${c['lever']['per_million_after']:.2f} per million alerts** (derived from the same replay; not built: a new state
+  machine, its CDK and its local run under moto). Fewer passes (a longer re-analysis debounce)
+  lower it further, at the cost of fresher analyses.
+- DynamoDB writes per alert: the incident is still rewritten for every alert that joins it;
+  coalescing the joins of one correlate batch into one write per incident would divide that by the
+  alerts per batch.
+- Lambda duration is assumed, not measured (below); `function_memory_mb` for ingest and correlate
+  can come down once their duration on AWS is known.
 
 ## Assumptions
 

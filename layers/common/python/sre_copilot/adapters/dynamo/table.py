@@ -234,8 +234,9 @@ def _doc(document: Mapping[str, Any]) -> str:
 
 
 def _packed_doc(document: Mapping[str, Any]) -> bytes:
-    """`_doc` zlib-compressed, for items rewritten whole as they grow (an incident gains every
-    alert that joins it): on-demand DynamoDB bills a write per started KB of the item."""
+    """`_doc` zlib-compressed, for the items written per alert: on-demand DynamoDB bills a write
+    per started KB of the item, an incident is rewritten whole for every alert that joins it, and a
+    signal (written at ingest, again when correlated) drops under 1 KB with its labels compressed."""
     return zlib.compress(_doc(document).encode("utf-8"), 6)
 
 
@@ -244,7 +245,8 @@ def _document(item: Mapping[str, Any]) -> dict[str, Any]:
     audit records keep theirs as one JSON string (`doc`): one attribute to write and read instead
     of dozens of nested ones (no query filters on their fields), which is what makes them cheap;
     the attributes beside it (counters, index keys) are merged over it. An item written with
-    plain attributes reads the same. Incidents keep theirs compressed (`doc_z`, see `_packed_doc`)."""
+    plain attributes reads the same. Incidents and signals keep theirs compressed (`doc_z`, see
+    `_packed_doc`)."""
     base: dict[str, Any] = (json.loads(zlib.decompress(bytes(item["doc_z"]))) if "doc_z" in item
                             else json.loads(item["doc"]) if "doc" in item else {})
     base.update({k: v for k, v in item.items() if k not in META})
