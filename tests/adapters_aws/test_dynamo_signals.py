@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import timedelta
 from typing import Any
@@ -215,7 +216,9 @@ def test_unprocessed_batch_keys_are_asked_for_again(store: DynamoStore, monkeypa
         if answered:
             return None
         answered.append(True)
-        body = {"Responses": {store.table_name: [first_item]},
+        # On the wire, binary attributes (the compressed document) are base64
+        wire = {k: {"B": base64.b64encode(v["B"]).decode()} if "B" in v else v for k, v in first_item.items()}
+        body = {"Responses": {store.table_name: [wire]},
                 "UnprocessedKeys": {store.table_name: {"Keys": [raw_key("sig-b")], "ConsistentRead": True}}}
         return AWSResponse(request.url, 200, {}, _Raw(json.dumps(body).encode()))  # type: ignore[arg-type]
 
