@@ -541,8 +541,8 @@ Taken: the raw delivery is archived through Firehose (one record, durable when P
 before the 2xx), which writes to S3 in batches instead of one S3 PUT per delivery ($5 per million).
 DynamoDB bills a write per started KB of the item, so the items written for every alert keep their
 document zlib-compressed: the correlation state (rewritten by every correlate batch), the incident
-(rewritten whole for every alert that joins it) and the signal (written at ingest and again when
-correlated).
+and the signal (written at ingest and again when correlated); and a correlate batch writes each
+incident once for all the alerts joining it, not once per alert.
 
 Left, largest first:
 - Step Functions transitions, {c['lever']['transitions_share']:.0%} of the variable cost: each incident went through
@@ -553,9 +553,9 @@ Left, largest first:
   **${c['lever']['per_million_after']:.2f} per million alerts** (derived from the same replay; not built: a new state
   machine, its CDK and its local run under moto). Fewer passes (a longer re-analysis debounce)
   lower it further, at the cost of fresher analyses.
-- DynamoDB writes per alert: the incident is still rewritten for every alert that joins it;
-  coalescing the joins of one correlate batch into one write per incident would divide that by the
-  alerts per batch.
+- DynamoDB writes per alert, the largest per-alert item: per delivery, Powertools idempotency's
+  record (a put, then an update with the response); per alert, its fingerprint claim and two
+  writes of its signal; per batch, the correlation state and the incidents it joins.
 - Lambda duration is assumed, not measured (below); `function_memory_mb` for ingest and correlate
   can come down once their duration on AWS is known.
 
