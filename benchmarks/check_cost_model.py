@@ -533,7 +533,9 @@ One replay of {workload.description}, approval granted so every workflow runs to
 Each request is charged to the function whose invocation made it: ingest and correlate (and the
 SQS event-source pollers) per alert; the workflow's steps, PagerDuty sync (a lifecycle transition's
 EventBridge target) and callbacks (a person's button or keypress) per incident; the approval
-sweeper (a schedule, every minute) per month.
+sweeper (a schedule, every minute) per month. Change events' requests are charged to the alerts.
+The local SQS poller deletes message by message; Lambda's deletes a processed batch with one
+DeleteMessageBatch, so the poller's deletes are billed once per correlate batch.
 
 ## Where the money goes, and the levers
 
