@@ -55,7 +55,7 @@ def test_a_batch_of_alerts_joining_one_incident_writes_it_once(deployment: Local
         writes.append(written.version)
         put(written)
 
-    store.put_incident = counted  # type: ignore[method-assign]
+    store.put_incident = counted  # type: ignore[method-assign,assignment]
     # When correlation applies the batch
     try:
         CorrelateService(deployment.container)._apply(CorrelationEngine(deployment.container.catalog()), outcomes,
