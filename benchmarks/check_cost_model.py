@@ -8,14 +8,13 @@ Where each number comes from:
 - The synthesized template (cdk.json's context, bundling off): every function's memory size and
   architecture, the SQS batch size of the correlate event sources, whether the OpenSearch
   collection has standby replicas, DynamoDB's billing mode, the count of alarms and dashboards.
-- One replay of the bundled demo incident on the embedded backend (`sre-copilot demo`'s scenario),
-  instrumented: every AWS request the functions and the local event-source pollers make (botocore
-  `_make_api_call`, by service and operation, DynamoDB items counted in batch and transaction
-  calls), every Lambda invocation per function, and the state transitions of each workflow
-  (`StateEntered` events of the execution history).
+- One replay of a workload (WORKLOADS: a slice of the real FORGE storm by default) on the embedded
+  backend, instrumented: every AWS request the functions and the local event-source pollers make (botocore
+  `_make_api_call`, by service and operation; DynamoDB in request units by the size of each item
+  written or read, see CapacityMeter), every Lambda invocation per function, and the state
+  transitions of each workflow (`StateEntered` events of the execution history).
 - Prices: AWS list prices, us-east-1, arm64, on-demand, no free tier (PRICES below).
-- Assumptions, stated in the document: billed duration per invocation, log bytes per invocation,
-  X-Ray sampling, and how many alerts make one incident.
+- Assumptions, stated in the document: billed duration per invocation and X-Ray sampling.
 
 Exit status 1 when docs/cost.md no longer matches what this computes (rerun with --write and
 review the diff), or when the variable cost is above $10 per million alerts before LLM cost.
@@ -26,9 +25,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import json
 import re
 import sys
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +36,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
 DOC = REPO / "docs" / "cost.md"
 BUDGET_PER_MILLION_ALERTS = 10.0
 
@@ -50,6 +51,8 @@ PRICES = {
     "s3_put": 0.005 / 1e3,
     "s3_get": 0.0004 / 1e3,
     "sfn_transition": 0.025 / 1e3,
+    "sfn_express_request": 1.00 / 1e6,
+    "sfn_express_gb_second": 0.00001667,  # billed in 64 MB steps
     "eventbridge_event": 1.00 / 1e6,
     "firehose_gb": 0.029,  # Direct PUT ingestion, first 500 TB a month; each record rounded up to 5 KB
     "cloudwatch_logs_gb": 0.50,
@@ -69,7 +72,12 @@ BILLED_MS = {"ingest": 120, "correlate": 250, "generate_hypotheses": 800, "docum
              "approval_sweeper": 200}
 DEFAULT_BILLED_MS = 300
 XRAY_SAMPLED_SHARE = 0.05  # X-Ray's default rule beyond its 1 request/s reservoir
-ALERTS_PER_INCIDENT = 100  # the forge storm: 12,000 alerts, 78 labelled faults (~154 per fault)
+# The workloads (--workload): a slice of the real FORGE storm (the default, and docs/cost.md's), or
+# `make bench`'s generated storm; each cut to replay in a minute or two of CPU. Alerts per
+# delivery, per correlate batch and per incident are measured on it, not assumed.
+FORGE = REPO.parent / "shared" / "forge" / "forge-Online-Boutique-cloudbed-2.json"
+FORGE_DELIVERIES = 150
+STORM_ALERTS = 300
 OCUS_WITH_STANDBY, OCUS_WITHOUT_STANDBY = 2.0, 1.0  # OpenSearch Serverless minimum per account
 EMF_METRIC_NAMES = 20  # distinct EMF metric names (telemetry + existing counters), one dimension set
 
@@ -86,32 +94,117 @@ FIREHOSE_RECORD_UNIT = 5 * 1024
 SWEEPER = "approval_sweeper"
 
 
-def _capacity_units(operation: str, params: dict[str, Any]) -> tuple[int, int]:
-    """(write, read) capacity units of one DynamoDB call, for items up to 1 KB written and 4 KB read."""
-    if operation == "BatchWriteItem":
-        return sum(len(v) for v in params.get("RequestItems", {}).values()), 0
-    if operation == "TransactWriteItems":
-        return 2 * len(params.get("TransactItems", [])), 0
-    if operation in ("PutItem", "UpdateItem", "DeleteItem"):
-        return 1, 0
-    if operation == "BatchGetItem":
-        return 0, sum(len(v.get("Keys", [])) for v in params.get("RequestItems", {}).values())
-    if operation == "TransactGetItems":
-        return 0, 2 * len(params.get("TransactItems", []))
-    if operation in ("GetItem", "Query", "Scan"):
-        return 0, 1
-    return 0, 0
+WRITE_OPERATIONS = ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems")
+
+
+def _attribute_size(value: dict[str, Any]) -> int:
+    """Bytes DynamoDB bills for one attribute value (its documented item-size rules)."""
+    kind, v = next(iter(value.items()))
+    if kind == "S":
+        return len(v.encode("utf-8"))
+    if kind == "N":
+        digits = v.lstrip("-").replace(".", "").lstrip("0") or "0"
+        return (len(digits) + 1) // 2 + 1
+    if kind == "B":
+        return len(v)
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "SS":
+        return sum(len(x.encode("utf-8")) for x in v)
+    if kind == "NS":
+        return sum(_attribute_size({"N": x}) for x in v)
+    if kind == "BS":
+        return sum(len(x) for x in v)
+    if kind == "L":
+        return 3 + sum(1 + _attribute_size(x) for x in v)
+    if kind == "M":
+        return 3 + sum(1 + len(k.encode("utf-8")) + _attribute_size(x) for k, x in v.items())
+    return 0
+
+
+def item_size(item: dict[str, Any] | None) -> int:
+    """Bytes of one item as DynamoDB bills it: attribute names plus values."""
+    return sum(len(k.encode("utf-8")) + _attribute_size(v) for k, v in (item or {}).items())
+
+
+def _units(size: int, unit: int) -> int:
+    return max(1, -(-size // unit))
+
+
+class CapacityMeter:
+    """Request units of DynamoDB calls by item size, as on-demand bills them: a write is 1 WRU per
+    started KB of the larger of the item before and after it (a failed condition check too), a
+    transactional write twice that; a read is 1 RRU per started 4 KB (a Query per 4 KB of all the
+    items it returns), half when eventually consistent, twice in a transaction. The item before a
+    write is read from the local table with an uncounted GetItem."""
+
+    def __init__(self, call: Callable[..., Any]) -> None:
+        self.call = call
+        self.key_names: dict[str, list[str]] = {}
+
+    def _key(self, client: Any, table: str, item: dict[str, Any]) -> dict[str, Any]:
+        if table not in self.key_names:
+            schema = self.call(client, "DescribeTable", {"TableName": table})["Table"]["KeySchema"]
+            self.key_names[table] = [k["AttributeName"] for k in schema]
+        return {k: item[k] for k in self.key_names[table] if k in item}
+
+    def _stored_size(self, client: Any, table: str, key: dict[str, Any]) -> int:
+        return item_size(self.call(client, "GetItem", {"TableName": table, "Key": key}).get("Item"))
+
+    def before_write(self, client: Any, operation: str, params: dict[str, Any]) -> list[tuple[int, int]]:
+        """(size of the new item, 0 until an update is applied; size of the stored item) per item."""
+        def one(table: str, request: dict[str, Any]) -> tuple[int, int]:
+            new = item_size(request["Item"]) if "Item" in request else 0
+            key = request.get("Key") or self._key(client, table, request.get("Item", {}))
+            return new, self._stored_size(client, table, key)
+
+        if operation in ("PutItem", "UpdateItem", "DeleteItem"):
+            sizes = [one(params["TableName"], params)]
+        elif operation == "BatchWriteItem":
+            sizes = [one(table, r.get("PutRequest") or r.get("DeleteRequest") or {})
+                     for table, requests in params.get("RequestItems", {}).items() for r in requests]
+        else:
+            sizes = [one(body["TableName"], body) for entry in params.get("TransactItems", [])
+                     for body in entry.values() if "TableName" in body and "ConditionCheck" not in entry]
+        return sizes
+
+    def write_units(self, client: Any, operation: str, params: dict[str, Any], before: list[tuple[int, int]]) -> int:
+        """Units of a write whose stored sizes `before_write` took (call it after the write)."""
+        if operation == "UpdateItem":
+            before = [(self._stored_size(client, params["TableName"], params["Key"]), before[0][1])]
+        units = sum(_units(max(new, old), 1024) for new, old in before)
+        return units * (2 if operation == "TransactWriteItems" else 1)
+
+    @staticmethod
+    def read_units(operation: str, params: dict[str, Any], response: dict[str, Any]) -> float:
+        def rounded(size: int, consistent: bool) -> float:
+            return _units(size, 4096) * (1.0 if consistent else 0.5)
+
+        if operation == "GetItem":
+            return rounded(item_size(response.get("Item")), bool(params.get("ConsistentRead")))
+        if operation in ("Query", "Scan"):
+            return rounded(sum(item_size(i) for i in response.get("Items", [])), bool(params.get("ConsistentRead")))
+        if operation == "BatchGetItem":
+            consistent = {t: bool(r.get("ConsistentRead")) for t, r in params.get("RequestItems", {}).items()}
+            return sum(rounded(item_size(i), consistent.get(t, False))
+                       for t, items in response.get("Responses", {}).items() for i in items)
+        if operation == "TransactGetItems":
+            return sum(2 * _units(item_size(r.get("Item")), 4096) for r in response.get("Responses", []))
+        return 0.0
 
 
 @dataclass
 class Measured:
-    deliveries: int = 0
+    alerts: int = 0  # alerts in the deliveries (an Alertmanager delivery carries a group of them)
+    deliveries: int = 0  # HTTP requests: alert deliveries and change events (charged to the alerts)
+    changes: int = 0
     incidents: int = 0
+    correlate_batches: Counter[int] = field(default_factory=Counter)  # records per correlate invocation
     invocations: Counter[str] = field(default_factory=Counter)
     # (function or "poller", "service:Operation") -> requests; DynamoDB in capacity units
     requests: Counter[tuple[str, str]] = field(default_factory=Counter)
     dynamodb_wru: Counter[str] = field(default_factory=Counter)
-    dynamodb_rru: Counter[str] = field(default_factory=Counter)
+    dynamodb_rru: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
     log_bytes: Counter[str] = field(default_factory=Counter)
     firehose_bytes: Counter[str] = field(default_factory=Counter)  # billed: records rounded up to 5 KB
     transitions: list[int] = field(default_factory=list)
@@ -150,12 +243,54 @@ def template_settings() -> dict[str, Any]:
     }
 
 
-def measure_demo() -> Measured:
+def _alerts_in(body: Any) -> int:
+    """Alerts in one delivery: an Alertmanager or Grafana group carries a list, the rest one each."""
+    if isinstance(body, dict) and isinstance(body.get("alerts"), list):
+        return max(len(body["alerts"]), 1)
+    return 1
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    description: str
+    scenario: Callable[[], dict[str, Any]]
+
+
+def _forge_slice() -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(FORGE.read_text(encoding="utf-8"))
+    document["deliveries"] = document["deliveries"][:FORGE_DELIVERIES]
+    return document
+
+
+def _generated_storm() -> dict[str, Any]:
+    from bench_replay import storm
+
+    return storm(STORM_ALERTS)
+
+
+WORKLOADS = {
+    "forge": Workload("forge", f"""the first {FORGE_DELIVERIES} deliveries of the FORGE storm (`../shared/forge`: real anomaly
+alerts of Online Boutique, Alertmanager grouping several alerts per delivery)""", _forge_slice),
+    "storm": Workload("storm", f"""`make bench`'s generated alert storm (`benchmarks/bench_replay.py`, seed 7, its first
+{STORM_ALERTS} alerts: bursts of 20 to 60 alerts on one service every 12 to 25 minutes, one alert per
+delivery, some noise, half the bursts after a deploy)""", _generated_storm),
+}
+
+
+def measure_workload(workload: Workload) -> Measured:
+    from sre_copilot.local.replay import Scenario
+
+    # Approval granted so every incident's workflow runs to its end (acts, verifies, documents).
+    return measure(Scenario.model_validate(workload.scenario()), approve="approve", settle_after_s=600)
+
+
+def measure(scenario: Any, approve: str = "approve", **replay_args: Any) -> Measured:
+    """Replay `scenario` on the embedded backend, counting what AWS would bill."""
     import botocore.client
 
-    from sre_copilot.cli.commands import BUNDLED_DEMO
     from sre_copilot.local import runtime
-    from sre_copilot.local.replay import Scenario, replay
+    from sre_copilot.local.replay import replay
 
     measured = Measured()
     original_call = botocore.client.BaseClient._make_api_call
@@ -163,22 +298,31 @@ def measure_demo() -> Measured:
 
     current: list[str] = []  # the function whose invocation is running (handlers run one at a time)
 
+    meter = CapacityMeter(original_call)
+
     def counting_call(client: Any, operation: str, params: dict[str, Any]) -> Any:
         service = client.meta.service_model.service_name
         who = current[-1] if current else "poller"
         # Outside an invocation only the event-source pollers' SQS calls are billed on AWS; the
         # rest is the local runtime creating resources and moto's Step Functions invoking tasks.
-        if who != "poller" or (service == "sqs" and operation in POLLER_OPERATIONS):
-            measured.requests[(who, f"{service}:{operation}")] += 1
-            if service == "firehose" and operation in ("PutRecord", "PutRecordBatch"):
-                records = [params["Record"]] if operation == "PutRecord" else params.get("Records", [])
-                measured.firehose_bytes[who] += sum(-(-len(r["Data"]) // FIREHOSE_RECORD_UNIT) * FIREHOSE_RECORD_UNIT
-                                                    for r in records)
-            if service == "dynamodb":
-                writes, reads = _capacity_units(operation, params)
-                measured.dynamodb_wru[who] += writes
-                measured.dynamodb_rru[who] += reads
-        return original_call(client, operation, params)
+        if who == "poller" and not (service == "sqs" and operation in POLLER_OPERATIONS):
+            return original_call(client, operation, params)
+        measured.requests[(who, f"{service}:{operation}")] += 1
+        if service == "firehose" and operation in ("PutRecord", "PutRecordBatch"):
+            records = [params["Record"]] if operation == "PutRecord" else params.get("Records", [])
+            measured.firehose_bytes[who] += sum(-(-len(r["Data"]) // FIREHOSE_RECORD_UNIT) * FIREHOSE_RECORD_UNIT
+                                                for r in records)
+        if service != "dynamodb":
+            return original_call(client, operation, params)
+        if operation not in WRITE_OPERATIONS:
+            response = original_call(client, operation, params)
+            measured.dynamodb_rru[who] += meter.read_units(operation, params, response)
+            return response
+        before = meter.before_write(client, operation, params)
+        try:  # a write whose condition fails is billed too
+            return original_call(client, operation, params)
+        finally:
+            measured.dynamodb_wru[who] += meter.write_units(client, operation, params, before)
 
     def counting_load(name: str) -> Any:
         module = original_load(name)
@@ -186,6 +330,8 @@ def measure_demo() -> Measured:
 
         def counted(event: Any, context: Any) -> Any:
             measured.invocations[name] += 1
+            if name == "correlate":
+                measured.correlate_batches[len(event.get("Records", []))] += 1
             current.append(name)
             out = io.StringIO()
             try:
@@ -201,17 +347,48 @@ def measure_demo() -> Measured:
     botocore.client.BaseClient._make_api_call = counting_call  # type: ignore[method-assign]
     runtime._load_handler = counting_load  # type: ignore[assignment]
     try:
-        scenario = Scenario.load(BUNDLED_DEMO)
-        run = replay(scenario, approve="approve")
+        run = replay(scenario, approve=approve, **replay_args)
     finally:
         botocore.client.BaseClient._make_api_call = original_call  # type: ignore[method-assign]
         runtime._load_handler = original_load
-    measured.deliveries = len(scenario.deliveries) + len(scenario.changes)
+    measured.alerts = sum(_alerts_in(d.body) for d in scenario.deliveries)
+    measured.changes = len(scenario.changes)
+    measured.deliveries = len(scenario.deliveries) + measured.changes
 
     measured.incidents = len(run.result["incidents"])
     measured.transitions = [sum(1 for e in history if str(e.get("type", "")).endswith("StateEntered"))
                             for history in run.histories.values()]
     return measured
+
+
+ASL = REPO / "statemachines" / "incident.asl.json"
+REASONING = ("AssembleContext", "Notify")  # first and last state of one analysis pass
+
+
+def reasoning_chain() -> list[str]:
+    """The incident workflow's states from AssembleContext to Notify, following `Next`."""
+    states = json.loads(ASL.read_text(encoding="utf-8"))["States"]
+    chain = [REASONING[0]]
+    while chain[-1] != REASONING[1]:
+        chain.append(states[chain[-1]]["Next"])
+    return chain
+
+
+def express_lever(settings: dict[str, Any], m: Measured, per_incident_transitions: float) -> dict[str, float]:
+    """What moving one analysis pass (AssembleContext to Notify) into an Express child workflow would
+    save per incident: the standard workflow keeps one task state for the whole pass, and the
+    Express run is billed a request plus its duration (64 MB, the pass's billed Lambda time)."""
+    chain = reasoning_chain()
+    passes = m.invocations[_snake(REASONING[0])] / max(m.incidents, 1)
+    pass_s = sum(BILLED_MS.get(_snake(state), DEFAULT_BILLED_MS) for state in chain) / 1000
+    express = PRICES["sfn_express_request"] + 64 / 1024 * pass_s * PRICES["sfn_express_gb_second"]
+    saved = passes * ((len(chain) - 1) * PRICES["sfn_transition"] - express)
+    return {"passes": passes, "states": len(chain), "saved_per_incident": saved,
+            "standard_left": per_incident_transitions - passes * (len(chain) - 1)}
+
+
+def _snake(state: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", state).lower()
 
 
 @dataclass
@@ -234,11 +411,15 @@ def compute(settings: dict[str, Any], m: Measured) -> dict[str, Any]:
                        if who in owners and (op in operations or (service and op.startswith(service + ":"))))
 
         invocations = sum(m.invocations[n] for n in functions)
+        poller_deletes = m.requests[("poller", "sqs:DeleteMessage")]
+        batches = min(poller_deletes, sum(m.correlate_batches.values()))
         return {k: v / per for k, v in {
             "invocations": invocations,
             "gb_s": sum(m.invocations[n] * settings["memory_mb"][n] / 1024 * BILLED_MS.get(n, DEFAULT_BILLED_MS)
                         / 1000 for n in functions),
-            "sqs": requests(service="sqs"),
+            # Lambda's SQS poller deletes each processed batch with one DeleteMessageBatch; the local
+            # poller deletes message by message, so its deletes count once per correlate batch.
+            "sqs": requests(service="sqs") - (poller_deletes - batches if functions == EDGE else 0),
             "wru": sum(m.dynamodb_wru[w] for w in owners), "rru": sum(m.dynamodb_rru[w] for w in owners),
             "s3_put": requests("s3:PutObject", "s3:CopyObject", "s3:ListObjectsV2", "s3:DeleteObject"),
             "s3_get": requests("s3:GetObject", "s3:HeadObject"),
@@ -262,9 +443,11 @@ def compute(settings: dict[str, Any], m: Measured) -> dict[str, Any]:
                  u["firehose_gb"] * p["firehose_gb"]),
         ]
 
-    edge = usage(EDGE, max(m.deliveries, 1))
-    alert_lines = [Line("HTTP API request", "1 request", p["http_api_request"]), *lines(edge, 1e6),
-                   Line("X-Ray traces", f"{XRAY_SAMPLED_SHARE:.0%} sampled", XRAY_SAMPLED_SHARE * p["xray_trace"])]
+    edge = usage(EDGE, max(m.alerts, 1))
+    http = m.deliveries / max(m.alerts, 1)  # one API request per delivery (an alert group or a change)
+    alert_lines = [Line("HTTP API request", f"{http:.3f} requests", http * p["http_api_request"]), *lines(edge, 1e6),
+                   Line("X-Ray traces", f"{XRAY_SAMPLED_SHARE:.0%} of {http:.3f} requests sampled",
+                        XRAY_SAMPLED_SHARE * http * p["xray_trace"])]
     transitions = sum(m.transitions) / max(len(m.transitions), 1)
     incident_lines = [Line("Step Functions transitions", f"{transitions:.0f} transitions",
                            transitions * p["sfn_transition"]), *lines(usage(workflow, max(m.incidents, 1)), 1)]
@@ -274,7 +457,8 @@ def compute(settings: dict[str, Any], m: Measured) -> dict[str, Any]:
     sweep = usage((SWEEPER,), max(m.invocations[SWEEPER], 1))
     per_alert = sum(line.usd for line in alert_lines)
     per_incident = sum(line.usd for line in incident_lines)
-    per_million = 1e6 * per_alert + 1e6 / ALERTS_PER_INCIDENT * per_incident
+    incidents_per_alert = m.incidents / max(m.alerts, 1)
+    per_million = 1e6 * per_alert + 1e6 * incidents_per_alert * per_incident
     ocus = (OCUS_WITH_STANDBY if settings["standby"] else OCUS_WITHOUT_STANDBY) if settings["opensearch"] else 0.0
     fixed = [
         Line("OpenSearch Serverless minimum", f"{ocus:g} OCU x {HOURS_PER_MONTH} h", ocus * HOURS_PER_MONTH * p["aoss_ocu_hour"]),
@@ -287,12 +471,16 @@ def compute(settings: dict[str, Any], m: Measured) -> dict[str, Any]:
         Line("Secrets Manager", f"{settings['secrets']} secrets", settings["secrets"] * p["secret_month"]),
         Line("KMS key", f"{settings['kms_keys']} key", settings["kms_keys"] * p["kms_key_month"]),
     ]
-    return {"alert_lines": alert_lines, "incident_lines": incident_lines, "per_alert": per_alert,
+    lever = express_lever(settings, m, transitions)
+    lever["per_million_after"] = per_million - 1e6 * incidents_per_alert * lever["saved_per_incident"]
+    lever["transitions_share"] = 1e6 * incidents_per_alert * incident_lines[0].usd / per_million
+    return {"lever": lever, "alert_lines": alert_lines, "incident_lines": incident_lines, "per_alert": per_alert,
             "per_incident": per_incident, "per_million": per_million, "fixed": fixed,
-            "fixed_total": sum(line.usd for line in fixed), "transitions": transitions}
+            "fixed_total": sum(line.usd for line in fixed), "transitions": transitions,
+            "alerts_per_incident": 1 / incidents_per_alert if incidents_per_alert else float("inf")}
 
 
-def render(settings: dict[str, Any], m: Measured, c: dict[str, Any]) -> str:
+def render(settings: dict[str, Any], m: Measured, c: dict[str, Any], workload: Workload) -> str:
     def table(lines: list[Line], scale: float, unit: str) -> str:
         digits = 2 if unit == "month" else 4 if scale != 1 else 6
         rows = [f"| {line.item} | {line.basis} | {line.usd * scale:.{digits}f} |" for line in lines]
@@ -314,7 +502,7 @@ above ${BUDGET_PER_MILLION_ALERTS:.0f} per million alerts before LLM cost.
 ## Result
 
 - **${c['per_million']:.2f} per million alerts** before LLM cost (variable: ingestion of every alert plus one
-  incident workflow per {ALERTS_PER_INCIDENT} alerts).
+  incident workflow per {c['alerts_per_incident']:.0f} alerts, as measured on the storm below).
 - **${c['per_incident']:.5f} per incident workflow** (without LLM).
 - **${c['fixed_total']:.2f} per month fixed**, whatever the volume (table below); the OpenSearch Serverless
   minimum dominates it. `-c enable_opensearch=false` removes it (precedents and runbooks then use the
@@ -331,38 +519,53 @@ above ${BUDGET_PER_MILLION_ALERTS:.0f} per million alerts before LLM cost.
 
 ## Inputs measured on the embedded backend
 
-One replay of the bundled demo incident (`make demo`'s scenario, approval granted so the whole
-workflow runs): {m.deliveries} deliveries, {m.incidents} incident(s).
+One replay of {workload.description}, approval granted so every workflow runs to its end:
+{m.alerts} alerts in {m.deliveries - m.changes} deliveries, {m.changes} change events, {m.incidents} incidents
+(one per {c['alerts_per_incident']:.0f} alerts).
+- Alerts per correlate invocation: {', '.join(f'{k} alert(s) x {v}' for k, v in sorted(m.correlate_batches.items()))}.
 - Lambda invocations: {invocations}.
 - AWS requests (most frequent): {top_requests}.
-- DynamoDB: {sum(m.dynamodb_wru.values())} write units, {sum(m.dynamodb_rru.values())} read units in all
-  (items up to 1 KB written and 4 KB read; batch and transaction calls per item, transactions twice).
+- DynamoDB: {sum(m.dynamodb_wru.values())} write units, {sum(m.dynamodb_rru.values()):.0f} read units in all,
+  by the size of each item written or read (see `CapacityMeter`).
 - Log bytes each function wrote (plus {PLATFORM_LOG_BYTES} bytes of Lambda's START/END/REPORT lines per
   invocation): {', '.join(f'{k} {v}' for k, v in sorted(m.log_bytes.items()))}.
-- State transitions per workflow: {', '.join(map(str, m.transitions)) or 'none'}.
+- State transitions per workflow: {', '.join(map(str, m.transitions)) or 'none'} (mean {c['transitions']:.1f}).
 Each request is charged to the function whose invocation made it: ingest and correlate (and the
 SQS event-source pollers) per alert; the workflow's steps, PagerDuty sync (a lifecycle transition's
 EventBridge target) and callbacks (a person's button or keypress) per incident; the approval
-sweeper (a schedule, every minute) per month.
+sweeper (a schedule, every minute) per month. Change events' requests are charged to the alerts.
+The local SQS poller deletes message by message; Lambda's deletes a processed batch with one
+DeleteMessageBatch, so the poller's deletes are billed once per correlate batch.
 
 ## Where the money goes, and the levers
 
-The raw delivery is archived through Firehose (one record, durable when PutRecord returns, before
-the 2xx), which writes the records to S3 in batches: about $0.15 per million alerts instead of one
-S3 PUT per delivery ($5 per million). Per alert, the largest items left are DynamoDB writes
-(idempotency record, fingerprint claim, signal, correlation state) and Lambda duration; per
-incident, Step Functions state transitions (a re-analysed incident passes the reasoning steps
-again). Levers not taken yet, each a trade-off to decide deliberately: an Express child workflow
-for the reasoning steps (AssembleContext to Notify), leaving only the waits and actions to the
-standard workflow; batch the P2/P3 correlate polls harder (`sqs_batch_size`); lower
-`function_memory_mb` for ingest and correlate once their measured duration allows.
+Taken: the raw delivery is archived through Firehose (one record, durable when PutRecord returns,
+before the 2xx), which writes to S3 in batches instead of one S3 PUT per delivery ($5 per million).
+DynamoDB bills a write per started KB of the item, so the items written for every alert keep their
+document zlib-compressed: the correlation state (rewritten by every correlate batch), the incident
+and the signal (written at ingest and again when correlated); and a correlate batch writes each
+incident once for all the alerts joining it, not once per alert.
+
+Left, largest first:
+- Step Functions transitions, {c['lever']['transitions_share']:.0%} of the variable cost: each incident went through
+  {c['lever']['passes']:.1f} analysis passes on average (a re-analysis each time new evidence arrives, at most
+  one a minute), each of {c['lever']['states']} states ({REASONING[0]} to {REASONING[1]}). An Express child
+  workflow for the pass would leave one task state of it in the standard workflow and bill the rest
+  per request and duration: about {c['lever']['standard_left']:.0f} standard transitions per incident, and
+  **${c['lever']['per_million_after']:.2f} per million alerts** (derived from the same replay; not built: a new state
+  machine, its CDK and its local run under moto). Fewer passes (a longer re-analysis debounce)
+  lower it further, at the cost of fresher analyses.
+- DynamoDB writes per alert, the largest per-alert item: per delivery, Powertools idempotency's
+  record (a put, then an update with the response); per alert, its fingerprint claim and two
+  writes of its signal; per batch, the correlation state and the incidents it joins.
+- Lambda duration is assumed, not measured (below); `function_memory_mb` for ingest and correlate
+  can come down once their duration on AWS is known.
 
 ## Assumptions
 
 - Billed duration per invocation (ms): {', '.join(f'{k} {v}' for k, v in BILLED_MS.items())}, every other
   function {DEFAULT_BILLED_MS}. Not measurable without an account; deliberately pessimistic.
 - X-Ray samples {XRAY_SAMPLED_SHARE:.0%} of requests (its default rule after the 1 request/s reservoir).
-- One incident per {ALERTS_PER_INCIDENT} alerts (the forge storm has about 154 alerts per labelled fault).
 - Prices: AWS list prices in us-east-1, arm64, on demand, first tier, no free tier.
 
 ## Per alert
@@ -384,7 +587,7 @@ and emitted per call as EMF metrics (`LlmInputTokens`, `LlmOutputTokens`, `LlmCo
 operations dashboard. At Claude Sonnet 4.5 list prices ($3 per million input tokens, $15 per million
 output), one hypothesis request of about 6,000 input and 800 output tokens costs
 ${(6000 * 3 + 800 * 15) / 1e6:.3f}; with one request per incident and one incident per
-{ALERTS_PER_INCIDENT} alerts that is ${(6000 * 3 + 800 * 15) / 1e6 * 1e6 / ALERTS_PER_INCIDENT:.0f} per million alerts on top of the figures
+{c['alerts_per_incident']:.0f} alerts that is ${(6000 * 3 + 800 * 15) / 1e6 * 1e6 / c['alerts_per_incident']:.0f} per million alerts on top of the figures
 above (token counts are an example; the dashboard shows the real ones). The `LlmDailyCost` alarm fires
 at $25 a day.
 """
@@ -413,17 +616,25 @@ def stale(documented: str, computed: str) -> list[str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--write", action="store_true", help="regenerate docs/cost.md (default: check it)")
+    parser.add_argument("--workload", choices=sorted(WORKLOADS), default="forge",
+                        help="what to replay (default forge; docs/cost.md is generated from forge)")
     args = parser.parse_args()
+    if args.workload == "forge" and not FORGE.exists():
+        print(f"cost model: {FORGE} not found, skipped (use --workload storm)")
+        return 0
+    if args.workload != "forge" and args.write:
+        parser.error("docs/cost.md is generated from the forge workload")
+    workload = WORKLOADS[args.workload]
     settings = template_settings()
-    measured = measure_demo()
+    measured = measure_workload(workload)
     computed = compute(settings, measured)
-    text = render(settings, measured, computed)
+    text = render(settings, measured, computed, workload)
     print(f"cost model: ${computed['per_million']:.2f} per million alerts before LLM cost, "
           f"${computed['per_incident']:.4f} per incident workflow, ${computed['fixed_total']:.2f} per month fixed")
     if args.write:
         DOC.write_text(text, encoding="utf-8")
         print(f"wrote {DOC.relative_to(REPO)}")
-    else:
+    elif args.workload == "forge":  # the page is the forge workload's
         problems = stale(DOC.read_text(encoding="utf-8") if DOC.exists() else "", text)
         if problems:
             print("docs/cost.md no longer matches; run with --write and review the diff:\n  " + "\n  ".join(problems))

@@ -3,6 +3,8 @@ human validation counters and the catalog pointer."""
 
 from __future__ import annotations
 
+import base64
+import random
 from datetime import timedelta
 
 import pytest
@@ -112,9 +114,41 @@ def _objects() -> list[str]:
     return raw_objects()
 
 
+def _incompressible(size: int) -> str:
+    """Text zlib cannot shrink much: base64 of seeded random bytes."""
+    return base64.b64encode(random.Random(7).randbytes(size * 3 // 4)).decode()
+
+
+def test_correlation_state_is_stored_compressed(store: DynamoStore) -> None:
+    # Given a state of over 900 KB of repetitive JSON, as an alert storm's groups are
+    state = {"groups": [{"id": f"inc-{i}", "members": [["sig", "fp", 1.5, "svc", "host"]] * 20} for i in range(1500)]}
+    # When it is saved
+    version = store.save_correlation_state("acme", state, 0)
+    # Then the item holds it compressed, inline, far under its text's size, and it loads back whole
+    item = raw_item("TENANT#acme#CORRELATION", "STATE")
+    text_size = int(item["size_bytes"]["N"])
+    assert "document_z" in item and "document_ref" not in item and "document" not in item
+    assert text_size > 900_000 and len(item["document_z"]["B"]) < text_size / 10
+    assert store.load_correlation_state("acme") == (state, version)
+    assert _objects() == []
+
+
+def test_a_state_saved_as_text_by_an_earlier_version_still_loads(store: DynamoStore) -> None:
+    # Given the state item as earlier versions wrote it: the JSON text in `document`
+    store.client.put_item(TableName=store.table_name, Item={
+        "pk": {"S": "TENANT#acme#CORRELATION"}, "sk": {"S": "STATE"}, "item_type": {"S": "correlation_state"},
+        "tenant_id": {"S": "acme"}, "version": {"N": "4"}, "document": {"S": '{"groups": [{"id": "inc-1"}]}'}})
+    # When it is loaded and saved on top
+    # Then it reads as before, and the next save (conditional on its version) stores it compressed
+    assert store.load_correlation_state("acme") == ({"groups": [{"id": "inc-1"}]}, 4)
+    assert store.save_correlation_state("acme", {"groups": []}, 4) == 5
+    assert "document_z" in raw_item("TENANT#acme#CORRELATION", "STATE")
+    assert store.load_correlation_state("acme") == ({"groups": []}, 5)
+
+
 def test_large_correlation_state_spills_to_s3(store: DynamoStore) -> None:
-    # Given a state over 350 KB
-    big = {"windows": ["x" * 1000 for _ in range(400)], "version": "big"}
+    # Given a state over 350 KB even compressed
+    big = {"windows": [_incompressible(500_000)], "version": "big"}
     # When it is saved
     version = store.save_correlation_state("acme", big, 0)
     # Then the item keeps a pointer to S3 instead of the document, and loading returns the state
@@ -133,7 +167,7 @@ def test_refused_spill_leaves_no_object_behind(store: DynamoStore) -> None:
     store.save_correlation_state("acme", {"a": 1}, 1)
     # When a stale worker tries to save a large state on version 1
     with pytest.raises(ConcurrentUpdate):
-        store.save_correlation_state("acme", {"windows": ["x" * 1000 for _ in range(400)]}, 1)
+        store.save_correlation_state("acme", {"windows": [_incompressible(500_000)]}, 1)
     # Then its spilled object was removed
     assert _objects() == []
 

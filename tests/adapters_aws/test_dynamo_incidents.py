@@ -41,6 +41,23 @@ def test_incident_round_trips_and_the_store_keeps_its_version(store: DynamoStore
     assert store.get_incident("other", "inc-1") is None
 
 
+def test_an_incident_grown_by_an_alert_storm_is_stored_compressed(store: DynamoStore) -> None:
+    # Given an incident that 300 alerts joined, each with its grouping explanation
+    incident = make_incident("inc-1")
+    incident.signal_ids = [f"sig-{i:032x}" for i in range(300)]
+    incident.grouping = [GroupingExplanation(signal_id=f"sig-{i:032x}", rule="service",
+                                             evidence=f"both alerts are on checkout; sig-{i:032x} alerted 4s earlier",
+                                             path=["checkout"], score=0.75) for i in range(300)]
+    # When it is written
+    store.put_incident(incident)
+    # Then the item holds its document compressed to under a third of the text, and it reads back whole
+    item = raw_item("TENANT#acme#INCIDENT#inc-1", "INCIDENT")
+    text = incident.model_dump_json(exclude={"version"})
+    assert "doc" not in item and len(item["doc_z"]["B"]) < len(text) / 3
+    assert store.get_incident("acme", "inc-1") == incident
+    assert [i.id for i in store.open_incidents("acme")] == ["inc-1"]
+
+
 def test_incident_expires_incident_ttl_days_after_its_last_update(store: DynamoStore) -> None:
     # Given an incident updated an hour after it opened
     incident = make_incident("inc-ttl")

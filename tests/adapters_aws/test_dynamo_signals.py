@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import timedelta
 from typing import Any
@@ -35,6 +36,30 @@ def test_signal_round_trips_by_id(store: DynamoStore) -> None:
     assert read == signal
     assert store.get_signal("other", "sig-1") is None
     assert store.get_signal("acme", "sig-unknown") is None
+
+
+def test_a_correlated_alertmanager_signal_is_stored_in_one_write_unit(store: DynamoStore) -> None:
+    # Given an Alertmanager alert with the labels and annotations a real one carries, in an incident
+    signal = make_signal(
+        "sig-6de8acb5c30fe621e2a1d01c207cb146", incident_id="inc-20260501T081903-2e05107d7d",
+        labels={"alertname": "TraceLatencyDegraded", "client": "frontend-0", "server": "productcatalogservice-2",
+                "span_name": "hipstershop.ProductCatalogService/GetProduct (rpc)", "severity": "warning"},
+        description="latency degraded on frontend-0 -> productcatalogservice-2 "
+                    "hipstershop.ProductCatalogService/GetProduct (rpc)",
+        delivery_id="alertmanager:sha256:8d29b52054ebc5668a786b46f7596fc9",
+        raw_ref="firehose://sre-copilot-raw-archive/2026/05/01/08/62a2ad1f-501b-46df-b2d5-af169edf5412"
+                "#alertmanager_sha256_8d29b52054ebc5668a786b46f7596fc9",
+        links=["http://jaeger-query:16686/search?service=frontend-0&operation=hipstershop.ProductCatalogService"])
+    # When it is stored
+    store.put_signal(signal)
+    # Then its document is compressed and the whole item (names and values) stays under the 1 KB
+    # that on-demand DynamoDB bills as one write unit, and it reads back the same
+    item = raw_item("TENANT#acme#SIGNAL#sig-6de8acb5c30fe621e2a1d01c207cb146", "SIGNAL")
+    # DynamoDB counts attribute names and values (numbers at most their digits, binary its bytes)
+    size = sum(len(k) + len(v.get("B") or str(next(iter(v.values()))).encode()) for k, v in item.items())
+    assert "doc" not in item and "doc_z" in item
+    assert size < 1024, size
+    assert store.get_signal("acme", signal.id) == signal
 
 
 def test_signals_are_read_by_id_in_batches(store: DynamoStore) -> None:
@@ -191,7 +216,9 @@ def test_unprocessed_batch_keys_are_asked_for_again(store: DynamoStore, monkeypa
         if answered:
             return None
         answered.append(True)
-        body = {"Responses": {store.table_name: [first_item]},
+        # On the wire, binary attributes (the compressed document) are base64
+        wire = {k: {"B": base64.b64encode(v["B"]).decode()} if "B" in v else v for k, v in first_item.items()}
+        body = {"Responses": {store.table_name: [wire]},
                 "UnprocessedKeys": {store.table_name: {"Keys": [raw_key("sig-b")], "ConsistentRead": True}}}
         return AWSResponse(request.url, 200, {}, _Raw(json.dumps(body).encode()))  # type: ignore[arg-type]
 

@@ -65,11 +65,12 @@ def test_kill_switch_pulled_between_request_and_approval_stops_act() -> None:
 
 def _all_incidents(d: LocalDeployment) -> list[Any]:
     """Every incident of the run, open or closed (the demo resolves its incident)."""
+    from sre_copilot.adapters.dynamo.table import _document
     from sre_copilot.adapters.dynamodb_store import unmarshal
     from sre_copilot.domain.incident import Incident
 
     items = d.session.client("dynamodb").scan(TableName="sre-copilot")["Items"]
-    return [Incident.model_validate_json(str(unmarshal(i)["doc"])) for i in items
+    return [Incident.model_validate(_document(unmarshal(i))) for i in items
             if unmarshal(i).get("item_type") == "incident"]
 
 

@@ -81,10 +81,11 @@ def test_plan_made_as_dry_run_then_switched_to_live_before_approval_acts_live() 
 
 def _incident_ids(d: LocalDeployment) -> set[str]:
     """Every incident of the run, open or closed (the demo resolves its incident)."""
+    from sre_copilot.adapters.dynamo.table import _document
     from sre_copilot.adapters.dynamodb_store import unmarshal
 
     items = [unmarshal(i) for i in d.session.client("dynamodb").scan(TableName="sre-copilot")["Items"]]
-    return {json.loads(str(i["doc"]))["id"] for i in items if i.get("item_type") == "incident"}
+    return {_document(i)["id"] for i in items if i.get("item_type") == "incident"}
 
 
 def _templates(d: LocalDeployment) -> dict[str, Any]:

@@ -108,7 +108,24 @@ class CorrelateService:
         to_refresh: set[str] = set()
         to_resolve: set[str] = set()
         opened_now: set[str] = set()
+        # The joins of one batch are written once per incident, not once per alert: DynamoDB bills
+        # the incident's whole item for each write. Pending joins are written before an outcome that
+        # opens or merges incidents, so every write lands in the order the engine decided it.
+        joins: dict[str, list[tuple[str, Signal | None, CorrelationOutcome]]] = {}
+        placed: list[tuple[str, str]] = []  # (signal, incident) in the engine's order
+
+        def write_joins() -> None:
+            for incident_id, pending in joins.items():
+                if self._join_all(incident_id, pending, move_signals=False):
+                    to_refresh.add(incident_id)
+            for signal_id, incident_id in placed:
+                self._set_signal_incident(signals.get(signal_id), signal_id, incident_id)
+            joins.clear()
+            placed.clear()
+
         for outcome in outcomes:
+            if outcome.opened:
+                write_joins()
             for incident_id in outcome.opened:
                 self._open(groups[incident_id], engine, signals)
                 opened_now.add(incident_id)
@@ -119,14 +136,16 @@ class CorrelateService:
                 if incident_id in opened_now:
                     self._set_signal_incident(signals.get(signal_id), signal_id, incident_id)
                     continue
-                signal = signals.get(signal_id)
-                if self._join(incident_id, signal_id, signal, outcome):
-                    to_refresh.add(incident_id)
+                joins.setdefault(incident_id, []).append((signal_id, signals.get(signal_id), outcome))
+                placed.append((signal_id, incident_id))
+            if outcome.merged:
+                write_joins()
             for absorbed, survivor in outcome.merged:
                 self._merge(absorbed, survivor)
                 to_refresh.add(survivor)
             to_resolve.update(outcome.resolution_proposed)
             metrics.add_metric(name="SignalsCorrelated", unit=MetricUnit.Count, value=1)
+        write_joins()
         for incident_id in sorted(to_resolve):
             # Not resolved yet: the signals must stay clear for auto_resolve_after (the sweeper decides).
             ResolutionService(self.c).signals_cleared(incident_id)
@@ -185,13 +204,23 @@ class CorrelateService:
     def _join(self, incident_id: str, signal_id: str, signal: Signal | None, outcome: CorrelationOutcome) -> bool:
         """Add the signal to the incident; True when it is new evidence worth re-analysing: a firing
         alert that brings a service, entity or kind of alert the incident had not seen."""
-        if signal is None:
-            signal = self.c.store.get_signal(self.tenant, signal_id)
+        return self._join_all(incident_id, [(signal_id, signal, outcome)])
+
+    def _join_all(self, incident_id: str, joins: list[tuple[str, Signal | None, CorrelationOutcome]], *,
+                  move_signals: bool = True) -> bool:
+        """`_join` for several signals in order, in one write of the incident. `move_signals=False`:
+        the caller points the signals at the incident itself."""
+        resolved = [(signal_id, signal if signal is not None else self.c.store.get_signal(self.tenant, signal_id),
+                     outcome) for signal_id, signal, outcome in joins]
         material: list[bool] = []
 
-        def add(incident: Incident) -> bool:
+        def add_all(incident: Incident) -> bool:
             # Re-derived from each fresh read, so a workflow step's write in between is kept.
             material.clear()
+            changed = [add(incident, signal_id, signal, outcome) for signal_id, signal, outcome in resolved]
+            return any(changed)
+
+        def add(incident: Incident, signal_id: str, signal: Signal | None, outcome: CorrelationOutcome) -> bool:
             if signal_id in incident.signal_ids:
                 return False
             incident.signal_ids = [*incident.signal_ids, signal_id]
@@ -218,10 +247,12 @@ class CorrelateService:
             return True
 
         try:
-            mutate_incident(self.c.store, self.tenant, incident_id, add)
+            mutate_incident(self.c.store, self.tenant, incident_id, add_all)
         except NotFound as exc:
-            raise NotFound(f"engine placed {signal_id} in {incident_id}, which is not stored") from exc
-        self._set_signal_incident(signal, signal_id, incident_id)
+            placed = ", ".join(signal_id for signal_id, _s, _o in resolved)
+            raise NotFound(f"engine placed {placed} in {incident_id}, which is not stored") from exc
+        for signal_id, signal, _outcome in resolved if move_signals else []:
+            self._set_signal_incident(signal, signal_id, incident_id)
         return any(material)
 
     def _merge(self, absorbed_id: str, survivor_id: str) -> None:

@@ -1,10 +1,16 @@
-"""The correlation engine state, one versioned document per tenant (spilled to S3 when large)."""
+"""The correlation engine state, one versioned document per tenant (spilled to S3 when large).
+
+The document is stored zlib-compressed (`document_z`, binary): every correlate batch rewrites it,
+and on-demand DynamoDB bills a write per started KB of the item, so the compressed JSON (about a
+sixth of the text on an alert storm) costs a sixth of the write units. Items saved as plain text
+(`document`) by earlier versions are still read."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
+import zlib
 from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -18,6 +24,7 @@ from sre_copilot.adapters.dynamo.table import (
     ConditionArguments,
     SingleTable,
     _old_item,
+    as_bytes,
     as_int,
     correlation_key,
     due_gsi2pk,
@@ -43,6 +50,8 @@ class DynamoCorrelationState(SingleTable):
             if item is None:
                 return None, 0
             version = as_int(item["version"])
+            if "document_z" in item:
+                return json.loads(zlib.decompress(as_bytes(item["document_z"]))), version
             if "document" in item:
                 return json.loads(str(item["document"])), version
             try:
@@ -55,7 +64,8 @@ class DynamoCorrelationState(SingleTable):
     def save_correlation_state(self, tenant_id: str, state: Mapping[str, object], expected_version: int, *,
                                next_tick: datetime | None = None) -> int:
         """Save if the stored version is still `expected_version`; return the new version, else raise
-        `ConcurrentUpdate` (reload and re-run). States over 350 KB go to S3 with a pointer kept here.
+        `ConcurrentUpdate` (reload and re-run). States over 350 KB compressed go to S3 (as JSON) with
+        a pointer kept here.
         `next_tick`: when the engine's tick next has work (None: never); it puts the state on the
         sweeper's agenda (`due_work`) for that time. The agenda index projects only
         `AGENDA_ATTRIBUTES`, so the document stays out of it."""
@@ -67,8 +77,9 @@ class DynamoCorrelationState(SingleTable):
                                          "size_bytes": size_bytes}
         if next_tick is not None:
             attributes.update(gsi2pk=due_gsi2pk(tenant_id), gsi2sk=f"{format_time(next_tick)}#TICK")
+        packed = zlib.compress(body.encode("utf-8"), 6)
         spilled: str | None = None
-        if size_bytes > STATE_INLINE_LIMIT_BYTES:
+        if len(packed) > STATE_INLINE_LIMIT_BYTES:
             spilled = self.blobs.put_bytes(
                 # Named by version and content (a replay names it the same); a concurrent save of the
                 # same version with other content gets another name, and with the same content the
@@ -78,7 +89,7 @@ class DynamoCorrelationState(SingleTable):
                 body.encode("utf-8"), "application/json")
             attributes["document_ref"] = spilled
         else:
-            attributes["document"] = body
+            attributes["document_z"] = packed
         condition = ("attribute_not_exists(pk)" if expected_version == 0 else "#version = :expected")
         arguments: ConditionArguments = {"ConditionExpression": condition}
         if expected_version:

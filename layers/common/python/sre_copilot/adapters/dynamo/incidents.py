@@ -12,11 +12,11 @@ from sre_copilot.adapters import aws_clients
 from sre_copilot.adapters.dynamo.table import (
     GSI1,
     SingleTable,
-    _doc,
     _document,
     _epoch,
     _Expression,
     _old_item,
+    _packed_doc,
     as_int,
     execution_key,
     execution_name,
@@ -47,7 +47,7 @@ class DynamoIncidents(SingleTable):
         document = incident.model_dump(mode="json")
         expected = document.pop("version")
         expires = incident.updated_at + timedelta(days=self.settings.incident_ttl_days)
-        attributes = {"doc": _doc(document), "id": incident.id,
+        attributes = {"doc_z": _packed_doc(document), "id": incident.id,
                       "state": incident.state.value, "execution": incident.execution, "service": incident.service,
                       "item_type": "incident", "ttl": _epoch(expires)}
         if incident.signals_clear_since is not None:

@@ -18,11 +18,11 @@ from sre_copilot.adapters.dynamo.table import (
     DedupWindow,
     SingleTable,
     WireItem,
-    _doc,
     _document,
     _epoch,
     _Expression,
     _old_item,
+    _packed_doc,
     as_float,
     as_int,
     fingerprint_key,
@@ -46,7 +46,7 @@ class DynamoSignals(SingleTable):
         document = signal.model_dump(mode="json")
         duplicates = document.pop("duplicate_count")
         expires = signal.received_at + timedelta(days=self.settings.signal_ttl_days)
-        attributes = {"doc": _doc(document), "id": signal.id,
+        attributes = {"doc_z": _packed_doc(document), "id": signal.id,
                       "incident_id": signal.incident_id, "item_type": "signal", "ttl": _epoch(expires)}
         remove: tuple[str, ...] = ()
         if signal.incident_id:
