@@ -189,6 +189,12 @@ class LocalDeployment:
         # Handlers print EMF metric lines as Lambda does; keep them out of the CLI's output.
         self.emf = self._stack.enter_context(_EmfCapture())
         os.environ.update(_base_environment(self.quiet))
+        # The functions' logger was built at import, before this environment: give it the level
+        # the deployment sets (else a quiet replay formats and prints a log line per delivery).
+        from sre_copilot.services.observability import logger as function_logger
+
+        self._stack.callback(function_logger.setLevel, function_logger.log_level)
+        function_logger.setLevel(os.environ["POWERTOOLS_LOG_LEVEL"])
         self._stack.enter_context(_fewer_collections())
         self._stack.enter_context(mock_aws(config=MOTO_CONFIG))  # type: ignore[call-overload]
         self._stack.enter_context(in_process_lambda(self.lambdas))
