@@ -233,6 +233,7 @@ class LocalDeployment:
 
         self.session = boto3.session.Session(region_name=REGION)
         ddb, s3, sqs = self._storage_clients()
+        self._s3 = s3
         from sre_copilot.adapters.dynamodb_store import table_definition
 
         ddb.create_table(**table_definition("sre-copilot"))
@@ -309,11 +310,15 @@ class LocalDeployment:
         self._track_workflows()
 
     def _create_raw_archive(self) -> None:
-        """The Firehose stream ingest archives raw deliveries to, as deployed (moto writes each
-        record at once to its own S3; on the memory backend that bucket holds only the archive)."""
+        """The Firehose stream ingest archives raw deliveries to, as deployed (each record is
+        written at once to the artifact bucket: moto's, or the memory backend's)."""
         if self.backend == "memory":
-            self.session.client("s3").create_bucket(Bucket="sre-copilot-artifacts")
-        self.session.client("firehose").create_delivery_stream(
+            from sre_copilot.adapters import aws_clients
+
+            firehose: Any = aws_clients.memory_backend().firehose
+        else:
+            firehose = self.session.client("firehose")
+        firehose.create_delivery_stream(
             DeliveryStreamName=RAW_ARCHIVE_STREAM, DeliveryStreamType="DirectPut",
             ExtendedS3DestinationConfiguration={
                 "RoleARN": "arn:aws:iam::123456789012:role/sre-copilot-raw-archive",
@@ -627,7 +632,7 @@ class LocalDeployment:
     # -- reading back ------------------------------------------------------------------------------
     def raw_archive_records(self) -> list[dict[str, Any]]:
         """Every record the raw-archive stream wrote under `raw/` (one JSON line per delivery)."""
-        s3 = self.session.client("s3")
+        s3 = self._s3
         records = []
         for item in s3.list_objects_v2(Bucket="sre-copilot-artifacts", Prefix="raw/").get("Contents", []):
             data = s3.get_object(Bucket="sre-copilot-artifacts", Key=item["Key"])["Body"].read()
