@@ -728,10 +728,6 @@ def faster_step_functions() -> Iterator[None]:
 
     - Step Functions re-parses the definition with ANTLR for every execution; the parsed program
       is cached per definition and deep-copied for each execution, so executions share no state.
-    - A Step Functions Lambda task builds a new boto3 Lambda client for every invocation; one
-      client per region is kept (boto3 clients are thread-safe). It is moto's own client with its
-      settings (no parameter validation, one attempt), sent unsigned: it is the service calling
-      itself in-process, and moto checks no signature.
     - Every JSONPath a state evaluates (parameters, selectors, result paths) is parsed again with
       jsonpath-ng's PLY parser, about 0.25 ms each and some 30 per analysis. Parsed paths are
       kept per path text; `find` and `update_or_create` only read them.
@@ -742,26 +738,12 @@ def faster_step_functions() -> Iterator[None]:
     """
     import functools
 
-    import boto3
-    from botocore import UNSIGNED
-    from botocore.config import Config
     from moto.stepfunctions.parser.asl.component.common.path import result_path
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
-    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
     from moto.stepfunctions.parser.asl.utils import json_path
     from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
     original_entrypoint = ExecutionWorker._get_evaluation_entrypoint
-    original_client_for = lambda_eval_utils.boto_client_for
-
-    @functools.cache
-    def lambda_client(region: str, service: str) -> Any:
-        model = original_client_for(region=region, service=service)
-        if model.meta.endpoint_url != f"https://{service}.{region}.amazonaws.com":
-            return model  # moto in server mode: keep its client as it is
-        return boto3.client(service, region_name=region, aws_access_key_id="ak", aws_secret_access_key="sk",  # type: ignore[call-overload]
-                            config=model.meta.config.merge(Config(signature_version=UNSIGNED,
-                                                                  user_agent="sre-copilot-embedded")))
     programs: dict[str, Any] = {}
     programs_lock = threading.Lock()
 
@@ -773,11 +755,7 @@ def faster_step_functions() -> Iterator[None]:
                 program = programs[definition] = original_entrypoint(self)
             return copy.deepcopy(program)
 
-    def client_for(region: str, service: str, state_credentials: Any = None) -> Any:
-        return lambda_client(region, service)
-
     with _replaced((ExecutionWorker, "_get_evaluation_entrypoint", entrypoint),
-                   (lambda_eval_utils, "boto_client_for", client_for),
                    (json_path, "parse", functools.lru_cache(maxsize=1024)(json_path.parse)),
                    (result_path, "parse", functools.lru_cache(maxsize=1024)(result_path.parse)),
                    (retrier_decl, "time", _SimulatedWait)):
