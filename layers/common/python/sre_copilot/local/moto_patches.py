@@ -214,11 +214,10 @@ def executions_in_turn(activity: ExecutionActivity) -> Iterator[ExecutionActivit
     timeout in the embedded runtime is the sweeper's, on simulated time; moto's own wall-clock
     timeout would fire after a number of real seconds, which depends on the machine's load.
 
-    moto runs each execution's program, and each Task state of it, in a thread of its own that
-    the thread before it only waits for, with a wall-clock timeout. Once those timeouts are off
-    the wall clock the wait is a plain join, so the body runs in the waiting thread itself: the
-    same steps in the same order, without a thread start and two handoffs per state (about a
-    fifth of a replay's CPU on a storm, and on a loaded machine a scheduler wait each)."""
+    moto runs each execution's program, and each Task state of it, in a thread its starter only
+    waits for, with a wall-clock timeout; taken off the wall clock, that wait is a plain join, so
+    the body runs in the starter itself: same steps, same order, no thread start or handoffs
+    (a Task state's `terminated_event` is then set before it is waited for)."""
     from moto.stepfunctions.parser.asl.component.program import program
     from moto.stepfunctions.parser.asl.component.state.exec import execute_state
     from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint
@@ -266,19 +265,13 @@ def executions_in_turn(activity: ExecutionActivity) -> Iterator[ExecutionActivit
                     self._sre_ticket = activity.issue()
         return wake
 
-    class _UntimedEvent(threading.Event):
-        def wait(self, timeout: float | None = None) -> bool:
-            return super().wait()
-
-    class _UntimedThreading:
-        Event = _UntimedEvent
+    class _JoinedThreading:
         Thread = _JoinedThread
 
     with _replaced((ExecutionWorker, "start", start), (CallbackEndpoint, "wait", wait),
                    (CallbackEndpoint, "notify", woken(original_notify)),
                    (CallbackEndpoint, "interrupt_all", woken(original_interrupt)),
-                   (execute_state, "threading", _UntimedThreading), (execute_state, "Thread", _JoinedThread),
-                   (program, "threading", _UntimedThreading)):
+                   (execute_state, "Thread", _JoinedThread), (program, "threading", _JoinedThreading)):
         yield activity
 
 
@@ -288,11 +281,8 @@ class _JoinedThread:
     def __init__(self, target: Callable[..., Any], args: tuple[Any, ...] = (), **_: Any) -> None:
         self._target, self._args = target, args
 
-    def start(self) -> None:
-        try:
-            self._target(*self._args)
-        except Exception:  # a thread's exception ends the thread, not its starter
-            logger.exception("Step Functions worker raised")
+    def start(self) -> None:  # both targets catch what their states raise, as a thread must
+        self._target(*self._args)
 
     def join(self, timeout: float | None = None) -> None:
         return None
