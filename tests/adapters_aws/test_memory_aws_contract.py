@@ -1,5 +1,6 @@
-"""The memory backend's DynamoDB, S3 and SQS answer the API calls the adapters make as moto does:
-the same items, pages, error codes and redrive, on the same requests (one test, two clients)."""
+"""The memory backend's DynamoDB, S3, SQS and Firehose answer the API calls the adapters make as
+moto does: the same items, pages, error codes and redrive, on the same requests (one test, two
+clients)."""
 
 from __future__ import annotations
 
@@ -172,3 +173,30 @@ def test_ttl_is_an_attribute_until_the_background_pass_deletes_expired_items(aws
     # Then only the expired item is gone
     assert ddb.get_item(TableName=TABLE, Key={"pk": {"S": "p"}, "sk": {"S": "old"}}) == {}
     assert "Item" in ddb.get_item(TableName=TABLE, Key={"pk": {"S": "p"}, "sk": {"S": "new"}})
+
+
+@pytest.mark.parametrize("backend", ["moto", "memory"])
+def test_the_raw_archive_stream_writes_every_record_under_its_prefix(backend: str, aws: None) -> None:
+    if backend == "moto":
+        s3, firehose = (boto3.client(s, region_name="us-east-1") for s in ("s3", "firehose"))
+    else:
+        memory = MemoryAws()
+        s3, firehose = memory.s3, memory.firehose
+    # Given a DirectPut stream into a bucket's raw/ prefix
+    s3.create_bucket(Bucket="archive")
+    firehose.create_delivery_stream(
+        DeliveryStreamName="raw", DeliveryStreamType="DirectPut",
+        ExtendedS3DestinationConfiguration={"RoleARN": "arn:aws:iam::123456789012:role/r",
+                                            "BucketARN": "arn:aws:s3:::archive", "Prefix": "raw/"})
+    # When two records are put
+    ids = [firehose.put_record(DeliveryStreamName="raw", Record={"Data": f'{{"n":{n}}}\n'.encode()})["RecordId"]
+           for n in (1, 2)]
+    # Then each has its own id and every record's line is in an object under raw/
+    assert len(set(ids)) == 2
+    keys = [item["Key"] for item in s3.list_objects_v2(Bucket="archive", Prefix="raw/")["Contents"]]
+    lines = [line for key in keys for line in s3.get_object(Bucket="archive", Key=key)["Body"].read().splitlines()]
+    assert all(key.startswith("raw/") for key in keys) and sorted(lines) == [b'{"n":1}', b'{"n":2}']
+    # And a record for a stream that does not exist is refused as Firehose refuses it
+    with pytest.raises(ClientError) as refused:
+        firehose.put_record(DeliveryStreamName="missing", Record={"Data": b"x"})
+    assert _code(refused) == "ResourceNotFoundException"

@@ -193,11 +193,12 @@ def test_patches_are_undone_on_exit() -> None:
     from moto.dynamodb.models.table import Table
     from moto.sqs import models as sqs_models
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
-    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
     def current() -> tuple[Any, ...]:
         return (Table.query, Table.all_items, responses.method_names_from_class, retrier_decl.time,
-                lambda_eval_utils.boto_client_for, CloudWatchBackend.get_metric_data, BaseBackend.__dict__["urls"])
+                ExecutionWorker._get_evaluation_entrypoint, CloudWatchBackend.get_metric_data,
+                BaseBackend.__dict__["urls"])
 
     def own_attributes() -> tuple[Any, ...]:
         return vars(sqs_models)["generate_receipt_handle"], vars(BaseBackend)["urls"]

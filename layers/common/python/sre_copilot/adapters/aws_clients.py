@@ -73,7 +73,7 @@ def _unsigned(settings: Settings) -> frozenset[str]:
 
 def client(service: str, region: str, endpoint_url: str | None = None) -> Any:
     """The process-wide client for `service` in `region` (optionally at `endpoint_url`). With
-    `Settings.store_backend` = memory, DynamoDB, S3 and SQS are this process's in-memory ones."""
+    `Settings.store_backend` = memory, DynamoDB, S3, SQS and Firehose are this process's own."""
     settings = get_settings()
     if settings.store_backend == "memory" and service in MEMORY_SERVICES:
         return memory_backend().client(service)
@@ -107,7 +107,7 @@ def clear_clients() -> None:
         _memory = None
 
 
-MEMORY_SERVICES = frozenset({"dynamodb", "s3", "sqs"})
+MEMORY_SERVICES = frozenset({"dynamodb", "s3", "sqs", "firehose"})
 _memory: MemoryAws | None = None
 
 

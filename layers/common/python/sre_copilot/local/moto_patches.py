@@ -212,7 +212,13 @@ def executions_in_turn(activity: ExecutionActivity) -> Iterator[ExecutionActivit
     """Run Step Functions executions under `activity`'s baton (see ExecutionActivity), and take
     task-token waits off the wall clock: a parked task wakes only by its token or a stop. Its
     timeout in the embedded runtime is the sweeper's, on simulated time; moto's own wall-clock
-    timeout would fire after a number of real seconds, which depends on the machine's load."""
+    timeout would fire after a number of real seconds, which depends on the machine's load.
+
+    moto runs each execution's program, and each Task state of it, in a thread its starter only
+    waits for, with a wall-clock timeout; taken off the wall clock, that wait is a plain join, so
+    the body runs in the starter itself: same steps, same order, no thread start or handoffs
+    (a Task state's `terminated_event` is then set before it is waited for)."""
+    from moto.stepfunctions.parser.asl.component.program import program
     from moto.stepfunctions.parser.asl.component.state.exec import execute_state
     from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint
     from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
@@ -259,18 +265,30 @@ def executions_in_turn(activity: ExecutionActivity) -> Iterator[ExecutionActivit
                     self._sre_ticket = activity.issue()
         return wake
 
-    class _UntimedEvent(threading.Event):
-        def wait(self, timeout: float | None = None) -> bool:
-            return super().wait()
-
-    class _UntimedThreading:
-        Event = _UntimedEvent
+    class _JoinedThreading:
+        Thread = _JoinedThread
 
     with _replaced((ExecutionWorker, "start", start), (CallbackEndpoint, "wait", wait),
                    (CallbackEndpoint, "notify", woken(original_notify)),
                    (CallbackEndpoint, "interrupt_all", woken(original_interrupt)),
-                   (execute_state, "threading", _UntimedThreading)):
+                   (execute_state, "Thread", _JoinedThread), (program, "threading", _JoinedThreading)):
         yield activity
+
+
+class _JoinedThread:
+    """A thread whose starter only waits for it, untimed: its target runs in the starter."""
+
+    def __init__(self, target: Callable[..., Any], args: tuple[Any, ...] = (), **_: Any) -> None:
+        self._target, self._args = target, args
+
+    def start(self) -> None:  # both targets catch what their states raise, as a thread must
+        self._target(*self._args)
+
+    def join(self, timeout: float | None = None) -> None:
+        return None
+
+    def is_alive(self) -> bool:
+        return False
 
 
 MOTO_CONFIG: dict[str, Any] = {
@@ -700,10 +718,6 @@ def faster_step_functions() -> Iterator[None]:
 
     - Step Functions re-parses the definition with ANTLR for every execution; the parsed program
       is cached per definition and deep-copied for each execution, so executions share no state.
-    - A Step Functions Lambda task builds a new boto3 Lambda client for every invocation; one
-      client per region is kept (boto3 clients are thread-safe). It is moto's own client with its
-      settings (no parameter validation, one attempt), sent unsigned: it is the service calling
-      itself in-process, and moto checks no signature.
     - Every JSONPath a state evaluates (parameters, selectors, result paths) is parsed again with
       jsonpath-ng's PLY parser, about 0.25 ms each and some 30 per analysis. Parsed paths are
       kept per path text; `find` and `update_or_create` only read them.
@@ -714,26 +728,12 @@ def faster_step_functions() -> Iterator[None]:
     """
     import functools
 
-    import boto3
-    from botocore import UNSIGNED
-    from botocore.config import Config
     from moto.stepfunctions.parser.asl.component.common.path import result_path
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
-    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
     from moto.stepfunctions.parser.asl.utils import json_path
     from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
     original_entrypoint = ExecutionWorker._get_evaluation_entrypoint
-    original_client_for = lambda_eval_utils.boto_client_for
-
-    @functools.cache
-    def lambda_client(region: str, service: str) -> Any:
-        model = original_client_for(region=region, service=service)
-        if model.meta.endpoint_url != f"https://{service}.{region}.amazonaws.com":
-            return model  # moto in server mode: keep its client as it is
-        return boto3.client(service, region_name=region, aws_access_key_id="ak", aws_secret_access_key="sk",  # type: ignore[call-overload]
-                            config=model.meta.config.merge(Config(signature_version=UNSIGNED,
-                                                                  user_agent="sre-copilot-embedded")))
     programs: dict[str, Any] = {}
     programs_lock = threading.Lock()
 
@@ -745,11 +745,7 @@ def faster_step_functions() -> Iterator[None]:
                 program = programs[definition] = original_entrypoint(self)
             return copy.deepcopy(program)
 
-    def client_for(region: str, service: str, state_credentials: Any = None) -> Any:
-        return lambda_client(region, service)
-
     with _replaced((ExecutionWorker, "_get_evaluation_entrypoint", entrypoint),
-                   (lambda_eval_utils, "boto_client_for", client_for),
                    (json_path, "parse", functools.lru_cache(maxsize=1024)(json_path.parse)),
                    (result_path, "parse", functools.lru_cache(maxsize=1024)(result_path.parse)),
                    (retrier_decl, "time", _SimulatedWait)):

@@ -189,6 +189,11 @@ class LocalDeployment:
         # Handlers print EMF metric lines as Lambda does; keep them out of the CLI's output.
         self.emf = self._stack.enter_context(_EmfCapture())
         os.environ.update(_base_environment(self.quiet))
+        # The functions' logger was built at import, before this environment: give it this level.
+        from sre_copilot.services.observability import logger as function_logger
+
+        self._stack.callback(function_logger.setLevel, function_logger.log_level)
+        function_logger.setLevel(os.environ["POWERTOOLS_LOG_LEVEL"])
         self._stack.enter_context(_fewer_collections())
         self._stack.enter_context(mock_aws(config=MOTO_CONFIG))  # type: ignore[call-overload]
         self._stack.enter_context(in_process_lambda(self.lambdas))
@@ -226,7 +231,8 @@ class LocalDeployment:
         import boto3
 
         self.session = boto3.session.Session(region_name=REGION)
-        ddb, s3, sqs = self._storage_clients()
+        ddb, s3, sqs, firehose = self._storage_clients()
+        self._s3 = s3
         from sre_copilot.adapters.dynamodb_store import table_definition
 
         ddb.create_table(**table_definition("sre-copilot"))
@@ -237,7 +243,7 @@ class LocalDeployment:
                          AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
                          KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])
         s3.create_bucket(Bucket="sre-copilot-artifacts")
-        self._create_raw_archive()
+        self._create_raw_archive(firehose)
         self._sqs = sqs
         for spec in self.queue_routes:
             name = f"sre-copilot-{spec.priority.lower()}"
@@ -302,30 +308,29 @@ class LocalDeployment:
         set_container(self.container)
         self._track_workflows()
 
-    def _create_raw_archive(self) -> None:
-        """The Firehose stream ingest archives raw deliveries to, as deployed (moto writes each
-        record at once to its own S3; on the memory backend that bucket holds only the archive)."""
-        if self.backend == "memory":
-            self.session.client("s3").create_bucket(Bucket="sre-copilot-artifacts")
-        self.session.client("firehose").create_delivery_stream(
+    def _create_raw_archive(self, firehose: Any) -> None:
+        """The Firehose stream ingest archives raw deliveries to, as deployed (each record is
+        written at once to the artifact bucket: moto's, or the memory backend's)."""
+        firehose.create_delivery_stream(
             DeliveryStreamName=RAW_ARCHIVE_STREAM, DeliveryStreamType="DirectPut",
             ExtendedS3DestinationConfiguration={
                 "RoleARN": "arn:aws:iam::123456789012:role/sre-copilot-raw-archive",
                 "BucketARN": "arn:aws:s3:::sre-copilot-artifacts", "Prefix": "raw/",
                 "BufferingHints": {"IntervalInSeconds": 60, "SizeInMBs": 5}})
 
-    def _storage_clients(self) -> tuple[Any, Any, Any]:
-        """DynamoDB, S3 and SQS clients of the chosen backend (a fresh in-memory AWS per deployment)."""
+    def _storage_clients(self) -> tuple[Any, Any, Any, Any]:
+        """DynamoDB, S3, SQS and Firehose clients of the chosen backend (a fresh in-memory AWS per
+        deployment)."""
         if self.backend == "memory":
             from sre_copilot.adapters import aws_clients
 
             aws_clients.clear_clients()
             self._stack.callback(aws_clients.clear_clients)
             memory = aws_clients.memory_backend()
-            return memory.dynamodb, memory.s3, memory.sqs
+            return memory.dynamodb, memory.s3, memory.sqs, memory.firehose
         if self.backend != "moto":
             raise ValueError(f"unknown backend {self.backend!r}; use moto or memory")
-        return self.session.client("dynamodb"), self.session.client("s3"), self.session.client("sqs")
+        return tuple(self.session.client(s) for s in ("dynamodb", "s3", "sqs", "firehose"))  # type: ignore[return-value]
 
     def _function_environment(self, secret_arns: dict[str, str]) -> dict[str, str]:
         env = {
@@ -621,7 +626,7 @@ class LocalDeployment:
     # -- reading back ------------------------------------------------------------------------------
     def raw_archive_records(self) -> list[dict[str, Any]]:
         """Every record the raw-archive stream wrote under `raw/` (one JSON line per delivery)."""
-        s3 = self.session.client("s3")
+        s3 = self._s3
         records = []
         for item in s3.list_objects_v2(Bucket="sre-copilot-artifacts", Prefix="raw/").get("Contents", []):
             data = s3.get_object(Bucket="sre-copilot-artifacts", Key=item["Key"])["Body"].read()
@@ -652,15 +657,11 @@ class _EmfCapture:
         self._swallow_newline = False
 
     def __enter__(self) -> _EmfCapture:
-        import sys
-
         self._stdout = sys.stdout
         sys.stdout = self  # type: ignore[assignment]
         return self
 
     def __exit__(self, *exc: object) -> None:
-        import sys
-
         sys.stdout = self._stdout
 
     def write(self, text: str) -> int:

@@ -7,6 +7,7 @@ reads only the signal's own text and labels; it never follows anything written t
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from enum import StrEnum
@@ -75,7 +76,13 @@ def signal_text(signal: Signal, ignore: Iterable[str | None] = ()) -> str:
 
 
 def classify(signal: Signal, ignore: Iterable[str | None] = ()) -> Symptom:
-    text = signal_text(signal, ignore)
+    return _classify_text(signal_text(signal, ignore))
+
+
+@functools.lru_cache(maxsize=32768)
+def _classify_text(text: str) -> Symptom:
+    # Each re-analysis classifies every alert of its incident again, and a storm's alerts repeat
+    # a few texts: up to a dozen regular-expression searches each, for the same answer.
     for symptom, pattern in _PATTERNS:
         if pattern.search(text):
             return symptom

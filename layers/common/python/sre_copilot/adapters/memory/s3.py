@@ -58,6 +58,14 @@ class MemoryS3:
             self._bucket(Bucket, "DeleteObject").pop(Key, None)  # S3 answers 204 for a missing key too
         return {}
 
+    def list_objects_v2(self, *, Bucket: str, Prefix: str = "", **_: Any) -> dict[str, Any]:
+        """The keys under `Prefix` in key order, as one page (no 1,000-key paging)."""
+        with self._lock:
+            objects = sorted((key, stored) for key, stored in self._bucket(Bucket, "ListObjectsV2").items()
+                             if key.startswith(Prefix))
+        return {"Name": Bucket, "Prefix": Prefix, "KeyCount": len(objects), "IsTruncated": False,
+                "Contents": [{"Key": key, "Size": len(stored.body), "ETag": stored.etag} for key, stored in objects]}
+
     def keys(self, bucket: str) -> list[str]:
         with self._lock:
             return sorted(self._bucket(bucket, "ListObjectsV2"))
