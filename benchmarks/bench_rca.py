@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from sre_copilot.cli.narrative import render_margin
+from sre_copilot.cli.eval_table import render_margin
 from sre_copilot.local.offline_eval import evaluate_offline
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"

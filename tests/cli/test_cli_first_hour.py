@@ -118,12 +118,30 @@ def test_eval_prints_tables_not_a_dict() -> None:
     }
     text = eval_table.render(report)
     assert "{" not in text and "summary" in text and "calibration (Brier 0.120)" in text
+    assert "time gap 2 min" not in text, "no baselines were scored, so none is shown"
     assert any(line.startswith("grouping F1") and line.rstrip().endswith("0.900") for line in text.splitlines())
     assert "0.0-0.2" not in text, "empty buckets are left out"
     # And the micro figures, one measure per row, still fit 100 columns
     assert any(line.strip().startswith("noise reduction") and line.rstrip().endswith("0.850")
                for line in text.splitlines())
     assert max(len(line) for line in text.splitlines()) <= 100
+
+
+def test_eval_shows_the_margin_over_both_baselines() -> None:
+    # Given a report with the two simple baselines scored beside the product
+    micro = {"f1": 0.965, "precision": 0.957, "recall": 0.974, "top1": 0.538, "top3": 0.744,
+             "service_top1": 0.564, "service_top3": 0.795}
+    report = {"scenarios": [], "summary": {"micro": micro},
+              "baselines": {"time_gap": {"micro": {**micro, "f1": 0.988, "top1": None}},
+                            "most_alerts": {"micro": {**micro, "top1": 0.397, "service_top1": 0.41}}}}
+    # When eval prints it
+    lines = eval_table.render(report).splitlines()
+    # Then one row each names the product and both baselines with their own figures, within 100 columns
+    rows = {line.split("  ")[0]: line for line in lines if line.startswith(("sre-copilot", "time gap", "most alerts"))}
+    assert set(rows) == {"sre-copilot", "time gap 2 min", "most alerts|truth"}
+    assert "0.988" in rows["time gap 2 min"] and "n/a" in rows["time gap 2 min"]
+    assert "0.397" in rows["most alerts|truth"] and "0.538" in rows["sre-copilot"]
+    assert max(len(line) for line in lines) <= 100
 
 
 @pytest.mark.parametrize("path", ["docs/examples/catalog-info.yaml", "docs/examples/runbooks/restart-crashlooping-pods.md"])

@@ -41,9 +41,29 @@ def render(report: dict[str, Any]) -> str:
                 lines += [f"  {SUMMARY_LABELS.get(k, k.replace('_', ' ')):<28} {_cell(v):>12}" for k, v in value.items()]
             else:
                 lines.append(f"{SUMMARY_LABELS.get(key, key.replace('_', ' ')):<30} {_cell(value):>12}")
+    if report.get("baselines"):
+        lines += ["", "beside the simple baselines, scored by the same code on the same data",
+                  render_margin(report)]
     buckets = [b for b in report.get("calibration", {}).get("buckets", []) if b.get("count")]
     if buckets:
         brier = report["calibration"].get("brier")
         lines += ["", f"calibration (Brier {_cell(brier)})", f"{'confidence':<16} {'accuracy':>9} {'n':>6}"]
         lines += [f"{b.get('range')!s:<16} {_cell(b.get('accuracy')):>9} {b.get('count'):>6}" for b in buckets]
     return "\n".join(lines)
+
+
+def render_margin(report: dict[str, Any]) -> str:
+    """Micro figures of the product beside the two simple baselines, scored by the same code."""
+    rows = [("sre-copilot", report["summary"]["micro"])]
+    names = {"time_gap": "time gap 2 min", "most_alerts": "most alerts|truth"}
+    rows += [(names.get(k, k), v["micro"]) for k, v in (report.get("baselines") or {}).items()]
+    keys = [("f1", "pair F1"), ("precision", "P"), ("recall", "R"), ("top1", "ent@1"), ("top3", "ent@3"),
+            ("service_top1", "svc@1"), ("service_top3", "svc@3")]
+    out = [f"{'micro':<18}" + "".join(f"{label:>8}" for _k, label in keys)]
+    for name, micro in rows:
+        out.append(f"{name:<18}" + "".join(f"{_number(micro.get(k)):>8}" for k, _label in keys))
+    return "\n".join(out)
+
+
+def _number(value: Any) -> str:
+    return f"{value:.3f}" if isinstance(value, int | float) and not isinstance(value, bool) else "n/a"
