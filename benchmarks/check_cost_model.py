@@ -97,34 +97,12 @@ SWEEPER = "approval_sweeper"
 WRITE_OPERATIONS = ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems")
 
 
-def _attribute_size(value: dict[str, Any]) -> int:
-    """Bytes DynamoDB bills for one attribute value (its documented item-size rules)."""
-    kind, v = next(iter(value.items()))
-    if kind == "S":
-        return len(v.encode("utf-8"))
-    if kind == "N":
-        digits = v.lstrip("-").replace(".", "").lstrip("0") or "0"
-        return (len(digits) + 1) // 2 + 1
-    if kind == "B":
-        return len(v)
-    if kind in ("BOOL", "NULL"):
-        return 1
-    if kind == "SS":
-        return sum(len(x.encode("utf-8")) for x in v)
-    if kind == "NS":
-        return sum(_attribute_size({"N": x}) for x in v)
-    if kind == "BS":
-        return sum(len(x) for x in v)
-    if kind == "L":
-        return 3 + sum(1 + _attribute_size(x) for x in v)
-    if kind == "M":
-        return 3 + sum(1 + len(k.encode("utf-8")) + _attribute_size(x) for k, x in v.items())
-    return 0
-
-
 def item_size(item: dict[str, Any] | None) -> int:
-    """Bytes of one item as DynamoDB bills it: attribute names plus values."""
-    return sum(len(k.encode("utf-8")) + _attribute_size(v) for k, v in (item or {}).items())
+    """Bytes of one item as DynamoDB bills it: attribute names plus values (the memory backend's
+    own rule, which refuses what DynamoDB would refuse)."""
+    from sre_copilot.adapters.memory.wire import item_size as wire_item_size
+
+    return wire_item_size(item or {})
 
 
 def _units(size: int, unit: int) -> int:

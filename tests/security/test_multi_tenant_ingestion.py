@@ -222,21 +222,26 @@ def test_a_tenants_malformed_delivery_is_kept_for_review_as_that_tenants(deploym
     assert json.loads(review["Body"])["tenant_id"] == "globex"
 
 
-def _slack_click(d: LocalDeployment, action_id: str, value: str) -> tuple[int, Any]:
-    """A signed Slack button click, as Slack sends it (the card's value names only the incident)."""
+def _signed_slack(d: LocalDeployment, path: str, form: dict[str, str]) -> tuple[int, Any]:
+    """A form post signed with the Slack app's signing secret, as Slack sends it."""
     from urllib.parse import urlencode
 
     from slack_sdk.signature import SignatureVerifier
 
-    payload = {"type": "block_actions", "user": {"id": LOCAL_APPROVER, "username": "oncall"},
-               "team": {"id": LOCAL_SLACK_TEAM}, "actions": [{"action_id": action_id, "value": value}]}
-    body = urlencode({"payload": json.dumps(payload)})
+    body = urlencode(form)
     timestamp = str(int(d.clock.now().timestamp()))
     signature = SignatureVerifier(LOCAL_SECRETS["slack"]["signing_secret"]).generate_signature(
         timestamp=timestamp, body=body) or ""
-    return d.http("POST", "/callbacks/slack/interactions", body.encode(), {
+    return d.http("POST", path, body.encode(), {
         "X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": signature,
         "Content-Type": "application/x-www-form-urlencoded"})
+
+
+def _slack_click(d: LocalDeployment, action_id: str, value: str) -> tuple[int, Any]:
+    """A Slack button click (the card's value names only the incident)."""
+    payload = {"type": "block_actions", "user": {"id": LOCAL_APPROVER, "username": "oncall"},
+               "team": {"id": LOCAL_SLACK_TEAM}, "actions": [{"action_id": action_id, "value": value}]}
+    return _signed_slack(d, "/callbacks/slack/interactions", {"payload": json.dumps(payload)})
 
 
 def test_slack_clicks_and_phone_keypresses_reach_the_incidents_own_tenant(deployment: LocalDeployment) -> None:
@@ -265,19 +270,10 @@ def test_slack_clicks_and_phone_keypresses_reach_the_incidents_own_tenant(deploy
 
 
 def _slash(d: LocalDeployment, text: str, channel: str) -> tuple[int, Any]:
-    """A signed `/sre` command, as Slack sends it from `channel`."""
-    from urllib.parse import urlencode
-
-    from slack_sdk.signature import SignatureVerifier
-
-    body = urlencode({"command": "/sre", "text": text, "user_id": LOCAL_APPROVER, "channel_id": channel,
-                      "team_id": LOCAL_SLACK_TEAM})
-    timestamp = str(int(d.clock.now().timestamp()))
-    signature = SignatureVerifier(LOCAL_SECRETS["slack"]["signing_secret"]).generate_signature(
-        timestamp=timestamp, body=body) or ""
-    return d.http("POST", "/callbacks/slack/commands", body.encode(), {
-        "X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": signature,
-        "Content-Type": "application/x-www-form-urlencoded"})
+    """A `/sre` command from `channel`."""
+    return _signed_slack(d, "/callbacks/slack/commands", {
+        "command": "/sre", "text": text, "user_id": LOCAL_APPROVER, "channel_id": channel,
+        "team_id": LOCAL_SLACK_TEAM})
 
 
 def test_sre_commands_in_a_tenants_channel_see_and_act_on_that_tenants_incidents_only(
