@@ -4,21 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sre_copilot.domain.catalog import Catalog
+from shop_catalog import shop_catalog
+
 from sre_copilot.domain.signal import Signal
 from sre_copilot.domain.types import EntityKind, Severity, SignalStatus
 from sre_copilot.reasoning.localisation import FEATURES, fault_class, localise
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-CATALOG = Catalog.model_validate({
-    "services": [
-        {"name": "front", "depends_on": ["cart", "shop"],
-         "instances": [{"name": "front-0", "host": "n1"}, {"name": "front-1", "host": "n1"}]},
-        {"name": "cart", "instances": [{"name": "cart-0", "host": "n1"}, {"name": "cart-1", "host": "n2"}]},
-        {"name": "shop", "instances": [{"name": "shop-0", "host": "n2"}]},
-    ],
-    "hosts": [{"name": "n1"}, {"name": "n2"}, {"name": "n3"}],
-})
+CATALOG = shop_catalog(shop_host="n2", hosts=("n1", "n2", "n3"))
 _n = iter(range(10_000))
 
 

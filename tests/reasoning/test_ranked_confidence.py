@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sre_copilot.domain.catalog import Catalog
+from shop_catalog import shop_catalog
+
 from sre_copilot.domain.incident import Incident
 from sre_copilot.domain.signal import Signal
 from sre_copilot.domain.types import EntityKind, Priority, Severity, SignalStatus
@@ -16,15 +17,7 @@ from sre_copilot.reasoning.hypotheses import generate_hypotheses
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 # n1 runs most pods (as a busy node of a real cluster does); cart-1 runs alone on n2.
-CATALOG = Catalog.model_validate({
-    "services": [
-        {"name": "front", "depends_on": ["cart", "shop"],
-         "instances": [{"name": "front-0", "host": "n1"}, {"name": "front-1", "host": "n1"}]},
-        {"name": "cart", "instances": [{"name": "cart-0", "host": "n1"}, {"name": "cart-1", "host": "n2"}]},
-        {"name": "shop", "instances": [{"name": "shop-0", "host": "n1"}]},
-    ],
-    "hosts": [{"name": "n1"}, {"name": "n2"}],
-})
+CATALOG = shop_catalog(shop_host="n1", hosts=("n1", "n2"))
 _n = iter(range(10_000))
 
 
