@@ -17,24 +17,23 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-from sre_copilot.errors import Unauthorized
+from sre_copilot.errors import MalformedSignature, Unauthorized
+from sre_copilot.ingest.auth import sns_messages
 
 
 def origin_of(source: str, raw: bytes) -> str | None:
     """The SNS topic ARN (`cloudwatch-sns`) or the EventBridge event's account, if the body has one."""
+    if source == "cloudwatch-sns":
+        try:
+            topic = sns_messages(raw)[0].get("TopicArn")
+        except MalformedSignature:
+            return None
+        return topic if isinstance(topic, str) else None
     try:
         document = json.loads(raw)
     except (ValueError, RecursionError):
         return None
-    if not isinstance(document, dict):
-        return None
-    if source == "cloudwatch-sns":
-        records = document.get("Records")
-        first = records[0] if isinstance(records, list) and records else None
-        message = first.get("Sns") if isinstance(first, dict) else document
-        topic = message.get("TopicArn") if isinstance(message, dict) else None
-        return topic if isinstance(topic, str) else None
-    account = document.get("account")
+    account = document.get("account") if isinstance(document, dict) else None
     return account if isinstance(account, str) else None
 
 

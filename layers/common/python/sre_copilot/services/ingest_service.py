@@ -132,19 +132,8 @@ class IngestService:
                 # SNS invoked us through IAM (a topic subscription): the topic and freshness still apply.
                 for message in sns_messages(raw):
                     check_sns_origin(message, policy, received_at)
-            # Per-tenant keys, on top of the source's own signature: the key alone names the tenant
-            # (the deployment's when no keys are listed).
-            keys = string_lists(self.c.secret("webhook").get("tenant_keys"))
-            if iam_trusted and tenant is not None:
-                pass  # our own producer, already running as this tenant
-            elif iam_trusted or (source == "cloudwatch-sns" and not tenant_keys.carries_key(headers)):
-                # EventBridge and SNS cannot send a key: the account or topic IAM or the SNS
-                # signature vouched for names the tenant.
-                tenant = aws_origin_tenants.resolve(
-                    source, raw, self.c.settings.aws_source_tenant_map(), self.c.settings.tenant_id,
-                    invoked_by_iam=iam_trusted, keys_in_force=bool(keys))
-            else:
-                tenant = tenant_keys.resolve(headers, keys, self.c.settings.tenant_id)
+            if tenant is None or not iam_trusted:  # else our own producer, running as that tenant
+                tenant = self._tenant_of(source, headers, raw, iam_trusted=iam_trusted)
             if tenant not in tenancy.served(self.c):
                 # A valid key of a tenant the stack was not deployed for (IAM would refuse its writes).
                 raise ConfigurationError(f"tenant_keys names tenant {tenant}, which this deployment does not "
@@ -158,6 +147,17 @@ class IngestService:
         with tenancy.scope(tenant):
             return self._accept_authenticated(source, headers, raw, delivery_id, tenant, origin_delivery,
                                               received_at, started)
+
+    def _tenant_of(self, source: str, headers: Mapping[str, str], raw: bytes, *, iam_trusted: bool) -> str:
+        """Per-tenant keys, on top of the source's own signature: the key alone names the tenant (the
+        deployment's when no keys are listed). EventBridge and SNS cannot send a key: the account or
+        topic that IAM or the SNS signature vouched for names it instead."""
+        keys = string_lists(self.c.secret("webhook").get("tenant_keys"))
+        if iam_trusted or (source == "cloudwatch-sns" and not tenant_keys.carries_key(headers)):
+            return aws_origin_tenants.resolve(source, raw, self.c.settings.aws_source_tenant_map(),
+                                              self.c.settings.tenant_id, invoked_by_iam=iam_trusted,
+                                              keys_in_force=bool(keys))
+        return tenant_keys.resolve(headers, keys, self.c.settings.tenant_id)
 
     def _accept_authenticated(self, source: str, headers: Mapping[str, str], raw: bytes, delivery_id: str,
                               tenant: str, origin_delivery: int | str | None, received_at: datetime,

@@ -248,18 +248,20 @@ def from_dynamo(value: object) -> object:
     return value
 
 
-def as_int(value: object) -> int:
+def _number(value: object) -> int | float:
     """A numeric attribute read back (`from_dynamo` gives int or float)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise TypeError(f"expected a number, got {value!r}")
-    return int(value)
+    return value
+
+
+def as_int(value: object) -> int:
+    return int(_number(value))
 
 
 def as_float(value: object) -> float:
-    """A numeric attribute read back, as a float (times kept as epoch seconds with a fraction)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"expected a number, got {value!r}")
-    return float(value)
+    """As a float: times kept as epoch seconds with a fraction."""
+    return float(_number(value))
 
 
 def marshal(attributes: Mapping[str, object]) -> WireItem:
