@@ -53,15 +53,20 @@ def render(report: dict[str, Any]) -> str:
 
 
 def render_margin(report: dict[str, Any]) -> str:
-    """Micro figures of the product beside the two simple baselines, scored by the same code."""
-    rows = [("sre-copilot", report["summary"]["micro"])]
-    names = {"time_gap": "time gap 2 min", "most_alerts": "most alerts|truth"}
-    rows += [(names.get(k, k), v["micro"]) for k, v in (report.get("baselines") or {}).items()]
+    """Micro figures of the product beside the two simple baselines, scored by the same code; each
+    baseline shows only the measures it is a baseline of (`BASELINE_MEASURES`)."""
+    from sre_copilot.local.evaluate import BASELINE_MEASURES
+
     keys = [("f1", "pair F1"), ("precision", "P"), ("recall", "R"), ("top1", "ent@1"), ("top3", "ent@3"),
             ("service_top1", "svc@1"), ("service_top3", "svc@3")]
+    rows = [("sre-copilot", report["summary"]["micro"], tuple(k for k, _label in keys))]
+    names = {"time_gap": "time gap 2 min", "most_alerts": "most alerts|truth"}
+    rows += [(names.get(k, k), v["micro"], BASELINE_MEASURES.get(k, ()))
+             for k, v in (report.get("baselines") or {}).items()]
     out = [f"{'micro':<18}" + "".join(f"{label:>8}" for _k, label in keys)]
-    for name, micro in rows:
-        out.append(f"{name:<18}" + "".join(f"{_number(micro.get(k)):>8}" for k, _label in keys))
+    for name, micro, measures in rows:
+        out.append(f"{name:<18}" + "".join(f"{_number(micro.get(k) if k in measures else None):>8}"
+                                           for k, _label in keys))
     return "\n".join(out)
 
 

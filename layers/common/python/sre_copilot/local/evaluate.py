@@ -8,6 +8,10 @@ from pathlib import Path
 from typing import Any
 
 BASELINES = ("time_gap", "most_alerts")
+BASELINE_MEASURES = {"time_gap": ("f1", "precision", "recall"),
+                     "most_alerts": ("top1", "top3", "service_top1", "service_top3")}
+"""What each baseline is a baseline of: time-gap grouping names no root cause (its ranks score 0),
+and the most-alerts ranking is given the true grouping (its grouping scores 1)."""
 
 
 def score_row(name: str, truth: dict[str, Any], result: dict[str, Any], document: dict[str, Any]) -> dict[str, Any]:
