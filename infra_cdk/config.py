@@ -121,6 +121,8 @@ class DeploymentConfig(BaseModel):
     dry_run: bool = Field(True, description="remediation plans only, unless policy and this allow")
     approval_timeout_s: int = Field(300, ge=30, le=86_400)
     auto_resolve_after_s: int = Field(300, ge=0, le=86_400, description="signals clear this long -> resolve")
+    reanalysis_settle_s: int = Field(300, ge=60, le=3_600, description=(
+        "more alerts of kinds an incident has are re-analysed at most this long after they join"))
     resolution_policy: Literal["auto", "propose"] = Field("auto", description="propose: ask in Slack first")
     confidence_calibration: dict[str, Any] = Field(default_factory=dict, description=(
         "the applied confidence calibration record (`sre-copilot eval --fit --apply`); {}: identity"))

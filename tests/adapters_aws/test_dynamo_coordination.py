@@ -70,6 +70,30 @@ def test_due_work_lists_due_tokens_and_refresh_flags_in_one_read(store: DynamoSt
     assert store.due_work("acme", START + timedelta(minutes=5)).refresh == []
 
 
+def test_a_deferred_refresh_flag_waits_for_its_time_and_never_delays_a_due_one(
+        store: DynamoStore, clock: SimClock) -> None:
+    # Given inc-s flagged for more alerts of known kinds (due in five minutes), inc-n flagged now
+    store.flag_refresh("acme", "inc-s", due=START + timedelta(minutes=5))
+    store.flag_refresh("acme", "inc-n")
+    # And inc-n then flagged for later evidence too, and inc-s for a new kind of alert after all
+    store.flag_refresh("acme", "inc-n", due=START + timedelta(minutes=5))
+    # When the agenda is read now and at +5m
+    # Then inc-s is not due before its time, and inc-n's flag was not pushed later
+    assert store.due_work("acme", START).refresh == ["inc-n"]
+    assert store.refresh_flagged("acme", "inc-n") and not store.refresh_flagged("acme", "inc-s")
+    assert sorted(store.due_work("acme", START + timedelta(minutes=5)).refresh) == ["inc-n", "inc-s"]
+    # And a second deferral of inc-s does not push it later either (one analysis per window)
+    clock.advance(240)
+    store.flag_refresh("acme", "inc-s", due=clock.now() + timedelta(minutes=5))
+    assert store.due_work("acme", START + timedelta(minutes=5)).refresh.count("inc-s") == 1
+    clock.advance(60)
+    assert store.refresh_flagged("acme", "inc-s")
+    # And a flag due now replaces a deferred one (sooner)
+    store.flag_refresh("acme", "inc-t", due=clock.now() + timedelta(minutes=5))
+    store.flag_refresh("acme", "inc-t")
+    assert store.refresh_flagged("acme", "inc-t")
+
+
 def test_correlation_state_is_on_the_agenda_from_its_next_tick(store: DynamoStore) -> None:
     # Given no state, then a state whose tick next has work at +5m
     assert store.due_work("acme", START).tick is False

@@ -14,14 +14,15 @@ from sre_copilot.domain.types import format_time
 from sre_copilot.local.runtime import LocalDeployment, Responders
 
 
-def _alert(deployment: LocalDeployment, alertname: str, service: str, severity: str = "critical") -> None:
+def _alert(deployment: LocalDeployment, alertname: str, service: str, severity: str = "critical",
+           fingerprint: str = "") -> None:
     at = deployment.clock.now()
     labels = {"alertname": alertname, "severity": severity, "service": service}
     body = {"receiver": "r", "status": "firing", "version": "4", "groupKey": "{}", "truncatedAlerts": 0,
             "groupLabels": {}, "commonLabels": labels, "commonAnnotations": {}, "externalURL": "http://am",
             "alerts": [{"status": "firing", "labels": labels, "annotations": {"summary": alertname},
                         "startsAt": format_time(at), "endsAt": "0001-01-01T00:00:00Z",
-                        "generatorURL": "http://prom", "fingerprint": f"{alertname}-{service}"}]}
+                        "generatorURL": "http://prom", "fingerprint": fingerprint or f"{alertname}-{service}"}]}
     status, _ = deployment.http("POST", "/webhooks/alertmanager", json.dumps(body).encode(),
                                 {"Content-Type": "application/json"})
     assert status == 202
@@ -67,3 +68,35 @@ def test_a_flag_on_a_closed_incident_is_dropped_by_the_sweeper() -> None:
         # Then the flag is gone and nothing was woken
         assert store.flagged_for_refresh(tenant) == []
         assert _executions(deployment) == []
+
+
+def _analyses(deployment: LocalDeployment, incident_id: str) -> list[int]:
+    """The number of signals each analysis of the incident saw, in order."""
+    store, tenant = deployment.container.store, deployment.tenant_id
+    return [int(record.details["signals"]) for record in store.for_subject(tenant, incident_id) if record.action == "context.assembled"]
+
+
+def test_more_alerts_of_a_known_kind_are_analysed_once_they_settle() -> None:
+    with LocalDeployment(start=START, responders=Responders(ack_pages_after_s=None)) as deployment:
+        deployment.put_catalog(CATALOG)
+        store, tenant = deployment.container.store, deployment.tenant_id
+        settle_s = deployment.container.settings.reanalysis_settle_s
+        # Given an incident opened by a critical alert, analysed once and parked
+        _alert(deployment, "HighErrorRate", "checkout")
+        deployment.advance_to(START + timedelta(minutes=2))
+        [incident] = store.open_incidents(tenant)
+        assert _analyses(deployment, incident.id) == [1]
+
+        # When two more alerts of the same kind on the same service join it, a minute apart
+        _alert(deployment, "HighErrorRate", "checkout", fingerprint="HighErrorRate-checkout-2")
+        joined = deployment.clock.now()
+        deployment.advance_to(joined + timedelta(minutes=1))
+        _alert(deployment, "HighErrorRate", "checkout", fingerprint="HighErrorRate-checkout-3")
+
+        # Then no re-analysis runs for them at the next minutes, as it would for a new kind
+        deployment.advance_to(joined + timedelta(seconds=settle_s - 60))
+        assert _analyses(deployment, incident.id) == [1]
+        # And once the first of them has waited the settle window, one analysis sees all three
+        deployment.advance_to(joined + timedelta(seconds=settle_s + 60))
+        assert _analyses(deployment, incident.id) == [1, 3]
+        assert store.flagged_for_refresh(tenant) == []

@@ -114,6 +114,9 @@ class Settings(BaseModel):
     signal_ttl_days: int = 30
     incident_ttl_days: int = Field(default=30, description=(
         "hot retention of incident items in DynamoDB (TTL); postmortems and artefacts stay in S3"))
+    reanalysis_settle_s: int = Field(default=300, ge=60, description=(
+        "more alerts of the services, entities and kinds an incident already has are re-analysed at "
+        "most this long after the first of them joins (new ones: at the next minute)"))
     auto_resolve_after_s: int = Field(default=300, ge=0, description=(
         "how long every signal of an incident must stay clear before it resolves"))
     anomaly_metrics: str = Field(default="ErrorRate,Latency,RequestCount", description=(

@@ -11,7 +11,8 @@ never join, open or dedupe against another's.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from enum import Enum
 
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -32,6 +33,14 @@ from sre_copilot.services.observability import logger, metrics
 from sre_copilot.services.resolution import ResolutionService
 
 MAX_STATE_RETRIES = 5
+
+
+class NewEvidence(Enum):
+    """What a join adds to an incident's analysis."""
+
+    NONE = "none"  # resolves, or signals it already held
+    MORE = "more"  # firing alerts of services, entities and kinds it has: re-analysed once they settle
+    MATERIAL = "material"  # a new service, entity or kind of alert: re-analysed at the next minute
 
 
 class CorrelateService:
@@ -106,6 +115,7 @@ class CorrelateService:
                signals: dict[str, Signal]) -> None:
         groups = {g.id: g for g in engine.incidents()}
         to_refresh: set[str] = set()
+        to_settle: set[str] = set()  # more alerts of kinds already analysed: re-analysed once they settle
         to_resolve: set[str] = set()
         opened_now: set[str] = set()
         # The joins of one batch are written once per incident, not once per alert: DynamoDB bills
@@ -116,8 +126,11 @@ class CorrelateService:
 
         def write_joins() -> None:
             for incident_id, pending in joins.items():
-                if self._join_all(incident_id, pending, move_signals=False):
+                evidence = self._join_all(incident_id, pending, move_signals=False)
+                if evidence is NewEvidence.MATERIAL:
                     to_refresh.add(incident_id)
+                elif evidence is NewEvidence.MORE:
+                    to_settle.add(incident_id)
             for signal_id, incident_id in placed:
                 self._set_signal_incident(signals.get(signal_id), signal_id, incident_id)
             joins.clear()
@@ -153,6 +166,11 @@ class CorrelateService:
             # Re-analysis is debounced: the sweeper wakes flagged incidents once a minute, so an
             # alert storm costs one re-analysis per incident per minute, not one per alert.
             self.flag_refresh(incident_id)
+        settle_by = clock.now() + timedelta(seconds=self.c.settings.reanalysis_settle_s)
+        for incident_id in sorted(to_settle - to_refresh - to_resolve - opened_now):
+            # Without this, a storm's later alerts on entities and kinds already seen were never
+            # analysed: the last hypotheses ranked an incident on part of its evidence.
+            self.c.store.flag_refresh(self.tenant, incident_id, due=settle_by)
 
     def _open(self, group: IncidentGroup, engine: CorrelationEngine, known: dict[str, Signal]) -> None:
         existing = self.c.store.get_incident(self.tenant, group.id)
@@ -204,15 +222,16 @@ class CorrelateService:
     def _join(self, incident_id: str, signal_id: str, signal: Signal | None, outcome: CorrelationOutcome) -> bool:
         """Add the signal to the incident; True when it is new evidence worth re-analysing: a firing
         alert that brings a service, entity or kind of alert the incident had not seen."""
-        return self._join_all(incident_id, [(signal_id, signal, outcome)])
+        return self._join_all(incident_id, [(signal_id, signal, outcome)]) is NewEvidence.MATERIAL
 
     def _join_all(self, incident_id: str, joins: list[tuple[str, Signal | None, CorrelationOutcome]], *,
-                  move_signals: bool = True) -> bool:
-        """`_join` for several signals in order, in one write of the incident. `move_signals=False`:
-        the caller points the signals at the incident itself."""
+                  move_signals: bool = True) -> NewEvidence:
+        """`_join` for several signals in order, in one write of the incident, and what they add
+        (`NewEvidence`). `move_signals=False`: the caller points the signals at the incident itself."""
         resolved = [(signal_id, signal if signal is not None else self.c.store.get_signal(self.tenant, signal_id),
                      outcome) for signal_id, signal, outcome in joins]
         material: list[bool] = []
+        firing = any(signal is not None and signal.status is SignalStatus.FIRING for _i, signal, _o in resolved)
 
         def add_all(incident: Incident) -> bool:
             # Re-derived from each fresh read, so a workflow step's write in between is kept.
@@ -253,7 +272,9 @@ class CorrelateService:
             raise NotFound(f"engine placed {placed} in {incident_id}, which is not stored") from exc
         for signal_id, signal, _outcome in resolved if move_signals else []:
             self._set_signal_incident(signal, signal_id, incident_id)
-        return any(material)
+        if any(material):
+            return NewEvidence.MATERIAL
+        return NewEvidence.MORE if firing else NewEvidence.NONE
 
     def _merge(self, absorbed_id: str, survivor_id: str) -> None:
         if self.c.store.get_incident(self.tenant, survivor_id) is None:

@@ -90,7 +90,7 @@ class WorkflowSteps:
                                     changes=changes, metrics=self.c.metrics_reader(), now=now)
         ref = self.c.blobs.put_json(self._key(incident, "context"), snapshot.model_dump(mode="json"))
         self._save(incident, snapshot_ref=ref)
-        self._audit(incident, "context.assembled", {"ref": ref, "missing": snapshot.missing})
+        self._audit(incident, "context.assembled", {"ref": ref, "missing": snapshot.missing, "signals": len(signals)})
         return {"snapshot_ref": ref, "signals": len(signals), "changes": len(snapshot.recent_changes),
                 "missing": sorted(snapshot.missing)}
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from botocore.exceptions import ClientError
+
+from sre_copilot.adapters import aws_clients
 from sre_copilot.adapters.dynamo.table import (
     SILENCE_GRACE,
     SingleTable,
@@ -57,15 +60,34 @@ class DynamoRefreshFlags(SingleTable):
 
     # Small items in the tenant partition (sk REFRESH#<incident>): the sweeper reads them without
     # loading any incident, and setting one never rewrites the incident document.
-    def flag_refresh(self, tenant_id: str, incident_id: str) -> None:
-        flagged_at = format_time(clock.now())
-        self._put(tenant_key(tenant_id, f"REFRESH#{incident_id}"),
-                  {"item_type": "refresh_flag", "incident_id": incident_id, "flagged_at": flagged_at,
-                   "gsi2pk": due_gsi2pk(tenant_id), "gsi2sk": f"{flagged_at}#REFRESH#{incident_id}",
-                   "ttl": _epoch(clock.now() + timedelta(days=1))}, f"flagging {incident_id} for re-analysis")
+    def flag_refresh(self, tenant_id: str, incident_id: str, due: datetime | None = None) -> None:
+        """Flag the incident for re-analysis, due now, or at `due` for evidence that can wait. A
+        deferred flag never replaces a flag already set, so it cannot delay one due sooner, and a
+        stream of such evidence is analysed once per window rather than never."""
+        now = clock.now()
+        due_at = format_time(due if due is not None and due > now else now)
+        item = marshal({"item_type": "refresh_flag", "incident_id": incident_id, "flagged_at": format_time(now),
+                        "due_at": due_at, "gsi2pk": due_gsi2pk(tenant_id),
+                        "gsi2sk": f"{due_at}#REFRESH#{incident_id}", "ttl": _epoch(now + timedelta(days=1)),
+                        **tenant_key(tenant_id, f"REFRESH#{incident_id}")})
+        action = f"flagging {incident_id} for re-analysis"
+        if due is None:
+            with self._errors(action):
+                self.client.put_item(TableName=self.table_name, Item=item)
+            return
+        try:
+            with self._errors(action):
+                self.client.put_item(TableName=self.table_name, Item=item,
+                                     ConditionExpression="attribute_not_exists(pk)")
+        except ClientError as exc:
+            if aws_clients.error_code(exc) != "ConditionalCheckFailedException":
+                raise
+            # Already flagged: that flag is due no later than this one would be.
 
     def refresh_flagged(self, tenant_id: str, incident_id: str) -> bool:
-        return self._get(tenant_key(tenant_id, f"REFRESH#{incident_id}"), f"reading the flag of {incident_id}") is not None
+        """A flag is set and due (a deferred flag waits for its time)."""
+        item = self._get(tenant_key(tenant_id, f"REFRESH#{incident_id}"), f"reading the flag of {incident_id}")
+        return item is not None and str(item.get("due_at") or item.get("flagged_at") or "") <= format_time(clock.now())
 
     def flagged_for_refresh(self, tenant_id: str) -> list[str]:
         items = self._query("listing incidents flagged for re-analysis", pk=("pk", _tenant(tenant_id)),
