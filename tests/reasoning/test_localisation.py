@@ -8,7 +8,7 @@ from shop_catalog import shop_catalog
 
 from sre_copilot.domain.signal import Signal
 from sre_copilot.domain.types import EntityKind, Severity, SignalStatus
-from sre_copilot.reasoning.localisation import FEATURES, fault_class, localise
+from sre_copilot.reasoning.localisation import FEATURES, fault_class, healthy_move, localise
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 CATALOG = shop_catalog(shop_host="n2", hosts=("n1", "n2", "n3"))
@@ -104,10 +104,11 @@ def test_several_replicas_slow_for_their_callers_make_the_service_a_suspect() ->
     assert all(s.kind is not EntityKind.SERVICE for s in alone)
 
 
-def service_metric(service: str, name: str, at_s: float) -> Signal:
+def service_metric(service: str, name: str, at_s: float, direction: str = "up") -> Signal:
     return Signal(id=f"s{next(_n)}", source="alertmanager", status=SignalStatus.FIRING, severity=Severity.WARNING,
                   event_time=T0 + timedelta(seconds=at_s), received_at=T0 + timedelta(seconds=at_s),
-                  title=f"{name} up on {service}", labels={"metric": name, "direction": "up"}, service=service,
+                  title=f"{name} {direction} on {service}", labels={"metric": name, "direction": direction},
+                  service=service,
                   entity=service, entity_kind=EntityKind.SERVICE, fingerprint=f"fp-{service}-{name}")
 
 
@@ -166,3 +167,34 @@ def test_an_entry_service_with_only_errors_and_latency_yields_to_what_it_depends
     alone = {s.entity: s for s in localise(edge, CATALOG)}
     alone_flat = {s.entity: s for s in localise(edge, CATALOG, features=[f for f in FEATURES if f != "entry"])}
     assert alone["front"].features["density"] == alone_flat["front"].features["density"]
+
+
+def test_latency_and_error_metrics_have_a_healthy_direction_resources_and_rates_do_not() -> None:
+    # Given metric names as anomaly detectors label them
+    # When asked whether each move is the metric's healthy way
+    # Then success rates up and response times or failure counts down are healthy
+    assert healthy_move("grpc-sr", "up") and healthy_move("http_success_rate", "up")
+    assert healthy_move("grpc-mrt", "down") and healthy_move("http_latency_p99", "down")
+    assert healthy_move("http_5xx_errors", "down")
+    # And their fault-side moves are not, nor any move of a resource metric, a request count or rate
+    assert not healthy_move("grpc-sr", "down") and not healthy_move("grpc-mrt", "up")
+    assert not healthy_move("http_5xx_errors", "up")
+    assert not healthy_move("container_cpu_usage_seconds", "down")
+    assert not healthy_move("container_memory_usage_MB", "down")
+    assert not healthy_move("grpc-rr", "down") and not healthy_move("grpc-count", "up")
+
+
+def test_a_service_that_got_faster_and_more_successful_yields_to_one_that_got_slower() -> None:
+    # Given cart with three anomalies that are all improvements (faster, fewer errors, more
+    # successes) and shop with two that are faults (slower, more errors), all at once
+    better = [service_metric("cart", "grpc_latency", 0, "down"), service_metric("cart", "grpc_success_rate", 0),
+              service_metric("cart", "grpc_error_count", 0, "down")]
+    worse = [service_metric("shop", "grpc_latency", 0), service_metric("shop", "grpc_error_count", 0)]
+    # When the entities are ranked, with and without the `polarity` feature
+    ranked = localise(better + worse, CATALOG)
+    flat = localise(better + worse, CATALOG, features=[f for f in FEATURES if f != "polarity"])
+    # Then counted by number cart leads, and with each improvement at half weight shop does
+    assert flat[0].entity == "cart"
+    assert ranked[0].entity == "shop"
+    # And an improvement still counts for something: cart stays a suspect
+    assert "cart" in {s.entity for s in ranked}

@@ -29,6 +29,10 @@ them symptoms. This module ranks the entities they name with the signals publish
   breadth: the edge shows every fault behind it, so its errors are the symptom users see, not a
   place (resource metrics on it, or its pods' anomalies, still count in full).
 
+- `polarity`: an alert on a latency or error metric that moved its healthy way (response time
+  down, success rate up) counts POLARITY_SHARE: a service that got faster or more successful is at
+  most a side effect (its callers failing before they reach it, fewer requests), not a fault there.
+
 Two or more replicas of a service slow for their callers also make the service itself a suspect.
 
 It ranks what anomaly detectors send: alerts that say which way a metric moved (a `direction`
@@ -50,7 +54,7 @@ from sre_copilot.domain.signal import Signal
 from sre_copilot.domain.types import EntityKind
 
 FEATURES: tuple[str, ...] = ("onset", "density", "breadth", "resource", "trace", "host", "pagerank", "rarity",
-                             "decay", "specificity", "entry")
+                             "decay", "specificity", "entry", "polarity")
 
 # Metric-name tokens -> fault class. Matched on whole tokens of the metric name (split on . _ - /).
 _CLASSES: tuple[tuple[str, frozenset[str]], ...] = (
@@ -65,6 +69,11 @@ _CLASSES: tuple[tuple[str, frozenset[str]], ...] = (
                           "count", "status"})),
 )
 RESOURCE_CLASSES = frozenset({"CPU", "memory", "disk I/O", "network"})
+# `polarity`: which way is healthy for a latency or error metric. Rates of success go up when things
+# are well; response times and failure counts go down. Request counts and rates have no healthy way.
+_HIGHER_IS_BETTER = frozenset({"success", "sr", "availability", "apdex"})
+_LOWER_IS_BETTER = next(w for name, w in _CLASSES if name == "latency") | frozenset(
+    {"error", "errors", "err", "5xx", "fail", "failed", "failure"})
 _SPLIT = re.compile(r"[^a-z0-9]+")
 PR_DAMPING = 0.85
 PR_ITERATIONS = 30
@@ -77,6 +86,21 @@ DECAY_S = 300.0
 SPECIFICITY_FLOOR = 0.1
 # `entry`: half, as for evidence two places explain equally; 0 to 0.75 score alike on the labelled storm.
 ENTRY_SHARE = 0.5
+# `polarity`: half, not nothing: a service failing fast also answers faster. 0 to 0.5 score alike on
+# the labelled storm.
+POLARITY_SHARE = 0.5
+
+
+def healthy_move(metric: str, direction: str) -> bool:
+    """Whether a latency or error metric moved its healthy way: a success rate up, a response time
+    or a failure count down. Resource metrics, request counts and rates never do (either way can be
+    a fault: a CPU drop is a crashed process as much as a CPU rise is a hot loop)."""
+    if fault_class(metric) not in {"latency", "errors"}:
+        return False
+    tokens = {t for t in _SPLIT.split(metric.lower()) if t}
+    if tokens & _HIGHER_IS_BETTER:
+        return direction == "up"
+    return bool(tokens & _LOWER_IS_BETTER) and direction == "down"
 
 
 def fault_class(metric: str) -> str:
@@ -202,6 +226,8 @@ def localise(signals: Iterable[Signal], catalog: Catalog, *, features: Iterable[
             host = catalog.find_host(s.entity) or s.entity
         p = profile(host if kind is EntityKind.HOST and host else s.entity, kind, s.service, host)
         w *= peers.get(_peer_key(s), 1.0)
+        if "polarity" in use and healthy_move(_metric(s), s.labels.get("direction", "")):
+            w *= POLARITY_SHARE
         p.note(_metric(s), s.labels.get("direction", ""), w)
         p.saw(s.event_time)
         if kind is EntityKind.HOST:
