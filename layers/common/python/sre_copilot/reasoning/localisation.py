@@ -27,14 +27,12 @@ them symptoms. This module ranks the entities they name with the signals publish
 - `entry`: an entry service (nothing in the catalog calls it) whose own anomalies are only latency
   or errors while a service it depends on is anomalous keeps ENTRY_SHARE of its density and
   breadth: the edge shows every fault behind it, so its errors are the symptom users see, not a
-  place (resource metrics on it, or its pods' anomalies, still count in full).
-
+  place (resource metrics on it, or its pods' anomalies, still count in full);
 - `origin`: errors propagate from callee to caller, so an entity whose own error metrics moved the
   faulty way (success rate down, failures up) while nothing its service depends on, directly or
   not, shows errors or slowness (a caller's errors are often timeouts) is where the incident's
-  errors start (error-propagation tracing, as MicroHECL
-  and the "deepest alerting dependency" of the structural generators do it, here weighted by how
-  unusual that error alert is);
+  errors start (error-propagation tracing, as MicroHECL and the structural generators' "deepest
+  alerting dependency" do it, here weighted by how unusual that error alert is);
 - `polarity`: an alert on a latency or error metric that moved its healthy way (response time
   down, success rate up) counts POLARITY_SHARE: a service that got faster or more successful is at
   most a side effect (its callers failing before they reach it, fewer requests), not a fault there.
