@@ -6,9 +6,16 @@ from datetime import UTC, datetime, timedelta
 
 from shop_catalog import shop_catalog
 
+from sre_copilot.domain.catalog import Catalog
 from sre_copilot.domain.signal import Signal
 from sre_copilot.domain.types import EntityKind, Severity, SignalStatus
-from sre_copilot.reasoning.localisation import FEATURES, fault_class, localise
+from sre_copilot.reasoning.localisation import (
+    FEATURES,
+    fault_class,
+    faulty_error_move,
+    healthy_move,
+    localise,
+)
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 CATALOG = shop_catalog(shop_host="n2", hosts=("n1", "n2", "n3"))
@@ -104,10 +111,11 @@ def test_several_replicas_slow_for_their_callers_make_the_service_a_suspect() ->
     assert all(s.kind is not EntityKind.SERVICE for s in alone)
 
 
-def service_metric(service: str, name: str, at_s: float) -> Signal:
+def service_metric(service: str, name: str, at_s: float, direction: str = "up") -> Signal:
     return Signal(id=f"s{next(_n)}", source="alertmanager", status=SignalStatus.FIRING, severity=Severity.WARNING,
                   event_time=T0 + timedelta(seconds=at_s), received_at=T0 + timedelta(seconds=at_s),
-                  title=f"{name} up on {service}", labels={"metric": name, "direction": "up"}, service=service,
+                  title=f"{name} {direction} on {service}", labels={"metric": name, "direction": direction},
+                  service=service,
                   entity=service, entity_kind=EntityKind.SERVICE, fingerprint=f"fp-{service}-{name}")
 
 
@@ -166,3 +174,81 @@ def test_an_entry_service_with_only_errors_and_latency_yields_to_what_it_depends
     alone = {s.entity: s for s in localise(edge, CATALOG)}
     alone_flat = {s.entity: s for s in localise(edge, CATALOG, features=[f for f in FEATURES if f != "entry"])}
     assert alone["front"].features["density"] == alone_flat["front"].features["density"]
+
+
+def test_latency_and_error_metrics_have_a_healthy_direction_resources_and_rates_do_not() -> None:
+    # Given metric names as anomaly detectors label them
+    # When asked whether each move is the metric's healthy way
+    # Then success rates up and response times or failure counts down are healthy
+    assert healthy_move("grpc-sr", "up") and healthy_move("http_success_rate", "up")
+    assert healthy_move("grpc-mrt", "down") and healthy_move("http_latency_p99", "down")
+    assert healthy_move("http_5xx_errors", "down")
+    # And their fault-side moves are not, nor any move of a resource metric, a request count or rate
+    assert not healthy_move("grpc-sr", "down") and not healthy_move("grpc-mrt", "up")
+    assert not healthy_move("http_5xx_errors", "up")
+    assert not healthy_move("container_cpu_usage_seconds", "down")
+    assert not healthy_move("container_memory_usage_MB", "down")
+    assert not healthy_move("grpc-rr", "down") and not healthy_move("grpc-count", "up")
+
+
+def test_a_service_that_got_faster_and_more_successful_yields_to_one_that_got_slower() -> None:
+    # Given cart with three anomalies that are all improvements (faster, fewer errors, more
+    # successes) and shop with two that are faults (slower on two latency metrics), all at once
+    better = [service_metric("cart", "grpc_latency", 0, "down"), service_metric("cart", "grpc_success_rate", 0),
+              service_metric("cart", "grpc_error_count", 0, "down")]
+    worse = [service_metric("shop", "grpc_latency", 0), service_metric("shop", "grpc_latency_p99", 0)]
+    # When the entities are ranked, with and without the `polarity` feature
+    ranked = localise(better + worse, CATALOG)
+    flat = localise(better + worse, CATALOG, features=[f for f in FEATURES if f != "polarity"])
+    # Then counted by number cart leads, and with each improvement at half weight shop does
+    assert flat[0].entity == "cart"
+    assert ranked[0].entity == "shop"
+    # And an improvement still counts for something: cart stays a suspect
+    assert "cart" in {s.entity for s in ranked}
+
+
+def test_error_metrics_moving_the_faulty_way_are_errors_latency_and_rates_are_not() -> None:
+    # Given metric names as anomaly detectors label them
+    # When asked whether each move is an error moving the faulty way
+    # Then a success rate down and a failure count or rate up are
+    assert faulty_error_move("grpc-sr", "down") and faulty_error_move("http_success_rate", "down")
+    assert faulty_error_move("grpc_error_count", "up") and faulty_error_move("http_5xx", "up")
+    # And their healthy moves are not, nor latency, request counts and rates, or resource metrics
+    assert not faulty_error_move("grpc-sr", "up") and not faulty_error_move("grpc_error_count", "down")
+    assert not faulty_error_move("grpc-mrt", "up") and not faulty_error_move("grpc-rr", "down")
+    assert not faulty_error_move("grpc-count", "up") and not faulty_error_move("container_cpu_usage_seconds", "up")
+
+
+CHAIN = Catalog.model_validate({"services": [{"name": "edge", "depends_on": ["api"]},
+                                             {"name": "api", "depends_on": ["store"]}, {"name": "store"}]})
+
+
+def test_the_deepest_service_with_errors_outranks_a_caller_with_more_alerts() -> None:
+    # Given api (edge -> api -> store) with more errors and a latency anomaly, and store, which api
+    # depends on, with a success rate drop of its own
+    signals = [service_metric("api", "grpc_error_count", 0), service_metric("api", "grpc_latency", 0),
+               service_metric("store", "grpc_success_rate", 0, "down")]
+    # When the entities are ranked, with and without the `origin` feature
+    ranked = localise(signals, CHAIN)
+    flat = localise(signals, CHAIN, features=[f for f in FEATURES if f != "origin"])
+    # Then counted by number api leads; with errors traced to where they start, store does
+    assert flat[0].entity == "api"
+    assert ranked[0].entity == "store" and ranked[0].features["origin"] > 0
+    # And api, whose dependency errs, is not an origin
+    assert "origin" not in {s.entity: s for s in ranked}["api"].features
+
+
+def test_errors_over_a_slow_dependency_are_not_an_origin_over_a_quiet_one_they_are() -> None:
+    # Given api with a success rate drop, over store that is slow (api's errors may be its timeouts)
+    over_slow = {s.entity: s for s in localise([service_metric("api", "grpc_success_rate", 0, "down"),
+                                                 service_metric("store", "grpc_latency", 0)], CHAIN)}
+    # Then neither is an origin of errors: store does not fail, api's errors have a cause below it
+    assert all("origin" not in s.features for s in over_slow.values())
+    # Given the same drop over a store with only a CPU anomaly (no errors, no slowness)
+    over_quiet = {s.entity: s for s in localise([service_metric("api", "grpc_success_rate", 0, "down"),
+                                                  service_metric("store", "cpu_usage", 0)], CHAIN)}
+    # Then api is where the errors start
+    assert over_quiet["api"].features["origin"] > 0 and "origin" not in over_quiet["store"].features
+    # And a success rate that went up (healthy) makes nothing an origin
+    healthy = localise([service_metric("api", "grpc_success_rate", 0, "up")], CHAIN)
+    assert all("origin" not in s.features for s in healthy)

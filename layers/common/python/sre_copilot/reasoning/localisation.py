@@ -27,7 +27,15 @@ them symptoms. This module ranks the entities they name with the signals publish
 - `entry`: an entry service (nothing in the catalog calls it) whose own anomalies are only latency
   or errors while a service it depends on is anomalous keeps ENTRY_SHARE of its density and
   breadth: the edge shows every fault behind it, so its errors are the symptom users see, not a
-  place (resource metrics on it, or its pods' anomalies, still count in full).
+  place (resource metrics on it, or its pods' anomalies, still count in full);
+- `origin`: errors propagate from callee to caller, so an entity whose own error metrics moved the
+  faulty way (success rate down, failures up) while nothing its service depends on, directly or
+  not, shows errors or slowness (a caller's errors are often timeouts) is where the incident's
+  errors start (error-propagation tracing, as MicroHECL and the structural generators' "deepest
+  alerting dependency" do it, here weighted by how unusual that error alert is);
+- `polarity`: an alert on a latency or error metric that moved its healthy way (response time
+  down, success rate up) counts POLARITY_SHARE: a service that got faster or more successful is at
+  most a side effect (its callers failing before they reach it, fewer requests), not a fault there.
 
 Two or more replicas of a service slow for their callers also make the service itself a suspect.
 
@@ -50,7 +58,7 @@ from sre_copilot.domain.signal import Signal
 from sre_copilot.domain.types import EntityKind
 
 FEATURES: tuple[str, ...] = ("onset", "density", "breadth", "resource", "trace", "host", "pagerank", "rarity",
-                             "decay", "specificity", "entry")
+                             "decay", "specificity", "entry", "polarity", "origin")
 
 # Metric-name tokens -> fault class. Matched on whole tokens of the metric name (split on . _ - /).
 _CLASSES: tuple[tuple[str, frozenset[str]], ...] = (
@@ -65,6 +73,11 @@ _CLASSES: tuple[tuple[str, frozenset[str]], ...] = (
                           "count", "status"})),
 )
 RESOURCE_CLASSES = frozenset({"CPU", "memory", "disk I/O", "network"})
+# `polarity`: which way is healthy for a latency or error metric. Rates of success go up when things
+# are well; response times and failure counts go down. Request counts and rates have no healthy way.
+_HIGHER_IS_BETTER = frozenset({"success", "sr", "availability", "apdex"})
+_FAILURE_WORDS = frozenset({"error", "errors", "err", "5xx", "fail", "failed", "failure"})
+_LOWER_IS_BETTER = next(w for name, w in _CLASSES if name == "latency") | _FAILURE_WORDS
 _SPLIT = re.compile(r"[^a-z0-9]+")
 PR_DAMPING = 0.85
 PR_ITERATIONS = 30
@@ -77,6 +90,35 @@ DECAY_S = 300.0
 SPECIFICITY_FLOOR = 0.1
 # `entry`: half, as for evidence two places explain equally; 0 to 0.75 score alike on the labelled storm.
 ENTRY_SHARE = 0.5
+# `polarity`: half, not nothing: a service failing fast also answers faster. 0 to 0.5 score alike on
+# the labelled storm.
+POLARITY_SHARE = 0.5
+# `origin`: half the density anchor (DENSITY): the origin of the incident's errors weighs like half the
+# busiest entity's alerts. 1.5 to 4 score alike on the labelled storm (0.5 and 1 keep part of the gain).
+ORIGIN = 2.0
+
+
+def healthy_move(metric: str, direction: str) -> bool:
+    """Whether a latency or error metric moved its healthy way: a success rate up, a response time
+    or a failure count down. Resource metrics, request counts and rates never do (either way can be
+    a fault: a CPU drop is a crashed process as much as a CPU rise is a hot loop)."""
+    if fault_class(metric) not in {"latency", "errors"}:
+        return False
+    tokens = {t for t in _SPLIT.split(metric.lower()) if t}
+    if tokens & _HIGHER_IS_BETTER:
+        return direction == "up"
+    return bool(tokens & _LOWER_IS_BETTER) and direction == "down"
+
+
+def faulty_error_move(metric: str, direction: str) -> bool:
+    """Whether an error metric moved the faulty way: a success rate down, a failure count or rate up.
+    Latency, request counts and rates are not errors (a slow or quiet service still answers)."""
+    if fault_class(metric) != "errors":
+        return False
+    tokens = {t for t in _SPLIT.split(metric.lower()) if t}
+    if tokens & _HIGHER_IS_BETTER:
+        return direction == "down"
+    return bool(tokens & _FAILURE_WORDS) and direction == "up"
 
 
 def fault_class(metric: str) -> str:
@@ -202,6 +244,8 @@ def localise(signals: Iterable[Signal], catalog: Catalog, *, features: Iterable[
             host = catalog.find_host(s.entity) or s.entity
         p = profile(host if kind is EntityKind.HOST and host else s.entity, kind, s.service, host)
         w *= peers.get(_peer_key(s), 1.0)
+        if "polarity" in use and healthy_move(_metric(s), s.labels.get("direction", "")):
+            w *= POLARITY_SHARE
         p.note(_metric(s), s.labels.get("direction", ""), w)
         p.saw(s.event_time)
         if kind is EntityKind.HOST:
@@ -251,6 +295,9 @@ def localise(signals: Iterable[Signal], catalog: Catalog, *, features: Iterable[
             # would otherwise squeeze every other entity's lead towards the first.
             f["onset"] = math.exp(-(p.first - first_at).total_seconds() / DECAY_S)
         raw[p.name] = f
+    if "origin" in use:
+        for name, value in _error_origins(profiles, catalog).items():
+            raw[name]["origin"] = ORIGIN * value
     anomaly = {name: sum(f.values()) for name, f in raw.items()}
 
     if "pagerank" in use:
@@ -333,6 +380,29 @@ def _entry_symptoms(profiles: dict[str, EntityProfile], catalog: Catalog) -> set
             continue
         if (set(catalog.dependencies(p.service)) - {p.service}) & anomalous:
             out.add(p.name)
+    return out
+
+
+def _error_origins(profiles: dict[str, EntityProfile], catalog: Catalog) -> dict[str, float]:
+    """Entities with errors of their own (metrics that moved the faulty way) none of whose service's
+    dependencies, directly or not, shows errors or slowness in the incident: where the errors start,
+    not where they arrive (a caller's errors are often its timeouts on a slow callee). Each with the
+    weight of its most unusual such alert."""
+    own: dict[str, float] = {}
+    propagating: set[str] = set()
+    for p in profiles.values():
+        weights = [p.metric_weight[m] for m, d in p.metrics.items() if faulty_error_move(m, d)]
+        if weights and p.service:
+            own[p.name] = max(weights)
+        slow = p.calls_in > 0 or any(fault_class(m) == "latency" and not healthy_move(m, d)
+                                     for m, d in p.metrics.items())
+        if p.service and (weights or slow):
+            propagating.add(p.service)
+    out: dict[str, float] = {}
+    for name, value in own.items():
+        service = profiles[name].service or ""
+        if not (catalog.downstream_closure(service) - {service}) & propagating:
+            out[name] = value
     return out
 
 
