@@ -16,4 +16,4 @@ from sre_copilot.services.observability import logger, metrics, tracer
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return AnomalyService(get_container()).run(clock.now())
+    return AnomalyService(get_container()).run(clock.now(), lambda_context=context)

@@ -12,12 +12,15 @@ from sre_copilot.adapters.cloudwatch_metrics import CloudWatchMetrics
 from sre_copilot.adapters.secrets import clear_secret_cache
 from sre_copilot.anomaly.synthetic import STEP, seasonal_series
 from sre_copilot.ingest import tenant_keys
+from sre_copilot.local.moto_patches import LambdaContext
 from sre_copilot.local.runtime import LOCAL_SECRETS, LocalDeployment, Responders
 from sre_copilot.services import tenancy
 from sre_copilot.services.anomaly_service import STEP_S, AnomalyService
 
 START = datetime(2026, 3, 2, tzinfo=UTC)
 NOW = START + timedelta(days=31)
+# The scheduled function's invocation, as Lambda hands it over (ingestion's idempotency reads it).
+CONTEXT = LambdaContext("anomaly_detector")
 CATALOG = {"services": [{"name": "checkout", "depends_on": [], "team": "t", "tier": 1},
                         {"name": "orders-db", "depends_on": [], "team": "t", "tier": 1}]}
 
@@ -38,7 +41,7 @@ def test_anomaly_and_capacity_forecast_become_signals_with_their_evidence() -> N
         writer.put_series("orders-db", "DiskUsedPercent", "Percent", disk)
         deployment.advance_to(NOW)
         # When the scheduled detector runs
-        outcome = AnomalyService(deployment.container, reader=writer).run(NOW)
+        outcome = AnomalyService(deployment.container, reader=writer).run(NOW, lambda_context=CONTEXT)
         deployment.settle()
         # Then it baselined the series, found the anomaly and the coming breach
         assert outcome["anomalies"] == 1 and outcome["forecasts"] == 1
@@ -54,7 +57,7 @@ def test_anomaly_and_capacity_forecast_become_signals_with_their_evidence() -> N
         # And when request counts are back to their seasonal normal, the next run clears the anomaly
         later = NOW + timedelta(minutes=30)
         writer.put_series("checkout", "RequestCount", "Count", [p for p in series if NOW < p[0] <= later])
-        again = AnomalyService(deployment.container, reader=writer).run(later)
+        again = AnomalyService(deployment.container, reader=writer).run(later, lambda_context=CONTEXT)
         assert again["anomalies"] == 0 and again["cleared"] == 1
 
 
@@ -85,7 +88,7 @@ def test_a_tenants_detector_signals_land_in_that_tenant_even_with_tenant_keys_in
         deployment.advance_to(NOW)
         # When acme's detector runs
         with tenancy.scope("acme"):
-            outcome = AnomalyService(deployment.container, reader=writer).run(NOW)
+            outcome = AnomalyService(deployment.container, reader=writer).run(NOW, lambda_context=CONTEXT)
         deployment.settle()
         # Then its forecast was accepted by ingestion as acme's signal, and none is the deployment's
         assert outcome["forecasts"] == 1

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TypedDict
+from typing import TYPE_CHECKING, TypedDict
 
 from sre_copilot.anomaly.baseline import SeasonalBaseline, build_baseline
 from sre_copilot.anomaly.detector import DEFAULT_CONFIG, Anomaly, DetectorConfig, detect
@@ -27,6 +27,9 @@ from sre_copilot.ports.executors import MetricsReader
 from sre_copilot.services import tenancy
 from sre_copilot.services.container import Container
 from sre_copilot.services.observability import logger
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 SCORE_HOURS = 6
 REFERENCE_HOURS = 24
@@ -65,7 +68,9 @@ class AnomalyService:
         return CloudWatchMetrics(aws_clients.client("cloudwatch", self.c.settings.region), period_s=STEP_S)
 
     # -- the run ----------------------------------------------------------------------------------
-    def run(self, now: datetime) -> dict[str, int]:
+    def run(self, now: datetime, lambda_context: LambdaContext | None = None) -> dict[str, int]:
+        """`lambda_context`: the detector's invocation, so ingestion's idempotency record expires if it
+        times out mid-way (rather than blocking the same delivery for a day)."""
         services = list(self.c.catalog().service_names)
         metrics = [m.strip() for m in self.c.settings.anomaly_metrics.split(",") if m.strip()]
         capacity = parse_capacity(self.c.settings.capacity_thresholds)
@@ -100,7 +105,7 @@ class AnomalyService:
                    for fp in sorted(open_before - firing)]
         self._save_open(firing)
         if alerts:
-            self._ingest(alerts)
+            self._ingest(alerts, lambda_context)
         return {"series": len(baselines), "anomalies": sum(1 for a in alerts if a["fingerprint"].startswith("anomaly:")
                                                             and a["status"] == "firing"),
                 "forecasts": sum(1 for a in alerts if a["fingerprint"].startswith("forecast:")
@@ -142,13 +147,14 @@ class AnomalyService:
     def _save_open(self, firing: set[str]) -> None:
         self.c.blobs.put_json(f"baselines/{self.tenant}/_open.json", sorted(firing))
 
-    def _ingest(self, alerts: list[GeneratedAlert]) -> None:
+    def _ingest(self, alerts: list[GeneratedAlert], lambda_context: LambdaContext | None) -> None:
         from sre_copilot.services.ingest_service import IngestService
 
         raw = json.dumps({"alerts": alerts}, sort_keys=True).encode()
         # Invoked by EventBridge under its own IAM role: no webhook secret to check.
         result = IngestService(self.c).handle_webhook("generic", {"user-agent": "sre-copilot-anomaly"}, raw,
-                                                      iam_trusted=True, tenant=self.tenant)
+                                                      iam_trusted=True, tenant=self.tenant,
+                                                      lambda_context=lambda_context)
         if result.status >= 400:
             logger.error("anomaly signals rejected by ingestion", extra={"body": result.body})
 
