@@ -123,6 +123,8 @@ class DeploymentConfig(BaseModel):
     auto_resolve_after_s: int = Field(300, ge=0, le=86_400, description="signals clear this long -> resolve")
     reanalysis_settle_s: int = Field(300, ge=60, le=3_600, description=(
         "more alerts of kinds an incident has are re-analysed at most this long after they join"))
+    reanalysis_max_interval_s: int = Field(480, ge=60, le=3_600, description=(
+        "the longest gap between an incident's analysis passes (it doubles from a minute per pass)"))
     resolution_policy: Literal["auto", "propose"] = Field("auto", description="propose: ask in Slack first")
     confidence_calibration: dict[str, Any] = Field(default_factory=dict, description=(
         "the applied confidence calibration record (`sre-copilot eval --fit --apply`); {}: identity"))

@@ -139,6 +139,7 @@ class SreCopilotStack(Stack):
             "SRE_COPILOT_APPROVAL_EXPIRY_S": str(config.approval_expiry_s),
             "SRE_COPILOT_AUTO_RESOLVE_AFTER_S": str(config.auto_resolve_after_s),
             "SRE_COPILOT_REANALYSIS_SETTLE_S": str(config.reanalysis_settle_s),
+            "SRE_COPILOT_REANALYSIS_MAX_INTERVAL_S": str(config.reanalysis_max_interval_s),
             "SRE_COPILOT_RESOLUTION_POLICY": config.resolution_policy,
         }
         if config.confidence_calibration:

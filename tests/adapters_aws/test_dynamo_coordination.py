@@ -94,6 +94,18 @@ def test_a_deferred_refresh_flag_waits_for_its_time_and_never_delays_a_due_one(
     assert store.refresh_flagged("acme", "inc-t")
 
 
+def test_a_deferred_refresh_flag_is_brought_forward_by_evidence_due_sooner(store: DynamoStore) -> None:
+    # Given inc-s flagged for more alerts of known kinds, due in five minutes
+    store.flag_refresh("acme", "inc-s", due=START + timedelta(minutes=5))
+    # When new evidence on it is due in two minutes (the re-analysis schedule's next pass)
+    store.flag_refresh("acme", "inc-s", due=START + timedelta(minutes=2))
+    # Then the flag is due at two minutes, not five
+    assert store.due_work("acme", START + timedelta(minutes=2)).refresh == ["inc-s"]
+    # And evidence due later again (seven minutes) leaves it at two
+    store.flag_refresh("acme", "inc-s", due=START + timedelta(minutes=7))
+    assert store.due_work("acme", START + timedelta(minutes=2)).refresh == ["inc-s"]
+
+
 def test_correlation_state_is_on_the_agenda_from_its_next_tick(store: DynamoStore) -> None:
     # Given no state, then a state whose tick next has work at +5m
     assert store.due_work("acme", START).tick is False

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from itertools import pairwise
 from typing import Any
 
 import boto3
@@ -99,4 +100,30 @@ def test_more_alerts_of_a_known_kind_are_analysed_once_they_settle() -> None:
         # And once the first of them has waited the settle window, one analysis sees all three
         deployment.advance_to(joined + timedelta(seconds=settle_s + 60))
         assert _analyses(deployment, incident.id) == [1, 3]
+        assert store.flagged_for_refresh(tenant) == []
+
+
+def test_passes_on_a_stream_of_new_evidence_are_spaced_further_apart_each_time() -> None:
+    with LocalDeployment(start=START, responders=Responders(ack_pages_after_s=None)) as deployment:
+        deployment.put_catalog(CATALOG)
+        store, tenant = deployment.container.store, deployment.tenant_id
+        cap_s = deployment.container.settings.reanalysis_max_interval_s
+        # Given an incident opened by a critical alert, analysed once and parked
+        _alert(deployment, "HighErrorRate", "checkout")
+        deployment.advance_to(START + timedelta(minutes=1))
+        [incident] = store.open_incidents(tenant)
+
+        # When a new kind of alert joins it every minute for 16 minutes
+        for minute in range(1, 17):
+            deployment.advance_to(START + timedelta(minutes=minute))
+            _alert(deployment, f"NewSymptom{minute}", "checkout", severity="warning")
+        deployment.advance_to(START + timedelta(minutes=30))
+
+        # Then the passes start 1, 2, 4 and then at most `reanalysis_max_interval_s` apart, not every minute
+        starts = [record.at for record in store.for_subject(tenant, incident.id) if record.action == "context.assembled"]
+        gaps = [(later - earlier).total_seconds() for earlier, later in pairwise(starts)]
+        assert len(starts) < 16 / 2, starts
+        assert all(gap >= min(60 * 2 ** i, cap_s) for i, gap in enumerate(gaps)), gaps
+        # And the last pass saw every alert: nothing was left unanalysed
+        assert _analyses(deployment, incident.id)[-1] == 17
         assert store.flagged_for_refresh(tenant) == []

@@ -117,6 +117,9 @@ class Settings(BaseModel):
     reanalysis_settle_s: int = Field(default=300, ge=60, description=(
         "more alerts of the services, entities and kinds an incident already has are re-analysed at "
         "most this long after the first of them joins (new ones: at the next minute)"))
+    reanalysis_max_interval_s: int = Field(default=480, ge=60, description=(
+        "the longest gap between an incident's analysis passes; the gap doubles from a minute with "
+        "each pass up to this (domain/reanalysis.py)"))
     auto_resolve_after_s: int = Field(default=300, ge=0, description=(
         "how long every signal of an incident must stay clear before it resolves"))
     anomaly_metrics: str = Field(default="ErrorRate,Latency,RequestCount", description=(

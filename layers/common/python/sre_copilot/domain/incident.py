@@ -82,6 +82,8 @@ class Incident(BaseModel):
     merged_from: list[str] = Field(default_factory=list)
     execution: str | None = None
     evidence_version: int = 0
+    analyses: int = Field(default=0, description="analysis passes started (domain/reanalysis.py spaces them)")
+    analysed_at: UtcDateTime | None = Field(default=None, description="when the last analysis pass started")
     decision: DecisionOutcome | None = None
     acknowledged_at: UtcDateTime | None = None
     resolved_at: UtcDateTime | None = None

@@ -57,7 +57,7 @@ def evaluate_directory(directory: Path, approve: str = "none", backend: str = "m
         scenario_path = truth_path.with_name(truth_path.name.replace(".truth.json", ".json"))
         scenario = Scenario.load(scenario_path)
         truth = json.loads(truth_path.read_text())
-        result = replay(scenario, approve=approve, backend=backend).result
+        result = replay(scenario, approve=approve, backend=backend, trails=False).result
         document = json.loads(scenario_path.read_text())
         rows.append(score_row(scenario.name, truth, result, document))
         records.extend(_calibration_records(truth, result, document))

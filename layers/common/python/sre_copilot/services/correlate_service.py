@@ -11,7 +11,7 @@ never join, open or dedupe against another's.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from enum import Enum
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -21,6 +21,7 @@ from sre_copilot.correlation.groups import IncidentGroup
 from sre_copilot.domain.incident import Incident, IncidentState
 from sre_copilot.domain.json_types import as_list, as_object
 from sre_copilot.domain.notification import AuditRecord
+from sre_copilot.domain.reanalysis import next_pass_due
 from sre_copilot.domain.signal import Signal
 from sre_copilot.domain.types import SignalStatus
 from sre_copilot.errors import ConcurrentUpdate, InvalidTransition, NotFound
@@ -47,6 +48,8 @@ class CorrelateService:
     def __init__(self, container: Container) -> None:
         self.c = container
         self.tenant = tenancy.current(container.settings.tenant_id)
+        # Per incident joined in this batch: its analysis passes so far and when the last started.
+        self._analysis: dict[str, tuple[int, datetime | None]] = {}
 
     # -- entry points -------------------------------------------------------------------------
     def process(self, messages: list[dict[str, object]]) -> None:
@@ -162,15 +165,16 @@ class CorrelateService:
         for incident_id in sorted(to_resolve):
             # Not resolved yet: the signals must stay clear for auto_resolve_after (the sweeper decides).
             ResolutionService(self.c).signals_cleared(incident_id)
+        settings = self.c.settings
         for incident_id in sorted(to_refresh - to_resolve - opened_now):
-            # Re-analysis is debounced: the sweeper wakes flagged incidents once a minute, so an
-            # alert storm costs one re-analysis per incident per minute, not one per alert.
-            self.flag_refresh(incident_id)
-        settle_by = clock.now() + timedelta(seconds=self.c.settings.reanalysis_settle_s)
+            # Re-analysis is debounced: the sweeper wakes flagged incidents once a minute, and the
+            # gap between passes doubles per pass (domain/reanalysis.py), so an alert storm costs a
+            # few analyses per incident, not one per alert or per minute.
+            self._flag_pass(incident_id, wait_s=0)
         for incident_id in sorted(to_settle - to_refresh - to_resolve - opened_now):
             # Without this, a storm's later alerts on entities and kinds already seen were never
             # analysed: the last hypotheses ranked an incident on part of its evidence.
-            self.c.store.flag_refresh(self.tenant, incident_id, due=settle_by)
+            self._flag_pass(incident_id, wait_s=settings.reanalysis_settle_s)
 
     def _open(self, group: IncidentGroup, engine: CorrelationEngine, known: dict[str, Signal]) -> None:
         existing = self.c.store.get_incident(self.tenant, group.id)
@@ -219,6 +223,12 @@ class CorrelateService:
         mutate_incident(self.c.store, self.tenant, incident.id, name_execution)
         metrics.add_metric(name="IncidentsOpened", unit=MetricUnit.Count, value=1)
 
+    def _flag_pass(self, incident_id: str, *, wait_s: int) -> None:
+        passes, analysed_at = self._analysis.get(incident_id, (0, None))
+        due = next_pass_due(now=clock.now(), analysed_at=analysed_at, passes=passes, wait_s=wait_s,
+                            max_interval_s=self.c.settings.reanalysis_max_interval_s)
+        self.c.store.flag_refresh(self.tenant, incident_id, due=due)
+
     def _join(self, incident_id: str, signal_id: str, signal: Signal | None, outcome: CorrelationOutcome) -> bool:
         """Add the signal to the incident; True when it is new evidence worth re-analysing: a firing
         alert that brings a service, entity or kind of alert the incident had not seen."""
@@ -236,6 +246,7 @@ class CorrelateService:
         def add_all(incident: Incident) -> bool:
             # Re-derived from each fresh read, so a workflow step's write in between is kept.
             material.clear()
+            self._analysis[incident.id] = (incident.analyses, incident.analysed_at)
             changed = [add(incident, signal_id, signal, outcome) for signal_id, signal, outcome in resolved]
             return any(changed)
 

@@ -34,8 +34,10 @@ from sre_copilot.services.container import Container
 from sre_copilot.services.ids import short_hash
 from sre_copilot.services.mutations import (
     create_plan,
+    mutate_incident,
     mutate_plan,
     record_notification,
+    refresh,
     save_fields,
     save_plan,
 )
@@ -89,7 +91,13 @@ class WorkflowSteps:
         snapshot = assemble_context(incident=incident, signals=signals, catalog=self.c.catalog(),
                                     changes=changes, metrics=self.c.metrics_reader(), now=now)
         ref = self.c.blobs.put_json(self._key(incident, "context"), snapshot.model_dump(mode="json"))
-        self._save(incident, snapshot_ref=ref)
+
+        def count_pass(fresh: Incident) -> bool:
+            # Counted on the fresh read: the re-analysis schedule spaces passes by this count.
+            fresh.snapshot_ref, fresh.analyses, fresh.analysed_at = ref, fresh.analyses + 1, now
+            return True
+
+        refresh(incident, mutate_incident(self.c.store, incident.tenant_id, incident.id, count_pass))
         self._audit(incident, "context.assembled", {"ref": ref, "missing": snapshot.missing, "signals": len(signals)})
         return {"snapshot_ref": ref, "signals": len(signals), "changes": len(snapshot.recent_changes),
                 "missing": sorted(snapshot.missing)}

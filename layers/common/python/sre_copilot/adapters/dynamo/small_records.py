@@ -62,8 +62,8 @@ class DynamoRefreshFlags(SingleTable):
     # loading any incident, and setting one never rewrites the incident document.
     def flag_refresh(self, tenant_id: str, incident_id: str, due: datetime | None = None) -> None:
         """Flag the incident for re-analysis, due now, or at `due` for evidence that can wait. A
-        deferred flag never replaces a flag already set, so it cannot delay one due sooner, and a
-        stream of such evidence is analysed once per window rather than never."""
+        flag only ever moves sooner: one already due no later than this one is kept (one
+        conditional put), so a stream of evidence is analysed once per window rather than never."""
         now = clock.now()
         due_at = format_time(due if due is not None and due > now else now)
         item = marshal({"item_type": "refresh_flag", "incident_id": incident_id, "flagged_at": format_time(now),
@@ -75,10 +75,12 @@ class DynamoRefreshFlags(SingleTable):
             with self._errors(action):
                 self.client.put_item(TableName=self.table_name, Item=item)
             return
+        expression = _Expression()
+        later = f"attribute_not_exists(pk) OR {expression.name('due_at')} > {expression.value(due_at)}"
         try:
             with self._errors(action):
-                self.client.put_item(TableName=self.table_name, Item=item,
-                                     ConditionExpression="attribute_not_exists(pk)")
+                self.client.put_item(TableName=self.table_name, Item=item, ConditionExpression=later,
+                                     **expression.arguments())
         except ClientError as exc:
             if aws_clients.error_code(exc) != "ConditionalCheckFailedException":
                 raise
