@@ -73,3 +73,23 @@ def test_a_batch_of_alerts_joining_one_incident_writes_it_once(deployment: Local
         ["inc-batch"] * 4
     # And, with an alert on a new entity among them, the incident is flagged for re-analysis
     assert "inc-batch" in store.due_work(deployment.tenant_id, START + timedelta(days=1)).refresh
+
+
+def test_a_redelivered_batch_is_no_new_evidence(deployment: LocalDeployment) -> None:
+    # Given an open incident that already holds two firing alerts, parked with no flag
+    store, tenant = deployment.container.store, deployment.tenant_id
+    incident = Incident.open(incident_id="inc-again", tenant_id=tenant, priority=Priority.P1,
+                             title="checkout errors", service="checkout", at=START, actor="test", reason="test")
+    signals = [_signal(deployment, n, "checkout-0") for n in (21, 22)]
+    incident.signal_ids, incident.entities = [s.id for s in signals], ["checkout-0"]
+    incident.alert_kinds = ["HighErrorRate"]
+    store.put_incident(incident)
+    store.clear_refresh(tenant, "inc-again")
+    outcomes = [CorrelationOutcome(s.id, incident_id="inc-again", joined="inc-again") for s in signals]
+    # When the same batch is applied again (SQS redelivers a batch whose invocation timed out)
+    CorrelateService(deployment.container)._apply(CorrelationEngine(deployment.container.catalog()), outcomes,
+                                                  {s.id: s for s in signals})
+    # Then the incident is unchanged and nothing is flagged for another analysis
+    stored = store.get_incident(tenant, "inc-again")
+    assert stored is not None and stored.evidence_version == incident.evidence_version
+    assert "inc-again" not in store.flagged_for_refresh(tenant)

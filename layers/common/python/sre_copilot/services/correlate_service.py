@@ -241,11 +241,12 @@ class CorrelateService:
         resolved = [(signal_id, signal if signal is not None else self.c.store.get_signal(self.tenant, signal_id),
                      outcome) for signal_id, signal, outcome in joins]
         material: list[bool] = []
-        firing = any(signal is not None and signal.status is SignalStatus.FIRING for _i, signal, _o in resolved)
+        firing: list[bool] = []  # new firing signals: a redelivered batch's already-held ones are no evidence
 
         def add_all(incident: Incident) -> bool:
             # Re-derived from each fresh read, so a workflow step's write in between is kept.
             material.clear()
+            firing.clear()
             self._analysis[incident.id] = (incident.analyses, incident.analysed_at)
             changed = [add(incident, signal_id, signal, outcome) for signal_id, signal, outcome in resolved]
             return any(changed)
@@ -255,6 +256,7 @@ class CorrelateService:
                 return False
             incident.signal_ids = [*incident.signal_ids, signal_id]
             if signal is not None:
+                firing.append(signal.status is SignalStatus.FIRING)
                 kind = signal.labels.get("alertname") or signal.title
                 material.append(signal.status is SignalStatus.FIRING and (
                     (signal.service is not None and signal.service not in incident.services)
@@ -285,7 +287,7 @@ class CorrelateService:
             self._set_signal_incident(signal, signal_id, incident_id)
         if any(material):
             return NewEvidence.MATERIAL
-        return NewEvidence.MORE if firing else NewEvidence.NONE
+        return NewEvidence.MORE if any(firing) else NewEvidence.NONE
 
     def _merge(self, absorbed_id: str, survivor_id: str) -> None:
         if self.c.store.get_incident(self.tenant, survivor_id) is None:
