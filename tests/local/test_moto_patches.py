@@ -14,6 +14,7 @@ from moto_test_support import lambda_function, wait_until
 from sre_copilot.local.moto_patches import (
     MOTO_CONFIG,
     InProcessLambdas,
+    backend_execution_history,
     eventbridge_lambda_targets,
     in_process_lambda,
 )
@@ -95,3 +96,36 @@ def test_patches_are_removed_on_exit() -> None:
     with in_process_lambda(InProcessLambdas()), eventbridge_lambda_targets(lambda fn, ev: None):
         assert LambdaFunction._invoke_lambda is not before[0]
     assert (LambdaFunction._invoke_lambda, Rule.send_to_targets) == before
+
+
+def test_a_history_read_from_the_backend_is_what_the_api_returns() -> None:
+    registry = InProcessLambdas()
+    with mock_aws(config=MOTO_CONFIG), in_process_lambda(registry):  # type: ignore[arg-type]
+        role = boto3.client("iam").create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        step, boom = lambda_function("step", role), lambda_function("boom", role)
+        registry.register("step", lambda event, ctx: {"seen": event["n"]})
+
+        def fail(event: Any, ctx: Any) -> None:
+            raise ValueError("no such deployment")
+
+        registry.register("boom", fail)
+        definition = {"StartAt": "Step", "States": {
+            "Step": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Next": "Boom",
+                     "Parameters": {"FunctionName": step, "Payload.$": "$"}, "ResultPath": "$.step"},
+            "Boom": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Next": "Done",
+                     "Parameters": {"FunctionName": boom, "Payload.$": "$"},
+                     "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Done"}]},
+            "Done": {"Type": "Succeed"}}}
+        sfn = boto3.client("stepfunctions")
+        machine = sfn.create_state_machine(name="m", definition=json.dumps(definition), roleArn=role)["stateMachineArn"]
+        # Given an execution that ran a task, caught another's failure and succeeded
+        execution = sfn.start_execution(stateMachineArn=machine, name="inc-1", input=json.dumps({"n": 7}))["executionArn"]
+        wait_until(lambda: sfn.describe_execution(executionArn=execution)["status"] != "RUNNING")
+        # When its history is read from the backend and through the API
+        fast = backend_execution_history(execution, "123456789012", "us-east-1")
+        api = sfn.get_execution_history(executionArn=execution)["events"]
+        # Then both are the same events, field for field
+        assert fast is not None and len(fast) > 10
+        assert fast == api
+        # And an execution that does not exist is left to the API (and its error)
+        assert backend_execution_history(execution.replace("inc-1", "inc-2"), "123456789012", "us-east-1") is None

@@ -33,6 +33,7 @@ from sre_copilot.local.moto_patches import (
     MOTO_CONFIG,
     ExecutionActivity,
     InProcessLambdas,
+    backend_execution_history,
     eventbridge_lambda_targets,
     executions_in_turn,
     in_process_lambda,
@@ -159,6 +160,7 @@ class LocalDeployment:
         self._moved = threading.Condition()
         self.executions = ExecutionActivity(self._moved)
         self._stack = ExitStack()
+        self._fast_moto = False  # the moto speed patches apply (set on entry)
         self._async_events: list[tuple[str, dict[str, Any]]] = []
         self._timers: list[_Timer] = []
         self._first_seen: dict[str, datetime] = {}
@@ -198,7 +200,7 @@ class LocalDeployment:
         self._stack.enter_context(mock_aws(config=MOTO_CONFIG))  # type: ignore[call-overload]
         self._stack.enter_context(in_process_lambda(self.lambdas))
         self._stack.enter_context(executions_in_turn(self.executions))
-        self._stack.enter_context(moto_speedups())
+        self._fast_moto = self._stack.enter_context(moto_speedups())
         self._stack.enter_context(derived_task_tokens())  # replays get the same history, token and all
         self._stack.enter_context(eventbridge_lambda_targets(lambda fn, ev: self._async_events.append((fn, ev))))
         from sre_copilot.local.k8s_api import LocalKubernetesApi
@@ -634,6 +636,13 @@ class LocalDeployment:
         return records
 
     def execution_history(self, execution_arn: str) -> list[dict[str, Any]]:
+        read = backend_execution_history(execution_arn, ACCOUNT, REGION) if self._fast_moto else None
+        events: list[dict[str, Any]] = read if read is not None else self._history_by_api(execution_arn)
+        for event in events:
+            event["simulatedTimestamp"] = self.clock.simulated(event["timestamp"])
+        return events
+
+    def _history_by_api(self, execution_arn: str) -> list[dict[str, Any]]:
         sfn = self.session.client("stepfunctions")
         events: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {"executionArn": execution_arn}
@@ -643,8 +652,6 @@ class LocalDeployment:
             if not page.get("nextToken"):
                 break
             kwargs["nextToken"] = page["nextToken"]
-        for event in events:
-            event["simulatedTimestamp"] = self.clock.simulated(event["timestamp"])
         return events
 
 
