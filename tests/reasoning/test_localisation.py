@@ -288,3 +288,18 @@ def test_a_node_whose_pods_are_as_anomalous_as_everyones_gains_nothing_from_colo
     # Then no node stands out: neither gains a colocation term
     assert {s.entity for s in ranked} >= {"n1", "n2"}
     assert all("colocation" not in s.features for s in ranked)
+
+
+def test_colocation_at_most_doubles_what_a_node_shows_itself() -> None:
+    # Given n2's two pods strongly anomalous from the start and n2 itself with one node anomaly
+    # twenty minutes later (decayed to almost nothing), the pods on n1 quiet
+    signals = [metric(p, m, 0) for p in ("cart-1", "shop-0")
+               for m in ("container_cpu_usage_seconds", "container_memory_usage_MB", "container_fs_reads")]
+    signals.append(node_metric("n2", "system.io.w_s", 1200))
+    # When the entities are ranked
+    n2 = next(s for s in localise(signals, CATALOG, limit=20) if s.entity == "n2")
+    # Then its colocation term is capped at its own score (its features before PageRank), far below
+    # its pods' excess over the placed pods' mean x sqrt(2)
+    own = sum(v for k, v in n2.features.items() if k not in {"colocation", "pagerank"})
+    assert 0 < n2.features["colocation"] <= own + 0.005
+    assert n2.features["colocation"] < 0.5

@@ -40,7 +40,8 @@ them symptoms. This module ranks the entities they name with the signals publish
 - `colocation`: a node fault shows on the pods it runs, so a node whose placed pods are, on average,
   more anomalous than the incident's placed pods as a whole gains that excess x sqrt(its placed pods)
   (a two-group comparison scaled like a standard error: the same excess on many pods says more than
-  on one). Peer comparison across placement: one node's pods against everyone's.
+  on one), at most the node's own score. Peer comparison across placement: one node's pods
+  against everyone's.
 
 Two or more replicas of a service slow for their callers also make the service itself a suspect.
 
@@ -421,7 +422,9 @@ def _colocation(profiles: dict[str, EntityProfile], anomaly: Mapping[str, float]
     x sqrt(its placed pods), when positive. A pod that does not alert scores 0. A node fault (CPU,
     memory, disk, network of the machine) degrades every pod on it, so its pods stand out against the
     pods elsewhere even when the node's own metrics say little; a busy node whose pods are as anomalous
-    as everyone's gains nothing. Needs pods on at least two nodes, else there is nothing to compare."""
+    as everyone's gains nothing. At most the node's own score (its features so far): the pods
+    corroborate a node that is anomalous itself, they do not blame a quiet one. Needs pods on at
+    least two nodes, else there is nothing to compare."""
     placed: dict[str, list[str]] = defaultdict(list)
     for service in catalog.services:
         for instance in service.instances:
@@ -438,7 +441,8 @@ def _colocation(profiles: dict[str, EntityProfile], anomaly: Mapping[str, float]
             continue
         excess = sum(score[pod] for pod in pods) / len(pods) - mean_all
         if excess > 0:
-            out[p.name] = excess * math.sqrt(len(pods))
+            # Corroboration, not accusation: the pods at most double what the node shows itself.
+            out[p.name] = min(excess * math.sqrt(len(pods)), max(0.0, anomaly.get(p.name, 0.0)))
     return out
 
 
