@@ -252,3 +252,54 @@ def test_errors_over_a_slow_dependency_are_not_an_origin_over_a_quiet_one_they_a
     # And a success rate that went up (healthy) makes nothing an origin
     healthy = localise([service_metric("api", "grpc_success_rate", 0, "up")], CHAIN)
     assert all("origin" not in s.features for s in healthy)
+
+
+def node_metric(node: str, name: str, at_s: float) -> Signal:
+    return Signal(id=f"s{next(_n)}", source="alertmanager", status=SignalStatus.FIRING, severity=Severity.WARNING,
+                  event_time=T0 + timedelta(seconds=at_s), received_at=T0 + timedelta(seconds=at_s),
+                  title=f"{name} up on {node}", labels={"metric": name, "direction": "up"}, entity=node,
+                  entity_kind=EntityKind.HOST, host=node, fingerprint=f"fp-{node}-{name}")
+
+
+def test_a_node_whose_pods_stand_out_against_the_pods_elsewhere_outranks_a_node_without_pods() -> None:
+    # Given the same node-level memory anomaly on n2 (runs cart-1 and shop-0) and on n3 (runs no pod),
+    # and both of n2's pods anomalous while the three pods on n1 stay quiet
+    signals = [node_metric("n2", "system.mem.used", 0), node_metric("n3", "system.mem.used", 0),
+               metric("cart-1", "container_memory_usage_MB", 5), metric("shop-0", "container_threads", 5)]
+    # When the entities are ranked
+    suspects = localise(signals, CATALOG)
+    ranked = {s.entity: s for s in suspects}
+    order = [s.entity for s in suspects]
+    # Then n2 gains its pods' excess over the placed pods' mean (x sqrt(2)) and ranks above n3
+    assert ranked["n2"].features["colocation"] > 0 and "colocation" not in ranked["n3"].features
+    assert order.index("n2") < order.index("n3")
+    # and without the feature the node whose pods alert yields to the one without pods (the `host` discount)
+    without = [s.entity for s in localise(signals, CATALOG, features=[f for f in FEATURES if f != "colocation"])]
+    assert without.index("n3") < without.index("n2")
+
+
+def test_a_node_whose_pods_are_as_anomalous_as_everyones_gains_nothing_from_colocation() -> None:
+    # Given every placed pod with the same anomaly at the same time, and node-level anomalies on n1 and n2
+    pods = ["front-0", "front-1", "cart-0", "cart-1", "shop-0"]
+    signals = [metric(p, "container_memory_usage_MB", 0) for p in pods]
+    signals += [node_metric("n1", "system.mem.used", 0), node_metric("n2", "system.mem.used", 0)]
+    # When the entities are ranked
+    ranked = localise(signals, CATALOG, limit=20)
+    # Then no node stands out: neither gains a colocation term
+    assert {s.entity for s in ranked} >= {"n1", "n2"}
+    assert all("colocation" not in s.features for s in ranked)
+
+
+def test_colocation_at_most_doubles_what_a_node_shows_itself() -> None:
+    # Given n2's two pods strongly anomalous from the start and n2 itself with one node anomaly
+    # twenty minutes later (decayed to almost nothing), the pods on n1 quiet
+    signals = [metric(p, m, 0) for p in ("cart-1", "shop-0")
+               for m in ("container_cpu_usage_seconds", "container_memory_usage_MB", "container_fs_reads")]
+    signals.append(node_metric("n2", "system.io.w_s", 1200))
+    # When the entities are ranked
+    n2 = next(s for s in localise(signals, CATALOG, limit=20) if s.entity == "n2")
+    # Then its colocation term is capped at its own score (its features before PageRank), far below
+    # its pods' excess over the placed pods' mean x sqrt(2)
+    own = sum(v for k, v in n2.features.items() if k not in {"colocation", "pagerank"})
+    assert 0 < n2.features["colocation"] <= own + 0.005
+    assert n2.features["colocation"] < 0.5

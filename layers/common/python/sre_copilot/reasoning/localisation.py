@@ -37,6 +37,12 @@ them symptoms. This module ranks the entities they name with the signals publish
   down, success rate up) counts POLARITY_SHARE: a service that got faster or more successful is at
   most a side effect (its callers failing before they reach it, fewer requests), not a fault there.
 
+- `colocation`: a node fault shows on the pods it runs, so a node whose placed pods are, on average,
+  more anomalous than the incident's placed pods as a whole gains that excess x sqrt(its placed pods)
+  (a two-group comparison scaled like a standard error: the same excess on many pods says more than
+  on one), at most the node's own score. Peer comparison across placement: one node's pods
+  against everyone's.
+
 Two or more replicas of a service slow for their callers also make the service itself a suspect.
 
 It ranks what anomaly detectors send: alerts that say which way a metric moved (a `direction`
@@ -58,7 +64,7 @@ from sre_copilot.domain.signal import Signal
 from sre_copilot.domain.types import EntityKind
 
 FEATURES: tuple[str, ...] = ("onset", "density", "breadth", "resource", "trace", "host", "pagerank", "rarity",
-                             "decay", "specificity", "entry", "polarity", "origin")
+                             "decay", "specificity", "entry", "polarity", "origin", "colocation")
 
 # Metric-name tokens -> fault class. Matched on whole tokens of the metric name (split on . _ - /).
 _CLASSES: tuple[tuple[str, frozenset[str]], ...] = (
@@ -299,6 +305,10 @@ def localise(signals: Iterable[Signal], catalog: Catalog, *, features: Iterable[
         for name, value in _error_origins(profiles, catalog).items():
             raw[name]["origin"] = ORIGIN * value
     anomaly = {name: sum(f.values()) for name, f in raw.items()}
+    if "colocation" in use:
+        for name, value in _colocation(profiles, anomaly, catalog).items():
+            raw[name]["colocation"] = value
+            anomaly[name] += value
 
     if "pagerank" in use:
         ranks = _pagerank(profiles, anomaly, call_edges, catalog)
@@ -403,6 +413,36 @@ def _error_origins(profiles: dict[str, EntityProfile], catalog: Catalog) -> dict
         service = profiles[name].service or ""
         if not (catalog.downstream_closure(service) - {service}) & propagating:
             out[name] = value
+    return out
+
+
+def _colocation(profiles: dict[str, EntityProfile], anomaly: Mapping[str, float],
+                 catalog: Catalog) -> dict[str, float]:
+    """Per suspect node with placed pods: (mean anomaly of its pods - mean anomaly of every placed pod)
+    x sqrt(its placed pods), when positive. A pod that does not alert scores 0. A node fault (CPU,
+    memory, disk, network of the machine) degrades every pod on it, so its pods stand out against the
+    pods elsewhere even when the node's own metrics say little; a busy node whose pods are as anomalous
+    as everyone's gains nothing. At most the node's own score (its features so far): the pods
+    corroborate a node that is anomalous itself, they do not blame a quiet one. Needs pods on at
+    least two nodes, else there is nothing to compare."""
+    placed: dict[str, list[str]] = defaultdict(list)
+    for service in catalog.services:
+        for instance in service.instances:
+            if instance.host:
+                placed[instance.host].append(instance.name)
+    if len(placed) < 2:
+        return {}
+    score = {pod: max(0.0, anomaly.get(pod, 0.0)) for pods in placed.values() for pod in pods}
+    mean_all = sum(score.values()) / len(score)
+    out: dict[str, float] = {}
+    for p in profiles.values():
+        pods = placed.get(p.name) if p.kind is EntityKind.HOST else None
+        if not pods:
+            continue
+        excess = sum(score[pod] for pod in pods) / len(pods) - mean_all
+        if excess > 0:
+            # Corroboration, not accusation: the pods at most double what the node shows itself.
+            out[p.name] = min(excess * math.sqrt(len(pods)), max(0.0, anomaly.get(p.name, 0.0)))
     return out
 
 
