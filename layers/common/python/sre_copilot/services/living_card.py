@@ -18,7 +18,7 @@ from sre_copilot.domain.notification import AuditRecord, Notification, SentSumma
 from sre_copilot.domain.reasoning import Decision, Hypothesis
 from sre_copilot.domain.routing import slack_channel_for
 from sre_copilot.domain.types import Channel, DecisionOutcome, NotificationKind, Priority
-from sre_copilot.messages.slack import incident_card
+from sre_copilot.messages.slack import EVIDENCE_LINES, incident_card
 from sre_copilot.messages.text import SIGNAL_ID, hypothesis_title, name_alerts, percent, ranked, truncate
 from sre_copilot.ports import clock
 from sre_copilot.services.container import Container
@@ -76,8 +76,10 @@ class LivingCard:
             plans = self.c.store.actions_for(incident.tenant_id, incident.id)
             plan = plans[-1] if plans else None
         settings = self.c.settings
-        # Only the alerts the evidence names (a storm's incident holds thousands), still in this incident.
-        named = [i for g in incident.grouping if g.evidence for i in (g.signal_id, *SIGNAL_ID.findall(g.evidence))]
+        # Only the alerts the card's evidence lines name (a storm's incident holds thousands, and
+        # the card shows the first EVIDENCE_LINES and a count), still in this incident.
+        shown = [g for g in incident.grouping if g.evidence][:EVIDENCE_LINES]
+        named = [i for g in shown for i in (g.signal_id, *SIGNAL_ID.findall(g.evidence))]
         titles = {s.id: s.title for s in self.c.store.signals_by_id(incident.tenant_id, named).values()
                   if s.incident_id == incident.id}
         return incident_card(incident, hypotheses, decision, rec, plan, now=clock.now(),

@@ -107,6 +107,7 @@ SILENCE_GRACE = timedelta(days=1)
 
 
 @functools.cache
+@functools.cache
 def _codec() -> tuple[TypeSerializer, TypeDeserializer]:
     """boto3's item codec, built on first use: importing boto3's package loads botocore's session
     and client machinery, the heaviest part of a cold start for a function that never needs it."""
@@ -271,7 +272,18 @@ def marshal(attributes: Mapping[str, object]) -> WireItem:
 
 def unmarshal(item: Mapping[str, AttributeValueTypeDef]) -> Item:
     deserializer = _codec()[1]
-    return {k: from_dynamo(deserializer.deserialize(v)) for k, v in item.items()}
+    return {k: _read_value(v, deserializer) for k, v in item.items()}
+
+
+def _read_value(value: AttributeValueTypeDef, deserializer: TypeDeserializer) -> object:
+    """One attribute as `from_dynamo(deserializer.deserialize(value))` gives it. Strings and
+    binaries (an item's keys, index keys and compressed document: most of what is read) are taken
+    as they are; boto3's codec does the rest."""
+    if "S" in value:
+        return value["S"]
+    if "B" in value:
+        return bytes(value["B"])
+    return from_dynamo(deserializer.deserialize(value))
 
 
 def _doc(document: Mapping[str, object]) -> str:
