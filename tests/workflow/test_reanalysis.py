@@ -4,6 +4,8 @@ folded in by the same execution, and refresh flags do not outlive the analysis t
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from itertools import pairwise
 from typing import Any
@@ -11,6 +13,7 @@ from typing import Any
 import boto3
 from checkout_payments import CATALOG, START
 
+from sre_copilot.domain.incident import Incident
 from sre_copilot.domain.types import format_time
 from sre_copilot.local.runtime import LocalDeployment, Responders
 
@@ -77,16 +80,23 @@ def _analyses(deployment: LocalDeployment, incident_id: str) -> list[int]:
     return [int(record.details["signals"]) for record in store.for_subject(tenant, incident_id) if record.action == "context.assembled"]
 
 
-def test_more_alerts_of_a_known_kind_are_analysed_once_they_settle() -> None:
+@contextmanager
+def _parked_incident() -> Iterator[tuple[LocalDeployment, Incident]]:
+    """A deployment with an incident opened by a critical alert, analysed once and parked."""
     with LocalDeployment(start=START, responders=Responders(ack_pages_after_s=None)) as deployment:
         deployment.put_catalog(CATALOG)
-        store, tenant = deployment.container.store, deployment.tenant_id
-        settle_s = deployment.container.settings.reanalysis_settle_s
-        # Given an incident opened by a critical alert, analysed once and parked
         _alert(deployment, "HighErrorRate", "checkout")
         deployment.advance_to(START + timedelta(minutes=2))
-        [incident] = store.open_incidents(tenant)
+        [incident] = deployment.container.store.open_incidents(deployment.tenant_id)
         assert _analyses(deployment, incident.id) == [1]
+        yield deployment, incident
+
+
+def test_more_alerts_of_a_known_kind_are_analysed_once_they_settle() -> None:
+    # Given an incident opened by a critical alert, analysed once and parked
+    with _parked_incident() as (deployment, incident):
+        store, tenant = deployment.container.store, deployment.tenant_id
+        settle_s = deployment.container.settings.reanalysis_settle_s
 
         # When two more alerts of the same kind on the same service join it, a minute apart
         _alert(deployment, "HighErrorRate", "checkout", fingerprint="HighErrorRate-checkout-2")
@@ -104,20 +114,16 @@ def test_more_alerts_of_a_known_kind_are_analysed_once_they_settle() -> None:
 
 
 def test_passes_on_a_stream_of_new_evidence_are_spaced_further_apart_each_time() -> None:
-    with LocalDeployment(start=START, responders=Responders(ack_pages_after_s=None)) as deployment:
-        deployment.put_catalog(CATALOG)
+    # Given an incident opened by a critical alert, analysed once and parked
+    with _parked_incident() as (deployment, incident):
         store, tenant = deployment.container.store, deployment.tenant_id
         cap_s = deployment.container.settings.reanalysis_max_interval_s
-        # Given an incident opened by a critical alert, analysed once and parked
-        _alert(deployment, "HighErrorRate", "checkout")
-        deployment.advance_to(START + timedelta(minutes=1))
-        [incident] = store.open_incidents(tenant)
 
         # When a new kind of alert joins it every minute for 16 minutes
-        for minute in range(1, 17):
+        for minute in range(2, 18):
             deployment.advance_to(START + timedelta(minutes=minute))
             _alert(deployment, f"NewSymptom{minute}", "checkout", severity="warning")
-        deployment.advance_to(START + timedelta(minutes=30))
+        deployment.advance_to(START + timedelta(minutes=32))
 
         # Then the passes start 1, 2, 4 and then at most `reanalysis_max_interval_s` apart, not every minute
         starts = [record.at for record in store.for_subject(tenant, incident.id) if record.action == "context.assembled"]
