@@ -52,6 +52,7 @@ time); no entity or metric name is special.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import defaultdict
@@ -110,7 +111,7 @@ def healthy_move(metric: str, direction: str) -> bool:
     a fault: a CPU drop is a crashed process as much as a CPU rise is a hot loop)."""
     if fault_class(metric) not in {"latency", "errors"}:
         return False
-    tokens = {t for t in _SPLIT.split(metric.lower()) if t}
+    tokens = _metric_tokens(metric)
     if tokens & _HIGHER_IS_BETTER:
         return direction == "up"
     return bool(tokens & _LOWER_IS_BETTER) and direction == "down"
@@ -121,19 +122,23 @@ def faulty_error_move(metric: str, direction: str) -> bool:
     Latency, request counts and rates are not errors (a slow or quiet service still answers)."""
     if fault_class(metric) != "errors":
         return False
-    tokens = {t for t in _SPLIT.split(metric.lower()) if t}
+    tokens = _metric_tokens(metric)
     if tokens & _HIGHER_IS_BETTER:
         return direction == "down"
     return bool(tokens & _FAILURE_WORDS) and direction == "up"
 
 
+@functools.lru_cache(maxsize=8192)
 def fault_class(metric: str) -> str:
     """The fault class a metric name belongs to (first match in resource-first order), else 'anomaly'."""
-    tokens = [t for t in _SPLIT.split(metric.lower()) if t]
-    for name, words in _CLASSES:
-        if any(t in words for t in tokens):
-            return name
-    return "anomaly"
+    tokens = _metric_tokens(metric)
+    return next((name for name, words in _CLASSES if tokens & words), "anomaly")
+
+
+@functools.lru_cache(maxsize=8192)
+def _metric_tokens(metric: str) -> frozenset[str]:
+    """A metric name's lower-case words (a storm repeats a few hundred names in every analysis)."""
+    return frozenset(t for t in _SPLIT.split(metric.lower()) if t)
 
 
 @dataclass
