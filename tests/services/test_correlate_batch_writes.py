@@ -93,3 +93,29 @@ def test_a_redelivered_batch_is_no_new_evidence(deployment: LocalDeployment) -> 
     stored = store.get_incident(tenant, "inc-again")
     assert stored is not None and stored.evidence_version == incident.evidence_version
     assert "inc-again" not in store.flagged_for_refresh(tenant)
+
+
+def test_alerts_of_the_same_instant_are_correlated_in_the_order_their_sender_listed_them(
+        deployment: LocalDeployment) -> None:
+    store, tenant = deployment.container.store, deployment.tenant_id
+    # Given one delivery of two P1 alerts on one instance, stamped with the same instant (an hour
+    # after the other tests' alerts), whose signal ids sort the other way round from the sender's order
+    at = START + timedelta(hours=1)
+    signals = [Signal.model_validate({
+        "id": signal_id, "tenant_id": tenant, "source": "alertmanager", "status": "firing",
+        "severity": "warning", "priority": "P1", "event_time": at, "received_at": at,
+        "origin": {"delivery": "d-1", "item": item}, "title": title, "labels": {"alertname": title},
+        "fingerprint": f"fp-same-{item}", "service": "checkout", "entity": "checkout-9"})
+        for item, (signal_id, title) in enumerate([("sig-same-b", "HighLatency"), ("sig-same-a", "HighErrorRate")])]
+    for signal in signals:
+        store.put_signal(signal)
+    # When correlation applies them as one batch, in the other order of the queue
+    CorrelateService(deployment.container).process(
+        [{"type": "signal", "signal_id": s.id, "signal": s.model_dump(mode="json"), "tenant_id": tenant}
+         for s in reversed(signals)])
+    # Then the sender's first alert was held and its second opened the incident
+    held = store.get_signal(tenant, "sig-same-b")
+    assert held is not None and held.incident_id is not None
+    incident = store.get_incident(tenant, held.incident_id)
+    assert incident is not None and incident.title == "HighLatency"
+    assert incident.grouping[0].rule == "open" and incident.grouping[0].signal_id == "sig-same-a"

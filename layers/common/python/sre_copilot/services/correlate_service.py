@@ -75,7 +75,9 @@ class CorrelateService:
         missing = set(signal_ids) - {s.id for s in signals}
         if missing:
             raise NotFound(f"signals {sorted(missing)} are queued but not stored; check the ingest function")
-        signals.sort(key=lambda s: (s.event_time, s.id))
+        # Event time first; alerts of the same instant in the order they arrived and their sender
+        # listed them (a signal id is a hash: as a tie-break it made grouping depend on chance).
+        signals.sort(key=lambda s: (s.event_time, s.received_at, s.origin.item, s.id))
         # A person's ack or resolve in PagerDuty/Opsgenie goes first, so the lifecycle credits them
         # rather than the copilot noticing the same resolve through the signals.
         for message in hints:
