@@ -95,15 +95,18 @@ def test_a_redelivered_batch_is_no_new_evidence(deployment: LocalDeployment) -> 
     assert "inc-again" not in store.flagged_for_refresh(tenant)
 
 
+# Called outside the correlate handler, the service leaves its metrics to the functions that run
+# next in this process (the sweeper's minute), and Powertools warns when one of them has none.
+@pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
 def test_alerts_of_the_same_instant_are_correlated_in_the_order_their_sender_listed_them(
         deployment: LocalDeployment) -> None:
     store, tenant = deployment.container.store, deployment.tenant_id
-    # Given one delivery of two P1 alerts on one instance, stamped with the same instant (an hour
-    # after the other tests' alerts), whose signal ids sort the other way round from the sender's order
+    # Given one delivery of two P2 alerts on one instance (held: a P2 incident waits 15 minutes), stamped
+    # with the same instant, whose signal ids sort the other way round from the sender's order
     at = START + timedelta(hours=1)
     signals = [Signal.model_validate({
         "id": signal_id, "tenant_id": tenant, "source": "alertmanager", "status": "firing",
-        "severity": "warning", "priority": "P1", "event_time": at, "received_at": at,
+        "severity": "warning", "priority": "P2", "event_time": at, "received_at": at,
         "origin": {"delivery": "d-1", "item": item}, "title": title, "labels": {"alertname": title},
         "fingerprint": f"fp-same-{item}", "service": "checkout", "entity": "checkout-9"})
         for item, (signal_id, title) in enumerate([("sig-same-b", "HighLatency"), ("sig-same-a", "HighErrorRate")])]
@@ -113,9 +116,7 @@ def test_alerts_of_the_same_instant_are_correlated_in_the_order_their_sender_lis
     CorrelateService(deployment.container).process(
         [{"type": "signal", "signal_id": s.id, "signal": s.model_dump(mode="json"), "tenant_id": tenant}
          for s in reversed(signals)])
-    # Then the sender's first alert was held and its second opened the incident
-    held = store.get_signal(tenant, "sig-same-b")
-    assert held is not None and held.incident_id is not None
-    incident = store.get_incident(tenant, held.incident_id)
-    assert incident is not None and incident.title == "HighLatency"
-    assert incident.grouping[0].rule == "open" and incident.grouping[0].signal_id == "sig-same-a"
+    # Then the engine took them in the sender's order: the held group starts with its first alert
+    state, _version = store.load_correlation_state(tenant)
+    [group] = [g for g in state["groups"] if any(m[0] == "sig-same-a" for m in g["members"])]
+    assert [m[0] for m in group["members"]] == ["sig-same-b", "sig-same-a"]
