@@ -119,6 +119,7 @@ class CorrelateService:
     def _apply(self, engine: CorrelationEngine, outcomes: Iterable[CorrelationOutcome],
                signals: dict[str, Signal]) -> None:
         groups = {g.id: g for g in engine.incidents()}
+        self._analysis.clear()  # filled by this batch's joins
         to_refresh: set[str] = set()
         to_settle: set[str] = set()  # more alerts of kinds already analysed: re-analysed once they settle
         to_resolve: set[str] = set()
@@ -167,7 +168,6 @@ class CorrelateService:
         for incident_id in sorted(to_resolve):
             # Not resolved yet: the signals must stay clear for auto_resolve_after (the sweeper decides).
             ResolutionService(self.c).signals_cleared(incident_id)
-        settings = self.c.settings
         for incident_id in sorted(to_refresh - to_resolve - opened_now):
             # Re-analysis is debounced: the sweeper wakes flagged incidents once a minute, and the
             # gap between passes doubles per pass (domain/reanalysis.py), so an alert storm costs a
@@ -176,7 +176,7 @@ class CorrelateService:
         for incident_id in sorted(to_settle - to_refresh - to_resolve - opened_now):
             # Without this, a storm's later alerts on entities and kinds already seen were never
             # analysed: the last hypotheses ranked an incident on part of its evidence.
-            self._flag_pass(incident_id, wait_s=settings.reanalysis_settle_s)
+            self._flag_pass(incident_id, wait_s=self.c.settings.reanalysis_settle_s)
 
     def _open(self, group: IncidentGroup, engine: CorrelationEngine, known: dict[str, Signal]) -> None:
         existing = self.c.store.get_incident(self.tenant, group.id)
@@ -340,9 +340,6 @@ class CorrelateService:
             self.c.store.put_signal(signal.model_copy(update={"incident_id": incident_id}))
 
     # -- workflow wake-ups --------------------------------------------------------------------
-    def flag_refresh(self, incident_id: str) -> None:
-        self.c.store.flag_refresh(self.tenant, incident_id)
-
     def wake_flagged(self, incident_ids: Iterable[str]) -> int:
         """Wake every parked incident flagged with new evidence (the sweeper's once-a-minute refresh).
         An incident that is mid-analysis keeps its flag and goes round again when it parks; the flag

@@ -107,7 +107,6 @@ SILENCE_GRACE = timedelta(days=1)
 
 
 @functools.cache
-@functools.cache
 def _codec() -> tuple[TypeSerializer, TypeDeserializer]:
     """boto3's item codec, built on first use: importing boto3's package loads botocore's session
     and client machinery, the heaviest part of a cold start for a function that never needs it."""
