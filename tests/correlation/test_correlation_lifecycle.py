@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 from correlation_fixtures import CATALOG, alert, at
 
 from sre_copilot.correlation import CorrelationConfig, CorrelationEngine, CorrelationOutcome
+from sre_copilot.correlation.groups import IncidentGroup
 from sre_copilot.domain.signal import Signal
 
 
@@ -85,6 +87,10 @@ def _summary(outcome: CorrelationOutcome) -> tuple[object, ...]:
             tuple(outcome.resolution_proposed), tuple(sorted(outcome.released.items())))
 
 
+def _as_persisted(incident: IncidentGroup) -> IncidentGroup:
+    return replace(incident, explanations=incident.explanations[:1])
+
+
 @pytest.mark.parametrize("cut", range(len(_stream()) + 1))
 def test_state_round_trip_at_any_point_continues_identically(cut: int) -> None:
     # Given an engine that has seen the first `cut` signals, and a copy restored from its JSON state
@@ -94,8 +100,9 @@ def test_state_round_trip_at_any_point_continues_identically(cut: int) -> None:
         original.ingest(signal)
     state = json.loads(json.dumps(original.to_state()))
     restored = CorrelationEngine.from_state(CATALOG, state)
-    # Then both hold the same incidents and held groups
-    assert restored.incidents() == original.incidents()
+    # Then both hold the same incidents (an opened one keeps only why it opened: the rest were handed
+    # out in outcomes already) and the same held groups
+    assert restored.incidents() == [_as_persisted(i) for i in original.incidents()]
     assert sorted(g.id for g in restored.held()) == sorted(g.id for g in original.held())
     # And they decide the rest of the stream, and the sweeps after it, the same way
     for signal in signals[cut:]:
@@ -135,3 +142,16 @@ def test_foreign_state_is_rejected_with_a_clear_message() -> None:
     with pytest.raises(ValueError, match="correlation-state@1"):
         CorrelationEngine.from_state(CATALOG, {"format": "something-else", "groups": []})
     assert CorrelationEngine.from_state(CATALOG, {}).incidents() == []
+
+
+def test_an_opened_incident_persists_only_why_it_opened() -> None:
+    # Given an incident that has taken in several alerts, each with its explanation
+    engine = CorrelationEngine(CATALOG)
+    for signal in _stream()[:4]:
+        engine.ingest(signal)
+    opened = [i for i in engine.incidents() if not i.merged_into]
+    assert opened and len(opened[0].explanations) > 1
+    # When its state is saved
+    saved = {g["id"]: g for g in engine.to_state()["groups"]}
+    # Then it keeps only the explanation of its opening: the others already went out in outcomes
+    assert [row[1] for row in saved[opened[0].id]["explanations"]] == [opened[0].explanations[0].rule]

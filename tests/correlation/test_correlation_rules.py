@@ -5,6 +5,7 @@ from __future__ import annotations
 from correlation_fixtures import CATALOG, alert
 
 from sre_copilot.correlation import CorrelationConfig, CorrelationEngine
+from sre_copilot.domain.catalog import Catalog
 
 
 def engine(**config: object) -> CorrelationEngine:
@@ -157,6 +158,51 @@ def test_pods_on_a_failing_host_do_not_drag_in_a_nearby_service_outage() -> None
     assert api_pod.joined == worker_pod.joined == host.incident_id
     assert not api_pod.merged and not worker_pod.merged
     assert len([i for i in e.incidents() if not i.merged_into]) == 2
+
+
+def _shared_node() -> Catalog:
+    # One node runs an instance of each of four services; "orders" depends on "store", which runs elsewhere
+    return Catalog.model_validate({
+        "services": [*({"name": name, "tier": 1, "instances": [{"name": f"{name}-0", "host": "node-1"}]}
+                       for name in ("cart", "search", "email")),
+                     {"name": "orders", "tier": 1, "depends_on": ["store"],
+                      "instances": [{"name": "orders-0", "host": "node-1"}]},
+                     {"name": "store", "tier": 1}],
+        "hosts": [{"name": "node-1"}]})
+
+
+def _pods_alerting_on_a_shared_node(services: list[str]) -> tuple[CorrelationEngine, str]:
+    catalog = _shared_node()
+    e = CorrelationEngine(catalog)
+    store = e.ingest(alert("store", 0, service="store", severity="critical", catalog=catalog))
+    assert store.incident_id is not None
+    first, *rest = services
+    node = e.ingest(alert(f"{first}-0", 10, service=first, instance=f"{first}-0", severity="critical",
+                          catalog=catalog))
+    assert node.incident_id != store.incident_id
+    for i, name in enumerate(rest):
+        e.ingest(alert(f"{name}-0", 20 + i, service=name, instance=f"{name}-0", catalog=catalog))
+    return e, store.incident_id
+
+
+def test_a_node_running_many_services_is_not_blamed_while_only_some_of_them_alert() -> None:
+    # Given a store outage, and pods of two of the four services on a shared node alerting apart from it
+    e, store = _pods_alerting_on_a_shared_node(["cart", "search"])
+    # When the pod of orders, which depends on the store, alerts on that node
+    orders = e.ingest(alert("orders-0", 30, service="orders", instance="orders-0", catalog=_shared_node()))
+    # Then its dependency on the store counts (the node is not the suspect yet): one incident, not two
+    assert orders.merged and orders.incident_id == store
+    assert len([i for i in e.incidents() if not i.merged_into]) == 1
+
+
+def test_a_node_is_blamed_once_every_service_it_runs_alerts() -> None:
+    # Given a store outage, and pods of three of the four services on a shared node alerting apart from it
+    e, store = _pods_alerting_on_a_shared_node(["cart", "search", "email"])
+    # When the pod of the fourth, orders, alerts on that node too
+    orders = e.ingest(alert("orders-0", 30, service="orders", instance="orders-0", catalog=_shared_node()))
+    # Then the node is the suspect: the pod joins the node's incident by host only, apart from the store
+    assert not orders.merged and orders.incident_id != store
+    assert orders.explanation is not None and orders.explanation.rule == "host"
 
 
 def test_without_host_attribution_the_pod_bridges_both_incidents() -> None:

@@ -139,6 +139,7 @@ class CorrelationEngine:
         self._similar: dict[str, dict[tuple[str, str | None], tuple[float, str]]] = {}
         self._graph: dict[str, dict[tuple[str, int, str | None], tuple[float, str, str]]] = {}
         self._due: list[tuple[float, str]] = []
+        self._suspect_at: dict[str, int] = {}
         self._awaiting_tick: set[str] = set()
         self._watermark = 0.0
         # How usual each alert key is (reasoning weighs alerts by it); learned from every alert seen.
@@ -185,6 +186,10 @@ class CorrelationEngine:
         """Opened groups (merged ones keep `merged_into`), oldest first."""
         groups = [g for g in self._groups.values() if g.opened or g.merged_into]
         return [g.view() for g in sorted(groups, key=lambda g: (g.opened_at or g.first_at, g.id))]
+
+    def incident(self, group_id: str) -> IncidentGroup:
+        """One group's view (an incident an outcome of this engine named)."""
+        return self._groups[group_id].view()
 
     def held(self) -> list[IncidentGroup]:
         """Groups still waiting for an open rule."""
@@ -380,7 +385,7 @@ class CorrelationEngine:
                     offer(gid, SCORE_ENTITY, "entity", msid, mt)
         attributed = member.host_level
         if member.host:
-            min_services = self.config.suspect_host_services
+            min_services = self._suspect_threshold(member.host)
             for gid, (mt, msid, mentity) in reversed(self._host.get(member.host, {}).items()):
                 if mt < stale:
                     break
@@ -467,7 +472,18 @@ class CorrelationEngine:
         if host is None or not self.config.host_attribution:
             return False
         group = self._live(gid)
-        return group is not None and group.suspect(host, self.config.suspect_host_services)
+        return group is not None and group.suspect(host, self._suspect_threshold(host))
+
+    def _suspect_threshold(self, host: str) -> int:
+        """Services with alerting instances that make `host` the suspect: every service the catalog
+        runs there, and at least `suspect_host_services`. A node fault degrades everything the node
+        runs; on a node that runs most of the estate, a few of its services alerting is any fault,
+        and blaming the node would cut that fault's pods off from their callers and callees."""
+        threshold = self._suspect_at.get(host)
+        if threshold is None:
+            placed = len({service for service, _ in self.catalog.instances_on_host(host)})
+            threshold = self._suspect_at[host] = max(self.config.suspect_host_services, placed)
+        return threshold
 
     def _explain(self, signal: Signal, member: Member, link: _Link) -> GroupingExplanation:
         ago = _ago(member.t - link.member_t)

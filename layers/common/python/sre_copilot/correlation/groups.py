@@ -179,7 +179,10 @@ class Group:
             "id": self.id, "rank": self.rank, "first_at": round(self.first_at, 3), "last_at": round(self.last_at, 3),
             "opened_at": self.opened_at, "merged_into": self.merged_into, "merged_from": self.merged_from,
             "members": [m.to_json() for m in self.members],
-            "explanations": [[e.signal_id, e.rule, e.evidence, e.path, e.score] for e in self.explanations],
+            # An opened group's explanations were each handed out in an outcome (the incident keeps
+            # them); only why it opened is kept, so the state every batch rewrites stays small.
+            "explanations": [[e.signal_id, e.rule, e.evidence, e.path, e.score]
+                             for e in (self.explanations[:1] if self.opened else self.explanations)],
             "firing": sorted(fp for fp, on in self.firing.items() if on),
             "resolved": sorted(fp for fp, on in self.firing.items() if not on),
             "proposed": self.resolution_proposed, "tombstones": self.tombstone_ids, "total": self.total,

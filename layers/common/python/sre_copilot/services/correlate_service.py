@@ -118,7 +118,6 @@ class CorrelateService:
     # -- outcome application ------------------------------------------------------------------
     def _apply(self, engine: CorrelationEngine, outcomes: Iterable[CorrelationOutcome],
                signals: dict[str, Signal]) -> None:
-        groups = {g.id: g for g in engine.incidents()}
         self._analysis.clear()  # filled by this batch's joins
         to_refresh: set[str] = set()
         to_settle: set[str] = set()  # more alerts of kinds already analysed: re-analysed once they settle
@@ -146,7 +145,7 @@ class CorrelateService:
             if outcome.opened:
                 write_joins()
             for incident_id in outcome.opened:
-                self._open(groups[incident_id], engine, signals)
+                self._open(engine.incident(incident_id), engine, signals)
                 opened_now.add(incident_id)
             assignments = dict(outcome.released)
             if outcome.incident_id:
