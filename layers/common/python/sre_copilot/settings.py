@@ -75,6 +75,8 @@ class Settings(BaseModel):
     llm_provider: str = Field(default="none", description="none, anthropic or bedrock")
     llm_model: str = "claude-sonnet-4-5"
     llm_timeout_s: float = 20.0
+    anthropic_api_key: str = Field(default="", validation_alias="ANTHROPIC_API_KEY", repr=False, description=(
+        "the key `sre-copilot eval --llm anthropic` replays with; deployed functions read the LLM secret"))
     opensearch_endpoint: str = ""
     vector_index_path: str = ""
 

@@ -14,7 +14,7 @@ from sre_copilot.cli.closing import cmd_feedback, cmd_postmortem, cmd_resolve  #
 from sre_copilot.cli.kill_switch import cmd_kill_switch, load_local_controls
 from sre_copilot.cli.main import dump
 from sre_copilot.cli.tenant_key import cmd_tenant_key  # noqa: F401 (dispatched by name)
-from sre_copilot.errors import InvalidPayload, NotFound
+from sre_copilot.errors import ConfigurationError, InvalidPayload, NotFound
 from sre_copilot.local.postmortem_files import write_postmortem_files
 
 BUNDLED_DEMO = Path(__file__).resolve().parents[1] / "data" / "demo-checkout-bad-deploy.json"
@@ -127,7 +127,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
         return cmd_fit(args) if args.fit else cmd_learn(args)
 
-    report = evaluate_directory(args.directory, backend=args.backend)
+    report = evaluate_directory(args.directory, backend=args.backend, llm=_eval_llm(args))
     if args.json:
         print(dump(report))
     else:
@@ -135,6 +135,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
         print(eval_table.render(report))
     return 0
+
+
+def _eval_llm(args: argparse.Namespace) -> dict[str, Any] | None:
+    """The `llm` secret `eval --llm` replays with, checked before any replay starts."""
+    if not getattr(args, "llm", None):
+        return None
+    from sre_copilot.settings import Settings
+
+    key = Settings().anthropic_api_key
+    if not key:
+        raise ConfigurationError("eval --llm anthropic needs an API key: set ANTHROPIC_API_KEY")
+    return {"api_key": key, "base_url": args.llm_base_url or "", "model": args.llm_model, "max_retries": 2}
 
 
 def cmd_catalog(args: argparse.Namespace) -> int:

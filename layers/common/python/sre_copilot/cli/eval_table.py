@@ -61,6 +61,8 @@ def render_margin(report: dict[str, Any]) -> str:
             ("service_top1", "svc@1"), ("service_top3", "svc@3")]
     rows = [("sre-copilot", report["summary"]["micro"], tuple(k for k, _label in keys))]
     names = {"time_gap": "time gap 2 min", "most_alerts": "most alerts|truth"}
+    if report.get("llm_summary"):  # the LLM proposes on top; the row above is the deterministic product
+        rows.append(("+ LLM proposals", report["llm_summary"]["micro"], tuple(k for k, _label in keys)))
     rows += [(names.get(k, k), v["micro"], BASELINE_MEASURES.get(k, ()))
              for k, v in (report.get("baselines") or {}).items()]
     out = [f"{'micro':<18}" + "".join(f"{label:>8}" for _k, label in keys)]

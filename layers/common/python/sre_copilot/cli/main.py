@@ -75,6 +75,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--cdk-json", type=Path, default=Path("cdk.json"), help="the cdk.json --apply writes")
     p.add_argument("--check-applied", action="store_true", help="with --fit: replay each scenario with the "
                                                                 "calibration fitted on the others, through the scorer")
+    p.add_argument("--llm", choices=("anthropic",), help="also replay with the LLM proposing hypotheses "
+                   "(key from ANTHROPIC_API_KEY) and report its effect on its own row; the figures without it "
+                   "are the ones that count (default: no LLM)")
+    p.add_argument("--llm-model", default="claude-sonnet-4-5", help="the model --llm proposes with")
+    p.add_argument("--llm-base-url", help="a Messages API endpoint other than Anthropic's (a proxy, a local server)")
 
     p = sub.add_parser("catalog", help="service catalog tools")
     csub = p.add_subparsers(dest="catalog_command", required=True)

@@ -38,7 +38,12 @@ def summary_with_baselines(rows: list[dict[str, Any]], baseline_rows: dict[str, 
     return report
 
 
-def evaluate_directory(directory: Path, approve: str = "none", backend: str = "moto") -> dict[str, Any]:
+def evaluate_directory(directory: Path, approve: str = "none", backend: str = "moto",
+                       llm: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Replay and score every labelled scenario in `directory`, beside the simple baselines.
+    `llm` (the Anthropic `llm` secret: api_key, base_url, model): each scenario is replayed a second
+    time with the LLM proposing hypotheses, and scored apart (`llm_summary`). The LLM only proposes;
+    the first replay, without it, gives the figures that count."""
     from sre_copilot.domain.catalog import Catalog
     from sre_copilot.evaluation_baselines import most_alerts_result, time_gap_result
     from sre_copilot.local.offline_eval import normalised_signals
@@ -46,6 +51,7 @@ def evaluate_directory(directory: Path, approve: str = "none", backend: str = "m
     from sre_copilot.reasoning.calibration import calibration
 
     rows: list[dict[str, Any]] = []
+    llm_rows: list[dict[str, Any]] = []
     baseline_rows: dict[str, list[dict[str, Any]]] = {name: [] for name in BASELINES}
     records: list[tuple[float, bool]] = []
     truths = sorted(directory.glob("*.truth.json"))
@@ -67,7 +73,15 @@ def evaluate_directory(directory: Path, approve: str = "none", backend: str = "m
         baseline_rows["time_gap"].append(score_row(scenario.name, truth, time_gap_result(signals), document))
         baseline_rows["most_alerts"].append(
             score_row(scenario.name, truth, most_alerts_result(signals, truth, catalog), document))
-    return summary_with_baselines(rows, baseline_rows, calibration(records))
+        if llm is not None:
+            proposed = replay(scenario, approve=approve, backend=backend, trails=False, llm=llm).result
+            llm_rows.append(score_row(scenario.name, truth, proposed, document))
+    report = summary_with_baselines(rows, baseline_rows, calibration(records))
+    if llm is not None:
+        from sre_copilot.evaluation import summarise
+
+        report["llm_summary"] = {"model": str(llm.get("model") or ""), **summarise(llm_rows)}
+    return report
 
 
 def _calibration_records(truth: dict[str, Any], result: dict[str, Any], scenario: dict[str, Any]) -> list[tuple[float, bool]]:

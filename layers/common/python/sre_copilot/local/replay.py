@@ -86,14 +86,16 @@ Progress = Callable[[str], None]
 def replay(scenario: Scenario, *, approve: str = "none", progress: Progress | None = None,
            settle_after_s: int = SETTLE_AFTER_S, backend: str = "moto", controls: Any = None,
            learning: dict[str, Any] | None = None, verdicts: list[dict[str, Any]] | None = None,
-           calibration: str = "", trails: bool = True) -> ReplayRun:
+           calibration: str = "", trails: bool = True, llm: dict[str, Any] | None = None) -> ReplayRun:
     """`backend`: `moto`, or `memory` for the table, bucket and queues (see adapters/memory).
     `controls`: RuntimeControls for the local deployment (`sre-copilot kill-switch --local`).
     `learning`/`verdicts`: what earlier replays learned, and verdicts to apply (local/learning.py).
     `calibration`: the confidence calibration record (JSON) the deployment scores with.
     `trails`: False returns the result alone, without execution and paging histories, audit
     trails, transcript or postmortems (an evaluation scores only the result; reading 84
-    executions' histories back was 6% of a FORGE evaluation)."""
+    executions' histories back was 6% of a FORGE evaluation).
+    `llm`: the Anthropic `llm` secret (api_key, base_url, model) the workflow's hypothesis step
+    proposes with; None: no LLM, the deterministic product alone."""
     from sre_copilot.local.runtime import LocalDeployment, Responders
 
     say = progress or (lambda _msg: None)
@@ -106,7 +108,8 @@ def replay(scenario: Scenario, *, approve: str = "none", progress: Progress | No
     start = (timeline[0][0] if timeline else datetime.now().astimezone()) - timedelta(minutes=1)
     outcomes: dict[int, tuple[int, Any]] = {}
     with LocalDeployment(start=start, responders=Responders(approve=approve), backend=backend,
-                         controls=controls, confidence_calibration=calibration) as deployment:
+                         controls=controls, confidence_calibration=calibration,
+                         llm_provider="anthropic" if llm else "none", llm_secret=llm) as deployment:
         deployment.put_catalog(scenario.catalog)
         if learning:  # what people taught an earlier replay (local/learning.py)
             from sre_copilot.local.learning import import_learning

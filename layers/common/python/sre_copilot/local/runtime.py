@@ -146,6 +146,8 @@ class LocalDeployment:
     """RuntimeControls written to (moto) SSM at deploy; None: `local_controls()`."""
     llm_provider: str = "none"
     """`anthropic` with an `llm` secret whose base_url is a local Messages API server (tests)."""
+    llm_secret: dict[str, Any] | None = None
+    """The `llm` secret beside LOCAL_SECRETS (api_key, base_url, model, max_retries): `eval --llm`."""
     confidence_calibration: str = ""
     """JSON calibration record the functions score with (cdk.json confidence_calibration); "": identity."""
     context: dict[str, Any] = field(default_factory=dict)
@@ -265,6 +267,8 @@ class LocalDeployment:
         local_secrets = {**LOCAL_SECRETS, "slack": {**LOCAL_SECRETS["slack"], "fallback": {
             "teams_webhook_url": self.sinks.teams_webhook_url, "email_to": ["oncall@example.com"]}}}
         self.session.client("ses").verify_email_identity(EmailAddress="copilot@example.com")
+        if self.llm_secret is not None:
+            local_secrets["llm"] = dict(self.llm_secret)
         secret_values = local_secrets if self.secrets is None else self.secrets
         secret_arns = {name: secrets.create_secret(Name=f"sre-copilot/{name}", SecretString=json.dumps(value))["ARN"]
                        for name, value in secret_values.items()}
