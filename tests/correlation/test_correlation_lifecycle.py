@@ -155,3 +155,17 @@ def test_an_opened_incident_persists_only_why_it_opened() -> None:
     saved = {g["id"]: g for g in engine.to_state()["groups"]}
     # Then it keeps only the explanation of its opening: the others already went out in outcomes
     assert [row[1] for row in saved[opened[0].id]["explanations"]] == [opened[0].explanations[0].rule]
+
+
+def test_a_held_alert_that_fires_again_after_its_resolve_opens_when_its_duration_rule_is_met() -> None:
+    # Given a held P1 warning that resolved at once (nothing firing: the group waits to be forgotten)
+    engine = CorrelationEngine(CATALOG)
+    held = engine.ingest(alert("w", 0, host="host-a", severity="warning", fp="fp-w"))
+    engine.ingest(alert("w-ok", 0, service="gateway", status="resolved", fp="fp-w"))
+    assert held.held and not engine.tick(at(60))
+    # When the same alert fires again five minutes later, past the P1 rule's 300 s
+    engine.ingest(alert("w-again", 301, severity="warning", fp="fp-w", duplicate_of="w"))
+    # Then the next sweep opens it, as a restored engine would, not at the group's forget time
+    opened = [o for o in engine.tick(at(302)) if o.opened]
+    assert [o.explanation.rule for o in opened if o.explanation] == ["open"]
+    assert opened[0].opened == [engine.group_of("w")]

@@ -284,9 +284,11 @@ class CorrelationEngine:
 
     def _repeat(self, signal: Signal, t: float, group: Group) -> CorrelationOutcome:
         member = self._member(signal, t, REPEAT)
+        due_before = self._held_due(group)
         self._attach(group, member)
         # Ingestion deduplicates firing notices against firing ones, so this alert is firing (again).
         group.set_firing(signal.fingerprint, True)
+        self._reschedule_if_sooner(group, due_before)
         group.resolution_proposed = False
         expl = explanation(signal.id, "duplicate", f"repeat of {signal.duplicate_of} (same alert, deduplicated)",
                            score=SCORE_DUPLICATE)
@@ -522,7 +524,21 @@ class CorrelationEngine:
         heapq.heappush(self._due, (self._due_at(group), gid))
         return group
 
+    def _held_due(self, group: Group) -> float | None:
+        return None if group.opened else self._due_at(group)
+
+    def _reschedule_if_sooner(self, group: Group, due_before: float | None) -> None:
+        """The due heap is lazy: an entry that comes due too early is re-pushed at the group's real
+        time, but one that is later than it would wait. A held group's duration rule comes due
+        sooner when its priority rises, an earlier alert joins, or an alert fires again after its
+        resolve; without a fresh entry it opened only when the group's forget time came up."""
+        if due_before is not None and not group.opened:
+            due = self._due_at(group)
+            if due < due_before:
+                heapq.heappush(self._due, (due, group.id))
+
     def _attach(self, group: Group, member: Member) -> None:
+        due_before = self._held_due(group)
         group.members.append(member)
         group.total += 1
         if len(group.members) > self._cap or len(group.explanations) > self._explain_cap:
@@ -535,13 +551,12 @@ class CorrelationEngine:
             group.first_at = member.t
         if member.rank < group.rank:
             group.rank = member.rank
-            if not group.opened:  # a higher priority may have a shorter duration rule
-                heapq.heappush(self._due, (self._due_at(group), group.id))
         if member.kind == ALERT:
             refire = member.fp in group.firing
             group.set_firing(member.fp, True)
             group.note_placement(member)
             self._index(group, member, onset=not refire)
+        self._reschedule_if_sooner(group, due_before)
 
     def _index(self, group: Group, member: Member, *, onset: bool = True) -> None:
         """Register an alert for linking. A re-notification of an alert the group already has refreshes
@@ -613,10 +628,12 @@ class CorrelationEngine:
             opened = [g for g in candidates if g.opened]
         survivor = min(opened, key=lambda g: (g.opened_at or 0.0, g.id)) if opened else primary
         rules = {link.gid: link.rule, **{ln.gid: ln.rule for ln in others}}
+        due_before = self._held_due(survivor)
         for group in candidates:
             if group is survivor:
                 continue
             self._absorb(survivor, group, outcome)
+            self._reschedule_if_sooner(survivor, due_before)
             evidence = (f"{signal.id} links {survivor.id} ({rules.get(survivor.id, 'merge')}) and {group.id} "
                         f"({rules.get(group.id, 'merge')}): {group.id} folded into {survivor.id}")
             survivor.explanations.append(explanation(signal.id, "merge", evidence,
