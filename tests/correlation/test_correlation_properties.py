@@ -8,7 +8,7 @@ from correlation_fixtures import CATALOG, alert, at
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sre_copilot.correlation import CorrelationEngine
+from sre_copilot.correlation import CorrelationEngine, CorrelationOutcome
 from sre_copilot.correlation.offline import OutcomeLedger
 from sre_copilot.domain.signal import Signal
 
@@ -78,3 +78,24 @@ def test_outcomes_match_engine_state_and_survive_a_round_trip(signals: list[Sign
         assert explained >= set(incident.signal_ids)
     quiet = engine.tick(at(10**6))
     assert all(o.opened for o in quiet) and engine.to_state()["groups"] == []
+
+
+def _summary(outcome: CorrelationOutcome) -> tuple[object, ...]:
+    return (outcome.signal_id, outcome.incident_id, tuple(outcome.opened), outcome.joined, outcome.held,
+            outcome.explanation.rule if outcome.explanation else None, tuple(outcome.merged),
+            tuple(outcome.resolution_proposed), tuple(sorted(outcome.released.items())))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(streams())
+def test_an_engine_restored_before_every_alert_decides_as_one_kept_in_memory(signals: list[Signal]) -> None:
+    # Given the same stream for an engine kept in memory and one restored from its saved state before
+    # each alert (a correlate batch of one, every time: the queue may cut batches anywhere)
+    live = CorrelationEngine(CATALOG)
+    restored = CorrelationEngine(CATALOG)
+    for signal in signals:
+        restored = CorrelationEngine.from_state(CATALOG, json.loads(json.dumps(restored.to_state())))
+        # Then every alert and every sweep is decided the same way by both
+        assert _summary(restored.ingest(signal)) == _summary(live.ingest(signal))
+        assert [_summary(o) for o in restored.tick(signal.event_time)] == [
+            _summary(o) for o in live.tick(signal.event_time)]

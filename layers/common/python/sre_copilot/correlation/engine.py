@@ -220,6 +220,7 @@ class CorrelationEngine:
         for data in state.get("groups", []):
             group = Group.from_json(data)
             engine._groups[group.id] = group
+        alerts: list[tuple[float, Group, Member, bool]] = []
         for group in engine._groups.values():
             if group.merged_into:
                 continue
@@ -229,9 +230,15 @@ class CorrelationEngine:
             for member in group.members:
                 engine._signal_group[member.sid] = group.id
                 if member.kind == ALERT:
-                    engine._index(group, member, onset=member.fp not in seen)
+                    alerts.append((member.t, group, member, member.fp not in seen))
                     seen.add(member.fp)
             heapq.heappush(engine._due, (engine._due_at(group), group.id))
+        # Indexed in event-time order across groups, as a running engine touched them: a link scan
+        # stops at the first entry far outside the window, and the latest group to fire a
+        # fingerprint owns it, so rebuilding group by group decided differently after a restore.
+        alerts.sort(key=lambda entry: entry[0])
+        for _t, group, member, onset in alerts:
+            engine._index(group, member, onset=onset)
         engine._awaiting_tick = {g for g in state.get("awaiting_tick", []) if g in engine._groups}
         return engine
 
