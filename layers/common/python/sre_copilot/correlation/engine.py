@@ -144,6 +144,9 @@ class CorrelationEngine:
         self._watermark = 0.0
         # How usual each alert key is (reasoning weighs alerts by it); learned from every alert seen.
         self.history = AlertHistory()
+        # Groups compacted so far: a compacted group's dropped alerts are still linked in this engine
+        # but not in one restored from its state (services/warm_engine.py restores after one).
+        self.compactions = 0
 
     # -- public API ----------------------------------------------------------------------------
     def ingest(self, signal: Signal) -> CorrelationOutcome:
@@ -316,7 +319,9 @@ class CorrelationEngine:
         group.members.append(member)
         group.total += 1
         if len(group.members) > self._cap or len(group.explanations) > self._explain_cap:
+            remembered = len(group.members)
             group.compact(self._cap, self._window)
+            self.compactions += len(group.members) < remembered
         self._signal_group[signal.id] = group.id
         group.last_at = max(group.last_at, t)
         if signal.status is SignalStatus.RESOLVED:
@@ -549,7 +554,9 @@ class CorrelationEngine:
         group.members.append(member)
         group.total += 1
         if len(group.members) > self._cap or len(group.explanations) > self._explain_cap:
+            remembered = len(group.members)
             group.compact(self._cap, self._window)
+            self.compactions += len(group.members) < remembered
         self._signal_group[member.sid] = group.id
         if member.t > group.last_at:
             group.longest_pause = max(group.longest_pause, member.t - group.last_at)

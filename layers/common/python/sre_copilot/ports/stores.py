@@ -100,6 +100,9 @@ class ApprovalStore(Protocol):
 
 class CorrelationStateStore(Protocol):
     def load_correlation_state(self, tenant_id: str) -> tuple[JsonObject | None, int]: ...
+    def correlation_state_version(self, tenant_id: str) -> int:
+        """The stored state's version without its document (0 before the first save)."""
+        ...
     def save_correlation_state(self, tenant_id: str, state: Mapping[str, object], expected_version: int, *,
                                next_tick: datetime | None = None) -> int:
         """Save if the stored version is still `expected_version`; return the new version, else

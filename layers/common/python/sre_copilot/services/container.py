@@ -53,6 +53,7 @@ if TYPE_CHECKING:  # the domain models load with the step that uses them (cold s
     from sre_copilot.reasoning.recommend import RunbookIndex
     from sre_copilot.runtime_settings import RuntimeControls
     from sre_copilot.services.ingest_service import IngestService
+    from sre_copilot.services.warm_engine import WarmEngines
 
 CATALOG_TTL_S = 60.0
 SILENCES_TTL_S = 30.0
@@ -310,6 +311,13 @@ class Container(Dependencies):
             controls=lambda: _controls(settings),
         )
         object.__setattr__(self, "_catalog_cache", catalog)
+
+    @cached_property
+    def warm_engines(self) -> WarmEngines:
+        """The correlation engine this process saved last, per tenant (services/warm_engine.py)."""
+        from sre_copilot.services.warm_engine import WarmEngines
+
+        return WarmEngines()
 
     @cached_property
     def ingest(self) -> IngestService:

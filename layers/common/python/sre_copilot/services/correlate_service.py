@@ -92,25 +92,33 @@ class CorrelateService:
 
     # -- engine state -------------------------------------------------------------------------
     def _with_engine(self, run: Callable[[CorrelationEngine], list[CorrelationOutcome]], signals: list[Signal]) -> None:
+        warm = self.c.warm_engines
         for _attempt in range(MAX_STATE_RETRIES):
-            state, version = self.c.store.load_correlation_state(self.tenant)
             catalog = self.c.catalog()
             config = self.c.correlation_config()
-            engine = (CorrelationEngine.from_state(catalog, state, config) if state
-                      else CorrelationEngine(catalog, config))
+            # The engine this process saved, if nobody saved since: no document to read and rebuild.
+            version = self.c.store.correlation_state_version(self.tenant)
+            engine = warm.take(self.tenant, version, catalog, config)
+            if engine is None:
+                state, version = self.c.store.load_correlation_state(self.tenant)
+                engine = (CorrelationEngine.from_state(catalog, state, config) if state
+                          else CorrelationEngine(catalog, config))
+            compactions = engine.compactions
             before = engine.to_state() if not signals else None
             outcomes: list[CorrelationOutcome] = run(engine)
             after = engine.to_state()
             if before is not None and after == before:
+                warm.keep(self.tenant, version, engine, catalog, config, compactions_before=compactions)
                 return  # a tick that changed nothing needs no write
             next_tick = engine.next_tick_at()
             try:
-                self.c.store.save_correlation_state(
+                saved = self.c.store.save_correlation_state(
                     self.tenant, after, version,
                     next_tick=None if next_tick is None else datetime.fromtimestamp(next_tick, UTC))
             except ConcurrentUpdate:  # another batch won; redo on its state
                 logger.warning("correlation state conflict; retrying batch")
                 continue
+            warm.keep(self.tenant, saved, engine, catalog, config, compactions_before=compactions)
             self._apply(engine, outcomes, {s.id: s for s in signals})
             return
         raise RuntimeError("correlation state stayed contended after retries; the batch will be retried by SQS")

@@ -61,6 +61,15 @@ class DynamoCorrelationState(SingleTable):
         raise NotFound(f"the correlation state of tenant {tenant_id} points at an S3 object that keeps "
                        "disappearing; check the bucket's lifecycle rules on snapshots/")
 
+    def correlation_state_version(self, tenant_id: str) -> int:
+        """The version alone: a correlator that saved the state itself still holds it in memory."""
+        with self._errors("reading the correlation state's version"):
+            response = self.client.get_item(
+                TableName=self.table_name, Key=marshal(correlation_key(tenant_id)), ConsistentRead=True,
+                ProjectionExpression="#version", ExpressionAttributeNames={"#version": "version"})
+        item = response.get("Item")
+        return as_int(unmarshal(item)["version"]) if item else 0
+
     def save_correlation_state(self, tenant_id: str, state: Mapping[str, object], expected_version: int, *,
                                next_tick: datetime | None = None) -> int:
         """Save if the stored version is still `expected_version`; return the new version, else raise
