@@ -89,8 +89,9 @@ class CorrelationConfig(BaseModel):
         description="an instance alert on a failing host links by host only, not through its service's graph")
     suspect_host_services: int = Field(
         default=2, ge=1, le=100,
-        description="instances of this many services alerting on one host make the host the suspect; on a "
-                    "host the catalog places services on, instances of every one of them")
+        description="instances of at least this many services alerting on one host make the host the "
+                    "suspect, when more of the group's services alert there than the host's share of the "
+                    "catalog's services explains")
     background_severities: list[Severity] = Field(
         default_factory=lambda: [Severity.INFO],
         description="severities treated like Signal.background: recorded, never open, join or page")

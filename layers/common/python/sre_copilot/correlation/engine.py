@@ -139,7 +139,7 @@ class CorrelationEngine:
         self._similar: dict[str, dict[tuple[str, str | None], tuple[float, str]]] = {}
         self._graph: dict[str, dict[tuple[str, int, str | None], tuple[float, str, str]]] = {}
         self._due: list[tuple[float, str]] = []
-        self._suspect_at: dict[str, int] = {}
+        self._share_at: dict[str, float] = {}
         self._awaiting_tick: set[str] = set()
         self._watermark = 0.0
         # How usual each alert key is (reasoning weighs alerts by it); learned from every alert seen.
@@ -399,7 +399,8 @@ class CorrelationEngine:
                     offer(gid, SCORE_ENTITY, "entity", msid, mt)
         attributed = member.host_level
         if member.host:
-            min_services = self._suspect_threshold(member.host)
+            min_services = self.config.suspect_host_services
+            share = self._placed_share(member.host)
             for gid, (mt, msid, mentity) in reversed(self._host.get(member.host, {}).items()):
                 if mt < stale:
                     break
@@ -407,7 +408,7 @@ class CorrelationEngine:
                     continue
                 offer(gid, SCORE_HOST, "host", msid, mt, mentity)
                 root = self._live(gid)
-                if root is not None and member.instance and root.suspect(member.host, min_services, member.service):
+                if root is not None and member.instance and root.suspect(member.host, min_services, member.service, share):
                     attributed = True
         if attributed and self.config.host_attribution:
             return list(best.values())
@@ -486,18 +487,19 @@ class CorrelationEngine:
         if host is None or not self.config.host_attribution:
             return False
         group = self._live(gid)
-        return group is not None and group.suspect(host, self._suspect_threshold(host))
+        return group is not None and group.suspect(host, self.config.suspect_host_services,
+                                                   share=self._placed_share(host))
 
-    def _suspect_threshold(self, host: str) -> int:
-        """Services with alerting instances that make `host` the suspect: every service the catalog
-        runs there, and at least `suspect_host_services`. A node fault degrades everything the node
-        runs; on a node that runs most of the estate, a few of its services alerting is any fault,
-        and blaming the node would cut that fault's pods off from their callers and callees."""
-        threshold = self._suspect_at.get(host)
-        if threshold is None:
-            placed = len({service for service, _ in self.catalog.instances_on_host(host)})
-            threshold = self._suspect_at[host] = max(self.config.suspect_host_services, placed)
-        return threshold
+    def _placed_share(self, host: str) -> float:
+        """The share of the catalog's placed services that run an instance on `host`: what share of
+        any fault's alerting services lands there by placement alone (0 for a host the catalog
+        places nothing on)."""
+        share = self._share_at.get(host)
+        if share is None:
+            placed = {service for service, _ in self.catalog.instances_on_host(host)}
+            everywhere = {s.name for s in self.catalog.services if s.instances}
+            share = self._share_at[host] = len(placed) / len(everywhere) if everywhere else 0.0
+        return share
 
     def _explain(self, signal: Signal, member: Member, link: _Link) -> GroupingExplanation:
         ago = _ago(member.t - link.member_t)

@@ -6,6 +6,7 @@ public view and the persisted state turn them back into datetimes / numbers that
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -15,6 +16,10 @@ from sre_copilot.domain.types import Priority
 
 PRIORITIES: tuple[Priority, ...] = (Priority.P0, Priority.P1, Priority.P2, Priority.P3)
 RANK: dict[Priority, int] = {p: i for i, p in enumerate(PRIORITIES)}
+
+# How far above what placement explains a host's alerting services must be to blame the host: the
+# usual two standard deviations of a significance test.
+SIGNIFICANT_SIGMAS = 2.0
 
 # Member kinds: what an attached signal means for the group.
 ALERT = 0  # a firing alert: counts for open rules, is indexed for linking
@@ -103,15 +108,25 @@ class Group:
             self.n_firing += 1 if firing else -1
         self.firing[fp] = firing
 
-    def suspect(self, host: str, min_services: int, extra_service: str | None = None) -> bool:
-        """Whether this group already blames `host`: a host-level alarm, or instances of several services on it."""
+    def suspect(self, host: str, min_services: int, extra_service: str | None = None, share: float = 0.0) -> bool:
+        """Whether this group already blames `host`: a host-level alarm, or instances of at least
+        `min_services` services alerting on it, more than the host's `share` of the catalog's
+        services explains (see `CorrelationEngine._placed_share`)."""
         if host in self.host_alarms:
             return True
         services = self.host_services.get(host)
         count = len(services) if services else 0
         if extra_service is not None and (not services or extra_service not in services):
             count += 1
-        return count >= min_services
+        if count < min_services:
+            return False
+        if share <= 0.0:
+            return True
+        alerting = set().union(*self.host_services.values())
+        if extra_service is not None:
+            alerting.add(extra_service)
+        expected = len(alerting) * share
+        return count > expected + SIGNIFICANT_SIGMAS * math.sqrt(expected * (1.0 - share))
 
     def note_placement(self, member: Member) -> None:
         if member.host_level and member.host:
