@@ -153,11 +153,24 @@ class CapacityMeter:
         units = sum(_units(max(new, old), 1024) for new, old in before)
         return units * (2 if operation == "TransactWriteItems" else 1)
 
-    @staticmethod
-    def read_units(operation: str, params: dict[str, Any], response: dict[str, Any]) -> float:
+    def read_units(self, client: Any, operation: str, params: dict[str, Any], response: dict[str, Any]) -> float:
+        """A read with a `ProjectionExpression` bills the whole items it reads, not what it returns:
+        those are read again without it, uncounted."""
         def rounded(size: int, consistent: bool) -> float:
             return _units(size, 4096) * (1.0 if consistent else 0.5)
 
+        if "ProjectionExpression" in params and operation in ("GetItem", "Query", "Scan"):
+            whole = {k: v for k, v in params.items() if k != "ProjectionExpression"}
+            names = whole.get("ExpressionAttributeNames")
+            if names:  # names only the projection used would be refused as unused
+                used = " ".join(str(whole.get(k, "")) for k in (
+                    "KeyConditionExpression", "FilterExpression", "ConditionExpression"))
+                kept = {k: v for k, v in names.items() if k in used}
+                if kept:
+                    whole["ExpressionAttributeNames"] = kept
+                else:
+                    whole.pop("ExpressionAttributeNames")
+            response = self.call(client, operation, whole)
         if operation == "GetItem":
             return rounded(item_size(response.get("Item")), bool(params.get("ConsistentRead")))
         if operation in ("Query", "Scan"):
@@ -294,7 +307,7 @@ def measure(scenario: Any, approve: str = "approve", **replay_args: Any) -> Meas
             return original_call(client, operation, params)
         if operation not in WRITE_OPERATIONS:
             response = original_call(client, operation, params)
-            measured.dynamodb_rru[who] += meter.read_units(operation, params, response)
+            measured.dynamodb_rru[who] += meter.read_units(client, operation, params, response)
             return response
         before = meter.before_write(client, operation, params)
         try:  # a write whose condition fails is billed too
