@@ -86,7 +86,7 @@ def _summary(outcome: CorrelationOutcome) -> tuple[object, ...]:
             tuple(outcome.resolution_proposed), tuple(sorted(outcome.released.items())))
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
 @given(streams())
 def test_an_engine_restored_before_every_alert_decides_as_one_kept_in_memory(signals: list[Signal]) -> None:
     # Given the same stream for an engine kept in memory and one restored from its saved state before

@@ -67,7 +67,9 @@ class Member:
     instance: bool = False
 
     def to_json(self) -> list[Any]:
-        return [self.sid, self.fp, round(self.t, 3), self.kind, self.rank, self.service, self.entity, self.host,
+        # Times at full precision (JSON keeps a float exactly): a restored engine must compare the
+        # same instants as the running one did.
+        return [self.sid, self.fp, self.t, self.kind, self.rank, self.service, self.entity, self.host,
                 self.similar, int(self.host_level) | (int(self.instance) << 1)]
 
     @classmethod
@@ -191,7 +193,7 @@ class Group:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "id": self.id, "rank": self.rank, "first_at": round(self.first_at, 3), "last_at": round(self.last_at, 3),
+            "id": self.id, "rank": self.rank, "first_at": self.first_at, "last_at": self.last_at,
             "opened_at": self.opened_at, "merged_into": self.merged_into, "merged_from": self.merged_from,
             "members": [m.to_json() for m in self.members],
             # An opened group's explanations were each handed out in an outcome (the incident keeps
@@ -201,7 +203,7 @@ class Group:
             "firing": sorted(fp for fp, on in self.firing.items() if on),
             "resolved": sorted(fp for fp, on in self.firing.items() if not on),
             "proposed": self.resolution_proposed, "tombstones": self.tombstone_ids, "total": self.total,
-            "pause": round(self.longest_pause, 3),
+            "pause": self.longest_pause,
         }
 
     @classmethod
