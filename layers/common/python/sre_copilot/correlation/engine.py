@@ -649,11 +649,11 @@ class CorrelationEngine:
             if group is survivor:
                 continue
             self._absorb(survivor, group, outcome)
-            self._reschedule_if_sooner(survivor, due_before)
             evidence = (f"{signal.id} links {survivor.id} ({rules.get(survivor.id, 'merge')}) and {group.id} "
                         f"({rules.get(group.id, 'merge')}): {group.id} folded into {survivor.id}")
             survivor.explanations.append(explanation(signal.id, "merge", evidence,
                                                      path=[group.id, survivor.id], score=link.score))
+        self._reschedule_if_sooner(survivor, due_before)
         return survivor
 
     def _absorb(self, survivor: Group, absorbed: Group, outcome: CorrelationOutcome) -> None:
