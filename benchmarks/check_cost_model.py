@@ -534,8 +534,10 @@ Taken: the raw delivery is archived through Firehose (one record, durable when P
 before the 2xx), which writes to S3 in batches instead of one S3 PUT per delivery ($5 per million).
 DynamoDB bills a write per started KB of the item, so the items written for every alert keep their
 document zlib-compressed: the correlation state (rewritten by every correlate batch), the incident
-and the signal (written at ingest and again when correlated); and a correlate batch writes each
-incident once for all the alerts joining it, not once per alert. Analysis passes are spaced by
+and the signal (written at ingest and again when correlated), and the answer Powertools
+Idempotency keeps per delivery for its retries (`adapters/dynamo/idempotency_records.py`; on this
+replay $20.61 to $20.36); and a correlate batch writes each incident once for all the alerts
+joining it, not once per alert. Analysis passes are spaced by
 the re-analysis schedule (`domain/reanalysis.py`: the gap between an incident's passes doubles from
 a minute up to `reanalysis_max_interval_s`), not run every minute new evidence arrives; on this
 replay that took the cost from $30.21 to $22.65 per million alerts (7.1 to 4.7 passes per incident).
@@ -551,7 +553,7 @@ Left, largest first:
   `reanalysis_max_interval_s` cap, a longer `reanalysis_settle_s`) lower it further, at the cost of
   fresher analyses.
 - DynamoDB writes per alert, the largest per-alert item: per delivery, Powertools idempotency's
-  record (a put, then an update with the response); per alert, its fingerprint claim and two
+  record (a put, then an update with the packed answer); per alert, its fingerprint claim and two
   writes of its signal; per batch, the correlation state and the incidents it joins.
 - Lambda duration is assumed, not measured (below); `function_memory_mb` for ingest and correlate
   can come down once their duration on AWS is known.

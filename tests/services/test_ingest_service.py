@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from sre_copilot.adapters import aws_clients
+from sre_copilot.adapters.dynamo.idempotency_records import PACKED_KEY
 from sre_copilot.domain.types import format_time
 from sre_copilot.local.runtime import LocalDeployment
 
@@ -114,6 +116,17 @@ def test_retried_delivery_yields_exactly_one_signal(deployment: LocalDeployment)
     assert (first_status, status) == (202, 202)
     assert retry["retry"] is True and retry["signals"] == first["signals"]
     assert "retry of delivery" in retry["ignored"]
+
+
+def test_the_first_answer_is_kept_packed_in_the_idempotency_record(deployment: LocalDeployment) -> None:
+    # Given a delivery that was accepted
+    _post(deployment, _alertmanager("fp1", T0))
+    # When its idempotency record is read from the table
+    dynamodb = aws_clients.client("dynamodb", deployment.container.settings.region)
+    items = dynamodb.scan(TableName=deployment.container.settings.idempotency_table_name)["Items"]
+    # Then the answer it keeps for retries is the packed form (billed by the KB, written per delivery)
+    assert len(items) == 1
+    assert set(json.loads(items[0]["data"]["S"])) == {PACKED_KEY}
 
 
 def test_a_renotified_firing_is_the_same_signal(deployment: LocalDeployment) -> None:

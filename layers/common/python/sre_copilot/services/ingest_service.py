@@ -22,6 +22,7 @@ from aws_lambda_powertools.utilities.idempotency.persistence.dynamodb import Dyn
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sre_copilot.adapters import aws_clients
+from sre_copilot.adapters.dynamo.idempotency_records import ANSWER_SERIALIZER
 from sre_copilot.domain.catalog import Catalog
 from sre_copilot.domain.json_types import string_lists
 from sre_copilot.domain.signal import Signal
@@ -101,6 +102,7 @@ class IngestService:
         self._idempotency = config
         self._accept: _Accept = idempotent_function(
             data_keyword_argument="delivery", persistence_store=persistence, config=config,
+            output_serializer=ANSWER_SERIALIZER,
         )(self._accept_delivery)
 
     # -- entry points -------------------------------------------------------------------------
