@@ -11,8 +11,9 @@ Where each number comes from:
 - One replay of a workload (WORKLOADS: a slice of the real FORGE storm by default) on the embedded
   backend, instrumented: every AWS request the functions and the local event-source pollers make (botocore
   `_make_api_call`, by service and operation; DynamoDB in request units by the size of each item
-  written or read, see CapacityMeter), every Lambda invocation per function, and the state
-  transitions of each workflow (`StateEntered` events of the execution history).
+  written or read, see CapacityMeter), every Lambda invocation per function, the state
+  transitions of each standard workflow (`StateEntered` events of the execution history), and the
+  Express analysis passes it ran (their states, as the local history places them under `Analyse`).
 - Prices: AWS list prices, us-east-1, arm64, on-demand, no free tier (PRICES below).
 - Assumptions, stated in the document: billed duration per invocation and X-Ray sampling.
 
@@ -86,6 +87,8 @@ POLLER_OPERATIONS = ("ReceiveMessage", "DeleteMessage", "DeleteMessageBatch", "C
                      "ChangeMessageVisibilityBatch")
 # START, END and REPORT lines Lambda writes for every invocation.
 PLATFORM_LOG_BYTES = 350
+EXPRESS_MEMORY_MB = 64  # Express bills duration in 64 MB steps; a pass's state data is far below it
+EXPRESS_LOG_EVENT_BYTES = 400  # one logged state event of the analysis pass, without its state data
 # Per alert: the webhook's ingestion and its correlation. PagerDuty sync (a lifecycle transition's
 # EventBridge target) and callbacks (a person's button or keypress) run per incident event, so they
 # are charged with the incident's workflow, not multiplied by the alerts of the demo's one incident.
@@ -198,7 +201,11 @@ class Measured:
     dynamodb_rru: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
     log_bytes: Counter[str] = field(default_factory=Counter)
     firehose_bytes: Counter[str] = field(default_factory=Counter)  # billed: records rounded up to 5 KB
-    transitions: list[int] = field(default_factory=list)
+    transitions: list[int] = field(default_factory=list)  # standard transitions, per incident workflow
+    express_runs: int = 0  # Express child executions (analysis passes)
+    express_billed_ms: float = 0.0  # their duration: the billed time of the Lambda steps they ran
+    express_log_events: int = 0  # the events an Express run logs: one per state entered and exited
+    standard_log_bytes: int = 0  # the standard workflow's logged events, with their state data
 
 
 
@@ -347,35 +354,24 @@ def measure(scenario: Any, approve: str = "approve", **replay_args: Any) -> Meas
     measured.deliveries = len(scenario.deliveries) + measured.changes
 
     measured.incidents = len(run.result["incidents"])
-    measured.transitions = [sum(1 for e in history if str(e.get("type", "")).endswith("StateEntered"))
-                            for history in run.histories.values()]
+    for history in run.histories.values():
+        own = [e for e in history if not e.get("parentState")]
+        child = [e for e in history if e.get("parentState")]
+        measured.transitions.append(sum(1 for e in own if str(e.get("type", "")).endswith("StateEntered")))
+        measured.express_runs += sum(1 for e in own if str((e.get("taskSubmittedEventDetails") or {}).get(
+            "resource", "")).startswith("startExecution.sync"))
+        measured.express_billed_ms += sum(
+            BILLED_MS.get(_snake(str(e["stateEnteredEventDetails"]["name"])), DEFAULT_BILLED_MS)
+            for e in child if e.get("type") == "TaskStateEntered")
+        measured.express_log_events += sum(1 for e in child if str(e.get("type", "")).endswith(
+            ("StateEntered", "StateExited")))
+        measured.standard_log_bytes += sum(len(json.dumps(_logged(e), default=str)) for e in own)
     return measured
 
 
-ASL = REPO / "statemachines" / "incident.asl.json"
-REASONING = ("AssembleContext", "Notify")  # first and last state of one analysis pass
-
-
-def reasoning_chain() -> list[str]:
-    """The incident workflow's states from AssembleContext to Notify, following `Next`."""
-    states = json.loads(ASL.read_text(encoding="utf-8"))["States"]
-    chain = [REASONING[0]]
-    while chain[-1] != REASONING[1]:
-        chain.append(states[chain[-1]]["Next"])
-    return chain
-
-
-def express_lever(settings: dict[str, Any], m: Measured, per_incident_transitions: float) -> dict[str, float]:
-    """What moving one analysis pass (AssembleContext to Notify) into an Express child workflow would
-    save per incident: the standard workflow keeps one task state for the whole pass, and the
-    Express run is billed a request plus its duration (64 MB, the pass's billed Lambda time)."""
-    chain = reasoning_chain()
-    passes = m.invocations[_snake(REASONING[0])] / max(m.incidents, 1)
-    pass_s = sum(BILLED_MS.get(_snake(state), DEFAULT_BILLED_MS) for state in chain) / 1000
-    express = PRICES["sfn_express_request"] + 64 / 1024 * pass_s * PRICES["sfn_express_gb_second"]
-    saved = passes * ((len(chain) - 1) * PRICES["sfn_transition"] - express)
-    return {"passes": passes, "states": len(chain), "saved_per_incident": saved,
-            "standard_left": per_incident_transitions - passes * (len(chain) - 1)}
+def _logged(event: dict[str, Any]) -> dict[str, Any]:
+    """The history event as the state machine's log delivers it (without the local-only fields)."""
+    return {k: v for k, v in event.items() if k not in ("simulatedTimestamp", "parentState")}
 
 
 def _snake(state: str) -> str:
@@ -440,8 +436,16 @@ def compute(settings: dict[str, Any], m: Measured) -> dict[str, Any]:
                    Line("X-Ray traces", f"{XRAY_SAMPLED_SHARE:.0%} of {http:.3f} requests sampled",
                         XRAY_SAMPLED_SHARE * http * p["xray_trace"])]
     transitions = sum(m.transitions) / max(len(m.transitions), 1)
+    incidents = max(m.incidents, 1)
+    passes = m.express_runs / incidents
+    express_gb_s = m.express_billed_ms / 1000 * EXPRESS_MEMORY_MB / 1024 / incidents
+    sfn_log_kb = (m.standard_log_bytes + m.express_log_events * EXPRESS_LOG_EVENT_BYTES) / 1e3 / incidents
     incident_lines = [Line("Step Functions transitions", f"{transitions:.0f} transitions",
-                           transitions * p["sfn_transition"]), *lines(usage(workflow, max(m.incidents, 1)), 1)]
+                           transitions * p["sfn_transition"]),
+                      Line("Step Functions Express (analysis passes)", f"{passes:.1f} runs, {express_gb_s:.4f} GB-s",
+                           passes * p["sfn_express_request"] + express_gb_s * p["sfn_express_gb_second"]),
+                      Line("Step Functions logs", f"{sfn_log_kb:.1f} KB", sfn_log_kb / 1e6 * p["cloudwatch_logs_gb"]),
+                      *lines(usage(workflow, incidents), 1)]
     sweeps_per_month = HOURS_PER_MONTH * 60
     # Firehose writes at most one object per buffer interval (more only above 5 MB a buffer).
     archive_puts = sum(HOURS_PER_MONTH * 3600 // s for s in settings["raw_archive_buffer_s"])
@@ -462,9 +466,10 @@ def compute(settings: dict[str, Any], m: Measured) -> dict[str, Any]:
         Line("Secrets Manager", f"{settings['secrets']} secrets", settings["secrets"] * p["secret_month"]),
         Line("KMS key", f"{settings['kms_keys']} key", settings["kms_keys"] * p["kms_key_month"]),
     ]
-    lever = express_lever(settings, m, transitions)
-    lever["per_million_after"] = per_million - 1e6 * incidents_per_alert * lever["saved_per_incident"]
-    lever["transitions_share"] = 1e6 * incidents_per_alert * incident_lines[0].usd / per_million
+    lever = {"passes": passes,
+             "transitions_share": 1e6 * incidents_per_alert * incident_lines[0].usd / per_million,
+             "dynamodb_share": 1e6 * next(line.usd for line in alert_lines if line.item == "DynamoDB writes")
+             / per_million}
     return {"lever": lever, "alert_lines": alert_lines, "incident_lines": incident_lines, "per_alert": per_alert,
             "per_incident": per_incident, "per_million": per_million, "fixed": fixed,
             "fixed_total": sum(line.usd for line in fixed), "transitions": transitions,
@@ -520,7 +525,8 @@ One replay of {workload.description}, approval granted so every workflow runs to
   by the size of each item written or read (see `CapacityMeter`).
 - Log bytes each function wrote (plus {PLATFORM_LOG_BYTES} bytes of Lambda's START/END/REPORT lines per
   invocation): {', '.join(f'{k} {v}' for k, v in sorted(m.log_bytes.items()))}.
-- State transitions per workflow: {', '.join(map(str, m.transitions)) or 'none'} (mean {c['transitions']:.1f}).
+- State transitions per workflow: {', '.join(map(str, m.transitions)) or 'none'} (mean {c['transitions']:.1f}),
+  standard only; plus {m.express_runs} Express analysis passes.
 Each request is charged to the function whose invocation made it: ingest and correlate (and the
 SQS event-source pollers) per alert; the workflow's steps, PagerDuty sync (a lifecycle transition's
 EventBridge target) and callbacks (a person's button or keypress) per incident; the approval
@@ -541,18 +547,19 @@ joining it, not once per alert. Analysis passes are spaced by
 the re-analysis schedule (`domain/reanalysis.py`: the gap between an incident's passes doubles from
 a minute up to `reanalysis_max_interval_s`), not run every minute new evidence arrives; on this
 replay that took the cost from $30.21 to $22.65 per million alerts (7.1 to 4.7 passes per incident).
+Each analysis pass (AssembleContext to Notify, `statemachines/analysis.asl.json`) runs as an Express
+child of the incident workflow: one `Analyse` task state of the standard workflow, with the pass
+billed per request and duration instead of per transition; on this replay that took the cost from
+$20.36 to the figure above.
 
 Left, largest first:
-- Step Functions transitions, {c['lever']['transitions_share']:.0%} of the variable cost: each incident went through
-  {c['lever']['passes']:.1f} analysis passes on average (a re-analysis when new evidence arrives, spaced
-  1, 2, 4, 8 minutes apart), each of {c['lever']['states']} states ({REASONING[0]} to {REASONING[1]}). An Express child
-  workflow for the pass would leave one task state of it in the standard workflow and bill the rest
-  per request and duration: about {c['lever']['standard_left']:.0f} standard transitions per incident, and
-  **${c['lever']['per_million_after']:.2f} per million alerts** (derived from the same replay; not built: a new state
-  machine, its CDK and its local run under moto). Fewer passes (a higher
-  `reanalysis_max_interval_s` cap, a longer `reanalysis_settle_s`) lower it further, at the cost of
+- Step Functions standard transitions, {c['lever']['transitions_share']:.0%} of the variable cost: about
+  {c['transitions']:.0f} per incident, for {c['lever']['passes']:.1f} analysis passes on average (a re-analysis
+  when new evidence arrives, spaced 1, 2, 4, 8 minutes apart), each a round of `Analyse`,
+  `NeedsApproval`, `AwaitDecision` and `RouteWake`. Fewer passes (a higher
+  `reanalysis_max_interval_s` cap, a longer `reanalysis_settle_s`) lower it, at the cost of
   fresher analyses.
-- DynamoDB writes per alert, the largest per-alert item: per delivery, Powertools idempotency's
+- DynamoDB writes per alert, {c['lever']['dynamodb_share']:.0%} of the variable cost: per delivery, Powertools idempotency's
   record (a put, then an update with the packed answer); per alert, its fingerprint claim and two
   writes of its signal; per batch, the correlation state and the incidents it joins.
 - Lambda duration is assumed, not measured (below); `function_memory_mb` for ingest and correlate
@@ -563,6 +570,10 @@ Left, largest first:
 - Billed duration per invocation (ms): {', '.join(f'{k} {v}' for k, v in BILLED_MS.items())}, every other
   function {DEFAULT_BILLED_MS}. Not measurable without an account; deliberately pessimistic.
 - X-Ray samples {XRAY_SAMPLED_SHARE:.0%} of requests (its default rule after the 1 request/s reservoir).
+- An Express analysis pass lasts as long as the billed time of its Lambda steps (above), at
+  {EXPRESS_MEMORY_MB} MB, and logs {EXPRESS_LOG_EVENT_BYTES} bytes per state event (its log level is ALL without
+  state data). The standard workflow logs its events with their data, measured from the replay's
+  execution histories.
 - Prices: AWS list prices in us-east-1, arm64, on demand, first tier, no free tier.
 
 ## Per alert

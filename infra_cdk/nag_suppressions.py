@@ -90,7 +90,7 @@ ACKNOWLEDGEMENTS: tuple[Acknowledgement, ...] = (
     ),
     Acknowledgement(
         rule=r"AwsSolutions-IAM5\[Resource::\*\]",
-        paths=r"(Workflow|Paging)/Role/DefaultPolicy/Resource",
+        paths=r"(Workflow|Paging)/(Analysis)?Role/DefaultPolicy/Resource",
         reason="The state machine's X-Ray tracing (xray:PutTraceSegments etc.) and CloudWatch Logs delivery "
                "(logs:CreateLogDelivery etc.) APIs support no resource-level permissions.",
     ),
@@ -106,6 +106,14 @@ ACKNOWLEDGEMENTS: tuple[Acknowledgement, ...] = (
         paths=FUNCTION_POLICY.format(names=_functions(lambda s: s.starts_workflow)),
         reason="Resolution describes the incident's own execution (named by the incident id) to know whether it "
                "still runs; the wildcard covers only executions of the one incident state machine.",
+    ),
+    Acknowledgement(
+        rule=r"AwsSolutions-IAM5\[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:"
+             r"(execution|express):sre-copilot-[a-z0-9-]+-analysis:\*\]",
+        paths=r"Workflow/Role/DefaultPolicy/Resource",
+        reason="A states:startExecution.sync:2 task follows (DescribeExecution) and on stop ends (StopExecution) "
+               "the child it started; child executions get generated names, so the wildcard covers the "
+               "executions of the one analysis state machine.",
     ),
     Acknowledgement(
         rule=rf"AwsSolutions-IAM5\[Resource::<StorageArtifacts[0-9A-F]{{8}}\.Arn>/({BUCKET_PREFIXES})/\*\]",

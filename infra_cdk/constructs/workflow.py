@@ -1,7 +1,14 @@
-"""The incident workflow: `statemachines/incident.asl.json` as a STANDARD state machine.
+"""The incident workflow: `statemachines/incident.asl.json` as a STANDARD state machine, and the
+analysis pass it runs per (re-)analysis, `statemachines/analysis.asl.json`, as an EXPRESS one.
+
+A standard workflow bills every state transition; an incident in an alert storm is re-analysed
+several times, each pass seven steps. Run as an Express child (`states:startExecution.sync:2`),
+a pass is one transition of the parent, and the child bills per request and duration
+(`docs/cost.md`).
 
 Each `${<State>FunctionArn}` placeholder in the ASL is substituted with the ARN of that step's
-function; a placeholder without a function (or a function the ASL does not use) fails synthesis.
+function, and `${AnalysisStateMachineArn}` with the child's; a placeholder without a function (or a
+function the ASL does not use) fails synthesis.
 """
 
 from __future__ import annotations
@@ -23,12 +30,14 @@ from constructs import Construct
 
 from infra_cdk.config import DeploymentConfig
 from infra_cdk.constructs.functions import RETENTION
-from sre_copilot.workflow_definition import task_functions
+from sre_copilot.workflow_definition import ANALYSIS_ASL, INCIDENT_ASL, task_functions, workflow_functions
 
-ASL_PATH = Path("statemachines") / "incident.asl.json"
+ASL_PATH = INCIDENT_ASL
+ANALYSIS_ASL_PATH = ANALYSIS_ASL
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
-# ASL state -> function directory, read from the `${<State>FunctionArn}` placeholders themselves.
-STEP_FUNCTIONS = task_functions((Path(__file__).resolve().parents[2] / ASL_PATH).read_text())
+# ASL state -> function directory, read from the `${<State>FunctionArn}` placeholders of both files.
+STEP_FUNCTIONS = workflow_functions(Path(__file__).resolve().parents[2])
+ANALYSIS_STEPS = task_functions((Path(__file__).resolve().parents[2] / ANALYSIS_ASL).read_text())
 
 
 def state_machine_name(config: DeploymentConfig) -> str:
@@ -40,6 +49,10 @@ def state_machine_arn(stack: Stack, config: DeploymentConfig) -> str:
     CloudFormation dependency cycle (state machine -> function -> role policy -> state machine)."""
     return stack.format_arn(service="states", resource="stateMachine", resource_name=state_machine_name(config),
                             arn_format=ArnFormat.COLON_RESOURCE_NAME)
+
+
+def analysis_state_machine_name(config: DeploymentConfig) -> str:
+    return f"{config.prefix}-analysis"
 
 
 def execution_arns(stack: Stack, config: DeploymentConfig) -> str:
@@ -57,34 +70,79 @@ class Workflow(Construct):
                  key: kms.IKey, functions: Mapping[str, lambda_.IFunction], workflow_dlq: sqs.IQueue) -> None:
         super().__init__(scope, construct_id)
         asl_file = repo_root / ASL_PATH
-        missing = sorted(name for name in task_functions(asl_file.read_text()).values() if name not in functions)
+        analysis_file = repo_root / ANALYSIS_ASL_PATH
+        missing = sorted(name for name in STEP_FUNCTIONS.values() if name not in functions)
         if missing:
-            raise ValueError(f"{ASL_PATH} calls functions that are not deployed: {missing}; add functions/<name>/ and "
-                             "an entry in FUNCTIONS (infra_cdk/constructs/functions.py)")
+            raise ValueError(f"{ASL_PATH} and {ANALYSIS_ASL_PATH} call functions that are not deployed: {missing}; "
+                             "add functions/<name>/ and an entry in FUNCTIONS (infra_cdk/constructs/functions.py)")
+        analysis_substitutions = {f"{state}FunctionArn": functions[name].function_arn
+                                  for state, name in task_functions(analysis_file.read_text()).items()}
+        _check_placeholders(analysis_file, analysis_substitutions)
+
+        retain = RemovalPolicy.RETAIN if config.retain_data else RemovalPolicy.DESTROY
+        self.analysis_log_group = logs.LogGroup(
+            self, "AnalysisLogs",
+            log_group_name=f"/aws/vendedlogs/states/{analysis_state_machine_name(config)}",
+            retention=RETENTION[config.log_retention_days], encryption_key=key, removal_policy=retain,
+        )
+        self.analysis_role = iam.Role(self, "AnalysisRole", assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
+                                      description=f"SRE Copilot analysis pass ({config.environment})")
+        self.analysis_role.add_to_policy(iam.PolicyStatement(
+            sid="InvokeAnalysisSteps",
+            actions=["lambda:InvokeFunction"],
+            resources=[functions[name].function_arn for name in ANALYSIS_STEPS.values()],
+        ))
+        # Express keeps no execution history: its events go to the log group. Every state's event
+        # is logged (the console lists the pass's states and timings from them) without the state
+        # data, which the parent's Analyse task already records as its output.
+        self.analysis = sfn.StateMachine(
+            self, "AnalysisStateMachine",
+            state_machine_name=analysis_state_machine_name(config),
+            state_machine_type=sfn.StateMachineType.EXPRESS,
+            definition_body=sfn.DefinitionBody.from_file(str(analysis_file)),
+            definition_substitutions=analysis_substitutions,
+            role=self.analysis_role,
+            tracing_enabled=True,
+            logs=sfn.LogOptions(destination=self.analysis_log_group, level=sfn.LogLevel.ALL,
+                                include_execution_data=False),
+        )
+
         substitutions = {f"{state}FunctionArn": functions[name].function_arn
                          for state, name in task_functions(asl_file.read_text()).items()}
-        placeholders = asl_placeholders(asl_file)
-        if placeholders != set(substitutions):
-            raise ValueError(
-                f"{ASL_PATH} placeholders and the workflow's functions differ: missing functions for "
-                f"{sorted(placeholders - set(substitutions))}, unused functions {sorted(set(substitutions) - placeholders)}"
-                "; only ${<State>FunctionArn} placeholders are substituted")
+        substitutions["AnalysisStateMachineArn"] = self.analysis.state_machine_arn
+        _check_placeholders(asl_file, substitutions)
 
         self.log_group = logs.LogGroup(
             self, "Logs",
             log_group_name=f"/aws/vendedlogs/states/{state_machine_name(config)}",
             retention=RETENTION[config.log_retention_days],
             encryption_key=key,
-            removal_policy=RemovalPolicy.RETAIN if config.retain_data else RemovalPolicy.DESTROY,
+            removal_policy=retain,
         )
         self.role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
                              description=f"SRE Copilot incident workflow ({config.environment})")
+        parent_steps = task_functions(asl_file.read_text()).values()
         # Exactly the step functions, unqualified, as the ASL names them.
         self.role.add_to_policy(iam.PolicyStatement(
             sid="InvokeWorkflowSteps",
             actions=["lambda:InvokeFunction"],
-            resources=[functions[name].function_arn for name in STEP_FUNCTIONS.values()],
+            resources=[functions[name].function_arn for name in parent_steps],
         ))
+        # What `states:startExecution.sync:2` needs: start the child, follow it to its end (and stop
+        # it if the parent is stopped), through the managed rule Step Functions puts for .sync.
+        self.role.add_to_policy(iam.PolicyStatement(
+            sid="RunAnalysisPass", actions=["states:StartExecution"], resources=[self.analysis.state_machine_arn]))
+        stack = Stack.of(self)
+        self.role.add_to_policy(iam.PolicyStatement(
+            sid="FollowAnalysisPass", actions=["states:DescribeExecution", "states:StopExecution"],
+            # An Express execution's ARN says `express:` where a standard one says `execution:`.
+            resources=[stack.format_arn(service="states", resource=kind,
+                                        resource_name=f"{analysis_state_machine_name(config)}:*",
+                                        arn_format=ArnFormat.COLON_RESOURCE_NAME) for kind in ("execution", "express")]))
+        self.role.add_to_policy(iam.PolicyStatement(
+            sid="SyncExecutionRule", actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+            resources=[stack.format_arn(service="events", resource="rule",
+                                        resource_name="StepFunctionsGetEventsForStepFunctionsExecutionRule")]))
         self.state_machine = sfn.StateMachine(
             self, "StateMachine",
             state_machine_name=state_machine_name(config),
@@ -109,3 +167,12 @@ class Workflow(Construct):
             ),
             targets=[targets.SqsQueue(workflow_dlq)],
         )
+
+
+def _check_placeholders(asl_file: Path, substitutions: Mapping[str, object]) -> None:
+    placeholders = asl_placeholders(asl_file)
+    if placeholders != set(substitutions):
+        raise ValueError(
+            f"{asl_file.name} placeholders and the workflow's substitutions differ: missing "
+            f"{sorted(placeholders - set(substitutions))}, unused {sorted(set(substitutions) - placeholders)}"
+            "; only ${<State>FunctionArn} and ${AnalysisStateMachineArn} placeholders are substituted")

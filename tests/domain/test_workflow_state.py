@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from sre_copilot.domain.workflow_state import PagingState, WorkflowState, WorkflowStateError
+from sre_copilot.domain.workflow_state import PagingState, StepError, WorkflowState, WorkflowStateError
 
 STATE = {
     "incident_id": "inc-1", "tenant_id": "acme",
@@ -59,3 +61,25 @@ def test_the_paging_state_carries_level_round_and_what_ended_the_wait() -> None:
     assert state.answer is not None and state.answer.reason == "acknowledged"
     with pytest.raises(WorkflowStateError, match="paging state"):
         PagingState.parse({"incident_id": "inc-1"})
+
+
+def test_a_failed_analysis_pass_is_recorded_as_the_step_error_inside_it() -> None:
+    # Given the Analyse task's catch: the Express child failed, and its DescribeExecution is the cause
+    described = {"ExecutionArn": "arn:aws:states:us-east-1:1:express:sre-copilot-analysis:inc-1-x:y",
+                 "Status": "FAILED", "Error": "SreCopilotError", "Cause": "the catalog is not valid YAML"}
+    error = StepError.model_validate({"Error": "States.TaskFailed", "Cause": json.dumps(described)})
+    # When it is unwrapped
+    inner = error.unwrapped()
+    # Then the failing step's own error and cause are what is recorded, with the child named
+    dumped = inner.model_dump(by_alias=True, exclude_unset=True)
+    assert dumped["Error"] == "SreCopilotError"
+    assert dumped["Cause"] == "the catalog is not valid YAML"
+    assert dumped["execution"] == described["ExecutionArn"] and dumped["wrapped"] == "States.TaskFailed"
+
+
+def test_any_other_step_error_is_kept_as_it_is() -> None:
+    # Given a Lambda step's own error, and a TaskFailed whose cause is not an execution's description
+    plain = StepError.model_validate({"Error": "Lambda.Unknown", "Cause": "{\"errorMessage\": \"boom\"}"})
+    text = StepError.model_validate({"Error": "States.Timeout", "Cause": "timed out"})
+    # Then neither changes
+    assert plain.unwrapped() is plain and text.unwrapped() is text

@@ -14,7 +14,7 @@ from infra_synth import ref as _ref
 from infra_cdk.config import FUNCTION_NAMES
 from infra_cdk.constructs.api import WEBHOOK_SOURCES
 from infra_cdk.constructs.layer import sdk_layers_for
-from infra_cdk.constructs.workflow import STEP_FUNCTIONS
+from infra_cdk.constructs.workflow import ANALYSIS_STEPS, STEP_FUNCTIONS
 from sre_copilot.settings import Settings
 
 pytestmark = pytest.mark.infra
@@ -192,8 +192,8 @@ def test_function_roles_carry_no_managed_policies(synthesized: Synthesized) -> N
 def test_every_log_group_has_retention_and_the_stack_key(synthesized: Synthesized) -> None:
     key = _arn(synthesized.logical_id(synthesized.built.stack.encryption.key))
     groups = synthesized.resources("AWS::Logs::LogGroup")
-    # + API access logs, the incident and paging state machines, the raw archive's delivery errors
-    assert len(groups) == len(FUNCTION_NAMES) + 4
+    # + API access logs, the incident, analysis and paging state machines, the raw archive's delivery errors
+    assert len(groups) == len(FUNCTION_NAMES) + 5
     for logical_id, group in groups.items():
         assert group["Properties"]["RetentionInDays"] == 90, logical_id
         assert group["Properties"]["KmsKeyId"] == key, logical_id
@@ -286,7 +286,7 @@ def test_correlate_consumes_the_priority_queues_with_seed_routing(synthesized: S
 # -- workflow ----------------------------------------------------------------------------------
 def test_state_machine_is_standard_traced_and_logs_everything(synthesized: Synthesized) -> None:
     log_group = synthesized.logical_id(synthesized.built.stack.workflow.log_group)
-    synthesized.template.resource_count_is("AWS::StepFunctions::StateMachine", 2)  # incident + paging
+    synthesized.template.resource_count_is("AWS::StepFunctions::StateMachine", 3)  # incident, analysis, paging
     synthesized.template.has_resource_properties("AWS::StepFunctions::StateMachine", {
         "StateMachineName": "sre-copilot-prod-incident",
         "StateMachineType": "STANDARD",
@@ -296,9 +296,8 @@ def test_state_machine_is_standard_traced_and_logs_everything(synthesized: Synth
     })
 
 
-def test_state_machine_role_invokes_exactly_the_step_functions(synthesized: Synthesized) -> None:
-    stack = synthesized.built.stack
-    role = synthesized.logical_id(stack.workflow.role)
+def _invoked_by(synthesized: Synthesized, role_construct: Any) -> list[Any]:
+    role = synthesized.logical_id(role_construct)
     invoked: list[Any] = []
     for policy in synthesized.resources("AWS::IAM::Policy").values():
         if _ref(role) not in policy["Properties"]["Roles"]:
@@ -308,8 +307,20 @@ def test_state_machine_role_invokes_exactly_the_step_functions(synthesized: Synt
             if any(a.startswith("lambda:") for a in actions):
                 assert actions in (["lambda:InvokeFunction"], "lambda:InvokeFunction")
                 invoked.extend(statement["Resource"])
+    return invoked
+
+
+def test_state_machine_roles_invoke_exactly_the_step_functions(synthesized: Synthesized) -> None:
+    # Given the incident workflow's role and its analysis pass's role
+    stack = synthesized.built.stack
+    parent = _invoked_by(synthesized, stack.workflow.role)
+    child = _invoked_by(synthesized, stack.workflow.analysis_role)
+    # Then together they invoke exactly the workflow's step functions, each only its own ASL's
     expected = [_arn(synthesized.logical_id(stack.functions[name].function)) for name in STEP_FUNCTIONS.values()]
-    assert sorted(map(str, invoked)) == sorted(map(str, expected))
+    assert sorted(map(str, parent + child)) == sorted(map(str, expected))
+    assert not set(map(str, parent)) & set(map(str, child))
+    analysis = [_arn(synthesized.logical_id(stack.functions[name].function)) for name in ANALYSIS_STEPS.values()]
+    assert sorted(map(str, child)) == sorted(map(str, analysis))
 
 
 def test_failed_executions_are_routed_to_the_workflow_dlq(synthesized: Synthesized) -> None:

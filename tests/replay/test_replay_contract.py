@@ -16,6 +16,7 @@ pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
 ASL = json.loads((REPO / "statemachines" / "incident.asl.json").read_text())
+ANALYSIS = json.loads((REPO / "statemachines" / "analysis.asl.json").read_text())
 DEMO = REPO / "layers/common/python/sre_copilot/data/demo-checkout-bad-deploy.json"
 
 
@@ -74,17 +75,31 @@ def test_history_lists_asl_states_in_the_order_they_ran(replayed: Any, scenarios
     run = replayed(scenarios_dir / "sample-1-000.json")
     incident = run.result["incidents"][0]
     rows = history_view.state_rows(run.histories[incident["id"]])
-    names = [r["state"] for r in rows]
+    names = [r["state"] for r in rows if not r["parent"]]
     assert set(names) <= set(ASL["States"])
-    # The analysis chain runs in ASL order from StartAt, following each state's Next.
-    expected, state = [], ASL["StartAt"]
-    if ASL["States"][state]["Type"] == "Choice":  # Start: a new incident's execution takes the Default
+    # The incident workflow runs in ASL order from StartAt, following each state's Next.
+    assert names[: len(_chain(ASL)) - 1] == _chain(ASL)[:-1]
+    # And each analysis pass (the Express child, placed under Analyse) runs its whole chain in order
+    passes: list[list[str]] = []
+    for row in rows:
+        if row["state"] == "Analyse" and not row["parent"]:
+            passes.append([])
+        elif row["parent"] == "Analyse":
+            passes[-1].append(row["state"])
+    assert passes and all(p == _chain(ANALYSIS) for p in passes)
+
+
+def _chain(asl: dict[str, Any]) -> list[str]:
+    expected, state = [], asl["StartAt"]
+    if asl["States"][state]["Type"] == "Choice":  # Start: a new incident's execution takes the Default
         expected.append(state)
-        state = ASL["States"][state]["Default"]
-    while ASL["States"][state].get("Next") and state not in expected:
+        state = asl["States"][state]["Default"]
+    while state not in expected:
         expected.append(state)
-        state = ASL["States"][state]["Next"]
-    assert names[: len(expected) - 1] == expected[:-1]
+        if not asl["States"][state].get("Next"):
+            break
+        state = asl["States"][state]["Next"]
+    return expected
 
 
 def test_demo_with_approval_acts_verifies_and_learns(replayed: Any) -> None:

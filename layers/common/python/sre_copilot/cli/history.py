@@ -19,6 +19,7 @@ def state_rows(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if kind.endswith("StateEntered"):
             details = event.get("stateEnteredEventDetails", {})
             row = {"state": details.get("name"), "type": kind.removesuffix("StateEntered"),
+                   "parent": event.get("parentState"),
                    "entered": _fmt(at), "exited": None, "input": _short(details.get("input")), "output": None,
                    "status": "running", "input_doc": _load(details.get("input")), "output_doc": None}
             rows.append(row)
@@ -40,10 +41,12 @@ def state_rows(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def render(incident_id: str, rows: list[dict[str, Any]], status: str, width: int = 100) -> str:
     """One line per state: simulated time, state, and what it did in a few words (never cut JSON)."""
     lines = [f"Execution {incident_id}  status: {status}", "",
-             f"{'#':>3}  {'time':<8}  {'state':<18}  what happened"]
+             f"{'#':>3}  {'time':<8}  {'state':<20}  what happened"]
     for i, row in enumerate(rows, 1):
         following = rows[i]["state"] if i < len(rows) else None
-        head = f"{i:>3}  {str(row['entered'])[11:19]:<8}  {row['state']!s:<18}  "
+        # A child execution's states (the Express analysis pass) sit indented under their task.
+        label = f"· {row['state']}" if row.get("parent") else str(row["state"])
+        head = f"{i:>3}  {str(row['entered'])[11:19]:<8}  {label:<20}  "
         lines.append(head + _clip(summarise(row, following), width - len(head)))
     return "\n".join(lines)
 
@@ -81,6 +84,10 @@ def summarise(row: dict[str, Any], following: str | None = None) -> str:
         return f"→ {following}" if following else "choice"
     if row.get("type") in ("Succeed", "Fail"):
         return "execution ended" if row.get("type") == "Succeed" else "execution failed"
+    if state == "Analyse" and row.get("type") == "Task":
+        return "analysis pass, run as an Express child execution (its states follow)"
+    if state == "Unwrap" and row.get("parent"):
+        return "the parent's state, handed to the analysis steps"
     if state == "PageLevel":
         raw = row.get("input_doc")
         given: dict[str, Any] = raw if isinstance(raw, dict) else {}

@@ -14,6 +14,7 @@ without a code change here.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Literal
 
@@ -69,6 +70,24 @@ class StepError(BaseModel):
 
     error: str | None = Field(default=None, alias="Error")
     cause: str | None = Field(default=None, alias="Cause")
+
+    def unwrapped(self) -> StepError:
+        """The step's own error when this is a failed child execution's: a `startExecution.sync`
+        task fails with `States.TaskFailed` and the child's DescribeExecution as its cause, which
+        names the failing step's error and cause inside (the Express analysis pass, as Analyse).
+        Any other error is returned as it is."""
+        try:
+            described = json.loads(self.cause or "")
+        except ValueError:
+            return self
+        if not isinstance(described, dict):
+            return self
+        fields = {key[:1].lower() + key[1:]: value for key, value in described.items()}
+        if fields.get("status") not in ("FAILED", "TIMED_OUT", "ABORTED") or not fields.get("error"):
+            return self
+        return StepError.model_validate({
+            "Error": str(fields["error"]), "Cause": str(fields.get("cause") or ""),
+            "execution": fields.get("executionArn"), "wrapped": self.error})
 
 
 class WorkflowState(BaseModel):

@@ -228,6 +228,13 @@ def executions_in_turn(activity: ExecutionActivity) -> Iterator[ExecutionActivit
     original_notify, original_interrupt = CallbackEndpoint.notify, CallbackEndpoint.interrupt_all
 
     def start(self: Any) -> None:
+        if getattr(_CHILD_START, "pending", False):
+            # A child started by a running execution's `states:startExecution.sync` task: its
+            # parent holds the baton and only waits for the child's end, so the child runs here, at
+            # once (its own steps starting other executions queue them as usual).
+            _CHILD_START.pending = False
+            self._execution_logic()
+            return
         ticket = activity.issue()
 
         def run() -> None:
@@ -272,8 +279,63 @@ def executions_in_turn(activity: ExecutionActivity) -> Iterator[ExecutionActivit
     with _replaced((ExecutionWorker, "start", start), (CallbackEndpoint, "wait", wait),
                    (CallbackEndpoint, "notify", woken(original_notify)),
                    (CallbackEndpoint, "interrupt_all", woken(original_interrupt)),
-                   (execute_state, "Thread", _JoinedThread), (program, "threading", _JoinedThreading)):
+                   (execute_state, "Thread", _JoinedThread), (program, "threading", _JoinedThreading)), \
+            child_executions():
         yield activity
+
+
+_CHILD_START = threading.local()
+"""`pending` while a Task state of a running execution starts a child execution."""
+
+
+@contextmanager
+def child_executions() -> Iterator[None]:
+    """Make moto's `states:startExecution.sync` (the incident workflow's Express child) call the
+    API as Step Functions does. moto's copy of the interpreter leaves out the step that maps the
+    ASL's parameter names (`StateMachineArn`, `Input`) to the SDK's (`stateMachineArn`, `input`)
+    and the SDK's answer back (`executionArn` to `ExecutionArn`, `output` to `Output`), so the task
+    failed on a `KeyError`. And a `.sync` task only polls for the child's end: it does not also
+    listen for its own task token, which in moto is a second thread parked on the token (under
+    `executions_in_turn` a parked thread hands the baton on while its execution still runs)."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_callback,
+        state_task_service_sfn,
+    )
+
+    service = state_task_service_sfn.StateTaskServiceSfn
+    callback = state_task_service_callback.StateTaskServiceCallback
+    original_parameters, original_eval_sync = service._normalise_parameters, callback._eval_sync
+    original_service_task = service._eval_service_task
+
+    def service_task(self: Any, *args: Any, **kwargs: Any) -> Any:
+        _CHILD_START.pending = self.resource.api_action.lower() == "startexecution"
+        try:
+            return original_service_task(self, *args, **kwargs)
+        finally:
+            _CHILD_START.pending = False
+
+    def parameters(self: Any, parameters: dict[str, Any], boto_service_name: str | None = None,
+                   service_action_name: str | None = None) -> None:
+        original_parameters(self, parameters, boto_service_name, service_action_name)
+        for key in [k for k in parameters if k[:1].isupper()]:
+            parameters[key[0].lower() + key[1:]] = parameters.pop(key)
+
+    def response(self: Any, response: Any, boto_service_name: str | None = None,
+                 service_action_name: str | None = None) -> None:
+        if isinstance(response, dict):
+            for key in [k for k in response if k[:1].islower()]:
+                response[key[0].upper() + key[1:]] = response.pop(key)
+
+    def eval_sync(self: Any, env: Any, sync_resolver: Any, timeout_seconds: Any, callback_endpoint: Any,
+                  heartbeat_endpoint: Any) -> Any:
+        if isinstance(self, service):
+            callback_endpoint = None
+        return original_eval_sync(self, env, sync_resolver, timeout_seconds, callback_endpoint, heartbeat_endpoint)
+
+    with _replaced((service, "_eval_service_task", service_task),
+                   (service, "_normalise_parameters", parameters), (service, "_normalise_response", response),
+                   (callback, "_eval_sync", eval_sync)):
+        yield
 
 
 class _JoinedThread:

@@ -40,17 +40,24 @@ from sre_copilot.local.moto_patches import (
     moto_speedups,
 )
 from sre_copilot.local.seeded_ids import derived_task_tokens
-from sre_copilot.workflow_definition import substitute, task_functions
+from sre_copilot.workflow_definition import (
+    ANALYSIS_ASL,
+    INCIDENT_ASL,
+    substitute,
+    task_functions,
+    workflow_functions,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[5]
-ASL_PATH = REPO_ROOT / "statemachines" / "incident.asl.json"
+ASL_PATH = REPO_ROOT / INCIDENT_ASL
+ANALYSIS_ASL_PATH = REPO_ROOT / ANALYSIS_ASL
 FUNCTIONS_DIR = REPO_ROOT / "functions"
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 LOCAL_API = "https://sre-copilot.local"
 RAW_ARCHIVE_STREAM = "sre-copilot-raw-archive"
 
-ASL_FUNCTIONS = task_functions(ASL_PATH.read_text())
+ASL_FUNCTIONS = workflow_functions(REPO_ROOT)
 ESCALATION_ASL_PATH = REPO_ROOT / "statemachines" / "escalation.asl.json"
 ESCALATION_FUNCTIONS = task_functions(ESCALATION_ASL_PATH.read_text())
 CDK_CONFIG_PATH = REPO_ROOT / "infra_cdk" / "config.py"
@@ -175,6 +182,7 @@ class LocalDeployment:
         self.dlq_urls: dict[str, str] = {}
         self.function_arns: dict[str, str] = {}
         self.state_machine_arn = ""
+        self.analysis_state_machine_arn = ""
         self.dead_letters: list[dict[str, Any]] = []
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -298,8 +306,13 @@ class LocalDeployment:
                             EventPattern=json.dumps({"detail-type": [route.detail_type]}))
             events.put_targets(Rule=route.name, EventBusName="sre-copilot",
                                Targets=[{"Id": route.name, "Arn": self.function_arns[route.function]}])
-        definition = substitute(ASL_PATH.read_text(), self.function_arns)
         sfn = self.session.client("stepfunctions")
+        # The analysis pass first: the incident workflow's definition names its ARN.
+        self.analysis_state_machine_arn = sfn.create_state_machine(
+            name="sre-copilot-analysis", definition=substitute(ANALYSIS_ASL_PATH.read_text(), self.function_arns),
+            roleArn=role, type="EXPRESS")["stateMachineArn"]
+        definition = substitute(ASL_PATH.read_text(), self.function_arns,
+                                {"Analysis": self.analysis_state_machine_arn})
         self.state_machine_arn = sfn.create_state_machine(name="sre-copilot-incident", definition=definition,
                                                           roleArn=role, type="STANDARD")["stateMachineArn"]
         os.environ["SRE_COPILOT_STATE_MACHINE_ARN"] = self.state_machine_arn
@@ -642,9 +655,34 @@ class LocalDeployment:
     def execution_history(self, execution_arn: str) -> list[dict[str, Any]]:
         read = backend_execution_history(execution_arn, ACCOUNT, REGION) if self._fast_moto else None
         events: list[dict[str, Any]] = read if read is not None else self._history_by_api(execution_arn)
+        events = self._with_children(events)
         for event in events:
             event["simulatedTimestamp"] = self.clock.simulated(event["timestamp"])
         return events
+
+    def _with_children(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The events, with each child execution's states (the Express analysis pass a
+        `startExecution.sync` task ran) placed after the task that ran it, each marked with its
+        parent state under `parentState`: the story of an incident reads as one execution, as the
+        console shows it when you follow the task's link to the child."""
+        out: list[dict[str, Any]] = []
+        state = ""
+        for event in events:
+            out.append(event)
+            entered = event.get("stateEnteredEventDetails")
+            if entered:
+                state = str(entered.get("name"))
+            submitted = event.get("taskSubmittedEventDetails") or {}
+            if submitted.get("resourceType") != "states" or not str(submitted.get("resource")).startswith(
+                    "startExecution.sync"):
+                continue
+            child = json.loads(submitted.get("output") or "{}").get("ExecutionArn")
+            if not child:
+                continue
+            for child_event in self.execution_history(child):
+                if not str(child_event.get("type", "")).startswith("Execution"):
+                    out.append({**child_event, "parentState": child_event.get("parentState") or state})
+        return out
 
     def _history_by_api(self, execution_arn: str) -> list[dict[str, Any]]:
         sfn = self.session.client("stepfunctions")

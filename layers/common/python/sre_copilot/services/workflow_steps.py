@@ -502,7 +502,7 @@ class WorkflowSteps:
 
     def record_failure(self, event: StepEvent) -> JSONObject:
         state = WorkflowState.parse(event)
-        error = state.error.model_dump(by_alias=True, exclude_unset=True) if state.error else {}
+        error = state.error.unwrapped().model_dump(by_alias=True, exclude_unset=True) if state.error else {}
         incident_id, tenant_id = state.incident_id, state.tenant_id
         if incident_id:
             self.c.store.clear_refresh(tenant_id, incident_id)  # the execution ends here
