@@ -556,7 +556,7 @@ Left, largest first:
 - Step Functions standard transitions, {c['lever']['transitions_share']:.0%} of the variable cost: about
   {c['transitions']:.0f} per incident, for {c['lever']['passes']:.1f} analysis passes on average (a re-analysis
   when new evidence arrives, spaced 1, 2, 4, 8 minutes apart), each a round of `Analyse`,
-  `NeedsApproval`, `AwaitDecision` and `RouteWake`. Fewer passes (a higher
+  `AwaitDecision` and `RouteWake`. Fewer passes (a higher
   `reanalysis_max_interval_s` cap, a longer `reanalysis_settle_s`) lower it, at the cost of
   fresher analyses.
 - DynamoDB writes per alert, {c['lever']['dynamodb_share']:.0%} of the variable cost: per delivery, Powertools idempotency's

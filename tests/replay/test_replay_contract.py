@@ -140,3 +140,25 @@ def test_pagerduty_sees_our_ack_and_hypotheses_and_its_resolve_closes_ours(repla
     resolved = next(t for t in run.result["incidents"][0]["timeline"] if t["state"] == "RESOLVED")
     assert resolved["actor"].startswith("pagerduty:")
     assert not any(r["body"]["incident"]["status"] == "resolved" for r in puts), "no echo back to PagerDuty"
+
+
+def test_a_plan_policy_approves_runs_without_a_person_and_the_history_says_so(
+        replayed: Any, scenarios_dir: Path) -> None:
+    # Given a sample whose low-risk remedy policy approves (approval "auto"), replayed with nobody
+    # answering approval requests
+    run = replayed(scenarios_dir / "sample-1-002.json", approve="none")
+    incident = next(i for i in run.result["incidents"] if any(a["approval"] == "auto" for a in i["actions"]))
+    # Then the plan ran all the same
+    assert next(a for a in incident["actions"] if a["approval"] == "auto")["status"] != "planned"
+    # And the workflow went from the analysis pass to AwaitDecision, which answered itself with
+    # the policy's approval, and on to Act (no human wake, no separate Choice state)
+    rows = history_view.state_rows(run.histories[incident["id"]])
+    own = [r for r in rows if not r["parent"]]
+    act = next(i for i, r in enumerate(own) if r["state"] == "Act")
+    assert [r["state"] for r in own[act - 3: act]] == ["Analyse", "AwaitDecision", "RouteWake"]
+    assert own[act - 2]["output_doc"]["wake"] == {"reason": "approved", "by": "policy",
+                                                  "plan_id": incident_plan(run, incident)}
+
+
+def incident_plan(run: Any, incident: dict[str, Any]) -> str:
+    return str(next(r for r in run.audits[incident["id"]] if r["action"] == "action.planned")["details"]["id"])

@@ -43,6 +43,7 @@ class StepResult(BaseModel):
     evidence_ref: str | None = None
     hypotheses_ref: str | None = None
     plan_id: str | None = None
+    approval: str | None = None  # Recommend's: `auto` when policy needs no human for the plan
     # ApplyPolicy's decision summary (Recommend and Notify rebuild the Decision from it).
     outcome: str | None = None
     reasons: list[str] = Field(default_factory=list)

@@ -335,7 +335,14 @@ class WorkflowSteps:
             deadline = clock.now() + timedelta(seconds=limit)
         self.c.store.put_wait_token(incident.tenant_id, incident.id, state.task(), deadline,
                                     plan.id if plan else None)
-        if incident.close_requested_at is not None:
+        if (auto := _policy_approved(state, plans)) is not None:
+            # This pass recommended a plan policy lets run without a human: act on it now, as the
+            # approval of a person would (Act re-checks every gate).
+            token = self.c.store.take_wait_token(incident.tenant_id, incident.id)
+            if token:
+                self.c.workflow.send_success(token["token"], {"reason": "approved", "by": "policy",
+                                                              "plan_id": auto.id})
+        elif incident.close_requested_at is not None:
             # Resolved while the analysis ran (services/resolution.py): go on to Document.
             token = self.c.store.take_wait_token(incident.tenant_id, incident.id)
             if token:
@@ -513,6 +520,16 @@ class WorkflowSteps:
                                     f"{str(error.get('Cause'))[:500]}", f"incident:{subject}")
         metrics.add_metric(name="WorkflowFailures", unit=MetricUnit.Count, value=1)
         return {"recorded": True, "error": error.get("Error")}
+
+
+def _policy_approved(state: WorkflowState, plans: list[ActionPlan]) -> ActionPlan | None:
+    """The plan this analysis pass recommended with approval `auto`, if it has not run yet. Only
+    then: AwaitDecision is entered after Act and Verify too, and the plan has run by then."""
+    recommended = state.result("recommendation")
+    if recommended.approval != Approval.AUTO.value or not recommended.plan_id:
+        return None
+    return next((p for p in plans if p.id == recommended.plan_id and p.approval is Approval.AUTO
+                 and p.status is ActionStatus.PLANNED), None)
 
 
 def _end_rejected(plan: ActionPlan) -> bool:
