@@ -113,6 +113,10 @@ class DeploymentConfig(BaseModel):
     environment: str = Field("prod", pattern=r"^[a-z][a-z0-9-]{0,11}$",
                              description="short environment name; part of the stack, bus and collection names")
     log_retention_days: int = Field(90, description="retention of every log group")
+    workflow_log_level: Literal["ALL", "ERROR", "FATAL", "OFF"] = Field(
+        "ERROR", description="what the incident and paging workflows log to CloudWatch Logs, with state data: "
+        "their full history stays in the Step Functions console (90 days) and the daily audit export; "
+        "ALL also logs every state's input and output")
     alarm_email: str | None = Field(None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
                                     description="optional e-mail subscribed to the alarm topic")
     enable_opensearch: bool = Field(True, description="deploy the OpenSearch Serverless vector collection (runbooks and precedents); false keeps an in-function index that does not persist")

