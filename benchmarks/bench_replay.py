@@ -97,6 +97,10 @@ def main() -> None:
           f"{len(result['signals'])} signals, {len(result['incidents'])} incidents, "
           f"{len(result['rejected'])} rejected, {len(result['ignored'])} ignored (target: 5,000 alerts in "
           f"{10 if args.backend == 'memory' else 60} s)")
+    # A workflow that fails early is fast: a run whose executions failed measures nothing.
+    failed = [i["id"] for i in result["incidents"] if i.get("execution_status") in ("FAILED", "TIMED_OUT", "ABORTED")]
+    if failed:
+        raise SystemExit(f"{len(failed)} incident workflow(s) ended badly (e.g. {failed[0]}): the timing is not valid")
 
 
 if __name__ == "__main__":

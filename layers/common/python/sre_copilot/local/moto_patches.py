@@ -788,11 +788,14 @@ def faster_step_functions() -> Iterator[None]:
       hit a version conflict held its execution, and the settle of that simulated instant, for
       2 + 4 + 8 s. The embedded backend's time is simulated and moves only between settled
       instants, so the retry runs at the same simulated time either way; it runs at once.
+    - A `states:startExecution.sync` task (each analysis pass) built two new boto3 clients, one to
+      start the child and one to describe it, at some 10 ms each; they are built once per region.
     """
     import functools
 
     from moto.stepfunctions.parser.asl.component.common.path import result_path
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_sfn
     from moto.stepfunctions.parser.asl.utils import json_path
     from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
@@ -808,7 +811,19 @@ def faster_step_functions() -> Iterator[None]:
                 program = programs[definition] = original_entrypoint(self)
             return copy.deepcopy(program)
 
+    original_client_for = state_task_service_sfn.boto_client_for
+    clients: dict[tuple[str, str], Any] = {}
+
+    def client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        # moto's builder takes the state's credentials but builds the same client without them.
+        key = (region, service)
+        with programs_lock:
+            if key not in clients:
+                clients[key] = original_client_for(region=region, service=service)
+            return clients[key]
+
     with _replaced((ExecutionWorker, "_get_evaluation_entrypoint", entrypoint),
+                   (state_task_service_sfn, "boto_client_for", client_for),
                    (json_path, "parse", functools.lru_cache(maxsize=1024)(json_path.parse)),
                    (result_path, "parse", functools.lru_cache(maxsize=1024)(result_path.parse)),
                    (retrier_decl, "time", _SimulatedWait)):
