@@ -194,12 +194,13 @@ def test_patches_are_undone_on_exit() -> None:
     from moto.dynamodb.models.table import Table
     from moto.sqs import models as sqs_models
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_sfn
     from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
     def current() -> tuple[Any, ...]:
         return (Table.query, Table.all_items, responses.method_names_from_class, retrier_decl.time,
                 ExecutionWorker._get_evaluation_entrypoint, CloudWatchBackend.get_metric_data,
-                BaseBackend.__dict__["urls"])
+                BaseBackend.__dict__["urls"], state_task_service_sfn.boto_client_for)
 
     def own_attributes() -> tuple[Any, ...]:
         return vars(sqs_models)["generate_receipt_handle"], vars(BaseBackend)["urls"]
