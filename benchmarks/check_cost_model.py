@@ -482,7 +482,12 @@ def compute(settings: dict[str, Any], m: Measured) -> dict[str, Any]:
         Line("Secrets Manager", f"{settings['secrets']} secrets", settings["secrets"] * p["secret_month"]),
         Line("KMS key", f"{settings['kms_keys']} key", settings["kms_keys"] * p["kms_key_month"]),
     ]
-    lever = {"passes": passes,
+    # Derived, not built: re-analysis passes started directly as Express executions (by the sweeper
+    # that flags them now), leaving the standard workflow parked in AwaitDecision, would save each
+    # pass after the first its round of Analyse, AwaitDecision and RouteWake.
+    saved_transitions = 3 * max(passes - 1, 0)
+    lever = {"passes": passes, "direct_transitions": transitions - saved_transitions,
+             "direct_per_million": per_million - 1e6 * incidents_per_alert * saved_transitions * p["sfn_transition"],
              "transitions_share": 1e6 * incidents_per_alert * incident_lines[0].usd / per_million,
              "dynamodb_share": 1e6 * next(line.usd for line in alert_lines if line.item == "DynamoDB writes")
              / per_million}
@@ -578,7 +583,10 @@ Left, largest first:
   when new evidence arrives, spaced 1, 2, 4, 8 minutes apart), each a round of `Analyse`,
   `AwaitDecision` and `RouteWake`. Fewer passes (a higher
   `reanalysis_max_interval_s` cap, a longer `reanalysis_settle_s`) lower it, at the cost of
-  fresher analyses.
+  fresher analyses. Starting each re-analysis as its own Express execution, while the incident's
+  execution stays parked in AwaitDecision, would leave about {c['lever']['direct_transitions']:.0f} standard transitions per
+  incident and **${c['lever']['direct_per_million']:.2f} per million alerts** (derived from this replay; not built:
+  a pass would then run beside Act and a person's answer, which the single execution now orders).
 - DynamoDB writes per alert, {c['lever']['dynamodb_share']:.0%} of the variable cost: per delivery, Powertools idempotency's
   record (a put, then an update with the packed answer); per alert, its fingerprint claim and two
   writes of its signal; per batch, the correlation state and the incidents it joins.
