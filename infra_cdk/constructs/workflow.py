@@ -95,17 +95,11 @@ class Workflow(Construct):
         # Express keeps no execution history: its events go to the log group. Every state's event
         # is logged (the console lists the pass's states and timings from them) without the state
         # data, which the parent's Analyse task already records as its output.
-        self.analysis = sfn.StateMachine(
-            self, "AnalysisStateMachine",
-            state_machine_name=analysis_state_machine_name(config),
-            state_machine_type=sfn.StateMachineType.EXPRESS,
-            definition_body=sfn.DefinitionBody.from_file(str(analysis_file)),
-            definition_substitutions=analysis_substitutions,
-            role=self.analysis_role,
-            tracing_enabled=True,
-            logs=sfn.LogOptions(destination=self.analysis_log_group, level=sfn.LogLevel.ALL,
-                                include_execution_data=False),
-        )
+        self.analysis = _state_machine(
+            self, "AnalysisStateMachine", name=analysis_state_machine_name(config),
+            kind=sfn.StateMachineType.EXPRESS, asl_file=analysis_file, substitutions=analysis_substitutions,
+            role=self.analysis_role, logs=sfn.LogOptions(destination=self.analysis_log_group, level=sfn.LogLevel.ALL,
+                                                         include_execution_data=False))
 
         substitutions = {f"{state}FunctionArn": functions[name].function_arn
                          for state, name in task_functions(asl_file.read_text()).items()}
@@ -143,18 +137,12 @@ class Workflow(Construct):
             sid="SyncExecutionRule", actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
             resources=[stack.format_arn(service="events", resource="rule",
                                         resource_name="StepFunctionsGetEventsForStepFunctionsExecutionRule")]))
-        self.state_machine = sfn.StateMachine(
-            self, "StateMachine",
-            state_machine_name=state_machine_name(config),
-            state_machine_type=sfn.StateMachineType.STANDARD,
-            definition_body=sfn.DefinitionBody.from_file(str(asl_file)),
-            definition_substitutions=substitutions,
-            role=self.role,
-            tracing_enabled=True,
+        self.state_machine = _state_machine(
+            self, "StateMachine", name=state_machine_name(config), kind=sfn.StateMachineType.STANDARD,
+            asl_file=asl_file, substitutions=substitutions, role=self.role,
             # Failures with their data; the full history is the console's and the audit export's.
             logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel[config.workflow_log_level],
-                                include_execution_data=True),
-        )
+                                include_execution_data=True))
 
         # Executions that end badly without RecordFailure having run (timeouts, aborts, a failing
         # RecordFailure) are still captured, with the execution's input, for replay.
@@ -178,3 +166,11 @@ def _check_placeholders(asl_file: Path, substitutions: Mapping[str, object]) -> 
             f"{asl_file.name} placeholders and the workflow's substitutions differ: missing "
             f"{sorted(placeholders - set(substitutions))}, unused {sorted(set(substitutions) - placeholders)}"
             "; only ${<State>FunctionArn} and ${AnalysisStateMachineArn} placeholders are substituted")
+
+
+def _state_machine(scope: Construct, construct_id: str, *, name: str, kind: sfn.StateMachineType, asl_file: Path,
+                   substitutions: Mapping[str, str], role: iam.IRole, logs: sfn.LogOptions) -> sfn.StateMachine:
+    """A traced state machine deployed from its ASL file, as the local runtime runs the same file."""
+    return sfn.StateMachine(scope, construct_id, state_machine_name=name, state_machine_type=kind,
+                            definition_body=sfn.DefinitionBody.from_file(str(asl_file)),
+                            definition_substitutions=dict(substitutions), role=role, tracing_enabled=True, logs=logs)
