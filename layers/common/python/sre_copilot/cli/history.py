@@ -85,7 +85,7 @@ def summarise(row: dict[str, Any], following: str | None = None) -> str:
     if row.get("type") in ("Succeed", "Fail"):
         return "execution ended" if row.get("type") == "Succeed" else "execution failed"
     if state == "Analyse" and row.get("type") == "Task":
-        return "one analysis pass, an Express child execution (its states below)"
+        return "analysis pass: an Express child execution (states below)"
     if state == "Unwrap" and row.get("parent"):
         return "the parent's state, handed to the analysis steps"
     if state == "PageLevel":
