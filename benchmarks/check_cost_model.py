@@ -203,6 +203,7 @@ class Measured:
     log_bytes: Counter[str] = field(default_factory=Counter)
     firehose_bytes: Counter[str] = field(default_factory=Counter)  # billed: records rounded up to 5 KB
     transitions: list[int] = field(default_factory=list)  # standard transitions, per incident workflow
+    paging_transitions: int = 0  # of the paging workflow (statemachines/escalation.asl.json), all incidents
     express_runs: int = 0  # Express child executions (analysis passes)
     express_billed_ms: float = 0.0  # their duration: the billed time of the Lambda steps they ran
     express_log_events: int = 0  # the events an Express run logs: one per state entered and exited
@@ -362,6 +363,8 @@ def measure(scenario: Any, approve: str = "approve", **replay_args: Any) -> Meas
     measured.deliveries = len(scenario.deliveries) + measured.changes
 
     measured.incidents = len(run.result["incidents"])
+    measured.paging_transitions = sum(1 for history in run.paging_histories.values() for e in history
+                                      if str(e.get("type", "")).endswith("StateEntered"))
     for history in run.histories.values():
         own = [e for e in history if not e.get("parentState")]
         child = [e for e in history if e.get("parentState")]
@@ -450,8 +453,9 @@ def compute(settings: dict[str, Any], m: Measured) -> dict[str, Any]:
     alert_lines = [Line("HTTP API request", f"{http:.3f} requests", http * p["http_api_request"]), *lines(edge, 1e6),
                    Line("X-Ray traces", f"{XRAY_SAMPLED_SHARE:.0%} of {http:.3f} requests sampled",
                         XRAY_SAMPLED_SHARE * http * p["xray_trace"])]
-    transitions = sum(m.transitions) / max(len(m.transitions), 1)
     incidents = max(m.incidents, 1)
+    # The incident workflow's own, plus the paging workflow's (a paged incident's calls and escalation).
+    transitions = (sum(m.transitions) + m.paging_transitions) / max(len(m.transitions), 1)
     passes = m.express_runs / incidents
     express_gb_s = m.express_billed_ms / 1000 * EXPRESS_MEMORY_MB / 1024 / incidents
     standard_log_bytes = m.standard_log_bytes[settings["workflow_log_level"]]
@@ -547,8 +551,9 @@ One replay of {workload.description}, approval granted so every workflow runs to
   by the size of each item written or read (see `CapacityMeter`).
 - Log bytes each function wrote (plus {PLATFORM_LOG_BYTES} bytes of Lambda's START/END/REPORT lines per
   invocation): {', '.join(f'{k} {v}' for k, v in sorted(m.log_bytes.items()))}.
-- State transitions per workflow: {', '.join(map(str, m.transitions)) or 'none'} (mean {c['transitions']:.1f}),
-  standard only; plus {m.express_runs} Express analysis passes.
+- State transitions per workflow: {', '.join(map(str, m.transitions)) or 'none'}, standard only; plus
+  {m.paging_transitions} of the paging workflow in all (mean {c['transitions']:.1f} per incident), and {m.express_runs} Express
+  analysis passes.
 Each request is charged to the function whose invocation made it: ingest and correlate (and the
 SQS event-source pollers) per alert; the workflow's steps, PagerDuty sync (a lifecycle transition's
 EventBridge target) and callbacks (a person's button or keypress) per incident; the approval
@@ -575,11 +580,14 @@ billed per request and duration instead of per transition (on this replay, with 
 logs now counted, $20.36 to $14.93). AwaitDecision answers itself for a plan policy approved, so a
 pass needs no `NeedsApproval` Choice ($14.93 to $13.84). The standard workflows log failures only,
 with their data (`workflow_log_level`, default ERROR): their full history is kept by Step Functions
-and the audit export ($13.84 to $13.45).
+and the audit export ($13.84 to $13.45). The paging workflow's transitions (each paged incident's
+calls and escalation) were left out of this page until now; counted, they took it from $13.45 to
+$14.96. `Document` ends the incident workflow itself (no `Done` state): one transition fewer per
+finished incident, which this replay does not show, since its incidents still wait at its end.
 
 Left, largest first:
 - Step Functions standard transitions, {c['lever']['transitions_share']:.0%} of the variable cost: about
-  {c['transitions']:.0f} per incident, for {c['lever']['passes']:.1f} analysis passes on average (a re-analysis
+  {c['transitions']:.0f} per incident (paging included), for {c['lever']['passes']:.1f} analysis passes on average (a re-analysis
   when new evidence arrives, spaced 1, 2, 4, 8 minutes apart), each a round of `Analyse`,
   `AwaitDecision` and `RouteWake`. Fewer passes (a higher
   `reanalysis_max_interval_s` cap, a longer `reanalysis_settle_s`) lower it, at the cost of
