@@ -42,7 +42,7 @@ def test_anomaly_and_capacity_forecast_become_signals_with_their_evidence() -> N
         deployment.advance_to(NOW)
         # When the scheduled detector runs
         outcome = AnomalyService(deployment.container, reader=writer).run(NOW, lambda_context=CONTEXT)
-        deployment.settle()
+        deployment.advance_to(NOW + timedelta(minutes=16))  # past the queues' batching: correlation stores them
         # Then it baselined the series, found the anomaly and the coming breach
         assert outcome["anomalies"] == 1 and outcome["forecasts"] == 1
         assert deployment.container.blobs.get_json("baselines/default/checkout/RequestCount.json")["days"] >= 29
@@ -89,7 +89,7 @@ def test_a_tenants_detector_signals_land_in_that_tenant_even_with_tenant_keys_in
         # When acme's detector runs
         with tenancy.scope("acme"):
             outcome = AnomalyService(deployment.container, reader=writer).run(NOW, lambda_context=CONTEXT)
-        deployment.settle()
+        deployment.advance_to(NOW + timedelta(minutes=16))  # past the queues' batching: correlation stores them
         # Then its forecast was accepted by ingestion as acme's signal, and none is the deployment's
         assert outcome["forecasts"] == 1
         table = deployment.session.client("dynamodb")

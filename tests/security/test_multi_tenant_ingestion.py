@@ -145,11 +145,13 @@ def test_the_key_decides_the_tenant_not_the_payload(deployment: LocalDeployment)
     # Then it lands in acme, and globex holds nothing
     assert status == 202
     [signal_id] = [s["id"] for s in body["signals"]]
-    assert deployment.container.store.get_signal("acme", signal_id) is not None
-    assert deployment.container.store.get_signal("globex", signal_id) is None
     assert [r["tenant_id"] for r in deployment.raw_archive_records()] == ["acme"]
     assert [m["tenant_id"] for m in _queued(deployment)] == ["acme"]
     assert body["raw_ref"] and "k-acme-1" not in json.dumps(body)
+    # And correlation stores the signal in acme (from its queue message, which names the tenant)
+    deployment.advance_to(START + timedelta(minutes=16))
+    assert deployment.container.store.get_signal("acme", signal_id) is not None
+    assert deployment.container.store.get_signal("globex", signal_id) is None
 
 
 @pytest.mark.parametrize("key", [None, "", "k-umbrella-1", "K-ACME-1", "k-initech-1"])
@@ -180,9 +182,10 @@ def test_a_duplicate_in_one_tenant_does_not_suppress_the_same_alert_in_another(d
     # Then acme's repeat is a duplicate of acme's first signal, and globex's is a signal of its own
     assert again["signals"][0]["duplicate_of"] == first["signals"][0]["id"]
     assert other["signals"][0]["duplicate_of"] is None
-    assert deployment.container.store.get_signal("globex", other["signals"][0]["id"]) is not None
     # And only the two originals are queued for correlation, each under its tenant
     assert sorted(m["tenant_id"] for m in _queued(deployment)) == ["acme", "globex"]
+    deployment.advance_to(START + timedelta(minutes=16))
+    assert deployment.container.store.get_signal("globex", other["signals"][0]["id"]) is not None
 
 
 def test_each_tenant_is_classified_with_its_own_catalog(deployment: LocalDeployment) -> None:
@@ -324,6 +327,7 @@ def test_aws_alarms_carry_no_key_so_their_account_names_the_tenant(deployment: L
     # Then both are accepted, not refused for want of a key
     assert [r["status"] for r in results.values()] == [202, 202], results
     # And the mapped account's alarm is globex's, the unmapped one the deployment's own
+    deployment.advance_to(deployment.clock.now() + timedelta(minutes=16))
     for account, tenant in ((GLOBEX_ACCOUNT, "globex"), ("123456789012", "default")):
         [signal] = results[account]["signals"]
         assert store.get_signal(tenant, signal["id"]) is not None, (account, tenant)

@@ -1,13 +1,14 @@
 """Every real payload in tests/fixtures/webhooks (provenance: tests/fixtures/webhooks/SOURCES.md)
-through the deployed ingest handler: it answers 2xx and stores exactly the signals that
-`normalize` (and so `sre-copilot normalize`) produces for the same bytes."""
+through the deployed ingest handler: it answers 2xx, and the pipeline (ingest queues each signal,
+correlation stores it) stores exactly the signals that `normalize` (and so `sre-copilot normalize`)
+produces for the same bytes."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -43,6 +44,7 @@ def test_fixture_through_the_ingest_handler_matches_normalize(name: str) -> None
     with LocalDeployment(start=start) as deployment:
         deployment.put_catalog({"services": []})
         status, body = deployment.http("POST", f"/webhooks/{source}", raw, headers)
+        deployment.advance_to(start + timedelta(minutes=16))  # past every priority's queue delay
         stored = [deployment.container.store.get_signal("default", s["id"]) for s in body.get("signals", [])]
     # Then it is accepted, and what is stored is what normalize produced, field for field
     assert status == 202, body

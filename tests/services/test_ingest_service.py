@@ -12,6 +12,7 @@ import pytest
 
 from sre_copilot.adapters import aws_clients
 from sre_copilot.adapters.dynamo.idempotency_records import PACKED_KEY
+from sre_copilot.domain.signal import Signal
 from sre_copilot.domain.types import format_time
 from sre_copilot.local.runtime import LocalDeployment
 
@@ -43,57 +44,77 @@ def _post(d: LocalDeployment, body: bytes, source: str = "alertmanager") -> tupl
 def test_accepted_delivery_is_durable_before_the_2xx(deployment: LocalDeployment) -> None:
     # When an alert is accepted
     status, body = _post(deployment, _alertmanager("fp1", T0))
-    # Then the raw body is in the archive stream (Firehose, which moto writes to S3 at once), the
-    # signal in DynamoDB and a message on its priority queue
+    # Then the raw body is in the archive stream (Firehose, which moto writes to S3 at once), and
+    # the signal, whole, in a message on its priority queue (correlation stores it, placed)
     assert status == 202
     signal_id = body["signals"][0]["id"]
     assert body["raw_ref"].startswith("firehose://sre-copilot-raw-archive/")
     archived = deployment.raw_archive_records()
     assert [r["raw"][:11] for r in archived if r["delivery_id"] == body["delivery_id"]] == ['{"receiver"']
+    assert [m["signal"]["id"] for m in _queued(deployment)] == [signal_id]
+    # And once correlation has run, it is stored
+    deployment.advance_to(T0 + timedelta(minutes=2))
     assert deployment.container.store.get_signal("default", signal_id) is not None
-    sqs = deployment.session.client("sqs")
-    depth = sum(int(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
-                    ["Attributes"]["ApproximateNumberOfMessages"]) for url in deployment.queue_urls.values())
-    assert depth == 1
 
 
-def test_queue_message_carries_the_signal_as_stored(deployment: LocalDeployment) -> None:
+def _queued(d: LocalDeployment) -> list[dict[str, Any]]:
+    """The queued messages' bodies (received, so hidden from the poller for the visibility timeout)."""
+    sqs = d.session.client("sqs")
+    return [json.loads(m["Body"]) for url in d.queue_urls.values()
+            for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0).get("Messages", [])]
+
+
+def test_the_queued_signal_is_stored_once_by_correlation_placed_in_its_incident(deployment: LocalDeployment) -> None:
     # When an alert is accepted
     _, body = _post(deployment, _alertmanager("fp1", T0, severity="critical"))
-    # Then its queue message holds the very document stored in DynamoDB, so correlation need not read it
-    sqs = deployment.session.client("sqs")
-    [message] = [m for url in deployment.queue_urls.values()
-                 for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])]
-    carried = json.loads(message["Body"])["signal"]
-    stored = deployment.container.store.get_signal("default", body["signals"][0]["id"])
-    assert stored is not None and carried == stored.model_dump(mode="json")
+    # Then ingest stores nothing of it: its queue message carries the whole signal
+    signal_id = body["signals"][0]["id"]
+    assert deployment.container.store.get_signal("default", signal_id) is None
+    [carried] = [m["signal"] for m in _queued(deployment)]
+    # And correlation writes that very document once, naming the incident it opened
+    writes: list[str] = []
+    store = deployment.container.store
+    put_signal = store.put_signal
+
+    def counted(signal: Any) -> None:
+        writes.append(signal.id)
+        put_signal(signal)
+
+    store.put_signal = counted  # type: ignore[method-assign]
+    deployment.advance_to(T0 + timedelta(minutes=2))
+    stored = store.get_signal("default", signal_id)
+    assert stored is not None and stored.incident_id
+    assert stored.model_dump(mode="json") == {**carried, "incident_id": stored.incident_id}
+    assert writes == [signal_id]
 
 
 def test_a_signal_too_big_for_a_queue_message_goes_by_id(deployment: LocalDeployment) -> None:
     # Given an accepted signal, then the same signal with a label too big for an SQS message
-    _, body = _post(deployment, _alertmanager("fp1", T0, severity="critical"))
-    stored = deployment.container.store.get_signal("default", body["signals"][0]["id"])
-    assert stored is not None
+    _post(deployment, _alertmanager("fp1", T0, severity="critical"))
+    stored = Signal.model_validate(_queued(deployment)[0]["signal"])
     huge = stored.model_copy(update={"id": "sig-huge", "labels": {**stored.labels, "blob": "x" * 300_000}})
     sqs = deployment.session.client("sqs")
     for url in deployment.queue_urls.values():
         sqs.purge_queue(QueueUrl=url)
     # When ingest queues it
-    deployment.container.ingest._enqueue_signal(huge)
+    ingest = deployment.container.ingest
+    ingest.c.queue.enqueue_all([ingest._signal_message(huge)])
     # Then its message names it without carrying it
     [message] = [m for url in deployment.queue_urls.values()
                  for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])]
     assert json.loads(message["Body"]) == {"type": "signal", "tenant_id": "default", "signal_id": "sig-huge",
                                            "event_time": stored.model_dump(mode="json")["event_time"]}
+    # And ingest stored it, so that correlation can read it back
+    assert deployment.container.store.get_signal("default", "sig-huge") == huge
 
 
 def test_correlation_takes_the_carried_signal_and_reads_back_one_sent_by_id(deployment: LocalDeployment) -> None:
     from sre_copilot.services.correlate_service import CorrelateService
 
     # Given one stored signal queued by id only, and one whose message carries it but was never stored
-    _, body = _post(deployment, _alertmanager("fp-a", T0, severity="critical"))
-    stored = deployment.container.store.get_signal("default", body["signals"][0]["id"])
-    assert stored is not None
+    _post(deployment, _alertmanager("fp-a", T0, severity="critical"))
+    stored = Signal.model_validate(_queued(deployment)[0]["signal"])
+    deployment.container.store.put_signal(stored)
     carried = stored.model_copy(update={"id": "sig-carried", "fingerprint": "fp-b", "source_id": "fp-b"})
     messages = [{"type": "signal", "tenant_id": "default", "signal_id": stored.id},
                 {"type": "signal", "tenant_id": "default", "signal_id": carried.id,
@@ -153,7 +174,7 @@ def test_a_new_startsat_of_the_same_fingerprint_is_a_new_firing(deployment: Loca
     # Then it is a new signal of its own, not a duplicate (Alertmanager semantics)
     assert again["signals"][0]["duplicate_of"] is None
     assert again["signals"][0]["id"] != first["signals"][0]["id"]
-    assert deployment.container.store.get_signal("default", again["signals"][0]["id"]) is not None
+    assert again["signals"][0]["id"] in {m["signal"]["id"] for m in _queued(deployment)}
 
 
 def test_bad_input_gets_a_4xx_with_a_reason_and_is_kept_for_review(deployment: LocalDeployment) -> None:

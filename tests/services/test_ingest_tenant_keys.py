@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -55,11 +56,13 @@ def test_with_tenant_keys_a_delivery_needs_a_tenants_key_and_lands_in_that_tenan
     # And the deployment tenant's own key is accepted into that tenant
     status, body = _post(deployment, _alertmanager("fp4", T0), **{"X-Sre-Copilot-Tenant-Key": "k-default-1"})
     assert status == 202 and body["signals"]
+    deployment.advance_to(deployment.clock.now() + timedelta(minutes=16))  # correlation stores it
     assert deployment.container.store.get_signal("default", body["signals"][0]["id"]) is not None
     # And another tenant's key is accepted into that other tenant (multi-tenant ingestion), never the
     # deployment's (tests/security/test_multi_tenant_ingestion.py follows it downstream)
     status, body = _post(deployment, _alertmanager("fp3", T0), **{"X-Sre-Copilot-Tenant-Key": "k-globex-1"})
     assert status == 202
+    deployment.advance_to(deployment.clock.now() + timedelta(minutes=16))
     assert deployment.container.store.get_signal("globex", body["signals"][0]["id"]) is not None
     assert deployment.container.store.get_signal("default", body["signals"][0]["id"]) is None
 

@@ -3,15 +3,15 @@
 Routing (seed 001): P0 is consumed immediately; P1 is delivered after one minute (DelaySeconds=60 on
 each message, so a warning that clears within the minute is seen as resolved before it is
 correlated); P2 and P3 are delivered at once and batched by the consumer's event source mapping
-(5 and 15 minute batching windows). Messages are references (signal ids), never payloads: the
-signal itself is already in DynamoDB when it is enqueued.
+(5 and 15 minute batching windows). A signal's message carries the signal: it is durable there
+until correlation stores it. One too big for a message is stored first and goes by id.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
 
@@ -25,9 +25,11 @@ from sre_copilot.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.type_defs import SendMessageBatchRequestEntryTypeDef
 
 DELIVERY_DELAY_S: Mapping[Priority, int] = {Priority.P0: 0, Priority.P1: 60, Priority.P2: 0, Priority.P3: 0}
 MAX_MESSAGE_BYTES = 262_144
+MAX_BATCH_ENTRIES = 10
 MAX_ATTRIBUTE_CHARS = 256
 
 
@@ -65,6 +67,40 @@ class SqsSignalQueue:
         """Send `message` to the queue of `priority`. On a FIFO queue `dedup_id` is the SQS
         deduplication id; on a standard queue it travels as an attribute for the consumer."""
         priority = Priority(priority)
+        self._send(self._arguments(priority, message, dedup_id), f"enqueueing {dedup_id} on {priority}",
+                   f"SRE_COPILOT_QUEUE_URL_{priority.value}")
+
+    def enqueue_all(self, messages: Sequence[tuple[Priority, dict[str, Any], str]]) -> None:
+        """`enqueue` each (priority, message, dedup id), ten to a SendMessageBatch request (SQS's
+        limit, as is 256 KB per request). SQS bills a batch as one request per 64 KB, so an alert
+        group of ten costs one request, not ten. An entry SQS fails is sent once more on its own,
+        which raises the mapped error if it fails again: the delivery is then answered 5xx and its
+        sender retries it (a retry's signals are not duplicated: their fingerprints hold them)."""
+        by_queue: dict[Priority, list[dict[str, Any]]] = {}
+        for priority, message, dedup_id in messages:
+            priority = Priority(priority)
+            by_queue.setdefault(priority, []).append(self._arguments(priority, message, dedup_id))
+        for priority, pending in by_queue.items():
+            for batch in _batches(pending):
+                url = self.queue_url(priority)
+                entries = cast("list[SendMessageBatchRequestEntryTypeDef]", [
+                    {"Id": str(i), **{k: v for k, v in arguments.items() if k != "QueueUrl"}}
+                    for i, arguments in enumerate(batch)])
+                try:
+                    answer = self.client.send_message_batch(QueueUrl=url, Entries=entries)
+                except ClientError as exc:
+                    aws_clients.raise_domain_error(exc, action=f"enqueueing {len(batch)} messages on {priority}",
+                                                   resource=f"queue {url}",
+                                                   setting=f"SRE_COPILOT_QUEUE_URL_{priority.value}")
+                for failed in answer.get("Failed", []):
+                    arguments = batch[int(failed["Id"])]
+                    self._send(arguments, f"enqueueing {arguments['MessageAttributes']['dedup_id']['StringValue']} "
+                               f"on {priority}", f"SRE_COPILOT_QUEUE_URL_{priority.value}")
+
+    def carries(self, message: dict[str, Any]) -> bool:
+        return _size(message) <= MAX_MESSAGE_BYTES
+
+    def _arguments(self, priority: Priority, message: dict[str, Any], dedup_id: str) -> dict[str, Any]:
         url = self.queue_url(priority)
         body = _body(message, f"{priority} message {dedup_id}")
         attributes = _attributes({
@@ -81,8 +117,7 @@ class SqsSignalQueue:
                              MessageGroupId=str(message.get("tenant_id") or self.settings.tenant_id))
         elif self.delays.get(priority, 0):
             arguments["DelaySeconds"] = int(self.delays[priority])
-        self._send(arguments, f"enqueueing {dedup_id} on {priority}",
-                   f"SRE_COPILOT_QUEUE_URL_{priority.value}")
+        return arguments
 
     def send_to_review(self, reason: str, payload_ref: str) -> None:
         """Keep a rejected delivery for a person: why it was rejected and where its bytes are."""
@@ -104,8 +139,31 @@ class SqsSignalQueue:
                                            setting=setting)
 
 
+def _batches(pending: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Runs of at most ten messages whose bodies add up to at most 256 KB, in order."""
+    batches: list[list[dict[str, Any]]] = []
+    size = 0
+    for arguments in pending:
+        # SQS counts the attributes in the request's size too.
+        body = len(arguments["MessageBody"].encode("utf-8")) + len(json.dumps(arguments["MessageAttributes"]))
+        if not batches or len(batches[-1]) == MAX_BATCH_ENTRIES or size + body > MAX_MESSAGE_BYTES:
+            batches.append([])
+            size = 0
+        batches[-1].append(arguments)
+        size += body
+    return batches
+
+
+def _serialised(message: Mapping[str, Any]) -> str:
+    return json.dumps(message, separators=(",", ":"), ensure_ascii=False, default=json_default)
+
+
+def _size(message: Mapping[str, Any]) -> int:
+    return len(_serialised(message).encode("utf-8"))
+
+
 def _body(message: Mapping[str, Any], what: str) -> str:
-    body = json.dumps(message, separators=(",", ":"), ensure_ascii=False, default=json_default)
+    body = _serialised(message)
     size = len(body.encode("utf-8"))
     if size > MAX_MESSAGE_BYTES:
         raise PayloadTooLarge(f"{what} is {size} bytes; SQS takes {MAX_MESSAGE_BYTES}: enqueue a reference, "

@@ -203,6 +203,11 @@ class CorrelationEngine:
         group = self._live(self._signal_group.get(signal_id))
         return group.id if group else None
 
+    def incident_of(self, signal_id: str) -> str | None:
+        """The opened incident holding a signal; None while its group waits for an open rule."""
+        group = self._live(self._signal_group.get(signal_id))
+        return group.id if group is not None and group.opened else None
+
     # -- persistence -------------------------------------------------------------------------------
     def to_state(self) -> dict[str, Any]:
         return {"format": STATE_FORMAT, "watermark": self._watermark,

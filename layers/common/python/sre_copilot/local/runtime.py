@@ -568,13 +568,18 @@ class LocalDeployment:
                     self._moved.notify_all()
 
         queue = self.container.queue
-        enqueue = queue.enqueue
+        enqueue, enqueue_all = queue.enqueue, queue.enqueue_all
 
         def enqueue_signal(priority: Any, message: dict[str, Any], dedup_id: str) -> None:
             enqueue(priority, message, dedup_id)
             self._dirty.add(str(getattr(priority, "value", priority)))
 
+        def enqueue_signals(messages: Any) -> None:
+            enqueue_all(messages)
+            self._dirty.update(str(getattr(priority, "value", priority)) for priority, _m, _d in messages)
+
         queue.enqueue = enqueue_signal  # type: ignore[method-assign]
+        queue.enqueue_all = enqueue_signals  # type: ignore[method-assign]
         self.lambdas.on_return = on_return
 
     def _workflows_idle(self) -> bool:

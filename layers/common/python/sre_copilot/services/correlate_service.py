@@ -50,6 +50,7 @@ class CorrelateService:
         self.tenant = tenancy.current(container.settings.tenant_id)
         # Per incident joined in this batch: its analysis passes so far and when the last started.
         self._analysis: dict[str, tuple[int, datetime | None]] = {}
+        self._stored: dict[str, str] = {}  # signal -> the incident `_apply` stored it in, this batch
 
     # -- entry points -------------------------------------------------------------------------
     def process(self, messages: list[dict[str, object]]) -> None:
@@ -127,6 +128,7 @@ class CorrelateService:
     def _apply(self, engine: CorrelationEngine, outcomes: Iterable[CorrelationOutcome],
                signals: dict[str, Signal]) -> None:
         self._analysis.clear()  # filled by this batch's joins
+        self._stored.clear()
         to_refresh: set[str] = set()
         to_settle: set[str] = set()  # more alerts of kinds already analysed: re-analysed once they settle
         to_resolve: set[str] = set()
@@ -184,6 +186,11 @@ class CorrelateService:
             # Without this, a storm's later alerts on entities and kinds already seen were never
             # analysed: the last hypotheses ranked an incident on part of its evidence.
             self._flag_pass(incident_id, wait_s=self.c.settings.reanalysis_settle_s)
+        for signal_id, signal in signals.items():
+            # Ingest left the signal in its queue message: stored here once, where the engine put it
+            # (an incident, or none yet: a held group's signals are placed when it opens).
+            if signal_id not in self._stored:
+                self.c.store.put_signal(signal.model_copy(update={"incident_id": engine.incident_of(signal_id)}))
 
     def _open(self, group: IncidentGroup, engine: CorrelationEngine, known: dict[str, Signal]) -> None:
         existing = self.c.store.get_incident(self.tenant, group.id)
@@ -342,9 +349,12 @@ class CorrelateService:
         self.wake(absorbed_id, "merged")
 
     def _set_signal_incident(self, signal: Signal | None, signal_id: str, incident_id: str) -> None:
+        if self._stored.get(signal_id) == incident_id:
+            return  # already written so this batch (the batch's copy still says where it was)
         signal = signal or self.c.store.get_signal(self.tenant, signal_id)
         if signal is not None and signal.incident_id != incident_id:
             self.c.store.put_signal(signal.model_copy(update={"incident_id": incident_id}))
+            self._stored[signal_id] = incident_id
 
     # -- workflow wake-ups --------------------------------------------------------------------
     def wake_flagged(self, incident_ids: Iterable[str]) -> int:

@@ -244,30 +244,36 @@ class IngestService:
         catalog = self.c.catalog()
         silences = self.c.silences()
         out: list[dict[str, object]] = []
+        queued: list[tuple[Priority, dict[str, object], str]] = []
         for signal in result.signals:
             signal = self._prepare(signal, catalog, silences)
-            if signal.duplicate_of is None:
-                # A duplicate is counted on its original and its delivery is archived raw (raw_ref),
-                # as an alert's repeats are in PagerDuty: an alert storm of re-sends does not
-                # become thousands of stored signals.
+            # A duplicate is counted on its original and its delivery is archived raw (raw_ref), as
+            # an alert's repeats are in PagerDuty: an alert storm of re-sends does not become
+            # thousands of stored signals. A silenced signal is stored here, as it goes no further;
+            # a queued one is durable in its message, and correlation stores it once, placed.
+            if signal.duplicate_of is None and signal.suppressed_by is not None:
                 self.c.store.put_signal(signal)
-            if signal.duplicate_of is None and signal.suppressed_by is None:
-                self._enqueue_signal(signal)
+            elif signal.duplicate_of is None:
+                queued.append(self._signal_message(signal))
             _count_by_source("Signals", source, signal.status.value)
             out.append(signal.model_dump(mode="json", include=_SIGNAL_SUMMARY))
+        if queued:
+            # One request per ten alerts of a group (and per priority), not one per alert.
+            self.c.queue.enqueue_all(queued)
         logger.info("accepted delivery", extra={"source": source, "signals": len(out)})
         return {"status": 202, "signals": out, **base}
 
-    def _enqueue_signal(self, signal: Signal) -> None:
-        """Queue a new signal, carrying it as stored so correlation need not read it back; one too
-        big for an SQS message (the queue adapter's check) goes by id alone."""
+    def _signal_message(self, signal: Signal) -> tuple[Priority, dict[str, object], str]:
+        """A new signal's queue message, carrying it whole: the message is where it is durable until
+        correlation stores it (one write per alert, placed in its incident, not two). One too big
+        for a queue message is stored here and goes by id alone."""
         message: dict[str, object] = {"type": "signal", "tenant_id": signal.tenant_id, "signal_id": signal.id,
                                    "event_time": format_time(signal.event_time)}
-        try:
-            self.c.queue.enqueue(signal.priority, {**message, "signal": signal.model_dump(mode="json")},
-                                 dedup_id=signal.id)
-        except PayloadTooLarge:
-            self.c.queue.enqueue(signal.priority, message, dedup_id=signal.id)
+        carrying = {**message, "signal": signal.model_dump(mode="json")}
+        if self.c.queue.carries(carrying):
+            return signal.priority, carrying, signal.id
+        self.c.store.put_signal(signal)
+        return signal.priority, message, signal.id
 
     def _prepare(self, signal: Signal, catalog: Catalog, silences: list[Silence]) -> Signal:
         silence = matching_silence(signal, silences, signal.event_time)

@@ -292,7 +292,7 @@ def _doc(document: Mapping[str, object]) -> str:
 def _packed_doc(document: Mapping[str, object]) -> bytes:
     """`_doc` zlib-compressed, for the items written per alert: on-demand DynamoDB bills a write
     per started KB of the item, an incident is rewritten whole for every alert that joins it, and a
-    signal (written at ingest, again when correlated) drops under 1 KB with its labels compressed."""
+    signal (written with every alert) drops under 1 KB with its labels compressed."""
     return zlib.compress(_doc(document).encode("utf-8"), 6)
 
 

@@ -95,6 +95,26 @@ class MemorySQS:
             queue.messages[message.id] = message
         return {"MessageId": message.id, "MD5OfMessageBody": _md5(MessageBody)}
 
+    def send_message_batch(self, *, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:
+        """SQS's batch rules: one to ten entries with distinct ids, 256 KB of bodies in all; each entry
+        is then sent as `send_message` sends one."""
+        ids = [str(e["Id"]) for e in Entries]
+        if not 1 <= len(ids) <= 10:
+            raise client_error("AWS.SimpleQueueService.TooManyEntriesInBatchRequest" if ids else
+                               "AWS.SimpleQueueService.EmptyBatchRequest",
+                               f"Maximum number of entries per request are 10. You have sent {len(ids)}.",
+                               "SendMessageBatch")
+        if len(set(ids)) != len(ids):
+            raise client_error("AWS.SimpleQueueService.BatchEntryIdsNotDistinct", "Two or more batch entries "
+                               "in the request have the same Id.", "SendMessageBatch")
+        if sum(len(str(e["MessageBody"]).encode("utf-8")) for e in Entries) > MAX_BODY_BYTES:
+            raise client_error("AWS.SimpleQueueService.BatchRequestTooLong", "Batch requests cannot be longer "
+                               f"than {MAX_BODY_BYTES} bytes.", "SendMessageBatch")
+        sent = [{"Id": e["Id"], **self.send_message(
+            QueueUrl=QueueUrl, MessageBody=e["MessageBody"], MessageAttributes=e.get("MessageAttributes"),
+            DelaySeconds=e.get("DelaySeconds"))} for e in Entries]
+        return {"Successful": sent, "Failed": []}
+
     def receive_message(self, *, QueueUrl: str, MaxNumberOfMessages: int = 1, VisibilityTimeout: int | None = None,
                         AttributeNames: list[str] | None = None, MessageAttributeNames: list[str] | None = None,
                         **_: Any) -> dict[str, Any]:
