@@ -98,6 +98,7 @@ FIREHOSE_RECORD_UNIT = 5 * 1024
 SWEEPER = "approval_sweeper"
 
 
+SQS_BILLED_CHUNK = 64 * 1024
 WRITE_OPERATIONS = ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems")
 
 
@@ -314,7 +315,7 @@ def measure(scenario: Any, approve: str = "approve", **replay_args: Any) -> Meas
         # rest is the local runtime creating resources and moto's Step Functions invoking tasks.
         if who == "poller" and not (service == "sqs" and operation in POLLER_OPERATIONS):
             return original_call(client, operation, params)
-        measured.requests[(who, f"{service}:{operation}")] += 1
+        measured.requests[(who, f"{service}:{operation}")] += _billed_requests(service, operation, params)
         if service == "firehose" and operation in ("PutRecord", "PutRecordBatch"):
             records = [params["Record"]] if operation == "PutRecord" else params.get("Records", [])
             measured.firehose_bytes[who] += sum(-(-len(r["Data"]) // FIREHOSE_RECORD_UNIT) * FIREHOSE_RECORD_UNIT
@@ -385,6 +386,17 @@ def measure(scenario: Any, approve: str = "approve", **replay_args: Any) -> Meas
                 if kind.startswith("Execution"):
                     measured.standard_log_bytes["FATAL"] += size
     return measured
+
+
+def _billed_requests(service: str, operation: str, params: dict[str, Any]) -> int:
+    """SQS bills a send per started 64 KB of its payload (a batch of ten small messages is one
+    request); every other request is one."""
+    if service != "sqs" or operation not in ("SendMessage", "SendMessageBatch"):
+        return 1
+    entries = [params] if operation == "SendMessage" else params.get("Entries", [])
+    size = sum(len(str(e["MessageBody"]).encode()) + len(json.dumps(e.get("MessageAttributes") or {}))
+               for e in entries)
+    return max(1, -(-size // SQS_BILLED_CHUNK))
 
 
 def _logged(event: dict[str, Any]) -> dict[str, Any]:
@@ -567,10 +579,13 @@ Taken: the raw delivery is archived through Firehose (one record, durable when P
 before the 2xx), which writes to S3 in batches instead of one S3 PUT per delivery ($5 per million).
 DynamoDB bills a write per started KB of the item, so the items written for every alert keep their
 document zlib-compressed: the correlation state (rewritten by every correlate batch), the incident
-and the signal (written at ingest and again when correlated), and the answer Powertools
+and the signal, and the answer Powertools
 Idempotency keeps per delivery for its retries (`adapters/dynamo/idempotency_records.py`; on this
 replay $20.61 to $20.36); and a correlate batch writes each incident once for all the alerts
-joining it, not once per alert. Analysis passes are spaced by
+joining it, not once per alert. A signal is written once, by correlation, already placed in its
+incident: ingest queues it whole (its message is where it is durable until then) instead of
+storing it first; and ingest sends an alert group's messages ten to a `SendMessageBatch`, which SQS
+bills per 64 KB, not one request per alert (together, $14.96 to $13.96). Analysis passes are spaced by
 the re-analysis schedule (`domain/reanalysis.py`: the gap between an incident's passes doubles from
 a minute up to `reanalysis_max_interval_s`), not run every minute new evidence arrives; on this
 replay that took the cost from $30.21 to $22.65 per million alerts (7.1 to 4.7 passes per incident).
@@ -584,6 +599,10 @@ and the audit export ($13.84 to $13.45). The paging workflow's transitions (each
 calls and escalation) were left out of this page until now; counted, they took it from $13.45 to
 $14.96. `Document` ends the incident workflow itself (no `Done` state): one transition fewer per
 finished incident, which this replay does not show, since its incidents still wait at its end.
+Whoever answers a paging level (the sweeper at its deadline, a keypress, an acknowledgement) sends
+the state paging goes on with (`services/escalation.advance`), so a level is `PageLevel` and
+`Escalated`, not three transitions through a `NextLevel` task, which now runs only after a failure
+or the backstop timeout ($13.96 to $13.50).
 
 Left, largest first:
 - Step Functions standard transitions, {c['lever']['transitions_share']:.0%} of the variable cost: about
@@ -596,8 +615,8 @@ Left, largest first:
   incident and **${c['lever']['direct_per_million']:.2f} per million alerts** (derived from this replay; not built:
   a pass would then run beside Act and a person's answer, which the single execution now orders).
 - DynamoDB writes per alert, {c['lever']['dynamodb_share']:.0%} of the variable cost: per delivery, Powertools idempotency's
-  record (a put, then an update with the packed answer); per alert, its fingerprint claim and two
-  writes of its signal; per batch, the correlation state and the incidents it joins.
+  record (a put, then an update with the packed answer); per alert, its fingerprint claim and the
+  write of its signal; per batch, the correlation state and the incidents it joins.
 - Lambda duration is assumed, not measured (below); `function_memory_mb` for ingest and correlate
   can come down once their duration on AWS is known.
 

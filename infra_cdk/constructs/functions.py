@@ -164,7 +164,7 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         "Paging PageLevel: calls a level's people (SMS if a call fails), parks the token until its timeout",
         secrets=("twilio", "slack"), answers_task_tokens=True, knows_state_machine=True, public_url=True),
     "escalation_next": FunctionSpec(
-        "Paging NextLevel: audits a timeout or key 2 and picks the next level, round, or gives up",
+        "Paging NextLevel, after a failed level or its backstop timeout: picks the next level, round, or gives up",
         secrets=("twilio", "slack"), knows_state_machine=True),
     "api": FunctionSpec(
         "Read API behind the JWT authorizer: incidents, hypotheses, timelines, postmortems, history",

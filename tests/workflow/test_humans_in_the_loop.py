@@ -132,7 +132,8 @@ def test_an_unacknowledged_p0_escalates_to_level_two_after_its_timeout(deploymen
     assert [a.action for a in _audit(deployment, incident_id, "page.")] == [
         "page.started", "page.level1", "page.timed_out", "page.level2"]
     rows = history_view.state_rows(_paging_history(deployment, incident_id))
-    assert [r["state"] for r in rows][:4] == ["PageLevel", "NextLevel", "Escalated", "PageLevel"]
+    # (the sweeper answered level 1 with the next level: no NextLevel task on that path)
+    assert [r["state"] for r in rows][:3] == ["PageLevel", "Escalated", "PageLevel"]
     # And `sre-copilot history` shows it, one line per state
     executions = tmp_path / "executions"
     executions.mkdir()
@@ -142,7 +143,7 @@ def test_an_unacknowledged_p0_escalates_to_level_two_after_its_timeout(deploymen
     shown = subprocess.run([sys.executable, "-m", "sre_copilot.cli.main", "--state-dir", str(tmp_path), "history",
                             incident_id], capture_output=True, text=True, timeout=120)
     assert shown.returncode == 0, shown.stderr
-    assert "answered: timed_out" in shown.stdout
+    assert "level 1, round 1, 300s: no acknowledgement: page level 2" in shown.stdout
     assert "no acknowledgement: page level 2" in shown.stdout
     assert all(len(line) <= 100 for line in shown.stdout.splitlines())
 
@@ -164,6 +165,24 @@ def test_key_one_stops_paging_and_key_two_escalates_at_once(deployment: LocalDep
     # Then the incident is acknowledged, paging ended and nobody else was called
     assert len(deployment.sinks.calls) == 2
     assert "page.acknowledged" in [a.action for a in _audit(deployment, incident_id, "page.")]
+
+
+def test_after_the_backstop_timeout_next_level_pages_the_next_level(deployment: LocalDeployment) -> None:
+    from sre_copilot.services import escalation
+
+    # Given a P0 page ringing at level 1, whose token nobody answered (not even the sweeper), so the
+    # state's own timeout fired and the Catch hands NextLevel the last state plus the error
+    incident_id = _alert(deployment)
+    event = {"incident_id": incident_id, "tenant_id": deployment.tenant_id, "level": 1, "round": 1,
+             "timeout_s": 300, "native_timeout_s": 420, "outcome": "paging", "summary": "P0: call level 1 now",
+             "woken": {"reason": "escalate", "by": "+15550100"},  # an earlier level's answer: not this one's
+             "error": {"Error": "States.Timeout", "Cause": "the task timed out"}}
+    # When NextLevel runs
+    state = escalation.next_level(deployment.container, event)
+    # Then it moves to level 2 for the timeout, and audits the timeout
+    assert (state["level"], state["round"], state["outcome"]) == (2, 1, "paging")
+    assert state["summary"] == "no acknowledgement: page level 2"
+    assert "page.timed_out" in [a.action for a in _audit(deployment, incident_id, "page.")]
 
 
 def test_key_three_speaks_the_top_hypothesis_and_the_recommended_action(deployment: LocalDeployment) -> None:

@@ -91,9 +91,8 @@ def summarise(row: dict[str, Any], following: str | None = None) -> str:
     if state == "PageLevel":
         raw = row.get("input_doc")
         given: dict[str, Any] = raw if isinstance(raw, dict) else {}
-        where = "P1 delay before calling" if given.get("level") == 0 else f"call level {given.get('level')}"
-        return f"{where} (round {given.get('round')}, timeout {given.get('timeout_s')}s); " + (
-            _page(r) if r else "waiting")
+        where = "P1 delay" if given.get("level") == 0 else f"level {given.get('level')}"
+        return f"{where}, round {given.get('round')}, {given.get('timeout_s')}s: " + (_page(r) if r else "waiting")
     summary = _SUMMARIES.get(state)
     if summary is not None and r:
         try:
@@ -112,7 +111,11 @@ def _top(r: dict[str, Any]) -> str:
 
 
 def _page(r: dict[str, Any]) -> str:
-    return f"answered: {r.get('reason')}" + (f" by {r['by']}" if r.get("by") else "")
+    # The answer is the state paging goes on with, `woken` saying who answered (executions started
+    # before that release kept the answer alone, under `answer`).
+    woken = next((r[k] for k in ("woken", "answer") if isinstance(r.get(k), dict)), r)
+    by = f" (by {woken['by']})" if woken.get("by") else ""
+    return f"{r['summary']}{by}" if r.get("summary") else f"answered: {woken.get('reason')}{by}"
 
 
 _SUMMARIES: dict[str, Any] = {
@@ -156,8 +159,7 @@ def _fmt(value: Any) -> str:
 RESULT_KEYS = {"AssembleContext": "context", "AggregateEvidence": "evidence", "GenerateHypotheses": "hypotheses",
                "ScoreConfidence": "scores", "ApplyPolicy": "decision", "Recommend": "recommendation",
                "Notify": "notify", "AwaitDecision": "wake", "Act": "act", "Verify": "verify",
-               "CheckRecovery": "recovery", "Rollback": "rollback", "Document": "document", "RecordFailure": "failure",
-               "PageLevel": "answer"}
+               "CheckRecovery": "recovery", "Rollback": "rollback", "Document": "document", "RecordFailure": "failure"}
 
 
 def _short(text: Any, limit: int = 90, key: str | None = None) -> str | None:

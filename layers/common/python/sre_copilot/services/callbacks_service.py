@@ -96,6 +96,7 @@ class SweeperService:
     def _run_tenant(self) -> dict[str, int]:
         # Loaded with the sweeper's run, not with the PagerDuty sync and the Twilio callback that
         # share this module (cold start: they pull in the remediation steps and the catalog).
+        from sre_copilot.services import escalation
         from sre_copilot.services.remediation_steps import recovery_due
         from sre_copilot.services.resolution import ResolutionService
 
@@ -106,6 +107,11 @@ class SweeperService:
             token = self.c.store.take_wait_token(self.tenant, due["incident_id"], token=due["token"])
             if not token:
                 continue  # someone answered first
+            paged = escalation.paged_incident(due["incident_id"])
+            if paged is not None:  # a paging level's timeout: page the next level (or end)
+                escalation.resume(self.c, self.tenant, paged, str(token["token"]), "timed_out")
+                timed_out += 1
+                continue
             plan_id = token.get("plan_id")
             plans = self.c.store.actions_for(self.tenant, due["incident_id"])
             if plan_id and self._time_out(due["incident_id"], plan_id, now):

@@ -27,7 +27,7 @@ from sre_copilot.domain.notification import AuditRecord, Notification, SentSumma
 from sre_copilot.domain.reasoning import Hypothesis
 from sre_copilot.domain.routing import oncall_phone_for
 from sre_copilot.domain.types import Channel, NotificationKind, Priority
-from sre_copilot.domain.workflow_state import PagingState
+from sre_copilot.domain.workflow_state import PagingState, Wake
 from sre_copilot.errors import NotFound
 from sre_copilot.messages.phone import page_twiml, sms_text
 from sre_copilot.messages.text import ranked
@@ -44,6 +44,7 @@ DEFAULT_LEVEL_TIMEOUT_S = 300
 # The state's own timeout is a backstop behind the sweeper, which answers on the minute after the
 # deadline: leave it the sweeper's period plus a margin.
 NATIVE_TIMEOUT_MARGIN_S = 120
+PAGING_KEY_SUFFIX = "/page"
 ENDED = frozenset({"acknowledged", "closed", "exhausted"})
 
 
@@ -60,7 +61,7 @@ class EscalationPolicy(BaseModel):
 
 def paging_key(incident_id: str) -> str:
     """The wait-token key of the incident's paging execution (separate from its workflow's)."""
-    return f"{incident_id}/page"
+    return f"{incident_id}{PAGING_KEY_SUFFIX}"
 
 
 def execution_name(incident_id: str) -> str:
@@ -166,6 +167,8 @@ def page_level(c: Container, event: StepEvent) -> dict[str, object]:
     if incident is None:
         raise NotFound(f"incident {incident_id} is not stored for tenant {tenant}")
     deadline = clock.now() + timedelta(seconds=timeout)
+    # The level parked is recorded before the token, so whoever answers it finds where paging is.
+    paging_store(c).set_status(tenant, incident_id, "paging", level=level, round=round_)
     c.store.put_wait_token(tenant, paging_key(incident_id), state.task(), deadline, None)
     paged: list[str] = []
     if human_engaged(incident) or not incident.is_open:
@@ -199,8 +202,12 @@ def page_level(c: Container, event: StepEvent) -> dict[str, object]:
 
 
 def next_level(c: Container, event: StepEvent) -> dict[str, object]:
-    """The `NextLevel` task: end on an acknowledgement, else move up a level (or a round)."""
-    state = PagingState.parse(event)
+    """The `NextLevel` task, after PageLevel failed or hit its own (backstop) timeout: as `advance`."""
+    return advance(c, PagingState.parse(event))
+
+
+def advance(c: Container, state: PagingState) -> dict[str, object]:
+    """End on an acknowledgement, else move up a level (or a round): the state paging goes on with."""
     tenant, incident_id = state.tenant_id, state.incident_id
     level, round_ = state.level, state.round
     # No answer means the state timed out (its own timeout, caught) or failed: move on either way.
@@ -243,8 +250,25 @@ def _answer(c: Container, tenant_id: str, incident_id: str, reason: str, by: str
     token = c.store.take_wait_token(tenant_id, paging_key(incident_id))
     if not token:
         return False
-    c.workflow.send_success(token["token"], {"reason": reason, "by": by})
+    resume(c, tenant_id, incident_id, str(token["token"]), reason, by)
     return True
+
+
+def resume(c: Container, tenant_id: str, incident_id: str, task_token: str, reason: str,
+           by: str | None = None) -> None:
+    """Complete the parked PageLevel with the state paging goes on with (`advance`: the next level,
+    or why it ends), so the workflow goes straight to its `Escalated` choice: two transitions per
+    level, not three through a NextLevel task. `woken` says what answered, for the history."""
+    status = paging_store(c).status(tenant_id, incident_id) or {}
+    parked = PagingState(incident_id=incident_id, tenant_id=tenant_id, level=int(status.get("level", 1)),
+                         round=int(status.get("round", 1)), answer=Wake(reason=reason))
+    c.workflow.send_success(task_token, {**advance(c, parked), "woken": {"reason": reason, "by": by}})
+
+
+def paged_incident(key: str) -> str | None:
+    """The incident whose paging execution a wait-token key parks (see `paging_key`); None for an
+    incident workflow's own key."""
+    return key.removesuffix(PAGING_KEY_SUFFIX) if key.endswith(PAGING_KEY_SUFFIX) else None
 
 
 def escalate_now(c: Container, tenant_id: str, incident_id: str, by: str) -> bool:
