@@ -116,14 +116,6 @@ ACKNOWLEDGEMENTS: tuple[Acknowledgement, ...] = (
                "still runs; the wildcard covers only executions of the one incident state machine.",
     ),
     Acknowledgement(
-        rule=r"AwsSolutions-IAM5\[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:"
-             r"(execution|express):sre-copilot-[a-z0-9-]+-analysis:\*\]",
-        paths=r"Workflow/Role/DefaultPolicy/Resource",
-        reason="A states:startExecution.sync:2 task follows (DescribeExecution) and on stop ends (StopExecution) "
-               "the child it started; child executions get generated names, so the wildcard covers the "
-               "executions of the one analysis state machine.",
-    ),
-    Acknowledgement(
         rule=rf"AwsSolutions-IAM5\[Resource::<StorageArtifacts[0-9A-F]{{8}}\.Arn>/({BUCKET_PREFIXES})/\*\]",
         paths=FUNCTION_POLICY.format(names=ANY_FUNCTION),
         reason="Object access is scoped to one key prefix of the artifact bucket (catalog, raw, review, "

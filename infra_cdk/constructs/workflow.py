@@ -2,8 +2,9 @@
 analysis pass it runs per (re-)analysis, `statemachines/analysis.asl.json`, as an EXPRESS one.
 
 A standard workflow bills every state transition; an incident in an alert storm is re-analysed
-several times, each pass seven steps. Run as an Express child (`states:startExecution.sync:2`),
-a pass is one transition of the parent, and the child bills per request and duration
+several times, each pass seven steps. Run as an Express child
+(`states:startExecution.waitForTaskToken`) that ends by parking the parent's task token, a pass and
+the wait after it are one state of the parent, and the child bills per request and duration
 (`docs/cost.md`).
 
 Each `${<State>FunctionArn}` placeholder in the ASL is substituted with the ARN of that step's
@@ -92,6 +93,13 @@ class Workflow(Construct):
             actions=["lambda:InvokeFunction"],
             resources=[functions[name].function_arn for name in ANALYSIS_STEPS.values()],
         ))
+        # A failed step fails the parent's Analyse task (ReportFailure); the parent's ARN is built from
+        # its name, since the parent's definition names this machine (no dependency cycle).
+        self.analysis_role.add_to_policy(iam.PolicyStatement(
+            sid="FailParentTask", actions=["states:SendTaskFailure"],
+            resources=[Stack.of(self).format_arn(service="states", resource="stateMachine",
+                                                 resource_name=state_machine_name(config),
+                                                 arn_format=ArnFormat.COLON_RESOURCE_NAME)]))
         # Express keeps no execution history: its events go to the log group. Every state's event
         # is logged (the console lists the pass's states and timings from them) without the state
         # data, which the parent's Analyse task already records as its output.
@@ -122,21 +130,10 @@ class Workflow(Construct):
             actions=["lambda:InvokeFunction"],
             resources=[functions[name].function_arn for name in parent_steps],
         ))
-        # What `states:startExecution.sync:2` needs: start the child, follow it to its end (and stop
-        # it if the parent is stopped), through the managed rule Step Functions puts for .sync.
+        # What `states:startExecution.waitForTaskToken` needs: start the child, which answers the
+        # task token itself (its Park step, or ReportFailure), so nothing follows the child.
         self.role.add_to_policy(iam.PolicyStatement(
             sid="RunAnalysisPass", actions=["states:StartExecution"], resources=[self.analysis.state_machine_arn]))
-        stack = Stack.of(self)
-        self.role.add_to_policy(iam.PolicyStatement(
-            sid="FollowAnalysisPass", actions=["states:DescribeExecution", "states:StopExecution"],
-            # An Express execution's ARN says `express:` where a standard one says `execution:`.
-            resources=[stack.format_arn(service="states", resource=kind,
-                                        resource_name=f"{analysis_state_machine_name(config)}:*",
-                                        arn_format=ArnFormat.COLON_RESOURCE_NAME) for kind in ("execution", "express")]))
-        self.role.add_to_policy(iam.PolicyStatement(
-            sid="SyncExecutionRule", actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
-            resources=[stack.format_arn(service="events", resource="rule",
-                                        resource_name="StepFunctionsGetEventsForStepFunctionsExecutionRule")]))
         self.state_machine = _state_machine(
             self, "StateMachine", name=state_machine_name(config), kind=sfn.StateMachineType.STANDARD,
             asl_file=asl_file, substitutions=substitutions, role=self.role,

@@ -47,12 +47,18 @@ def test_the_analysis_pass_is_an_express_child_of_the_standard_incident_workflow
     # Then the incident workflow is STANDARD (it waits days for people) and the pass EXPRESS
     assert parent["Properties"]["StateMachineType"] == "STANDARD"
     assert child["Properties"]["StateMachineType"] == "EXPRESS"
-    # And the parent's Analyse task starts exactly that child and waits for its output
+    # And the parent's Analyse task starts exactly that child, handing it its task token, which the
+    # child's last state parks (so the one Analyse state analyses, then waits for a decision)
     assert parent["Properties"]["DefinitionSubstitutions"]["AnalysisStateMachineArn"] == {
         "Ref": synthesized.logical_id(workflow.analysis)}
     analyse = PARENT["States"]["Analyse"]
-    assert analyse["Resource"] == "arn:aws:states:::states:startExecution.sync:2"
+    assert analyse["Resource"] == "arn:aws:states:::states:startExecution.waitForTaskToken"
     assert analyse["Parameters"]["StateMachineArn"] == "${AnalysisStateMachineArn}"
+    assert analyse["Parameters"]["Input"]["task_token.$"] == "$$.Task.Token"
+    last = next(n for n, st in CHILD["States"].items() if st.get("End"))
+    assert last == "AwaitDecision"
+    assert CHILD["States"][last]["Parameters"]["Payload"]["task_token.$"] == "$$.Execution.Input.task_token"
+    assert analyse["TimeoutSeconds"] == PARENT["States"]["AwaitDecision"]["TimeoutSeconds"]
     # And the child logs its events (Express keeps no execution history of its own)
     assert child["Properties"]["LoggingConfiguration"]["Level"] == "ALL"
 
@@ -77,6 +83,12 @@ def test_every_task_retries_transient_errors_and_a_failure_reaches_record_failur
     for name, state in parent_tasks.items():
         assert any("States.ALL" in c["ErrorEquals"] for c in state.get("Catch", [])), f"{name} has no catch-all"
         assert all(c["Next"] in PARENT["States"] for c in state["Catch"]), name
-    # And a child step catches nothing: its failure fails the pass, which the parent's Analyse catches
-    assert all(not state.get("Catch") for state in child_tasks.values())
+    # And a failed child step goes to ReportFailure, which fails the parent's Analyse task with its
+    # error (nothing else would: the parent waits for its token), and the parent records it
+    for name, state in child_tasks.items():
+        if name != "ReportFailure":
+            assert [c["Next"] for c in state.get("Catch", [])] == ["ReportFailure"], name
+    report = CHILD["States"]["ReportFailure"]
+    assert report["Resource"] == "arn:aws:states:::aws-sdk:sfn:sendTaskFailure"
+    assert report["Parameters"]["TaskToken.$"] == "$$.Execution.Input.task_token"
     assert PARENT["States"]["Analyse"]["Catch"][-1]["Next"] == "RecordFailure"

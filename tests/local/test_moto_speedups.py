@@ -602,3 +602,58 @@ def test_a_sync_child_execution_hands_its_output_to_its_parent(fast: bool) -> No
                    for d in (sfn.describe_execution(executionArn=a) for a in arns)]
     # Then each parent's output is its own child's: the ASL's names reach the API, the answer comes back
     assert answers == [("SUCCEEDED", {"n": 2}), ("SUCCEEDED", {"n": 4})]
+
+
+@pytest.mark.parametrize("fast", [False, True], ids=["plain moto", "speed patches"])
+def test_a_child_answers_its_parents_task_token_or_fails_the_task_with_its_error(fast: bool) -> None:
+    # Given a parent whose task starts a child with startExecution.waitForTaskToken (as the incident
+    # workflow's Analyse does), handing it the token; the child's step answers the token itself, or
+    # fails, and its Catch fails the parent's task through the SDK (as ReportFailure does)
+    registry = InProcessLambdas()
+
+    def step(event: dict[str, Any], _ctx: Any) -> dict[str, Any]:
+        if event["n"] < 0:
+            raise ValueError("a negative pass")
+        boto3.client("stepfunctions").send_task_success(taskToken=event["token"], output=json.dumps({"n": 2 * event["n"]}))
+        return {"parked": True}
+
+    registry.register("step", step)
+    with ExitStack() as stack:
+        stack.enter_context(mock_aws(config=MOTO_CONFIG))
+        stack.enter_context(in_process_lambda(registry))  # type: ignore[arg-type]
+        stack.enter_context(child_executions())
+        if fast:
+            stack.enter_context(faster_moto_dispatch())
+        role = boto3.client("iam").create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        fn = lambda_function("step", role)
+        sfn = boto3.client("stepfunctions")
+        child = sfn.create_state_machine(name="child", roleArn=role, type="EXPRESS", definition=json.dumps(
+            {"StartAt": "Step", "States": {
+                "Step": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": True,
+                         "Parameters": {"FunctionName": fn, "Payload": {
+                             "n.$": "$.state.n", "token.$": "$$.Execution.Input.task_token"}},
+                         "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Report"}]},
+                "Report": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:sfn:sendTaskFailure",
+                           "Parameters": {"TaskToken.$": "$$.Execution.Input.task_token",
+                                          "Error.$": "$.error.Error", "Cause.$": "$.error.Cause"},
+                           "Next": "Failed"},
+                "Failed": {"Type": "Fail", "Error": "PassFailed"}}}))
+        parent = sfn.create_state_machine(name="parent", roleArn=role, definition=json.dumps(
+            {"StartAt": "Run", "States": {
+                "Run": {"Type": "Task", "Resource": "arn:aws:states:::states:startExecution.waitForTaskToken",
+                        "Parameters": {"StateMachineArn": child["stateMachineArn"],
+                                       "Name.$": "States.Format('{}-pass', $$.Execution.Name)",
+                                       "Input": {"state.$": "$", "task_token.$": "$$.Task.Token"}},
+                        "ResultPath": "$.wake", "End": True,
+                        "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Caught"}]},
+                "Caught": {"Type": "Pass", "End": True}}}))
+        # When one parent's child answers and then another's fails (one at a time, as the runtime runs them)
+        outputs = []
+        for n in (1, -1):
+            arn = sfn.start_execution(stateMachineArn=parent["stateMachineArn"], name=f"p{n}",
+                                      input=json.dumps({"n": n}))["executionArn"]
+            wait_until(lambda arn=arn: sfn.describe_execution(executionArn=arn)["status"] != "RUNNING", 20)
+            outputs.append(json.loads(sfn.describe_execution(executionArn=arn).get("output", "null")))
+    # Then the first parent goes on with the child's answer, and the second catches the step's error
+    assert outputs[0] == {"n": 1, "wake": {"n": 2}}
+    assert outputs[1]["error"]["Error"] == "ValueError"  # the step's own error, not the child's Fail

@@ -150,12 +150,12 @@ def test_a_plan_policy_approves_runs_without_a_person_and_the_history_says_so(
     incident = next(i for i in run.result["incidents"] if any(a["approval"] == "auto" for a in i["actions"]))
     # Then the plan ran all the same
     assert next(a for a in incident["actions"] if a["approval"] == "auto")["status"] != "planned"
-    # And the workflow went from the analysis pass to AwaitDecision, which answered itself with
-    # the policy's approval, and on to Act (no human wake, no separate Choice state)
+    # And the analysis pass ended in its AwaitDecision, which answered the Analyse task itself with
+    # the policy's approval, and the workflow went on to Act (no human wake, no separate Choice)
     rows = history_view.state_rows(run.histories[incident["id"]])
     own = [r for r in rows if not r["parent"]]
     act = next(i for i, r in enumerate(own) if r["state"] == "Act")
-    assert [r["state"] for r in own[act - 3: act]] == ["Analyse", "AwaitDecision", "RouteWake"]
+    assert [r["state"] for r in own[act - 2: act]] == ["Analyse", "RouteWake"]
     assert own[act - 2]["output_doc"]["wake"] == {"reason": "approved", "by": "policy",
                                                   "plan_id": incident_plan(run, incident)}
 

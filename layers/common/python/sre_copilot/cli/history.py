@@ -78,14 +78,22 @@ def summarise(row: dict[str, Any], following: str | None = None) -> str:
     state, r = str(row.get("state")), _result(row)
     if row.get("status") == "failed":
         return "failed"
+    if state == "Analyse" and row.get("type") == "Task":
+        # One state runs the Express pass (its states follow, marked ·) and then waits for a decision.
+        then = (f"woken: {r.get('reason')}" if r.get("reason") else "waiting (task token parked)"
+                if row.get("status") == "waiting for task token" else "done")
+        return f"analysis pass (states below), then {then}"
+    if state == "AwaitDecision" and row.get("parent"):  # the pass parking its parent's token
+        doc = row.get("output_doc")
+        park = ((doc.get("park") or {}).get("result") or {}) if isinstance(doc, dict) else {}
+        return "token parked" + (f" until {str(park['deadline'])[11:19]}" if park.get("deadline") else "") + (
+            f", plan {park['plan_id']}" if park.get("plan_id") else "")
     if row.get("status") == "waiting for task token":
         return "waiting (task token parked)"
     if row.get("type") == "Choice":
         return f"→ {following}" if following else "choice"
     if row.get("type") in ("Succeed", "Fail"):
         return "execution ended" if row.get("type") == "Succeed" else "execution failed"
-    if state == "Analyse" and row.get("type") == "Task":
-        return "analysis pass: an Express child execution (states below)"
     if state == "Unwrap" and row.get("parent"):
         return "the parent's state, handed to the analysis steps"
     if state == "PageLevel":
@@ -159,7 +167,8 @@ def _fmt(value: Any) -> str:
 RESULT_KEYS = {"AssembleContext": "context", "AggregateEvidence": "evidence", "GenerateHypotheses": "hypotheses",
                "ScoreConfidence": "scores", "ApplyPolicy": "decision", "Recommend": "recommendation",
                "Notify": "notify", "AwaitDecision": "wake", "Act": "act", "Verify": "verify",
-               "CheckRecovery": "recovery", "Rollback": "rollback", "Document": "document", "RecordFailure": "failure"}
+               "CheckRecovery": "recovery", "Rollback": "rollback", "Document": "document", "RecordFailure": "failure",
+               "Analyse": "wake"}
 
 
 def _short(text: Any, limit: int = 90, key: str | None = None) -> str | None:

@@ -229,9 +229,10 @@ def executions_in_turn(activity: ExecutionActivity) -> Iterator[ExecutionActivit
 
     def start(self: Any) -> None:
         if getattr(_CHILD_START, "pending", False):
-            # A child started by a running execution's `states:startExecution.sync` task: its
-            # parent holds the baton and only waits for the child's end, so the child runs here, at
-            # once (its own steps starting other executions queue them as usual).
+            # A child started by a running execution's `states:startExecution` task: its
+            # parent holds the baton and only waits for the child (its end, or its answer to the
+            # parent's task token), so the child runs here, at once (its own steps starting other
+            # executions queue them as usual).
             _CHILD_START.pending = False
             self._execution_logic()
             return
@@ -290,21 +291,24 @@ _CHILD_START = threading.local()
 
 @contextmanager
 def child_executions() -> Iterator[None]:
-    """Make moto's `states:startExecution.sync` (the incident workflow's Express child) call the
-    API as Step Functions does. moto's copy of the interpreter leaves out the step that maps the
+    """Make moto's `states:startExecution.*` (the incident workflow's Express child) and
+    `aws-sdk:sfn:*` tasks call the API as Step Functions does. moto's copy of the interpreter leaves out the step that maps the
     ASL's parameter names (`StateMachineArn`, `Input`) to the SDK's (`stateMachineArn`, `input`)
     and the SDK's answer back (`executionArn` to `ExecutionArn`, `output` to `Output`), so the task
     failed on a `KeyError`. And a `.sync` task only polls for the child's end: it does not also
     listen for its own task token, which in moto is a second thread parked on the token (under
     `executions_in_turn` a parked thread hands the baton on while its execution still runs)."""
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_aws_sdk,
         state_task_service_callback,
         state_task_service_sfn,
     )
 
     service = state_task_service_sfn.StateTaskServiceSfn
+    sdk = state_task_service_aws_sdk.StateTaskServiceAwsSdk
     callback = state_task_service_callback.StateTaskServiceCallback
     original_parameters, original_eval_sync = service._normalise_parameters, callback._eval_sync
+    original_sdk_parameters = sdk._normalise_parameters
     original_service_task = service._eval_service_task
 
     def service_task(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -320,6 +324,15 @@ def child_executions() -> Iterator[None]:
         for key in [k for k in parameters if k[:1].isupper()]:
             parameters[key[0].lower() + key[1:]] = parameters.pop(key)
 
+    def sdk_parameters(self: Any, parameters: dict[str, Any], boto_service_name: str | None = None,
+                       service_action_name: str | None = None) -> None:
+        # The same gap in `aws-sdk:sfn:*` tasks (the analysis pass's ReportFailure): Step Functions'
+        # SDK names are camelCase, the ASL's PascalCase. Other services' names are PascalCase in both.
+        original_sdk_parameters(self, parameters, boto_service_name, service_action_name)
+        if self._get_boto_service_name() == "stepfunctions":
+            for key in [k for k in parameters if k[:1].isupper()]:
+                parameters[key[0].lower() + key[1:]] = parameters.pop(key)
+
     def response(self: Any, response: Any, boto_service_name: str | None = None,
                  service_action_name: str | None = None) -> None:
         if isinstance(response, dict):
@@ -334,6 +347,7 @@ def child_executions() -> Iterator[None]:
 
     with _replaced((service, "_eval_service_task", service_task),
                    (service, "_normalise_parameters", parameters), (service, "_normalise_response", response),
+                   (sdk, "_normalise_parameters", sdk_parameters),
                    (callback, "_eval_sync", eval_sync)):
         yield
 
@@ -788,7 +802,7 @@ def faster_step_functions() -> Iterator[None]:
       hit a version conflict held its execution, and the settle of that simulated instant, for
       2 + 4 + 8 s. The embedded backend's time is simulated and moves only between settled
       instants, so the retry runs at the same simulated time either way; it runs at once.
-    - A `states:startExecution.sync` task (each analysis pass) built two new boto3 clients, one to
+    - A `states:startExecution` task (each analysis pass) built two new boto3 clients, one to
       start the child and one to describe it, at some 10 ms each; they are built once per region.
     """
     import functools

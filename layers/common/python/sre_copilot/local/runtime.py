@@ -667,7 +667,7 @@ class LocalDeployment:
 
     def _with_children(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The events, with each child execution's states (the Express analysis pass a
-        `startExecution.sync` task ran) placed after the task that ran it, each marked with its
+        `startExecution.waitForTaskToken` task ran) placed after the task that ran it, each marked with its
         parent state under `parentState`: the story of an incident reads as one execution, as the
         console shows it when you follow the task's link to the child."""
         out: list[dict[str, Any]] = []
@@ -679,7 +679,7 @@ class LocalDeployment:
                 state = str(entered.get("name"))
             submitted = event.get("taskSubmittedEventDetails") or {}
             if submitted.get("resourceType") != "states" or not str(submitted.get("resource")).startswith(
-                    "startExecution.sync"):
+                    "startExecution"):
                 continue
             child = json.loads(submitted.get("output") or "{}").get("ExecutionArn")
             if not child:
