@@ -370,8 +370,9 @@ def measure(scenario: Any, approve: str = "approve", **replay_args: Any) -> Meas
         own = [e for e in history if not e.get("parentState")]
         child = [e for e in history if e.get("parentState")]
         measured.transitions.append(sum(1 for e in own if str(e.get("type", "")).endswith("StateEntered")))
-        measured.express_runs += sum(1 for e in own if str((e.get("taskSubmittedEventDetails") or {}).get(
-            "resource", "")).startswith("startExecution"))
+        # Each pass, the workflow's own or a re-analysis started beside it, begins with its Unwrap.
+        measured.express_runs += sum(1 for e in child if e.get("type") == "PassStateEntered"
+                                     and e["stateEnteredEventDetails"]["name"] == "Unwrap")
         measured.express_billed_ms += sum(
             BILLED_MS.get(_snake(str(e["stateEnteredEventDetails"]["name"])), DEFAULT_BILLED_MS)
             for e in child if e.get("type") == "TaskStateEntered")
@@ -498,12 +499,7 @@ def compute(settings: dict[str, Any], m: Measured) -> dict[str, Any]:
         Line("Secrets Manager", f"{settings['secrets']} secrets", settings["secrets"] * p["secret_month"]),
         Line("KMS key", f"{settings['kms_keys']} key", settings["kms_keys"] * p["kms_key_month"]),
     ]
-    # Derived, not built: re-analysis passes started directly as Express executions (by the sweeper
-    # that flags them now), leaving the standard workflow parked, would save each pass after the
-    # first its round of Analyse and RouteWake.
-    saved_transitions = 2 * max(passes - 1, 0)
-    lever = {"passes": passes, "direct_transitions": transitions - saved_transitions,
-             "direct_per_million": per_million - 1e6 * incidents_per_alert * saved_transitions * p["sfn_transition"],
+    lever = {"passes": passes,
              "transitions_share": 1e6 * incidents_per_alert * incident_lines[0].usd / per_million,
              "dynamodb_share": 1e6 * next(line.usd for line in alert_lines if line.item == "DynamoDB writes")
              / per_million}
@@ -606,18 +602,16 @@ or the backstop timeout ($13.96 to $13.50). The analysis pass ends by parking th
 token itself (the child's own `AwaitDecision`; the parent's `Analyse` is a
 `startExecution.waitForTaskToken` task), so a pass and the wait after it are one state of the
 standard workflow: two transitions per pass (`Analyse`, `RouteWake`), not three ($13.50 to $12.50).
+And a re-analysis does not wake the workflow at all: whoever would have woken it takes the parked
+token and starts the pass as its own Express execution holding it (`services/reanalysis.py`); the
+pass parks the token again, so the workflow makes no transition for it ($12.50 to $10.87).
 
 Left, largest first:
 - Step Functions standard transitions, {c['lever']['transitions_share']:.0%} of the variable cost: about
-  {c['transitions']:.0f} per incident (paging included), for {c['lever']['passes']:.1f} analysis passes on average (a re-analysis
-  when new evidence arrives, spaced 1, 2, 4, 8 minutes apart), each a round of `Analyse` and
-  `RouteWake`. Fewer passes (a higher
-  `reanalysis_max_interval_s` cap, a longer `reanalysis_settle_s`) lower it, at the cost of
-  fresher analyses. Starting each re-analysis as its own Express execution, while the incident's
-  execution stays parked on its task token, would leave about {c['lever']['direct_transitions']:.0f} standard transitions per
-  incident and **${c['lever']['direct_per_million']:.2f} per million alerts** (derived from this replay; not built:
-  a pass would then run beside Act and a person's answer, which the single execution now orders;
-  a waker could take the parked token first and the pass park it again, which keeps that order).
+  {c['transitions']:.0f} per incident (paging included): the first pass (`Start`, `Analyse`, `RouteWake`), each
+  answer a person or the policy gives (`RouteWake`, `Act` and its checks, `AwaitDecision`), `Document`,
+  and the paging workflow's levels. The {c['lever']['passes']:.1f} analysis passes per incident cost none after the
+  first: they run beside the workflow.
 - DynamoDB writes per alert, {c['lever']['dynamodb_share']:.0%} of the variable cost: per delivery, Powertools idempotency's
   record (a put, then an update with the packed answer); per alert, its fingerprint claim and the
   write of its signal; per batch, the correlation state and the incidents it joins.

@@ -33,7 +33,12 @@ from infra_cdk.constructs.search import VectorSearch
 from infra_cdk.constructs.secrets import Secrets
 from infra_cdk.constructs.storage import RAW_PREFIX, SNAPSHOTS_PREFIX, Storage
 from infra_cdk.constructs.table_access import AUDIT_APPENDERS, AUDIT_READERS, IDEMPOTENCY_ACTIONS, TableGrants
-from infra_cdk.constructs.workflow import Workflow, execution_arns, state_machine_arn
+from infra_cdk.constructs.workflow import (
+    Workflow,
+    analysis_state_machine_arn,
+    execution_arns,
+    state_machine_arn,
+)
 from infra_cdk.security import Controls, deny_audit_rewrites, wire_security
 
 TASK_RESPONSE_ACTIONS = ["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"]
@@ -214,6 +219,12 @@ class SreCopilotStack(Stack):
             # Resolution asks whether the incident's execution still runs (services/resolution.py).
             role.add_to_principal_policy(iam.PolicyStatement(
                 actions=["states:DescribeExecution"], resources=[execution_arns(self, config)]))
+        if spec.starts_analysis:
+            # A re-analysis runs as its own Express execution holding the parked token
+            # (CorrelateService._reanalyse); built from its name, as the ARNs above.
+            env["SRE_COPILOT_ANALYSIS_STATE_MACHINE_ARN"] = analysis_state_machine_arn(self, config)
+            role.add_to_principal_policy(iam.PolicyStatement(
+                actions=["states:StartExecution"], resources=[analysis_state_machine_arn(self, config)]))
         if spec.answers_task_tokens:
             # SendTask* accept no resource-level scoping; the task token names the execution.
             role.add_to_principal_policy(iam.PolicyStatement(actions=TASK_RESPONSE_ACTIONS, resources=["*"]))

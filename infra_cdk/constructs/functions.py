@@ -60,6 +60,8 @@ class FunctionSpec:
     sends_to_review: bool = False
     starts_workflow: bool = False
     answers_task_tokens: bool = False
+    starts_analysis: bool = False
+    """Starts re-analysis passes directly (the sweeper's refresh, a hypothesis verdict's re-score)."""
     knows_state_machine: bool = False
     """Gets SRE_COPILOT_STATE_MACHINE_ARN (never an ASL step: that would be a dependency cycle)."""
     reads_metrics: bool = False
@@ -114,7 +116,7 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         starts_paging=True),
     "await_decision": FunctionSpec(
         "ASL AwaitDecision: parks the task token until approval, new evidence or timeout",
-        reads=(), answers_task_tokens=True),
+        reads=(), answers_task_tokens=True, starts_analysis=True),
     "act": FunctionSpec("ASL Act: runs the approved plan through the safety gates", publishes_lifecycle=True,
                         executes_actions=True, reads_controls=True),
     "verify": FunctionSpec(
@@ -145,13 +147,13 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         # signs with) and slack (bot token, to resolve approver user groups); no PagerDuty token.
         # knows_llm: `/sre ask` hands the question to pagerduty_sync for LLM prose only when one is configured.
         secrets=("webhook", "twilio", "slack"), publishes_lifecycle=True, answers_task_tokens=True,
-        knows_state_machine=True, public_url=True, reads_controls=True, knows_llm=True),
+        knows_state_machine=True, public_url=True, reads_controls=True, knows_llm=True, starts_analysis=True),
     "approval_sweeper": FunctionSpec(
         "Every minute: times out pending approvals, runs duration-based correlation opens, resolves "
         "incidents whose signals stayed clear (asking in Slack under resolution_policy=propose)",
         secrets=("slack",),
         reads=(CATALOG_PREFIX, SNAPSHOTS_PREFIX), writes=(SNAPSHOTS_PREFIX,), publishes_lifecycle=True, starts_workflow=True, answers_task_tokens=True, knows_state_machine=True,
-        invoked_async=True),
+        starts_analysis=True, invoked_async=True),
     "anomaly_detector": FunctionSpec(
         "Every 5 minutes: seasonal baselines, anomaly scoring, capacity forecasts; findings become signals",
         reads=(CATALOG_PREFIX, BASELINES_PREFIX), writes=(BASELINES_PREFIX, RAW_PREFIX, REVIEW_PREFIX),

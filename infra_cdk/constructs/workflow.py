@@ -56,6 +56,12 @@ def analysis_state_machine_name(config: DeploymentConfig) -> str:
     return f"{config.prefix}-analysis"
 
 
+def analysis_state_machine_arn(stack: Stack, config: DeploymentConfig) -> str:
+    """As `state_machine_arn`, for the analysis pass a re-analysis starts directly."""
+    return stack.format_arn(service="states", resource="stateMachine",
+                            resource_name=analysis_state_machine_name(config), arn_format=ArnFormat.COLON_RESOURCE_NAME)
+
+
 def execution_arns(stack: Stack, config: DeploymentConfig) -> str:
     """Every execution of the incident state machine (for states:DescribeExecution)."""
     return stack.format_arn(service="states", resource="execution", resource_name=f"{state_machine_name(config)}:*",

@@ -106,6 +106,28 @@ def test_only_non_step_functions_know_the_state_machine_arn_and_it_is_built_from
         assert arn["Fn::Join"][1][-1] == ":stateMachine:sre-copilot-prod-incident"
 
 
+def test_functions_that_start_a_re_analysis_may_start_only_the_analysis_pass(synthesized: Synthesized) -> None:
+    functions = _functions(synthesized)
+    # Given the functions told the analysis pass's ARN (built from its name: no dependency cycle)
+    knowing = {n for n, p in functions.items() if "SRE_COPILOT_ANALYSIS_STATE_MACHINE_ARN" in p["Environment"]["Variables"]}
+    # Then they are the ones that hand a parked token to a re-analysis: the sweeper's refresh, a
+    # hypothesis verdict's re-score, and a pass that saw more evidence arrive
+    assert knowing == {"approval_sweeper", "callbacks", "await_decision"}
+    for name in knowing:
+        arn = functions[name]["Environment"]["Variables"]["SRE_COPILOT_ANALYSIS_STATE_MACHINE_ARN"]
+        assert arn["Fn::Join"][1][-1] == ":stateMachine:sre-copilot-prod-analysis"
+        # And each one's role may start executions of that machine
+        role = functions[name]["Role"]["Fn::GetAtt"][0]
+        statements = [st for policy in synthesized.resources("AWS::IAM::Policy").values()
+                      if {"Ref": role} in policy["Properties"]["Roles"]
+                      for st in policy["Properties"]["PolicyDocument"]["Statement"]]
+        def listed(value: Any) -> list[Any]:
+            return value if isinstance(value, list) else [value]
+
+        assert any("states:StartExecution" in listed(st["Action"]) and arn in listed(st["Resource"])
+                   for st in statements), name
+
+
 def test_secret_arns_go_only_to_functions_that_use_them(synthesized: Synthesized) -> None:
     functions = _functions(synthesized)
 

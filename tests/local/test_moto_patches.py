@@ -129,3 +129,36 @@ def test_a_history_read_from_the_backend_is_what_the_api_returns() -> None:
         assert fast == api
         # And an execution that does not exist is left to the API (and its error)
         assert backend_execution_history(execution.replace("inc-1", "inc-2"), "123456789012", "us-east-1") is None
+
+
+def test_a_token_is_answered_while_another_execution_waits_its_turn() -> None:
+    import threading
+
+    from sre_copilot.local.moto_patches import ExecutionActivity, executions_in_turn
+
+    # Given executions that move one at a time, one of them parked on its task token
+    registry = InProcessLambdas()
+    tokens: list[str] = []
+    activity = ExecutionActivity(threading.Condition())
+    with mock_aws(config=MOTO_CONFIG), in_process_lambda(registry), executions_in_turn(activity):  # type: ignore[arg-type]
+        role = boto3.client("iam").create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        park = lambda_function("park", role)
+        registry.register("park", lambda event, ctx: tokens.append(event["token"]))
+        definition = {"StartAt": "Park", "States": {"Park": {
+            "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken", "End": True,
+            "Parameters": {"FunctionName": park, "Payload": {"token.$": "$$.Task.Token"}}, "ResultPath": "$.wake"}}}
+        sfn = boto3.client("stepfunctions")
+        # (moto looks for a token machine by machine: the waiting one's is listed first)
+        waiting = sfn.create_state_machine(name="a", definition=json.dumps(definition), roleArn=role)["stateMachineArn"]
+        machine = sfn.create_state_machine(name="m", definition=json.dumps(definition), roleArn=role)["stateMachineArn"]
+        first = sfn.start_execution(stateMachineArn=machine, name="inc-1", input="{}")["executionArn"]
+        wait_until(lambda: bool(tokens))
+        # When, in one turn, a second execution is started (so it waits for the turn, not yet run)
+        # and the first one's token is answered (a re-analysis, then a person's approval)
+        with activity.turn():
+            second = sfn.start_execution(stateMachineArn=waiting, name="inc-2", input="{}")["executionArn"]
+            sfn.send_task_success(taskToken=tokens[0], output=json.dumps({"reason": "approved"}))
+        # Then the answer reaches the first, and the second runs in its turn
+        wait_until(lambda: sfn.describe_execution(executionArn=first)["status"] == "SUCCEEDED")
+        wait_until(lambda: len(tokens) == 2)
+        assert sfn.describe_execution(executionArn=second)["status"] == "RUNNING"

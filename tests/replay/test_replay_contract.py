@@ -89,6 +89,28 @@ def test_history_lists_asl_states_in_the_order_they_ran(replayed: Any, scenarios
     assert passes and all(p == _chain(ANALYSIS) for p in passes)
 
 
+def test_a_re_analysis_runs_beside_the_parked_workflow_which_makes_no_transition_for_it(
+        replayed: Any, scenarios_dir: Path) -> None:
+    # Given a sample whose incidents are re-analysed as their alerts grow
+    run = replayed(scenarios_dir / "sample-1-000.json")
+    for incident in run.result["incidents"]:
+        rows = history_view.state_rows(run.histories[incident["id"]])
+        # Then each re-analysis is a whole pass of its own (marked Reanalyse, in the order it ran)
+        reanalyses: list[list[str]] = []
+        for row in rows:
+            if row["parent"] == "Reanalyse":
+                if row["state"] == "Unwrap":
+                    reanalyses.append([])
+                reanalyses[-1].append(row["state"])
+        assert all(p == _chain(ANALYSIS) for p in reanalyses)
+        # And the incident workflow itself was never woken to run one (no transition of its own)
+        wakes = [r["output_doc"].get("wake", {}).get("reason") for r in rows
+                 if not r["parent"] and r["state"] in ("Analyse", "AwaitDecision") and r.get("output_doc")]
+        assert "refresh" not in wakes
+    assert any(r["parent"] == "Reanalyse" for i in run.result["incidents"]
+               for r in history_view.state_rows(run.histories[i["id"]]))
+
+
 def _chain(asl: dict[str, Any]) -> list[str]:
     expected, state = [], asl["StartAt"]
     if asl["States"][state]["Type"] == "Choice":  # Start: a new incident's execution takes the Default

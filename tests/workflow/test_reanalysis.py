@@ -133,3 +133,35 @@ def test_passes_on_a_stream_of_new_evidence_are_spaced_further_apart_each_time()
         # And the last pass saw every alert: nothing was left unanalysed
         assert _analyses(deployment, incident.id)[-1] == 17
         assert store.flagged_for_refresh(tenant) == []
+
+
+def test_a_re_analysis_runs_beside_the_parked_execution_or_by_it_when_the_pass_cannot_start() -> None:
+    from sre_copilot.adapters.stepfunctions_engine import StepFunctionsEngine
+    from sre_copilot.cli import history as history_view
+
+    for startable in (True, False):
+        with LocalDeployment(start=START, responders=Responders(ack_pages_after_s=None)) as deployment:
+            deployment.put_catalog(CATALOG)
+            store, tenant = deployment.container.store, deployment.tenant_id
+            if not startable:  # Given an analysis state machine that does not exist (a bad deployment)
+                missing = deployment.analysis_state_machine_arn + "-missing"
+                object.__setattr__(deployment.container, "analysis_workflow", StepFunctionsEngine(
+                    settings=deployment.container.settings, state_machine_arn=missing))
+            # And an incident analysed once and parked
+            _alert(deployment, "HighErrorRate", "checkout")
+            deployment.advance_to(START + timedelta(minutes=2))
+            [incident] = store.open_incidents(tenant)
+            first = incident.evidence_version
+            # When new evidence joins it and the sweeper's minute comes round
+            _alert(deployment, "PodCrashLooping", "checkout")
+            deployment.advance_to(START + timedelta(minutes=5))
+            # Then it was analysed again and is parked again, either way
+            refreshed = store.get_incident(tenant, incident.id)
+            assert refreshed is not None and refreshed.evidence_version == first + 1
+            assert store.is_parked(tenant, incident.id)
+            # And the pass ran beside the parked execution, or (unstartable) the execution ran it
+            rows = history_view.state_rows(deployment.execution_history(refreshed.execution or ""))
+            beside = [r for r in rows if r["parent"] == "Reanalyse" and r["state"] == "Unwrap"]
+            woken = [r["output_doc"]["wake"]["reason"] for r in rows if not r["parent"] and r.get("output_doc")
+                     and isinstance(r["output_doc"].get("wake"), dict)]
+            assert (len(beside), "refresh" in woken) == ((1, False) if startable else (0, True))

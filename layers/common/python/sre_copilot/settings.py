@@ -52,6 +52,9 @@ class Settings(BaseModel):
     review_queue_url: str = Field(default="", description="rejected deliveries kept for review")
     state_machine_arn: str = ""
     escalation_state_machine_arn: str = Field(default="", description="statemachines/escalation.asl.json")
+    analysis_state_machine_arn: str = Field(default="", description=(
+        "statemachines/analysis.asl.json, started directly for a re-analysis (empty: the incident "
+        "workflow runs every pass itself)"))
     email_from: str = Field(default="", description="SES identity that sends fallback email")
     p1_page_delay_s: int = Field(default=300, description="a P1 is called only if still unacknowledged then")
 

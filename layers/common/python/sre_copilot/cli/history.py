@@ -94,6 +94,8 @@ def summarise(row: dict[str, Any], following: str | None = None) -> str:
         return f"→ {following}" if following else "choice"
     if row.get("type") in ("Succeed", "Fail"):
         return "execution ended" if row.get("type") == "Succeed" else "execution failed"
+    if state == "Unwrap" and row.get("parent") == "Reanalyse":
+        return "re-analysis: its own Express run, holding the parked token"
     if state == "Unwrap" and row.get("parent"):
         return "the parent's state, handed to the analysis steps"
     if state == "PageLevel":

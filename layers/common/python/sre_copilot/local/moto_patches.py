@@ -219,13 +219,24 @@ def executions_in_turn(activity: ExecutionActivity) -> Iterator[ExecutionActivit
     waits for, with a wall-clock timeout; taken off the wall clock, that wait is a plain join, so
     the body runs in the starter itself: same steps, same order, no thread start or handoffs
     (a Task state's `terminated_event` is then set before it is waited for)."""
+    from moto.stepfunctions.parser.api import ExecutionStatus
     from moto.stepfunctions.parser.asl.component.program import program
     from moto.stepfunctions.parser.asl.component.state.exec import execute_state
     from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint
     from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
     from moto.stepfunctions.parser.utils import TMP_THREADS
 
     original_notify, original_interrupt = CallbackEndpoint.notify, CallbackEndpoint.interrupt_all
+    original_executions = StepFunctionsParserBackend._get_executions
+
+    def executions(self: Any, execution_status: Any = None) -> list[Any]:
+        # SendTask* look for the token among RUNNING executions' environments; one started but
+        # still waiting its turn has none yet (moto would fail on it), and no task of it waits.
+        found: list[Any] = original_executions(self, execution_status)
+        if execution_status != ExecutionStatus.RUNNING:
+            return found
+        return [e for e in found if getattr(getattr(e, "exec_worker", None), "env", None) is not None]
 
     def start(self: Any) -> None:
         if getattr(_CHILD_START, "pending", False):
@@ -278,6 +289,7 @@ def executions_in_turn(activity: ExecutionActivity) -> Iterator[ExecutionActivit
         Thread = _JoinedThread
 
     with _replaced((ExecutionWorker, "start", start), (CallbackEndpoint, "wait", wait),
+                   (StepFunctionsParserBackend, "_get_executions", executions),
                    (CallbackEndpoint, "notify", woken(original_notify)),
                    (CallbackEndpoint, "interrupt_all", woken(original_interrupt)),
                    (execute_state, "Thread", _JoinedThread), (program, "threading", _JoinedThreading)), \

@@ -311,6 +311,7 @@ class LocalDeployment:
         self.analysis_state_machine_arn = sfn.create_state_machine(
             name="sre-copilot-analysis", definition=substitute(ANALYSIS_ASL_PATH.read_text(), self.function_arns),
             roleArn=role, type="EXPRESS")["stateMachineArn"]
+        os.environ["SRE_COPILOT_ANALYSIS_STATE_MACHINE_ARN"] = self.analysis_state_machine_arn
         definition = substitute(ASL_PATH.read_text(), self.function_arns,
                                 {"Analysis": self.analysis_state_machine_arn})
         self.state_machine_arn = sfn.create_state_machine(name="sre-copilot-incident", definition=definition,
@@ -660,10 +661,31 @@ class LocalDeployment:
     def execution_history(self, execution_arn: str) -> list[dict[str, Any]]:
         read = backend_execution_history(execution_arn, ACCOUNT, REGION) if self._fast_moto else None
         events: list[dict[str, Any]] = read if read is not None else self._history_by_api(execution_arn)
-        events = self._with_children(events)
+        events = self._with_reanalyses(execution_arn, self._with_children(events))
         for event in events:
             event["simulatedTimestamp"] = self.clock.simulated(event["timestamp"])
         return events
+
+    REANALYSIS = "Reanalyse"
+    """The `parentState` of a re-analysis pass's states: its own execution, beside the parked workflow."""
+
+    def _with_reanalyses(self, execution_arn: str, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The events, with the states of the re-analysis passes started for this incident
+        (`CorrelateService._reanalyse`: Express executions named `<incident>-r<time>`) placed where
+        they ran, by time, each marked with `parentState` Reanalyse."""
+        if ":execution:sre-copilot-incident:" not in execution_arn:
+            return events
+        prefix = execution_arn.rsplit(":", 1)[-1] + "-r"
+        sfn = self.session.client("stepfunctions")
+        passes = [e["executionArn"] for page in sfn.get_paginator("list_executions").paginate(
+            stateMachineArn=self.analysis_state_machine_arn) for e in page["executions"]
+            if str(e["name"]).startswith(prefix)]
+        if not passes:
+            return events
+        added = [{**event, "parentState": self.REANALYSIS} for arn in passes for event in self.execution_history(arn)
+                 if not str(event.get("type", "")).startswith("Execution")]
+        # Stable: an event of the workflow and one of a pass at the same instant keep that order.
+        return sorted([*events, *added], key=lambda event: event["timestamp"])
 
     def _with_children(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The events, with each child execution's states (the Express analysis pass a

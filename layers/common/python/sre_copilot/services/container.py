@@ -131,6 +131,8 @@ class Dependencies:
     """The incident workflow (statemachines/incident.asl.json)."""
     escalation_workflow: WorkflowEngine
     """The paging workflow (statemachines/escalation.asl.json)."""
+    analysis_workflow: WorkflowEngine
+    """The analysis pass (statemachines/analysis.asl.json), started directly for a re-analysis."""
     secret: SecretSource
     raw_archive: Callable[[], RawArchive]
     """Raw deliveries: a Firehose stream in AWS (batched to S3), else one S3 object each."""
@@ -294,6 +296,8 @@ class Container(Dependencies):
             # The same process-wide Step Functions client (adapters/aws_clients), another state machine.
             escalation_workflow=StepFunctionsEngine(settings=settings,
                                                     state_machine_arn=settings.escalation_state_machine_arn),
+            analysis_workflow=StepFunctionsEngine(settings=settings,
+                                                  state_machine_arn=settings.analysis_state_machine_arn),
             secret=secret, embedder=embedder, vector_index=vector_index,
             raw_archive=Once(lambda: _raw_archive(settings, blobs)),
             slack=_slack(settings, secret), pager=_pager(settings, secret),

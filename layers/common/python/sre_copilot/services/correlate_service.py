@@ -31,6 +31,7 @@ from sre_copilot.services.container import Container
 from sre_copilot.services.held_wakes import held_wakes
 from sre_copilot.services.mutations import mutate_incident
 from sre_copilot.services.observability import logger, metrics
+from sre_copilot.services.reanalysis import reanalyse
 from sre_copilot.services.resolution import ResolutionService
 
 MAX_STATE_RETRIES = 5
@@ -380,10 +381,14 @@ class CorrelateService:
         return False
 
     def _resume(self, incident_id: str, reason: str, extra: dict[str, object] | None = None) -> bool:
-        """Resume the incident's execution if it is parked; False if it is not."""
+        """Resume the incident's execution if it is parked; False if it is not. A re-analysis runs
+        beside it, holding its token (services/reanalysis.py)."""
         token = self.c.store.take_wait_token(self.tenant, incident_id)
         if not token:
             return False
+        if reason == "refresh":
+            reanalyse(self.c, self.tenant, incident_id, str(token["token"]))
+            return True
         self.c.workflow.send_success(token["token"], {"reason": reason, **(extra or {})})
         return True
 

@@ -349,9 +349,11 @@ class WorkflowSteps:
                 self.c.workflow.send_success(token["token"], {"reason": "resolved"})
         elif self.c.store.refresh_flagged(incident.tenant_id, incident.id):
             # Evidence arrived while the analysis ran: go round again instead of sleeping on it.
+            from sre_copilot.services.reanalysis import reanalyse
+
             token = self.c.store.take_wait_token(incident.tenant_id, incident.id)
             if token:
-                self.c.workflow.send_success(token["token"], {"reason": "refresh"})
+                reanalyse(self.c, incident.tenant_id, incident.id, str(token["token"]))
         return {"parked": True, "deadline": None if deadline is None else deadline.isoformat(),
                 "plan_id": plan.id if plan else None}
 
