@@ -227,6 +227,11 @@ def template_settings() -> dict[str, Any]:
         props = names[built.stack.get_logical_id(sre_function.function.node.default_child)]["Properties"]
         memory[name] = int(props["MemorySize"])
         architectures.update(props["Architectures"])
+    # P1's queue is the one that delays delivery; its event source mapping has P1's batching window.
+    delayed = {lid for lid, r in resources.items()
+               if r["Type"] == "AWS::SQS::Queue" and int(r["Properties"].get("DelaySeconds", 0)) > 0}
+    p1 = next(r["Properties"] for r in resources.values() if r["Type"] == "AWS::Lambda::EventSourceMapping"
+              and r["Properties"]["EventSourceArn"]["Fn::GetAtt"][0] in delayed)
     batch_sizes = sorted({int(r["Properties"]["BatchSize"]) for r in resources.values()
                           if r["Type"] == "AWS::Lambda::EventSourceMapping"})
     collections = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::OpenSearchServerless::Collection"]
@@ -237,6 +242,8 @@ def template_settings() -> dict[str, Any]:
                               for st in streams)
     return {
         "memory_mb": memory, "architectures": sorted(architectures), "sqs_batch_sizes": batch_sizes,
+        "p1_batching_window_s": int(p1.get("MaximumBatchingWindowInSeconds", 0)),
+        "windowed_batch_size": int(p1.get("BatchSize", 10)),
         "opensearch": bool(collections),
         "standby": bool(collections) and collections[0].get("StandbyReplicas") == "ENABLED",
         "table_billing": sorted(set(tables)), "alarms": count["AWS::CloudWatch::Alarm"],
@@ -604,17 +611,21 @@ token itself (the child's own `AwaitDecision`; the parent's `Analyse` is a
 standard workflow: two transitions per pass (`Analyse`, `RouteWake`), not three ($13.50 to $12.50).
 And a re-analysis does not wake the workflow at all: whoever would have woken it takes the parked
 token and starts the pass as its own Express execution holding it (`services/reanalysis.py`); the
-pass parks the token again, so the workflow makes no transition for it ($12.50 to $10.87).
+pass parks the token again, so the workflow makes no transition for it ($12.50 to $10.87). P1
+alerts, already held a minute by their queue's delivery delay, wait up to
+{settings['p1_batching_window_s']} s more for others to share a correlate run (up to {settings['windowed_batch_size']} a run): each run
+saves the correlation state and rewrites the incidents it joins once, so a storm costs fewer of
+them ($10.87 to $9.64).
 
-Left, largest first:
+Left:
+- DynamoDB writes per alert, {c['lever']['dynamodb_share']:.0%} of the variable cost: per delivery, Powertools idempotency's
+  record (a put, then an update with the packed answer); per alert, its fingerprint claim and the
+  write of its signal; per batch, the correlation state and the incidents it joins.
 - Step Functions standard transitions, {c['lever']['transitions_share']:.0%} of the variable cost: about
   {c['transitions']:.0f} per incident (paging included): the first pass (`Start`, `Analyse`, `RouteWake`), each
   answer a person or the policy gives (`RouteWake`, `Act` and its checks, `AwaitDecision`), `Document`,
   and the paging workflow's levels. The {c['lever']['passes']:.1f} analysis passes per incident cost none after the
   first: they run beside the workflow.
-- DynamoDB writes per alert, {c['lever']['dynamodb_share']:.0%} of the variable cost: per delivery, Powertools idempotency's
-  record (a put, then an update with the packed answer); per alert, its fingerprint claim and the
-  write of its signal; per batch, the correlation state and the incidents it joins.
 - Lambda duration is assumed, not measured (below); `function_memory_mb` for ingest and correlate
   can come down once their duration on AWS is known.
 

@@ -148,8 +148,13 @@ class DeploymentConfig(BaseModel):
     max_receive_count: int = Field(3, ge=1, le=1000)
     queue_retention_days: int = Field(4, ge=1, le=14)
     sqs_batch_size: int = Field(10, ge=1, le=10,
-                                description="P0/P1 have no batching window, which caps a batch at 10")
+                                description="P0 has no batching window, which caps a batch at 10")
+    windowed_batch_size: int = Field(100, ge=1, le=10_000, description=(
+        "a queue with a batching window (P1, P2, P3) hands correlate up to this many at once"))
     p1_delivery_delay_s: int = Field(60, ge=0, le=900)
+    p1_batching_window_s: int = Field(10, ge=0, le=MAX_BATCHING_WINDOW_S, description=(
+        "after its delivery delay, P1 waits up to this long to fill a batch: in a storm, fewer "
+        "correlate runs (each saves the correlation state once)"))
     p2_batching_window_s: int = Field(300, ge=0, le=MAX_BATCHING_WINDOW_S)
     p3_batching_window_s: int = Field(300, ge=0, le=MAX_BATCHING_WINDOW_S)
     p3_max_concurrency: int = Field(2, ge=2, le=1000)
@@ -324,6 +329,8 @@ class DeploymentConfig(BaseModel):
         """The priority queues and their event source mappings, as CDK builds them and the
         embedded runtime polls them (one description: `sre_copilot.deployment_routes`)."""
         return queue_routes(batch_size=self.sqs_batch_size, p1_delivery_delay_s=self.p1_delivery_delay_s,
+                            p1_batching_window_s=self.p1_batching_window_s,
+                            windowed_batch_size=self.windowed_batch_size,
                             p2_batching_window_s=self.p2_batching_window_s,
                             p3_batching_window_s=self.p3_batching_window_s,
                             max_receive_count=self.max_receive_count, p3_max_concurrency=self.p3_max_concurrency)

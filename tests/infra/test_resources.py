@@ -299,7 +299,9 @@ def test_correlate_consumes_the_priority_queues_with_seed_routing(synthesized: S
         assert mapping["FunctionName"] == _ref(correlate)
         assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
         window = mapping.get("MaximumBatchingWindowInSeconds", 0)
-        assert window == {"P0": 0, "P1": 0, "P2": 300, "P3": 300}[priority], priority
+        assert window == {"P0": 0, "P1": 10, "P2": 300, "P3": 300}[priority], priority
+        # A windowed queue hands over up to 100 at once; P0, unwindowed, at most 10
+        assert mapping.get("BatchSize", 10) == (10 if priority == "P0" else 100), priority
         assert ("ScalingConfig" in mapping) == (priority == "P3"), priority
     p3 = mappings[synthesized.logical_id(stack.queues.priority["P3"].queue)]
     assert p3["ScalingConfig"] == {"MaximumConcurrency": 2}

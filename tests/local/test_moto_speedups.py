@@ -569,42 +569,6 @@ def test_dict_members_found_under_an_alias_are_still_serialised() -> None:
 
 
 @pytest.mark.parametrize("fast", [False, True], ids=["plain moto", "speed patches"])
-def test_a_sync_child_execution_hands_its_output_to_its_parent(fast: bool) -> None:
-    # Given a parent whose task runs a child state machine with startExecution.sync:2 (as the
-    # incident workflow runs each analysis pass), on plain moto and with the speed patches
-    registry = InProcessLambdas()
-    registry.register("double", lambda event, ctx: {"n": event["n"] * 2})
-    with ExitStack() as stack:
-        stack.enter_context(mock_aws(config=MOTO_CONFIG))
-        stack.enter_context(in_process_lambda(registry))  # type: ignore[arg-type]
-        stack.enter_context(child_executions())
-        if fast:
-            stack.enter_context(faster_moto_dispatch())
-        role = boto3.client("iam").create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-        fn = lambda_function("double", role)
-        sfn = boto3.client("stepfunctions")
-        child = sfn.create_state_machine(name="child", roleArn=role, type="EXPRESS", definition=json.dumps(
-            {"StartAt": "Double", "States": {"Double": {
-                "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": True,
-                "Parameters": {"FunctionName": fn, "Payload.$": "$.state"}, "OutputPath": "$.Payload"}}}))
-        parent = sfn.create_state_machine(name="parent", roleArn=role, definition=json.dumps(
-            {"StartAt": "Run", "States": {"Run": {
-                "Type": "Task", "Resource": "arn:aws:states:::states:startExecution.sync:2", "End": True,
-                "Parameters": {"StateMachineArn": child["stateMachineArn"],
-                               "Name.$": "States.Format('{}-pass', $$.Execution.Name)",
-                               "Input": {"state.$": "$"}},
-                "ResultSelector": {"state.$": "$.Output"}, "OutputPath": "$.state"}}}))
-        # When the parent runs twice (the boto3 client that starts children is reused)
-        arns = [sfn.start_execution(stateMachineArn=parent["stateMachineArn"], name=f"p{n}",
-                                    input=json.dumps({"n": n}))["executionArn"] for n in (1, 2)]
-        wait_until(lambda: all(sfn.describe_execution(executionArn=a)["status"] != "RUNNING" for a in arns), 20)
-        answers = [(d["status"], json.loads(d.get("output", "null")))
-                   for d in (sfn.describe_execution(executionArn=a) for a in arns)]
-    # Then each parent's output is its own child's: the ASL's names reach the API, the answer comes back
-    assert answers == [("SUCCEEDED", {"n": 2}), ("SUCCEEDED", {"n": 4})]
-
-
-@pytest.mark.parametrize("fast", [False, True], ids=["plain moto", "speed patches"])
 def test_a_child_answers_its_parents_task_token_or_fails_the_task_with_its_error(fast: bool) -> None:
     # Given a parent whose task starts a child with startExecution.waitForTaskToken (as the incident
     # workflow's Analyse does), handing it the token; the child's step answers the token itself, or

@@ -31,13 +31,16 @@ class QueueRoute:
 
 
 def queue_routes(*, batch_size: int, p1_delivery_delay_s: int, p2_batching_window_s: int,
-                 p3_batching_window_s: int, max_receive_count: int,
-                 p3_max_concurrency: int) -> tuple[QueueRoute, ...]:
-    windows = {"P2": p2_batching_window_s, "P3": p3_batching_window_s}
+                 p3_batching_window_s: int, max_receive_count: int, p3_max_concurrency: int,
+                 p1_batching_window_s: int = 0, windowed_batch_size: int | None = None) -> tuple[QueueRoute, ...]:
+    """A queue with a batching window may hand Lambda up to `windowed_batch_size` messages at once
+    (SQS allows 10,000 then), so a storm costs fewer correlate runs, each one state save; P0 has no
+    window, and its batches stay at `batch_size` (at most 10)."""
+    windows = {"P1": p1_batching_window_s, "P2": p2_batching_window_s, "P3": p3_batching_window_s}
     return tuple(QueueRoute(
         priority=p,
         delivery_delay_s=p1_delivery_delay_s if p == "P1" else 0,
-        batch_size=batch_size,
+        batch_size=(windowed_batch_size or batch_size) if windows.get(p, 0) else batch_size,
         batching_window_s=windows.get(p, 0),
         max_receive_count=max_receive_count,
         max_concurrency=p3_max_concurrency if p == "P3" else None,

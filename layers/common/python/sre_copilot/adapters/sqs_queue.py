@@ -2,8 +2,8 @@
 
 Routing (seed 001): P0 is consumed immediately; P1 is delivered after one minute (DelaySeconds=60 on
 each message, so a warning that clears within the minute is seen as resolved before it is
-correlated); P2 and P3 are delivered at once and batched by the consumer's event source mapping
-(5 and 15 minute batching windows). A signal's message carries the signal: it is durable there
+correlated, then batched for up to 10 s); P2 and P3 are delivered at once and batched by the
+consumer's event source mapping (5 and 15 minute batching windows). A signal's message carries the signal: it is durable there
 until correlation stores it. One too big for a message is stored first and goes by id.
 """
 

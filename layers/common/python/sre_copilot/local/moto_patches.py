@@ -303,24 +303,19 @@ _CHILD_START = threading.local()
 
 @contextmanager
 def child_executions() -> Iterator[None]:
-    """Make moto's `states:startExecution.*` (the incident workflow's Express child) and
-    `aws-sdk:sfn:*` tasks call the API as Step Functions does. moto's copy of the interpreter leaves out the step that maps the
-    ASL's parameter names (`StateMachineArn`, `Input`) to the SDK's (`stateMachineArn`, `input`)
-    and the SDK's answer back (`executionArn` to `ExecutionArn`, `output` to `Output`), so the task
-    failed on a `KeyError`. And a `.sync` task only polls for the child's end: it does not also
-    listen for its own task token, which in moto is a second thread parked on the token (under
-    `executions_in_turn` a parked thread hands the baton on while its execution still runs)."""
+    """Make moto's `states:startExecution.*` (the incident workflow's Express analysis pass) and
+    `aws-sdk:sfn:*` (its ReportFailure) tasks call the API as Step Functions does: moto's copy of
+    the interpreter leaves out the step that maps the ASL's parameter names (`StateMachineArn`,
+    `TaskToken`) to the SDK's camelCase ones and the SDK's answer back (`executionArn` to
+    `ExecutionArn`), so the task failed on a `KeyError`. Other services' SDK names are PascalCase."""
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
         state_task_service_aws_sdk,
-        state_task_service_callback,
         state_task_service_sfn,
     )
 
     service = state_task_service_sfn.StateTaskServiceSfn
     sdk = state_task_service_aws_sdk.StateTaskServiceAwsSdk
-    callback = state_task_service_callback.StateTaskServiceCallback
-    original_parameters, original_eval_sync = service._normalise_parameters, callback._eval_sync
-    original_sdk_parameters = sdk._normalise_parameters
+    original_parameters, original_sdk_parameters = service._normalise_parameters, sdk._normalise_parameters
     original_service_task = service._eval_service_task
 
     def service_task(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -330,20 +325,14 @@ def child_executions() -> Iterator[None]:
         finally:
             _CHILD_START.pending = False
 
-    def parameters(self: Any, parameters: dict[str, Any], boto_service_name: str | None = None,
-                   service_action_name: str | None = None) -> None:
-        original_parameters(self, parameters, boto_service_name, service_action_name)
-        for key in [k for k in parameters if k[:1].isupper()]:
-            parameters[key[0].lower() + key[1:]] = parameters.pop(key)
-
-    def sdk_parameters(self: Any, parameters: dict[str, Any], boto_service_name: str | None = None,
-                       service_action_name: str | None = None) -> None:
-        # The same gap in `aws-sdk:sfn:*` tasks (the analysis pass's ReportFailure): Step Functions'
-        # SDK names are camelCase, the ASL's PascalCase. Other services' names are PascalCase in both.
-        original_sdk_parameters(self, parameters, boto_service_name, service_action_name)
-        if self._get_boto_service_name() == "stepfunctions":
-            for key in [k for k in parameters if k[:1].isupper()]:
-                parameters[key[0].lower() + key[1:]] = parameters.pop(key)
+    def camel_case(original: Callable[..., None]) -> Callable[..., None]:
+        def normalise(self: Any, parameters: dict[str, Any], boto_service_name: str | None = None,
+                      service_action_name: str | None = None) -> None:
+            original(self, parameters, boto_service_name, service_action_name)
+            if self._get_boto_service_name() == "stepfunctions":
+                for key in [k for k in parameters if k[:1].isupper()]:
+                    parameters[key[0].lower() + key[1:]] = parameters.pop(key)
+        return normalise
 
     def response(self: Any, response: Any, boto_service_name: str | None = None,
                  service_action_name: str | None = None) -> None:
@@ -351,16 +340,10 @@ def child_executions() -> Iterator[None]:
             for key in [k for k in response if k[:1].islower()]:
                 response[key[0].upper() + key[1:]] = response.pop(key)
 
-    def eval_sync(self: Any, env: Any, sync_resolver: Any, timeout_seconds: Any, callback_endpoint: Any,
-                  heartbeat_endpoint: Any) -> Any:
-        if isinstance(self, service):
-            callback_endpoint = None
-        return original_eval_sync(self, env, sync_resolver, timeout_seconds, callback_endpoint, heartbeat_endpoint)
-
     with _replaced((service, "_eval_service_task", service_task),
-                   (service, "_normalise_parameters", parameters), (service, "_normalise_response", response),
-                   (sdk, "_normalise_parameters", sdk_parameters),
-                   (callback, "_eval_sync", eval_sync)):
+                   (service, "_normalise_parameters", camel_case(original_parameters)),
+                   (service, "_normalise_response", response),
+                   (sdk, "_normalise_parameters", camel_case(original_sdk_parameters))):
         yield
 
 
