@@ -539,7 +539,9 @@ above ${BUDGET_PER_MILLION_ALERTS:.0f} per million alerts before LLM cost.
 
 - **${c['per_million']:.2f} per million alerts** before LLM cost (variable: ingestion of every alert plus one
   incident workflow per {c['alerts_per_incident']:.0f} alerts, as measured on the storm below).
-- **${c['per_incident']:.5f} per incident workflow** (without LLM).
+- **${c['per_incident']:.5f} per incident workflow** (without LLM). So the figure per million alerts
+  depends on how many alerts an incident gathers (derived: ${1e6 * c['per_alert']:.2f} for the alerts themselves,
+  plus the incidents' share): {'; '.join(f"${1e6 * (c['per_alert'] + c['per_incident'] / n):.2f} at {n} alerts an incident" for n in (10, 25, 100, 500))}.
 - **${c['fixed_total']:.2f} per month fixed**, whatever the volume (table below); the OpenSearch Serverless
   minimum dominates it. `-c enable_opensearch=false` removes it (precedents and runbooks then use the
   in-function index, which does not persist between cold starts).
