@@ -221,7 +221,7 @@ class SreCopilotStack(Stack):
                 actions=["states:DescribeExecution"], resources=[execution_arns(self, config)]))
         if spec.starts_analysis:
             # A re-analysis runs as its own Express execution holding the parked token
-            # (CorrelateService._reanalyse); built from its name, as the ARNs above.
+            # (services/reanalysis.py); built from its name, as the ARNs above.
             env["SRE_COPILOT_ANALYSIS_STATE_MACHINE_ARN"] = analysis_state_machine_arn(self, config)
             role.add_to_principal_policy(iam.PolicyStatement(
                 actions=["states:StartExecution"], resources=[analysis_state_machine_arn(self, config)]))

@@ -103,9 +103,7 @@ class Workflow(Construct):
         # its name, since the parent's definition names this machine (no dependency cycle).
         self.analysis_role.add_to_policy(iam.PolicyStatement(
             sid="FailParentTask", actions=["states:SendTaskFailure"],
-            resources=[Stack.of(self).format_arn(service="states", resource="stateMachine",
-                                                 resource_name=state_machine_name(config),
-                                                 arn_format=ArnFormat.COLON_RESOURCE_NAME)]))
+            resources=[state_machine_arn(Stack.of(self), config)]))
         # Express keeps no execution history: its events go to the log group. Every state's event
         # is logged (the console lists the pass's states and timings from them) without the state
         # data, which the parent's Analyse task already records as its output.
@@ -137,7 +135,7 @@ class Workflow(Construct):
             resources=[functions[name].function_arn for name in parent_steps],
         ))
         # What `states:startExecution.waitForTaskToken` needs: start the child, which answers the
-        # task token itself (its Park step, or ReportFailure), so nothing follows the child.
+        # task token itself (its AwaitDecision, or ReportFailure), so nothing follows the child.
         self.role.add_to_policy(iam.PolicyStatement(
             sid="RunAnalysisPass", actions=["states:StartExecution"], resources=[self.analysis.state_machine_arn]))
         self.state_machine = _state_machine(

@@ -3,8 +3,9 @@
 Routing (seed 001): P0 is consumed immediately; P1 is delivered after one minute (DelaySeconds=60 on
 each message, so a warning that clears within the minute is seen as resolved before it is
 correlated, then batched for up to 10 s); P2 and P3 are delivered at once and batched by the
-consumer's event source mapping (5 and 15 minute batching windows). A signal's message carries the signal: it is durable there
-until correlation stores it. One too big for a message is stored first and goes by id.
+consumer's event source mapping (5 and 15 minute batching windows). A signal's message carries the
+signal: it is durable there until correlation stores it. One too big for a message is stored first
+and goes by id.
 """
 
 from __future__ import annotations
@@ -81,8 +82,8 @@ class SqsSignalQueue:
             priority = Priority(priority)
             by_queue.setdefault(priority, []).append(self._arguments(priority, message, dedup_id))
         for priority, pending in by_queue.items():
+            url = self.queue_url(priority)
             for batch in _batches(pending):
-                url = self.queue_url(priority)
                 entries = cast("list[SendMessageBatchRequestEntryTypeDef]", [
                     {"Id": str(i), **{k: v for k, v in arguments.items() if k != "QueueUrl"}}
                     for i, arguments in enumerate(batch)])

@@ -671,11 +671,14 @@ class LocalDeployment:
 
     def _with_reanalyses(self, execution_arn: str, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The events, with the states of the re-analysis passes started for this incident
-        (`CorrelateService._reanalyse`: Express executions named `<incident>-r<time>`) placed where
+        (`services/reanalysis.py`: Express executions named `<incident>-r<time>`) placed where
         they ran, by time, each marked with `parentState` Reanalyse."""
-        if ":execution:sre-copilot-incident:" not in execution_arn:
+        from sre_copilot.services.reanalysis import pass_name_prefix
+
+        incident_executions = self.state_machine_arn.replace(":stateMachine:", ":execution:") + ":"
+        if not execution_arn.startswith(incident_executions):
             return events
-        prefix = execution_arn.rsplit(":", 1)[-1] + "-r"
+        prefix = pass_name_prefix(execution_arn.removeprefix(incident_executions))
         sfn = self.session.client("stepfunctions")
         passes = [e["executionArn"] for page in sfn.get_paginator("list_executions").paginate(
             stateMachineArn=self.analysis_state_machine_arn) for e in page["executions"]

@@ -21,6 +21,11 @@ from sre_copilot.services.held_wakes import hold_or_send
 from sre_copilot.services.observability import logger
 
 
+def pass_name_prefix(incident_id: str) -> str:
+    """How the names of an incident's re-analysis executions begin (the history finds them by it)."""
+    return f"{incident_id}-r"
+
+
 def reanalyse(c: Container, tenant_id: str, incident_id: str, task_token: str) -> None:
     """Run a pass for the incident whose parked `task_token` the caller took. Held until a correlate
     batch is applied, as wakes are (services/held_wakes.py). Without the analysis state machine
@@ -32,9 +37,9 @@ def reanalyse(c: Container, tenant_id: str, incident_id: str, task_token: str) -
     payload: dict[str, object] = {
         "state": {"incident_id": incident_id, "tenant_id": tenant_id, "wake": {"reason": "refresh"}},
         "task_token": task_token}
-    # Named after the incident (the history finds its passes by it) and the instant, which a replay
-    # repeats; one token is taken once, so two passes of one incident never share an instant.
-    name = f"{incident_id}-r{clock.now():%Y%m%dT%H%M%S%f}"[:80]
+    # Named after the instant, which a replay repeats; one token is taken once, so two passes of one
+    # incident never share an instant.
+    name = f"{pass_name_prefix(incident_id)}{clock.now():%Y%m%dT%H%M%S%f}"[:80]
 
     def start() -> None:
         try:
