@@ -162,3 +162,5 @@ def test_a_token_is_answered_while_another_execution_waits_its_turn() -> None:
         wait_until(lambda: sfn.describe_execution(executionArn=first)["status"] == "SUCCEEDED")
         wait_until(lambda: len(tokens) == 2)
         assert sfn.describe_execution(executionArn=second)["status"] == "RUNNING"
+        # (and the mock closes only once the second has parked: see LocalDeployment.__exit__)
+        wait_until(lambda: activity.busy == 0)

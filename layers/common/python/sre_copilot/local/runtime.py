@@ -231,6 +231,15 @@ class LocalDeployment:
         from sre_copilot.settings import reset_settings
 
         try:
+            # An execution started by a direct service call may still be moving in its own thread.
+            # Left running past the close, it would call the next deployment's moto patches and
+            # take a turn from that deployment's baton, which then waits forever. So the mock
+            # closes only once every execution has parked or ended.
+            try:
+                self._wait_workflows(time.monotonic() + 120.0)
+            except TimeoutError:
+                if exc[0] is None:
+                    raise
             self._stack.close()
         finally:
             set_container(None)
