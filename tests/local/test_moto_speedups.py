@@ -20,6 +20,7 @@ from sre_copilot.local.moto_patches import (
     MOTO_CONFIG,
     InProcessLambdas,
     bucketed_metric_data,
+    cheaper_update_expressions,
     child_executions,
     faster_moto_dispatch,
     in_process_lambda,
@@ -33,6 +34,7 @@ def _moto(patched: bool) -> Iterator[Any]:
         stack.enter_context(mock_aws())
         if patched:
             stack.enter_context(partitioned_dynamodb_queries())
+            stack.enter_context(cheaper_update_expressions())
             stack.enter_context(faster_moto_dispatch())
         ddb = boto3.client("dynamodb")
         ddb.create_table(
@@ -192,6 +194,7 @@ def test_patches_are_undone_on_exit() -> None:
     from moto.core import responses
     from moto.core.base_backend import BaseBackend
     from moto.dynamodb.models.table import Table
+    from moto.dynamodb.parsing import ast_nodes, expressions, validators
     from moto.sqs import models as sqs_models
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_sfn
@@ -200,13 +203,15 @@ def test_patches_are_undone_on_exit() -> None:
     def current() -> tuple[Any, ...]:
         return (Table.query, Table.all_items, responses.method_names_from_class, retrier_decl.time,
                 ExecutionWorker._get_evaluation_entrypoint, CloudWatchBackend.get_metric_data,
-                BaseBackend.__dict__["urls"], state_task_service_sfn.boto_client_for)
+                BaseBackend.__dict__["urls"], state_task_service_sfn.boto_client_for,
+                vars(expressions.UpdateExpressionParser)["make"], ast_nodes.DepthFirstTraverser.process,
+                validators.ActionCountValidator.traverse)
 
     def own_attributes() -> tuple[Any, ...]:
         return vars(sqs_models)["generate_receipt_handle"], vars(BaseBackend)["urls"]
 
     before, owned = current(), own_attributes()
-    with partitioned_dynamodb_queries(), faster_moto_dispatch(), bucketed_metric_data():
+    with partitioned_dynamodb_queries(), cheaper_update_expressions(), faster_moto_dispatch(), bucketed_metric_data():
         assert all(now is not then for now, then in zip(current(), before, strict=True))
     # Then every attribute is back, module functions and descriptors as they were
     assert current() == before
