@@ -663,16 +663,14 @@ def cheaper_update_expressions() -> Iterator[None]:
     parse_once: Any = functools.lru_cache(maxsize=1024)(expressions.UpdateExpressionParser.make.__func__)
 
     def processing_map(self: Any) -> dict[type, Callable[[Any], Any]]:
-        kept: dict[type, Callable[[Any], Any]] | None = self.__dict__.get("_sre_map")
-        if kept is None:
-            kept = self.__dict__["_sre_map"] = self._processing_map()
-        return kept
+        if "_sre_map" not in self.__dict__:
+            self._sre_map = self._processing_map()
+            self._sre_types = tuple(self._sre_map)
+        return self._sre_map  # type: ignore[no-any-return]
 
     def nodes_to_be_processed(self: Any) -> tuple[type, ...]:
-        kept: tuple[type, ...] | None = self.__dict__.get("_sre_types")
-        if kept is None:
-            kept = self.__dict__["_sre_types"] = tuple(processing_map(self))
-        return kept
+        processing_map(self)
+        return self._sre_types  # type: ignore[no-any-return]
 
     def process(self: Any, node: Any) -> Any:
         for class_key, processor in processing_map(self).items():
