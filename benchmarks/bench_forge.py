@@ -32,6 +32,10 @@ def run_once(directory: Path, backend: str) -> tuple[float, float]:
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
+TARGET_S = 60.0
+"""`sre-copilot eval --backend memory` on the FORGE storm (issue 11)."""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--dir", type=Path, default=FORGE, help="labelled scenarios (default ../shared/forge)")
@@ -43,9 +47,12 @@ def main() -> None:
         return
     runs = [run_once(args.dir, args.backend) for _ in range(args.repeat)]
     load = os.getloadavg()[0]
+    wall = statistics.median(w for w, _ in runs)
     print(f"forge eval ({args.backend}, {args.dir.name}): median of {len(runs)}: "
-          f"{statistics.median(w for w, _ in runs):.1f} s wall, {statistics.median(c for _, c in runs):.1f} s CPU "
+          f"{wall:.1f} s wall, {statistics.median(c for _, c in runs):.1f} s CPU "
           f"(load average {load:.1f} at the end; target 60 s)")
+    if wall > TARGET_S:
+        raise SystemExit(f"over target: {wall:.1f} s against {TARGET_S:g} s")
 
 
 if __name__ == "__main__":

@@ -101,6 +101,10 @@ def main() -> None:
     failed = [i["id"] for i in result["incidents"] if i.get("execution_status") in ("FAILED", "TIMED_OUT", "ABORTED")]
     if failed:
         raise SystemExit(f"{len(failed)} incident workflow(s) ended badly (e.g. {failed[0]}): the timing is not valid")
+    # The target is 5,000 alerts in 10 s (memory) or 60 s (moto): at that rate for other sizes.
+    target_s = (10 if args.backend == "memory" else 60) * len(scenario.deliveries) / 5000
+    if elapsed > target_s:
+        raise SystemExit(f"over target: {elapsed:.1f} s against {target_s:.1f} s")
 
 
 if __name__ == "__main__":
