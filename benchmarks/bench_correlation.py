@@ -36,7 +36,7 @@ from sre_copilot.correlation.offline import Correlator, OutcomeLedger, result_do
 from sre_copilot.domain.catalog import Catalog  # noqa: E402
 from sre_copilot.domain.signal import Origin, Signal  # noqa: E402
 from sre_copilot.domain.types import EntityKind, Severity, SignalStatus  # noqa: E402
-from sre_copilot.evaluation import noise_opened, noise_reduction, pairwise_grouping, summarise  # noqa: E402
+from sre_copilot.evaluation.measures import noise_opened, noise_reduction, pairwise_grouping, summarise  # noqa: E402
 from sre_copilot.ingest.classify import classify  # noqa: E402
 
 

@@ -1,6 +1,6 @@
 """Correlation and root cause on labelled directories, beside the two simple baselines.
 
-Runs the offline evaluation (`sre_copilot.local.offline_eval`: ingestion's normaliser and dedup
+Runs the offline evaluation (`sre_copilot.evaluation.offline`: ingestion's normaliser and dedup
 key, the correlation engine, the reasoning steps' pure functions, the scenario-format measures) on
 each directory given (default: ../shared/scenarios and ../shared/forge when present), and prints
 the product's micro figures beside time-gap grouping and most-alerts-given-the-truth, all scored
@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from sre_copilot.cli.eval_table import render_margin
-from sre_copilot.local.offline_eval import evaluate_offline
+from sre_copilot.evaluation.offline import evaluate_offline
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 

@@ -1,7 +1,7 @@
 """Each localisation feature's contribution: the offline evaluation with that feature removed.
 
 Usage: python benchmarks/bench_rca_ablation.py [DIR ...] (default ../shared/forge). Same code path
-as bench_rca.py (`sre_copilot.local.offline_eval`); prints micro pair F1 and entity/service top-1/3.
+as bench_rca.py (`sre_copilot.evaluation.offline`); prints micro pair F1 and entity/service top-1/3.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from sre_copilot.local.offline_eval import evaluate_offline
+from sre_copilot.evaluation.offline import evaluate_offline
 from sre_copilot.reasoning.localisation import FEATURES
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"

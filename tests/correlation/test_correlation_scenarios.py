@@ -15,7 +15,7 @@ from sre_copilot.correlation import CorrelationEngine
 from sre_copilot.correlation.baseline import GroupByBaseline
 from sre_copilot.correlation.offline import run
 from sre_copilot.domain.types import Severity
-from sre_copilot.evaluation import noise_opened, noise_reduction, pairwise_grouping, summarise
+from sre_copilot.evaluation.measures import noise_opened, noise_reduction, pairwise_grouping, summarise
 
 
 def _rows(scenarios: list[LoadedScenario], make: Any) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:

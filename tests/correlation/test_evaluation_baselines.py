@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from sre_copilot.domain.catalog import Catalog
 from sre_copilot.domain.signal import Origin, Signal
 from sre_copilot.domain.types import EntityKind, Severity, SignalStatus
-from sre_copilot.evaluation import pairwise_grouping, root_cause_accuracy
-from sre_copilot.evaluation_baselines import most_alerts_result, time_gap_result
+from sre_copilot.evaluation.baselines import most_alerts_result, time_gap_result
+from sre_copilot.evaluation.measures import pairwise_grouping, root_cause_accuracy
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 SCENARIO = {"catalog": {

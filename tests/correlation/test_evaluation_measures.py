@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from sre_copilot.evaluation import (
+from sre_copilot.evaluation.measures import (
     noise_opened,
     noise_reduction,
     pairwise_grouping,

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from sre_copilot.cli.eval_table import render_margin
-from sre_copilot.local.offline_eval import evaluate_offline
+from sre_copilot.evaluation.offline import evaluate_offline
 
 SCENARIOS = Path(__file__).resolve().parents[2].parent / "shared" / "scenarios"
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from sre_copilot.evaluation import match_incidents
+from sre_copilot.evaluation.measures import match_incidents
 
 pytestmark = pytest.mark.slow
 

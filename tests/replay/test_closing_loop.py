@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from sre_copilot.cli.postmortem_files import read_postmortem, write_postmortem_files
 from sre_copilot.domain.types import parse_time
-from sre_copilot.local.postmortem_files import read_postmortem, write_postmortem_files
 from sre_copilot.local.replay import Scenario, replay
 
 pytestmark = pytest.mark.slow

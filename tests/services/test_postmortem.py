@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from sre_copilot.cli.postmortem_pdf import write_pdf
 from sre_copilot.domain.action import ActionPlan
 from sre_copilot.domain.change import ChangeEvent
 from sre_copilot.domain.incident import Incident, IncidentState
@@ -21,7 +22,6 @@ from sre_copilot.domain.types import (
     Severity,
     SignalStatus,
 )
-from sre_copilot.local.postmortem_pdf import write_pdf
 from sre_copilot.services.postmortem import (
     PostmortemFacts,
     render_postmortem,

@@ -41,14 +41,14 @@ def _actor(args: argparse.Namespace) -> str:
 
 
 def cmd_postmortem(args: argparse.Namespace) -> int:
-    from sre_copilot.local.postmortem_files import read_postmortem
+    from sre_copilot.cli.postmortem_files import read_postmortem
 
     given = Path(args.incident_id)
     text = (given.read_text(encoding="utf-8") if given.suffix == ".md" and given.is_file()
             else read_postmortem(args.state_dir, args.incident_id))
     print(text, end="")
     if getattr(args, "pdf", None):
-        from sre_copilot.local.postmortem_pdf import write_pdf
+        from sre_copilot.cli.postmortem_pdf import write_pdf
 
         print(f"PDF written to {write_pdf(text, args.pdf, title=f'Postmortem {args.incident_id}')}")
     return 0

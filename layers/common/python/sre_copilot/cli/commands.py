@@ -13,9 +13,9 @@ from sre_copilot.cli.audit import save_trails
 from sre_copilot.cli.closing import cmd_feedback, cmd_postmortem, cmd_resolve  # noqa: F401 (dispatched by name)
 from sre_copilot.cli.kill_switch import cmd_kill_switch, load_local_controls
 from sre_copilot.cli.main import dump
+from sre_copilot.cli.postmortem_files import write_postmortem_files
 from sre_copilot.cli.tenant_key import cmd_tenant_key  # noqa: F401 (dispatched by name)
 from sre_copilot.errors import ConfigurationError, InvalidPayload, NotFound
-from sre_copilot.local.postmortem_files import write_postmortem_files
 
 BUNDLED_DEMO = Path(__file__).resolve().parents[1] / "data" / "demo-checkout-bad-deploy.json"
 

@@ -55,7 +55,7 @@ def render(report: dict[str, Any]) -> str:
 def render_margin(report: dict[str, Any]) -> str:
     """Micro figures of the product beside the two simple baselines, scored by the same code; each
     baseline shows only the measures it is a baseline of (`BASELINE_MEASURES`)."""
-    from sre_copilot.local.evaluate import BASELINE_MEASURES
+    from sre_copilot.evaluation.scoring import BASELINE_MEASURES
 
     keys = [("f1", "pair F1"), ("precision", "P"), ("recall", "R"), ("top1", "ent@1"), ("top3", "ent@3"),
             ("service_top1", "svc@1"), ("service_top3", "svc@3")]

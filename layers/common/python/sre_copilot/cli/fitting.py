@@ -151,7 +151,7 @@ def check_applied(directory: Path, prior: list[float]) -> dict[str, Any]:
 
 
 def cmd_learn(args: argparse.Namespace) -> int:
-    from sre_copilot.local.evaluate import matched_pairs, names_label
+    from sre_copilot.evaluation.scoring import matched_pairs, names_label
     from sre_copilot.local.replay import Scenario, replay
 
     moves: dict[str, list[tuple[float, float]]] = {"precedent_frequency": [], "human_validation": [], "confidence": []}

@@ -139,7 +139,7 @@ def cross_validate(examples: Sequence[Example], prior: Sequence[float]) -> dict[
 
 def examples_from_result(group: str, result: dict[str, Any], truth: dict[str, Any],
                          scenario: dict[str, Any]) -> list[Example]:
-    from sre_copilot.local.evaluate import matched_pairs, names_label
+    from sre_copilot.evaluation.scoring import matched_pairs, names_label
 
     out: list[Example] = []
     for incident, label in matched_pairs(truth, result):

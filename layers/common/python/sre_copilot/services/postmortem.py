@@ -7,7 +7,7 @@ time or value and says so. Optional LLM prose (`polish`) is appended in its own,
 never replaces the deterministic text.
 
 PDF: the Markdown is the artefact (S3, Slack link, local file). `sre-copilot postmortem ID --pdf FILE`
-renders one with fpdf2 (local/postmortem_pdf.py, the optional `pdf` extra): with Pillow and fontTools
+renders one with fpdf2 (cli/postmortem_pdf.py, the optional `pdf` extra): with Pillow and fontTools
 it is about 40 MB, so it stays out of the Lambda layer.
 """
 
