@@ -195,7 +195,6 @@ def test_patches_are_undone_on_exit() -> None:
     from moto.core.base_backend import BaseBackend
     from moto.dynamodb.models.table import Table
     from moto.dynamodb.parsing import ast_nodes, expressions, validators
-    from moto.sqs import models as sqs_models
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_sfn
     from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
@@ -208,7 +207,7 @@ def test_patches_are_undone_on_exit() -> None:
                 validators.ActionCountValidator.traverse)
 
     def own_attributes() -> tuple[Any, ...]:
-        return vars(sqs_models)["generate_receipt_handle"], vars(BaseBackend)["urls"]
+        return vars(responses)["camelcase_to_underscores"], vars(BaseBackend)["urls"]
 
     before, owned = current(), own_attributes()
     with partitioned_dynamodb_queries(), cheaper_update_expressions(), faster_moto_dispatch(), bucketed_metric_data():
@@ -454,23 +453,6 @@ def test_json_protocol_answers_are_the_same_with_memoised_keys() -> None:
     assert any(event["type"] == "ExecutionFailed" for event in plain[4]["events"])
 
 
-def test_string_timestamps_are_read_as_botocore_reads_them() -> None:
-    # Given timestamps as moto keeps them, UTC ISO forms and others that must still reach botocore
-    from moto.core import serialize
-
-    from sre_copilot.local.moto_patches import faster_moto_requests
-
-    values = ["2026-05-01T08:00:00.123Z", "2026-05-01T08:00:00Z", "2026-05-01T08:00:00.123456+00:00",
-              "2026-05-01T08:00:00.1Z", "2026-05-01T10:00:00+02:00", "2026-05-01", "1777622400", 1777622400.5,
-              "Fri, 01 May 2026 08:00:00 GMT"]
-    plain = [repr(serialize.parse_to_aware_datetime(v)) for v in values]
-    # When they are read with the patch on
-    with faster_moto_requests():
-        fast = [repr(serialize.parse_to_aware_datetime(v)) for v in values]
-    # Then every value, zone included, is the same
-    assert fast == plain
-
-
 def test_json_paths_extract_and_place_as_uncached() -> None:
     # Given the JSONPath forms a state machine uses, each evaluated twice (the second from the cache)
     import copy as copy_module
@@ -510,23 +492,19 @@ def test_random_ids_keep_their_alphabet_length_and_seed() -> None:
     import string as string_module
 
     from moto.moto_api._internal import mock_random
-    from moto.sqs import models as sqs_models
 
     def draw() -> list[str]:
         mock_random.seed(42)
         return [mock_random.get_random_string(length=52), mock_random.get_random_string(8, include_digits=False),
-                mock_random.get_random_string(12, lower_case=True), mock_random.get_random_hex(16),
-                sqs_models.generate_receipt_handle()]
+                mock_random.get_random_string(12, lower_case=True)]
 
     with faster_moto_dispatch():
         first, second = draw(), draw()
     # Then the ids have moto's lengths and alphabets, and the seed reproduces them
-    long_id, letters, lower, hexed, receipt = first
+    long_id, letters, lower = first
     assert len(long_id) == 52 and set(long_id) <= set(string_module.ascii_letters + string_module.digits)
     assert len(letters) == 8 and set(letters) <= set(string_module.ascii_letters)
     assert lower == lower.lower() and len(lower) == 12
-    assert len(hexed) == 16 and set(hexed) <= set("0123456789abcdef")
-    assert len(receipt) == 185 and set(receipt) <= set(string_module.ascii_lowercase)
     assert first == second
 
 

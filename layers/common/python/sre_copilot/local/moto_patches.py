@@ -20,7 +20,6 @@ import importlib.metadata
 import json
 import logging
 import os
-import re
 import string
 import threading
 import traceback
@@ -36,8 +35,6 @@ SPEEDUPS_MOTO_VERSION = "5.2.5"
 """The moto release the speed patches were written for and checked against."""
 logger = logging.getLogger(__name__)
 _warned_versions: set[str] = set()
-
-RECEIPT_HANDLE_LENGTH = 185  # moto's `generate_receipt_handle`
 
 
 @dataclass
@@ -708,9 +705,8 @@ def faster_moto_requests() -> Iterator[None]:
       The table only depends on the backend class and the two settings moto reads for it
       (MOTO_S3_CUSTOM_ENDPOINTS, MOTO_ENABLE_ISO_REGIONS), so it is built once per such key.
     - Every response gets a 52-character request id drawn one `random.choice` at a time (about a
-      twentieth of a small call), and every SQS receive a 185-letter receipt handle the same way;
-      both are drawn with one `choices` call from the same seeded generator and alphabet instead
-      (still random, still reproducible under moto's seed).
+      twentieth of a small call); it is drawn with one `choices` call from the same seeded
+      generator and alphabet instead (still random, still reproducible under moto's seed).
     - For every member of every structure in a JSON response, the attribute picker instantiates
       six alias providers to list the keys the value might sit under. For a plain dict those keys
       depend only on the member's name, its shape and the shape's parent, so they are kept on the
@@ -726,17 +722,10 @@ def faster_moto_requests() -> Iterator[None]:
       for every action name and, in SQS, for every queue attribute each time a queue's attributes
       are read (about 60 calls and a quarter of a send-receive-delete cycle). Its answers are kept
       per string in the modules that call it on each request (core responses and SQS models).
-    - Timestamps that moto keeps as strings (Step Functions history events, for one) are parsed
-      back with dateutil for every response. A UTC ISO-8601 string (`...Z` or `+00:00`) is read
-      with `datetime.fromisoformat` instead, giving the same value and the same `tzutc` zone;
-      any other form still goes to botocore's parser.
     """
     import functools
-    from datetime import datetime
 
-    from dateutil.tz import tzutc
     from moto.core import responses
-    from moto.core import serialize as moto_serialize
     from moto.core import utils as moto_utils
     from moto.core.base_backend import BaseBackend
     from moto.core.serialize import (
@@ -745,24 +734,14 @@ def faster_moto_requests() -> Iterator[None]:
         ResponseSerializer,
         XFormedAttributePicker,
     )
-    from moto.moto_api._internal import mock_random
-    from moto.moto_api._internal.moto_random import HEX_CHARS, MotoRandom
+    from moto.moto_api._internal.moto_random import MotoRandom
     from moto.sqs import models as sqs_models
 
     original_urls = vars(BaseBackend)["urls"]
     underscored = functools.lru_cache(maxsize=4096)(moto_utils.camelcase_to_underscores)
-    original_aware = moto_serialize.parse_to_aware_datetime
-    utc_iso = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|\+00:00)")
-
-    def aware_datetime(value: Any) -> Any:
-        if type(value) is str and utc_iso.fullmatch(value):
-            return datetime.fromisoformat(value).replace(tzinfo=tzutc())
-        return original_aware(value)
-
     original_structure = BaseJSONSerializer._serialize_type_structure
     original_member = ResponseSerializer._serialize_structure_member
     url_tables: dict[tuple[type, str | None, str | None], Any] = {}
-    hex_alphabet = [str(char) for char in HEX_CHARS]
 
     def backend_urls(self: Any) -> Any:
         key = (type(self), os.environ.get("MOTO_S3_CUSTOM_ENDPOINTS"), os.environ.get("MOTO_ENABLE_ISO_REGIONS"))
@@ -775,12 +754,6 @@ def faster_moto_requests() -> Iterator[None]:
         pool = string.ascii_letters + (string.digits if include_digits else "")
         drawn = "".join(self.choices(pool, k=length))
         return drawn.lower() if lower_case else drawn
-
-    def random_hex(self: Any, length: int = 8) -> str:
-        return "".join(self.choices(hex_alphabet, k=length))
-
-    def receipt_handle() -> str:
-        return "".join(mock_random.choices(string.ascii_lowercase, k=RECEIPT_HANDLE_LENGTH))
 
     def possible_keys(original: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
         def get_possible_keys(self: Any, context: Any) -> Any:
@@ -816,15 +789,12 @@ def faster_moto_requests() -> Iterator[None]:
         (responses, "method_names_from_class", functools.cache(responses.method_names_from_class)),
         (BaseBackend, "urls", property(backend_urls)),
         (MotoRandom, "get_random_string", random_string),
-        (MotoRandom, "get_random_hex", random_hex),
         (AttributePicker, "get_possible_keys", possible_keys(AttributePicker.get_possible_keys)),
         (XFormedAttributePicker, "get_possible_keys", possible_keys(XFormedAttributePicker.get_possible_keys)),
         (BaseJSONSerializer, "_serialize_type_structure", serialize_structure),
         (ResponseSerializer, "_serialize_structure_member", serialize_member),
-        (moto_serialize, "parse_to_aware_datetime", aware_datetime),
         (responses, "camelcase_to_underscores", underscored),
         (sqs_models, "camelcase_to_underscores", underscored),
-        (sqs_models, "generate_receipt_handle", receipt_handle),
     ):
         yield
 
