@@ -12,7 +12,7 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ParamValidationError
 from moto import mock_aws
 from moto_test_support import lambda_function, wait_until
 
@@ -22,7 +22,9 @@ from sre_copilot.local.moto_patches import (
     bucketed_metric_data,
     cheaper_update_expressions,
     child_executions,
-    faster_moto_dispatch,
+    direct_metric_reads,
+    faster_moto_requests,
+    faster_step_functions,
     in_process_lambda,
     partitioned_dynamodb_queries,
 )
@@ -35,7 +37,8 @@ def _moto(patched: bool) -> Iterator[Any]:
         if patched:
             stack.enter_context(partitioned_dynamodb_queries())
             stack.enter_context(cheaper_update_expressions())
-            stack.enter_context(faster_moto_dispatch())
+            stack.enter_context(faster_moto_requests())
+            stack.enter_context(faster_step_functions())
         ddb = boto3.client("dynamodb")
         ddb.create_table(
             TableName="t", BillingMode="PAY_PER_REQUEST",
@@ -169,7 +172,8 @@ def test_updates_give_the_same_items_and_the_same_errors() -> None:
 def test_executions_of_one_cached_definition_are_independent() -> None:
     registry = InProcessLambdas()
     registry.register("double", lambda event, ctx: {"out": event["n"] * 2})
-    with mock_aws(config=MOTO_CONFIG), in_process_lambda(registry), faster_moto_dispatch():  # type: ignore[arg-type]
+    with mock_aws(config=MOTO_CONFIG), in_process_lambda(registry), faster_moto_requests(), \
+            faster_step_functions():  # type: ignore[arg-type]
         role = boto3.client("iam").create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
         fn = lambda_function("double", role)
         definition = {"StartAt": "Double", "States": {"Double": {
@@ -190,6 +194,7 @@ def test_executions_of_one_cached_definition_are_independent() -> None:
 
 
 def test_patches_are_undone_on_exit() -> None:
+    from botocore.client import BaseClient
     from moto.cloudwatch.models import CloudWatchBackend
     from moto.core import responses
     from moto.core.base_backend import BaseBackend
@@ -204,13 +209,14 @@ def test_patches_are_undone_on_exit() -> None:
                 ExecutionWorker._get_evaluation_entrypoint, CloudWatchBackend.get_metric_data,
                 BaseBackend.__dict__["urls"], state_task_service_sfn.boto_client_for,
                 vars(expressions.UpdateExpressionParser)["make"], ast_nodes.DepthFirstTraverser.process,
-                validators.ActionCountValidator.traverse)
+                validators.ActionCountValidator.traverse, BaseClient._make_api_call)
 
     def own_attributes() -> tuple[Any, ...]:
         return vars(responses)["camelcase_to_underscores"], vars(BaseBackend)["urls"]
 
     before, owned = current(), own_attributes()
-    with partitioned_dynamodb_queries(), cheaper_update_expressions(), faster_moto_dispatch(), bucketed_metric_data():
+    with partitioned_dynamodb_queries(), cheaper_update_expressions(), faster_moto_requests(), \
+            faster_step_functions(), bucketed_metric_data(), direct_metric_reads():
         assert all(now is not then for now, then in zip(current(), before, strict=True))
     # Then every attribute is back, module functions and descriptors as they were
     assert current() == before
@@ -249,13 +255,14 @@ def test_index_queries_follow_every_kind_of_write() -> None:
     assert fast == plain and any(pages[1] for answer in plain for pages in answer)
 
 
-def _metric_answers(patched: bool) -> list[Any]:
+def _metric_answers(patched: bool) -> tuple[list[Any], int]:
     from datetime import UTC, datetime, timedelta
 
     with ExitStack() as stack:
         stack.enter_context(mock_aws())
         if patched:
             stack.enter_context(bucketed_metric_data())
+            stack.enter_context(direct_metric_reads())
         cw = boto3.client("cloudwatch")
         start = datetime(2026, 5, 1, tzinfo=UTC)
         rng = random.Random(5)
@@ -274,7 +281,7 @@ def _metric_answers(patched: bool) -> list[Any]:
             return {"Id": query_id, "MetricStat": {"Metric": metric, "Period": period, "Stat": stat, **extra},
                     **({"ReturnData": False} if query_id == "hidden" else {})}
 
-        answers = []
+        answers, wire = [], 0
         for scan_by in ("TimestampAscending", "TimestampDescending"):
             page = cw.get_metric_data(
                 MetricDataQueries=[stat("m1", "a", 60, "Average"), stat("m2", "b", 300, "Sum"),
@@ -282,21 +289,37 @@ def _metric_answers(patched: bool) -> list[Any]:
                                    stat("hidden", "b", 60, "Minimum"), stat("m5", "zzz", 60, "Average")],
                 StartTime=start + timedelta(minutes=7, seconds=13), EndTime=start + timedelta(hours=5), ScanBy=scan_by)
             answers.append(page["MetricDataResults"])
+            wire += "RequestId" in page["ResponseMetadata"]  # moto's HTTP layer answered it
+        # a start a hair before a whole second, and a naive end (botocore sends it as UTC)
+        page = cw.get_metric_data(MetricDataQueries=[stat("m1", "a", 60, "Average"), stat("m2", "b", 300, "Sum")],
+                                  StartTime=start + timedelta(minutes=7, seconds=13, microseconds=999_999),
+                                  EndTime=(start + timedelta(hours=5)).replace(tzinfo=None))
+        answers.append(page["MetricDataResults"])
+        wire += "RequestId" in page["ResponseMetadata"]
+        with pytest.raises(ParamValidationError) as invalid:  # no Period: refused before it is sent
+            cw.get_metric_data(MetricDataQueries=[{"Id": "m1", "MetricStat": {"Metric": {"MetricName": "Errors"},
+                                                                             "Stat": "Average"}}],
+                               StartTime=start, EndTime=start + timedelta(hours=1))
+        answers.append(str(invalid.value))
         with pytest.raises(ClientError) as reversed_window:
             cw.get_metric_data(MetricDataQueries=[stat("m1", "a", 60, "Average")],
                                StartTime=start + timedelta(hours=1), EndTime=start)
         answers.append(reversed_window.value.response["Error"])
-        return answers
+        return answers, wire
 
 
 def test_metric_data_answers_the_same_bucketed() -> None:
     # Given random data points on two services, two namespaces and two units
     # When the same GetMetricData requests (periods, stats, units, no dimensions, both orders, a
-    # hidden query, a series with no data, a reversed window) run on plain and patched moto
-    plain, fast = _metric_answers(False), _metric_answers(True)
-    # Then every answer is the same, and the requests did return data
+    # hidden query, a series with no data, sub-second and naive times, a request botocore refuses,
+    # a reversed window) run on plain moto and with the bucketed and direct reads
+    (plain, plain_wire), (fast, fast_wire) = _metric_answers(False), _metric_answers(True)
+    # Then every answer is the same, timestamps' zones included, and the requests did return data
     assert plain == fast
+    assert repr(plain) == repr(fast)
     assert all(result["Values"] for result in plain[0][:4])
+    # And the direct reads answered every valid request without the wire
+    assert (plain_wire, fast_wire) == (3, 0)
 
 
 def _random_value(rng: random.Random, depth: int = 0) -> dict[str, Any]:
@@ -404,7 +427,8 @@ def _json_protocol_answers(patched: bool) -> list[Any]:
         stack.enter_context(mock_aws(config=MOTO_CONFIG))  # type: ignore[arg-type]
         stack.enter_context(in_process_lambda(registry))
         if patched:
-            stack.enter_context(faster_moto_dispatch())
+            stack.enter_context(faster_moto_requests())
+            stack.enter_context(faster_step_functions())
         role = boto3.client("iam").create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
         fn = lambda_function("fn", role)
         definition = {"StartAt": "Call", "States": {
@@ -498,7 +522,7 @@ def test_random_ids_keep_their_alphabet_length_and_seed() -> None:
         return [mock_random.get_random_string(length=52), mock_random.get_random_string(8, include_digits=False),
                 mock_random.get_random_string(12, lower_case=True)]
 
-    with faster_moto_dispatch():
+    with faster_moto_requests():
         first, second = draw(), draw()
     # Then the ids have moto's lengths and alphabets, and the seed reproduces them
     long_id, letters, lower = first
@@ -517,7 +541,7 @@ def test_underscored_names_are_moto_s_own() -> None:
     names = ["ReceiveMessage", "GetItem", "VisibilityTimeout", "ApproximateNumberOfMessagesNotVisible",
              "RedrivePolicy", "FifoQueue", "KmsMasterKeyId", "SqsManagedSseEnabled", "", "a", "ABCDef", "getHTTPResponse"]
     # When they are converted with the patch on, twice (the second time from the cache)
-    with faster_moto_dispatch():
+    with faster_moto_requests():
         patched = [[module.camelcase_to_underscores(n) for n in names] for module in (responses, sqs_models)] * 2
     # Then every answer is the original function's
     assert all(row == [camelcase_to_underscores(n) for n in names] for row in patched)
@@ -545,7 +569,7 @@ def test_dict_members_found_under_an_alias_are_still_serialised() -> None:
 
     plain = serialise()
     # When it is serialised with the speed-ups, twice (the second time from the kept keys)
-    with faster_moto_dispatch():
+    with faster_moto_requests():
         fast = [serialise(), serialise()]
     # Then the aliased members are there both times, as without them
     assert fast == [plain, plain] and "executionArn" in json.loads(plain)
@@ -570,7 +594,8 @@ def test_a_child_answers_its_parents_task_token_or_fails_the_task_with_its_error
         stack.enter_context(in_process_lambda(registry))  # type: ignore[arg-type]
         stack.enter_context(child_executions())
         if fast:
-            stack.enter_context(faster_moto_dispatch())
+            stack.enter_context(faster_moto_requests())
+            stack.enter_context(faster_step_functions())
         role = boto3.client("iam").create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
         fn = lambda_function("step", role)
         sfn = boto3.client("stepfunctions")
