@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
@@ -110,27 +111,34 @@ def parse_time(value: Any) -> datetime:
             number /= 1000.0
         return datetime.fromtimestamp(number / 1000.0, tz=UTC)
     if isinstance(value, str):
-        text = value.strip()
-        if text.isdigit():
-            return parse_time(int(text))
-        if text.endswith("Z"):
-            text = text[:-1] + "+00:00"
-        # CloudWatch writes offsets as +0000; fromisoformat wants +00:00.
-        if len(text) > 5 and text[-5] in "+-" and text[-4:].isdigit() and ":" not in text[-5:]:
-            text = f"{text[:-2]}:{text[-2:]}"
-        # Go tools emit nanosecond fractions; Python accepts at most microseconds.
-        if "." in text:
-            head, _, rest = text.partition(".")
-            digits = ""
-            while rest and rest[0].isdigit():
-                digits, rest = digits + rest[0], rest[1:]
-            text = f"{head}.{digits[:6].ljust(6, '0')}{rest}" if digits else f"{head}{rest}"
-        try:
-            parsed = datetime.fromisoformat(text)
-        except ValueError as exc:
-            raise ValueError(f"not an RFC 3339 time: {value!r}") from exc
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        return _parse_text(value)
     raise ValueError(f"not a time: {value!r}")
+
+
+@functools.lru_cache(maxsize=65536)
+def _parse_text(value: str) -> datetime:
+    """The text form of `parse_time`. A time is parsed each time a signal or incident document is
+    read, so the same strings come back many times; datetimes are immutable, so one parse each."""
+    text = value.strip()
+    if text.isdigit():
+        return parse_time(int(text))
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    # CloudWatch writes offsets as +0000; fromisoformat wants +00:00.
+    if len(text) > 5 and text[-5] in "+-" and text[-4:].isdigit() and ":" not in text[-5:]:
+        text = f"{text[:-2]}:{text[-2:]}"
+    # Go tools emit nanosecond fractions; Python accepts at most microseconds.
+    if "." in text:
+        head, _, rest = text.partition(".")
+        digits = ""
+        while rest and rest[0].isdigit():
+            digits, rest = digits + rest[0], rest[1:]
+        text = f"{head}.{digits[:6].ljust(6, '0')}{rest}" if digits else f"{head}{rest}"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise ValueError(f"not an RFC 3339 time: {value!r}") from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def format_time(value: datetime) -> str:
