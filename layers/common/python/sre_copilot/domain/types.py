@@ -115,7 +115,7 @@ def parse_time(value: Any) -> datetime:
     raise ValueError(f"not a time: {value!r}")
 
 
-@functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=16384)
 def _parse_text(value: str) -> datetime:
     """The text form of `parse_time`. A time is parsed each time a signal or incident document is
     read, so the same strings come back many times; datetimes are immutable, so one parse each."""

@@ -1,7 +1,7 @@
 """The two simple baselines every evaluation reports beside the product's own figures.
 
 Both are built from the signals ingestion's normaliser makes of the scenario's deliveries and are
-returned as replay-shaped results, so `sre_copilot.evaluation` scores them with exactly the code
+returned as replay-shaped results, so `evaluation/scoring.py` scores them with exactly the code
 that scores the product:
 
 - `time_gap_result`: grouping only. Alerts in event-time order (each alert's own start time); a

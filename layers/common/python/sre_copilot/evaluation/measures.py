@@ -152,6 +152,11 @@ def names_service(hypothesis: dict[str, Any], label: dict[str, Any], catalog: Ca
     return owner == want or entity == want
 
 
+def scenario_catalog(scenario: dict[str, Any] | None) -> Catalog | None:
+    """The scenario document's own catalog, which maps instances to services (None without one)."""
+    return Catalog.model_validate(scenario["catalog"]) if scenario and scenario.get("catalog") else None
+
+
 def root_cause_accuracy(truth: dict[str, Any], result: dict[str, Any],
                         scenario: dict[str, Any] | None = None) -> dict[str, Any]:
     """Top-1/top-3 accuracy of hypothesis entities, and of change ids where the label names a change.
@@ -159,7 +164,7 @@ def root_cause_accuracy(truth: dict[str, Any], result: dict[str, Any],
     A truth incident with no matching result incident, or one without hypotheses, counts as a miss.
     `scenario` (the scenario document) supplies the catalog that maps instances to services.
     """
-    catalog = Catalog.model_validate(scenario["catalog"]) if scenario and scenario.get("catalog") else None
+    catalog = scenario_catalog(scenario)
     counts = Counter[str]()
     for label, incident in match_incidents(truth, result):
         hypotheses = list((incident or {}).get("hypotheses") or [])

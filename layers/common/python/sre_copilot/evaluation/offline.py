@@ -3,7 +3,7 @@
 Deliveries go through ingestion's normaliser, classifier and dedup key, the correlation engine
 (`correlation.offline.run`, applying outcomes as the correlate Lambda does), then each incident's
 signals through context -> evidence -> hypotheses -> confidence, exactly the pure functions the
-workflow's steps call. The results are replay-shaped, so `sre_copilot.evaluation` scores them and
+workflow's steps call. The results are replay-shaped, so `evaluation/scoring.py` scores them and
 the two baselines (`evaluation/baselines.py`) with one code path. A replay (`sre-copilot eval`)
 remains the measure of record; this is what benchmarks and iteration use (seconds, not minutes).
 """
@@ -20,6 +20,8 @@ from sre_copilot.domain.catalog import Catalog
 from sre_copilot.domain.change import ChangeEvent
 from sre_copilot.domain.signal import Signal
 from sre_copilot.domain.types import parse_time
+from sre_copilot.evaluation.baselines import most_alerts_result, time_gap_result
+from sre_copilot.evaluation.scoring import score_row, summary_with_baselines
 
 DEDUP_WINDOW_S = 900
 
@@ -111,9 +113,6 @@ def analyse(result: dict[str, Any], signals: list[Signal], catalog: Catalog,
 def evaluate_offline(directory: Path, *, config: Any = None, features: Any = None,
                      progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Rows for every labelled scenario in `directory`: the product (offline) and both baselines."""
-    from sre_copilot.evaluation.baselines import most_alerts_result, time_gap_result
-    from sre_copilot.evaluation.scoring import score_row, summary_with_baselines
-
     rows: list[dict[str, Any]] = []
     baseline_rows: dict[str, list[dict[str, Any]]] = {"time_gap": [], "most_alerts": []}
     for truth_path in sorted(directory.glob("*.truth.json")):

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sre_copilot.domain.catalog import Catalog
 from sre_copilot.evaluation.measures import (
     match_incidents,
     names_entity,
@@ -14,6 +13,7 @@ from sre_copilot.evaluation.measures import (
     noise_reduction,
     pairwise_grouping,
     root_cause_accuracy,
+    scenario_catalog,
     summarise,
 )
 
@@ -46,8 +46,7 @@ def summary_with_baselines(rows: list[dict[str, Any]], baseline_rows: dict[str, 
 
 def calibration_records(truth: dict[str, Any], result: dict[str, Any], scenario: dict[str, Any]) -> list[tuple[float, bool]]:
     """(confidence of each incident's top hypothesis, whether it named the labelled root cause)."""
-
-    catalog = Catalog.model_validate(scenario["catalog"]) if scenario.get("catalog") else None
+    catalog = scenario_catalog(scenario)
     out: list[tuple[float, bool]] = []
     for label, incident in match_incidents(truth, result):
         if not incident or not incident.get("hypotheses"):
@@ -59,12 +58,9 @@ def calibration_records(truth: dict[str, Any], result: dict[str, Any], scenario:
 
 def matched_pairs(truth: dict[str, Any], result: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     """(result incident, its label) for each labelled incident that some result incident holds."""
-
     return [(incident, label) for label, incident in match_incidents(truth, result) if incident]
 
 
 def names_label(hypothesis: dict[str, Any], label: dict[str, Any], scenario: dict[str, Any]) -> bool:
     """Whether `hypothesis` names the labelled root cause, by the scenario's own catalog."""
-
-    catalog = Catalog.model_validate(scenario["catalog"]) if scenario.get("catalog") else None
-    return names_entity(hypothesis, label, catalog)
+    return names_entity(hypothesis, label, scenario_catalog(scenario))

@@ -990,4 +990,3 @@ def direct_metric_reads() -> Iterator[None]:
 
     with _replaced((BaseClient, "_make_api_call", make_api_call)):
         yield
-
