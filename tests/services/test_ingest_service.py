@@ -216,6 +216,25 @@ def test_ingestion_metrics_by_source_and_latency_are_emitted_as_emf() -> None:
     assert {"IngestLatency", "ValidationErrors"} <= names
 
 
+def test_a_delivery_counts_its_signals_in_one_metric_line_per_status() -> None:
+    with LocalDeployment(start=T0) as deployment:
+        deployment.put_catalog(CATALOG)
+        # Given one Alertmanager delivery of three firing alerts and one resolved
+        body = json.loads(_alertmanager("fp-a", T0))
+        firing = body["alerts"][0]
+        body["alerts"] = [{**firing, "fingerprint": f"fp-{n}", "labels": {**firing["labels"], "pod": f"p{n}"}}
+                          for n in range(3)]
+        body["alerts"].append({**firing, "fingerprint": "fp-r", "status": "resolved",
+                               "endsAt": (T0 + timedelta(minutes=1)).isoformat()})
+        # When it is accepted
+        status, _ = _post(deployment, json.dumps(body).encode())
+        documents = [json.loads(line) for line in deployment.emf.lines]
+    # Then the Signals metric says 3 firing and 1 resolved, one EMF line each (the Sum CloudWatch shows)
+    assert status == 202
+    counts = [(d["status"], d["Signals"]) for d in documents if "Signals" in d and d.get("source") == "alertmanager"]
+    assert sorted(counts) == [("firing", [3.0]), ("resolved", [1.0])]
+
+
 def test_silenced_alert_is_recorded_as_suppressed_and_opens_nothing(deployment: LocalDeployment) -> None:
     from sre_copilot.cli.main import main
 

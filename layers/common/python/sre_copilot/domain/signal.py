@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from functools import cache
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from sre_copilot.domain.types import EntityKind, Priority, Severity, SignalStatus, UtcDateTime
 
@@ -51,3 +53,19 @@ class Signal(BaseModel):
     @property
     def is_alert(self) -> bool:
         return self.status is SignalStatus.FIRING
+
+
+@cache
+def _signal_list() -> TypeAdapter[list[Signal]]:
+    # Built on first use, not at import: `Signal` defers its schema to keep cold starts short.
+    return TypeAdapter(list[Signal])
+
+
+def signals_to_json(signals: list[Signal]) -> bytes:
+    """The signals as one JSON array, as an analysis pass stores the set it works on."""
+    return _signal_list().dump_json(signals)
+
+
+def signals_from_json(body: bytes) -> list[Signal]:
+    """`signals_to_json` read back, every signal validated."""
+    return _signal_list().validate_json(body)

@@ -40,6 +40,7 @@ class StepResult(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     snapshot_ref: str | None = None
+    signals_ref: str | None = None  # AssembleContext's: the signals this analysis pass works on
     evidence_ref: str | None = None
     hypotheses_ref: str | None = None
     plan_id: str | None = None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -245,6 +246,7 @@ class IngestService:
         silences = self.c.silences()
         out: list[dict[str, object]] = []
         queued: list[tuple[Priority, dict[str, object], str]] = []
+        by_status: Counter[str] = Counter()
         for signal in result.signals:
             signal = self._prepare(signal, catalog, silences)
             # A duplicate is counted on its original and its delivery is archived raw (raw_ref), as
@@ -255,8 +257,10 @@ class IngestService:
                 self.c.store.put_signal(signal)
             elif signal.duplicate_of is None:
                 queued.append(self._signal_message(signal))
-            _count_by_source("Signals", source, signal.status.value)
+            by_status[signal.status.value] += 1
             out.append(signal.model_dump(mode="json", include=_SIGNAL_SUMMARY))
+        for status, count in sorted(by_status.items()):
+            _count_by_source("Signals", source, status, count)
         if queued:
             # One request per ten alerts of a group (and per priority), not one per alert.
             self.c.queue.enqueue_all(queued)
@@ -320,10 +324,11 @@ _SIGNAL_SUMMARY = {"id", "source", "status", "severity", "priority", "service", 
                    "title", "fingerprint", "duplicate_of", "suppressed_by", "background", "origin", "event_time"}
 
 
-def _count_by_source(name: str, source: str, kind: str) -> None:
+def _count_by_source(name: str, source: str, kind: str, count: int) -> None:
     """Signals by source and type: a dimensioned metric of its own, flushed at once, so the shared
-    metric set of the invocation keeps only the service dimension."""
-    with single_metric(name=name, unit=MetricUnit.Count, value=1, namespace="SreCopilot") as metric:
+    metric set of the invocation keeps only the service dimension. One line per status of a
+    delivery, not per alert: its Sum is the same, and a 50-alert delivery logs 1 line, not 50."""
+    with single_metric(name=name, unit=MetricUnit.Count, value=count, namespace="SreCopilot") as metric:
         metric.add_dimension(name="source", value=source)
         metric.add_dimension(name="status", value=kind)
 

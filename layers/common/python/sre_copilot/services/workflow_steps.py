@@ -18,6 +18,7 @@ from sre_copilot.domain.json_types import JSONObject, StepEvent, as_list
 from sre_copilot.domain.notification import AuditRecord, Notification, SentSummary
 from sre_copilot.domain.reasoning import ContextSnapshot, Decision, EvidencePackage, Hypothesis
 from sre_copilot.domain.routing import slack_channel_for
+from sre_copilot.domain.signal import Signal, signals_from_json, signals_to_json
 from sre_copilot.domain.types import (
     ActionStatus,
     Approval,
@@ -70,6 +71,14 @@ class WorkflowSteps:
         self.c.store.append(AuditRecord(at=clock.now(), tenant_id=incident.tenant_id, actor=COPILOT,
                                         action=action, subject=incident.id, details=dict(details)))
 
+    def _pass_signals(self, state: WorkflowState, incident: Incident) -> list[Signal]:
+        """The signals AssembleContext stored for this pass. An execution started by a version
+        that did not store them reads the incident's signals as they are now."""
+        ref = state.result("context").signals_ref
+        if not ref:
+            return self.c.store.signals_for_incident(incident.tenant_id, incident.id)
+        return signals_from_json(self.c.blobs.get_bytes(ref))
+
     def _key(self, incident: Incident, part: str) -> str:
         return f"incidents/{incident.tenant_id}/{incident.id}/v{incident.evidence_version}/{part}.json"
 
@@ -91,6 +100,10 @@ class WorkflowSteps:
         snapshot = assemble_context(incident=incident, signals=signals, catalog=self.c.catalog(),
                                     changes=changes, metrics=self.c.metrics_reader(), now=now)
         ref = self.c.blobs.put_json(self._key(incident, "context"), snapshot.model_dump(mode="json"))
+        # The pass's later steps read this set, not the index again: evidence and hypotheses then
+        # weigh the same alerts the snapshot lists, even when more join while the pass runs.
+        signals_ref = self.c.blobs.put_bytes(self._key(incident, "signals"), signals_to_json(signals),
+                                             "application/json")
 
         def count_pass(fresh: Incident) -> bool:
             # Counted on the fresh read: the re-analysis schedule spaces passes by this count.
@@ -99,8 +112,8 @@ class WorkflowSteps:
 
         refresh(incident, mutate_incident(self.c.store, incident.tenant_id, incident.id, count_pass))
         self._audit(incident, "context.assembled", {"ref": ref, "missing": snapshot.missing, "signals": len(signals)})
-        return {"snapshot_ref": ref, "signals": len(signals), "changes": len(snapshot.recent_changes),
-                "missing": sorted(snapshot.missing)}
+        return {"snapshot_ref": ref, "signals_ref": signals_ref, "signals": len(signals),
+                "changes": len(snapshot.recent_changes), "missing": sorted(snapshot.missing)}
 
     def aggregate_evidence(self, event: StepEvent) -> JSONObject:
         from sre_copilot.correlation.alert_history import weights_from_state
@@ -109,7 +122,7 @@ class WorkflowSteps:
         state = WorkflowState.parse(event)
         incident = self._incident(state)
         snapshot = ContextSnapshot.model_validate(self.c.blobs.get_json(state.ref("context", "snapshot_ref")))
-        signals = self.c.store.signals_for_incident(incident.tenant_id, incident.id)
+        signals = self._pass_signals(state, incident)
         # How usual each alert was before the incident, from the correlation engine's alert history.
         engine_state, _version = self.c.store.load_correlation_state(incident.tenant_id)
         package = aggregate_evidence(snapshot=snapshot, signals=signals, catalog=self.c.catalog(),
@@ -126,7 +139,7 @@ class WorkflowSteps:
         incident = self._incident(state)
         snapshot = ContextSnapshot.model_validate(self.c.blobs.get_json(state.ref("context", "snapshot_ref")))
         package = EvidencePackage.model_validate(self.c.blobs.get_json(state.ref("evidence", "evidence_ref")))
-        signals = self.c.store.signals_for_incident(incident.tenant_id, incident.id)
+        signals = self._pass_signals(state, incident)
         hypotheses = generate_hypotheses(snapshot=snapshot, evidence=package, signals=signals,
                                          catalog=self.c.catalog(), assistant=self.c.assistant())
         ref = self.c.blobs.put_json(self._key(incident, "hypotheses"),
