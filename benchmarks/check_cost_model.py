@@ -58,6 +58,8 @@ PRICES = {
     "firehose_gb": 0.029,  # Direct PUT ingestion, first 500 TB a month; each record rounded up to 5 KB
     "cloudwatch_logs_gb": 0.50,
     "xray_trace": 5.00 / 1e6,
+    # GetMetricData bills each metric a request asks for; ListMetrics, each request.
+    "cloudwatch_metric_read": 0.01 / 1e3,
     "aoss_ocu_hour": 0.24,
     "alarm_month": 0.10,
     "dashboard_month": 3.00,
@@ -304,7 +306,7 @@ def measure(scenario: Any, approve: str = "approve", **replay_args: Any) -> Meas
     """Replay `scenario` on the embedded backend, counting what AWS would bill."""
     import botocore.client
 
-    from sre_copilot.local import runtime
+    from sre_copilot.local import moto_patches, runtime
     from sre_copilot.local.replay import replay
 
     measured = Measured()
@@ -361,11 +363,15 @@ def measure(scenario: Any, approve: str = "approve", **replay_args: Any) -> Meas
 
     botocore.client.BaseClient._make_api_call = counting_call  # type: ignore[method-assign]
     runtime._load_handler = counting_load  # type: ignore[assignment]
+    # The speed patch answers GetMetricData before botocore's call, where nothing would count it.
+    direct_metric_reads = moto_patches.direct_metric_reads
+    moto_patches.direct_metric_reads = contextlib.nullcontext  # type: ignore[assignment]
     try:
         run = replay(scenario, approve=approve, **replay_args)
     finally:
         botocore.client.BaseClient._make_api_call = original_call  # type: ignore[method-assign]
         runtime._load_handler = original_load
+        moto_patches.direct_metric_reads = direct_metric_reads
     measured.alerts = sum(_alerts_in(d.body) for d in scenario.deliveries)
     measured.changes = len(scenario.changes)
     measured.deliveries = len(scenario.deliveries) + measured.changes
@@ -398,7 +404,9 @@ def measure(scenario: Any, approve: str = "approve", **replay_args: Any) -> Meas
 
 def _billed_requests(service: str, operation: str, params: dict[str, Any]) -> int:
     """SQS bills a send per started 64 KB of its payload (a batch of ten small messages is one
-    request); every other request is one."""
+    request); GetMetricData, each metric it asks for; every other request is one."""
+    if service == "cloudwatch" and operation == "GetMetricData":
+        return len(params.get("MetricDataQueries") or [])
     if service != "sqs" or operation not in ("SendMessage", "SendMessageBatch"):
         return 1
     entries = [params] if operation == "SendMessage" else params.get("Entries", [])
@@ -449,6 +457,7 @@ def compute(settings: dict[str, Any], m: Measured) -> dict[str, Any]:
             "s3_put": requests("s3:PutObject", "s3:CopyObject", "s3:ListObjectsV2", "s3:DeleteObject"),
             "s3_get": requests("s3:GetObject", "s3:HeadObject"),
             "events": requests("events:PutEvents"),
+            "metric_reads": requests("cloudwatch:GetMetricData", "cloudwatch:ListMetrics"),
             "log_gb": sum(m.log_bytes[n] for n in functions) / 1e9,
             "firehose_gb": sum(m.firehose_bytes[w] for w in owners) / 2**30,
         }.items()}
@@ -463,6 +472,8 @@ def compute(settings: dict[str, Any], m: Measured) -> dict[str, Any]:
             Line("S3 PUT/LIST/DELETE", f"{u['s3_put']:.2f} requests", u["s3_put"] * p["s3_put"]),
             Line("S3 GET", f"{u['s3_get']:.2f} requests", u["s3_get"] * p["s3_get"]),
             Line("EventBridge events", f"{u['events']:.3f} events", u["events"] * p["eventbridge_event"]),
+            Line("CloudWatch metric reads", f"{u['metric_reads']:.2f} metrics asked for and listings",
+                 u["metric_reads"] * p["cloudwatch_metric_read"]),
             Line("CloudWatch Logs", f"{u['log_gb'] * 1e6:.1f} KB", u["log_gb"] * p["cloudwatch_logs_gb"]),
             Line("Firehose (raw archive)", f"{u['firehose_gb'] * 2**20:.1f} KB billed",
                  u["firehose_gb"] * p["firehose_gb"]),
@@ -617,7 +628,12 @@ pass parks the token again, so the workflow makes no transition for it ($12.50 t
 alerts, already held a minute by their queue's delivery delay, wait up to
 {settings['p1_batching_window_s']} s more for others to share a correlate run (up to {settings['windowed_batch_size']} a run): each run
 saves the correlation state and rewrites the incidents it joins once, so a storm costs fewer of
-them ($10.87 to $9.64).
+them ($10.87 to $9.64). CloudWatch metric reads were left out of this page until December 2026:
+GetMetricData bills each metric a request asks for ($0.01 per 1,000), with data or without, and
+context assembly asked for every wanted series, up to 144 a pass (647 per incident on this replay).
+Counted, that took the figure from $9.64 to $65.15. Context assembly and the anomaly detector now ask
+ListMetrics which series the namespace holds (one request per 500 metrics) and read only those
+(`adapters/cloudwatch_metrics.py`); this replay's services publish none, so it reads none ($9.84).
 
 Left:
 - DynamoDB writes per alert, {c['lever']['dynamodb_share']:.0%} of the variable cost: per delivery, Powertools idempotency's

@@ -1,10 +1,11 @@
 """One analysis pass weighs one set of alerts (services/workflow_steps.py): AssembleContext stores
-the incident's signals beside its snapshot (`signals_ref`), and AggregateEvidence and
-GenerateHypotheses read that set instead of the incident's index again. An alert that joins while
+the incident's signals in its snapshot document, and AggregateEvidence and GenerateHypotheses read
+that set instead of the incident's index again. An alert that joins while
 the pass runs is left to the next pass, so the snapshot, the evidence and the hypotheses agree."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -12,10 +13,10 @@ import pytest
 
 from sre_copilot.domain.incident import Incident
 from sre_copilot.domain.reasoning import EvidencePackage
-from sre_copilot.domain.signal import Origin, Signal, signals_from_json, signals_to_json
+from sre_copilot.domain.signal import Origin, Signal, signals_from_documents, signals_to_documents
 from sre_copilot.domain.types import Priority
 from sre_copilot.local.runtime import LocalDeployment, Responders
-from sre_copilot.services.workflow_steps import WorkflowSteps
+from sre_copilot.services.workflow_steps import PASS_SIGNALS, WorkflowSteps
 
 START = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
 CATALOG = {"services": [{"name": "checkout", "depends_on": ["payments"], "team": "t", "tier": 1},
@@ -59,13 +60,13 @@ def _entities(deployment: LocalDeployment, hypotheses: dict[str, object]) -> set
     return {h["entity"] for h in stored}
 
 
-def test_signals_survive_the_passs_json_unchanged() -> None:
+def test_signals_survive_the_snapshot_document_unchanged() -> None:
     # Given signals with zoned times, labels and an origin
     signals = [_signal(1, "checkout", "inc-json"), _signal(2, "payments", "inc-json").model_copy(
         update={"duplicate_count": 4, "origin": Origin(delivery="d-9", item=2), "sigma": 3.5})]
     # When they are stored as the pass's set and read back
     # Then every field reads back as it was
-    assert signals_from_json(signals_to_json(signals)) == signals
+    assert signals_from_documents(json.loads(json.dumps(signals_to_documents(signals)))) == signals
 
 
 def test_alerts_joining_mid_pass_waits_for_the_next_pass(deployment: LocalDeployment) -> None:
@@ -93,12 +94,15 @@ def test_alerts_joining_mid_pass_waits_for_the_next_pass(deployment: LocalDeploy
 
 def test_a_pass_started_before_signals_were_stored_reads_the_incidents_signals(
         deployment: LocalDeployment) -> None:
-    # Given an execution whose AssembleContext (an earlier version) handed on no signals_ref
+    # Given a snapshot written by an earlier version, without the pass's signals
     incident_id = "inc-upgrade"
     _incident(deployment, incident_id, [_signal(1, "checkout", incident_id), _signal(2, "payments", incident_id)])
     steps = WorkflowSteps(deployment.container)
     context = steps.assemble_context({"tenant_id": deployment.tenant_id, "incident_id": incident_id})
-    del context["signals_ref"]
+    blobs, ref = deployment.container.blobs, str(context["snapshot_ref"])
+    document = blobs.get_json(ref)
+    assert isinstance(document, dict) and len(document.pop(PASS_SIGNALS)) == 2
+    blobs.put_json(ref.split("/", 3)[3], document)  # s3://bucket/key
     # When its AggregateEvidence runs after the upgrade
     evidence = steps.aggregate_evidence({"tenant_id": deployment.tenant_id, "incident_id": incident_id,
                                          "context": {"result": context}})

@@ -61,11 +61,12 @@ def _signal_list() -> TypeAdapter[list[Signal]]:
     return TypeAdapter(list[Signal])
 
 
-def signals_to_json(signals: list[Signal]) -> bytes:
-    """The signals as one JSON array, as an analysis pass stores the set it works on."""
-    return _signal_list().dump_json(signals)
+def signals_to_documents(signals: list[Signal]) -> list[dict[str, object]]:
+    """The signals as JSON-ready documents, as an analysis pass stores the set it works on."""
+    documents: list[dict[str, object]] = _signal_list().dump_python(signals, mode="json")
+    return documents
 
 
-def signals_from_json(body: bytes) -> list[Signal]:
-    """`signals_to_json` read back, every signal validated."""
-    return _signal_list().validate_json(body)
+def signals_from_documents(documents: object) -> list[Signal]:
+    """`signals_to_documents` read back, every signal validated."""
+    return _signal_list().validate_python(documents)

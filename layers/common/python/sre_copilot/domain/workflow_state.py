@@ -40,7 +40,6 @@ class StepResult(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     snapshot_ref: str | None = None
-    signals_ref: str | None = None  # AssembleContext's: the signals this analysis pass works on
     evidence_ref: str | None = None
     hypotheses_ref: str | None = None
     plan_id: str | None = None

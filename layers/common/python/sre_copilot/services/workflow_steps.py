@@ -18,7 +18,7 @@ from sre_copilot.domain.json_types import JSONObject, StepEvent, as_list
 from sre_copilot.domain.notification import AuditRecord, Notification, SentSummary
 from sre_copilot.domain.reasoning import ContextSnapshot, Decision, EvidencePackage, Hypothesis
 from sre_copilot.domain.routing import slack_channel_for
-from sre_copilot.domain.signal import Signal, signals_from_json, signals_to_json
+from sre_copilot.domain.signal import Signal, signals_from_documents, signals_to_documents
 from sre_copilot.domain.types import (
     ActionStatus,
     Approval,
@@ -51,6 +51,8 @@ if TYPE_CHECKING:
 # Each step imports its own reasoning, action and message modules when it runs, so a function's
 # cold start loads only its step's code (benchmarks/bench_cold_start.py).
 COPILOT = "copilot:workflow"
+PASS_SIGNALS = "signals"
+"""The key of the snapshot document holding the signals the analysis pass weighs."""
 
 
 class WorkflowSteps:
@@ -71,13 +73,14 @@ class WorkflowSteps:
         self.c.store.append(AuditRecord(at=clock.now(), tenant_id=incident.tenant_id, actor=COPILOT,
                                         action=action, subject=incident.id, details=dict(details)))
 
-    def _pass_signals(self, state: WorkflowState, incident: Incident) -> list[Signal]:
-        """The signals AssembleContext stored for this pass. An execution started by a version
-        that did not store them reads the incident's signals as they are now."""
-        ref = state.result("context").signals_ref
-        if not ref:
-            return self.c.store.signals_for_incident(incident.tenant_id, incident.id)
-        return signals_from_json(self.c.blobs.get_bytes(ref))
+    def _pass_context(self, state: WorkflowState, incident: Incident) -> tuple[ContextSnapshot, list[Signal]]:
+        """The pass's snapshot and the signals AssembleContext stored in it. A snapshot written by
+        a version that did not store them reads the incident's signals as they are now."""
+        document = self.c.blobs.get_json(state.ref("context", "snapshot_ref"))
+        stored = document.get(PASS_SIGNALS) if isinstance(document, dict) else None
+        signals = (signals_from_documents(stored) if stored is not None
+                   else self.c.store.signals_for_incident(incident.tenant_id, incident.id))
+        return ContextSnapshot.model_validate(document), signals
 
     def _key(self, incident: Incident, part: str) -> str:
         return f"incidents/{incident.tenant_id}/{incident.id}/v{incident.evidence_version}/{part}.json"
@@ -99,11 +102,11 @@ class WorkflowSteps:
         changes = self.c.store.changes_between(incident.tenant_id, start - timedelta(hours=24), now)
         snapshot = assemble_context(incident=incident, signals=signals, catalog=self.c.catalog(),
                                     changes=changes, metrics=self.c.metrics_reader(), now=now)
-        ref = self.c.blobs.put_json(self._key(incident, "context"), snapshot.model_dump(mode="json"))
-        # The pass's later steps read this set, not the index again: evidence and hypotheses then
-        # weigh the same alerts the snapshot lists, even when more join while the pass runs.
-        signals_ref = self.c.blobs.put_bytes(self._key(incident, "signals"), signals_to_json(signals),
-                                             "application/json")
+        # The pass's later steps read the signals stored with the snapshot, not the index again:
+        # evidence and hypotheses then weigh the alerts the snapshot lists, even when more join
+        # while the pass runs. (Beside the model's fields: readers of the snapshot alone skip them.)
+        ref = self.c.blobs.put_json(self._key(incident, "context"),
+                                    {**snapshot.model_dump(mode="json"), PASS_SIGNALS: signals_to_documents(signals)})
 
         def count_pass(fresh: Incident) -> bool:
             # Counted on the fresh read: the re-analysis schedule spaces passes by this count.
@@ -112,7 +115,7 @@ class WorkflowSteps:
 
         refresh(incident, mutate_incident(self.c.store, incident.tenant_id, incident.id, count_pass))
         self._audit(incident, "context.assembled", {"ref": ref, "missing": snapshot.missing, "signals": len(signals)})
-        return {"snapshot_ref": ref, "signals_ref": signals_ref, "signals": len(signals),
+        return {"snapshot_ref": ref, "signals": len(signals),
                 "changes": len(snapshot.recent_changes), "missing": sorted(snapshot.missing)}
 
     def aggregate_evidence(self, event: StepEvent) -> JSONObject:
@@ -121,8 +124,7 @@ class WorkflowSteps:
 
         state = WorkflowState.parse(event)
         incident = self._incident(state)
-        snapshot = ContextSnapshot.model_validate(self.c.blobs.get_json(state.ref("context", "snapshot_ref")))
-        signals = self._pass_signals(state, incident)
+        snapshot, signals = self._pass_context(state, incident)
         # How usual each alert was before the incident, from the correlation engine's alert history.
         engine_state, _version = self.c.store.load_correlation_state(incident.tenant_id)
         package = aggregate_evidence(snapshot=snapshot, signals=signals, catalog=self.c.catalog(),
@@ -137,9 +139,8 @@ class WorkflowSteps:
 
         state = WorkflowState.parse(event)
         incident = self._incident(state)
-        snapshot = ContextSnapshot.model_validate(self.c.blobs.get_json(state.ref("context", "snapshot_ref")))
+        snapshot, signals = self._pass_context(state, incident)
         package = EvidencePackage.model_validate(self.c.blobs.get_json(state.ref("evidence", "evidence_ref")))
-        signals = self._pass_signals(state, incident)
         hypotheses = generate_hypotheses(snapshot=snapshot, evidence=package, signals=signals,
                                          catalog=self.c.catalog(), assistant=self.c.assistant())
         ref = self.c.blobs.put_json(self._key(incident, "hypotheses"),
