@@ -3,7 +3,7 @@ request (which bills every metric asked for, with data or without)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import boto3
@@ -12,6 +12,7 @@ from aws_test_support import REGION, START
 
 from sre_copilot.adapters import cloudwatch_metrics
 from sre_copilot.adapters.cloudwatch_metrics import CloudWatchMetrics
+from sre_copilot.ports import clock
 
 
 def _requests(client: Any, operation: str) -> list[dict[str, Any]]:
@@ -77,3 +78,34 @@ def test_a_namespace_too_big_to_list_has_every_wanted_series_asked_for(
     # Then both are asked for, as before listing, and the answer is the same
     assert len(reads) == 1 and len(reads[0]["MetricDataQueries"]) == 2
     assert found == {("checkout", "ErrorRate"): [(START, 2.0)], ("cart", "Latency"): []}
+
+
+class _Clock:
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def now(self) -> datetime:
+        return self.at
+
+
+def test_a_warm_reader_lists_the_namespace_once_per_five_minutes(aws: None) -> None:
+    # Given a reader that has listed the namespace at START, while it held no series
+    client = boto3.client("cloudwatch", region_name=REGION)
+    metrics, simulated = CloudWatchMetrics(client), _Clock(START)
+    before = clock.current_clock()
+    clock.use_clock(simulated)
+    try:
+        listings = _requests(client, "ListMetrics")
+        wanted, window = [("checkout", "ErrorRate")], (START - timedelta(hours=1), START + timedelta(hours=1))
+        assert metrics.series_many(wanted, *window) == {("checkout", "ErrorRate"): []}
+        # When checkout's ErrorRate is published, and the reader asked again within five minutes
+        metrics.put_series("checkout", "ErrorRate", "Percent", [(START, 2.0)])
+        simulated.at = START + timedelta(minutes=4)
+        soon, listed_soon = metrics.series_many(wanted, *window), len(listings)
+        simulated.at = START + timedelta(minutes=5)
+        later, listed_later = metrics.series_many(wanted, *window), len(listings)
+    finally:
+        clock.use_clock(before)
+    # Then the listing is reused within five minutes; after five, the namespace is listed again
+    assert (soon, listed_soon) == ({("checkout", "ErrorRate"): []}, 1)
+    assert (later, listed_later) == ({("checkout", "ErrorRate"): [(START, 2.0)]}, 2)

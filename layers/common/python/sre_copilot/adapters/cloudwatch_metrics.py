@@ -4,8 +4,10 @@ metric a recovery criterion names."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
+
+from sre_copilot.ports import clock
 
 K = TypeVar("K")
 
@@ -14,6 +16,9 @@ MAX_QUERIES = 500
 """GetMetricData's limit of queries per request."""
 MAX_LIST_PAGES = 10
 """ListMetrics pages (500 metrics each) read before asking for every wanted series instead."""
+LISTING_MAX_AGE = timedelta(minutes=5)
+"""How long a warm function reuses its listing of the namespace. ListMetrics itself names a new
+metric only up to 15 minutes after its first point."""
 
 
 class CloudWatchMetrics:
@@ -21,6 +26,7 @@ class CloudWatchMetrics:
         self.client = client
         self.namespace = namespace
         self.period_s = period_s
+        self._listing: tuple[datetime, set[tuple[str, str]] | None] | None = None
 
     def series_many(self, wanted: Sequence[tuple[str, str]], start: datetime,
                     end: datetime) -> dict[tuple[str, str], list[tuple[datetime, float]]]:
@@ -41,7 +47,14 @@ class CloudWatchMetrics:
 
     def _published(self) -> set[tuple[str, str]] | None:
         """(service, metric) of each metric in the namespace whose only dimension is Service, as
-        GetMetricData matches them; None when the namespace is too big to list cheaply."""
+        GetMetricData matches them; None when the namespace is too big to list cheaply. Listed
+        once per LISTING_MAX_AGE (by the product's clock, so a replay repeats exactly)."""
+        now = clock.now()
+        if self._listing is None or not timedelta(0) <= now - self._listing[0] < LISTING_MAX_AGE:
+            self._listing = (now, self._list())
+        return self._listing[1]
+
+    def _list(self) -> set[tuple[str, str]] | None:
         published: set[tuple[str, str]] = set()
         kwargs: dict[str, Any] = {"Namespace": self.namespace}
         for _page in range(MAX_LIST_PAGES):
