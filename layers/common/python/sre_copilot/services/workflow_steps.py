@@ -115,8 +115,8 @@ class WorkflowSteps:
 
         refresh(incident, mutate_incident(self.c.store, incident.tenant_id, incident.id, count_pass))
         self._audit(incident, "context.assembled", {"ref": ref, "missing": snapshot.missing, "signals": len(signals)})
-        return {"snapshot_ref": ref, "signals": len(signals),
-                "changes": len(snapshot.recent_changes), "missing": sorted(snapshot.missing)}
+        return {"snapshot_ref": ref, "signals": len(signals), "changes": len(snapshot.recent_changes),
+                "missing": sorted(snapshot.missing)}
 
     def aggregate_evidence(self, event: StepEvent) -> JSONObject:
         from sre_copilot.correlation.alert_history import weights_from_state
