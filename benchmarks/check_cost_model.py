@@ -306,7 +306,7 @@ def measure(scenario: Any, approve: str = "approve", **replay_args: Any) -> Meas
     """Replay `scenario` on the embedded backend, counting what AWS would bill."""
     import botocore.client
 
-    from sre_copilot.local import moto_patches, runtime
+    from sre_copilot.local import runtime
     from sre_copilot.local.replay import replay
 
     measured = Measured()
@@ -363,15 +363,11 @@ def measure(scenario: Any, approve: str = "approve", **replay_args: Any) -> Meas
 
     botocore.client.BaseClient._make_api_call = counting_call  # type: ignore[method-assign]
     runtime._load_handler = counting_load  # type: ignore[assignment]
-    # The speed patch answers GetMetricData before botocore's call, where nothing would count it.
-    direct_metric_reads = moto_patches.direct_metric_reads
-    moto_patches.direct_metric_reads = contextlib.nullcontext  # type: ignore[assignment]
     try:
         run = replay(scenario, approve=approve, **replay_args)
     finally:
         botocore.client.BaseClient._make_api_call = original_call  # type: ignore[method-assign]
         runtime._load_handler = original_load
-        moto_patches.direct_metric_reads = direct_metric_reads
     measured.alerts = sum(_alerts_in(d.body) for d in scenario.deliveries)
     measured.changes = len(scenario.changes)
     measured.deliveries = len(scenario.deliveries) + measured.changes

@@ -22,7 +22,6 @@ from sre_copilot.local.moto_patches import (
     bucketed_metric_data,
     cheaper_update_expressions,
     child_executions,
-    direct_metric_reads,
     faster_moto_requests,
     faster_step_functions,
     in_process_lambda,
@@ -194,7 +193,6 @@ def test_executions_of_one_cached_definition_are_independent() -> None:
 
 
 def test_patches_are_undone_on_exit() -> None:
-    from botocore.client import BaseClient
     from moto.cloudwatch.models import CloudWatchBackend
     from moto.core import responses
     from moto.core.base_backend import BaseBackend
@@ -209,14 +207,14 @@ def test_patches_are_undone_on_exit() -> None:
                 ExecutionWorker._get_evaluation_entrypoint, CloudWatchBackend.get_metric_data,
                 BaseBackend.__dict__["urls"], state_task_service_sfn.boto_client_for,
                 vars(expressions.UpdateExpressionParser)["make"], ast_nodes.DepthFirstTraverser.process,
-                validators.ActionCountValidator.traverse, BaseClient._make_api_call)
+                validators.ActionCountValidator.traverse)
 
     def own_attributes() -> tuple[Any, ...]:
         return vars(responses)["camelcase_to_underscores"], vars(BaseBackend)["urls"]
 
     before, owned = current(), own_attributes()
     with partitioned_dynamodb_queries(), cheaper_update_expressions(), faster_moto_requests(), \
-            faster_step_functions(), bucketed_metric_data(), direct_metric_reads():
+            faster_step_functions(), bucketed_metric_data():
         assert all(now is not then for now, then in zip(current(), before, strict=True))
     # Then every attribute is back, module functions and descriptors as they were
     assert current() == before
@@ -255,14 +253,13 @@ def test_index_queries_follow_every_kind_of_write() -> None:
     assert fast == plain and any(pages[1] for answer in plain for pages in answer)
 
 
-def _metric_answers(patched: bool) -> tuple[list[Any], int]:
+def _metric_answers(patched: bool) -> list[Any]:
     from datetime import UTC, datetime, timedelta
 
     with ExitStack() as stack:
         stack.enter_context(mock_aws())
         if patched:
             stack.enter_context(bucketed_metric_data())
-            stack.enter_context(direct_metric_reads())
         cw = boto3.client("cloudwatch")
         start = datetime(2026, 5, 1, tzinfo=UTC)
         rng = random.Random(5)
@@ -281,7 +278,7 @@ def _metric_answers(patched: bool) -> tuple[list[Any], int]:
             return {"Id": query_id, "MetricStat": {"Metric": metric, "Period": period, "Stat": stat, **extra},
                     **({"ReturnData": False} if query_id == "hidden" else {})}
 
-        answers, wire = [], 0
+        answers: list[Any] = []
         for scan_by in ("TimestampAscending", "TimestampDescending"):
             page = cw.get_metric_data(
                 MetricDataQueries=[stat("m1", "a", 60, "Average"), stat("m2", "b", 300, "Sum"),
@@ -289,13 +286,11 @@ def _metric_answers(patched: bool) -> tuple[list[Any], int]:
                                    stat("hidden", "b", 60, "Minimum"), stat("m5", "zzz", 60, "Average")],
                 StartTime=start + timedelta(minutes=7, seconds=13), EndTime=start + timedelta(hours=5), ScanBy=scan_by)
             answers.append(page["MetricDataResults"])
-            wire += "RequestId" in page["ResponseMetadata"]  # moto's HTTP layer answered it
         # a start a hair before a whole second, and a naive end (botocore sends it as UTC)
         page = cw.get_metric_data(MetricDataQueries=[stat("m1", "a", 60, "Average"), stat("m2", "b", 300, "Sum")],
                                   StartTime=start + timedelta(minutes=7, seconds=13, microseconds=999_999),
                                   EndTime=(start + timedelta(hours=5)).replace(tzinfo=None))
         answers.append(page["MetricDataResults"])
-        wire += "RequestId" in page["ResponseMetadata"]
         with pytest.raises(ParamValidationError) as invalid:  # no Period: refused before it is sent
             cw.get_metric_data(MetricDataQueries=[{"Id": "m1", "MetricStat": {"Metric": {"MetricName": "Errors"},
                                                                              "Stat": "Average"}}],
@@ -305,21 +300,19 @@ def _metric_answers(patched: bool) -> tuple[list[Any], int]:
             cw.get_metric_data(MetricDataQueries=[stat("m1", "a", 60, "Average")],
                                StartTime=start + timedelta(hours=1), EndTime=start)
         answers.append(reversed_window.value.response["Error"])
-        return answers, wire
+        return answers
 
 
 def test_metric_data_answers_the_same_bucketed() -> None:
     # Given random data points on two services, two namespaces and two units
     # When the same GetMetricData requests (periods, stats, units, no dimensions, both orders, a
     # hidden query, a series with no data, sub-second and naive times, a request botocore refuses,
-    # a reversed window) run on plain moto and with the bucketed and direct reads
-    (plain, plain_wire), (fast, fast_wire) = _metric_answers(False), _metric_answers(True)
+    # a reversed window) run on plain moto and with the bucketed reads
+    plain, fast = _metric_answers(False), _metric_answers(True)
     # Then every answer is the same, timestamps' zones included, and the requests did return data
     assert plain == fast
     assert repr(plain) == repr(fast)
     assert all(result["Values"] for result in plain[0][:4])
-    # And the direct reads answered every valid request without the wire
-    assert (plain_wire, fast_wire) == (3, 0)
 
 
 def _random_value(rng: random.Random, depth: int = 0) -> dict[str, Any]:

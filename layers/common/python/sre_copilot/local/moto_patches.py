@@ -7,8 +7,8 @@ retries, catches, task tokens, execution history) is moto's own.
 
 The rest removes costs moto has and AWS does not (work repeated per request, or growing with the
 table or the window), without changing any answer: `partitioned_dynamodb_queries`,
-`cheaper_update_expressions`, `faster_moto_requests`, `faster_step_functions`,
-`bucketed_metric_data` and `direct_metric_reads`. Each is checked against plain moto in
+`cheaper_update_expressions`, `faster_moto_requests`, `faster_step_functions` and
+`bucketed_metric_data`. Each is checked against plain moto in
 `tests/local/test_moto_speedups.py`, and each is undone on exit. They reach into private code of
 one moto release, so `moto_speedups` applies them only on that release (`SPEEDUPS_MOTO_VERSION`);
 on any other, the embedded backend runs on plain moto (correct, slower) after one warning.
@@ -634,7 +634,7 @@ def moto_speedups(installed: str | None = None) -> Iterator[bool]:
         yield False
         return
     with partitioned_dynamodb_queries(), cheaper_update_expressions(), faster_moto_requests(), \
-            faster_step_functions(), bucketed_metric_data(), direct_metric_reads():
+            faster_step_functions(), bucketed_metric_data():
         yield True
 
 
@@ -949,44 +949,3 @@ def bucketed_metric_data() -> Iterator[None]:
     with _replaced((CloudWatchBackend, "get_metric_data", get_metric_data)):
         yield
 
-
-@contextmanager
-def direct_metric_reads() -> Iterator[None]:
-    """GetMetricData answered by moto's CloudWatch backend in the caller: context assembly reads up
-    to 144 series a pass, and the CBOR round trip (each side serialising and parsing, moto member by
-    member) was about 40 ms a call, a fifth of a FORGE evaluation. botocore still validates the
-    parameters; a page token, a query without MetricStat or an error takes moto's own path."""
-    from botocore.client import BaseClient
-    from botocore.utils import parse_timestamp
-    from botocore.validate import validate_parameters
-    from moto.cloudwatch.models import cloudwatch_backends
-    from moto.core import DEFAULT_ACCOUNT_ID
-    from moto.core.exceptions import ServiceException
-
-    original = vars(BaseClient)["_make_api_call"]
-
-    def as_utc(value: Any) -> datetime:  # as moto reads a time off the wire and keeps its points': naive UTC
-        value = value if isinstance(value, datetime) else parse_timestamp(value)
-        return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo is not None else value
-
-    def make_api_call(self: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
-        queries = api_params.get("MetricDataQueries")
-        if operation_name != "GetMetricData" or self.meta.service_model.service_name != "cloudwatch" \
-                or "NextToken" in api_params or not isinstance(queries, list) \
-                or any(not isinstance(q, dict) or "MetricStat" not in q for q in queries):
-            return original(self, operation_name, api_params)
-        validate_parameters(api_params, self.meta.service_model.operation_model(operation_name).input_shape)
-        try:
-            results = cloudwatch_backends[DEFAULT_ACCOUNT_ID][self.meta.region_name].get_metric_data(
-                queries=queries, start_time=as_utc(api_params["StartTime"]), end_time=as_utc(api_params["EndTime"]),
-                scan_by=api_params.get("ScanBy") or "TimestampDescending")
-        except ServiceException:  # moto's own path raises it as the client error AWS would give
-            return original(self, operation_name, api_params)
-        return {"MetricDataResults": [
-            {"Id": r["id"], "Label": r["label"],
-             "Timestamps": [parse_timestamp(t.replace(tzinfo=UTC).timestamp()) for t in r["timestamps"]],
-             "Values": [float(v) for v in r["values"]], "StatusCode": r["status_code"]} for r in results],
-            "ResponseMetadata": {"HTTPStatusCode": 200, "HTTPHeaders": {}, "RetryAttempts": 0}}
-
-    with _replaced((BaseClient, "_make_api_call", make_api_call)):
-        yield
