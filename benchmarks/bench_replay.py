@@ -14,8 +14,11 @@ import os
 import random
 import statistics
 import time
+from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from time_breakdown import measured
 
 from sre_copilot.domain.types import format_time
 from sre_copilot.local.replay import Scenario, replay
@@ -81,14 +84,20 @@ def main() -> None:
     parser.add_argument("--backend", choices=("moto", "memory"), default="moto",
                         help="where the table, bucket and queues live (target: memory 5,000 alerts in 10 s)")
     parser.add_argument("--repeat", type=int, default=1, help="replays; median wall and CPU are reported")
+    parser.add_argument("--breakdown", action="store_true",
+                        help="also time each function's handler and each AWS request (the last replay)")
     args = parser.parse_args()
     scenario = Scenario.model_validate(storm(args.alerts))
     walls, cpus = [], []
+    report: list[str] = []
     for _ in range(args.repeat):
-        started, cpu_started = time.perf_counter(), time.process_time()
-        run = replay(scenario, settle_after_s=600, backend=args.backend)
-        walls.append(time.perf_counter() - started)
-        cpus.append(time.process_time() - cpu_started)  # every thread of this process: wall time on a loaded machine
+        with measured(args.backend) if args.breakdown else nullcontext() as found:
+            started, cpu_started = time.perf_counter(), time.process_time()
+            run = replay(scenario, settle_after_s=600, backend=args.backend)
+            walls.append(time.perf_counter() - started)
+            cpus.append(time.process_time() - cpu_started)  # every thread of this process: wall time on a loaded machine
+        if found is not None:
+            report = found.report(walls[-1])
     elapsed, cpu = statistics.median(walls), statistics.median(cpus)
     result = run.result
     print(f"{args.backend}: replay of {len(scenario.deliveries)} alert deliveries ({len(scenario.changes)} changes), "
@@ -97,6 +106,7 @@ def main() -> None:
           f"{len(result['signals'])} signals, {len(result['incidents'])} incidents, "
           f"{len(result['rejected'])} rejected, {len(result['ignored'])} ignored (target: 5,000 alerts in "
           f"{10 if args.backend == 'memory' else 60} s)")
+    print("\n".join(report))
     # A workflow that fails early is fast: a run whose executions failed measures nothing.
     failed = [i["id"] for i in result["incidents"] if i.get("execution_status") in ("FAILED", "TIMED_OUT", "ABORTED")]
     if failed:
