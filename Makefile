@@ -62,8 +62,8 @@ lint: $(STAMP)
 # Every benchmark runs even when an earlier one misses its target; the target fails at the end,
 # naming each one that missed.
 BENCHMARKS = bench_normalize.py bench_correlation.py bench_retrieval.py bench_rca.py bench_anomaly.py \
-	"bench_replay.py --alerts $(BENCH_REPLAY_ALERTS)" \
-	"bench_replay.py --alerts $(BENCH_REPLAY_ALERTS) --backend memory" \
+	"bench_replay.py --alerts $(BENCH_REPLAY_ALERTS) --breakdown" \
+	"bench_replay.py --alerts $(BENCH_REPLAY_ALERTS) --backend memory --breakdown" \
 	"bench_forge.py --backend memory" bench_cold_start.py check_cost_model.py
 
 bench: $(STAMP)
