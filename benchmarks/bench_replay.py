@@ -4,7 +4,10 @@ Builds a scenario of N alert deliveries (Alertmanager and CloudWatch bodies, fau
 hosts and datastores, plus background noise) over a synthetic catalog, replays it through the real
 handlers, queues, tables and state machine, and prints wall time and what came out.
 
-    .venv/bin/python benchmarks/bench_replay.py [--alerts 5000]
+    .venv/bin/python benchmarks/bench_replay.py [--alerts 5000] [--backend memory] [--breakdown]
+
+`--breakdown` also prints the wall time of each function's handler and of each AWS request
+(benchmarks/time_breakdown.py), so a missed target says where the time went.
 """
 
 from __future__ import annotations
