@@ -48,9 +48,9 @@ def main() -> None:
     runs = [run_once(args.dir, args.backend) for _ in range(args.repeat)]
     load = os.getloadavg()[0]
     wall = statistics.median(w for w, _ in runs)
-    print(f"forge eval ({args.backend}, {args.dir.name}): median of {len(runs)}: "
-          f"{wall:.1f} s wall, {statistics.median(c for _, c in runs):.1f} s CPU "
-          f"(load average {load:.1f} at the end; target 60 s)")
+    print(f"forge eval ({args.backend}, {args.dir.name}), median of {len(runs)}: {wall:.1f} s wall, "
+          f"{statistics.median(c for _, c in runs):.1f} s CPU\n"
+          f"  (load average {load:.1f} at the end; target 60 s)")
     if wall > TARGET_S:
         raise SystemExit(f"over target: {wall:.1f} s against {TARGET_S:g} s")
 

@@ -29,8 +29,8 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         report = evaluate_offline(directory)
         micro = report["summary"]["micro"]
-        print(f"{directory}: {report['summary']['scenarios']} scenario(s), {micro['alert_signals']} alert signals, "
-              f"{micro['incidents']} incidents, noise reduction {micro['noise_reduction']:.3f}, "
+        print(f"{directory}: {report['summary']['scenarios']} scenario(s), {micro['alert_signals']} alert signals,\n"
+              f"  {micro['incidents']} incidents, noise reduction {micro['noise_reduction']:.3f}, "
               f"change top-1 {_f(micro.get('change_top1'))}  ({time.perf_counter() - started:.1f} s)")
         print(render_margin(report))
         print()

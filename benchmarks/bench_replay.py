@@ -103,12 +103,12 @@ def main() -> None:
             report = found.report(walls[-1])
     elapsed, cpu = statistics.median(walls), statistics.median(cpus)
     result = run.result
-    print(f"{args.backend}: replay of {len(scenario.deliveries)} alert deliveries ({len(scenario.changes)} changes), "
-          f"median of {args.repeat}: {elapsed:.1f} s wall ({cpu:.1f} s CPU, load average {os.getloadavg()[0]:.1f}), "
-          f"{len(scenario.deliveries) / elapsed:.0f} deliveries/s; "
-          f"{len(result['signals'])} signals, {len(result['incidents'])} incidents, "
-          f"{len(result['rejected'])} rejected, {len(result['ignored'])} ignored (target: 5,000 alerts in "
-          f"{10 if args.backend == 'memory' else 60} s)")
+    print(f"{args.backend}: {len(scenario.deliveries):,} alert deliveries ({len(scenario.changes)} changes) replayed, "
+          f"median of {args.repeat}: {elapsed:.1f} s wall\n"
+          f"  ({cpu:.1f} s CPU, load average {os.getloadavg()[0]:.1f}), {len(scenario.deliveries) / elapsed:.0f} "
+          f"deliveries/s; target 5,000 alerts in {10 if args.backend == 'memory' else 60} s\n"
+          f"  out: {len(result['signals'])} signals, {len(result['incidents'])} incidents, "
+          f"{len(result['rejected'])} rejected, {len(result['ignored'])} ignored")
     print("\n".join(report))
     # A workflow that fails early is fast: a run whose executions failed measures nothing.
     failed = [i["id"] for i in result["incidents"] if i.get("execution_status") in ("FAILED", "TIMED_OUT", "ABORTED")]

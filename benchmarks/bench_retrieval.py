@@ -59,7 +59,9 @@ def main() -> None:
     print(f"  top-3 accuracy: {result.top3:.3f}")
     print(f"  {result.ms_per_query:.2f} ms per query")
     for miss in result.misses:
-        print(f"  miss: expected {miss['expected']}, got {miss['got']}: {miss['text']}")
+        # Fits 100 columns: what was expected and what came first, then the query on its own line.
+        print(f"  miss: expected {miss['expected']}, got {', '.join(miss['got'])}"[:100])
+        print(f"    query: {miss['text']}"[:100])
 
 
 if __name__ == "__main__":

@@ -717,8 +717,8 @@ def main() -> int:
     measured = measure_workload(workload)
     computed = compute(settings, measured)
     text = render(settings, measured, computed, workload)
-    print(f"cost model: ${computed['per_million']:.2f} per million alerts before LLM cost, "
-          f"${computed['per_incident']:.4f} per incident workflow, ${computed['fixed_total']:.2f} per month fixed")
+    print(f"cost model: ${computed['per_million']:.2f} per million alerts before LLM cost,\n"
+          f"  ${computed['per_incident']:.4f} per incident workflow, ${computed['fixed_total']:.2f} per month fixed")
     if args.write:
         DOC.write_text(text, encoding="utf-8")
         print(f"wrote {DOC.relative_to(REPO)}")
