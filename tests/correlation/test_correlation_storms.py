@@ -64,3 +64,31 @@ def test_a_warning_with_no_link_joins_a_young_storm_starting_around_it() -> None
     assert lone.explanation.rule == "burst"
     critical = e.ingest(alert("q2", 30, service="billing", severity="critical"))
     assert critical.incident_id != first.incident_id
+
+
+def test_a_warning_with_no_link_joins_no_storm_while_two_are_under_way() -> None:
+    # Given two young incidents in progress on services with no link between them
+    e = engine()
+    db = e.ingest(alert("d1", 0, service="db", severity="critical")).incident_id
+    e.ingest(alert("d2", 5, service="db", severity="critical", alertname="Other"))
+    ledger = e.ingest(alert("l1", 10, service="ledger", severity="critical")).incident_id
+    e.ingest(alert("l2", 12, service="ledger", severity="critical", alertname="Other"))
+    assert db and ledger and db != ledger
+    # When a warning on a third unrelated service starts 18 s after the last of them
+    lone = e.ingest(alert("q", 30, service="queue"))
+    # Then its timing cannot say which fault it belongs to (if either): it joins neither
+    assert lone.incident_id not in (db, ledger)
+    assert lone.explanation is None or lone.explanation.rule != "burst"
+
+
+def test_bursts_join_again_once_the_other_storm_has_gone_quiet() -> None:
+    # Given an incident on ledger whose alerts stopped 6 minutes ago, and a new storm on db
+    e = engine()
+    e.ingest(alert("l1", 0, service="ledger", severity="critical"))
+    e.ingest(alert("l2", 5, service="ledger", severity="critical", alertname="Other"))
+    db = e.ingest(alert("d1", 365, service="db", severity="critical")).incident_id
+    e.ingest(alert("d2", 370, service="db", severity="critical", alertname="Other"))
+    # When a warning with no link starts 20 s into the db storm
+    lone = e.ingest(alert("q", 390, service="queue"))
+    # Then db is the one fault under way, and the warning joins it by burst
+    assert lone.incident_id == db and lone.explanation is not None and lone.explanation.rule == "burst"

@@ -77,7 +77,8 @@ class CorrelationConfig(BaseModel):
     burst_s: int | None = Field(
         default=60, ge=1,
         description="an alert with no link to any group joins the open incident (younger than cascade_s) "
-                    "with an alert this close in time; never merges (None: off)")
+                    "with an alert this close in time, while it is the only incident in progress; never "
+                    "merges (None: off)")
     burst_min_alerts: int = Field(default=2, ge=1, description="alerts an incident needs before bursts join it")
     shared_dependency_max_callers: int | None = Field(
         default=8, ge=0,

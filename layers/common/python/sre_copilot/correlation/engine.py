@@ -470,23 +470,33 @@ class CorrelationEngine:
         makes many entities alert within a minute or two, in places neither topology nor labels tie
         together (a node the catalog places no pod on, a metric on a far service). The link scores
         below any merge, so a burst never joins two incidents; an alert that opens on its own (a
-        critical) is never placed by time alone."""
+        critical) is never placed by time alone.
+
+        Time is evidence only while that incident is the one fault under way. With two or more
+        incidents in progress (open, younger than `cascade_s`, not gone quiet), an alert with no
+        link could belong to either, or be the first of a new fault that starts beside them, and
+        its timing cannot tell which: it is placed on its own."""
         burst = self.config.burst_s
         if burst is None:
             return []
         t = member.t
+        in_progress = [group for group in self._groups.values() if self._in_progress(group, t)]
+        if len(in_progress) != 1:
+            return []
+        group = in_progress[0]
+        if group.total < self.config.burst_min_alerts or t - group.last_at > burst or group.last_at > t + burst:
+            return []
+        return [_Link(group.id, SCORE_BURST, "burst", group.members[-1].sid if group.members else "",
+                      group.last_at, ())]
+
+    def _in_progress(self, group: Group, t: float) -> bool:
+        """An opened incident younger than `cascade_s` whose alerts have not gone quiet at `t`."""
+        if group.merged_into or not group.opened:
+            return False
         cascade = self.config.cascade_s
-        best: _Link | None = None
-        for group in self._groups.values():
-            if (group.merged_into or not group.opened or group.total < self.config.burst_min_alerts
-                    or t - group.last_at > burst or group.last_at > t + burst):
-                continue
-            if cascade is not None and group.first_at < t - cascade:
-                continue
-            if best is None or group.last_at > best.member_t:
-                best = _Link(group.id, SCORE_BURST, "burst", group.members[-1].sid if group.members else "",
-                             group.last_at, ())
-        return [best] if best else []
+        if cascade is not None and group.first_at < t - cascade:
+            return False
+        return self.config.quiet_s is None or t - group.last_at <= self._quiet_after(group)
 
     def _attributed(self, gid: str, host: str | None) -> bool:
         if host is None or not self.config.host_attribution:
