@@ -15,7 +15,7 @@ import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,25 +80,26 @@ _MEMORY_SERVICES = {"dynamodb": memory.MemoryDynamoDB, "s3": memory.MemoryS3, "s
 def measured(backend: str) -> Iterator[Breakdown]:
     """Time every handler invocation and every AWS request while the block runs."""
     found = Breakdown()
-    with ExitStack() as stack:
-        invoke = moto_patches.InProcessLambdas.invoke
-        stack.enter_context(_set(moto_patches.InProcessLambdas, "invoke",
-                                 found.handlers.timed(lambda _self, name, *_a, **_k: str(name), invoke)))
-        if backend == "memory":
-            # The memory backend's clients are these objects; a Firehose record's write to S3
-            # happens inside put_record, so outermost-only counts it once, as the request it is.
-            for service, cls in _MEMORY_SERVICES.items():
-                for name, method in list(vars(cls).items()):
-                    if is_request(name, method):
-                        key = _request_name(service, name)
-                        stack.enter_context(_set(cls, name, found.requests.timed(lambda *_a, k=key, **_k: k,
-                                                                                 method)))
-        else:
-            from botocore.client import BaseClient
+    invoke = moto_patches.InProcessLambdas.invoke
+    replacements: list[tuple[Any, str, Any]] = [
+        (moto_patches.InProcessLambdas, "invoke",
+         found.handlers.timed(lambda _self, name, *_a, **_k: str(name), invoke))]
+    if backend == "memory":
+        # The memory backend's clients are these objects; a Firehose record's write to S3
+        # happens inside put_record, so outermost-only counts it once, as the request it is.
+        for service, cls in _MEMORY_SERVICES.items():
+            for name, method in list(vars(cls).items()):
+                if is_request(name, method):
+                    key = _request_name(service, name)
+                    replacements.append((cls, name, found.requests.timed(lambda *_a, k=key, **_k: k, method)))
+    else:
+        from botocore.client import BaseClient
 
-            call = vars(BaseClient)["_make_api_call"]
-            stack.enter_context(_set(BaseClient, "_make_api_call", found.requests.timed(
-                lambda client, operation, _params: f"{client.meta.service_model.service_name} {operation}", call)))
+        call = vars(BaseClient)["_make_api_call"]
+        replacements.append((BaseClient, "_make_api_call", found.requests.timed(
+            lambda client, operation, _params: f"{client.meta.service_model.service_name} {operation}", call)))
+    # The same set-and-restore the moto layer's patches use: what each owner held comes back.
+    with moto_patches._replaced(*replacements):
         yield found
 
 
@@ -113,16 +114,3 @@ def is_request(name: str, method: Any) -> bool:
 
 def _request_name(service: str, method: str) -> str:
     return f"{service} {''.join(part.capitalize() for part in method.split('_'))}"
-
-
-@contextmanager
-def _set(owner: Any, name: str, value: Any) -> Iterator[None]:
-    had, before = name in vars(owner), vars(owner).get(name)
-    setattr(owner, name, value)
-    try:
-        yield
-    finally:
-        if had:
-            setattr(owner, name, before)
-        else:
-            delattr(owner, name)

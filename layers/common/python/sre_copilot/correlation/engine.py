@@ -40,6 +40,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import islice
 from typing import Any
 
 from sre_copilot.correlation import actionable
@@ -480,7 +481,8 @@ class CorrelationEngine:
         if burst is None:
             return []
         t = member.t
-        in_progress = [group for group in self._groups.values() if self._in_progress(group, t)]
+        # A second incident in progress settles it: no need to look further.
+        in_progress = list(islice((g for g in self._groups.values() if self._in_progress(g, t)), 2))
         if len(in_progress) != 1:
             return []
         group = in_progress[0]
