@@ -192,6 +192,41 @@ def test_executions_of_one_cached_definition_are_independent() -> None:
                                           ("SUCCEEDED", {"out": 6})]
 
 
+def test_a_definition_parsed_in_one_deployment_runs_in_the_next_and_a_bad_one_still_fails() -> None:
+    registry = InProcessLambdas()
+    registry.register("double", lambda event, ctx: {"out": event["n"] * 2})
+    bad = json.dumps({"StartAt": "Nowhere", "States": {"Double": {"Type": "Pass", "End": True, "Foo": 1}}})
+
+    def deployment(n: int) -> tuple[Any, list[str]]:
+        refusals = []
+        with mock_aws(config=MOTO_CONFIG), in_process_lambda(registry), faster_moto_requests(), \
+                faster_step_functions():  # type: ignore[arg-type]
+            role = boto3.client("iam").create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+            definition = {"StartAt": "Double", "States": {"Double": {
+                "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": True,
+                "Parameters": {"FunctionName": lambda_function("double", role), "Payload.$": "$"},
+                "OutputPath": "$.Payload"}}}
+            sfn = boto3.client("stepfunctions")
+            for attempt in range(2):
+                with pytest.raises(ClientError) as caught:
+                    sfn.create_state_machine(name=f"bad{attempt}", definition=bad, roleArn=role)
+                refusals.append(caught.value.response["Error"]["Message"].split(" ")[0])  # moto sends no code
+            machine = sfn.create_state_machine(name="m", definition=json.dumps(definition),
+                                               roleArn=role)["stateMachineArn"]
+            arn = sfn.start_execution(stateMachineArn=machine, name="e", input=json.dumps({"n": n}))["executionArn"]
+            wait_until(lambda: sfn.describe_execution(executionArn=arn)["status"] != "RUNNING", 20)
+            done = sfn.describe_execution(executionArn=arn)
+            return (done["status"], json.loads(done.get("output", "null"))), refusals
+
+    # Given a definition run in one local deployment (its parse kept for the process)
+    first = deployment(1)
+    # When a second deployment creates and runs the same definition
+    second = deployment(5)
+    # Then it runs on its own input there, and a definition that does not parse is refused every time
+    assert first == (("SUCCEEDED", {"out": 2}), ["ASLParserException"] * 2)
+    assert second == (("SUCCEEDED", {"out": 10}), ["ASLParserException"] * 2)
+
+
 def test_patches_are_undone_on_exit() -> None:
     from moto.cloudwatch.models import CloudWatchBackend
     from moto.core import responses
@@ -200,11 +235,11 @@ def test_patches_are_undone_on_exit() -> None:
     from moto.dynamodb.parsing import ast_nodes, expressions, validators
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_sfn
-    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 
     def current() -> tuple[Any, ...]:
         return (Table.query, Table.all_items, responses.method_names_from_class, retrier_decl.time,
-                ExecutionWorker._get_evaluation_entrypoint, CloudWatchBackend.get_metric_data,
+                vars(AmazonStateLanguageParser)["parse"], CloudWatchBackend.get_metric_data,
                 BaseBackend.__dict__["urls"], state_task_service_sfn.boto_client_for,
                 vars(expressions.UpdateExpressionParser)["make"], ast_nodes.DepthFirstTraverser.process,
                 validators.ActionCountValidator.traverse)

@@ -17,6 +17,7 @@ on any other, the embedded backend runs on plain moto (correct, slower) after on
 from __future__ import annotations
 
 import enum
+import functools
 import importlib.metadata
 import json
 import logging
@@ -651,7 +652,6 @@ def cheaper_update_expressions() -> Iterator[None]:
       subtree (quadratic in the actions). The root's subtree holds every other node's, so the
       root's check alone rejects exactly the same expressions (with several kinds of clause
       repeated, it may name another of them)."""
-    import functools
 
     # (moto's parsing modules are untyped and declare some names only by assignment)
     ast_nodes: Any = importlib.import_module("moto.dynamodb.parsing.ast_nodes")
@@ -715,7 +715,6 @@ def faster_moto_requests() -> Iterator[None]:
       are read (about 60 calls and a quarter of a send-receive-delete cycle). Its answers are kept
       per string in the modules that call it on each request (core responses and SQS models).
     """
-    import functools
 
     from moto.core import responses
     from moto.core import utils as moto_utils
@@ -799,15 +798,24 @@ class _SimulatedWait:
         return None
 
 
+_ASL_PARSES: dict[str, Any] = {}
+"""moto's ANTLR parse of each definition text, kept for the life of the process (see
+`faster_step_functions`); a definition that does not parse raises and is not kept."""
+_ASL_PARSES_KEPT = 32
+_ASL_PARSES_LOCK = threading.Lock()
+
+
 @contextmanager
 def faster_step_functions() -> Iterator[None]:
     """Step Functions work repeated per execution or per task.
 
-    - Step Functions re-parses the definition with ANTLR for every execution; the parsed program
-      is cached per definition and shared. Its components hold no state of an evaluation (that is
-      the Environment's; a component's only lazily set field, its heap key, names the component's
-      slot in each Environment's own heap), and executions move one at a time (ExecutionActivity).
-      Deep-copying it for each execution was 5 % of a storm replay.
+    - Step Functions parses a definition with ANTLR when the machine is created (to validate it)
+      and again for every execution. The parse is kept per definition text for the life of the
+      process (`_ASL_PARSES`), so each local deployment, a test's or a replay's, reuses the last
+      one's: about 0.1 s per parse. The parsed program is shared: its components hold no state of
+      an evaluation (that is the Environment's; a component's only lazily set field, its heap key,
+      names the component's slot in each Environment's own heap), and executions move one at a
+      time (ExecutionActivity). Deep-copying it for each execution was 5 % of a storm replay.
     - Every JSONPath a state evaluates (parameters, selectors, result paths) is parsed again with
       jsonpath-ng's PLY parser, about 0.25 ms each and some 30 per analysis. Parsed paths are
       kept per path text; `find` and `update_or_create` only read them.
@@ -818,38 +826,36 @@ def faster_step_functions() -> Iterator[None]:
     - A `states:startExecution` task (each analysis pass) built two new boto3 clients, one to
       start the child and one to describe it, at some 10 ms each; they are built once per region.
     """
-    import functools
-
     from moto.stepfunctions.parser.asl.component.common.path import result_path
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_sfn
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
     from moto.stepfunctions.parser.asl.utils import json_path
-    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
-    original_entrypoint = ExecutionWorker._get_evaluation_entrypoint
-    programs: dict[str, Any] = {}
-    programs_lock = threading.Lock()
+    original_parse = AmazonStateLanguageParser.parse
 
-    def entrypoint(self: Any) -> Any:
-        definition = self._evaluation_details.state_machine_details.definition
-        with programs_lock:
-            program = programs.get(definition)
-            if program is None:
-                program = programs[definition] = original_entrypoint(self)
-            return program
+    def parse(definition: str) -> Any:
+        with _ASL_PARSES_LOCK:
+            parsed = _ASL_PARSES.get(definition)
+            if parsed is None:
+                if len(_ASL_PARSES) >= _ASL_PARSES_KEPT:
+                    _ASL_PARSES.clear()
+                parsed = _ASL_PARSES[definition] = original_parse(definition)
+            return parsed
 
     original_client_for = state_task_service_sfn.boto_client_for
     clients: dict[tuple[str, str], Any] = {}
+    clients_lock = threading.Lock()
 
     def client_for(region: str, service: str, state_credentials: Any = None) -> Any:
         # moto's builder takes the state's credentials but builds the same client without them.
         key = (region, service)
-        with programs_lock:
+        with clients_lock:
             if key not in clients:
                 clients[key] = original_client_for(region=region, service=service)
             return clients[key]
 
-    with _replaced((ExecutionWorker, "_get_evaluation_entrypoint", entrypoint),
+    with _replaced((AmazonStateLanguageParser, "parse", staticmethod(parse)),
                    (state_task_service_sfn, "boto_client_for", client_for),
                    (json_path, "parse", functools.lru_cache(maxsize=1024)(json_path.parse)),
                    (result_path, "parse", functools.lru_cache(maxsize=1024)(result_path.parse)),
