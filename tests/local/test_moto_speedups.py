@@ -227,6 +227,26 @@ def test_a_definition_parsed_in_one_deployment_runs_in_the_next_and_a_bad_one_st
     assert second == (("SUCCEEDED", {"out": 10}), ["ASLParserException"] * 2)
 
 
+def test_state_documents_are_copied_as_deepcopy_copies_them() -> None:
+    import copy
+    from datetime import UTC, datetime
+
+    from moto.stepfunctions.parser.asl.eval import states
+
+    # Given a state's document: nested dicts and lists, JSON scalars and a value that is not JSON
+    document = {"a": [1, 2.5, {"b": None, "c": True}], "d": "text", "e": datetime(2026, 5, 1, tzinfo=UTC),
+                "f": {"g": [[], {}]}, "h": (1, [2])}
+    with faster_step_functions():
+        # When the interpreter copies it
+        copied = states.copy.deepcopy(document)
+    # Then the copy is equal and shares no dict or list with the original, as deepcopy's
+    assert copied == copy.deepcopy(document) == document
+    copied["a"][2]["b"] = copied["f"]["g"][0].append(1) or "changed"
+    copied["h"][1].append(3)
+    assert document["a"][2]["b"] is None and document["f"]["g"] == [[], {}] and document["h"] == (1, [2])
+    assert states.copy is copy
+
+
 def test_patches_are_undone_on_exit() -> None:
     from moto.cloudwatch.models import CloudWatchBackend
     from moto.core import responses
@@ -235,6 +255,7 @@ def test_patches_are_undone_on_exit() -> None:
     from moto.dynamodb.parsing import ast_nodes, expressions, validators
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_sfn
+    from moto.stepfunctions.parser.asl.eval import states
     from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 
     def current() -> tuple[Any, ...]:
@@ -242,7 +263,7 @@ def test_patches_are_undone_on_exit() -> None:
                 vars(AmazonStateLanguageParser)["parse"], CloudWatchBackend.get_metric_data,
                 BaseBackend.__dict__["urls"], state_task_service_sfn.boto_client_for,
                 vars(expressions.UpdateExpressionParser)["make"], ast_nodes.DepthFirstTraverser.process,
-                validators.ActionCountValidator.traverse)
+                validators.ActionCountValidator.traverse, states.copy)
 
     def own_attributes() -> tuple[Any, ...]:
         return vars(responses)["camelcase_to_underscores"], vars(BaseBackend)["urls"]

@@ -16,6 +16,7 @@ on any other, the embedded backend runs on plain moto (correct, slower) after on
 
 from __future__ import annotations
 
+import copy
 import enum
 import functools
 import importlib.metadata
@@ -798,6 +799,28 @@ class _SimulatedWait:
         return None
 
 
+def _json_copy(value: Any, memo: Any = None) -> Any:
+    """`copy.deepcopy` for the JSON documents Step Functions passes between states: dicts and lists
+    rebuilt directly, strings and numbers kept (immutable), anything else through `deepcopy`."""
+    kind = type(value)
+    if kind is dict:
+        return {key: _json_copy(item) for key, item in value.items()}
+    if kind is list:
+        return [_json_copy(item) for item in value]
+    if kind in _JSON_SCALARS:
+        return value
+    return copy.deepcopy(value, memo)
+
+
+_JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+class _JsonCopy:
+    """`copy` as the Step Functions interpreter's modules see it (see `faster_step_functions`)."""
+
+    deepcopy = staticmethod(_json_copy)
+
+
 _ASL_PARSES: dict[str, Any] = {}
 """moto's ANTLR parse of each definition text, kept for the life of the process (see
 `faster_step_functions`); a definition that does not parse raises and is not kept."""
@@ -825,10 +848,20 @@ def faster_step_functions() -> Iterator[None]:
       instants, so the retry runs at the same simulated time either way; it runs at once.
     - A `states:startExecution` task (each analysis pass) built two new boto3 clients, one to
       start the child and one to describe it, at some 10 ms each; they are built once per region.
+    - The interpreter deep-copies each state's input, result and stack, and the history, with
+      `copy.deepcopy`, whose memo and dispatch cost several times a direct copy of JSON dicts and
+      lists (`_json_copy`): 2.0 s of a 33.5 s storm replay on the memory backend.
     """
     from moto.stepfunctions.parser.asl.component.common.path import result_path
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
-    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_sfn
+    from moto.stepfunctions.parser.asl.component.common.string import string_expression
+    from moto.stepfunctions.parser.asl.component.state.exec import execute_state
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service,
+        state_task_service_sfn,
+    )
+    from moto.stepfunctions.parser.asl.eval import states
+    from moto.stepfunctions.parser.asl.eval.event import event_manager
     from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
     from moto.stepfunctions.parser.asl.utils import json_path
 
@@ -859,7 +892,9 @@ def faster_step_functions() -> Iterator[None]:
                    (state_task_service_sfn, "boto_client_for", client_for),
                    (json_path, "parse", functools.lru_cache(maxsize=1024)(json_path.parse)),
                    (result_path, "parse", functools.lru_cache(maxsize=1024)(result_path.parse)),
-                   (retrier_decl, "time", _SimulatedWait)):
+                   (retrier_decl, "time", _SimulatedWait),
+                   *((module, "copy", _JsonCopy) for module in (states, string_expression, event_manager,
+                                                                execute_state, state_task_service))):
         yield
 
 
