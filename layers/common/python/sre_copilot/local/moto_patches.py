@@ -799,6 +799,9 @@ class _SimulatedWait:
         return None
 
 
+_JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def _json_copy(value: Any, memo: Any = None) -> Any:
     """`copy.deepcopy` for the JSON documents Step Functions passes between states: dicts and lists
     rebuilt directly, strings and numbers kept (immutable), anything else through `deepcopy`."""
@@ -810,9 +813,6 @@ def _json_copy(value: Any, memo: Any = None) -> Any:
     if kind in _JSON_SCALARS:
         return value
     return copy.deepcopy(value, memo)
-
-
-_JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 class _JsonCopy:
