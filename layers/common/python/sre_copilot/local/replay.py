@@ -278,7 +278,4 @@ def _incident_result(deployment: Any, store: Any, tenant: str, incident_id: str)
 def _execution_status(deployment: Any, execution: str | None) -> str | None:
     """The execution's status as Step Functions reports it when the replay settles (RUNNING while
     it waits for approval or resolution), per the contract's `execution_status`."""
-    if not execution:
-        return None
-    sfn = deployment.session.client("stepfunctions")
-    return str(sfn.describe_execution(executionArn=execution)["status"])
+    return deployment.execution_status(execution) if execution else None

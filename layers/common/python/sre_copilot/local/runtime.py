@@ -316,7 +316,7 @@ class LocalDeployment:
                             EventPattern=json.dumps({"detail-type": [route.detail_type]}))
             events.put_targets(Rule=route.name, EventBusName="sre-copilot",
                                Targets=[{"Id": route.name, "Arn": self.function_arns[route.function]}])
-        sfn = self.session.client("stepfunctions")
+        sfn = self._sfn = self.session.client("stepfunctions")
         # The analysis pass first: the incident workflow's definition names its ARN.
         self.analysis_state_machine_arn = sfn.create_state_machine(
             name="sre-copilot-analysis", definition=substitute(ANALYSIS_ASL_PATH.read_text(), self.function_arns),
@@ -668,6 +668,10 @@ class LocalDeployment:
             records += [json.loads(line) for line in data.splitlines() if line.strip()]
         return records
 
+    def execution_status(self, execution_arn: str) -> str:
+        """The execution's status as Step Functions reports it (RUNNING while it waits)."""
+        return str(self._sfn.describe_execution(executionArn=execution_arn)["status"])
+
     def execution_history(self, execution_arn: str) -> list[dict[str, Any]]:
         read = backend_execution_history(execution_arn, ACCOUNT, REGION) if self._fast_moto else None
         events: list[dict[str, Any]] = read if read is not None else self._history_by_api(execution_arn)
@@ -702,9 +706,8 @@ class LocalDeployment:
         a replay's results read every incident's history, and listing per incident was 12 % of a
         storm replay."""
         if self._listed_analyses is None or self._listed_analyses[0] != self.executions.issued:
-            sfn = self.session.client("stepfunctions")
             listed = [(str(e["name"]), str(e["executionArn"]))
-                      for page in sfn.get_paginator("list_executions").paginate(
+                      for page in self._sfn.get_paginator("list_executions").paginate(
                           stateMachineArn=self.analysis_state_machine_arn) for e in page["executions"]]
             self._listed_analyses = (self.executions.issued, listed)
         return self._listed_analyses[1]
@@ -734,11 +737,10 @@ class LocalDeployment:
         return out
 
     def _history_by_api(self, execution_arn: str) -> list[dict[str, Any]]:
-        sfn = self.session.client("stepfunctions")
         events: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {"executionArn": execution_arn}
         while True:
-            page = sfn.get_execution_history(**kwargs)
+            page = self._sfn.get_execution_history(**kwargs)
             events.extend(dict(e) for e in page.get("events", []))
             if not page.get("nextToken"):
                 break
