@@ -271,11 +271,5 @@ def _incident_result(deployment: Any, store: Any, tenant: str, incident_id: str)
         "grouping": [g.model_dump(mode="json") for g in incident.grouping],
         "postmortem": incident.postmortem_ref,
         "execution": incident.execution,
-        "execution_status": _execution_status(deployment, incident.execution),
+        "execution_status": deployment.execution_status(incident.execution) if incident.execution else None,
     }
-
-
-def _execution_status(deployment: Any, execution: str | None) -> str | None:
-    """The execution's status as Step Functions reports it when the replay settles (RUNNING while
-    it waits for approval or resolution), per the contract's `execution_status`."""
-    return deployment.execution_status(execution) if execution else None

@@ -669,7 +669,8 @@ class LocalDeployment:
         return records
 
     def execution_status(self, execution_arn: str) -> str:
-        """The execution's status as Step Functions reports it (RUNNING while it waits)."""
+        """The execution's status as Step Functions reports it (RUNNING while it waits for approval
+        or resolution): a replay result's `execution_status`."""
         return str(self._sfn.describe_execution(executionArn=execution_arn)["status"])
 
     def execution_history(self, execution_arn: str) -> list[dict[str, Any]]:
