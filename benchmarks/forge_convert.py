@@ -13,9 +13,10 @@ shared scenario and labels exactly (tests/replay/test_forge_convert.py rebuilds 
 storm's own alerts). Per fault, in time order:
 - each metric anomaly is one Alertmanager alert (`MetricAnomaly` on a pod, `NodeMetricAnomaly` on a
   node, `ServiceMetricAnomaly` on a service), each slow call between two pods one
-  `TraceLatencyDegraded` alert; a pod's spans to itself and OpenTelemetry's own `(telemetry)`
-  spans are not calls between services and are left out, as are error spans (the storm's
-  detectors mark latency only, and the shared storm carries none);
+  `TraceLatencyDegraded` alert, each failed one (an HTTP status as its mark) one `TraceErrors`
+  alert; a pod's spans to itself and OpenTelemetry's own `(telemetry)` spans are not calls
+  between services and are left out (in both Online Boutique storms, every failed span is one of
+  those);
 - alerts are grouped into one delivery per alert kind (metric or trace) and minute, sent when the
   last of them starts, with Alertmanager's fingerprint (Prometheus' FNV-1a over the labels).
 The output is evaluation data: keep it out of anything the project ships.
@@ -111,16 +112,18 @@ def metric_alert(row: Sequence[Any], services: set[str]) -> tuple[int, Json]:
 
 
 def trace_alert(row: Sequence[Any]) -> tuple[int, Json] | None:
-    """One trace anomaly row `[epoch ms, client, server, span, mark]`; None for what is not a slow
-    call between two pods (a span to itself, the tracer's own spans, an error mark)."""
+    """One trace anomaly row `[epoch ms, client, server, span, mark]`: a slow (`PD`) or failed (an
+    HTTP status) call; None for what is not a call between two pods (a span to itself, the
+    tracer's own spans)."""
     at, client, server, span, mark = int(row[0]), row[1], row[2], row[3], row[4]
-    if client == server or span.endswith("(telemetry)") or mark != SLOW:
+    if client == server or span.endswith("(telemetry)"):
         return None
-    labels = {"alertname": "TraceLatencyDegraded", "client": client, "server": server, "span_name": span,
+    name, what = ("TraceLatencyDegraded", "latency degraded") if mark == SLOW else ("TraceErrors", f"{mark} errors")
+    labels = {"alertname": name, "client": client, "server": server, "span_name": span,
               "status_code": mark, "severity": "warning"}
     url = ("http://jaeger-query:16686/search?service=" + urllib.parse.quote_plus(client) + "&operation="
            + urllib.parse.quote_plus(span))
-    return at, _alert(at, labels, f"latency degraded on {client} -> {server} {span}", url)
+    return at, _alert(at, labels, f"{what} on {client} -> {server} {span}", url)
 
 
 def _alert(at: int, labels: Json, summary: str, url: str) -> Json:

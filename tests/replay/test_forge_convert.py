@@ -65,11 +65,12 @@ def test_the_shared_storm_is_rebuilt_exactly_from_its_benchmark_files(shared_dir
     shared = json.loads(path.read_text())
     labels = json.loads(path.with_name(path.stem + ".truth.json").read_text())
     faults, metrics, traces, graph = _benchmark_files(shared, labels)
-    # ... with a span of a pod to itself and an error span beside the slow calls of its first fault
+    # ... with failed spans of a pod to itself and of the tracer beside the slow calls of its first
+    # fault (the benchmark's files have both)
     first = faults[0]["fault_id"]
-    client = traces[first][0][1]
-    traces[first] += [[traces[first][0][0], client, client, "hipstershop.CartService/GetCart (rpc)", "PD"],
-                      [traces[first][0][0], client, "cartservice-0", "hipstershop.CartService/GetCart (rpc)", "500"]]
+    at, client = traces[first][0][0], traces[first][0][1]
+    traces[first] += [[at, client, client, "hipstershop.CartService/GetCart (rpc)", "500"],
+                      [at, client, "currencyservice-0", "grpc.hipstershop.CurrencyService/Convert (telemetry)", "PD"]]
     # When they are converted
     scenario, truth = convert("Online-Boutique-cloudbed-2", faults, metrics, traces, graph,
                               "boerste/rca-llm-reasoning@235902c2a846551f121138fd12faffe674bfe40e")
@@ -81,17 +82,18 @@ def test_the_shared_storm_is_rebuilt_exactly_from_its_benchmark_files(shared_dir
     assert truth == labels
 
 
-def test_only_slow_calls_between_two_pods_become_alerts() -> None:
-    # Given trace anomaly rows: a slow call, a span to itself, the tracer's own span and an error
+def test_slow_and_failed_calls_between_two_pods_become_alerts() -> None:
+    # Given trace anomaly rows: a slow call, a failed call, a span to itself and the tracer's own span
     slow = ["1647736507534", "frontend-0", "cartservice-1", "hipstershop.CartService/GetCart (rpc)", "PD"]
+    failed = ["1647736507534", "frontend-0", "cartservice-1", "hipstershop.CartService/GetCart (rpc)", "500"]
     to_itself = ["1647736507534", "frontend-0", "frontend-0", "hipstershop.CartService/GetCart (rpc)", "PD"]
     telemetry = ["1647736507534", "frontend-0", "currencyservice-0",
                  "grpc.hipstershop.CurrencyService/Convert (telemetry)", "PD"]
-    error = ["1647736507534", "frontend-0", "cartservice-1", "hipstershop.CartService/GetCart (rpc)", "500"]
     # When each is converted
-    found = trace_alert(slow)
-    # Then only the slow call is an alert, named by its client, server and span
-    assert [trace_alert(row) for row in (to_itself, telemetry, error)] == [None, None, None]
-    assert found is not None
-    assert found[1]["labels"]["server"] == "cartservice-1"
-    assert found[1]["startsAt"] == "2022-03-20T00:35:07.534Z"
+    alerts = [trace_alert(row) for row in (slow, failed, to_itself, telemetry)]
+    # Then the slow and the failed call are alerts, named by client, server and span; the others none
+    assert alerts[2:] == [None, None]
+    assert [found and found[1]["labels"]["alertname"] for found in alerts[:2]] == ["TraceLatencyDegraded",
+                                                                                    "TraceErrors"]
+    assert [found and found[1]["labels"]["server"] for found in alerts[:2]] == ["cartservice-1"] * 2
+    assert alerts[0] is not None and alerts[0][1]["startsAt"] == "2022-03-20T00:35:07.534Z"
