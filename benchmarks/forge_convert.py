@@ -32,9 +32,10 @@ import subprocess
 import urllib.parse
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from sre_copilot.domain.types import format_time, parse_time
 
 FNV_OFFSET = 14695981039346656037
 FNV_PRIME = 1099511628211
@@ -57,10 +58,6 @@ def prometheus_fingerprint(labels: Mapping[str, str]) -> str:
         for byte in name.encode() + LABEL_SEPARATOR + labels[name].encode() + LABEL_SEPARATOR:
             value = ((value ^ byte) * FNV_PRIME) & 0xFFFFFFFFFFFFFFFF
     return f"{value:016x}"
-
-
-def rfc3339_ms(epoch_ms: int) -> str:
-    return datetime.fromtimestamp(epoch_ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:23] + "Z"
 
 
 def catalog_from_graph(graph: Json) -> Json:
@@ -127,8 +124,9 @@ def trace_alert(row: Sequence[Any]) -> tuple[int, Json] | None:
 
 
 def _alert(at: int, labels: Json, summary: str, url: str) -> Json:
-    return {"status": "firing", "labels": labels, "annotations": {"summary": summary}, "startsAt": rfc3339_ms(at),
-            "endsAt": "0001-01-01T00:00:00Z", "generatorURL": url, "fingerprint": prometheus_fingerprint(labels)}
+    return {"status": "firing", "labels": labels, "annotations": {"summary": summary},
+            "startsAt": format_time(parse_time(at)), "endsAt": "0001-01-01T00:00:00Z", "generatorURL": url,
+            "fingerprint": prometheus_fingerprint(labels)}
 
 
 def _delivery(alerts: list[tuple[int, Json]], group_key: str) -> tuple[int, Json]:
@@ -143,7 +141,7 @@ def _delivery(alerts: list[tuple[int, Json]], group_key: str) -> tuple[int, Json
             "externalURL": "http://alertmanager:9093", "version": "4", "groupKey": group_key,
             "truncatedAlerts": 0}
     last = alerts[-1][0]
-    return last, {"at": rfc3339_ms(last), "source": "alertmanager", "headers": {}, "body": body}
+    return last, {"at": format_time(parse_time(last)), "source": "alertmanager", "headers": {}, "body": body}
 
 
 def convert(system: str, faults: Sequence[Mapping[str, str]], metrics: Mapping[str, list[list[Any]]],
@@ -177,8 +175,8 @@ def convert(system: str, faults: Sequence[Mapping[str, str]], metrics: Mapping[s
         labels.append({"entity": entity, "entity_kind": FAULT_LEVELS[level], "service": service, "change_id": None,
                        "fault": fault["fault_type"], "deliveries": list(range(first, len(deliveries))),
                        "source_fault": {"fault_id": fault_id, "level": level,
-                                        "start": rfc3339_ms(int(fault["fault_st_time"]) * 1000),
-                                        "end": rfc3339_ms(int(fault["fault_ed_time"]) * 1000)}})
+                                        "start": format_time(parse_time(int(fault["fault_st_time"]) * 1000)),
+                                        "end": format_time(parse_time(int(fault["fault_ed_time"]) * 1000))}})
     name = f"forge-{system}"
     alerts = sum(len(d["body"]["alerts"]) for d in deliveries)
     scenario = {"format": "sre-copilot/scenario@1", "name": name,

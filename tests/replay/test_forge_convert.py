@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from sre_copilot.domain.types import parse_time
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 from forge_convert import convert, trace_alert
@@ -17,7 +18,7 @@ GRAPH_TYPES = {"service": "Service", "database": "Database", "cache": "Cache"}
 
 
 def _epoch_ms(stamp: str) -> int:
-    return round(datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp() * 1000)
+    return round(parse_time(stamp).timestamp() * 1000)
 
 
 def _benchmark_files(scenario: dict[str, Any], truth: dict[str, Any]) -> tuple[
