@@ -20,8 +20,8 @@ help:
 	@echo "make demo   replay the bundled incident end to end on the embedded backend"
 	@echo "make test   run every test (unit, conformance, property, replay, infrastructure)"
 	@echo "make bench  benchmarks: normalise cost, correlation throughput and baseline, retrieval, RCA,"
-	@echo "            anomaly detection and forecasts, storm replay, cold start and size per function,"
-	@echo "            cost model against the synthesized template"
+	@echo "            anomaly detection and forecasts, storm replay, cold start, size and memory per"
+	@echo "            function, cost model against the synthesized template"
 	@echo "make lint   ruff and mypy"
 	@echo "make synth  npx cdk synth of the dev and prod stages (no AWS credentials or Docker needed)"
 
@@ -64,7 +64,7 @@ lint: $(STAMP)
 BENCHMARKS = bench_normalize.py bench_correlation.py bench_retrieval.py bench_rca.py bench_anomaly.py \
 	"bench_replay.py --alerts $(BENCH_REPLAY_ALERTS) --breakdown" \
 	"bench_replay.py --alerts $(BENCH_REPLAY_ALERTS) --backend memory --breakdown" \
-	"bench_forge.py --backend memory" bench_cold_start.py check_cost_model.py
+	"bench_forge.py --backend memory" bench_cold_start.py "bench_memory.py --storm 1000" check_cost_model.py
 
 bench: $(STAMP)
 	@missed=""; for bench in $(BENCHMARKS); do \
