@@ -1,18 +1,19 @@
 """Memory per Lambda function: resident size after init, and what one invocation allocates.
 
-Run: .venv/bin/python benchmarks/bench_memory.py [--storm 5000] [--forge ../shared/forge]
+Run: .venv/bin/python benchmarks/bench_memory.py [--storm 5000] [--forge DIR] [--samples DIR]
 
 - Init: a fresh interpreter per function, in the functions' Lambda environment
   (`bench_cold_start.environment`), imports the handler and reports its peak resident set
-  (`ru_maxrss`): the interpreter, botocore, the X-Ray SDK and the handler's imports. The Lambda
+  (`VmHWM`): the interpreter, botocore, the X-Ray SDK and the handler's imports. The Lambda
   runtime's own bootstrap is not in it.
-- Invocation: the 5,000-alert storm of `bench_replay.py` (every function, actions included) and the
-  FORGE storm (the largest real incidents: up to hundreds of signals in one analysis) are replayed
-  in this process on the memory backend with `tracemalloc` on. For each handler invocation, the
-  peak of traced allocations above the level at its start: what the invocation needs on top of
-  what the process held. An Express analysis pass that the local runtime runs inside the request
-  that starts it counts in its own steps' rows, not its parent's. `tracemalloc` sees Python's
-  allocator only: pydantic-core's and zlib's own buffers are not in it.
+- Invocation: the generated storm of `bench_replay.py` (`--storm` alerts), the FORGE storm (the
+  largest real incidents the project has) and the resolved samples with every approval given (so
+  the action, verification and postmortem steps run) are replayed in this process on the memory
+  backend with `tracemalloc` on. For each handler invocation, the peak of traced allocations above
+  the level at its start: what the invocation needs on top of what the process held. An Express
+  analysis pass that the local runtime runs inside the request that starts it counts in its own
+  steps' rows, not its parent's. `tracemalloc` sees Python's allocator only: pydantic-core's and
+  zlib's own buffers are not in it. A function no replay invokes shows its init only.
 - Estimate: init plus the largest invocation, against the function's configured memory (cdk.json
   through the config model the CDK app uses). Warm state a function keeps between invocations
   (the correlator's engine: `bench_correlation.py` prints its peak) is not in it either, so the
