@@ -60,7 +60,7 @@ def init_rss_mib(name: str) -> float:
                           env=environment(name, on_lambda=True), capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"importing functions/{name}/handler.py failed:\n{done.stderr[-2000:]}")
-    return int(done.stdout.split()[-1]) / 1024  # in KiB
+    return int(done.stdout.split()[-1]) / 1024  # VmHWM is in KiB
 
 
 @dataclass
@@ -127,6 +127,7 @@ def main() -> int:
     from infra_cdk.app import cdk_json_context
     from infra_cdk.config import load_config
     from infra_cdk.constructs.functions import FUNCTIONS
+    from sre_copilot.evaluation.scoring import labelled_scenarios
     from sre_copilot.local.replay import Scenario, replay
 
     parser = argparse.ArgumentParser()
@@ -139,8 +140,7 @@ def main() -> int:
     found = Allocations()
     workloads = [(Scenario.model_validate(storm(args.storm)), "none")]
     for directory, approve in ((args.forge, "none"), (args.samples, "all")):
-        workloads += [(Scenario.load(p.with_name(p.name.replace(".truth.json", ".json"))), approve)
-                      for p in sorted(directory.glob("*.truth.json"))]
+        workloads += [(Scenario.load(scenario), approve) for scenario, _ in labelled_scenarios(directory)]
     with traced(found):
         for scenario, approve in workloads:
             replay(scenario, approve=approve, backend="memory", settle_after_s=600, trails=False)

@@ -21,13 +21,14 @@ from statistics import mean
 from typing import Any
 
 from sre_copilot.errors import InvalidPayload
+from sre_copilot.evaluation.scoring import labelled_scenarios
 
 
 def _labelled(directory: Path) -> list[tuple[Path, dict[str, Any]]]:
-    truths = sorted(directory.glob("*.truth.json"))
-    if not truths:
+    labelled = labelled_scenarios(directory)
+    if not labelled:
         raise InvalidPayload(f"no labelled scenarios (NAME.json + NAME.truth.json) in {directory}")
-    return [(t.with_name(t.name.replace(".truth.json", ".json")), json.loads(t.read_text())) for t in truths]
+    return [(scenario, json.loads(truth.read_text())) for scenario, truth in labelled]
 
 
 def cmd_fit(args: argparse.Namespace) -> int:

@@ -21,7 +21,7 @@ from sre_copilot.domain.change import ChangeEvent
 from sre_copilot.domain.signal import Signal
 from sre_copilot.domain.types import parse_time
 from sre_copilot.evaluation.baselines import most_alerts_result, time_gap_result
-from sre_copilot.evaluation.scoring import score_row, summary_with_baselines
+from sre_copilot.evaluation.scoring import labelled_scenarios, score_row, summary_with_baselines
 
 DEDUP_WINDOW_S = 900
 
@@ -115,8 +115,8 @@ def evaluate_offline(directory: Path, *, config: Any = None, features: Any = Non
     """Rows for every labelled scenario in `directory`: the product (offline) and both baselines."""
     rows: list[dict[str, Any]] = []
     baseline_rows: dict[str, list[dict[str, Any]]] = {"time_gap": [], "most_alerts": []}
-    for truth_path in sorted(directory.glob("*.truth.json")):
-        document = json.loads(truth_path.with_name(truth_path.name.replace(".truth.json", ".json")).read_text())
+    for scenario_path, truth_path in labelled_scenarios(directory):
+        document = json.loads(scenario_path.read_text())
         truth = json.loads(truth_path.read_text())
         catalog = Catalog.model_validate(document.get("catalog") or {})
         name = str(document.get("name") or truth_path.stem)

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from sre_copilot.evaluation.measures import (
@@ -18,6 +19,12 @@ from sre_copilot.evaluation.measures import (
 )
 
 BASELINES = ("time_gap", "most_alerts")
+
+
+def labelled_scenarios(directory: Path) -> list[tuple[Path, Path]]:
+    """Every labelled scenario in `directory` by name: its `NAME.json` and `NAME.truth.json`."""
+    return [(truth.with_name(truth.name.replace(".truth.json", ".json")), truth)
+            for truth in sorted(directory.glob("*.truth.json"))]
 BASELINE_MEASURES = {"time_gap": ("f1", "precision", "recall"),
                      "most_alerts": ("top1", "top3", "service_top1", "service_top3")}
 """What each baseline is a baseline of: time-gap grouping names no root cause (its ranks score 0),

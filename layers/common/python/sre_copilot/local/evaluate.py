@@ -12,7 +12,13 @@ from sre_copilot.errors import InvalidPayload
 from sre_copilot.evaluation.baselines import most_alerts_result, time_gap_result
 from sre_copilot.evaluation.measures import summarise
 from sre_copilot.evaluation.offline import normalised_signals
-from sre_copilot.evaluation.scoring import BASELINES, calibration_records, score_row, summary_with_baselines
+from sre_copilot.evaluation.scoring import (
+    BASELINES,
+    calibration_records,
+    labelled_scenarios,
+    score_row,
+    summary_with_baselines,
+)
 from sre_copilot.reasoning.calibration import calibration
 
 
@@ -28,11 +34,10 @@ def evaluate_directory(directory: Path, approve: str = "none", backend: str = "m
     llm_rows: list[dict[str, Any]] = []
     baseline_rows: dict[str, list[dict[str, Any]]] = {name: [] for name in BASELINES}
     records: list[tuple[float, bool]] = []
-    truths = sorted(directory.glob("*.truth.json"))
-    if not truths:
+    labelled = labelled_scenarios(directory)
+    if not labelled:
         raise InvalidPayload(f"no labelled scenarios (NAME.json + NAME.truth.json) in {directory}")
-    for truth_path in truths:
-        scenario_path = truth_path.with_name(truth_path.name.replace(".truth.json", ".json"))
+    for scenario_path, truth_path in labelled:
         scenario = Scenario.load(scenario_path)
         truth = json.loads(truth_path.read_text())
         result = replay(scenario, approve=approve, backend=backend, trails=False).result
